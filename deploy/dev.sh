@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# dev.sh — the project's one entry point for a developer machine (Debian
+# bookworm): installs the build dependencies, then builds and runs the demo,
+# the test suite (plain and with ASan+UBSan) or the benchmarks.
+#   bash deploy/dev.sh demo    build and run examples/ticker (a local node)
+#   bash deploy/dev.sh test    build and run every test, twice: plain -Werror
+#                              build, then AddressSanitizer+UBSan build
+#   bash deploy/dev.sh bench   build (Release) and run tests/bench against Erlang
+#   bash deploy/dev.sh deps    only install the Debian packages
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+# Debian packages the build and the tests need; erlang only for benchmarks.
+build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
+            libnanopb-dev nanopb libcmocka-dev uthash-dev)
+bench_pkgs=(erlang-nox valgrind python3)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "dev.sh: need root (or sudo) to install: ${*: -1}" >&2; exit 1
+  fi
+}
+
+# Installs only what is missing, so a second run costs one dpkg query.
+install_pkgs() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "dev.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+configure_build() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S "$here" -B "$dir" -DTR_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+cmd=${1:-}
+case "$cmd" in
+  deps)
+    install_pkgs "${build_pkgs[@]}" ;;
+  demo)
+    install_pkgs "${build_pkgs[@]}"
+    configure_build "$here/build" -DTR_BUILD_TESTS=OFF -DTR_BUILD_BENCH=OFF
+    "$here/build/examples/ticker" ;;
+  test)
+    install_pkgs "${build_pkgs[@]}"
+    echo "== plain build (-Werror) =="
+    configure_build "$here/build" -DTR_BUILD_BENCH=ON
+    (cd "$here/build" && ctest --output-on-failure -j"$jobs")
+    echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+    configure_build "$here/build-asan" -DTR_SANITIZE=address,undefined \
+      -DTR_BUILD_BENCH=OFF
+    (cd "$here/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --output-on-failure -j"$jobs") ;;
+  bench)
+    install_pkgs "${build_pkgs[@]}" "${bench_pkgs[@]}"
+    configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \
+      -DTR_BUILD_TESTS=OFF -DTR_BUILD_EXAMPLES=OFF
+    shift
+    bash "$here/tests/bench/run_engine.sh" "$here/build-bench/tests/bench/bench_engine" "$@" ;;
+  *)
+    echo "usage: bash deploy/dev.sh demo|test|bench|deps" >&2
+    exit 2 ;;
+esac

@@ -1,0 +1,289 @@
+/* troupe.h — the whole public API of troupe, a distributed actor runtime.
+ * A node runs single-threaded actors on one libuv loop; with no listen
+ * address it is the local single-node mode. See docs/engine.md. */
+#ifndef TROUPE_H
+#define TROUPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TR_VERSION_MAJOR 0
+#define TR_VERSION_MINOR 1
+#define TR_VERSION_PATCH 0
+#define TR_VERSION_STRING "0.1.0"
+
+/* Longest actor id or topic name, in bytes, without the terminating NUL. */
+#define TR_ID_MAX 255
+
+/* Errors: every call returns 0 or one of these negative codes. A call that
+ * fails never runs its callback and never delivers a reply. The X-macro keeps
+ * code, name and message together so tr_strerror cannot drift. */
+#define TR_ERRNO_MAP(X)                                                      \
+  X(EINVAL, -1, "invalid argument")                                         \
+  X(ENOMEM, -2, "out of memory")                                            \
+  X(ENOTFOUND, -3, "no such actor")                                         \
+  X(EEXIST, -4, "actor id already taken")                                   \
+  X(EFULL, -5, "queue full, nothing was queued")                            \
+  X(EUNREACHABLE, -6, "node unreachable")                                   \
+  X(ETIMEDOUT, -7, "timed out")                                             \
+  X(ETOOBIG, -8, "payload larger than the configured maximum")              \
+  X(ETLS, -9, "TLS failure")                                                \
+  X(ECLOSED, -10, "closed")                                                 \
+  X(EINIT, -11, "actor init failed")                                        \
+  X(ESTATE, -12, "call not allowed in this state")                          \
+  X(ESYS, -13, "system call failed")
+
+enum {
+#define TR_ERR_ENUM_(name, code, msg) TR_##name = (code),
+  TR_ERRNO_MAP(TR_ERR_ENUM_)
+#undef TR_ERR_ENUM_
+};
+
+/* A static message for any value (unknown codes get a generic text). */
+const char *tr_strerror(int err);
+/* The symbolic name, e.g. "TR_EFULL", or "TR_OK" for 0. */
+const char *tr_errname(int err);
+
+typedef struct tr_node tr_node; /* a node: loop, actors, transport, cluster */
+typedef struct tr_ctx tr_ctx;   /* an actor's handle, valid inside callbacks */
+
+typedef enum {
+  TR_MSG_SEND,
+  TR_MSG_PUBLISH,
+  TR_MSG_ASK,
+  TR_MSG_REPLY,
+  TR_MSG_DOWN,
+  TR_MSG_CHILD_EXIT,
+  TR_MSG_NODE_UP,
+  TR_MSG_NODE_DOWN
+} tr_msg_type;
+
+/* What receive gets. Every pointer is valid until receive returns. */
+typedef struct tr_envelope {
+  tr_msg_type type;
+  const char *sender; /* actor id, or NULL when sent from outside actors */
+  const char *topic;  /* TR_MSG_PUBLISH: the topic ("" = default topic) */
+  const void *data;
+  size_t len;
+  uint64_t ask_id; /* TR_MSG_ASK / TR_MSG_REPLY correlation */
+  int status;      /* TR_MSG_REPLY: 0 or TR_ETIMEDOUT ...;
+                      TR_MSG_DOWN / CHILD_EXIT: the reason */
+  const char *node; /* name of the node the message came from */
+} tr_envelope;
+
+typedef struct tr_actor_type {
+  const char *name;  /* for logs and metrics */
+  size_t state_size; /* engine allocates and zeroes the state */
+  /* Optional. Non-zero fails the spawn with TR_EINIT; deinit is not run and
+   * children spawned by init are stopped. */
+  int (*init)(tr_ctx *, void *state, const void *arg);
+  /* Non-zero: the actor failed. It is stopped, and its parent gets
+   * TR_MSG_CHILD_EXIT with that value as status. */
+  int (*receive)(tr_ctx *, void *state, const tr_envelope *);
+  void (*deinit)(tr_ctx *, void *state); /* optional; runs once at stop */
+} tr_actor_type;
+
+typedef struct tr_spawn_opts {
+  const char *id;    /* NULL: a generated unique id ("<type name>.<n>") */
+  uint32_t capacity; /* mailbox slots; 0: the node default (1024) */
+  const void *arg;   /* handed to init */
+  /* Optional: receives the actor's id (NUL-terminated). A buffer shorter than
+   * the id fails the spawn with TR_EINVAL before anything happens;
+   * TR_ID_MAX + 1 bytes always suffice. */
+  char *id_out;
+  size_t id_out_size;
+} tr_spawn_opts;
+
+/* Log levels, most severe first. */
+typedef enum {
+  TR_LOG_ERROR = 0,
+  TR_LOG_WARN,
+  TR_LOG_INFO,
+  TR_LOG_DEBUG
+} tr_log_level;
+
+/* A log line: a short stable event name and "key=value ..." fields. Called on
+ * the loop thread; must not call back into the node. */
+typedef void (*tr_log_fn)(void *user, tr_log_level level, const char *event,
+                          const char *fields);
+
+struct uv_loop_s;
+
+typedef struct tr_node_config {
+  const char *name;   /* unique node name; NULL: the host name */
+  const char *listen; /* "host:port"; NULL: local single-node mode */
+  const char *advertise; /* address peers dial; NULL: derived from listen */
+  const char *const *seeds;
+  size_t nseeds; /* "host:port"; DNS names ok */
+  const char *ca_file, *cert_file, *key_file; /* PEM; cluster CA + own */
+
+  /* Knobs; 0 means the default in brackets. */
+  uint32_t default_capacity;  /* mailbox slots per actor [1024] */
+  size_t max_payload;         /* largest payload accepted [1 MiB] */
+  uint32_t ask_timeout_ms;    /* tr_ask with timeout 0 [5000] */
+  uint32_t batch;             /* messages one actor handles per turn [64] */
+  uint32_t threadsafe_max;    /* queued tr_node_send_threadsafe calls [65536] */
+  /* An existing loop to run on (the node does not own or close it); NULL:
+   * the node creates its own. */
+  struct uv_loop_s *loop;
+  tr_log_fn log;      /* NULL: no logging */
+  void *log_user;
+  tr_log_level log_level; /* lines above this level are not built [WARN] */
+} tr_node_config;
+
+/* ---- node lifecycle ---------------------------------------------------- */
+
+/* Creates a node. *out owns everything; free it with tr_node_free. cfg may be
+ * NULL (local node, defaults). A config with no listen address is the local
+ * single-node mode. Returns TR_EINVAL for a bad config. */
+int tr_node_new(tr_node **out, const tr_node_config *cfg);
+/* Runs the loop until tr_node_stop; an idle node blocks in the kernel.
+ * Returns 0, or TR_ESTATE if called re-entrantly. After it returns the node
+ * may be run again. */
+int tr_node_run(tr_node *);
+/* Runs one loop iteration: handles what is ready and waits for at most one
+ * event if nothing is. Returns 1 while work remains (ready actors, timers,
+ * asks), 0 when the node is idle. For tests and for embedding. */
+int tr_node_run_once(tr_node *);
+/* Makes tr_node_run return soon. Any thread; also from inside an actor. */
+void tr_node_stop(tr_node *);
+/* Stops every actor (children before parents, deinit for each), counts the
+ * messages still queued as dead letters and frees everything. Loop thread,
+ * not from inside an actor. NULL is a no-op. */
+void tr_node_free(tr_node *);
+/* The node's name (owned by the node). */
+const char *tr_node_name(const tr_node *);
+/* The loop the node runs on, for the embedder's own handles. */
+struct uv_loop_s *tr_node_loop(tr_node *);
+
+/* Spawns a root actor (no parent). Loop thread. Returns TR_EEXIST if the id
+ * is taken, TR_EINVAL for a bad id (empty, longer than TR_ID_MAX, or starting
+ * with '$', which is reserved), TR_EINIT if init failed. */
+int tr_node_spawn(tr_node *, const tr_actor_type *, const tr_spawn_opts *);
+/* Sends from outside actors (sender NULL). Loop thread. The payload is copied.
+ * TR_ENOTFOUND, TR_EFULL (nothing queued), TR_ETOOBIG, TR_EINVAL. */
+int tr_node_send(tr_node *, const char *to, const void *, size_t);
+/* Like tr_node_send from any thread. 0 means queued: it will be delivered, or
+ * counted as a dead letter if its target is gone or full by then. TR_EFULL
+ * when threadsafe_max calls are already waiting; TR_ETOOBIG, TR_EINVAL. */
+int tr_node_send_threadsafe(tr_node *, const char *to, const void *, size_t);
+/* Stops an actor in queue order: messages queued before this call are handled
+ * first, later ones are dead letters. Loop thread. TR_ENOTFOUND. */
+int tr_node_stop_actor(tr_node *, const char *id);
+
+/* ---- inside an actor (loop thread, within init/receive/deinit) ---------- */
+
+const char *tr_self(tr_ctx *);
+tr_node *tr_node_of(tr_ctx *);
+struct uv_loop_s *tr_loop(tr_ctx *); /* the node's loop, for own sockets */
+/* Payload copied; FIFO per sender and receiver. Delivery is never inline.
+ * TR_ENOTFOUND, TR_EFULL (nothing queued), TR_ETOOBIG, TR_EINVAL. */
+int tr_send(tr_ctx *, const char *to, const void *, size_t);
+/* Publish on the default topic / a named topic to every subscriber of
+ * (self, topic). All deliveries share one copy of the payload. A subscriber
+ * whose mailbox is full misses this publish: counted, never blocking. Returns
+ * the number of subscribers reached (>= 0) or TR_ETOOBIG / TR_EINVAL. */
+int tr_publish(tr_ctx *, const void *, size_t);
+int tr_publish_topic(tr_ctx *, const char *topic, const void *, size_t);
+/* Subscribe self to (publisher, default topic / topic). Effective before the
+ * call returns. The publisher need not exist yet; the subscription is by id
+ * and outlives the publisher. Subscribing twice is a no-op returning 0. */
+int tr_subscribe(tr_ctx *, const char *publisher);
+int tr_subscribe_topic(tr_ctx *, const char *publisher, const char *topic);
+/* TR_ENOTFOUND when self is not subscribed to it. */
+int tr_unsubscribe(tr_ctx *, const char *publisher);
+int tr_unsubscribe_topic(tr_ctx *, const char *publisher, const char *topic);
+/* Root actor / child of self (stopped with self; its failures reach self as
+ * TR_MSG_CHILD_EXIT). Same errors as tr_node_spawn. */
+int tr_spawn(tr_ctx *, const tr_actor_type *, const tr_spawn_opts *);
+int tr_spawn_child(tr_ctx *, const tr_actor_type *, const tr_spawn_opts *);
+/* Stop self once the current callback returns: children first, then deinit,
+ * timers, subscriptions, monitors and the id are released. */
+int tr_stop(tr_ctx *);
+/* Stop another actor in queue order (see tr_node_stop_actor). */
+int tr_stop_actor(tr_ctx *, const char *id);
+/* Ids of self's children; returns how many there are (may exceed cap; only
+ * cap are written). The strings live as long as each child. */
+int tr_children(tr_ctx *, const char **ids, size_t cap);
+/* TR_MSG_DOWN (sender = target, status = reason) when target stops, and at
+ * once (status TR_ENOTFOUND) when it does not exist. */
+int tr_monitor(tr_ctx *, const char *target);
+/* Removes self's monitors on target; TR_ENOTFOUND when there were none. */
+int tr_demonitor(tr_ctx *, const char *target);
+/* Sends TR_MSG_ASK; exactly one TR_MSG_REPLY with the same ask id follows:
+ * the answer (status 0), or status TR_ETIMEDOUT after timeout_ms (0: the node
+ * default), or TR_ENOTFOUND if the target stopped before handling it. On
+ * failure nothing is sent and no reply comes. ask_id may be NULL. */
+int tr_ask(tr_ctx *, const char *to, const void *, size_t,
+           uint32_t timeout_ms, uint64_t *ask_id);
+/* Answers an ask envelope. TR_ETIMEDOUT if the ask already expired (the
+ * reply is counted as a late reply and discarded), TR_ENOTFOUND if the asker
+ * is gone, TR_EINVAL if env is not an ask. */
+int tr_reply(tr_ctx *, const tr_envelope *ask, const void *, size_t);
+/* One message from self to `to` after delay_ms. The payload is copied now;
+ * the target is looked up when it fires (a miss is a dead letter). */
+int tr_send_after(tr_ctx *, uint32_t delay_ms, const char *to, const void *,
+                  size_t);
+/* Repeating timer: a message every interval_ms (> 0) until cancelled or self
+ * stops. timer_id may be NULL. */
+int tr_send_every(tr_ctx *, uint32_t interval_ms, const char *to,
+                  const void *, size_t, uint64_t *timer_id);
+/* Cancels one of self's timers; TR_ENOTFOUND if it is not pending. */
+int tr_timer_cancel(tr_ctx *, uint64_t timer_id);
+
+/* ---- stats (loop thread) ------------------------------------------------ */
+
+/* Why a message could not be delivered after it was accepted (or, for the
+ * _REJECTED_ rows, why a send call returned an error). */
+typedef enum {
+  TR_DL_NO_ACTOR,      /* accepted asynchronously, target unknown by then */
+  TR_DL_MAILBOX_FULL,  /* accepted asynchronously, target full by then */
+  TR_DL_STOPPED,       /* still queued when its target stopped */
+  TR_DL_LATE_REPLY,    /* a reply after its ask timed out */
+  TR_DL_PUBLISH_FULL,  /* a publish missed a full subscriber */
+  TR_DL_REJECTED_FULL, /* a send call returned TR_EFULL */
+  TR_DL_REJECTED_NO_ACTOR, /* a send call returned TR_ENOTFOUND */
+  TR_DL_REJECTED_TOOBIG,   /* a send call returned TR_ETOOBIG */
+  TR_DL_COUNT
+} tr_dead_reason;
+
+const char *tr_dead_reason_name(tr_dead_reason); /* "mailbox_full", ... */
+
+typedef struct tr_node_stats {
+  uint64_t actors;           /* alive now */
+  uint64_t spawned;          /* total */
+  uint64_t stopped;          /* total, any reason */
+  uint64_t failed;           /* receive returned non-zero */
+  uint64_t sent;             /* messages queued to a mailbox */
+  uint64_t delivered;        /* receive calls */
+  uint64_t published;        /* publish calls */
+  uint64_t dead[TR_DL_COUNT];
+  uint64_t mailbox_hwm;      /* largest mailbox length seen on this node */
+  uint64_t asks_pending;
+  uint64_t timers_pending;
+  uint64_t subscriptions;
+} tr_node_stats;
+
+void tr_node_stats_get(tr_node *, tr_node_stats *out);
+
+typedef struct tr_actor_info {
+  uint32_t queued;   /* messages in the mailbox now */
+  uint32_t capacity;
+  uint32_t hwm;      /* mailbox high-water mark */
+  uint32_t children;
+  uint64_t delivered;
+  const char *type;  /* tr_actor_type.name */
+  const char *parent; /* NULL for a root actor */
+} tr_actor_info;
+
+/* TR_ENOTFOUND when no local actor has that id. */
+int tr_actor_info_get(tr_node *, const char *id, tr_actor_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TROUPE_H */

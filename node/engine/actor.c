@@ -1,0 +1,267 @@
+/* actor.c — spawning, running and stopping actors: the local registry of
+ * ids, parent/child links, supervision notices and the stop cascade. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+/* The state lives in the same allocation as the actor, after it. */
+#define STATE_OFFSET ((sizeof(eng_actor) + 15u) & ~(size_t)15u)
+
+eng_actor *actor_find(tr_node *n, const char *id) {
+  eng_actor *a = NULL;
+  HASH_FIND_STR(n->actors, id, a);
+  return a;
+}
+
+/* Picks "<type name>.<n>" that nobody holds yet. */
+static int actor_generate_id(tr_node *n, const tr_actor_type *t, char *buf,
+                             size_t cap, size_t *len_out) {
+  const char *base = t->name && t->name[0] && t->name[0] != '$' ? t->name
+                                                                : "actor";
+  for (int tries = 0; tries < 1000; tries++) {
+    int len = snprintf(buf, cap, "%.200s.%" PRIu64, base, ++n->next_gen_id);
+    if (len < 0 || (size_t)len >= cap) return TR_EINVAL;
+    if (!actor_find(n, buf)) {
+      *len_out = (size_t)len;
+      return 0;
+    }
+  }
+  return TR_EEXIST;
+}
+
+static void actor_link_child(eng_actor *parent, eng_actor *a) {
+  a->parent = parent;
+  a->next_sibling = parent->first_child;
+  if (parent->first_child) parent->first_child->prev_sibling = a;
+  parent->first_child = a;
+  parent->nchildren++;
+}
+
+static void actor_unlink_child(eng_actor *a) {
+  eng_actor *p = a->parent;
+  if (!p) return;
+  if (a->prev_sibling)
+    a->prev_sibling->next_sibling = a->next_sibling;
+  else
+    p->first_child = a->next_sibling;
+  if (a->next_sibling) a->next_sibling->prev_sibling = a->prev_sibling;
+  a->next_sibling = a->prev_sibling = NULL;
+  a->parent = NULL;
+  p->nchildren--;
+}
+
+int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
+                const tr_spawn_opts *o) {
+  if (!n || !t || !t->receive) return TR_EINVAL;
+  if (n->freeing || (parent && parent->stopping)) return TR_ESTATE;
+  char gen[TR_ID_MAX + 1];
+  const char *id;
+  size_t len;
+  int rc;
+  if (o && o->id) {
+    rc = check_id(o->id, &len);
+    if (rc != 0 || o->id[0] == '$') return TR_EINVAL;
+    if (actor_find(n, o->id)) return TR_EEXIST;
+    id = o->id;
+  } else {
+    rc = actor_generate_id(n, t, gen, sizeof(gen), &len);
+    if (rc != 0) return rc;
+    id = gen;
+  }
+  if (o && o->id_out && o->id_out_size < len + 1) return TR_EINVAL;
+  if (t->state_size > SIZE_MAX - STATE_OFFSET) return TR_EINVAL;
+
+  eng_actor *a = calloc(1, STATE_OFFSET + t->state_size);
+  if (!a) return TR_ENOMEM;
+  a->id = name_new(id, len);
+  if (!a->id) {
+    free(a);
+    return TR_ENOMEM;
+  }
+  a->node = n;
+  a->type = t;
+  a->state = t->state_size ? (char *)a + STATE_OFFSET : NULL;
+  a->mb_capacity = o && o->capacity ? o->capacity : n->default_capacity;
+  HASH_ADD_KEYPTR(hh, n->actors, a->id->str, a->id->len, a);
+  if (parent) actor_link_child(parent, a);
+  pubsub_actor_started(a);
+  n->stats.spawned++;
+  if (o && o->id_out) memcpy(o->id_out, a->id->str, len + 1);
+
+  if (t->init) {
+    a->running = 1;
+    rc = t->init(a, a->state, o ? o->arg : NULL);
+    a->running = 0;
+    if (rc != 0) {
+      node_log(n, TR_LOG_WARN, "actor_init_failed", "id=%s type=%s rc=%d",
+               a->id->str, t->name ? t->name : "?", rc);
+      a->init_failed = 1;
+      actor_teardown(a, TR_EINIT, false);
+      return TR_EINIT;
+    }
+  }
+  if (a->stop_pending) actor_teardown(a, 0, true);
+  return 0;
+}
+
+void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
+  if (a->stopping) return;
+  tr_node *n = a->node;
+  a->stopping = 1;
+  a->stop_reason = reason;
+  sched_remove(a);
+
+  /* Children first; their parent is going too, so it gets no notices. */
+  while (a->first_child) actor_teardown(a->first_child, 0, false);
+
+  if (a->type->deinit && !a->init_failed) {
+    a->running = 1;
+    a->type->deinit(a, a->state);
+    a->running = 0;
+  }
+  timer_actor_stopped(a);
+  ask_actor_stopped(a);
+  pubsub_actor_stopped(a);
+  HASH_DEL(n->actors, a); /* the id is free from here on */
+
+  while (a->mb_head) {
+    eng_msg *m = a->mb_head;
+    a->mb_head = m->next;
+    if (m->ctrl == ENG_CTRL_NONE) {
+      node_dead(n, TR_DL_STOPPED);
+      if (m->type == TR_MSG_ASK) ask_target_gone(n, m->ask_id);
+    }
+    pool_msg_put(&n->pool, m);
+  }
+  a->mb_tail = NULL;
+  a->mb_count = 0;
+
+  monitor_actor_stopped(a, reason);
+  eng_actor *parent = a->parent;
+  actor_unlink_child(a);
+  if (parent && notify_parent && !parent->stopping)
+    send_notice(n, parent, TR_MSG_CHILD_EXIT, a->id, 0, reason);
+  n->stats.stopped++;
+  name_unref(a->id);
+  free(a);
+}
+
+uint32_t actor_run(eng_actor *a, uint32_t budget) {
+  tr_node *n = a->node;
+  uint32_t done = 0;
+  while (done < budget && a->mb_head) {
+    eng_msg *m = a->mb_head;
+    a->mb_head = m->next;
+    if (!a->mb_head) a->mb_tail = NULL;
+    a->mb_count--;
+    done++;
+    if (m->ctrl == ENG_CTRL_STOP) {
+      pool_msg_put(&n->pool, m);
+      actor_teardown(a, 0, true);
+      return done;
+    }
+    tr_envelope env = {
+        .type = (tr_msg_type)m->type,
+        .sender = m->sender ? m->sender->str : NULL,
+        .topic = m->topic ? m->topic->str : NULL,
+        .data = msg_data(m),
+        .len = m->len,
+        .ask_id = m->ask_id,
+        .status = m->status,
+        .node = n->name,
+    };
+    a->running = 1;
+    int rc = a->type->receive(a, a->state, &env);
+    a->running = 0;
+    pool_msg_put(&n->pool, m);
+    a->delivered++;
+    n->stats.delivered++;
+    if (rc != 0) {
+      n->stats.failed++;
+      node_log(n, TR_LOG_WARN, "actor_failed", "id=%s type=%s rc=%d",
+               a->id->str, a->type->name ? a->type->name : "?", rc);
+      actor_teardown(a, rc, true);
+      return done;
+    }
+    if (a->stop_pending) {
+      actor_teardown(a, a->stop_reason, true);
+      return done;
+    }
+  }
+  if (a->mb_head) sched_ready(a);
+  return done;
+}
+
+/* ---- public calls -------------------------------------------------------- */
+
+int tr_node_spawn(tr_node *n, const tr_actor_type *t, const tr_spawn_opts *o) {
+  return actor_spawn(n, NULL, t, o);
+}
+
+int tr_spawn(tr_ctx *ctx, const tr_actor_type *t, const tr_spawn_opts *o) {
+  if (!ctx) return TR_EINVAL;
+  return actor_spawn(ctx->node, NULL, t, o);
+}
+
+int tr_spawn_child(tr_ctx *ctx, const tr_actor_type *t,
+                   const tr_spawn_opts *o) {
+  if (!ctx) return TR_EINVAL;
+  return actor_spawn(ctx->node, ctx, t, o);
+}
+
+const char *tr_self(tr_ctx *ctx) { return ctx ? ctx->id->str : NULL; }
+tr_node *tr_node_of(tr_ctx *ctx) { return ctx ? ctx->node : NULL; }
+uv_loop_t *tr_loop(tr_ctx *ctx) { return ctx ? ctx->node->loop : NULL; }
+
+int tr_stop(tr_ctx *ctx) {
+  if (!ctx) return TR_EINVAL;
+  if (ctx->stopping) return 0;
+  /* Inside one of its callbacks: stop when it returns. From the actor's own
+   * I/O callbacks on the loop: stop now. */
+  if (ctx->running) {
+    ctx->stop_pending = 1;
+    ctx->stop_reason = 0;
+  } else {
+    actor_teardown(ctx, 0, true);
+  }
+  return 0;
+}
+
+static int actor_queue_stop(tr_node *n, const char *id) {
+  size_t len;
+  if (!n || check_id(id, &len) != 0) return TR_EINVAL;
+  eng_actor *a = actor_find(n, id);
+  if (!a || a->stopping) return TR_ENOTFOUND;
+  eng_msg *m = pool_msg_get(&n->pool);
+  if (!m) return TR_ENOMEM;
+  memset(m, 0, offsetof(eng_msg, inline_data));
+  m->ctrl = ENG_CTRL_STOP;
+  if (a->mb_tail)
+    a->mb_tail->next = m;
+  else
+    a->mb_head = m;
+  a->mb_tail = m;
+  a->mb_count++;
+  sched_ready(a);
+  return 0;
+}
+
+int tr_node_stop_actor(tr_node *n, const char *id) {
+  return actor_queue_stop(n, id);
+}
+
+int tr_stop_actor(tr_ctx *ctx, const char *id) {
+  if (!ctx) return TR_EINVAL;
+  return actor_queue_stop(ctx->node, id);
+}
+
+int tr_children(tr_ctx *ctx, const char **ids, size_t cap) {
+  if (!ctx || (cap && !ids)) return TR_EINVAL;
+  size_t i = 0;
+  for (eng_actor *c = ctx->first_child; c; c = c->next_sibling, i++)
+    if (i < cap) ids[i] = c->id->str;
+  return (int)i;
+}

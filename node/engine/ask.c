@@ -1,0 +1,157 @@
+/* ask.c — request/reply: pending asks keyed by id, each with a timer, so
+ * every ask is answered exactly once: by tr_reply, by its timeout, or at
+ * once when its target stops without handling it. Ask records and their
+ * timer handles are reused from a free list. */
+#include <stdlib.h>
+
+#include "engine.h"
+
+#define ASK_FREE_MAX 1024u
+
+static void ask_on_close(uv_handle_t *h) { free(h->data); }
+
+static eng_ask *ask_alloc(tr_node *n) {
+  eng_ask *k = n->free_asks;
+  if (k) {
+    n->free_asks = k->next;
+    n->nfree_asks--;
+    return k;
+  }
+  k = calloc(1, sizeof(*k));
+  if (!k) return NULL;
+  if (uv_timer_init(n->loop, &k->timer) != 0) {
+    free(k);
+    return NULL;
+  }
+  k->timer.data = k;
+  k->node = n;
+  return k;
+}
+
+static void ask_release(tr_node *n, eng_ask *k) {
+  uv_timer_stop(&k->timer);
+  name_unref(k->target);
+  k->target = NULL;
+  k->asker = NULL;
+  k->prev = NULL;
+  if (n->nfree_asks >= ASK_FREE_MAX || n->freeing) {
+    uv_close((uv_handle_t *)&k->timer, ask_on_close);
+    return;
+  }
+  k->next = n->free_asks;
+  n->free_asks = k;
+  n->nfree_asks++;
+}
+
+/* Takes a pending ask off the table and its asker's list. */
+static void ask_unlink(tr_node *n, eng_ask *k) {
+  HASH_DEL(n->asks, k);
+  eng_actor *a = k->asker;
+  if (k->prev)
+    k->prev->next = k->next;
+  else
+    a->asks = k->next;
+  if (k->next) k->next->prev = k->prev;
+}
+
+static eng_ask *ask_find(tr_node *n, uint64_t id) {
+  eng_ask *k = NULL;
+  HASH_FIND(hh, n->asks, &id, sizeof(id), k);
+  return k;
+}
+
+/* Answers the asker with an error status and forgets the ask. */
+static void ask_fail(tr_node *n, eng_ask *k, int status) {
+  ask_unlink(n, k);
+  send_notice(n, k->asker, TR_MSG_REPLY, k->target, k->id, status);
+  ask_release(n, k);
+}
+
+static void ask_on_timeout(uv_timer_t *h) {
+  eng_ask *k = h->data;
+  ask_fail(k->node, k, TR_ETIMEDOUT);
+}
+
+int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
+           uint32_t timeout_ms, uint64_t *ask_id) {
+  if (!ctx) return TR_EINVAL;
+  tr_node *n = ctx->node;
+  if (ctx->stopping) return TR_ESTATE;
+  eng_ask *k = ask_alloc(n);
+  if (!k) return TR_ENOMEM;
+  uint64_t id = ++n->next_ask_id;
+  eng_actor *target = NULL;
+  int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, &target);
+  if (rc != 0) {
+    ask_release(n, k);
+    return rc;
+  }
+  k->id = id;
+  k->asker = ctx;
+  k->target = name_ref(target->id);
+  k->prev = NULL;
+  k->next = ctx->asks;
+  if (ctx->asks) ctx->asks->prev = k;
+  ctx->asks = k;
+  HASH_ADD(hh, n->asks, id, sizeof(k->id), k);
+  uv_timer_start(&k->timer, ask_on_timeout,
+                 timeout_ms ? timeout_ms : n->ask_timeout_ms, 0);
+  if (ask_id) *ask_id = id;
+  return 0;
+}
+
+int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
+             size_t len) {
+  if (!ctx || !ask || ask->type != TR_MSG_ASK || !ask->sender ||
+      (len && !data))
+    return TR_EINVAL;
+  tr_node *n = ctx->node;
+  if (len > n->max_payload) {
+    node_dead(n, TR_DL_REJECTED_TOOBIG);
+    return TR_ETOOBIG;
+  }
+  eng_ask *k = ask_find(n, ask->ask_id);
+  if (!k) {
+    if (!actor_find(n, ask->sender)) {
+      node_dead(n, TR_DL_REJECTED_NO_ACTOR);
+      return TR_ENOTFOUND;
+    }
+    node_dead(n, TR_DL_LATE_REPLY);
+    return TR_ETIMEDOUT;
+  }
+  /* The asker reserved room for this reply when it asked. */
+  int rc = send_to_actor(k->asker, TR_MSG_REPLY, ctx->id, NULL, data, len,
+                         NULL, k->id, 0, ENG_BYPASS_CAPACITY);
+  if (rc != 0) return rc;
+  ask_unlink(n, k);
+  ask_release(n, k);
+  return 0;
+}
+
+void ask_actor_stopped(eng_actor *a) {
+  tr_node *n = a->node;
+  while (a->asks) {
+    eng_ask *k = a->asks;
+    ask_unlink(n, k);
+    ask_release(n, k);
+  }
+}
+
+void ask_target_gone(tr_node *n, uint64_t ask_id) {
+  eng_ask *k = ask_find(n, ask_id);
+  if (k) ask_fail(n, k, TR_ENOTFOUND);
+}
+
+void ask_free_all(tr_node *n) {
+  eng_ask *k, *tmp;
+  HASH_ITER(hh, n->asks, k, tmp) {
+    ask_unlink(n, k);
+    ask_release(n, k);
+  }
+  while (n->free_asks) {
+    k = n->free_asks;
+    n->free_asks = k->next;
+    uv_close((uv_handle_t *)&k->timer, ask_on_close);
+  }
+  n->nfree_asks = 0;
+}

@@ -1,0 +1,298 @@
+/* engine.h — internal structures of the local actor engine, shared by the
+ * files of node/engine. Nothing here is public; see include/troupe.h.
+ *
+ * Design notes. The hot path allocates nothing: messages are fixed-size slots
+ * from a node-wide free list with small payloads inline; larger payloads and
+ * every publish use a reference-counted blob from size-class free lists, so
+ * one publish to N subscribers holds one copy. A mailbox is an intrusive FIFO
+ * of slots plus a count checked against the actor's capacity (a bound, not a
+ * preallocated ring, so an idle actor costs only its struct). Actors with mail
+ * sit on an intrusive ready queue; a uv_idle handle is active only while that
+ * queue is non-empty, so an idle node blocks in epoll. Actor ids, senders and
+ * topics are interned, reference-counted strings (eng_name), so a message
+ * outlives the actor that sent it without copying its id. */
+#ifndef TR_ENGINE_H
+#define TR_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "troupe.h"
+#include "uthash.h"
+
+/* ---- interned names (name.c) -------------------------------------------- */
+
+typedef struct eng_name {
+  uint32_t refs;
+  uint32_t len;
+  char str[];
+} eng_name;
+
+eng_name *name_new(const char *s, size_t len); /* refs = 1; NULL on ENOMEM */
+static inline eng_name *name_ref(eng_name *n) {
+  if (n) n->refs++;
+  return n;
+}
+void name_unref(eng_name *n); /* NULL is a no-op */
+
+/* ---- message slots and payload blobs (pool.c) --------------------------- */
+
+#define ENG_INLINE 72 /* payload bytes carried inside a slot */
+
+typedef struct eng_blob {
+  uint32_t refs;
+  uint32_t cls; /* size class index, or ENG_BLOB_HUGE */
+  size_t len;
+  struct eng_blob *free_next;
+  char data[];
+} eng_blob;
+
+#define ENG_BLOB_CLASSES 6
+#define ENG_BLOB_HUGE UINT32_MAX
+
+enum {
+  ENG_CTRL_NONE = 0,
+  ENG_CTRL_STOP = 1 /* poison pill: stop the actor in queue order */
+};
+
+typedef struct eng_msg {
+  struct eng_msg *next;
+  eng_name *sender; /* NULL: from outside actors */
+  eng_name *topic;  /* TR_MSG_PUBLISH only */
+  eng_blob *blob;   /* NULL: payload inline */
+  uint64_t ask_id;
+  uint32_t len;
+  int32_t status;
+  uint8_t type; /* tr_msg_type */
+  uint8_t ctrl; /* ENG_CTRL_* */
+  char inline_data[ENG_INLINE];
+} eng_msg;
+
+typedef struct eng_pool {
+  eng_msg *free_msgs;
+  void **chunks; /* slot chunks, freed at node free */
+  size_t nchunks, chunks_cap;
+  eng_blob *free_blobs[ENG_BLOB_CLASSES];
+  uint32_t nfree_blobs[ENG_BLOB_CLASSES];
+} eng_pool;
+
+eng_msg *pool_msg_get(eng_pool *);          /* NULL on ENOMEM */
+void pool_msg_put(eng_pool *, eng_msg *);   /* drops sender/topic/blob refs */
+eng_blob *pool_blob_get(eng_pool *, size_t len); /* refs = 1 */
+void pool_blob_unref(eng_pool *, eng_blob *);
+void pool_free(eng_pool *);
+static inline const void *msg_data(const eng_msg *m) {
+  return m->blob ? (const void *)m->blob->data : (const void *)m->inline_data;
+}
+
+/* ---- actors (actor.c) --------------------------------------------------- */
+
+typedef struct eng_sub eng_sub;
+typedef struct eng_pub eng_pub;
+typedef struct eng_timer eng_timer;
+typedef struct eng_ask eng_ask;
+typedef struct eng_mon eng_mon;
+
+/* The actor is the tr_ctx the user's callbacks receive. */
+struct tr_ctx {
+  UT_hash_handle hh; /* node->actors, keyed by id->str */
+  eng_name *id;
+  tr_node *node;
+  const tr_actor_type *type;
+  void *state;
+
+  struct tr_ctx *parent;
+  struct tr_ctx *first_child;
+  struct tr_ctx *next_sibling, *prev_sibling;
+
+  eng_msg *mb_head, *mb_tail; /* mailbox FIFO */
+  uint32_t mb_count, mb_capacity, mb_hwm;
+  uint32_t nchildren;
+
+  struct tr_ctx *ready_next, *ready_prev; /* ready queue links */
+  uint64_t delivered;
+
+  eng_sub *subs;       /* subscriptions self holds, linked by sub_next */
+  eng_pub *pub;        /* publisher entry for self's id, if any */
+  eng_timer *timers;   /* timers self owns */
+  eng_ask *asks;       /* asks self is waiting on */
+  eng_mon *watchers;   /* monitors on self */
+  eng_mon *watching;   /* monitors self holds */
+
+  uint8_t in_ready;
+  uint8_t running;       /* inside a callback of this actor */
+  uint8_t stop_pending;  /* tr_stop called: stop after the callback */
+  uint8_t stopping;      /* teardown has begun */
+  uint8_t init_failed;   /* init returned non-zero: no deinit */
+  int32_t stop_reason;
+};
+typedef struct tr_ctx eng_actor;
+
+eng_actor *actor_find(tr_node *, const char *id);
+int actor_spawn(tr_node *, eng_actor *parent, const tr_actor_type *,
+                const tr_spawn_opts *);
+/* Tears the actor down now (never while one of its callbacks runs). */
+void actor_teardown(eng_actor *, int reason, bool notify_parent);
+/* Runs up to `budget` messages of one actor; returns how many it ran. */
+uint32_t actor_run(eng_actor *, uint32_t budget);
+
+/* ---- sending (send.c) --------------------------------------------------- */
+
+#define ENG_BYPASS_CAPACITY 1u /* engine notices: replies, DOWN, EXIT */
+
+/* Queues one message to a local actor. Takes a new reference on sender and
+ * topic; copies the payload (or shares blob, taking a reference). */
+int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
+                  eng_name *topic, const void *data, size_t len,
+                  eng_blob *blob, uint64_t ask_id, int status,
+                  unsigned flags);
+/* Resolves `to`, queues, and counts a rejection on failure. *found (may be
+ * NULL) gets the target when there is one. */
+int send_by_id(tr_node *, const char *to, uint8_t type, eng_name *sender,
+               const void *data, size_t len, uint64_t ask_id,
+               eng_actor **found);
+/* A notice from the engine (DOWN, CHILD_EXIT, error replies). */
+void send_notice(tr_node *, eng_actor *to, uint8_t type, eng_name *sender,
+                 uint64_t ask_id, int status);
+int check_id(const char *id, size_t *len_out); /* TR_EINVAL if bad */
+
+/* ---- scheduler (sched.c) ------------------------------------------------ */
+
+void sched_ready(eng_actor *);  /* put on the ready queue if not on it */
+void sched_remove(eng_actor *); /* take off the ready queue */
+int sched_init(tr_node *);
+void sched_close(tr_node *);
+
+/* ---- pub/sub (pubsub.c) ------------------------------------------------- */
+
+typedef struct eng_topic {
+  UT_hash_handle hh; /* pub->topics, keyed by name->str */
+  eng_name *name;
+  eng_pub *pub;
+  eng_sub *subs; /* subscribers, linked by topic_next/topic_prev */
+  uint32_t nsubs;
+} eng_topic;
+
+struct eng_pub {
+  UT_hash_handle hh; /* node->pubs, keyed by id->str */
+  eng_name *id;
+  eng_actor *actor; /* the live publisher with this id, or NULL */
+  eng_topic *topics;
+};
+
+struct eng_sub {
+  eng_actor *subscriber;
+  eng_topic *topic;
+  eng_sub *topic_next, *topic_prev;
+  eng_sub *sub_next, *sub_prev; /* subscriber's list */
+};
+
+void pubsub_actor_started(eng_actor *); /* link a pub entry to the actor */
+void pubsub_actor_stopped(eng_actor *); /* drop its subs, unlink its pub */
+void pubsub_free(tr_node *);
+
+/* ---- asks (ask.c) ------------------------------------------------------- */
+
+struct eng_ask {
+  UT_hash_handle hh; /* node->asks, keyed by id */
+  uint64_t id;
+  tr_node *node;
+  eng_actor *asker;
+  eng_name *target; /* sender of the error replies */
+  eng_ask *next, *prev; /* asker's list, or the node's free list (next) */
+  uv_timer_t timer;
+};
+
+void ask_actor_stopped(eng_actor *);
+/* The target stopped with this ask unhandled: answer it with TR_ENOTFOUND. */
+void ask_target_gone(tr_node *, uint64_t ask_id);
+void ask_free_all(tr_node *);
+
+/* ---- timers (timer.c) --------------------------------------------------- */
+
+struct eng_timer {
+  uv_timer_t handle;
+  tr_node *node;
+  eng_actor *owner;
+  eng_timer *next, *prev; /* owner's list */
+  uint64_t id;
+  eng_name *to;
+  size_t len;
+  char data[];
+};
+
+void timer_actor_stopped(eng_actor *);
+
+/* ---- monitors (monitor.c) ----------------------------------------------- */
+
+struct eng_mon {
+  eng_actor *watcher, *target;
+  eng_mon *w_next, *w_prev; /* target->watchers */
+  eng_mon *g_next, *g_prev; /* watcher->watching */
+};
+
+void monitor_actor_stopped(eng_actor *, int reason);
+
+/* ---- thread-safe entry (threadsafe.c) ----------------------------------- */
+
+typedef struct eng_ts_msg {
+  struct eng_ts_msg *next;
+  size_t len;
+  size_t to_len;
+  char bytes[]; /* to, NUL, payload */
+} eng_ts_msg;
+
+int threadsafe_init(tr_node *);
+void threadsafe_drain(tr_node *);
+void threadsafe_close(tr_node *);
+
+/* ---- the node (node.c) -------------------------------------------------- */
+
+struct tr_node {
+  uv_loop_t *loop;
+  uv_loop_t own_loop;
+  bool owns_loop;
+  char *name;
+
+  uint32_t default_capacity;
+  size_t max_payload;
+  uint32_t ask_timeout_ms;
+  uint32_t batch;
+  uint32_t threadsafe_max;
+  tr_log_fn log;
+  void *log_user;
+  tr_log_level log_level;
+
+  eng_actor *actors; /* uthash by id */
+  eng_pub *pubs;     /* uthash by publisher id */
+  eng_ask *asks;     /* uthash by ask id */
+  eng_ask *free_asks;
+  uint32_t nfree_asks;
+  eng_pool pool;
+  eng_name *default_topic;
+
+  eng_actor *ready_head, *ready_tail;
+  uv_idle_t idle;
+  bool idle_active;
+
+  uv_async_t async; /* thread-safe sends and tr_node_stop */
+  uv_mutex_t ts_lock;
+  eng_ts_msg *ts_head, *ts_tail;
+  uint32_t ts_count;
+  atomic_bool stop_requested;
+  bool running;
+  bool freeing;
+
+  uint64_t next_gen_id;
+  uint64_t next_ask_id;
+  uint64_t next_timer_id;
+  tr_node_stats stats;
+};
+
+void node_log(tr_node *, tr_log_level, const char *event, const char *fmt,
+              ...) __attribute__((format(printf, 4, 5)));
+static inline void node_dead(tr_node *n, tr_dead_reason r) { n->stats.dead[r]++; }
+
+#endif /* TR_ENGINE_H */

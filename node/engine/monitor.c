@@ -1,0 +1,73 @@
+/* monitor.c — monitors: a watcher gets TR_MSG_DOWN when its target stops
+ * (or at once if the target does not exist). Each record sits on two lists,
+ * the target's watchers and the watcher's own, so either side's stop
+ * removes it in O(1) and no notice reaches an actor that did not ask. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static void mon_unlink(eng_mon *m) {
+  if (m->w_prev)
+    m->w_prev->w_next = m->w_next;
+  else
+    m->target->watchers = m->w_next;
+  if (m->w_next) m->w_next->w_prev = m->w_prev;
+  if (m->g_prev)
+    m->g_prev->g_next = m->g_next;
+  else
+    m->watcher->watching = m->g_next;
+  if (m->g_next) m->g_next->g_prev = m->g_prev;
+  free(m);
+}
+
+int tr_monitor(tr_ctx *ctx, const char *target) {
+  size_t len;
+  if (!ctx || check_id(target, &len) != 0) return TR_EINVAL;
+  if (ctx->stopping) return TR_ESTATE;
+  tr_node *n = ctx->node;
+  eng_actor *t = actor_find(n, target);
+  if (!t || t->stopping) {
+    eng_name *name = name_new(target, len);
+    if (!name) return TR_ENOMEM;
+    send_notice(n, ctx, TR_MSG_DOWN, name, 0, TR_ENOTFOUND);
+    name_unref(name);
+    return 0;
+  }
+  eng_mon *m = calloc(1, sizeof(*m));
+  if (!m) return TR_ENOMEM;
+  m->watcher = ctx;
+  m->target = t;
+  m->w_next = t->watchers;
+  if (t->watchers) t->watchers->w_prev = m;
+  t->watchers = m;
+  m->g_next = ctx->watching;
+  if (ctx->watching) ctx->watching->g_prev = m;
+  ctx->watching = m;
+  return 0;
+}
+
+int tr_demonitor(tr_ctx *ctx, const char *target) {
+  if (!ctx || check_id(target, NULL) != 0) return TR_EINVAL;
+  int removed = 0;
+  eng_mon *m = ctx->watching;
+  while (m) {
+    eng_mon *next = m->g_next;
+    if (strcmp(m->target->id->str, target) == 0) {
+      mon_unlink(m);
+      removed++;
+    }
+    m = next;
+  }
+  return removed ? 0 : TR_ENOTFOUND;
+}
+
+void monitor_actor_stopped(eng_actor *a, int reason) {
+  while (a->watching) mon_unlink(a->watching);
+  while (a->watchers) {
+    eng_mon *m = a->watchers;
+    eng_actor *w = m->watcher;
+    mon_unlink(m);
+    send_notice(a->node, w, TR_MSG_DOWN, a->id, 0, reason);
+  }
+}

@@ -1,0 +1,176 @@
+/* node.c — node lifecycle: configuration, the loop it runs on, run/stop,
+ * and tear-down; plus the node's log helper. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#define DEFAULT_CAPACITY 1024u
+#define DEFAULT_MAX_PAYLOAD (1u << 20)
+#define DEFAULT_ASK_TIMEOUT_MS 5000u
+#define DEFAULT_BATCH 64u
+#define DEFAULT_THREADSAFE_MAX 65536u
+
+void node_log(tr_node *n, tr_log_level level, const char *event,
+              const char *fmt, ...) {
+  if (!n->log || level > n->log_level) return;
+  char fields[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(fields, sizeof(fields), fmt, ap);
+  va_end(ap);
+  n->log(n->log_user, level, event, fields);
+}
+
+static char *node_default_name(void) {
+  char host[256];
+  if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+    snprintf(host, sizeof(host), "localhost");
+  host[sizeof(host) - 1] = '\0';
+  return strdup(host);
+}
+
+static int node_check_config(const tr_node_config *cfg) {
+  if (cfg->name && (cfg->name[0] == '\0' || strlen(cfg->name) > TR_ID_MAX))
+    return TR_EINVAL;
+  if (cfg->nseeds && !cfg->seeds) return TR_EINVAL;
+  /* The network part of the config belongs to the transport and cluster
+   * layers, which do not exist yet: refuse it rather than ignore it. */
+  if (cfg->listen || cfg->nseeds) return TR_EINVAL;
+  if (cfg->log_level > TR_LOG_DEBUG) return TR_EINVAL;
+  return 0;
+}
+
+int tr_node_new(tr_node **out, const tr_node_config *cfg) {
+  static const tr_node_config defaults = {.log_level = TR_LOG_WARN};
+  if (!out) return TR_EINVAL;
+  *out = NULL;
+  if (!cfg) cfg = &defaults;
+  int rc = node_check_config(cfg);
+  if (rc != 0) return rc;
+
+  tr_node *n = calloc(1, sizeof(*n));
+  if (!n) return TR_ENOMEM;
+  n->default_capacity = cfg->default_capacity ? cfg->default_capacity
+                                              : DEFAULT_CAPACITY;
+  n->max_payload = cfg->max_payload ? cfg->max_payload : DEFAULT_MAX_PAYLOAD;
+  if (n->max_payload > UINT32_MAX) n->max_payload = UINT32_MAX;
+  n->ask_timeout_ms = cfg->ask_timeout_ms ? cfg->ask_timeout_ms
+                                          : DEFAULT_ASK_TIMEOUT_MS;
+  n->batch = cfg->batch ? cfg->batch : DEFAULT_BATCH;
+  n->threadsafe_max = cfg->threadsafe_max ? cfg->threadsafe_max
+                                          : DEFAULT_THREADSAFE_MAX;
+  n->log = cfg->log;
+  n->log_user = cfg->log_user;
+  n->log_level = cfg->log_level;
+  atomic_init(&n->stop_requested, false);
+
+  rc = TR_ENOMEM;
+  n->name = cfg->name ? strdup(cfg->name) : node_default_name();
+  if (!n->name) goto fail_name;
+  n->default_topic = name_new("", 0);
+  if (!n->default_topic) goto fail_topic;
+
+  if (cfg->loop) {
+    n->loop = cfg->loop;
+  } else {
+    if (uv_loop_init(&n->own_loop) != 0) {
+      rc = TR_ESYS;
+      goto fail_loop;
+    }
+    n->loop = &n->own_loop;
+    n->owns_loop = true;
+  }
+  rc = sched_init(n);
+  if (rc != 0) goto fail_sched;
+  rc = threadsafe_init(n);
+  if (rc != 0) goto fail_ts;
+  *out = n;
+  return 0;
+
+fail_ts:
+  sched_close(n);
+fail_sched:
+  if (n->owns_loop) {
+    uv_run(n->loop, UV_RUN_DEFAULT); /* let close callbacks run */
+    uv_loop_close(n->loop);
+  }
+fail_loop:
+  name_unref(n->default_topic);
+fail_topic:
+  free(n->name);
+fail_name:
+  free(n);
+  return rc;
+}
+
+int tr_node_run(tr_node *n) {
+  if (!n) return TR_EINVAL;
+  if (n->running) return TR_ESTATE;
+  n->running = true;
+  /* A stop requested before run makes run return at once. */
+  if (!atomic_exchange(&n->stop_requested, false)) {
+    uv_ref((uv_handle_t *)&n->async);
+    uv_run(n->loop, UV_RUN_DEFAULT);
+    uv_unref((uv_handle_t *)&n->async);
+    atomic_store(&n->stop_requested, false);
+  }
+  n->running = false;
+  return 0;
+}
+
+int tr_node_run_once(tr_node *n) {
+  if (!n) return TR_EINVAL;
+  if (n->running) return TR_ESTATE;
+  n->running = true;
+  /* The async handle is unreferenced here, so an idle node returns rather
+   * than blocking for a wake-up that may never come. */
+  int more = uv_run(n->loop, UV_RUN_ONCE);
+  atomic_store(&n->stop_requested, false);
+  n->running = false;
+  return more != 0 || n->ready_head != NULL;
+}
+
+void tr_node_stop(tr_node *n) {
+  if (!n) return;
+  atomic_store(&n->stop_requested, true);
+  uv_async_send(&n->async);
+}
+
+const char *tr_node_name(const tr_node *n) { return n ? n->name : NULL; }
+
+uv_loop_t *tr_node_loop(tr_node *n) { return n ? n->loop : NULL; }
+
+/* Root actors are stopped one by one; each stops its children first. */
+static void node_stop_all_actors(tr_node *n) {
+  while (n->actors) {
+    eng_actor *a = n->actors;
+    while (a->parent) a = a->parent;
+    actor_teardown(a, 0, false);
+  }
+}
+
+void tr_node_free(tr_node *n) {
+  if (!n) return;
+  n->freeing = true;
+  threadsafe_drain(n); /* queued sends become dead letters or deliveries */
+  node_stop_all_actors(n);
+  pubsub_free(n);
+  ask_free_all(n);
+  threadsafe_close(n);
+  sched_close(n);
+  /* Run the loop until every handle's close callback has run. */
+  if (n->owns_loop) {
+    uv_run(n->loop, UV_RUN_DEFAULT);
+    uv_loop_close(n->loop);
+  } else {
+    uv_run(n->loop, UV_RUN_NOWAIT);
+  }
+  pool_free(&n->pool);
+  name_unref(n->default_topic);
+  free(n->name);
+  free(n);
+}

@@ -1,0 +1,103 @@
+/* pool.c — the node's message slots and payload blobs. Slots come from
+ * chunks carved into a free list; blobs from per-size-class free lists. In
+ * steady state neither touches malloc. */
+#include <stdlib.h>
+
+#include "engine.h"
+
+#define SLOTS_PER_CHUNK 256
+/* A class keeps at most this many bytes of free blobs for reuse. */
+#define BLOB_CACHE_BYTES (4u << 20)
+
+static const size_t blob_class_size[ENG_BLOB_CLASSES] = {
+    256, 1024, 4096, 16384, 65536, 262144};
+
+static int pool_grow(eng_pool *p) {
+  if (p->nchunks == p->chunks_cap) {
+    size_t cap = p->chunks_cap ? p->chunks_cap * 2 : 8;
+    void **c = realloc(p->chunks, cap * sizeof(*c));
+    if (!c) return TR_ENOMEM;
+    p->chunks = c;
+    p->chunks_cap = cap;
+  }
+  eng_msg *chunk = malloc(SLOTS_PER_CHUNK * sizeof(*chunk));
+  if (!chunk) return TR_ENOMEM;
+  p->chunks[p->nchunks++] = chunk;
+  for (size_t i = 0; i < SLOTS_PER_CHUNK; i++) {
+    chunk[i].next = p->free_msgs;
+    p->free_msgs = &chunk[i];
+  }
+  return 0;
+}
+
+eng_msg *pool_msg_get(eng_pool *p) {
+  if (!p->free_msgs && pool_grow(p) != 0) return NULL;
+  eng_msg *m = p->free_msgs;
+  p->free_msgs = m->next;
+  m->next = NULL;
+  return m;
+}
+
+void pool_msg_put(eng_pool *p, eng_msg *m) {
+  name_unref(m->sender);
+  name_unref(m->topic);
+  if (m->blob) pool_blob_unref(p, m->blob);
+  m->sender = m->topic = NULL;
+  m->blob = NULL;
+  m->next = p->free_msgs;
+  p->free_msgs = m;
+}
+
+eng_blob *pool_blob_get(eng_pool *p, size_t len) {
+  uint32_t cls = ENG_BLOB_HUGE;
+  for (uint32_t c = 0; c < ENG_BLOB_CLASSES; c++) {
+    if (len <= blob_class_size[c]) {
+      cls = c;
+      break;
+    }
+  }
+  eng_blob *b;
+  if (cls != ENG_BLOB_HUGE && p->free_blobs[cls]) {
+    b = p->free_blobs[cls];
+    p->free_blobs[cls] = b->free_next;
+    p->nfree_blobs[cls]--;
+  } else {
+    size_t cap = cls == ENG_BLOB_HUGE ? len : blob_class_size[cls];
+    b = malloc(sizeof(*b) + cap);
+    if (!b) return NULL;
+  }
+  b->refs = 1;
+  b->cls = cls;
+  b->len = len;
+  b->free_next = NULL;
+  return b;
+}
+
+void pool_blob_unref(eng_pool *p, eng_blob *b) {
+  if (--b->refs > 0) return;
+  uint32_t cls = b->cls;
+  if (cls == ENG_BLOB_HUGE ||
+      (size_t)p->nfree_blobs[cls] * blob_class_size[cls] >= BLOB_CACHE_BYTES) {
+    free(b);
+    return;
+  }
+  b->free_next = p->free_blobs[cls];
+  p->free_blobs[cls] = b;
+  p->nfree_blobs[cls]++;
+}
+
+void pool_free(eng_pool *p) {
+  for (uint32_t c = 0; c < ENG_BLOB_CLASSES; c++) {
+    while (p->free_blobs[c]) {
+      eng_blob *b = p->free_blobs[c];
+      p->free_blobs[c] = b->free_next;
+      free(b);
+    }
+    p->nfree_blobs[c] = 0;
+  }
+  for (size_t i = 0; i < p->nchunks; i++) free(p->chunks[i]);
+  free(p->chunks);
+  p->chunks = NULL;
+  p->nchunks = p->chunks_cap = 0;
+  p->free_msgs = NULL;
+}

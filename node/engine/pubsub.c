@@ -1,0 +1,223 @@
+/* pubsub.c — local topics. Subscriptions are held per (publisher id, topic),
+ * independent of whether the publisher is alive, so they survive its restart.
+ * A publish shares one reference-counted copy of the payload among all
+ * subscribers; a full subscriber misses that publish, counted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static eng_pub *pub_find(tr_node *n, const char *id) {
+  eng_pub *p = NULL;
+  HASH_FIND_STR(n->pubs, id, p);
+  return p;
+}
+
+static eng_topic *topic_find(eng_pub *p, const char *topic) {
+  eng_topic *t = NULL;
+  HASH_FIND_STR(p->topics, topic, t);
+  return t;
+}
+
+static eng_pub *pub_get(tr_node *n, const char *id, size_t len) {
+  eng_pub *p = pub_find(n, id);
+  if (p) return p;
+  p = calloc(1, sizeof(*p));
+  if (!p) return NULL;
+  p->id = name_new(id, len);
+  if (!p->id) {
+    free(p);
+    return NULL;
+  }
+  HASH_ADD_KEYPTR(hh, n->pubs, p->id->str, p->id->len, p);
+  p->actor = actor_find(n, id);
+  if (p->actor) p->actor->pub = p;
+  return p;
+}
+
+static void pub_maybe_free(tr_node *n, eng_pub *p) {
+  if (p->topics) return;
+  if (p->actor) p->actor->pub = NULL;
+  HASH_DEL(n->pubs, p);
+  name_unref(p->id);
+  free(p);
+}
+
+static eng_topic *topic_get(tr_node *n, eng_pub *p, const char *topic,
+                            size_t len) {
+  eng_topic *t = topic_find(p, topic);
+  if (t) return t;
+  t = calloc(1, sizeof(*t));
+  if (!t) return NULL;
+  t->name = len ? name_new(topic, len) : name_ref(n->default_topic);
+  if (!t->name) {
+    free(t);
+    return NULL;
+  }
+  t->pub = p;
+  HASH_ADD_KEYPTR(hh, p->topics, t->name->str, t->name->len, t);
+  return t;
+}
+
+static void topic_maybe_free(tr_node *n, eng_topic *t) {
+  if (t->subs) return;
+  eng_pub *p = t->pub;
+  HASH_DEL(p->topics, t);
+  name_unref(t->name);
+  free(t);
+  pub_maybe_free(n, p);
+}
+
+static void sub_remove(tr_node *n, eng_sub *s) {
+  eng_topic *t = s->topic;
+  if (s->topic_prev)
+    s->topic_prev->topic_next = s->topic_next;
+  else
+    t->subs = s->topic_next;
+  if (s->topic_next) s->topic_next->topic_prev = s->topic_prev;
+  t->nsubs--;
+  eng_actor *a = s->subscriber;
+  if (s->sub_prev)
+    s->sub_prev->sub_next = s->sub_next;
+  else
+    a->subs = s->sub_next;
+  if (s->sub_next) s->sub_next->sub_prev = s->sub_prev;
+  free(s);
+  n->stats.subscriptions--;
+  topic_maybe_free(n, t);
+}
+
+static int check_topic(const char *topic, size_t *len) {
+  if (!topic) return TR_EINVAL;
+  *len = strnlen(topic, TR_ID_MAX + 1);
+  return *len > TR_ID_MAX ? TR_EINVAL : 0;
+}
+
+int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
+  size_t plen, tlen;
+  if (!ctx || check_id(publisher, &plen) != 0 ||
+      check_topic(topic, &tlen) != 0)
+    return TR_EINVAL;
+  if (ctx->stopping) return TR_ESTATE;
+  tr_node *n = ctx->node;
+  eng_pub *p = pub_get(n, publisher, plen);
+  if (!p) return TR_ENOMEM;
+  eng_topic *t = topic_get(n, p, topic, tlen);
+  if (!t) {
+    pub_maybe_free(n, p);
+    return TR_ENOMEM;
+  }
+  for (eng_sub *s = ctx->subs; s; s = s->sub_next)
+    if (s->topic == t) return 0;
+  eng_sub *s = calloc(1, sizeof(*s));
+  if (!s) {
+    topic_maybe_free(n, t);
+    return TR_ENOMEM;
+  }
+  s->subscriber = ctx;
+  s->topic = t;
+  s->topic_next = t->subs;
+  if (t->subs) t->subs->topic_prev = s;
+  t->subs = s;
+  t->nsubs++;
+  s->sub_next = ctx->subs;
+  if (ctx->subs) ctx->subs->sub_prev = s;
+  ctx->subs = s;
+  n->stats.subscriptions++;
+  return 0;
+}
+
+int tr_subscribe(tr_ctx *ctx, const char *publisher) {
+  return tr_subscribe_topic(ctx, publisher, "");
+}
+
+int tr_unsubscribe_topic(tr_ctx *ctx, const char *publisher,
+                         const char *topic) {
+  size_t plen, tlen;
+  if (!ctx || check_id(publisher, &plen) != 0 ||
+      check_topic(topic, &tlen) != 0)
+    return TR_EINVAL;
+  tr_node *n = ctx->node;
+  eng_pub *p = pub_find(n, publisher);
+  eng_topic *t = p ? topic_find(p, topic) : NULL;
+  if (!t) return TR_ENOTFOUND;
+  for (eng_sub *s = ctx->subs; s; s = s->sub_next) {
+    if (s->topic == t) {
+      sub_remove(n, s);
+      return 0;
+    }
+  }
+  return TR_ENOTFOUND;
+}
+
+int tr_unsubscribe(tr_ctx *ctx, const char *publisher) {
+  return tr_unsubscribe_topic(ctx, publisher, "");
+}
+
+int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
+                     size_t len) {
+  size_t tlen;
+  if (!ctx || check_topic(topic, &tlen) != 0 || (len && !data))
+    return TR_EINVAL;
+  tr_node *n = ctx->node;
+  if (len > n->max_payload) {
+    node_dead(n, TR_DL_REJECTED_TOOBIG);
+    return TR_ETOOBIG;
+  }
+  n->stats.published++;
+  eng_topic *t = ctx->pub ? topic_find(ctx->pub, topic) : NULL;
+  if (!t || !t->subs) return 0;
+  eng_blob *b = pool_blob_get(&n->pool, len);
+  if (!b) return TR_ENOMEM;
+  if (len) memcpy(b->data, data, len);
+  int reached = 0;
+  for (eng_sub *s = t->subs; s; s = s->topic_next) {
+    int rc = send_to_actor(s->subscriber, TR_MSG_PUBLISH, ctx->id, t->name,
+                           NULL, len, b, 0, 0, 0);
+    if (rc == 0)
+      reached++;
+    else
+      node_dead(n, rc == TR_EFULL ? TR_DL_PUBLISH_FULL : TR_DL_STOPPED);
+  }
+  pool_blob_unref(&n->pool, b);
+  return reached;
+}
+
+int tr_publish(tr_ctx *ctx, const void *data, size_t len) {
+  return tr_publish_topic(ctx, "", data, len);
+}
+
+void pubsub_actor_started(eng_actor *a) {
+  eng_pub *p = pub_find(a->node, a->id->str);
+  if (!p) return;
+  p->actor = a;
+  a->pub = p;
+}
+
+void pubsub_actor_stopped(eng_actor *a) {
+  while (a->subs) sub_remove(a->node, a->subs);
+  if (a->pub) {
+    a->pub->actor = NULL;
+    a->pub = NULL;
+  }
+}
+
+void pubsub_free(tr_node *n) {
+  eng_pub *p, *ptmp;
+  HASH_ITER(hh, n->pubs, p, ptmp) {
+    eng_topic *t, *ttmp;
+    HASH_ITER(hh, p->topics, t, ttmp) {
+      while (t->subs) {
+        eng_sub *s = t->subs;
+        t->subs = s->topic_next;
+        free(s);
+      }
+      HASH_DEL(p->topics, t);
+      name_unref(t->name);
+      free(t);
+    }
+    HASH_DEL(n->pubs, p);
+    name_unref(p->id);
+    free(p);
+  }
+}

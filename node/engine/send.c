@@ -1,0 +1,101 @@
+/* send.c — queueing a message into a local mailbox: the hot path. A slot
+ * from the pool, the payload inline or in a shared blob, an intrusive append
+ * and a place on the ready queue; no allocation in steady state. */
+#include <string.h>
+
+#include "engine.h"
+
+int check_id(const char *id, size_t *len_out) {
+  if (!id) return TR_EINVAL;
+  size_t len = strnlen(id, TR_ID_MAX + 1);
+  if (len == 0 || len > TR_ID_MAX) return TR_EINVAL;
+  if (len_out) *len_out = len;
+  return 0;
+}
+
+int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
+                  eng_name *topic, const void *data, size_t len,
+                  eng_blob *blob, uint64_t ask_id, int status,
+                  unsigned flags) {
+  tr_node *n = to->node;
+  if (to->stopping) return TR_ENOTFOUND;
+  if (!(flags & ENG_BYPASS_CAPACITY) && to->mb_count >= to->mb_capacity)
+    return TR_EFULL;
+  eng_msg *m = pool_msg_get(&n->pool);
+  if (!m) return TR_ENOMEM;
+  if (blob) {
+    blob->refs++;
+    m->blob = blob;
+  } else if (len <= ENG_INLINE) {
+    m->blob = NULL;
+    if (len) memcpy(m->inline_data, data, len);
+  } else {
+    eng_blob *b = pool_blob_get(&n->pool, len);
+    if (!b) {
+      pool_msg_put(&n->pool, m);
+      return TR_ENOMEM;
+    }
+    memcpy(b->data, data, len);
+    m->blob = b;
+  }
+  m->sender = name_ref(sender);
+  m->topic = name_ref(topic);
+  m->next = NULL;
+  m->ask_id = ask_id;
+  m->len = (uint32_t)len;
+  m->status = status;
+  m->type = type;
+  m->ctrl = ENG_CTRL_NONE;
+
+  if (to->mb_tail)
+    to->mb_tail->next = m;
+  else
+    to->mb_head = m;
+  to->mb_tail = m;
+  if (++to->mb_count > to->mb_hwm) {
+    to->mb_hwm = to->mb_count;
+    if (to->mb_hwm > n->stats.mailbox_hwm) n->stats.mailbox_hwm = to->mb_hwm;
+  }
+  n->stats.sent++;
+  if (!to->in_ready) sched_ready(to);
+  return 0;
+}
+
+int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
+               const void *data, size_t len, uint64_t ask_id,
+               eng_actor **found) {
+  if (check_id(to, NULL) != 0 || (len && !data)) return TR_EINVAL;
+  if (len > n->max_payload) {
+    node_dead(n, TR_DL_REJECTED_TOOBIG);
+    return TR_ETOOBIG;
+  }
+  eng_actor *a = actor_find(n, to);
+  if (!a) {
+    node_dead(n, TR_DL_REJECTED_NO_ACTOR);
+    return TR_ENOTFOUND;
+  }
+  if (found) *found = a;
+  int rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
+  if (rc == TR_EFULL) node_dead(n, TR_DL_REJECTED_FULL);
+  if (rc == TR_ENOTFOUND) node_dead(n, TR_DL_REJECTED_NO_ACTOR);
+  return rc;
+}
+
+void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
+                 uint64_t ask_id, int status) {
+  int rc = send_to_actor(to, type, sender, NULL, NULL, 0, NULL, ask_id,
+                         status, ENG_BYPASS_CAPACITY);
+  if (rc == TR_ENOMEM)
+    node_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem",
+             to->id->str, (int)type);
+}
+
+int tr_send(tr_ctx *ctx, const char *to, const void *data, size_t len) {
+  if (!ctx) return TR_EINVAL;
+  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, NULL);
+}
+
+int tr_node_send(tr_node *n, const char *to, const void *data, size_t len) {
+  if (!n) return TR_EINVAL;
+  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, NULL);
+}

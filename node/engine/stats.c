@@ -1,0 +1,26 @@
+/* stats.c — the node's counters and per-actor mailbox figures, read on the
+ * loop thread; later layers export them as metrics. */
+#include "engine.h"
+
+void tr_node_stats_get(tr_node *n, tr_node_stats *out) {
+  if (!n || !out) return;
+  *out = n->stats;
+  out->actors = HASH_COUNT(n->actors);
+  out->asks_pending = HASH_COUNT(n->asks);
+}
+
+int tr_actor_info_get(tr_node *n, const char *id, tr_actor_info *out) {
+  if (!n || !out || check_id(id, NULL) != 0) return TR_EINVAL;
+  eng_actor *a = actor_find(n, id);
+  if (!a) return TR_ENOTFOUND;
+  *out = (tr_actor_info){
+      .queued = a->mb_count,
+      .capacity = a->mb_capacity,
+      .hwm = a->mb_hwm,
+      .children = a->nchildren,
+      .delivered = a->delivered,
+      .type = a->type->name,
+      .parent = a->parent ? a->parent->id->str : NULL,
+  };
+  return 0;
+}

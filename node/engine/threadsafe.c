@@ -1,0 +1,83 @@
+/* threadsafe.c — the one way in from other threads: a mutex-guarded queue
+ * of sends drained on the loop thread by a uv_async wake-up, which also
+ * carries tr_node_stop. The queue is bounded (threadsafe_max). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static void threadsafe_on_async(uv_async_t *h) {
+  tr_node *n = h->data;
+  threadsafe_drain(n);
+  if (atomic_load(&n->stop_requested)) uv_stop(n->loop);
+}
+
+int threadsafe_init(tr_node *n) {
+  if (uv_mutex_init(&n->ts_lock) != 0) return TR_ESYS;
+  if (uv_async_init(n->loop, &n->async, threadsafe_on_async) != 0) {
+    uv_mutex_destroy(&n->ts_lock);
+    return TR_ESYS;
+  }
+  n->async.data = n;
+  /* Only tr_node_run keeps the loop alive for wake-ups. */
+  uv_unref((uv_handle_t *)&n->async);
+  return 0;
+}
+
+int tr_node_send_threadsafe(tr_node *n, const char *to, const void *data,
+                            size_t len) {
+  size_t tolen;
+  if (!n || check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
+  if (len > n->max_payload) return TR_ETOOBIG;
+  eng_ts_msg *m = malloc(sizeof(*m) + tolen + 1 + len);
+  if (!m) return TR_ENOMEM;
+  m->next = NULL;
+  m->len = len;
+  m->to_len = tolen;
+  memcpy(m->bytes, to, tolen + 1);
+  if (len) memcpy(m->bytes + tolen + 1, data, len);
+
+  uv_mutex_lock(&n->ts_lock);
+  if (n->ts_count >= n->threadsafe_max) {
+    uv_mutex_unlock(&n->ts_lock);
+    free(m);
+    return TR_EFULL;
+  }
+  if (n->ts_tail)
+    n->ts_tail->next = m;
+  else
+    n->ts_head = m;
+  n->ts_tail = m;
+  n->ts_count++;
+  uv_mutex_unlock(&n->ts_lock);
+  uv_async_send(&n->async);
+  return 0;
+}
+
+void threadsafe_drain(tr_node *n) {
+  uv_mutex_lock(&n->ts_lock);
+  eng_ts_msg *m = n->ts_head;
+  n->ts_head = n->ts_tail = NULL;
+  n->ts_count = 0;
+  uv_mutex_unlock(&n->ts_lock);
+  while (m) {
+    eng_ts_msg *next = m->next;
+    eng_actor *to = actor_find(n, m->bytes);
+    if (!to) {
+      node_dead(n, TR_DL_NO_ACTOR);
+    } else {
+      int rc = send_to_actor(to, TR_MSG_SEND, NULL, NULL,
+                             m->bytes + m->to_len + 1, m->len, NULL, 0, 0, 0);
+      if (rc != 0)
+        node_dead(n, rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
+    }
+    free(m);
+    m = next;
+  }
+}
+
+void threadsafe_close(tr_node *n) {
+  threadsafe_drain(n);
+  uv_close((uv_handle_t *)&n->async, NULL);
+  uv_mutex_destroy(&n->ts_lock);
+}
