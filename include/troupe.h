@@ -98,9 +98,9 @@ typedef struct tr_spawn_opts {
   size_t id_out_size;
 } tr_spawn_opts;
 
-/* Log levels, most severe first. */
+/* Log levels, most severe first; 0 in a config means the default, WARN. */
 typedef enum {
-  TR_LOG_ERROR = 0,
+  TR_LOG_ERROR = 1,
   TR_LOG_WARN,
   TR_LOG_INFO,
   TR_LOG_DEBUG
@@ -216,13 +216,14 @@ int tr_monitor(tr_ctx *, const char *target);
 int tr_demonitor(tr_ctx *, const char *target);
 /* Sends TR_MSG_ASK; exactly one TR_MSG_REPLY with the same ask id follows:
  * the answer (status 0), or status TR_ETIMEDOUT after timeout_ms (0: the node
- * default), or TR_ENOTFOUND if the target stopped before handling it. On
- * failure nothing is sent and no reply comes. ask_id may be NULL. */
+ * default), or TR_ENOTFOUND as soon as the target stops without having
+ * replied. On failure nothing is sent and no reply comes. ask_id may be
+ * NULL. */
 int tr_ask(tr_ctx *, const char *to, const void *, size_t,
            uint32_t timeout_ms, uint64_t *ask_id);
-/* Answers an ask envelope. TR_ETIMEDOUT if the ask already expired (the
- * reply is counted as a late reply and discarded), TR_ENOTFOUND if the asker
- * is gone, TR_EINVAL if env is not an ask. */
+/* Answers an ask envelope. TR_ETIMEDOUT if the ask is no longer pending (it
+ * timed out, or its asker stopped): the reply is counted as a late reply and
+ * discarded. TR_EINVAL if env is not an ask. */
 int tr_reply(tr_ctx *, const tr_envelope *ask, const void *, size_t);
 /* One message from self to `to` after delay_ms. The payload is copied now;
  * the target is looked up when it fires (a miss is a dead letter). */

@@ -10,10 +10,14 @@
 /* The state lives in the same allocation as the actor, after it. */
 #define STATE_OFFSET ((sizeof(eng_actor) + 15u) & ~(size_t)15u)
 
-eng_actor *actor_find(tr_node *n, const char *id) {
+eng_actor *actor_find_len(tr_node *n, const char *id, size_t len) {
   eng_actor *a = NULL;
-  HASH_FIND_STR(n->actors, id, a);
+  HASH_FIND(hh, n->actors, id, len, a);
   return a;
+}
+
+eng_actor *actor_find(tr_node *n, const char *id) {
+  return actor_find_len(n, id, strlen(id));
 }
 
 /* Picks "<type name>.<n>" that nobody holds yet. */
@@ -64,7 +68,7 @@ int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
   if (o && o->id) {
     rc = check_id(o->id, &len);
     if (rc != 0 || o->id[0] == '$') return TR_EINVAL;
-    if (actor_find(n, o->id)) return TR_EEXIST;
+    if (actor_find_len(n, o->id, len)) return TR_EEXIST;
     id = o->id;
   } else {
     rc = actor_generate_id(n, t, gen, sizeof(gen), &len);
@@ -130,10 +134,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   while (a->mb_head) {
     eng_msg *m = a->mb_head;
     a->mb_head = m->next;
-    if (m->ctrl == ENG_CTRL_NONE) {
-      node_dead(n, TR_DL_STOPPED);
-      if (m->type == TR_MSG_ASK) ask_target_gone(n, m->ask_id);
-    }
+    if (m->ctrl == ENG_CTRL_NONE) node_dead(n, TR_DL_STOPPED);
     pool_msg_put(&n->pool, m);
   }
   a->mb_tail = NULL;
@@ -152,6 +153,9 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
 uint32_t actor_run(eng_actor *a, uint32_t budget) {
   tr_node *n = a->node;
   uint32_t done = 0;
+  /* Only what was queued when the turn began: a message an actor sends to
+   * itself waits for its next turn, behind the other ready actors. */
+  if (budget > a->mb_count) budget = a->mb_count;
   while (done < budget && a->mb_head) {
     eng_msg *m = a->mb_head;
     a->mb_head = m->next;

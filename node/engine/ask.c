@@ -32,7 +32,7 @@ static void ask_release(tr_node *n, eng_ask *k) {
   uv_timer_stop(&k->timer);
   name_unref(k->target);
   k->target = NULL;
-  k->asker = NULL;
+  k->asker = k->target_actor = NULL;
   k->prev = NULL;
   if (n->nfree_asks >= ASK_FREE_MAX || n->freeing) {
     uv_close((uv_handle_t *)&k->timer, ask_on_close);
@@ -43,7 +43,7 @@ static void ask_release(tr_node *n, eng_ask *k) {
   n->nfree_asks++;
 }
 
-/* Takes a pending ask off the table and its asker's list. */
+/* Takes a pending ask off the table, its asker's and its target's lists. */
 static void ask_unlink(tr_node *n, eng_ask *k) {
   HASH_DEL(n->asks, k);
   eng_actor *a = k->asker;
@@ -52,6 +52,13 @@ static void ask_unlink(tr_node *n, eng_ask *k) {
   else
     a->asks = k->next;
   if (k->next) k->next->prev = k->prev;
+  eng_actor *t = k->target_actor;
+  if (k->t_prev)
+    k->t_prev->t_next = k->t_next;
+  else
+    t->asked = k->t_next;
+  if (k->t_next) k->t_next->t_prev = k->t_prev;
+  k->t_next = k->t_prev = NULL;
 }
 
 static eng_ask *ask_find(tr_node *n, uint64_t id) {
@@ -89,10 +96,15 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
   k->id = id;
   k->asker = ctx;
   k->target = name_ref(target->id);
+  k->target_actor = target;
   k->prev = NULL;
   k->next = ctx->asks;
   if (ctx->asks) ctx->asks->prev = k;
   ctx->asks = k;
+  k->t_prev = NULL;
+  k->t_next = target->asked;
+  if (target->asked) target->asked->t_prev = k;
+  target->asked = k;
   HASH_ADD(hh, n->asks, id, sizeof(k->id), k);
   uv_timer_start(&k->timer, ask_on_timeout,
                  timeout_ms ? timeout_ms : n->ask_timeout_ms, 0);
@@ -112,10 +124,6 @@ int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
   }
   eng_ask *k = ask_find(n, ask->ask_id);
   if (!k) {
-    if (!actor_find(n, ask->sender)) {
-      node_dead(n, TR_DL_REJECTED_NO_ACTOR);
-      return TR_ENOTFOUND;
-    }
     node_dead(n, TR_DL_LATE_REPLY);
     return TR_ETIMEDOUT;
   }
@@ -135,11 +143,7 @@ void ask_actor_stopped(eng_actor *a) {
     ask_unlink(n, k);
     ask_release(n, k);
   }
-}
-
-void ask_target_gone(tr_node *n, uint64_t ask_id) {
-  eng_ask *k = ask_find(n, ask_id);
-  if (k) ask_fail(n, k, TR_ENOTFOUND);
+  while (a->asked) ask_fail(n, a->asked, TR_ENOTFOUND);
 }
 
 void ask_free_all(tr_node *n) {

@@ -20,6 +20,11 @@
 #include <uv.h>
 
 #include "troupe.h"
+
+/* Ids are short: SuperFastHash takes 4 bytes a step where uthash's default
+ * (Jenkins) costs ~120 instructions a lookup on the send path. Every file
+ * of the engine includes this header, so all agree on the function. */
+#define HASH_FUNCTION(keyptr, keylen, hashv) HASH_SFH(keyptr, keylen, hashv)
 #include "uthash.h"
 
 /* ---- interned names (name.c) -------------------------------------------- */
@@ -118,6 +123,7 @@ struct tr_ctx {
   eng_pub *pub;        /* publisher entry for self's id, if any */
   eng_timer *timers;   /* timers self owns */
   eng_ask *asks;       /* asks self is waiting on */
+  eng_ask *asked;      /* asks waiting on self */
   eng_mon *watchers;   /* monitors on self */
   eng_mon *watching;   /* monitors self holds */
 
@@ -131,6 +137,7 @@ struct tr_ctx {
 typedef struct tr_ctx eng_actor;
 
 eng_actor *actor_find(tr_node *, const char *id);
+eng_actor *actor_find_len(tr_node *, const char *id, size_t len);
 int actor_spawn(tr_node *, eng_actor *parent, const tr_actor_type *,
                 const tr_spawn_opts *);
 /* Tears the actor down now (never while one of its callbacks runs). */
@@ -199,15 +206,16 @@ struct eng_ask {
   UT_hash_handle hh; /* node->asks, keyed by id */
   uint64_t id;
   tr_node *node;
-  eng_actor *asker;
+  eng_actor *asker, *target_actor;
   eng_name *target; /* sender of the error replies */
   eng_ask *next, *prev; /* asker's list, or the node's free list (next) */
+  eng_ask *t_next, *t_prev; /* target's list */
   uv_timer_t timer;
 };
 
+/* Forgets the asks the actor made, and answers the asks waiting on it with
+ * TR_ENOTFOUND (it stopped without replying). */
 void ask_actor_stopped(eng_actor *);
-/* The target stopped with this ask unhandled: answer it with TR_ENOTFOUND. */
-void ask_target_gone(tr_node *, uint64_t ask_id);
 void ask_free_all(tr_node *);
 
 /* ---- timers (timer.c) --------------------------------------------------- */
@@ -282,6 +290,8 @@ struct tr_node {
   eng_ts_msg *ts_head, *ts_tail;
   uint32_t ts_count;
   atomic_bool stop_requested;
+  /* Rejections of tr_node_send_threadsafe, counted from any thread. */
+  atomic_uint_fast64_t ts_rejected_full, ts_rejected_toobig;
   bool running;
   bool freeing;
 

@@ -45,7 +45,7 @@ static int node_check_config(const tr_node_config *cfg) {
 }
 
 int tr_node_new(tr_node **out, const tr_node_config *cfg) {
-  static const tr_node_config defaults = {.log_level = TR_LOG_WARN};
+  static const tr_node_config defaults = {0};
   if (!out) return TR_EINVAL;
   *out = NULL;
   if (!cfg) cfg = &defaults;
@@ -65,8 +65,10 @@ int tr_node_new(tr_node **out, const tr_node_config *cfg) {
                                           : DEFAULT_THREADSAFE_MAX;
   n->log = cfg->log;
   n->log_user = cfg->log_user;
-  n->log_level = cfg->log_level;
+  n->log_level = cfg->log_level ? cfg->log_level : TR_LOG_WARN;
   atomic_init(&n->stop_requested, false);
+  atomic_init(&n->ts_rejected_full, 0);
+  atomic_init(&n->ts_rejected_toobig, 0);
 
   rc = TR_ENOMEM;
   n->name = cfg->name ? strdup(cfg->name) : node_default_name();
@@ -93,11 +95,10 @@ int tr_node_new(tr_node **out, const tr_node_config *cfg) {
 
 fail_ts:
   sched_close(n);
+  /* The idle handle lives in n: let its close callback run before free. */
+  uv_run(n->loop, n->owns_loop ? UV_RUN_DEFAULT : UV_RUN_NOWAIT);
 fail_sched:
-  if (n->owns_loop) {
-    uv_run(n->loop, UV_RUN_DEFAULT); /* let close callbacks run */
-    uv_loop_close(n->loop);
-  }
+  if (n->owns_loop) uv_loop_close(n->loop);
 fail_loop:
   name_unref(n->default_topic);
 fail_topic:
@@ -127,9 +128,11 @@ int tr_node_run_once(tr_node *n) {
   if (n->running) return TR_ESTATE;
   n->running = true;
   /* The async handle is unreferenced here, so an idle node returns rather
-   * than blocking for a wake-up that may never come. */
+   * than blocking for a wake-up that may never come; and a loop with no
+   * referenced handle does not poll at all, so take what other threads
+   * queued first. */
+  threadsafe_drain(n);
   int more = uv_run(n->loop, UV_RUN_ONCE);
-  atomic_store(&n->stop_requested, false);
   n->running = false;
   return more != 0 || n->ready_head != NULL;
 }

@@ -16,7 +16,6 @@ static void sched_on_idle(uv_idle_t *h) {
     uint32_t turn = budget < n->batch ? budget : n->batch;
     /* actor_run may tear the actor down; it re-queues it if mail is left. */
     budget -= actor_run(a, turn);
-    if (atomic_load_explicit(&n->stop_requested, memory_order_relaxed)) break;
   }
   if (!n->ready_head && n->idle_active) {
     uv_idle_stop(&n->idle);

@@ -64,12 +64,13 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
 int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
                eng_actor **found) {
-  if (check_id(to, NULL) != 0 || (len && !data)) return TR_EINVAL;
+  size_t tolen;
+  if (check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
     node_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
-  eng_actor *a = actor_find(n, to);
+  eng_actor *a = actor_find_len(n, to, tolen);
   if (!a) {
     node_dead(n, TR_DL_REJECTED_NO_ACTOR);
     return TR_ENOTFOUND;

@@ -7,6 +7,8 @@ void tr_node_stats_get(tr_node *n, tr_node_stats *out) {
   *out = n->stats;
   out->actors = HASH_COUNT(n->actors);
   out->asks_pending = HASH_COUNT(n->asks);
+  out->dead[TR_DL_REJECTED_FULL] += atomic_load(&n->ts_rejected_full);
+  out->dead[TR_DL_REJECTED_TOOBIG] += atomic_load(&n->ts_rejected_toobig);
 }
 
 int tr_actor_info_get(tr_node *n, const char *id, tr_actor_info *out) {

@@ -9,7 +9,8 @@
 static void threadsafe_on_async(uv_async_t *h) {
   tr_node *n = h->data;
   threadsafe_drain(n);
-  if (atomic_load(&n->stop_requested)) uv_stop(n->loop);
+  /* The stop is delivered: whoever runs the loop returns. */
+  if (atomic_exchange(&n->stop_requested, false)) uv_stop(n->loop);
 }
 
 int threadsafe_init(tr_node *n) {
@@ -28,7 +29,10 @@ int tr_node_send_threadsafe(tr_node *n, const char *to, const void *data,
                             size_t len) {
   size_t tolen;
   if (!n || check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
-  if (len > n->max_payload) return TR_ETOOBIG;
+  if (len > n->max_payload) {
+    atomic_fetch_add_explicit(&n->ts_rejected_toobig, 1, memory_order_relaxed);
+    return TR_ETOOBIG;
+  }
   eng_ts_msg *m = malloc(sizeof(*m) + tolen + 1 + len);
   if (!m) return TR_ENOMEM;
   m->next = NULL;
@@ -41,6 +45,7 @@ int tr_node_send_threadsafe(tr_node *n, const char *to, const void *data,
   if (n->ts_count >= n->threadsafe_max) {
     uv_mutex_unlock(&n->ts_lock);
     free(m);
+    atomic_fetch_add_explicit(&n->ts_rejected_full, 1, memory_order_relaxed);
     return TR_EFULL;
   }
   if (n->ts_tail)
