@@ -1,0 +1,317 @@
+/* test_stats.c — node/engine/stats.c: the node counters (actors, spawned,
+ * stopped, failed, sent, delivered, published, mailbox_hwm, live asks,
+ * timers and subscriptions), the rejected_* dead letters of failing send
+ * calls, and tr_actor_info_get. */
+#include "tr_test.h"
+
+static void a_new_node_has_all_counters_at_zero(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  tr_node_stats s = tt_stats(n);
+  assert_int_equal(0, s.actors);
+  assert_int_equal(0, s.spawned);
+  assert_int_equal(0, s.stopped);
+  assert_int_equal(0, s.failed);
+  assert_int_equal(0, s.sent);
+  assert_int_equal(0, s.delivered);
+  assert_int_equal(0, s.published);
+  assert_int_equal(0, s.mailbox_hwm);
+  assert_int_equal(0, s.asks_pending);
+  assert_int_equal(0, s.timers_pending);
+  assert_int_equal(0, s.subscriptions);
+  for (int r = 0; r < TR_DL_COUNT; r++) assert_int_equal(0, s.dead[r]);
+  tr_node_free(n);
+}
+
+static int fail_on_boom(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
+  (void)ctx;
+  (void)p;
+  return tt_is(env, "boom") ? 4 : 0;
+}
+
+static void actor_counters_follow_spawns_stops_and_failures(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  tt_probe a = {.on_msg = fail_on_boom}, b = {0}, c = {0};
+  assert_tr_ok(tt_spawn(n, "a", &a, 0));
+  assert_tr_ok(tt_spawn(n, "b", &b, 0));
+  assert_tr_ok(tt_spawn(n, "c", &c, 0));
+  tr_node_stats s = tt_stats(n);
+  assert_int_equal(3, s.actors);
+  assert_int_equal(3, s.spawned);
+  assert_int_equal(0, s.stopped);
+
+  assert_tr_ok(tr_node_stop_actor(n, "b"));
+  ASSERT_RUN_UNTIL(n, b.deinits == 1, TT_ITERS, TT_MS);
+  s = tt_stats(n);
+  assert_int_equal(2, s.actors);
+  assert_int_equal(1, s.stopped);
+  assert_int_equal(0, s.failed);
+
+  assert_tr_ok(tt_send_str(n, "a", "boom"));
+  ASSERT_RUN_UNTIL(n, a.deinits == 1, TT_ITERS, TT_MS);
+  s = tt_stats(n);
+  assert_int_equal(1, s.actors);
+  assert_int_equal(2, s.stopped);
+  assert_int_equal(1, s.failed);
+  assert_int_equal(3, s.spawned);
+
+  /* A spawn that fails in init counts as spawned and stopped. */
+  tt_probe bad = {.init_rc = 1};
+  assert_tr(TR_EINIT, tt_spawn(n, "bad", &bad, 0));
+  s = tt_stats(n);
+  assert_int_equal(1, s.actors);
+  assert_int_equal(4, s.spawned);
+  assert_int_equal(3, s.stopped);
+  assert_int_equal(1, s.failed);
+  /* Rejected spawns count nowhere. */
+  assert_tr(TR_EEXIST, tt_spawn(n, "c", &bad, 0));
+  assert_tr(TR_EINVAL, tt_spawn(n, "", &bad, 0));
+  s = tt_stats(n);
+  assert_int_equal(4, s.spawned);
+  assert_int_equal(1, s.actors);
+  tr_node_free(n);
+}
+
+static void sent_delivered_and_mailbox_high_water_marks(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  tt_probe a = {0}, b = {0};
+  assert_tr_ok(tt_spawn(n, "a", &a, 0));
+  assert_tr_ok(tt_spawn(n, "b", &b, 0));
+  for (int i = 0; i < 7; i++) assert_tr_ok(tt_send_str(n, "a", "m"));
+  for (int i = 0; i < 3; i++) assert_tr_ok(tt_send_str(n, "b", "m"));
+  tr_node_stats s = tt_stats(n);
+  assert_int_equal(10, s.sent);
+  assert_int_equal(0, s.delivered);
+  assert_int_equal(7, s.mailbox_hwm);
+  tr_actor_info ia, ib;
+  assert_tr_ok(tr_actor_info_get(n, "a", &ia));
+  assert_tr_ok(tr_actor_info_get(n, "b", &ib));
+  assert_int_equal(7, ia.queued);
+  assert_int_equal(7, ia.hwm);
+  assert_int_equal(0, ia.delivered);
+  assert_int_equal(3, ib.queued);
+  assert_int_equal(3, ib.hwm);
+
+  ASSERT_RUN_UNTIL(n, a.received == 7 && b.received == 3, TT_ITERS, TT_MS);
+  s = tt_stats(n);
+  assert_int_equal(10, s.sent);
+  assert_int_equal(10, s.delivered);
+  assert_int_equal(7, s.mailbox_hwm); /* a mark, not a level */
+  assert_tr_ok(tr_actor_info_get(n, "a", &ia));
+  assert_int_equal(0, ia.queued);
+  assert_int_equal(7, ia.hwm);
+  assert_int_equal(7, ia.delivered);
+  assert_tr_ok(tr_actor_info_get(n, "b", &ib));
+  assert_int_equal(3, ib.delivered);
+  tr_node_free(n);
+}
+
+/* ---- publish, asks, timers, subscriptions ------------------------------- */
+
+typedef struct {
+  int pub_rcs[3];
+  int sub_rc, ask_rc, timer_rc;
+  uint64_t timer_id;
+} live_fixture;
+
+static int publisher_on_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
+  live_fixture *f = p->user;
+  if (tt_is(env, "publish")) {
+    f->pub_rcs[0] = tr_publish(ctx, "x", 1);
+    f->pub_rcs[1] = tr_publish_topic(ctx, "t", "y", 1);
+    f->pub_rcs[2] = tr_publish_topic(ctx, "nobody-listens", "z", 1);
+  } else if (tt_is(env, "subscribe")) {
+    f->sub_rc = tr_subscribe_topic(ctx, "pub", "t");
+  } else if (tt_is(env, "ask")) {
+    f->ask_rc = tr_ask(ctx, "silent", "?", 1, 60000, NULL);
+  } else if (tt_is(env, "timer")) {
+    f->timer_rc = tr_send_every(ctx, 60000, "silent", "t", 1, &f->timer_id);
+  } else if (tt_is(env, "cancel")) {
+    f->timer_rc = tr_timer_cancel(ctx, f->timer_id);
+  }
+  return 0;
+}
+
+static void published_counts_publish_calls_with_or_without_subscribers(
+    void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  live_fixture f = {0};
+  tt_probe pub = {.on_msg = publisher_on_msg, .user = &f};
+  tt_probe sub = {.on_msg = publisher_on_msg, .user = &f};
+  assert_tr_ok(tt_spawn(n, "pub", &pub, 0));
+  assert_tr_ok(tt_spawn(n, "sub", &sub, 0));
+  assert_tr_ok(tt_send_str(n, "sub", "subscribe"));
+  ASSERT_RUN_UNTIL(n, sub.received == 1, TT_ITERS, TT_MS);
+  assert_tr_ok(f.sub_rc);
+  assert_int_equal(1, tt_stats(n).subscriptions);
+  uint64_t sent = tt_stats(n).sent;
+
+  assert_tr_ok(tt_send_str(n, "pub", "publish"));
+  ASSERT_RUN_UNTIL(n, sub.received == 2, TT_ITERS, TT_MS);
+  assert_int_equal(0, f.pub_rcs[0]);
+  assert_int_equal(1, f.pub_rcs[1]);
+  assert_int_equal(0, f.pub_rcs[2]);
+  tr_node_stats s = tt_stats(n);
+  assert_int_equal(3, s.published);
+  /* The command plus the one delivery that reached a mailbox. */
+  assert_int_equal(sent + 2, s.sent);
+  tr_node_free(n);
+}
+
+static void live_asks_timers_and_subscriptions_are_counted(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  live_fixture f = {0};
+  tt_probe pub = {.on_msg = publisher_on_msg, .user = &f};
+  tt_probe sub = {.on_msg = publisher_on_msg, .user = &f};
+  tt_probe silent = {0};
+  assert_tr_ok(tt_spawn(n, "pub", &pub, 0));
+  assert_tr_ok(tt_spawn(n, "sub", &sub, 0));
+  assert_tr_ok(tt_spawn(n, "silent", &silent, 0));
+  assert_tr_ok(tt_send_str(n, "sub", "subscribe"));
+  assert_tr_ok(tt_send_str(n, "pub", "ask"));
+  assert_tr_ok(tt_send_str(n, "pub", "timer"));
+  ASSERT_RUN_UNTIL(n, pub.received == 2 && sub.received == 1, TT_ITERS,
+                   TT_MS);
+  assert_tr_ok(f.ask_rc);
+  assert_tr_ok(f.timer_rc);
+  tr_node_stats s = tt_stats(n);
+  assert_int_equal(1, s.asks_pending);
+  assert_int_equal(1, s.timers_pending);
+  assert_int_equal(1, s.subscriptions);
+
+  assert_tr_ok(tt_send_str(n, "pub", "cancel"));
+  ASSERT_RUN_UNTIL(n, pub.received == 3, TT_ITERS, TT_MS);
+  assert_tr_ok(f.timer_rc);
+  assert_int_equal(0, tt_stats(n).timers_pending);
+  /* The subscriber stops: its subscription goes. The asker stops: its ask
+   * is forgotten. */
+  assert_tr_ok(tr_node_stop_actor(n, "sub"));
+  assert_tr_ok(tr_node_stop_actor(n, "pub"));
+  ASSERT_RUN_UNTIL(n, sub.deinits == 1 && pub.deinits == 1, TT_ITERS, TT_MS);
+  s = tt_stats(n);
+  assert_int_equal(0, s.subscriptions);
+  assert_int_equal(0, s.asks_pending);
+  tr_node_free(n);
+}
+
+/* ---- rejected send calls ------------------------------------------------ */
+
+typedef struct {
+  int rcs[5];
+} reject_fixture;
+
+static int rejecting_sender_on_msg(tr_ctx *ctx, tt_probe *p,
+                                   const tr_envelope *env) {
+  (void)env;
+  reject_fixture *f = p->user;
+  static const char big[65];
+  f->rcs[0] = tr_send(ctx, "nobody", "x", 1);
+  f->rcs[4] = tr_send(ctx, "tiny", "fill", 4); /* tiny: capacity 1 */
+  f->rcs[1] = tr_send(ctx, "tiny", "x", 1);    /* now full */
+  f->rcs[2] = tr_send(ctx, "tiny", big, sizeof(big));
+  f->rcs[3] = tr_send(ctx, "", "x", 1);
+  return 0;
+}
+
+static void failing_send_calls_count_rejected_dead_letters(void **st) {
+  (void)st;
+  tr_node_config cfg = tt_config();
+  cfg.max_payload = 64;
+  tr_node *n = tt_node_new(&cfg);
+  tt_probe tiny = {0};
+  assert_tr_ok(tt_spawn(n, "tiny", &tiny, 1));
+  assert_tr_ok(tt_send_str(n, "tiny", "fill"));
+
+  assert_tr(TR_ENOTFOUND, tt_send_str(n, "nobody", "x"));
+  assert_tr(TR_EFULL, tt_send_str(n, "tiny", "x"));
+  char big[65] = {0};
+  assert_tr(TR_ETOOBIG, tr_node_send(n, "tiny", big, sizeof(big)));
+  assert_tr(TR_EINVAL, tt_send_str(n, "", "x"));
+  tr_node_stats s = tt_stats(n);
+  assert_int_equal(1, s.dead[TR_DL_REJECTED_NO_ACTOR]);
+  assert_int_equal(1, s.dead[TR_DL_REJECTED_FULL]);
+  assert_int_equal(1, s.dead[TR_DL_REJECTED_TOOBIG]);
+  assert_int_equal(1, s.sent); /* only the filler was queued */
+  for (int r = 0; r < TR_DL_COUNT; r++)
+    if (r != TR_DL_REJECTED_NO_ACTOR && r != TR_DL_REJECTED_FULL &&
+        r != TR_DL_REJECTED_TOOBIG)
+      assert_int_equal(0, s.dead[r]);
+
+  /* The same from inside an actor. */
+  ASSERT_RUN_UNTIL(n, tiny.received == 1, TT_ITERS, TT_MS);
+  reject_fixture f;
+  memset(&f, 0, sizeof(f));
+  tt_probe sender = {.on_msg = rejecting_sender_on_msg, .user = &f};
+  assert_tr_ok(tt_spawn(n, "sender", &sender, 0));
+  assert_tr_ok(tt_send_str(n, "sender", "go"));
+  tr_node_stats before = tt_stats(n);
+  ASSERT_RUN_UNTIL(n, sender.received == 1, TT_ITERS, TT_MS);
+  tr_node_stats after = tt_stats(n);
+  assert_tr(TR_ENOTFOUND, f.rcs[0]);
+  assert_tr_ok(f.rcs[4]);
+  assert_tr(TR_EFULL, f.rcs[1]);
+  assert_tr(TR_ETOOBIG, f.rcs[2]);
+  assert_tr(TR_EINVAL, f.rcs[3]);
+  for (int r = TR_DL_REJECTED_FULL; r <= TR_DL_REJECTED_TOOBIG; r++)
+    assert_int_equal(before.dead[r] + 1, after.dead[r]);
+  tr_node_free(n);
+}
+
+/* ---- tr_actor_info_get -------------------------------------------------- */
+
+typedef struct {
+  tt_probe parent, kid;
+  int rc;
+} info_fixture;
+
+static int info_parent_init(tr_ctx *ctx, tt_probe *p) {
+  info_fixture *f = p->user;
+  return tt_spawn_child(ctx, "kid", &f->kid, 5);
+}
+
+static void actor_info_names_type_parent_children_and_capacity(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  info_fixture f = {0};
+  f.parent = (tt_probe){.on_init = info_parent_init, .user = &f};
+  assert_tr_ok(tt_spawn(n, "parent", &f.parent, 0));
+  tr_actor_info info;
+  memset(&info, 0xab, sizeof(info));
+  assert_tr_ok(tr_actor_info_get(n, "parent", &info));
+  assert_string_equal("probe", info.type);
+  assert_null(info.parent);
+  assert_int_equal(1, info.children);
+  assert_int_equal(1024, info.capacity);
+  assert_int_equal(0, info.queued);
+  assert_int_equal(0, info.hwm);
+  assert_int_equal(0, info.delivered);
+
+  memset(&info, 0xab, sizeof(info));
+  assert_tr_ok(tr_actor_info_get(n, "kid", &info));
+  assert_string_equal("probe", info.type);
+  assert_non_null(info.parent);
+  assert_string_equal("parent", info.parent);
+  assert_int_equal(0, info.children);
+  assert_int_equal(5, info.capacity);
+
+  assert_tr(TR_ENOTFOUND, tr_actor_info_get(n, "nobody", &info));
+  tr_node_free(n);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(a_new_node_has_all_counters_at_zero),
+      cmocka_unit_test(actor_counters_follow_spawns_stops_and_failures),
+      cmocka_unit_test(sent_delivered_and_mailbox_high_water_marks),
+      cmocka_unit_test(
+          published_counts_publish_calls_with_or_without_subscribers),
+      cmocka_unit_test(live_asks_timers_and_subscriptions_are_counted),
+      cmocka_unit_test(failing_send_calls_count_rejected_dead_letters),
+      cmocka_unit_test(actor_info_names_type_parent_children_and_capacity),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
