@@ -1,0 +1,86 @@
+/* pki.c — see pki.h. */
+#include "pki.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "certgen.h"
+
+static int make_ca(const char *cn, char **cert, char **key) {
+  if (certgen_key(key) != 0) return -1;
+  certgen_req r = {.cn = cn, .is_ca = 1};
+  return certgen_cert(&r, *key, NULL, NULL, cert);
+}
+
+int pki_init(test_pki *p) {
+  memset(p, 0, sizeof(*p));
+  if (make_ca("troupe test CA", &p->ca_cert, &p->ca_key) != 0) return -1;
+  if (make_ca("foreign CA", &p->other_cert, &p->other_key) != 0) return -1;
+  return 0;
+}
+
+void pki_free(test_pki *p) {
+  free(p->ca_cert);
+  free(p->ca_key);
+  free(p->other_cert);
+  free(p->other_key);
+  memset(p, 0, sizeof(*p));
+}
+
+int pki_node(test_pki *p, const char *name, pki_kind kind, char **cert,
+             char **key) {
+  if (certgen_key(key) != 0) return -1;
+  const char *dns[] = {name, "localhost"};
+  const char *ips[] = {"127.0.0.1"};
+  certgen_req r = {.cn = name, .dns = dns, .ndns = 2, .ips = ips, .nips = 1};
+  if (kind == PKI_EXPIRED) {
+    time_t now = time(NULL);
+    r.not_before = now - 30 * 86400;
+    r.not_after = now - 86400;
+  }
+  const char *icert = kind == PKI_OTHER_CA ? p->other_cert : p->ca_cert;
+  const char *ikey = kind == PKI_OTHER_CA ? p->other_key : p->ca_key;
+  return certgen_cert(&r, *key, icert, ikey, cert);
+}
+
+tls_config *pki_tls(test_pki *p, const char *name, pki_kind kind) {
+  char *cert = NULL, *key = NULL;
+  tls_config *cfg = NULL;
+  if (pki_node(p, name, kind, &cert, &key) == 0) {
+    tls_config_opts o = {.ca_pem = p->ca_cert, .cert_pem = cert,
+                         .key_pem = key};
+    char err[256];
+    if (tls_config_new(&cfg, &o, err, sizeof(err)) != 0) {
+      fprintf(stderr, "pki_tls(%s): %s\n", name, err);
+      cfg = NULL;
+    }
+  }
+  free(cert);
+  free(key);
+  return cfg;
+}
+
+static int write_file(const char *dir, const char *file, const char *text) {
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/%s", dir, file);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  int ok = fputs(text, f) >= 0;
+  return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int pki_write_files(test_pki *p, const char *dir, const char *name) {
+  char *cert = NULL, *key = NULL;
+  int rc = pki_node(p, name, PKI_GOOD, &cert, &key);
+  char f[300];
+  if (rc == 0) rc = write_file(dir, "ca.pem", p->ca_cert);
+  snprintf(f, sizeof(f), "%s.pem", name);
+  if (rc == 0) rc = write_file(dir, f, cert);
+  snprintf(f, sizeof(f), "%s.key", name);
+  if (rc == 0) rc = write_file(dir, f, key);
+  free(cert);
+  free(key);
+  return rc;
+}

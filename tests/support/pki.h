@@ -1,0 +1,29 @@
+/* pki.h — test certificates made at test setup with certgen (nothing
+ * committed, nothing that expires in the repository): a cluster CA, a
+ * foreign CA, and node certificates good, expired or from the foreign CA. */
+#ifndef TR_TEST_PKI_H
+#define TR_TEST_PKI_H
+
+#include "tls.h"
+
+typedef struct test_pki {
+  char *ca_cert, *ca_key;       /* the cluster CA */
+  char *other_cert, *other_key; /* a CA nobody trusts */
+} test_pki;
+
+typedef enum {
+  PKI_GOOD = 0,
+  PKI_EXPIRED,     /* signed by the cluster CA, validity in the past */
+  PKI_OTHER_CA,    /* signed by the foreign CA */
+} pki_kind;
+
+int pki_init(test_pki *);
+void pki_free(test_pki *);
+/* A node certificate and key for CN `name` (also a DNS SAN). */
+int pki_node(test_pki *, const char *name, pki_kind, char **cert, char **key);
+/* A tls_config for node `name` trusting the cluster CA. NULL on failure. */
+tls_config *pki_tls(test_pki *, const char *name, pki_kind);
+/* Writes ca.pem, NAME.pem and NAME.key into dir for a node process. */
+int pki_write_files(test_pki *, const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,162 @@
+/* link.h — links between nodes: one logical link per peer node, carried by
+ * one TLS connection at a time, which it replaces on reconnect without loss
+ * or reordering (per-link sequence numbers, cumulative acks, a bounded
+ * resend buffer). Knows frames and envelopes, not actors: node/cluster sits
+ * between this and the engine.
+ *
+ * Design notes. Envelopes are encoded at link_send straight into 16 KiB
+ * plaintext chunks; all chunks filled during one loop iteration go out in
+ * one TLS write (records of up to 16 KiB) and one uv_write, at the end of
+ * that iteration (uv_prepare/uv_check), so one small message still leaves
+ * at once while a burst is batched. Sent chunks stay in the resend buffer
+ * until acked. Each side's stream has a session id; after a reconnect the
+ * hellos say which session and sequence number each side last received, and
+ * the sender resends what followed. A link down for longer than its resume
+ * window reports everything it still held as undeliverable and starts over.
+ * Only the side that knows the peer's address dials; when both dial at once,
+ * the connection dialed by the node with the smaller name wins everywhere. */
+#ifndef TR_LINK_H
+#define TR_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "tls.h"
+#include "troupe.h"
+#include "wire.h"
+
+typedef struct link_mgr link_mgr;
+typedef struct peer_link peer_link;
+
+typedef enum {
+  LINK_DOWN = 0,  /* no connection; resuming within the window, or idle */
+  LINK_CONNECTING, /* dialing, TLS handshake or hello in progress */
+  LINK_UP,        /* hello exchanged: envelopes flow */
+} link_state;
+
+const char *link_state_name(link_state);
+
+/* Why a connection was closed or refused; counted per reason. */
+typedef enum {
+  LINK_CLOSE_NONE = 0,
+  LINK_CLOSE_PEER,        /* the peer closed (EOF or reset) */
+  LINK_CLOSE_LOCAL,       /* closed by us: shutdown, link_free */
+  LINK_CLOSE_DUPLICATE,   /* lost the simultaneous-dial tie-break */
+  LINK_CLOSE_TLS,         /* handshake refused; see tls_fail counters */
+  LINK_CLOSE_HELLO,       /* bad hello: version, or a name its cert lacks */
+  LINK_CLOSE_TIMEOUT,     /* no handshake/hello in time */
+  LINK_CLOSE_TOO_BIG,     /* a frame over max_frame */
+  LINK_CLOSE_MALFORMED,   /* a frame that does not decode, or empty */
+  LINK_CLOSE_UNKNOWN_KIND,/* a frame kind nobody handles */
+  LINK_CLOSE_SEQ_GAP,     /* an envelope sequence number out of order */
+  LINK_CLOSE_IO,          /* socket error */
+  LINK_CLOSE_COUNT
+} link_close_reason;
+
+const char *link_close_reason_name(link_close_reason);
+
+typedef struct link_ops {
+  /* An envelope from the peer, in order, once. Slices point into the frame
+   * and are valid during the call. */
+  void (*on_envelope)(void *user, peer_link *, const wire_envelope *);
+  /* The link's state changed (e.g. UP after a reconnect). */
+  void (*on_state)(void *user, peer_link *, link_state state);
+  /* An envelope this side accepted but cannot deliver: the link stayed down
+   * past its resume window, or the peer restarted and lost it. reason is
+   * TR_EUNREACHABLE. Called once per envelope, in send order. */
+  void (*on_undeliverable)(void *user, peer_link *, const wire_envelope *,
+                           int reason);
+  /* A frame of a kind >= 16 (cluster messages); NULL: such frames close the
+   * link as unknown. */
+  void (*on_frame)(void *user, peer_link *, troupe_FrameKind, const uint8_t *body,
+                   size_t len);
+  /* A peer connected and said hello, and no link to it existed yet: the link
+   * was created (without an address; it will not redial). Optional. */
+  void (*on_accept)(void *user, peer_link *);
+} link_ops;
+
+typedef struct link_config {
+  uv_loop_t *loop;
+  tls_config *tls;           /* borrowed; outlives the manager */
+  const char *node_name;     /* this node's name, as its certificate says */
+  uint64_t incarnation;
+  uint32_t max_frame;        /* [4 MiB] */
+  size_t queue_max_bytes;    /* per link, queued + unacked [64 MiB] */
+  uint32_t queue_max_frames; /* per link, queued + unacked [1 << 20] */
+  uint32_t resume_window_ms; /* [10000] */
+  uint32_t handshake_timeout_ms; /* TCP connect to hello done [5000] */
+  uint32_t reconnect_min_ms; /* first backoff step [50] */
+  uint32_t reconnect_max_ms; /* [5000] */
+  uint32_t ping_interval_ms; /* RTT probe while up [1000] */
+  link_ops ops;
+  void *user;
+  tr_log_fn log;
+  void *log_user;
+  tr_log_level log_level;
+} link_config;
+
+/* Creates the manager. Nothing listens until link_mgr_listen. */
+int link_mgr_new(link_mgr **out, const link_config *cfg);
+/* Listens on "host:port" (numeric host, or "*"/"0.0.0.0"); port 0 picks
+ * one, readable with link_mgr_port. TR_ESYS (port in use...) / TR_EINVAL. */
+int link_mgr_listen(link_mgr *, const char *hostport);
+int link_mgr_port(link_mgr *);
+/* Closes every connection and the listener; the memory goes once the loop
+ * has run the close callbacks (run the loop after this). Nothing is
+ * reported undeliverable. NULL ok. */
+void link_mgr_free(link_mgr *);
+
+/* The link to peer `name`, created if needed. With an address ("host:port",
+ * DNS names ok) the link dials now if it is down and redials with backoff;
+ * NULL keeps any address it had. */
+int link_open(link_mgr *, const char *peer_name, const char *addr,
+              peer_link **out);
+peer_link *link_find(link_mgr *, const char *peer_name);
+const char *link_peer(peer_link *);
+
+/* Queues an envelope (its seq is assigned here) and copies what it points
+ * to. TR_EFULL when the link's queue bounds are reached (nothing queued),
+ * TR_ETOOBIG over max_frame. Works while the link is down (it is queued
+ * for the reconnect). */
+int link_send(peer_link *, const wire_envelope *);
+/* Queues a cluster frame (kind >= 16); not resent after a reconnect. */
+int link_send_frame(peer_link *, troupe_FrameKind, const void *msg,
+                    const pb_msgdesc_t *fields);
+
+/* Closes the link's connection and forgets the link: queued and unacked
+ * envelopes are reported undeliverable first. */
+void link_close(peer_link *);
+
+/* Test hook: drops the current TCP connection abruptly, as a network fault
+ * would (no close_notify); the link resumes as after any drop. */
+void link_fault_drop(peer_link *);
+
+typedef struct link_stats {
+  link_state state;
+  uint64_t bytes_in, bytes_out;   /* TLS bytes on the socket */
+  uint64_t frames_in, frames_out; /* frames of any kind */
+  uint64_t envelopes_in, envelopes_out;
+  uint64_t writes;                /* uv_write calls */
+  uint32_t queued;                /* envelopes not yet written */
+  uint32_t unacked;               /* written, not yet acked */
+  uint64_t queued_bytes;          /* queued + unacked, against the bound */
+  uint64_t connects, reconnects, resumes, tls_resumes;
+  uint64_t duplicates_dropped;    /* resent envelopes already received */
+  uint64_t undeliverable;
+  uint64_t rejected_full;
+  uint32_t rtt_us;                /* smoothed ping round trip; 0 unknown */
+} link_stats;
+
+void link_get_stats(peer_link *, link_stats *out);
+
+typedef struct link_mgr_stats {
+  uint64_t accepted;
+  uint64_t tls_fail[TLS_FAIL_COUNT];
+  uint64_t closed[LINK_CLOSE_COUNT];
+  uint32_t links, conns;
+} link_mgr_stats;
+
+void link_mgr_get_stats(link_mgr *, link_mgr_stats *out);
+
+#endif /* TR_LINK_H */

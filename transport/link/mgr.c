@@ -1,0 +1,269 @@
+/* mgr.c — the link manager: the listener, the table of links by peer name,
+ * the per-iteration flush of every link with something to write, a pool of
+ * send chunks, and the manager's own randomness. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link_int.h"
+
+void mgr_log(link_mgr *m, tr_log_level level, const char *event,
+             const char *fmt, ...) {
+  if (!m->cfg.log || level > m->cfg.log_level) return;
+  char fields[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(fields, sizeof(fields), fmt, ap);
+  va_end(ap);
+  m->cfg.log(m->cfg.log_user, level, event, fields);
+}
+
+/* xorshift64*, seeded from the kernel: for jitter, not for secrets. */
+uint64_t mgr_random(link_mgr *m) {
+  m->rng ^= m->rng >> 12;
+  m->rng ^= m->rng << 25;
+  m->rng ^= m->rng >> 27;
+  return m->rng * 0x2545F4914F6CDD1Dull;
+}
+
+void mgr_release(link_mgr *m) {
+  if (--m->open == 0 && m->freeing) {
+    while (m->free_chunks) {
+      link_chunk *c = m->free_chunks;
+      m->free_chunks = c->next;
+      free(c);
+    }
+    free(m->name);
+    free(m);
+  }
+}
+
+static void mgr_on_handle_close(uv_handle_t *h) { mgr_release(h->data); }
+
+link_chunk *mgr_chunk_get(link_mgr *m, size_t min_cap) {
+  if (min_cap <= LINK_CHUNK_SIZE && m->free_chunks) {
+    link_chunk *c = m->free_chunks;
+    m->free_chunks = c->next;
+    m->nfree_chunks--;
+    c->next = NULL;
+    c->len = 0;
+    c->last_seq = 0;
+    return c;
+  }
+  size_t cap = min_cap > LINK_CHUNK_SIZE ? min_cap : LINK_CHUNK_SIZE;
+  link_chunk *c = malloc(sizeof(*c) + cap);
+  if (!c) return NULL;
+  c->next = NULL;
+  c->len = 0;
+  c->cap = cap;
+  c->last_seq = 0;
+  return c;
+}
+
+void mgr_chunk_put(link_mgr *m, link_chunk *c) {
+  if (c->cap != LINK_CHUNK_SIZE || m->nfree_chunks >= LINK_CHUNK_CACHE) {
+    free(c);
+    return;
+  }
+  c->next = m->free_chunks;
+  m->free_chunks = c;
+  m->nfree_chunks++;
+}
+
+/* Every link that queued something in this iteration writes once. */
+static void mgr_flush_dirty(link_mgr *m) {
+  while (m->dirty_head) {
+    peer_link *lk = m->dirty_head;
+    m->dirty_head = lk->dirty_next;
+    lk->dirty_next = NULL;
+    lk->dirty = false;
+    link_flush(lk);
+  }
+  /* A flush that hit LINK_FLUSH_MAX marked its link dirty again. */
+  if (!m->dirty_head && m->flush_active) {
+    uv_prepare_stop(&m->prepare);
+    uv_check_stop(&m->check);
+    m->flush_active = false;
+  }
+}
+
+static void mgr_on_prepare(uv_prepare_t *h) { mgr_flush_dirty(h->data); }
+static void mgr_on_check(uv_check_t *h) { mgr_flush_dirty(h->data); }
+
+void mgr_mark_dirty(peer_link *lk) {
+  link_mgr *m = lk->mgr;
+  if (lk->dirty || lk->closing) return;
+  lk->dirty = true;
+  lk->dirty_next = m->dirty_head;
+  m->dirty_head = lk;
+  if (!m->flush_active && !m->freeing) {
+    /* prepare: after actors ran, before blocking; check: after I/O. */
+    uv_prepare_start(&m->prepare, mgr_on_prepare);
+    uv_check_start(&m->check, mgr_on_check);
+    m->flush_active = true;
+  }
+}
+
+int link_mgr_new(link_mgr **out, const link_config *cfg) {
+  if (!out || !cfg || !cfg->loop || !cfg->tls || !cfg->node_name ||
+      !cfg->node_name[0] || strlen(cfg->node_name) > TR_ID_MAX)
+    return TR_EINVAL;
+  *out = NULL;
+  link_mgr *m = calloc(1, sizeof(*m));
+  if (!m) return TR_ENOMEM;
+  m->cfg = *cfg;
+  link_config *c = &m->cfg;
+  if (!c->max_frame) c->max_frame = WIRE_MAX_FRAME_DEFAULT;
+  if (c->max_frame < WIRE_MAX_FRAME_MIN) c->max_frame = WIRE_MAX_FRAME_MIN;
+  if (!c->queue_max_bytes) c->queue_max_bytes = 64u << 20;
+  if (!c->queue_max_frames) c->queue_max_frames = 1u << 20;
+  if (!c->resume_window_ms) c->resume_window_ms = 10000;
+  if (!c->handshake_timeout_ms) c->handshake_timeout_ms = 5000;
+  if (!c->reconnect_min_ms) c->reconnect_min_ms = 50;
+  if (!c->reconnect_max_ms) c->reconnect_max_ms = 5000;
+  if (!c->ping_interval_ms) c->ping_interval_ms = 1000;
+  m->name = strdup(cfg->node_name);
+  if (!m->name) {
+    free(m);
+    return TR_ENOMEM;
+  }
+  c->node_name = m->name;
+  m->loop = cfg->loop;
+  if (uv_random(NULL, NULL, &m->rng, sizeof(m->rng), 0, NULL) != 0 || !m->rng)
+    m->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)m ^ 0x9E3779B97F4A7C15ull;
+  uv_prepare_init(m->loop, &m->prepare);
+  uv_check_init(m->loop, &m->check);
+  m->prepare.data = m->check.data = m;
+  m->open = 2;
+  *out = m;
+  return 0;
+}
+
+static void mgr_on_connection(uv_stream_t *server, int status) {
+  link_mgr *m = server->data;
+  if (status < 0) {
+    mgr_log(m, TR_LOG_WARN, "accept_failed", "error=%s", uv_strerror(status));
+    return;
+  }
+  conn_accept(m);
+}
+
+/* "host:port", "[v6]:port", "*:port" → a socket address. */
+static int parse_listen(const char *hostport, struct sockaddr_storage *ss) {
+  const char *colon = strrchr(hostport, ':');
+  if (!colon || !colon[1]) return TR_EINVAL;
+  char host[256];
+  size_t hl = (size_t)(colon - hostport);
+  if (hl >= sizeof(host)) return TR_EINVAL;
+  memcpy(host, hostport, hl);
+  host[hl] = '\0';
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535) return TR_EINVAL;
+  if (hl == 0 || strcmp(host, "*") == 0) strcpy(host, "0.0.0.0");
+  if (host[0] == '[') {
+    size_t l = strlen(host);
+    if (l < 3 || host[l - 1] != ']') return TR_EINVAL;
+    host[l - 1] = '\0';
+    return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss) == 0
+               ? 0
+               : TR_EINVAL;
+  }
+  return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0
+             ? 0
+             : TR_EINVAL;
+}
+
+int link_mgr_listen(link_mgr *m, const char *hostport) {
+  if (!m || !hostport || m->listening) return TR_EINVAL;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  int rc = parse_listen(hostport, &ss);
+  if (rc != 0) return rc;
+  uv_tcp_init(m->loop, &m->listener);
+  m->listener.data = m;
+  m->listening = true;
+  m->open++;
+  int err = uv_tcp_bind(&m->listener, (const struct sockaddr *)&ss, 0);
+  if (err == 0)
+    err = uv_listen((uv_stream_t *)&m->listener, 128, mgr_on_connection);
+  if (err != 0) {
+    mgr_log(m, TR_LOG_ERROR, "listen_failed", "addr=%s error=%s", hostport,
+            uv_strerror(err));
+    m->listening = false;
+    uv_close((uv_handle_t *)&m->listener, mgr_on_handle_close);
+    return TR_ESYS;
+  }
+  return 0;
+}
+
+int link_mgr_port(link_mgr *m) {
+  if (!m || !m->listening) return TR_EINVAL;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getsockname(&m->listener, (struct sockaddr *)&ss, &len) != 0)
+    return TR_ESYS;
+  if (ss.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void link_mgr_free(link_mgr *m) {
+  if (!m) return;
+  m->freeing = true;
+  peer_link *lk, *tmp;
+  HASH_ITER(hh, m->links, lk, tmp) link_free_now(lk, false);
+  /* Closing frees nothing yet (close callbacks do), so iterating is safe. */
+  for (link_conn *c = m->conns; c; c = c->next) conn_close(c, LINK_CLOSE_LOCAL);
+  if (m->listening) {
+    m->listening = false;
+    uv_close((uv_handle_t *)&m->listener, mgr_on_handle_close);
+  }
+  uv_close((uv_handle_t *)&m->prepare, mgr_on_handle_close);
+  uv_close((uv_handle_t *)&m->check, mgr_on_handle_close);
+}
+
+peer_link *link_find(link_mgr *m, const char *peer) {
+  peer_link *lk = NULL;
+  if (m && peer) HASH_FIND_STR(m->links, peer, lk);
+  return lk;
+}
+
+void link_mgr_get_stats(link_mgr *m, link_mgr_stats *out) {
+  *out = m->st;
+  out->links = HASH_COUNT(m->links);
+  uint32_t n = 0;
+  for (link_conn *c = m->conns; c; c = c->next) n++;
+  out->conns = n;
+}
+
+const char *link_state_name(link_state s) {
+  switch (s) {
+  case LINK_DOWN:
+    return "down";
+  case LINK_CONNECTING:
+    return "connecting";
+  case LINK_UP:
+    return "up";
+  }
+  return "?";
+}
+
+const char *link_close_reason_name(link_close_reason r) {
+  static const char *const names[LINK_CLOSE_COUNT] = {
+      [LINK_CLOSE_NONE] = "none",
+      [LINK_CLOSE_PEER] = "peer_closed",
+      [LINK_CLOSE_LOCAL] = "local",
+      [LINK_CLOSE_DUPLICATE] = "duplicate",
+      [LINK_CLOSE_TLS] = "tls",
+      [LINK_CLOSE_HELLO] = "bad_hello",
+      [LINK_CLOSE_TIMEOUT] = "timeout",
+      [LINK_CLOSE_TOO_BIG] = "frame_too_big",
+      [LINK_CLOSE_MALFORMED] = "malformed",
+      [LINK_CLOSE_UNKNOWN_KIND] = "unknown_kind",
+      [LINK_CLOSE_SEQ_GAP] = "seq_out_of_order",
+      [LINK_CLOSE_IO] = "io_error",
+  };
+  return (unsigned)r < LINK_CLOSE_COUNT ? names[r] : "?";
+}
