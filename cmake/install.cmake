@@ -15,6 +15,9 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/troupeConfigVersion
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/troupeConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/troupeConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/troupe)
+# Relocatable: the prefix is found from where troupe.pc was installed.
+file(RELATIVE_PATH TR_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" TR_PC_TO_PREFIX "${TR_PC_TO_PREFIX}")
 configure_file(cmake/troupe.pc.in ${CMAKE_CURRENT_BINARY_DIR}/troupe.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/troupe.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+#include <sys/resource.h>
+
 #include "tr_test.h"
 
 /* ---- config ------------------------------------------------------------- */
@@ -550,9 +552,48 @@ static void failing_actor_is_logged_through_the_callback_at_warn(void **st) {
   tr_node_free(n);
 }
 
+/* An idle node blocks in the kernel: while only a 300 ms timer is pending,
+ * tr_node_run uses almost no CPU (a node that polled would burn the whole
+ * 300 ms). The bound is for correctness, not speed. */
+static int sleeper_init(tr_ctx *ctx, void *st, const void *arg) {
+  return tr_send_after(ctx, 300, tr_self(ctx), "wake", 4);
+}
+
+static int sleeper_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  tr_node_stop(tr_node_of(ctx));
+  return 0;
+}
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static void idle_node_blocks_in_the_kernel_without_using_cpu(void **st) {
+  static const tr_actor_type sleeper = {.name = "sleeper",
+                                        .init = sleeper_init,
+                                        .receive = sleeper_receive};
+  tr_node *n;
+  assert_tr_ok(tr_node_new(&n, NULL));
+  assert_tr_ok(tr_node_spawn(n, &sleeper, NULL));
+  uint64_t t0 = tt_now_ms();
+  double c0 = cpu_seconds();
+  assert_tr_ok(tr_node_run(n));
+  double cpu = cpu_seconds() - c0;
+  uint64_t wall = tt_now_ms() - t0;
+  assert_true(wall >= 250);
+  if (cpu > 0.05)
+    fail_msg("idle node used %.3f s of CPU over %llu ms", cpu,
+             (unsigned long long)wall);
+  tr_node_free(n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(null_config_gives_a_local_node_named_after_the_host),
+      cmocka_unit_test(idle_node_blocks_in_the_kernel_without_using_cpu),
       cmocka_unit_test(configured_name_is_the_node_name),
       cmocka_unit_test(invalid_config_is_rejected_with_einval),
       cmocka_unit_test(free_of_null_is_a_noop),
