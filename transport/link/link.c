@@ -235,6 +235,11 @@ int link_send_frame(peer_link *lk, troupe_FrameKind kind, const void *msg,
 void link_flush(peer_link *lk) {
   link_conn *c = lk->active;
   if (!c || lk->state != LINK_UP || c->st != CONN_UP) return;
+  /* The socket is behind: let it drain before encrypting more. */
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > LINK_FLUSH_MAX) {
+    mgr_mark_dirty(lk);
+    return;
+  }
   if (lk->ack_due) {
     troupe_Ack a = {.has_seq = true, .seq = lk->recv_seq};
     lk->ack_due = false;
@@ -242,6 +247,11 @@ void link_flush(peer_link *lk) {
                         troupe_Ack_fields) != 0)
       return;
   }
+  /* One buffer for all the records of this flush. */
+  size_t plain = lk->ctl_len;
+  for (link_chunk *k = lk->q_head; k && plain < LINK_FLUSH_MAX; k = k->next)
+    plain += k->len;
+  if (tls_conn_reserve(c->tls, plain) != 0) return;
   if (lk->ctl_len) {
     if (conn_write_plain(c, lk->ctl, lk->ctl_len) != 0) return;
     lk->st.frames_out += lk->ctl_frames;

@@ -71,16 +71,20 @@ void mgr_chunk_put(link_mgr *m, link_chunk *c) {
   m->nfree_chunks++;
 }
 
-/* Every link that queued something in this iteration writes once. */
+/* Every link that queued something in this iteration writes once. The list
+ * is detached first: a link that hit LINK_FLUSH_MAX marks itself dirty
+ * again and waits for the next iteration, so one link cannot hold the loop
+ * for its whole queue. */
 static void mgr_flush_dirty(link_mgr *m) {
-  while (m->dirty_head) {
-    peer_link *lk = m->dirty_head;
-    m->dirty_head = lk->dirty_next;
+  peer_link *lk = m->dirty_head;
+  m->dirty_head = NULL;
+  while (lk) {
+    peer_link *next = lk->dirty_next;
     lk->dirty_next = NULL;
     lk->dirty = false;
     link_flush(lk);
+    lk = next;
   }
-  /* A flush that hit LINK_FLUSH_MAX marked its link dirty again. */
   if (!m->dirty_head && m->flush_active) {
     uv_prepare_stop(&m->prepare);
     uv_check_stop(&m->check);

@@ -547,6 +547,16 @@ int tls_conn_write(tls_conn *c, const void *plain, size_t len) {
   return 0;
 }
 
+int tls_conn_reserve(tls_conn *c, size_t plain_len) {
+  if (!c || !c->handshake_done)
+    return TR_EINVAL;
+  int exp = mbedtls_ssl_get_record_expansion(&c->ssl);
+  size_t nrec = plain_len / TLS_RECORD_MAX + 1;
+  if (exp < 0 || plain_len > SIZE_MAX / 4)
+    return TR_EINVAL;
+  return buf_reserve(&c->out, plain_len + nrec * (size_t)exp, TLS_OUT_MIN);
+}
+
 int tls_conn_close_notify(tls_conn *c) {
   if (!c)
     return TR_EINVAL;

@@ -84,6 +84,11 @@ int tls_conn_read(tls_conn *, void *buf, size_t cap);
  * TR_EINVAL before the handshake is done, TR_ECLOSED after close_notify. */
 int tls_conn_write(tls_conn *, const void *plain, size_t len);
 
+/* Makes room in the outgoing buffer for the records of plain_len bytes about
+ * to be written in several tls_conn_write calls, so the buffer grows once.
+ * 0, TR_ENOMEM, or TR_EINVAL before the handshake. */
+int tls_conn_reserve(tls_conn *, size_t plain_len);
+
 /* Queues a close_notify alert (none before the handshake is done: there is
  * nothing to protect, just close). Later writes return TR_ECLOSED. */
 int tls_conn_close_notify(tls_conn *);

@@ -129,7 +129,9 @@ int wire_decode_envelope(const uint8_t *body, size_t len, wire_envelope *out) {
   m.payload.funcs.decode = decode_slice;
   m.payload.arg = &out->payload;
   pb_istream_t s = pb_istream_from_buffer(body, len);
-  if (!pb_decode(&s, troupe_Envelope_fields, &m)) return TR_EINVAL;
+  /* m is initialised above (with our callbacks): skip nanopb's own pass. */
+  if (!pb_decode_ex(&s, troupe_Envelope_fields, &m, PB_DECODE_NOINIT))
+    return TR_EINVAL;
   if (!out->target.p || !str_ok(&out->target, 1) ||
       !str_ok(&out->sender, 1) || !str_ok(&out->topic, 0))
     return TR_EINVAL;
