@@ -5,7 +5,9 @@
 #   bash deploy/dev.sh demo    build and run examples/ticker (a local node)
 #   bash deploy/dev.sh test    build and run every test, twice: plain -Werror
 #                              build, then AddressSanitizer+UBSan build
-#   bash deploy/dev.sh bench   build (Release) and run tests/bench against Erlang
+#   bash deploy/dev.sh bench [--quick]
+#                              build (Release) and run tests/bench: the engine
+#                              and the TLS link, each side by side with Erlang
 #   bash deploy/dev.sh deps    only install the Debian packages
 set -euo pipefail
 
@@ -68,7 +70,8 @@ case "$cmd" in
     configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \
       -DTR_BUILD_TESTS=OFF -DTR_BUILD_EXAMPLES=OFF
     shift
-    bash "$here/tests/bench/run_engine.sh" "$here/build-bench/tests/bench/bench_engine" "$@" ;;
+    bash "$here/tests/bench/run_engine.sh" "$@" "$here/build-bench/tests/bench/bench_engine"
+    bash "$here/tests/bench/run_link.sh" "$@" "$here/build-bench/tests/bench/bench_link" ;;
   *)
     echo "usage: bash deploy/dev.sh demo|test|bench|deps" >&2
     exit 2 ;;
