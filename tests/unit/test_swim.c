@@ -1,0 +1,792 @@
+/* test_swim.c — the membership state machine (node/cluster/swim.c) driven
+ * through an in-test network: several swim instances, a virtual clock that
+ * jumps to the next message or swim deadline, per-link delays, killed nodes.
+ * No sleeps, no sockets; the same seeds give the same run. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swim.h"
+
+#define MAX_NODES 64
+#define INTERVAL 500u /* the default probe interval, used for bounds */
+
+/* ---- the network -------------------------------------------------------- */
+
+typedef struct net_msg {
+  uint64_t at, seq;
+  int from, to;
+  swim_msg m;
+  swim_update *ups;
+} net_msg;
+
+typedef struct event {
+  uint64_t at;
+  int node;
+  char name[16];
+  uint8_t state, was;
+  bool restarted;
+  uint64_t epoch;
+  uint32_t incarnation;
+} event;
+
+typedef struct net net;
+
+typedef struct tnode {
+  net *n;
+  int index;
+  char name[16], addr[32];
+  uint64_t epoch;
+  bool up;
+  swim *sw;
+} tnode;
+
+struct net {
+  tnode nodes[MAX_NODES];
+  int count;
+  uint64_t now, seq, seed;
+  swim_config cfg;
+  uint32_t delay[MAX_NODES][MAX_NODES]; /* extra one-way delay, ms */
+  uint8_t group[MAX_NODES]; /* while partitioned, groups cannot talk */
+  bool partitioned;
+  net_msg **heap;
+  size_t nheap, heap_cap;
+  event *events;
+  size_t nevents, events_cap;
+  uint64_t trace; /* FNV over every send and every event */
+  /* Sends recorded by the join-retry test: times of SYNC_REQs to seeds. */
+  uint64_t seed_sends[32];
+  int nseed_sends;
+};
+
+static void trace_add(net *n, const void *p, size_t len) {
+  const uint8_t *b = p;
+  uint64_t h = n->trace ? n->trace : 1469598103934665603ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ b[i]) * 1099511628211ull;
+  n->trace = h;
+}
+
+static int index_of(net *n, const char *name_or_addr) {
+  if (!name_or_addr || name_or_addr[0] != 'n') return -1;
+  char *end;
+  long i = strtol(name_or_addr + 1, &end, 10);
+  if (end == name_or_addr + 1 || (*end && *end != ':') || i >= n->count)
+    return -1;
+  return (int)i;
+}
+
+static bool msg_before(const net_msg *a, const net_msg *b) {
+  return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void heap_push(net *n, net_msg *m) {
+  if (n->nheap == n->heap_cap) {
+    n->heap_cap = n->heap_cap ? n->heap_cap * 2 : 256;
+    n->heap = realloc(n->heap, n->heap_cap * sizeof(*n->heap));
+    assert_non_null(n->heap);
+  }
+  size_t i = n->nheap++;
+  n->heap[i] = m;
+  while (i > 0 && msg_before(n->heap[i], n->heap[(i - 1) / 2])) {
+    net_msg *t = n->heap[i];
+    n->heap[i] = n->heap[(i - 1) / 2];
+    n->heap[(i - 1) / 2] = t;
+    i = (i - 1) / 2;
+  }
+}
+
+static net_msg *heap_pop(net *n) {
+  net_msg *top = n->heap[0];
+  n->heap[0] = n->heap[--n->nheap];
+  size_t i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n->nheap && msg_before(n->heap[l], n->heap[m])) m = l;
+    if (r < n->nheap && msg_before(n->heap[r], n->heap[m])) m = r;
+    if (m == i) break;
+    net_msg *t = n->heap[i];
+    n->heap[i] = n->heap[m];
+    n->heap[m] = t;
+    i = m;
+  }
+  return top;
+}
+
+static bool cut(net *n, int a, int b) {
+  return n->partitioned && n->group[a] != n->group[b];
+}
+
+static void on_send(void *user, const char *to_name, const char *to_addr,
+                    const swim_msg *msg) {
+  tnode *self = user;
+  net *n = self->n;
+  int to = index_of(n, to_name ? to_name : to_addr);
+  uint64_t key[4] = {n->now, (uint64_t)self->index, (uint64_t)(int64_t)to,
+                     ((uint64_t)msg->type << 32) | msg->seq};
+  trace_add(n, key, sizeof(key));
+  for (uint32_t i = 0; i < msg->nupdates; i++) {
+    const swim_update *u = &msg->updates[i];
+    trace_add(n, u->name, strlen(u->name));
+    trace_add(n, &u->incarnation, sizeof(u->incarnation));
+    trace_add(n, &u->state, sizeof(u->state));
+  }
+  if (!to_name && msg->type == SWIM_MSG_SYNC_REQ &&
+      n->nseed_sends < (int)(sizeof(n->seed_sends) / sizeof(n->seed_sends[0])))
+    n->seed_sends[n->nseed_sends++] = n->now;
+  if (to < 0 || !self->up || cut(n, self->index, to))
+    return; /* unknown address, a dead sender, or a partition */
+  net_msg *m = calloc(1, sizeof(*m));
+  assert_non_null(m);
+  m->from = self->index;
+  m->to = to;
+  m->seq = ++n->seq;
+  m->at = n->now + 1 + n->delay[self->index][to];
+  m->m = *msg;
+  if (msg->nupdates) {
+    m->ups = malloc(msg->nupdates * sizeof(*m->ups));
+    assert_non_null(m->ups);
+    memcpy(m->ups, msg->updates, msg->nupdates * sizeof(*m->ups));
+  }
+  m->m.updates = m->ups;
+  heap_push(n, m);
+}
+
+static void on_changed(void *user, const swim_update *u, swim_state was,
+                       bool restarted) {
+  tnode *self = user;
+  net *n = self->n;
+  if (n->nevents == n->events_cap) {
+    n->events_cap = n->events_cap ? n->events_cap * 2 : 256;
+    n->events = realloc(n->events, n->events_cap * sizeof(*n->events));
+    assert_non_null(n->events);
+  }
+  event *e = &n->events[n->nevents++];
+  memset(e, 0, sizeof(*e));
+  e->at = n->now;
+  e->node = self->index;
+  memcpy(e->name, u->name, strnlen(u->name, sizeof(e->name) - 1));
+  e->state = u->state;
+  e->was = (uint8_t)was;
+  e->restarted = restarted;
+  e->epoch = u->epoch;
+  e->incarnation = u->incarnation;
+  trace_add(n, e, sizeof(*e));
+}
+
+static const swim_ops ops = {.send = on_send, .member_changed = on_changed};
+
+static void node_start(net *n, int i, uint64_t epoch) {
+  tnode *t = &n->nodes[i];
+  swim_config c = n->cfg;
+  t->epoch = epoch;
+  c.name = t->name;
+  c.addr = t->addr;
+  c.epoch = epoch;
+  c.seed = n->seed * 1000003u + (uint64_t)i * 7919u + epoch;
+  assert_int_equal(0, swim_new(&t->sw, &c, &ops, t));
+  t->up = true;
+}
+
+static net *net_new(int count, uint64_t seed, const swim_config *cfg) {
+  net *n = calloc(1, sizeof(*n));
+  assert_non_null(n);
+  n->count = count;
+  n->seed = seed;
+  if (cfg) n->cfg = *cfg;
+  for (int i = 0; i < count; i++) {
+    tnode *t = &n->nodes[i];
+    t->n = n;
+    t->index = i;
+    snprintf(t->name, sizeof(t->name), "n%d", i);
+    snprintf(t->addr, sizeof(t->addr), "n%d:7000", i);
+    node_start(n, i, 1000 + (uint64_t)i);
+  }
+  return n;
+}
+
+static void net_free(net *n) {
+  for (int i = 0; i < n->count; i++) swim_free(n->nodes[i].sw);
+  while (n->nheap) {
+    net_msg *m = heap_pop(n);
+    free(m->ups);
+    free(m);
+  }
+  free(n->heap);
+  free(n->events);
+  free(n);
+}
+
+/* Node i joins through node `seed` (-1: alone). */
+static void node_join(net *n, int i, int seed) {
+  const char *seeds[1] = {seed >= 0 ? n->nodes[seed].addr : NULL};
+  assert_int_equal(0,
+                   swim_join(n->nodes[i].sw, seeds, seed >= 0 ? 1 : 0, n->now));
+}
+
+/* Messages already sent by a killed node still arrive (they left before);
+ * nothing reaches it and nothing new leaves it. */
+static void node_kill(net *n, int i) { n->nodes[i].up = false; }
+
+/* One step: jump to the next message or deadline, deliver what is due,
+ * tick every node whose deadline has come. False when nothing is pending. */
+static bool net_step(net *n, uint64_t limit) {
+  uint64_t next = n->nheap ? n->heap[0]->at : UINT64_MAX;
+  for (int i = 0; i < n->count; i++) {
+    if (!n->nodes[i].up) continue;
+    uint64_t d = swim_next_deadline(n->nodes[i].sw);
+    if (d < next) next = d;
+  }
+  if (next > limit) {
+    n->now = limit;
+    return false;
+  }
+  if (next > n->now) n->now = next;
+  while (n->nheap && n->heap[0]->at <= n->now) {
+    net_msg *m = heap_pop(n);
+    tnode *to = &n->nodes[m->to];
+    if (to->up && !cut(n, m->from, m->to))
+      swim_receive(to->sw, n->nodes[m->from].name, &m->m, n->now);
+    free(m->ups);
+    free(m);
+  }
+  for (int i = 0; i < n->count; i++) {
+    tnode *t = &n->nodes[i];
+    if (t->up && swim_next_deadline(t->sw) <= n->now) swim_tick(t->sw, n->now);
+  }
+  return true;
+}
+
+static void net_run(net *n, uint64_t ms) {
+  uint64_t end = n->now + ms;
+  while (n->now < end && net_step(n, end)) {
+  }
+}
+
+typedef bool (*net_pred)(net *, const void *);
+
+/* Runs until pred holds; the virtual time it took, or UINT64_MAX. */
+static uint64_t net_run_until(net *n, net_pred pred, const void *arg,
+                              uint64_t max_ms) {
+  uint64_t start = n->now, end = n->now + max_ms;
+  while (!pred(n, arg)) {
+    if (n->now >= end || !net_step(n, end))
+      return pred(n, arg) ? n->now - start : UINT64_MAX;
+  }
+  return n->now - start;
+}
+
+/* ---- views -------------------------------------------------------------- */
+
+typedef struct who_state {
+  const char *name;
+  swim_state state;
+} who_state;
+
+/* Every up node other than `name` knows it in state st. */
+static bool all_see(net *n, const void *arg) {
+  const who_state *w = arg;
+  for (int i = 0; i < n->count; i++) {
+    tnode *t = &n->nodes[i];
+    if (!t->up || strcmp(t->name, w->name) == 0) continue;
+    swim_update u;
+    if (!swim_member(t->sw, w->name, &u) || u.state != w->state) return false;
+  }
+  return true;
+}
+
+/* Every up node sees exactly the up nodes, all alive. */
+static bool converged(net *n, const void *arg) {
+  (void)arg;
+  size_t up = 0;
+  for (int i = 0; i < n->count; i++) up += n->nodes[i].up;
+  for (int i = 0; i < n->count; i++) {
+    tnode *t = &n->nodes[i];
+    if (!t->up) continue;
+    if (swim_alive_count(t->sw) != up) return false;
+    for (int j = 0; j < n->count; j++) {
+      swim_update u;
+      if (!n->nodes[j].up) continue;
+      if (!swim_member(t->sw, n->nodes[j].name, &u) || u.state != SWIM_ALIVE ||
+          u.epoch != n->nodes[j].epoch)
+        return false;
+    }
+  }
+  return true;
+}
+
+static bool anyone_suspects(net *n, const void *arg) {
+  const char *name = arg;
+  for (int i = 0; i < n->count; i++) {
+    swim_update u;
+    if (n->nodes[i].up && swim_member(n->nodes[i].sw, name, &u) &&
+        u.state == SWIM_SUSPECT)
+      return true;
+  }
+  return false;
+}
+
+/* Events for `name` seen by `node` (or by anyone, node < 0) in `state`. */
+static size_t count_events(net *n, int node, const char *name,
+                           swim_state state) {
+  size_t c = 0;
+  for (size_t i = 0; i < n->nevents; i++) {
+    const event *e = &n->events[i];
+    if ((node < 0 || e->node == node) && strcmp(e->name, name) == 0 &&
+        e->state == state)
+      c++;
+  }
+  return c;
+}
+
+static swim_stats stats_of(net *n, int i) {
+  swim_stats st;
+  swim_get_stats(n->nodes[i].sw, &st);
+  return st;
+}
+
+/* Starts `count` nodes, all joining through node 0, and waits until every
+ * node sees every other alive. */
+static net *cluster(int count, uint64_t seed, const swim_config *cfg,
+                    uint64_t max_ms) {
+  net *n = net_new(count, seed, cfg);
+  node_join(n, 0, -1);
+  for (int i = 1; i < count; i++) node_join(n, i, 0);
+  uint64_t t = net_run_until(n, converged, NULL, max_ms);
+  if (t == UINT64_MAX)
+    fail_msg("%d nodes did not converge in %llu ms", count,
+             (unsigned long long)max_ms);
+  return n;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void three_nodes_join_through_one_seed_and_all_see_three_alive(
+    void **state) {
+  (void)state;
+  net *n = cluster(3, 1, NULL, 5000);
+  for (int i = 0; i < 3; i++) {
+    swim_update all[4];
+    assert_int_equal(3, swim_members(n->nodes[i].sw, all, 4));
+    assert_int_equal(3, swim_alive_count(n->nodes[i].sw));
+    for (int j = 0; j < 3; j++) assert_int_equal(SWIM_ALIVE, all[j].state);
+  }
+  /* Each saw the two others appear, as alive and not as restarts. */
+  for (size_t i = 0; i < n->nevents; i++) {
+    assert_int_equal(SWIM_ALIVE, n->events[i].state);
+    assert_int_equal(SWIM_ALIVE, n->events[i].was);
+    assert_false(n->events[i].restarted);
+  }
+  assert_int_equal(6, n->nevents);
+  net_free(n);
+}
+
+static void alone_without_seeds_is_a_cluster_of_one_and_sends_nothing(
+    void **state) {
+  (void)state;
+  net *n = net_new(1, 2, NULL);
+  node_join(n, 0, -1);
+  net_run(n, 30000);
+  swim_stats st = stats_of(n, 0);
+  assert_int_equal(0, st.msgs_out);
+  assert_int_equal(1, swim_alive_count(n->nodes[0].sw));
+  net_free(n);
+}
+
+static void join_retries_seeds_with_doubling_backoff_until_one_answers(
+    void **state) {
+  (void)state;
+  net *n = net_new(2, 3, NULL);
+  node_kill(n, 0); /* the seed is not up yet */
+  node_join(n, 1, 0);
+  net_run(n, 12000);
+  /* 0, then +500, +1000, +2000, +4000 (capped at 8x), +4000 ... */
+  const uint64_t expect[] = {0, 500, 1500, 3500, 7500, 11500};
+  assert_int_equal(6, n->nseed_sends);
+  for (int i = 0; i < 6; i++) assert_int_equal(expect[i], n->seed_sends[i]);
+  /* The seed comes up (alone): the next retry joins. */
+  swim_free(n->nodes[0].sw);
+  node_start(n, 0, 5000);
+  node_join(n, 0, -1);
+  assert_true(net_run_until(n, converged, NULL, 6000) <= 4000 + 10);
+  int sends = n->nseed_sends;
+  net_run(n, 20000);
+  assert_int_equal(sends, n->nseed_sends); /* joined: no more retries */
+  net_free(n);
+}
+
+static void deadline_is_exact_and_nothing_happens_before_it(void **state) {
+  (void)state;
+  net *n = cluster(3, 4, NULL, 5000);
+  for (int round = 0; round < 50; round++) {
+    for (int i = 0; i < 3; i++) {
+      swim *sw = n->nodes[i].sw;
+      uint64_t d = swim_next_deadline(sw);
+      assert_true(d > n->now && d != UINT64_MAX);
+      swim_stats before = stats_of(n, i);
+      swim_tick(sw, d - 1); /* early: a no-op */
+      swim_stats after = stats_of(n, i);
+      assert_int_equal(before.msgs_out, after.msgs_out);
+      assert_int_equal(d, swim_next_deadline(sw));
+    }
+    assert_true(net_step(n, UINT64_MAX));
+  }
+  net_free(n);
+}
+
+/* Upper bound for a crash to be declared dead everywhere, from the config:
+ * every node probes every other within two shuffled rounds of N - 1
+ * intervals, plus the probe's own interval; suspicion lasts at most
+ * max_mult * min_mult * max(1, log10 N) intervals (intervals scaled by
+ * local health, at most lhm); then the death spreads in a few intervals. */
+static uint64_t death_bound(int nodes, uint32_t lhm) {
+  double interval = INTERVAL * (1.0 + lhm);
+  double min = 4.0 * fmax(1.0, log10((double)nodes)) * interval;
+  return (uint64_t)((2.0 * (nodes - 1) + 1) * interval + 6.0 * min +
+                    4.0 * interval);
+}
+
+static void killed_node_is_suspected_then_dead_on_every_other_node(
+    void **state) {
+  (void)state;
+  swim_config c = {.dead_reclaim_ms = 30000};
+  net *n = cluster(5, 5, &c, 10000);
+  size_t first = n->nevents;
+  node_kill(n, 4);
+  uint64_t killed = n->now;
+  who_state dead = {"n4", SWIM_DEAD};
+  uint64_t t = net_run_until(n, all_see, &dead, 120000);
+  assert_true(t != UINT64_MAX);
+  uint32_t lhm = 0;
+  for (int i = 0; i < 4; i++) {
+    uint32_t h = stats_of(n, i).local_health;
+    lhm = h > lhm ? h : lhm;
+  }
+  /* Not before the shortest suspicion, not after the bound. */
+  assert_true(t >= (uint64_t)4 * INTERVAL);
+  assert_true(t <= death_bound(5, lhm));
+  /* Each survivor reported n4 suspect, then dead (and nothing else). */
+  for (int i = 0; i < 4; i++) {
+    int seen = 0;
+    for (size_t e = first; e < n->nevents; e++) {
+      const event *ev = &n->events[e];
+      if (ev->node != i) continue;
+      assert_string_equal("n4", ev->name);
+      if (seen == 0) {
+        assert_int_equal(SWIM_SUSPECT, ev->state);
+        assert_int_equal(SWIM_ALIVE, ev->was);
+      } else {
+        assert_int_equal(SWIM_DEAD, ev->state);
+        assert_int_equal(SWIM_SUSPECT, ev->was);
+        assert_true(ev->at - killed <= death_bound(5, lhm));
+      }
+      seen++;
+    }
+    assert_int_equal(2, seen);
+    assert_int_equal(4, swim_alive_count(n->nodes[i].sw));
+  }
+  /* Kept dead for dead_reclaim_ms, so late gossip cannot revive it, then
+   * forgotten. */
+  net_run(n, 25000);
+  assert_true(swim_member(n->nodes[0].sw, "n4", NULL));
+  net_run(n, 10000);
+  for (int i = 0; i < 4; i++)
+    assert_false(swim_member(n->nodes[i].sw, "n4", NULL));
+  net_free(n);
+}
+
+static void closed_links_bring_a_kill_to_every_node_within_three_seconds(
+    void **state) {
+  (void)state;
+  net *n = cluster(5, 13, NULL, 10000);
+  node_kill(n, 4);
+  /* kill -9: the kernel closes n4's sockets and every peer's link sees it. */
+  for (int i = 0; i < 4; i++) swim_link_closed(n->nodes[i].sw, "n4", n->now);
+  who_state dead = {"n4", SWIM_DEAD};
+  uint64_t t = net_run_until(n, all_see, &dead, 60000);
+  print_message("dead everywhere %llu ms after the kill\n",
+                (unsigned long long)t);
+  /* A probe interval, then the shortest suspicion (4 intervals) once k
+   * peers confirmed it, and a little gossip. */
+  assert_true(t <= 3000);
+  net_free(n);
+}
+
+static void slow_node_that_answers_indirect_probes_is_not_suspected(
+    void **state) {
+  (void)state;
+  net *n = cluster(4, 6, NULL, 10000);
+  /* n0 <-> n3 takes 350 ms each way: a direct probe's ACK misses both the
+   * 200 ms timeout and the 500 ms interval, but n1 and n2 reach n3 fast. */
+  n->delay[0][3] = n->delay[3][0] = 350;
+  net_run(n, 60000);
+  assert_int_equal(0, count_events(n, -1, "n3", SWIM_SUSPECT));
+  assert_int_equal(0, count_events(n, -1, "n0", SWIM_SUSPECT));
+  swim_stats st = stats_of(n, 0);
+  assert_true(st.probes_indirect > 0);
+  assert_int_equal(0, st.suspicions);
+  assert_true(converged(n, NULL));
+  net_free(n);
+}
+
+static void suspected_node_refutes_with_a_higher_incarnation(void **state) {
+  (void)state;
+  net *n = cluster(4, 7, NULL, 10000);
+  swim_update before;
+  assert_true(swim_member(n->nodes[2].sw, "n2", &before));
+  /* Cut n2 off until someone suspects it, then heal before it can die. */
+  node_kill(n, 2);
+  assert_true(net_run_until(n, anyone_suspects, "n2", 20000) != UINT64_MAX);
+  n->nodes[2].up = true;
+  uint64_t healed = n->now;
+  assert_true(net_run_until(n, converged, NULL, 10000) != UINT64_MAX);
+  assert_true(n->now - healed < 2000); /* before the 2 s minimum suspicion */
+  swim_update after;
+  assert_true(swim_member(n->nodes[2].sw, "n2", &after));
+  assert_true(after.incarnation > before.incarnation);
+  assert_true(stats_of(n, 2).refutations >= 1);
+  for (int i = 0; i < 4; i++) {
+    swim_update u;
+    assert_true(swim_member(n->nodes[i].sw, "n2", &u));
+    assert_int_equal(SWIM_ALIVE, u.state);
+    assert_int_equal(after.incarnation, u.incarnation);
+  }
+  assert_int_equal(0, count_events(n, -1, "n2", SWIM_DEAD));
+  net_free(n);
+}
+
+static void restart_with_a_larger_epoch_is_reported_restarted_and_alive(
+    void **state) {
+  (void)state;
+  net *n = cluster(4, 8, NULL, 10000);
+  size_t first = n->nevents;
+  /* n3 crashes and comes straight back, before anyone noticed. */
+  swim_free(n->nodes[3].sw);
+  node_start(n, 3, 9000);
+  node_join(n, 3, 0);
+  assert_true(net_run_until(n, converged, NULL, 10000) != UINT64_MAX);
+  for (int i = 0; i < 3; i++) {
+    swim_update u;
+    assert_true(swim_member(n->nodes[i].sw, "n3", &u));
+    assert_int_equal(9000, u.epoch);
+    assert_int_equal(SWIM_ALIVE, u.state);
+    bool restarted = false;
+    for (size_t e = first; e < n->nevents; e++) {
+      const event *ev = &n->events[e];
+      if (ev->node == i && strcmp(ev->name, "n3") == 0 && ev->restarted) {
+        assert_int_equal(9000, ev->epoch);
+        assert_int_equal(SWIM_ALIVE, ev->state);
+        restarted = true;
+      }
+    }
+    assert_true(restarted);
+  }
+  assert_int_equal(0, count_events(n, -1, "n3", SWIM_DEAD));
+  net_free(n);
+}
+
+static void graceful_leave_is_left_everywhere_not_dead(void **state) {
+  (void)state;
+  net *n = cluster(5, 9, NULL, 10000);
+  swim_leave(n->nodes[4].sw, n->now);
+  assert_int_equal(UINT64_MAX, swim_next_deadline(n->nodes[4].sw));
+  node_kill(n, 4); /* the host closes once the LEAVEs went out */
+  who_state left = {"n4", SWIM_LEFT};
+  assert_true(net_run_until(n, all_see, &left, 5000) <= 2 * INTERVAL);
+  net_run(n, 30000); /* far past any suspicion */
+  assert_true(all_see(n, &left));
+  assert_int_equal(0, count_events(n, -1, "n4", SWIM_DEAD));
+  assert_int_equal(0, count_events(n, -1, "n4", SWIM_SUSPECT));
+  assert_int_equal(4, count_events(n, -1, "n4", SWIM_LEFT) -
+                          count_events(n, 4, "n4", SWIM_LEFT));
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(4, swim_alive_count(n->nodes[i].sw));
+    assert_int_equal(1, stats_of(n, i).leaves);
+  }
+  net_free(n);
+}
+
+/* Hands node `to` a message as if it came over the link from `from`. */
+static void inject(net *n, int to, const char *from, const char *sender,
+                   swim_msg_type type, const swim_update *ups, uint32_t nups) {
+  swim_msg m;
+  memset(&m, 0, sizeof(m));
+  m.type = type;
+  snprintf(m.sender, sizeof(m.sender), "%s", sender);
+  m.seq = 4242;
+  m.updates = ups;
+  m.nupdates = nups;
+  swim_receive(n->nodes[to].sw, from, &m, n->now);
+}
+
+static void forged_messages_are_rejected_and_counted(void **state) {
+  (void)state;
+  net *n = cluster(3, 10, NULL, 5000);
+  swim_update n2, me;
+  assert_true(swim_member(n->nodes[0].sw, "n2", &n2));
+  assert_true(swim_member(n->nodes[0].sw, "n0", &me));
+  size_t events = n->nevents;
+
+  /* The sender field is not the authenticated peer. */
+  swim_update dead = n2;
+  dead.state = SWIM_DEAD;
+  inject(n, 0, "n1", "n2", SWIM_MSG_PING, &dead, 1);
+  assert_int_equal(1, stats_of(n, 0).rejected_sender);
+  /* A peer cannot speak as this node either. */
+  inject(n, 0, "n0", "n0", SWIM_MSG_PING, &dead, 1);
+  assert_int_equal(2, stats_of(n, 0).rejected_sender);
+
+  /* A claim that n0 is alive at an incarnation it never had. */
+  swim_update claim = me;
+  claim.incarnation = me.incarnation + 7;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_int_equal(1, stats_of(n, 0).rejected_claim);
+  swim_update now;
+  assert_true(swim_member(n->nodes[0].sw, "n0", &now));
+  assert_int_equal(me.incarnation, now.incarnation);
+  /* ... or in an epoch it never had. */
+  claim = me;
+  claim.epoch = me.epoch + 1;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_int_equal(2, stats_of(n, 0).rejected_claim);
+
+  /* n1 relays news of n2 five incarnations ahead: only n2 may jump. */
+  swim_update jump = n2;
+  jump.incarnation = n2.incarnation + 5;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &jump, 1);
+  assert_int_equal(1, stats_of(n, 0).rejected_jump);
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(n2.incarnation, now.incarnation);
+  assert_int_equal(SWIM_ALIVE, now.state);
+  /* Nothing above changed anyone's view. */
+  assert_int_equal(events, n->nevents);
+
+  /* n2 itself may (as on refutation); a relayed step of one is fine. */
+  inject(n, 0, "n2", "n2", SWIM_MSG_PING, &jump, 1);
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(n2.incarnation + 5, now.incarnation);
+  jump.incarnation++;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &jump, 1);
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(n2.incarnation + 6, now.incarnation);
+  assert_int_equal(1, stats_of(n, 0).rejected_jump);
+  net_free(n);
+}
+
+static void partitioned_halves_that_declared_each_other_dead_merge_on_heal(
+    void **state) {
+  (void)state;
+  net *n = cluster(6, 12, NULL, 10000);
+  for (int i = 0; i < 6; i++) n->group[i] = i < 3 ? 0 : 1;
+  n->partitioned = true;
+  net_run(n, 30000);
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(3, swim_alive_count(n->nodes[i].sw));
+    swim_update u;
+    assert_true(swim_member(n->nodes[i].sw, i < 3 ? "n4" : "n1", &u));
+    assert_int_equal(SWIM_DEAD, u.state);
+  }
+  n->partitioned = false;
+  /* Nobody probes the dead, but each sync also asks one dead member: both
+   * sides refute and merge within a couple of (jittered) sync intervals. */
+  uint64_t t = net_run_until(n, converged, NULL, 60000);
+  assert_true(t <= 2 * 15000);
+  for (int i = 0; i < 6; i++) assert_true(stats_of(n, i).refutations >= 1);
+  net_free(n);
+}
+
+static uint64_t scripted_run(uint64_t seed, event **events, size_t *nevents) {
+  net *n = cluster(6, seed, NULL, 10000);
+  n->delay[1][2] = 300;
+  node_kill(n, 5);
+  who_state dead = {"n5", SWIM_DEAD};
+  assert_true(net_run_until(n, all_see, &dead, 60000) != UINT64_MAX);
+  swim_leave(n->nodes[4].sw, n->now);
+  node_kill(n, 4);
+  net_run(n, 5000);
+  uint64_t trace = n->trace;
+  *events = n->events;
+  *nevents = n->nevents;
+  n->events = NULL;
+  net_free(n);
+  return trace;
+}
+
+static void same_seed_gives_an_identical_trace(void **state) {
+  (void)state;
+  event *a, *b, *c;
+  size_t na, nb, nc;
+  uint64_t ta = scripted_run(77, &a, &na);
+  uint64_t tb = scripted_run(77, &b, &nb);
+  uint64_t tc = scripted_run(78, &c, &nc);
+  assert_int_equal(na, nb);
+  assert_memory_equal(a, b, na * sizeof(*a));
+  assert_true(ta == tb);
+  assert_true(ta != tc); /* another seed, another run */
+  free(a);
+  free(b);
+  free(c);
+}
+
+static bool all_know_newcomer(net *n, const void *arg) {
+  const char *name = arg;
+  for (int i = 0; i < n->count; i++) {
+    swim_update u;
+    if (!swim_member(n->nodes[i].sw, name, &u) || u.state != SWIM_ALIVE)
+      return false;
+  }
+  return true;
+}
+
+static void news_of_a_new_member_reaches_fifty_nodes_in_log_rounds(
+    void **state) {
+  (void)state;
+  /* Anti-entropy off (an hour): only piggy-backed gossip spreads news. */
+  swim_config c = {.sync_interval_ms = 3600000};
+  net *n = net_new(51, 11, &c);
+  n->count = 50; /* n50 is started but not on the network yet */
+  node_join(n, 0, -1);
+  for (int i = 1; i < 50; i++) node_join(n, i, 0);
+  assert_true(net_run_until(n, converged, NULL, 120000) != UINT64_MAX);
+  n->count = 51;
+  node_join(n, 50, 0);
+  uint64_t t = net_run_until(n, all_know_newcomer, "n50", 60000);
+  uint64_t rounds = 4 * (uint64_t)ceil(log2(51.0)) + 4;
+  print_message("n50 known to all 50 in %llu ms (bound %llu)\n",
+                (unsigned long long)t, (unsigned long long)(rounds * INTERVAL));
+  assert_true(t <= rounds * INTERVAL);
+  assert_true(converged(n, NULL));
+  net_free(n);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(
+          three_nodes_join_through_one_seed_and_all_see_three_alive),
+      cmocka_unit_test(
+          alone_without_seeds_is_a_cluster_of_one_and_sends_nothing),
+      cmocka_unit_test(
+          join_retries_seeds_with_doubling_backoff_until_one_answers),
+      cmocka_unit_test(deadline_is_exact_and_nothing_happens_before_it),
+      cmocka_unit_test(killed_node_is_suspected_then_dead_on_every_other_node),
+      cmocka_unit_test(
+          closed_links_bring_a_kill_to_every_node_within_three_seconds),
+      cmocka_unit_test(slow_node_that_answers_indirect_probes_is_not_suspected),
+      cmocka_unit_test(suspected_node_refutes_with_a_higher_incarnation),
+      cmocka_unit_test(
+          restart_with_a_larger_epoch_is_reported_restarted_and_alive),
+      cmocka_unit_test(graceful_leave_is_left_everywhere_not_dead),
+      cmocka_unit_test(
+          partitioned_halves_that_declared_each_other_dead_merge_on_heal),
+      cmocka_unit_test(forged_messages_are_rejected_and_counted),
+      cmocka_unit_test(same_seed_gives_an_identical_trace),
+      cmocka_unit_test(news_of_a_new_member_reaches_fifty_nodes_in_log_rounds),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
