@@ -1,0 +1,79 @@
+/* sim.h — a simulated cluster for the membership and registry state
+ * machines: N nodes, each a swim + registry pair, on a virtual network with
+ * virtual time, seeded loss and delay, partitions, crashes and restarts. The
+ * same seed and script give the same run, message for message. */
+#ifndef TR_SIM_H
+#define TR_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "registry.h"
+#include "swim.h"
+
+typedef struct sim sim;
+
+typedef struct sim_config {
+  uint32_t nodes;
+  uint64_t seed;
+  uint32_t step_ms;      /* time resolution of the run [5] */
+  uint32_t latency_ms;   /* one-way delay [1] */
+  uint32_t jitter_ms;    /* plus uniform [0, jitter] [1] */
+  uint32_t loss_permille;/* per message, all links [0] */
+  swim_config swim;      /* name/addr/epoch/seed are set per node */
+  reg_config reg;
+} sim_config;
+
+int sim_new(sim **out, const sim_config *);
+void sim_free(sim *);
+
+/* Node i (0-based) is named "n<i>" with address "n<i>:7000". */
+const char *sim_name(sim *, uint32_t i);
+
+/* Every node joins through node 0 at time now (node 0 has no seed). */
+void sim_join_all(sim *);
+/* Runs virtual time forward by ms. */
+void sim_run(sim *, uint64_t ms);
+/* Runs until pred(sim, arg) or max_ms; returns the virtual time it took
+ * (to 50 ms: pred is checked that often), or UINT64_MAX if it never held. */
+uint64_t sim_run_until(sim *, bool (*pred)(sim *, void *), void *arg,
+                       uint64_t max_ms);
+uint64_t sim_now(sim *);
+
+void sim_crash(sim *, uint32_t i);   /* stops a node: nothing in or out */
+void sim_restart(sim *, uint32_t i); /* a fresh process: new epoch, rejoins */
+bool sim_is_up(sim *, uint32_t i);
+void sim_set_loss(sim *, uint32_t permille);
+/* Cuts the network between nodes with group[i] != group[j]; NULL heals. */
+void sim_partition(sim *, const uint8_t *group);
+
+/* Local actor ids: claim/release on node i (the registry's own calls). */
+int sim_claim(sim *, uint32_t i, const char *id);
+int sim_release(sim *, uint32_t i, const char *id);
+
+/* Views. */
+swim *sim_swim(sim *, uint32_t i);
+registry *sim_reg(sim *, uint32_t i);
+
+/* Properties, over the nodes that are up: */
+/* every up node sees exactly the up nodes alive (and no one else alive) */
+bool sim_membership_converged(sim *);
+/* every up node resolves the same (id -> owner) map, and every owner is up */
+bool sim_registry_converged(sim *);
+/* no id is owned (claimed and not lost) by two up nodes */
+bool sim_no_double_owner(sim *);
+/* node `who` is known by every up node in state st */
+bool sim_all_see(sim *, const char *who, swim_state st);
+/* id resolves to owner (NULL: to nobody) on every up node */
+bool sim_all_resolve(sim *, const char *id, const char *owner);
+
+typedef struct sim_stats {
+  uint64_t msgs_sent, msgs_dropped, msgs_delivered;
+  uint64_t false_deaths;   /* an up node declared dead by an up node */
+  uint64_t conflicts_lost; /* conflict_lost calls */
+  uint64_t trace_hash;     /* FNV over every delivered message and event */
+} sim_stats;
+
+void sim_get_stats(sim *, sim_stats *out);
+
+#endif /* TR_SIM_H */
