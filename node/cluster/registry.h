@@ -23,8 +23,27 @@
  *   this node speaks for itself) and counted.
  * - Two live owners for one id (after a partition heals): the owner whose
  *   name sorts first (strcmp) wins. Lookups answer the winner everywhere;
- *   the losing node is told (on_conflict_lost) and must stop its actor and
- *   release the id. */
+ *   the losing node is told (conflict_lost) and must stop its actor and
+ *   release the id.
+ *
+ * Protocol choices worth knowing (details in registry.c and
+ * registry_gossip.c):
+ * - A delta about the member it is gossiped to is counted as sent but not
+ *   sent (its owner knows it); nobody is sent, or asked for, its own set.
+ * - Deltas of one message are applied sorted by (owner, epoch, version).
+ *   Out-of-order ones past a gap are not buffered: the owner is marked
+ *   stale and pulled (from the sender of the gapped delta), at most once
+ *   per 4 gossip intervals per owner.
+ * - A digest lists every owner up here, version 0 included, so an owner
+ *   missing from it is one the sender does not know up: it gets no SET.
+ *   Owners whose epoch differs on the two sides are skipped; membership
+ *   settles the epoch first.
+ * - The first sync runs one gossip interval after the first peer comes up
+ *   (a joining node, or one that was alone), later ones every
+ *   sync_interval_ms. After a partition heals, anti-entropy alone brings
+ *   back the sets dropped meanwhile, within a few sync intervals.
+ * - At most 1024 deltas wait to be gossiped; past that the most-sent one
+ *   is dropped (receivers see a gap and pull the set). */
 #ifndef TR_REGISTRY_H
 #define TR_REGISTRY_H
 
@@ -55,6 +74,8 @@ typedef enum {
   REG_MSG_SET      /* one owner's full set: digests[0] + ids */
 } reg_msg_type;
 
+/* A message, in or out. Everything it points to is owned by whoever built
+ * it and valid during the send or receive call only. */
 typedef struct reg_msg {
   reg_msg_type type;
   char sender[TR_ID_MAX + 1]; /* must equal the authenticated peer */
@@ -62,53 +83,76 @@ typedef struct reg_msg {
   uint32_t ndeltas;
   const reg_digest *digests;
   uint32_t ndigests;
-  const char *const *ids; /* REG_MSG_SET: the owner's live ids */
+  const char *const *ids; /* REG_MSG_SET: the owner's live ids, all of
+                             them in one message: nids may be large */
   uint32_t nids;
 } reg_msg;
 
+/* 0 means the default in brackets. */
 typedef struct reg_config {
-  const char *name; /* this node */
-  uint64_t epoch;
-  uint64_t seed;
+  const char *name; /* this node (copied) */
+  uint64_t epoch;   /* this process's epoch, as swim's */
+  uint64_t seed;    /* 0: derived from name and epoch */
   uint32_t gossip_interval_ms; /* deltas go out this often [50] */
   uint32_t fanout;             /* members per gossip round [3] */
   uint32_t retransmit_mult;    /* lambda in lambda*log(N+1) [4] */
-  uint32_t max_deltas;         /* per message [64] */
+  uint32_t max_deltas;         /* per message [64], at most 4096 */
   uint32_t sync_interval_ms;   /* digest exchange [5000] */
 } reg_config;
 
+/* Callbacks run inside reg_* calls and must not call back into the same
+ * registry (queue the work, do it after the call returns). Their strings
+ * are valid during the call. */
 typedef struct reg_ops {
+  /* Send msg to member `to`; the host may drop it (loss). Required. */
   void (*send)(void *user, const char *to, const reg_msg *msg);
-  /* An id now resolves to `owner` (NULL: to nobody). */
+  /* An id now resolves to `owner` (NULL: to nobody). Fires on every change
+   * of resolution, this node's own claims and releases included. Optional. */
   void (*changed)(void *user, const char *id, const char *owner);
   /* This node lost `id` to another owner: stop the local actor (reason
-   * TR_EEXIST), then call reg_release. */
+   * TR_EEXIST), then call reg_release. Called once per claim. Optional. */
   void (*conflict_lost)(void *user, const char *id, const char *winner);
 } reg_ops;
 
 typedef struct registry registry;
 
+/* TR_EINVAL for a NULL or empty name, a name over TR_ID_MAX, or no
+ * ops->send; TR_ENOMEM. */
 int reg_new(registry **out, const reg_config *, const reg_ops *, void *user);
 void reg_free(registry *); /* NULL ok */
 
 /* Membership, from swim's member_changed: alive/suspect members (with their
- * epoch), and members that are gone (dead or left). */
+ * epoch), and members that are gone (dead or left). A newer epoch than the
+ * one known is a restart; an older one is ignored, as is anything about
+ * this node itself (it is always up in its own epoch). A gone member is
+ * forgotten: its entries go, and deltas and sets for it are rejected until
+ * it is up again, with an empty set at version 0 for anti-entropy to fill. */
 void reg_member_up(registry *, const char *name, uint64_t epoch,
                    uint64_t now_ms);
 void reg_member_gone(registry *, const char *name, uint64_t now_ms);
 
 /* A local spawn: TR_EEXIST if the id resolves to a live owner (this node or
- * another), else 0 and the claim is gossiped. */
+ * another), else 0 and the claim is gossiped. TR_EINVAL for an empty id or
+ * one over TR_ID_MAX; TR_ENOMEM (nothing changed). */
 int reg_claim(registry *, const char *id, uint64_t now_ms);
-/* A local stop: releases an id this node owns; TR_ENOTFOUND otherwise. */
+/* A local stop: releases an id this node owns (also one it lost in a
+ * conflict); TR_ENOTFOUND otherwise; TR_EINVAL, TR_ENOMEM as above. */
 int reg_release(registry *, const char *id, uint64_t now_ms);
 
 /* The owner `id` resolves to, or NULL. Valid until the next call. */
 const char *reg_lookup(registry *, const char *id);
 
+/* A message from authenticated peer `from`. */
 void reg_receive(registry *, const char *from, const reg_msg *,
                  uint64_t now_ms);
+/* Runs every round due at now_ms (gossip before sync on a tie); each
+ * schedules its next one from now_ms, so a late call catches up once.
+ * Calling before reg_next_deadline() does nothing. */
 void reg_tick(registry *, uint64_t now_ms);
+/* The exact time of the next thing reg_tick would do; UINT64_MAX for none
+ * (no peer, or nothing to gossip and no peer to sync with). Changes only
+ * through reg_* calls: the host re-reads it after each one. now_ms must
+ * never decrease across calls. */
 uint64_t reg_next_deadline(registry *);
 
 size_t reg_count(registry *); /* ids that resolve */
@@ -116,10 +160,20 @@ size_t reg_count(registry *); /* ids that resolve */
 void reg_each(registry *, void (*fn)(void *arg, const char *id,
                                      const char *owner), void *arg);
 
+/* Counters since reg_new. claims, releases: own, successful; deltas_out:
+ * deltas in sent messages; msgs_out: every message; pulls: PULL messages
+ * sent; sets_applied: SETs that replaced a set; conflicts: a second
+ * claimant added to an id here; conflicts_lost: conflict_lost calls.
+ * rejected_sender: whole messages whose sender is not `from`;
+ * rejected_owner: deltas and SETs for an owner not up in that epoch;
+ * rejected_self: deltas and SETs about this node's own set, and digest
+ * entries saying another holds a newer version of it; rejected_malformed: entries with an empty
+ * or unterminated name or id, or a message of an unknown type. */
 typedef struct reg_stats {
   uint64_t claims, releases, deltas_applied, deltas_out, msgs_out;
   uint64_t pulls, sets_applied, conflicts, conflicts_lost;
   uint64_t rejected_sender, rejected_owner, rejected_self;
+  uint64_t rejected_malformed;
 } reg_stats;
 
 void reg_get_stats(registry *, reg_stats *out);

@@ -1,0 +1,417 @@
+/* registry.c — the cluster-wide actor registry as a deterministic state
+ * machine (see registry.h): the owner and id tables, conflict resolution,
+ * membership, this node's own claims, and the timers the host drives through
+ * reg_tick. Gossip, anti-entropy and incoming messages are in
+ * registry_gossip.c.
+ *
+ * Design notes.
+ * - Two uthash tables. `owners`: every owner the membership knows up (this
+ *   node included), with its epoch, the version of the set held for it and
+ *   the set itself (a hash of claims by id). `ids`: every id at least one
+ *   owner claims, with its claimants in a list sorted by owner name, so the
+ *   resolution (the strcmp-first claimant) is the head. An id is interned
+ *   once, in its reg_id; claims point to it.
+ * - Only live owners have claims: a gone owner's set is dropped and the
+ *   owner freed, and a restart drops the older epoch's set. So every
+ *   claimant is live and resolution needs no liveness check.
+ * - Every change of an id's head is reported through `changed` at the point
+ *   it happens; a new head that beats one of this node's own claims also
+ *   reports conflict_lost, once per claim.
+ * - Randomness comes from a splitmix64 generator seeded by the config, and
+ *   uthash iterates in insertion order, so one seed and one sequence of
+ *   calls give one sequence of messages and callbacks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry_int.h"
+#include "utlist.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+uint64_t reg_rand(registry *r) {
+  uint64_t z = (r->rng += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint32_t reg_rand_below(registry *r, uint32_t n) {
+  return n ? (uint32_t)(reg_rand(r) % n) : 0;
+}
+
+/* A name or id: non-empty and NUL-terminated within cap bytes. */
+bool reg_name_ok(const char *s, size_t cap) {
+  if (!s || !s[0]) return false;
+  return strnlen(s, cap) < cap;
+}
+
+static bool id_ok(const char *id) { return reg_name_ok(id, TR_ID_MAX + 1); }
+
+reg_owner *reg_owner_find(registry *r, const char *name) {
+  reg_owner *o = NULL;
+  HASH_FIND_STR(r->owners, name, o);
+  return o;
+}
+
+reg_entry *reg_entry_find(reg_owner *o, const char *id) {
+  reg_entry *c = NULL;
+  HASH_FIND(hh, o->set, id, strlen(id), c);
+  return c;
+}
+
+static void notify_changed(registry *r, reg_id *rid) {
+  if (r->ops.changed)
+    r->ops.changed(r->user, rid->id,
+                   rid->claims ? rid->claims->owner->name : NULL);
+}
+
+/* ---- claims ------------------------------------------------------------- */
+
+/* After a claimant was added ahead of this node's own claim on rid. */
+static void check_lost(registry *r, reg_id *rid) {
+  reg_entry *head = rid->claims;
+  for (reg_entry *c = head->next; c; c = c->next) {
+    if (c->owner != r->self) continue;
+    if (!c->lost_told) {
+      c->lost_told = true;
+      r->st.conflicts_lost++;
+      if (r->ops.conflict_lost)
+        r->ops.conflict_lost(r->user, rid->id, head->owner->name);
+    }
+    return;
+  }
+}
+
+/* Adds o's claim on id (not yet in o's set). NULL when out of memory,
+ * with nothing changed. */
+reg_entry *reg_entry_add(registry *r, reg_owner *o, const char *id) {
+  bool hash_oom = false;
+  size_t len = strlen(id);
+  reg_id *rid = NULL;
+  HASH_FIND(hh, r->ids, id, len, rid);
+  bool new_rid = !rid;
+  reg_entry *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  if (new_rid) {
+    rid = calloc(1, sizeof(*rid) + len + 1);
+    if (!rid) goto fail_claim;
+    memcpy(rid->id, id, len + 1);
+    HASH_ADD_KEYPTR(hh, r->ids, rid->id, len, rid);
+    if (hash_oom) goto fail_rid;
+  }
+  c->owner = o;
+  c->rid = rid;
+  HASH_ADD_KEYPTR(hh, o->set, rid->id, len, c);
+  if (hash_oom) {
+    if (new_rid) HASH_DEL(r->ids, rid);
+    goto fail_rid;
+  }
+
+  reg_entry **pp = &rid->claims;
+  while (*pp && strcmp((*pp)->owner->name, o->name) < 0) pp = &(*pp)->next;
+  c->next = *pp;
+  *pp = c;
+  if (!new_rid) r->st.conflicts++;
+  if (rid->claims == c) notify_changed(r, rid);
+  if (!new_rid) check_lost(r, rid);
+  return c;
+
+fail_rid:
+  if (new_rid) free(rid);
+fail_claim:
+  free(c);
+  return NULL;
+}
+
+/* Removes a claim from its owner's set and its id, freeing both as they
+ * empty. */
+void reg_entry_remove(registry *r, reg_entry *c) {
+  reg_id *rid = c->rid;
+  bool was_head = rid->claims == c;
+  HASH_DEL(c->owner->set, c);
+  reg_entry **pp = &rid->claims;
+  while (*pp != c) pp = &(*pp)->next;
+  *pp = c->next;
+  free(c);
+  if (was_head) notify_changed(r, rid);
+  if (!rid->claims) {
+    HASH_DEL(r->ids, rid);
+    free(rid);
+  }
+}
+
+static void owner_drop_set(registry *r, reg_owner *o) {
+  reg_entry *c, *tmp;
+  HASH_ITER(hh, o->set, c, tmp) reg_entry_remove(r, c);
+}
+
+/* ---- membership --------------------------------------------------------- */
+
+static int peer_add(registry *r, reg_owner *o) {
+  if (r->npeers == r->peers_cap) {
+    uint32_t cap = r->peers_cap ? r->peers_cap * 2 : 16;
+    reg_owner **p = realloc(r->peers, cap * sizeof(*p));
+    if (!p) return TR_ENOMEM;
+    r->peers = p;
+    r->peers_cap = cap;
+  }
+  o->peer_pos = r->npeers;
+  r->peers[r->npeers++] = o;
+  return 0;
+}
+
+static void peer_remove(registry *r, reg_owner *o) {
+  uint32_t i = o->peer_pos, last = --r->npeers;
+  if (i != last) {
+    r->peers[i] = r->peers[last];
+    r->peers[i]->peer_pos = i;
+  }
+}
+
+/* The first peer starts the timers: a sync soon, to learn what the cluster
+ * holds (a joining node, or one that was alone), and gossip of any deltas
+ * queued meanwhile. The last one gone stops them. */
+static void peers_changed(registry *r, uint32_t before, uint64_t now) {
+  if (before == 0 && r->npeers > 0) {
+    r->sync_at = now + r->gossip_interval;
+    reg_gossip_arm(r, now);
+  } else if (r->npeers == 0) {
+    r->sync_at = UINT64_MAX;
+    r->gossip_at = UINT64_MAX;
+  }
+}
+
+void reg_member_up(registry *r, const char *name, uint64_t epoch,
+                   uint64_t now_ms) {
+  if (!r || !reg_name_ok(name, TR_ID_MAX + 1)) return;
+  if (strcmp(name, r->self->name) == 0) return; /* only this node says */
+  reg_owner *o = reg_owner_find(r, name);
+  if (o) {
+    if (epoch <= o->epoch) return; /* known, or older news */
+    /* A restart: the older epoch's entries go, the new one starts empty. */
+    reg_gq_drop_owner(r, name);
+    owner_drop_set(r, o);
+    o->epoch = epoch;
+    o->version = o->seen = 0;
+    o->pull_after = 0;
+    o->stale = false;
+    return;
+  }
+  o = calloc(1, sizeof(*o));
+  if (!o) return; /* its entries will be rejected until it shows again */
+  memcpy(o->name, name, strlen(name) + 1);
+  o->epoch = epoch;
+  bool hash_oom = false;
+  HASH_ADD_STR(r->owners, name, o);
+  if (hash_oom) {
+    free(o);
+    return;
+  }
+  uint32_t before = r->npeers;
+  if (peer_add(r, o) != 0) {
+    HASH_DEL(r->owners, o);
+    free(o);
+    return;
+  }
+  peers_changed(r, before, now_ms);
+}
+
+void reg_member_gone(registry *r, const char *name, uint64_t now_ms) {
+  if (!r || !reg_name_ok(name, TR_ID_MAX + 1)) return;
+  reg_owner *o = reg_owner_find(r, name);
+  if (!o || o == r->self) return;
+  reg_gq_drop_owner(r, name);
+  owner_drop_set(r, o);
+  peer_remove(r, o);
+  HASH_DEL(r->owners, o);
+  free(o);
+  reg_gq_prune(r); /* fewer members: fewer retransmissions */
+  peers_changed(r, r->npeers + 1, now_ms);
+}
+
+/* ---- this node's own set ------------------------------------------------ */
+
+/* A delta about this node's own set, at the next version; the host's
+ * change is applied before it is queued, and both or neither happen. */
+static reg_queued *own_delta(registry *r, const char *id, bool removed) {
+  reg_queued *q = calloc(1, sizeof(*q));
+  if (!q) return NULL;
+  memcpy(q->d.owner, r->self->name, strlen(r->self->name) + 1);
+  memcpy(q->d.id, id, strlen(id) + 1);
+  q->d.epoch = r->self->epoch;
+  q->d.version = r->self->version + 1;
+  q->d.removed = removed;
+  return q;
+}
+
+static void own_commit(registry *r, reg_queued *q, uint64_t now) {
+  r->self->version = r->self->seen = q->d.version;
+  reg_gq_push(r, q, now);
+}
+
+int reg_claim(registry *r, const char *id, uint64_t now_ms) {
+  if (!r || !id_ok(id)) return TR_EINVAL;
+  reg_id *rid = NULL;
+  HASH_FIND_STR(r->ids, id, rid);
+  if (rid) return TR_EEXIST; /* every claimant is live */
+  reg_queued *q = own_delta(r, id, false);
+  if (!q) return TR_ENOMEM;
+  if (!reg_entry_add(r, r->self, id)) {
+    free(q);
+    return TR_ENOMEM;
+  }
+  own_commit(r, q, now_ms);
+  r->st.claims++;
+  return 0;
+}
+
+int reg_release(registry *r, const char *id, uint64_t now_ms) {
+  if (!r || !id_ok(id)) return TR_EINVAL;
+  reg_entry *c = reg_entry_find(r->self, id);
+  if (!c) return TR_ENOTFOUND;
+  reg_queued *q = own_delta(r, id, true);
+  if (!q) return TR_ENOMEM;
+  reg_entry_remove(r, c);
+  own_commit(r, q, now_ms);
+  r->st.releases++;
+  return 0;
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+const char *reg_lookup(registry *r, const char *id) {
+  if (!r || !id) return NULL;
+  reg_id *rid = NULL;
+  HASH_FIND_STR(r->ids, id, rid);
+  return rid ? rid->claims->owner->name : NULL;
+}
+
+size_t reg_count(registry *r) { return r ? HASH_COUNT(r->ids) : 0; }
+
+void reg_each(registry *r,
+              void (*fn)(void *arg, const char *id, const char *owner),
+              void *arg) {
+  if (!r || !fn) return;
+  reg_id *rid, *tmp;
+  HASH_ITER(hh, r->ids, rid, tmp) fn(arg, rid->id, rid->claims->owner->name);
+}
+
+void reg_get_stats(registry *r, reg_stats *out) {
+  if (!out) return;
+  if (!r) {
+    memset(out, 0, sizeof(*out));
+    return;
+  }
+  *out = r->st;
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+uint64_t reg_next_deadline(registry *r) {
+  if (!r) return UINT64_MAX;
+  return r->gossip_at < r->sync_at ? r->gossip_at : r->sync_at;
+}
+
+void reg_tick(registry *r, uint64_t now_ms) {
+  if (!r) return;
+  /* Each round schedules its next one from now, so this ends. Ties: gossip
+   * first. */
+  for (;;) {
+    if (r->gossip_at <= now_ms && r->gossip_at <= r->sync_at)
+      reg_gossip_round(r, now_ms);
+    else if (r->sync_at <= now_ms)
+      reg_sync_round(r, now_ms);
+    else
+      break;
+  }
+}
+
+void reg_receive(registry *r, const char *from, const reg_msg *msg,
+                 uint64_t now_ms) {
+  if (!r || !msg) return;
+  reg_msg_receive(r, from, msg, now_ms);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static uint64_t name_hash(const char *name) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+int reg_new(registry **out, const reg_config *cfg, const reg_ops *ops,
+            void *user) {
+  if (!out) return TR_EINVAL;
+  *out = NULL;
+  if (!cfg || !ops || !ops->send || !reg_name_ok(cfg->name, TR_ID_MAX + 1))
+    return TR_EINVAL;
+  registry *r = calloc(1, sizeof(*r));
+  if (!r) return TR_ENOMEM;
+  r->ops = *ops;
+  r->user = user;
+  r->gossip_interval = cfg->gossip_interval_ms ? cfg->gossip_interval_ms : 50;
+  r->fanout = cfg->fanout ? cfg->fanout : 3;
+  r->retransmit_mult = cfg->retransmit_mult ? cfg->retransmit_mult : 4;
+  r->max_deltas = cfg->max_deltas ? cfg->max_deltas : 64;
+  if (r->max_deltas > 4096) r->max_deltas = 4096;
+  r->sync_interval = cfg->sync_interval_ms ? cfg->sync_interval_ms : 5000;
+  r->pull_retry = 4 * r->gossip_interval;
+  r->rng = cfg->seed ? cfg->seed : name_hash(cfg->name) ^ cfg->epoch;
+  r->gossip_at = r->sync_at = UINT64_MAX;
+
+  bool hash_oom = false;
+  r->pick = calloc(2 * (size_t)r->max_deltas, sizeof(*r->pick));
+  r->out = calloc(r->max_deltas, sizeof(*r->out));
+  r->self = calloc(1, sizeof(*r->self));
+  if (!r->pick || !r->out || !r->self || !reg_gq_reserve(r, 1)) goto fail;
+  memcpy(r->self->name, cfg->name, strlen(cfg->name) + 1);
+  r->self->epoch = cfg->epoch;
+  HASH_ADD_STR(r->owners, name, r->self);
+  if (hash_oom) goto fail;
+  *out = r;
+  return 0;
+
+fail:
+  HASH_CLEAR(hh, r->owners);
+  free(r->buckets);
+  free(r->self);
+  free(r->out);
+  free(r->pick);
+  free(r);
+  return TR_ENOMEM;
+}
+
+void reg_free(registry *r) {
+  if (!r) return;
+  reg_owner *o, *otmp;
+  HASH_ITER(hh, r->owners, o, otmp) {
+    reg_entry *c, *ctmp;
+    HASH_ITER(hh, o->set, c, ctmp) {
+      HASH_DEL(o->set, c);
+      free(c);
+    }
+    HASH_DEL(r->owners, o);
+    free(o);
+  }
+  reg_id *rid, *rtmp;
+  HASH_ITER(hh, r->ids, rid, rtmp) {
+    HASH_DEL(r->ids, rid);
+    free(rid);
+  }
+  for (uint32_t b = 0; b < r->nbuckets; b++) {
+    reg_queued *q, *qtmp;
+    DL_FOREACH_SAFE(r->buckets[b], q, qtmp) {
+      DL_DELETE(r->buckets[b], q);
+      free(q);
+    }
+  }
+  free(r->buckets);
+  free(r->peers);
+  free(r->sorted);
+  free(r->out);
+  free(r->pick);
+  free(r);
+}

@@ -1,0 +1,117 @@
+/* registry_int.h — the state behind registry.h, shared by registry.c (owners,
+ * ids, claims, conflict resolution, membership) and registry_gossip.c (the
+ * delta queue, gossip rounds, anti-entropy, incoming messages). Not for the
+ * host. */
+#ifndef TR_REGISTRY_INT_H
+#define TR_REGISTRY_INT_H
+
+#include "registry.h"
+
+/* A failed allocation inside HASH_ADD leaves the table as it was and sets
+ * the `hash_oom` flag that the one caller declares, instead of exiting. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (hash_oom = true)
+#include "uthash.h"
+
+/* Deltas waiting to be gossiped, at most. Past it the most-sent one goes:
+ * a receiver that misses it sees a gap and pulls the whole set, which for
+ * a burst of changes is cheaper than gossiping each one. */
+#define REG_QUEUE_MAX 1024
+
+typedef struct reg_owner reg_owner;
+typedef struct reg_id reg_id;
+typedef struct reg_entry reg_entry;
+typedef struct reg_queued reg_queued;
+
+/* One id that at least one owner claims (ids without claims are freed). */
+struct reg_id {
+  UT_hash_handle hh;  /* registry.ids, keyed by id */
+  reg_entry *claims;  /* sorted by owner name: the head is the resolution */
+  char id[];          /* interned once; claims and owner sets point here */
+};
+
+/* One owner's claim on one id: in the owner's set and the id's list. */
+struct reg_entry {
+  UT_hash_handle hh;  /* owner->set, keyed by rid->id */
+  reg_owner *owner;
+  reg_id *rid;
+  reg_entry *next;    /* rid->claims */
+  uint64_t mark;      /* SET replacement: seen in the new set */
+  bool lost_told;     /* own claims: conflict_lost already called */
+};
+
+/* An owner known up in `epoch` (membership), and the set held for it. Gone
+ * owners are freed: unknown owners are rejected like dead ones. */
+struct reg_owner {
+  UT_hash_handle hh;    /* registry.owners, keyed by name */
+  char name[TR_ID_MAX + 1];
+  uint64_t epoch;       /* the membership's epoch for it */
+  uint64_t version;     /* of the set held; 0 = nothing known */
+  uint64_t seen;        /* highest version heard of (gaps, digests) */
+  uint64_t pull_after;  /* no new pull for this owner before */
+  bool stale;           /* version < seen: a pull or a SET will repair */
+  uint32_t peer_pos;    /* index in registry.peers (not for self) */
+  reg_entry *set;       /* hash of claims by id */
+};
+
+/* A delta waiting to be gossiped: own changes and applied ones to relay. */
+struct reg_queued {
+  reg_queued *prev, *next; /* utlist DL in buckets[sent] */
+  uint32_t sent;
+  reg_delta d;
+};
+
+struct registry {
+  reg_ops ops;
+  void *user;
+
+  /* Configuration with defaults applied. */
+  uint32_t gossip_interval, fanout, retransmit_mult, max_deltas;
+  uint32_t sync_interval, pull_retry;
+
+  uint64_t rng;
+  uint64_t mark_gen;
+
+  reg_owner *owners; /* every owner up, self included */
+  reg_owner *self;
+  reg_id *ids;
+
+  reg_owner **peers; /* the other owners up, for random picks */
+  uint32_t npeers, peers_cap;
+
+  /* The delta queue: bucket b holds the deltas sent b times, oldest
+   * first; see registry_gossip.c. */
+  reg_queued **buckets;
+  uint32_t nbuckets, nqueued;
+  reg_queued **pick;  /* scratch, 2 * max_deltas */
+  reg_delta *out;     /* scratch, max_deltas */
+  const reg_delta **sorted; /* scratch for incoming deltas */
+  uint32_t sorted_cap;
+
+  uint64_t gossip_at, last_gossip, sync_at; /* UINT64_MAX: not armed */
+
+  reg_stats st;
+};
+
+/* registry.c */
+uint64_t reg_rand(registry *);
+uint32_t reg_rand_below(registry *, uint32_t n);
+bool reg_name_ok(const char *s, size_t cap);
+reg_owner *reg_owner_find(registry *, const char *name);
+reg_entry *reg_entry_find(reg_owner *, const char *id);
+reg_entry *reg_entry_add(registry *, reg_owner *, const char *id);
+void reg_entry_remove(registry *, reg_entry *);
+
+/* registry_gossip.c */
+uint32_t reg_gq_limit(const registry *);
+bool reg_gq_reserve(registry *, uint32_t nbuckets);
+void reg_gq_push(registry *, reg_queued *, uint64_t now);
+void reg_gq_drop_owner(registry *, const char *owner);
+void reg_gq_prune(registry *);
+void reg_gossip_arm(registry *, uint64_t now);
+void reg_gossip_round(registry *, uint64_t now);
+void reg_sync_round(registry *, uint64_t now);
+void reg_msg_receive(registry *, const char *from, const reg_msg *,
+                     uint64_t now);
+
+#endif /* TR_REGISTRY_INT_H */
