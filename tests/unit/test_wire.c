@@ -260,6 +260,20 @@ static void random_and_mutated_input_never_breaks_the_decoders(void **st) {
   assert_true(decoded > 0); /* and some frames still decoded */
 }
 
+/* A string field sent with another wire type (target as fixed64) reaches
+ * nanopb's callback as a stack copy: the envelope must be refused, never
+ * decoded into a slice pointing outside the frame. */
+static void string_field_with_a_foreign_wire_type_is_rejected(void **state) {
+  (void)state;
+  const uint8_t body[] = {0x19, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'};
+  wire_envelope e;
+  assert_int_equal(wire_decode_envelope(body, sizeof(body), &e), TR_EINVAL);
+  const uint8_t payload_fixed32[] = {0x1a, 1, 'x', 0x2d, 1, 2, 3, 4};
+  assert_int_equal(
+      wire_decode_envelope(payload_fixed32, sizeof(payload_fixed32), &e),
+      TR_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(envelope_round_trips_and_payload_points_into_the_frame),
@@ -273,6 +287,7 @@ int main(void) {
       cmocka_unit_test(truncated_frame_waits_for_more_bytes),
       cmocka_unit_test(undecodable_bodies_are_rejected),
       cmocka_unit_test(random_and_mutated_input_never_breaks_the_decoders),
+      cmocka_unit_test(string_field_with_a_foreign_wire_type_is_rejected),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,6 +117,14 @@ static bool str_ok(const wire_slice *s, size_t min_len) {
   return memchr(s->p, '\0', s->len) == NULL;
 }
 
+/* A string or bytes field sent with another wire type reaches its callback
+ * as a copy on nanopb's stack, gone after the decode: such a slice does not
+ * point into the body, and the envelope is malformed. */
+static bool in_body(const wire_slice *s, const uint8_t *body, size_t len) {
+  if (!s->p) return true;
+  return s->p >= body && s->len <= len && s->p <= body + len - s->len;
+}
+
 int wire_decode_envelope(const uint8_t *body, size_t len, wire_envelope *out) {
   memset(out, 0, sizeof(*out));
   troupe_Envelope m = troupe_Envelope_init_zero;
@@ -131,6 +139,9 @@ int wire_decode_envelope(const uint8_t *body, size_t len, wire_envelope *out) {
   pb_istream_t s = pb_istream_from_buffer(body, len);
   /* m is initialised above (with our callbacks): skip nanopb's own pass. */
   if (!pb_decode_ex(&s, troupe_Envelope_fields, &m, PB_DECODE_NOINIT))
+    return TR_EINVAL;
+  if (!in_body(&out->sender, body, len) || !in_body(&out->target, body, len) ||
+      !in_body(&out->topic, body, len) || !in_body(&out->payload, body, len))
     return TR_EINVAL;
   if (!out->target.p || !str_ok(&out->target, 1) ||
       !str_ok(&out->sender, 1) || !str_ok(&out->topic, 0))
