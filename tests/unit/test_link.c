@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pb_decode.h>
+
 #include "link.h"
 #include "link_int.h"
 #include "pki.h"
@@ -30,6 +32,8 @@ typedef struct node {
   uint64_t got, next, bad_order;
   uint64_t undeliverable, undeliverable_asks;
   int ups, downs;
+  int frames, accepts;   /* cluster frames in (on_frame), on_accept calls */
+  uint64_t frame_nonces; /* sum of the nonces of the frames in */
 } node;
 
 typedef struct fixture {
@@ -61,6 +65,19 @@ static void on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
   if (e->type == TR_MSG_ASK) n->undeliverable_asks++;
 }
 
+static void on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
+                     const uint8_t *body, size_t len) {
+  node *n = user;
+  assert_int_equal(troupe_FrameKind_FRAME_SWIM, kind);
+  troupe_Ping p = troupe_Ping_init_zero;
+  pb_istream_t in = pb_istream_from_buffer(body, len);
+  assert_true(pb_decode(&in, troupe_Ping_fields, &p));
+  n->frames++;
+  n->frame_nonces += p.nonce;
+}
+
+static void on_accept(void *user, peer_link *lk) { ((node *)user)->accepts++; }
+
 /* TR_TEST_LOG=1 prints the links' log lines. */
 static void test_log(void *user, tr_log_level level, const char *event,
                      const char *fields) {
@@ -86,7 +103,8 @@ static void node_start_cfg(fixture *f, node *n, const char *name,
   if (!c.reconnect_max_ms) c.reconnect_max_ms = 50;
   if (!c.handshake_timeout_ms) c.handshake_timeout_ms = 2000;
   c.ops = (link_ops){.on_envelope = on_envelope, .on_state = on_state,
-                     .on_undeliverable = on_undeliverable};
+                     .on_undeliverable = on_undeliverable,
+                     .on_frame = on_frame, .on_accept = on_accept};
   c.user = n;
   if (getenv("TR_TEST_LOG")) {
     c.log = test_log;
@@ -844,6 +862,222 @@ static void simultaneous_dials_settle_on_one_connection(void **state) {
   node_stop(f, &b);
 }
 
+/* ---- seeds: frames to an address whose node is not known yet -------------- */
+
+static int send_seed(node *from, const char *addr, uint64_t nonce) {
+  troupe_Ping p = {.has_nonce = true, .nonce = nonce};
+  return link_send_seed(from->m, addr, troupe_FrameKind_FRAME_SWIM, &p,
+                        troupe_Ping_fields);
+}
+
+typedef struct frames_wait {
+  node *n;
+  int want;
+} frames_wait;
+
+static bool got_frames(void *arg) {
+  frames_wait *w = arg;
+  return w->n->frames >= w->want;
+}
+
+static link_mgr_stats mgr_stats(node *n) {
+  link_mgr_stats st;
+  link_mgr_get_stats(n->m, &st);
+  return st;
+}
+
+static bool seed_counted(void *arg) {
+  link_mgr_stats st = mgr_stats(arg);
+  return st.seed_failed + st.seed_self > 0 && st.conns == 0;
+}
+
+static void frame_reaches_a_seed_address_and_it_becomes_the_peers_link(
+    void **state) {
+  fixture *f = *state;
+  node a = {0}, b = {0};
+  node_start(f, &a, "node-a");
+  node_start(f, &b, "node-b");
+  /* The second frame joins the attempt in progress: one dial. */
+  assert_tr(0, send_seed(&a, b.addr, 1));
+  assert_tr(0, send_seed(&a, b.addr, 2));
+  assert_int_equal(1, mgr_stats(&a).conns);
+  assert_null(link_find(a.m, "node-b")); /* unknown until the hello */
+  frames_wait w = {&b, 2};
+  assert_true(run_until(f, got_frames, &w, 5000));
+  assert_int_equal(2, b.frames);
+  assert_int_equal(3, b.frame_nonces);
+  peer_link *lk = link_find(a.m, "node-b");
+  assert_non_null(lk);
+  assert_true(run_until(f, link_is_up, lk, 5000));
+  assert_string_equal(b.addr, lk->addr); /* it redials the seed address */
+  assert_int_equal(1, a.accepts);
+  link_mgr_stats st = mgr_stats(&a);
+  assert_int_equal(0, st.seed_failed);
+  assert_int_equal(0, st.seed_self);
+  assert_int_equal(1, st.links);
+  assert_int_equal(1, st.conns);
+  /* Envelopes flow both ways on it. */
+  peer_link *back = link_find(b.m, "node-a");
+  assert_non_null(back);
+  uint64_t v[8] = {0};
+  wire_envelope e = env_n(v, "sink");
+  assert_tr(0, link_send(lk, &e));
+  pair p = {&b, 1};
+  assert_true(run_until(f, got_at_least, &p, 5000));
+  assert_tr(0, link_send(back, &e));
+  pair q = {&a, 1};
+  assert_true(run_until(f, got_at_least, &q, 5000));
+  /* And cluster frames through link_send_frame. */
+  troupe_Ping ping = {.has_nonce = true, .nonce = 10};
+  assert_tr(0, link_send_frame(lk, troupe_FrameKind_FRAME_SWIM, &ping,
+                               troupe_Ping_fields));
+  frames_wait w3 = {&b, 3};
+  assert_true(run_until(f, got_frames, &w3, 5000));
+  assert_int_equal(1, mgr_stats(&a).conns);
+  assert_int_equal(1, mgr_stats(&b).conns);
+  node_stop(f, &a);
+  node_stop(f, &b);
+}
+
+static void seed_that_is_this_node_is_dropped_and_counted_as_self(
+    void **state) {
+  fixture *f = *state;
+  node a = {0};
+  node_start(f, &a, "node-a");
+  assert_tr(0, send_seed(&a, a.addr, 1));
+  assert_true(run_until(f, seed_counted, &a, 5000));
+  run_ms(f, 200); /* no redial */
+  link_mgr_stats st = mgr_stats(&a);
+  assert_int_equal(1, st.seed_self);
+  assert_int_equal(0, st.seed_failed);
+  assert_int_equal(0, st.links);
+  assert_int_equal(0, st.conns);
+  assert_int_equal(0, st.closed[LINK_CLOSE_HELLO]);
+  assert_true(st.closed[LINK_CLOSE_SELF] >= 1);
+  assert_int_equal(0, a.frames);
+  assert_int_equal(0, a.accepts);
+  /* The caller retries: the same again. */
+  assert_tr(0, send_seed(&a, a.addr, 2));
+  for (int i = 0; i < 2000 && mgr_stats(&a).seed_self < 2; i++)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  assert_int_equal(2, mgr_stats(&a).seed_self);
+  node_stop(f, &a);
+}
+
+static void seed_nobody_listens_at_fails_once_and_is_not_redialed(
+    void **state) {
+  fixture *f = *state;
+  node gone = {0}, a = {0};
+  node_start(f, &gone, "node-x");
+  char addr[64];
+  snprintf(addr, sizeof(addr), "%s", gone.addr);
+  node_stop(f, &gone); /* its port is free now */
+  node_start(f, &a, "node-a");
+  assert_tr(0, send_seed(&a, addr, 1));
+  assert_true(run_until(f, seed_counted, &a, 5000));
+  run_ms(f, 300); /* a redial loop would show as more attempts */
+  link_mgr_stats st = mgr_stats(&a);
+  assert_int_equal(1, st.seed_failed);
+  assert_int_equal(0, st.seed_self);
+  assert_int_equal(0, st.links);
+  assert_int_equal(0, st.conns);
+  node_stop(f, &a);
+}
+
+static void seed_with_a_bad_address_is_einval(void **state) {
+  fixture *f = *state;
+  node a = {0};
+  node_start(f, &a, "node-a");
+  assert_tr(TR_EINVAL, send_seed(&a, "no-port", 1));
+  assert_tr(TR_EINVAL, send_seed(&a, ":7000", 1));
+  troupe_Ping p = {.has_nonce = true, .nonce = 1};
+  assert_tr(TR_EINVAL, link_send_seed(a.m, a.addr, troupe_FrameKind_FRAME_PING,
+                                      &p, troupe_Ping_fields));
+  assert_int_equal(0, mgr_stats(&a).conns);
+  node_stop(f, &a);
+}
+
+static bool frames_and_one_conn_each(void *arg) {
+  both *x = arg;
+  return x->b->frames >= 3 && one_conn_each_and_up(x);
+}
+
+/* The seed connection races the link's own: whichever the tie-break keeps,
+ * both ends keep the same one, and the frames arrive. */
+static void seed_to_a_peer_with_a_link_delivers_and_leaves_one_link(
+    fixture *f, bool a_dials) {
+  node a = {0}, b = {0};
+  node_start(f, &a, "node-a");
+  node_start(f, &b, "node-b");
+  peer_link *lk;
+  if (a_dials) {
+    assert_tr(0, link_open(a.m, "node-b", b.addr, &lk));
+  } else {
+    peer_link *blk;
+    assert_tr(0, link_open(b.m, "node-a", a.addr, &blk));
+    for (int i = 0; i < 2000 && !link_find(a.m, "node-b"); i++)
+      uv_run(&f->loop, UV_RUN_ONCE);
+    lk = link_find(a.m, "node-b");
+    assert_non_null(lk);
+  }
+  assert_true(run_until(f, link_is_up, lk, 5000));
+  int accepts = a.accepts;
+  for (uint64_t i = 1; i <= 3; i++) assert_tr(0, send_seed(&a, b.addr, i));
+  both x = {&a, &b};
+  assert_true(run_until(f, frames_and_one_conn_each, &x, 5000));
+  run_ms(f, 100);
+  assert_true(one_conn_each_and_up(&x));
+  assert_int_equal(3, b.frames);
+  assert_int_equal(6, b.frame_nonces);
+  assert_ptr_equal(lk, link_find(a.m, "node-b"));
+  assert_int_equal(accepts, a.accepts);
+  link_mgr_stats sa = mgr_stats(&a), sb = mgr_stats(&b);
+  assert_int_equal(1, sa.links);
+  assert_int_equal(1, sb.links);
+  assert_int_equal(0, sa.seed_failed);
+  /* node-a dialed the seed, so it wins over node-b's dial, on both sides. */
+  assert_true(lk->active->dialer);
+  assert_false(link_find(b.m, "node-a")->active->dialer);
+  assert_string_equal(b.addr, lk->addr); /* learned, if it had none */
+  deliver_one(f, &a, &b);
+  peer_link *back = link_find(b.m, "node-a");
+  uint64_t v[8] = {a.next};
+  wire_envelope e = env_n(v, "sink");
+  assert_tr(0, link_send(back, &e));
+  pair p = {&a, a.got + 1};
+  assert_true(run_until(f, got_at_least, &p, 5000));
+  assert_int_equal(0, a.undeliverable + b.undeliverable);
+  node_stop(f, &a);
+  node_stop(f, &b);
+}
+
+static void seed_to_a_peer_this_node_dialed_keeps_one_link(void **state) {
+  seed_to_a_peer_with_a_link_delivers_and_leaves_one_link(*state, true);
+}
+
+static void seed_to_a_peer_that_dialed_this_node_keeps_one_link(void **state) {
+  seed_to_a_peer_with_a_link_delivers_and_leaves_one_link(*state, false);
+}
+
+static void seed_with_a_certificate_from_another_ca_is_refused(void **state) {
+  fixture *f = *state;
+  node a = {0}, b = {0};
+  node_start(f, &a, "node-a");
+  node_start_cfg(f, &b, "node-b", PKI_OTHER_CA, NULL, NULL);
+  assert_tr(0, send_seed(&a, b.addr, 1));
+  assert_true(run_until(f, seed_counted, &a, 5000));
+  run_ms(f, 100);
+  link_mgr_stats st = mgr_stats(&a);
+  assert_int_equal(1, st.seed_failed);
+  assert_int_equal(1, st.tls_fail[TLS_FAIL_UNTRUSTED]);
+  assert_int_equal(0, st.links);
+  assert_int_equal(0, st.conns);
+  assert_int_equal(0, b.frames);
+  assert_null(link_find(b.m, "node-a"));
+  node_stop(f, &a);
+  node_stop(f, &b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(hundred_thousand_envelopes_arrive_in_order, setup, teardown),
@@ -868,6 +1102,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(reconnect_after_the_peer_restarts, setup, teardown),
       cmocka_unit_test_setup_teardown(past_the_resume_window_queued_envelopes_are_undeliverable, setup, teardown),
       cmocka_unit_test_setup_teardown(simultaneous_dials_settle_on_one_connection, setup, teardown),
+      cmocka_unit_test_setup_teardown(frame_reaches_a_seed_address_and_it_becomes_the_peers_link, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_that_is_this_node_is_dropped_and_counted_as_self, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_nobody_listens_at_fails_once_and_is_not_redialed, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_with_a_bad_address_is_einval, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_to_a_peer_this_node_dialed_keeps_one_link, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_to_a_peer_that_dialed_this_node_keeps_one_link, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_with_a_certificate_from_another_ca_is_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

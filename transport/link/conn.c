@@ -19,12 +19,24 @@ static void conn_unref(link_conn *c) {
   if (c->next) c->next->prev = c->prev;
   tls_conn_free(c->tls);
   wire_reader_free(&c->rd);
+  link_frames_free(&c->seed_frames);
+  free(c->seed_addr);
   free(c->rbuf);
   free(c);
   mgr_release(m);
 }
 
 static void conn_on_handle_close(uv_handle_t *h) { conn_unref(h->data); }
+
+/* For log lines: the peer, or the address of a seed not yet named. */
+static const char *conn_peer(link_conn *c) {
+  return c->lk ? c->lk->peer : c->seed_addr ? "?seed" : "?";
+}
+
+static const char *conn_addr(link_conn *c) {
+  if (c->seed_addr) return c->seed_addr;
+  return c->lk && c->lk->addr ? c->lk->addr : "?";
+}
 
 static void conn_on_hs_timeout(uv_timer_t *t) {
   link_conn *c = t->data;
@@ -61,13 +73,19 @@ void conn_close(link_conn *c, link_close_reason reason) {
   link_mgr *m = c->mgr;
   conn_state was = c->st;
   c->st = CONN_CLOSED;
+  /* Whatever ends a connection to ourselves (our own close, the EOF when
+   * the other end refused our hello) is the same normal event. */
+  if (c->seed_self && reason != LINK_CLOSE_LOCAL) reason = LINK_CLOSE_SELF;
   m->st.closed[reason]++;
-  tr_log_level lvl = reason == LINK_CLOSE_LOCAL || reason == LINK_CLOSE_DUPLICATE
+  tr_log_level lvl = reason == LINK_CLOSE_LOCAL ||
+                             reason == LINK_CLOSE_DUPLICATE ||
+                             reason == LINK_CLOSE_SELF
                          ? TR_LOG_DEBUG
                          : TR_LOG_WARN;
-  mgr_log(m, lvl, "conn_closed", "peer=%s dialer=%d stage=%d reason=%s",
-          c->lk ? c->lk->peer : "?", c->dialer, (int)was,
+  mgr_log(m, lvl, "conn_closed", "peer=%s addr=%s dialer=%d stage=%d reason=%s",
+          conn_peer(c), conn_addr(c), c->dialer, (int)was,
           link_close_reason_name(reason));
+  if (c->seed_addr) seed_on_close(c, reason);
   uv_timer_stop(&c->hs_timer);
   uv_close((uv_handle_t *)&c->hs_timer, conn_on_handle_close);
   if (was == CONN_RESOLVING) uv_cancel((uv_req_t *)&c->gai_req);
@@ -149,7 +167,8 @@ int conn_write_plain(link_conn *c, const uint8_t *data, size_t len) {
 
 static int conn_send_hello(link_conn *c) {
   troupe_Hello h = troupe_Hello_init_zero;
-  link_fill_hello(c->lk, &h);
+  link_fill_hello(c->mgr, c->lk, &h);
+  if (!c->lk) h.session = c->seed_session; /* a seed naming no link yet */
   uint8_t buf[512];
   int n = wire_encode_control(buf, sizeof(buf), troupe_FrameKind_FRAME_HELLO,
                               &h);
@@ -165,21 +184,32 @@ static void conn_on_hello(link_conn *c, const wire_frame *f) {
     conn_close(c, LINK_CLOSE_MALFORMED);
     return;
   }
-  if (h.version != WIRE_VERSION || !h.node[0] ||
-      strcmp(h.node, m->name) == 0) {
+  if (h.version != WIRE_VERSION || !h.node[0]) {
     mgr_log(m, TR_LOG_WARN, "hello_refused", "reason=bad_version_or_name "
             "version=%u node=%s", h.version, h.node);
     conn_close(c, LINK_CLOSE_HELLO);
     return;
   }
+  /* We dialed ourselves, through a seed address that includes this node:
+   * normal (a Kubernetes service names every pod), so not a warning. */
+  if (strcmp(h.node, m->name) == 0 && tls_conn_peer_is(c->tls, h.node)) {
+    mgr_log(m, TR_LOG_DEBUG, "self_connection", "dialer=%d addr=%s",
+            c->dialer, conn_addr(c));
+    conn_close(c, LINK_CLOSE_SELF);
+    return;
+  }
   /* A peer can only speak for itself: its certificate must name it. */
-  if (!tls_conn_peer_is(c->tls, h.node) ||
-      (c->dialer && strcmp(h.node, c->lk->peer) != 0)) {
+  if (strcmp(h.node, m->name) == 0 || !tls_conn_peer_is(c->tls, h.node) ||
+      (c->dialer && c->lk && strcmp(h.node, c->lk->peer) != 0)) {
     m->st.tls_fail[TLS_FAIL_NAME_MISMATCH]++;
     mgr_log(m, TR_LOG_WARN, "peer_refused",
             "reason=name_mismatch claimed=%s cert_cn=%s", h.node,
             tls_conn_peer_cn(c->tls));
     conn_close(c, LINK_CLOSE_HELLO);
+    return;
+  }
+  if (c->seed_addr) {
+    seed_on_hello(c, &h);
     return;
   }
   if (!c->dialer) {
@@ -276,7 +306,7 @@ static void conn_read_frames(link_conn *c) {
     if (n < 0) {
       c->mgr->st.tls_fail[tls_conn_fail_reason(c->tls)]++;
       mgr_log(c->mgr, TR_LOG_WARN, "tls_read_failed", "peer=%s reason=%s detail=\"%s\"",
-              c->lk ? c->lk->peer : "?",
+              conn_peer(c),
               tls_fail_name(tls_conn_fail_reason(c->tls)),
               tls_conn_fail_detail(c->tls));
       conn_close(c, LINK_CLOSE_MALFORMED);
@@ -321,8 +351,8 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       tls_fail why = tls_conn_fail_reason(c->tls);
       c->mgr->st.tls_fail[why]++;
       mgr_log(c->mgr, TR_LOG_WARN, "peer_refused",
-              "reason=%s dialer=%d detail=\"%s\"", tls_fail_name(why),
-              c->dialer, tls_conn_fail_detail(c->tls));
+              "reason=%s dialer=%d addr=%s detail=\"%s\"", tls_fail_name(why),
+              c->dialer, conn_addr(c), tls_conn_fail_detail(c->tls));
       conn_flush_out(c); /* the alert, if any */
       conn_close(c, LINK_CLOSE_TLS);
       return;
@@ -331,9 +361,10 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (rc == 1) return;
     c->st = CONN_HELLO;
     if (c->dialer) {
-      if (tls_conn_resumed(c->tls)) c->lk->st.tls_resumes++;
+      if (c->seed_addr) seed_on_tls(c);
       tls_session *s2 = NULL;
-      if (tls_conn_save_session(c->tls, &s2) == 0) {
+      if (c->lk && tls_conn_save_session(c->tls, &s2) == 0) {
+        if (tls_conn_resumed(c->tls)) c->lk->st.tls_resumes++;
         tls_session_free(c->lk->tls_sess);
         c->lk->tls_sess = s2;
       }
@@ -345,7 +376,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static int conn_start_tls(link_conn *c) {
   tls_role role = c->dialer ? TLS_CLIENT : TLS_SERVER;
-  const tls_session *resume = c->dialer ? c->lk->tls_sess : NULL;
+  const tls_session *resume = c->dialer && c->lk ? c->lk->tls_sess : NULL;
   if (tls_conn_new(&c->tls, c->mgr->cfg.tls, role, resume) != 0) return TR_ETLS;
   c->st = CONN_TLS;
   uv_tcp_nodelay(&c->tcp, 1);
@@ -367,7 +398,7 @@ static void conn_on_connect(uv_connect_t *req, int status) {
   if (c->st != CONN_CLOSED) {
     if (status < 0) {
       mgr_log(c->mgr, TR_LOG_INFO, "dial_failed", "peer=%s addr=%s error=%s",
-              c->lk->peer, c->lk->addr, uv_strerror(status));
+              conn_peer(c), conn_addr(c), uv_strerror(status));
       conn_close(c, LINK_CLOSE_IO);
     } else if (conn_start_tls(c) != 0) {
       conn_close(c, LINK_CLOSE_TLS);
@@ -381,7 +412,7 @@ static void conn_on_resolved(uv_getaddrinfo_t *req, int status,
   link_conn *c = req->data;
   if (c->st != CONN_CLOSED && status < 0) {
     mgr_log(c->mgr, TR_LOG_INFO, "resolve_failed", "peer=%s addr=%s error=%s",
-            c->lk->peer, c->lk->addr, uv_strerror(status));
+            conn_peer(c), conn_addr(c), uv_strerror(status));
     conn_close(c, LINK_CLOSE_IO);
   }
   if (c->st != CONN_CLOSED) {
@@ -420,30 +451,47 @@ static int split_addr(const char *addr, char *host, size_t hcap, char *port,
   return hl ? 0 : TR_EINVAL;
 }
 
-int conn_dial(peer_link *lk) {
-  link_mgr *m = lk->mgr;
+int conn_check_addr(const char *addr) {
   char host[256], port[16];
-  if (!lk->addr || split_addr(lk->addr, host, sizeof(host), port,
-                              sizeof(port)) != 0)
-    return TR_EINVAL;
+  return split_addr(addr, host, sizeof(host), port, sizeof(port));
+}
+
+link_conn *conn_new_dialer(link_mgr *m, peer_link *lk) {
   link_conn *c = conn_new(m, lk, true);
-  if (!c) return TR_ENOMEM;
-  c->st = CONN_CONNECTING;
+  if (c) c->st = CONN_CONNECTING; /* no request out yet: nothing to cancel */
+  return c;
+}
+
+int conn_start_dial(link_conn *c, const char *addr) {
+  char host[256], port[16];
+  if (split_addr(addr, host, sizeof(host), port, sizeof(port)) != 0) {
+    conn_close(c, LINK_CLOSE_LOCAL);
+    return TR_EINVAL;
+  }
   c->gai_req.data = c;
   struct addrinfo hints;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  lk->dialing = c;
-  int err = uv_getaddrinfo(m->loop, &c->gai_req, conn_on_resolved, host, port,
-                           &hints);
+  int err = uv_getaddrinfo(c->mgr->loop, &c->gai_req, conn_on_resolved, host,
+                           port, &hints);
   if (err != 0) {
+    mgr_log(c->mgr, TR_LOG_WARN, "resolve_failed", "peer=%s addr=%s error=%s",
+            conn_peer(c), addr, uv_strerror(err));
     conn_close(c, LINK_CLOSE_IO);
     return TR_ESYS;
   }
   c->st = CONN_RESOLVING;
   c->refs++;
   return 0;
+}
+
+int conn_dial(peer_link *lk) {
+  if (!lk->addr || conn_check_addr(lk->addr) != 0) return TR_EINVAL;
+  link_conn *c = conn_new_dialer(lk->mgr, lk);
+  if (!c) return TR_ENOMEM;
+  lk->dialing = c;
+  return conn_start_dial(c, lk->addr);
 }
 
 void conn_accept(link_mgr *m) {

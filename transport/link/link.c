@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pb_encode.h>
+
 #include "link_int.h"
 
 static void link_set_state(peer_link *lk, link_state s) {
@@ -20,14 +22,14 @@ static void link_on_timer_close(uv_handle_t *h) {
   if (--lk->refs > 0) return;
   link_mgr *m = lk->mgr;
   tls_session_free(lk->tls_sess);
-  free(lk->ctl);
+  link_frames_free(&lk->ctl);
   free(lk->peer);
   free(lk->addr);
   free(lk);
   mgr_release(m);
 }
 
-static uint64_t link_new_session(link_mgr *m) {
+uint64_t link_new_session(link_mgr *m) {
   uint64_t s = 0;
   while (s == 0) s = mgr_random(m);
   return s;
@@ -193,33 +195,66 @@ int link_send(peer_link *lk, const wire_envelope *e) {
   return 0;
 }
 
-/* Encodes a control frame into the link's control buffer. */
-static int link_ctl_encode(peer_link *lk, troupe_FrameKind kind, const void *msg,
-                           const pb_msgdesc_t *fields) {
-  for (int tries = 0; tries < 2; tries++) {
-    int n = wire_encode_msg(lk->ctl + lk->ctl_len, lk->ctl_cap - lk->ctl_len,
-                            kind, fields, msg);
+/* Frames are encoded where they wait, so a frame costs one copy. */
+int link_frames_add(link_mgr *m, link_frames *fs, troupe_FrameKind kind,
+                    const void *msg, const pb_msgdesc_t *fields) {
+  size_t limit = m->cfg.max_frame * 2u + 4096;
+  for (;;) {
+    int n = wire_encode_msg(fs->p + fs->len, fs->cap - fs->len, kind, fields,
+                            msg);
     if (n >= 0) {
-      lk->ctl_len += (size_t)n;
-      lk->ctl_frames++;
+      if ((size_t)n - WIRE_HDR + 1 > m->cfg.max_frame) return TR_ETOOBIG;
+      fs->len += (size_t)n;
+      fs->n++;
       return 0;
     }
     if (n != TR_EFULL) return n;
-    size_t cap = lk->ctl_cap ? lk->ctl_cap * 2 : 1024;
-    while (cap - lk->ctl_len < 4096) cap *= 2;
-    if (cap > lk->mgr->cfg.max_frame * 2u + 4096) return TR_EFULL;
-    uint8_t *b = realloc(lk->ctl, cap);
+    size_t cap = fs->cap ? fs->cap * 2 : 1024;
+    while (cap - fs->len < 4096) cap *= 2;
+    if (cap > limit) {
+      /* Rare: tell a frame that can never fit from a full buffer. */
+      size_t size = 0;
+      if (!pb_get_encoded_size(&size, fields, msg)) return TR_EINVAL;
+      return size + 1 > m->cfg.max_frame ? TR_ETOOBIG : TR_EFULL;
+    }
+    uint8_t *b = realloc(fs->p, cap);
     if (!b) return TR_ENOMEM;
-    lk->ctl = b;
-    lk->ctl_cap = cap;
+    fs->p = b;
+    fs->cap = cap;
   }
-  return TR_EFULL;
+}
+
+void link_frames_free(link_frames *fs) {
+  free(fs->p);
+  memset(fs, 0, sizeof(*fs));
 }
 
 int link_ctl_append(peer_link *lk, troupe_FrameKind kind, const void *msg,
                     const pb_msgdesc_t *fields) {
-  int rc = link_ctl_encode(lk, kind, msg, fields);
+  int rc = link_frames_add(lk->mgr, &lk->ctl, kind, msg, fields);
   if (rc == 0) mgr_mark_dirty(lk);
+  return rc;
+}
+
+int link_ctl_take(peer_link *lk, link_frames *fs) {
+  int rc = 0;
+  if (fs->len && !lk->closing) {
+    if (lk->ctl.cap - lk->ctl.len < fs->len) {
+      uint8_t *b = realloc(lk->ctl.p, lk->ctl.len + fs->len);
+      if (!b) {
+        rc = TR_ENOMEM;
+        goto out;
+      }
+      lk->ctl.p = b;
+      lk->ctl.cap = lk->ctl.len + fs->len;
+    }
+    memcpy(lk->ctl.p + lk->ctl.len, fs->p, fs->len);
+    lk->ctl.len += fs->len;
+    lk->ctl.n += fs->n;
+    mgr_mark_dirty(lk);
+  }
+out:
+  link_frames_free(fs);
   return rc;
 }
 
@@ -243,20 +278,20 @@ void link_flush(peer_link *lk) {
   if (lk->ack_due) {
     troupe_Ack a = {.has_seq = true, .seq = lk->recv_seq};
     lk->ack_due = false;
-    if (link_ctl_encode(lk, troupe_FrameKind_FRAME_ACK, &a,
+    if (link_frames_add(lk->mgr, &lk->ctl, troupe_FrameKind_FRAME_ACK, &a,
                         troupe_Ack_fields) != 0)
       return;
   }
   /* One buffer for all the records of this flush. */
-  size_t plain = lk->ctl_len;
+  size_t plain = lk->ctl.len;
   for (link_chunk *k = lk->q_head; k && plain < LINK_FLUSH_MAX; k = k->next)
     plain += k->len;
   if (tls_conn_reserve(c->tls, plain) != 0) return;
-  if (lk->ctl_len) {
-    if (conn_write_plain(c, lk->ctl, lk->ctl_len) != 0) return;
-    lk->st.frames_out += lk->ctl_frames;
-    lk->ctl_len = 0;
-    lk->ctl_frames = 0;
+  if (lk->ctl.len) {
+    if (conn_write_plain(c, lk->ctl.p, lk->ctl.len) != 0) return;
+    lk->st.frames_out += lk->ctl.n;
+    lk->ctl.len = 0;
+    lk->ctl.n = 0;
   }
   size_t budget = LINK_FLUSH_MAX;
   while (lk->q_head && budget > 0) {
@@ -344,17 +379,17 @@ static void link_on_ping_timer(uv_timer_t *t) {
 
 /* ---- connections coming and going ---------------------------------------- */
 
-void link_fill_hello(peer_link *lk, troupe_Hello *h) {
-  link_mgr *m = lk->mgr;
+void link_fill_hello(link_mgr *m, peer_link *lk, troupe_Hello *h) {
   h->has_version = h->has_node = h->has_incarnation = h->has_session = true;
   h->has_peer_session = h->has_recv_seq = h->has_max_frame = true;
   h->version = WIRE_VERSION;
   strncpy(h->node, m->name, sizeof(h->node) - 1);
   h->incarnation = m->cfg.incarnation;
+  h->max_frame = m->cfg.max_frame;
+  if (!lk) return;
   h->session = lk->my_session;
   h->peer_session = lk->peer_session;
   h->recv_seq = lk->recv_seq;
-  h->max_frame = m->cfg.max_frame;
 }
 
 /* Which of two connections to the same peer survives: the one dialed by
@@ -449,8 +484,8 @@ static void link_on_window(uv_timer_t *t) {
   link_reset_send_stream(lk, true);
   lk->peer_session = 0;
   lk->recv_seq = 0;
-  lk->ctl_len = 0;
-  lk->ctl_frames = 0;
+  lk->ctl.len = 0;
+  lk->ctl.n = 0;
   lk->ack_due = false;
 }
 

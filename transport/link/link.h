@@ -51,6 +51,7 @@ typedef enum {
   LINK_CLOSE_UNKNOWN_KIND,/* a frame kind nobody handles */
   LINK_CLOSE_SEQ_GAP,     /* an envelope sequence number out of order */
   LINK_CLOSE_IO,          /* socket error */
+  LINK_CLOSE_SELF,        /* the peer is this node (a seed that is us) */
   LINK_CLOSE_COUNT
 } link_close_reason;
 
@@ -74,6 +75,10 @@ typedef struct link_ops {
   /* A peer connected and said hello, and no link to it existed yet: the link
    * was created (without an address; it will not redial). Optional. */
   void (*on_accept)(void *user, peer_link *);
+  /* After link_mgr_free: the manager's last handle has closed and its
+   * memory is gone; what it borrowed (the tls_config) may be freed now.
+   * Optional. */
+  void (*on_freed)(void *user);
 } link_ops;
 
 typedef struct link_config {
@@ -124,6 +129,33 @@ int link_send(peer_link *, const wire_envelope *);
 int link_send_frame(peer_link *, troupe_FrameKind, const void *msg,
                     const pb_msgdesc_t *fields);
 
+/* Sends a cluster frame (kind >= 16) to whatever node answers at addr
+ * ("host:port", DNS names ok), e.g. a SWIM seed whose name is not known
+ * yet: dials addr unless a seed attempt to addr is already in progress (the
+ * frame then joins it) and queues the frame for after the hello. The msg is
+ * encoded here; the caller's struct is free at return.
+ *
+ * The peer's certificate must name the node its hello claims. When the
+ * hello names a peer with no link yet, the attempt becomes that peer's link
+ * (addr becomes its address, so it redials; on_accept is called). When a
+ * link to that peer exists, the frames move to it (it also learns addr if
+ * it had none) and the connection is judged by the same simultaneous-dial
+ * tie-break as any other dial from this node, so both ends keep the same
+ * one connection: it replaces the link's connection if it wins, and closes
+ * as a duplicate otherwise. A seed that answers as this node itself
+ * (normal when a seed DNS name includes this node), or that fails to
+ * resolve, connect, handshake or hello within handshake_timeout_ms, is
+ * dropped with its frames and counted (link_mgr_stats seed_self /
+ * seed_failed); it is never redialed: the caller retries.
+ *
+ * Returns 0, TR_EINVAL (bad addr, kind < 16, no fields, manager freeing),
+ * TR_ETOOBIG (the frame exceeds max_frame), TR_EFULL (the attempt already
+ * holds about 2 x max_frame of frames), TR_ENOMEM or TR_ESYS (the dial
+ * could not start; the attempt is dropped and counted seed_failed). On
+ * failure this frame is not queued. Loop thread only. */
+int link_send_seed(link_mgr *, const char *addr, troupe_FrameKind kind,
+                   const void *msg, const pb_msgdesc_t *fields);
+
 /* Closes the link's connection and forgets the link: queued and unacked
  * envelopes are reported undeliverable first. */
 void link_close(peer_link *);
@@ -154,7 +186,9 @@ typedef struct link_mgr_stats {
   uint64_t accepted;
   uint64_t tls_fail[TLS_FAIL_COUNT];
   uint64_t closed[LINK_CLOSE_COUNT];
-  uint32_t links, conns;
+  uint64_t seed_failed; /* seed attempts dropped: no answer, TLS, hello */
+  uint64_t seed_self;   /* seed attempts that reached this node itself */
+  uint32_t links, conns; /* conns includes seed attempts in progress */
 } link_mgr_stats;
 
 void link_mgr_get_stats(link_mgr *, link_mgr_stats *out);

@@ -20,6 +20,13 @@ typedef struct link_chunk {
   uint8_t data[];
 } link_chunk;
 
+/* Encoded control and cluster frames waiting for a connection. */
+typedef struct link_frames {
+  uint8_t *p;
+  size_t len, cap;
+  uint32_t n; /* frames in p */
+} link_frames;
+
 typedef struct link_conn link_conn;
 
 typedef enum {
@@ -46,6 +53,15 @@ struct link_conn {
   wire_reader rd;
   uint8_t *rbuf;
   link_conn *next, *prev; /* mgr->conns */
+
+  /* A seed attempt (link_send_seed) until its hello hands it to a link:
+   * seed_addr is set only then. It stays in mgr->conns like any other
+   * connection; lk is the named peer's link if one existed when TLS showed
+   * the peer's certificate, else NULL. See seed.c. */
+  char *seed_addr;
+  link_frames seed_frames;
+  uint64_t seed_session; /* our session in its hello when lk is NULL */
+  bool seed_self;        /* the certificate is ours: we dialed ourselves */
 };
 
 struct peer_link {
@@ -75,9 +91,7 @@ struct peer_link {
   bool ack_due;
 
   /* Control frames (acks, pings, pongs, cluster frames) for the next flush. */
-  uint8_t *ctl;
-  size_t ctl_len, ctl_cap;
-  uint32_t ctl_frames;
+  link_frames ctl;
 
   bool dirty;
   peer_link *dirty_next;
@@ -120,6 +134,12 @@ void mgr_release(link_mgr *); /* one closing thing finished */
 
 /* conn.c */
 int conn_dial(peer_link *);
+/* A dialing connection, for lk or (lk NULL) for a seed; conn_start_dial
+ * then resolves and connects addr, or closes c and returns the error. */
+link_conn *conn_new_dialer(link_mgr *, peer_link *lk);
+int conn_start_dial(link_conn *, const char *addr);
+/* 0 if addr splits as "host:port" / "[v6]:port", else TR_EINVAL. */
+int conn_check_addr(const char *addr);
 void conn_accept(link_mgr *);
 void conn_close(link_conn *, link_close_reason);
 /* Encrypts plaintext and writes it to the socket (batched by the caller). */
@@ -138,9 +158,29 @@ void link_on_ack(peer_link *, uint64_t seq);
 void link_on_pong(peer_link *, const troupe_Pong *);
 void link_on_ping(peer_link *, const troupe_Ping *);
 void link_flush(peer_link *);
-void link_fill_hello(peer_link *, troupe_Hello *);
+/* Our hello; lk NULL (a seed that names no link yet) leaves the stream
+ * fields zero for the caller. */
+void link_fill_hello(link_mgr *, peer_link *lk, troupe_Hello *);
+uint64_t link_new_session(link_mgr *);
+/* Encodes a frame into fs. TR_ETOOBIG over max_frame, TR_EFULL when fs
+ * would exceed about 2 x max_frame, TR_ENOMEM. */
+int link_frames_add(link_mgr *, link_frames *fs, troupe_FrameKind,
+                    const void *msg, const pb_msgdesc_t *fields);
+void link_frames_free(link_frames *);
 int link_ctl_append(peer_link *, troupe_FrameKind, const void *msg,
                     const pb_msgdesc_t *fields);
+/* Moves every frame of fs to the end of the link's control frames (fs is
+ * emptied and freed even on failure). 0 or TR_ENOMEM. */
+int link_ctl_take(peer_link *, link_frames *fs);
 void link_free_now(peer_link *, bool report);
+
+/* seed.c: the steps of a seed attempt, called by conn.c. */
+/* TLS is done: tells a seed that reached this node itself, or binds it to
+ * the link of the node its certificate names, if there is one. */
+void seed_on_tls(link_conn *);
+/* The hello was checked (version, the certificate names it, not us). */
+void seed_on_hello(link_conn *, const troupe_Hello *);
+/* The seed is closing before its hello handed it over: count and drop. */
+void seed_on_close(link_conn *, link_close_reason);
 
 #endif /* TR_LINK_INT_H */

@@ -1,6 +1,7 @@
 /* mgr.c — the link manager: the listener, the table of links by peer name,
  * the per-iteration flush of every link with something to write, a pool of
  * send chunks, and the manager's own randomness. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,11 @@ void mgr_release(link_mgr *m) {
       m->free_chunks = c->next;
       free(c);
     }
+    void (*on_freed)(void *) = m->cfg.ops.on_freed;
+    void *user = m->cfg.user;
     free(m->name);
     free(m);
+    if (on_freed) on_freed(user);
   }
 }
 
@@ -109,11 +113,23 @@ void mgr_mark_dirty(peer_link *lk) {
   }
 }
 
+/* A write to a socket the peer has closed raises SIGPIPE, whose default
+ * action kills the process; libuv leaves it to the application. Links
+ * ignore it when nobody chose otherwise (the write then fails with EPIPE
+ * and the connection closes as any other I/O error). */
+static void mgr_ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+      !(sa.sa_flags & SA_SIGINFO))
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int link_mgr_new(link_mgr **out, const link_config *cfg) {
   if (!out || !cfg || !cfg->loop || !cfg->tls || !cfg->node_name ||
       !cfg->node_name[0] || strlen(cfg->node_name) > TR_ID_MAX)
     return TR_EINVAL;
   *out = NULL;
+  mgr_ignore_sigpipe();
   link_mgr *m = calloc(1, sizeof(*m));
   if (!m) return TR_ENOMEM;
   m->cfg = *cfg;
@@ -268,6 +284,7 @@ const char *link_close_reason_name(link_close_reason r) {
       [LINK_CLOSE_UNKNOWN_KIND] = "unknown_kind",
       [LINK_CLOSE_SEQ_GAP] = "seq_out_of_order",
       [LINK_CLOSE_IO] = "io_error",
+      [LINK_CLOSE_SELF] = "self",
   };
   return (unsigned)r < LINK_CLOSE_COUNT ? names[r] : "?";
 }
