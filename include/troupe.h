@@ -133,6 +133,13 @@ typedef struct tr_node_config {
   tr_log_fn log;      /* NULL: no logging */
   void *log_user;
   tr_log_level log_level; /* lines above this level are not built [WARN] */
+
+  /* Cluster timing (docs/cluster.md); 0 means the default in brackets. */
+  uint32_t probe_interval_ms;  /* one SWIM probe per interval [500] */
+  uint32_t probe_timeout_ms;   /* direct probe deadline [200] */
+  uint32_t suspicion_mult;     /* suspicion = mult*log10(N)*interval [4] */
+  uint32_t gossip_interval_ms; /* registry deltas go out this often [50] */
+  uint32_t sync_interval_ms;   /* registry anti-entropy [5000] */
 } tr_node_config;
 
 /* ---- node lifecycle ---------------------------------------------------- */
@@ -249,6 +256,9 @@ typedef enum {
   TR_DL_REJECTED_FULL, /* a send call returned TR_EFULL */
   TR_DL_REJECTED_NO_ACTOR, /* a send call returned TR_ENOTFOUND */
   TR_DL_REJECTED_TOOBIG,   /* a send call returned TR_ETOOBIG */
+  TR_DL_UNREACHABLE,   /* accepted for a remote node that never got it */
+  TR_DL_REMOTE_FULL,   /* the remote target's mailbox was full */
+  TR_DL_REMOTE_NO_ACTOR, /* the remote node no longer had the target */
   TR_DL_COUNT
 } tr_dead_reason;
 
@@ -283,6 +293,60 @@ typedef struct tr_actor_info {
 
 /* TR_ENOTFOUND when no local actor has that id. */
 int tr_actor_info_get(tr_node *, const char *id, tr_actor_info *out);
+
+/* ---- cluster (docs/cluster.md) ------------------------------------------ */
+
+/* The system publisher: subscribe to it (tr_subscribe) for TR_MSG_NODE_UP
+ * and TR_MSG_NODE_DOWN, published on its default topic when a member comes
+ * up (joins, restarts, or is back from dead) and when one is declared dead
+ * or leaves. data is the member's name, NUL-terminated (len counts the
+ * NUL); status is 0 for NODE_UP, and for NODE_DOWN TR_EUNREACHABLE (dead)
+ * or TR_ECLOSED (left). Ids starting with '$' are reserved. */
+#define TR_SYSTEM_PUBLISHER "$system"
+
+typedef enum {
+  TR_MEMBER_ALIVE,
+  TR_MEMBER_SUSPECT,
+  TR_MEMBER_DEAD,
+  TR_MEMBER_LEFT
+} tr_member_state;
+
+const char *tr_member_state_name(tr_member_state); /* "alive", ... */
+
+typedef struct tr_member {
+  char name[TR_ID_MAX + 1];
+  char addr[128];       /* where peers dial it; "" if unknown */
+  uint64_t epoch;       /* the member process's start (ms): a restart
+                           always brings a larger one */
+  uint32_t incarnation; /* refutations within the epoch */
+  tr_member_state state;
+} tr_member;
+
+/* The members this node knows, itself included (dead and left ones for a
+ * while after). Writes up to cap; returns the count (may exceed cap). A
+ * local node lists only itself. Loop thread. */
+int tr_node_members(tr_node *, tr_member *out, size_t cap);
+/* The node an actor id resolves to: 0 with its name copied into node
+ * (cap bytes), TR_ENOTFOUND, or TR_EINVAL (bad id, or cap too small). */
+int tr_node_locate(tr_node *, const char *id, char *node, size_t cap);
+
+typedef struct tr_cluster_stats {
+  uint32_t alive, suspect, dead, left; /* members in each state, self in */
+  uint64_t registry_ids;    /* ids the registry resolves */
+  uint64_t remote_sent;     /* envelopes handed to links */
+  uint64_t remote_received; /* envelopes from links */
+  uint64_t remote_failed;   /* envelopes the other node could not deliver */
+  uint64_t link_full;       /* sends refused: link queue full (TR_EFULL) */
+  uint64_t undeliverable;   /* envelopes a link gave up on */
+  uint64_t rejected;        /* cluster messages refused: malformed, forged
+                               sender, claims about others' state */
+  uint64_t probes, suspicions, deaths, refutations; /* SWIM, since start */
+  uint64_t conflicts_lost;  /* own actors stopped for an id conflict */
+  uint32_t local_health;    /* Lifeguard awareness; 0 is healthy */
+} tr_cluster_stats;
+
+/* TR_ESTATE for a local node. */
+int tr_node_cluster_stats(tr_node *, tr_cluster_stats *out);
 
 #ifdef __cplusplus
 }

@@ -20,18 +20,24 @@ eng_actor *actor_find(tr_node *n, const char *id) {
   return actor_find_len(n, id, strlen(id));
 }
 
-/* Picks "<type name>.<n>" that nobody holds yet. */
+/* Picks "<type name>.<n>" that nobody holds yet; in a cluster
+ * "<type name>.<n>@<node>", so nodes never pick the same one. */
 static int actor_generate_id(tr_node *n, const tr_actor_type *t, char *buf,
                              size_t cap, size_t *len_out) {
   const char *base = t->name && t->name[0] && t->name[0] != '$' ? t->name
                                                                 : "actor";
   for (int tries = 0; tries < 1000; tries++) {
-    int len = snprintf(buf, cap, "%.200s.%" PRIu64, base, ++n->next_gen_id);
+    int len = n->cluster ? snprintf(buf, cap, "%.100s.%" PRIu64 "@%.120s",
+                                    base, ++n->next_gen_id, n->name)
+                         : snprintf(buf, cap, "%.200s.%" PRIu64, base,
+                                    ++n->next_gen_id);
     if (len < 0 || (size_t)len >= cap) return TR_EINVAL;
-    if (!actor_find(n, buf)) {
-      *len_out = (size_t)len;
-      return 0;
-    }
+    if (actor_find(n, buf)) continue;
+    int rc = n->cluster ? cluster_claim(n->cluster, buf) : 0;
+    if (rc == TR_EEXIST) continue;
+    if (rc != 0) return rc;
+    *len_out = (size_t)len;
+    return 0;
   }
   return TR_EEXIST;
 }
@@ -65,25 +71,38 @@ int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
   const char *id;
   size_t len;
   int rc;
+  bool claimed = false; /* in the cluster registry: release on failure */
   if (o && o->id) {
     rc = check_id(o->id, &len);
     if (rc != 0 || o->id[0] == '$') return TR_EINVAL;
     if (actor_find_len(n, o->id, len)) return TR_EEXIST;
     id = o->id;
   } else {
+    if (o && o->id_out && o->id_out_size < 2) return TR_EINVAL;
     rc = actor_generate_id(n, t, gen, sizeof(gen), &len);
     if (rc != 0) return rc;
     id = gen;
+    claimed = n->cluster != NULL; /* claimed while it was picked */
   }
-  if (o && o->id_out && o->id_out_size < len + 1) return TR_EINVAL;
-  if (t->state_size > SIZE_MAX - STATE_OFFSET) return TR_EINVAL;
+  rc = TR_EINVAL;
+  if ((o && o->id_out && o->id_out_size < len + 1) ||
+      t->state_size > SIZE_MAX - STATE_OFFSET)
+    goto fail;
+  /* The cluster registry is asked last, so a claim is only made for a spawn
+   * that goes ahead. */
+  if (!claimed && n->cluster) {
+    rc = cluster_claim(n->cluster, id);
+    if (rc != 0) return rc;
+    claimed = true;
+  }
 
+  rc = TR_ENOMEM;
   eng_actor *a = calloc(1, STATE_OFFSET + t->state_size);
-  if (!a) return TR_ENOMEM;
+  if (!a) goto fail;
   a->id = name_new(id, len);
   if (!a->id) {
     free(a);
-    return TR_ENOMEM;
+    goto fail;
   }
   a->node = n;
   a->type = t;
@@ -109,6 +128,10 @@ int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
   }
   if (a->stop_pending) actor_teardown(a, 0, true);
   return 0;
+
+fail:
+  if (claimed) cluster_release(n->cluster, id);
+  return rc;
 }
 
 void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
@@ -141,6 +164,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   a->mb_count = 0;
 
   monitor_actor_stopped(a, reason);
+  if (n->cluster) cluster_actor_gone(n->cluster, a, reason);
   eng_actor *parent = a->parent;
   actor_unlink_child(a);
   if (parent && notify_parent && !parent->stopping)
@@ -175,7 +199,8 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
         .len = m->len,
         .ask_id = m->ask_id,
         .status = m->status,
-        .node = n->name,
+        .node = m->origin ? cluster_node_name(n->cluster, m->origin)
+                          : n->name,
     };
     a->running = 1;
     int rc = a->type->receive(a, a->state, &env);
@@ -238,6 +263,7 @@ static int actor_queue_stop(tr_node *n, const char *id) {
   size_t len;
   if (!n || check_id(id, &len) != 0) return TR_EINVAL;
   eng_actor *a = actor_find(n, id);
+  if (!a && n->cluster) return cluster_stop_actor(n->cluster, id);
   if (!a || a->stopping) return TR_ENOTFOUND;
   eng_msg *m = pool_msg_get(&n->pool);
   if (!m) return TR_ENOMEM;

@@ -3,6 +3,7 @@
  * once when its target stops without handling it. Ask records and their
  * timer handles are reused from a free list. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine.h"
 
@@ -33,6 +34,7 @@ static void ask_release(tr_node *n, eng_ask *k) {
   name_unref(k->target);
   k->target = NULL;
   k->asker = k->target_actor = NULL;
+  k->target_node = 0;
   k->prev = NULL;
   if (n->nfree_asks >= ASK_FREE_MAX || n->freeing) {
     uv_close((uv_handle_t *)&k->timer, ask_on_close);
@@ -55,7 +57,7 @@ static void ask_unlink(tr_node *n, eng_ask *k) {
   eng_actor *t = k->target_actor;
   if (k->t_prev)
     k->t_prev->t_next = k->t_next;
-  else
+  else if (t)
     t->asked = k->t_next;
   if (k->t_next) k->t_next->t_prev = k->t_prev;
   k->t_next = k->t_prev = NULL;
@@ -88,23 +90,42 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
   if (!k) return TR_ENOMEM;
   uint64_t id = ++n->next_ask_id;
   eng_actor *target = NULL;
-  int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, &target);
+  uint16_t remote = 0;
+  eng_name *tname = NULL;
+  /* The name the error replies come from, made before anything is sent. */
+  if (n->cluster && !actor_find(n, to) && check_id(to, NULL) == 0) {
+    tname = name_new(to, strlen(to));
+    if (!tname) {
+      ask_release(n, k);
+      return TR_ENOMEM;
+    }
+  }
+  int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, &target,
+                      &remote);
   if (rc != 0) {
+    name_unref(tname);
     ask_release(n, k);
     return rc;
   }
   k->id = id;
   k->asker = ctx;
-  k->target = name_ref(target->id);
-  k->target_actor = target;
   k->prev = NULL;
   k->next = ctx->asks;
   if (ctx->asks) ctx->asks->prev = k;
   ctx->asks = k;
   k->t_prev = NULL;
-  k->t_next = target->asked;
-  if (target->asked) target->asked->t_prev = k;
-  target->asked = k;
+  if (target) {
+    name_unref(tname);
+    k->target = name_ref(target->id);
+    k->target_actor = target;
+    k->t_next = target->asked;
+    if (target->asked) target->asked->t_prev = k;
+    target->asked = k;
+  } else {
+    k->target = tname;
+    k->target_node = remote;
+    k->t_next = NULL;
+  }
   HASH_ADD(hh, n->asks, id, sizeof(k->id), k);
   uv_timer_start(&k->timer, ask_on_timeout,
                  timeout_ms ? timeout_ms : n->ask_timeout_ms, 0);
@@ -122,6 +143,11 @@ int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
     node_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
+  /* An ask from another node: the reply goes back there, where the ask is
+   * pending (a late one is counted there). */
+  if (n->cluster && ask->node && strcmp(ask->node, n->name) != 0)
+    return cluster_reply(n->cluster, ask->node, ask->sender, ctx->id, data,
+                         len, ask->ask_id);
   eng_ask *k = ask_find(n, ask->ask_id);
   if (!k) {
     node_dead(n, TR_DL_LATE_REPLY);
@@ -134,6 +160,29 @@ int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
   ask_unlink(n, k);
   ask_release(n, k);
   return 0;
+}
+
+int ask_complete(tr_node *n, uint64_t ask_id, eng_name *sender,
+                 const void *data, size_t len, int status, uint16_t origin) {
+  eng_ask *k = ask_find(n, ask_id);
+  if (!k || k->target_node != origin) {
+    node_dead(n, TR_DL_LATE_REPLY);
+    return TR_ETIMEDOUT;
+  }
+  int rc = send_to_actor(k->asker, TR_MSG_REPLY, sender, NULL, data, len,
+                         NULL, k->id, status,
+                         ENG_BYPASS_CAPACITY | ENG_ORIGIN(origin));
+  if (rc != 0) return rc;
+  ask_unlink(n, k);
+  ask_release(n, k);
+  return 0;
+}
+
+void ask_node_down(tr_node *n, uint16_t idx, int status) {
+  eng_ask *k, *tmp;
+  HASH_ITER(hh, n->asks, k, tmp) {
+    if (k->target_node == idx) ask_fail(n, k, status);
+  }
 }
 
 void ask_actor_stopped(eng_actor *a) {

@@ -72,6 +72,8 @@ typedef struct eng_msg {
   int32_t status;
   uint8_t type; /* tr_msg_type */
   uint8_t ctrl; /* ENG_CTRL_* */
+  uint16_t origin; /* 0: this node; else the cluster's index of the sender's
+                      node (cluster_node_name) */
   char inline_data[ENG_INLINE];
 } eng_msg;
 
@@ -132,6 +134,7 @@ struct tr_ctx {
   uint8_t stop_pending;  /* tr_stop called: stop after the callback */
   uint8_t stopping;      /* teardown has begun */
   uint8_t init_failed;   /* init returned non-zero: no deinit */
+  uint8_t has_rmon;      /* has held a monitor on a remote actor */
   int32_t stop_reason;
 };
 typedef struct tr_ctx eng_actor;
@@ -148,6 +151,8 @@ uint32_t actor_run(eng_actor *, uint32_t budget);
 /* ---- sending (send.c) --------------------------------------------------- */
 
 #define ENG_BYPASS_CAPACITY 1u /* engine notices: replies, DOWN, EXIT */
+/* send_to_actor flags, upper 16 bits: the node the message came from. */
+#define ENG_ORIGIN(idx) ((unsigned)(uint16_t)(idx) << 16)
 
 /* Queues one message to a local actor. Takes a new reference on sender and
  * topic; copies the payload (or shares blob, taking a reference). */
@@ -155,11 +160,17 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
                   eng_name *topic, const void *data, size_t len,
                   eng_blob *blob, uint64_t ask_id, int status,
                   unsigned flags);
-/* Resolves `to`, queues, and counts a rejection on failure. *found (may be
- * NULL) gets the target when there is one. */
+/* Resolves `to` (locally, then through the cluster), queues, and counts a
+ * rejection on failure. *found (may be NULL) gets the local target when
+ * there is one; *remote (may be NULL) the index of the remote node it went
+ * to, else 0. */
 int send_by_id(tr_node *, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
-               eng_actor **found);
+               eng_actor **found, uint16_t *remote);
+/* A send accepted earlier (timer, other thread): failures become dead
+ * letters (no_actor, mailbox_full, unreachable). */
+void send_async(tr_node *, const char *to, eng_name *sender, const void *data,
+                size_t len);
 /* A notice from the engine (DOWN, CHILD_EXIT, error replies). */
 void send_notice(tr_node *, eng_actor *to, uint8_t type, eng_name *sender,
                  uint64_t ask_id, int status);
@@ -197,6 +208,10 @@ struct eng_sub {
 };
 
 void pubsub_actor_started(eng_actor *); /* link a pub entry to the actor */
+/* Publishes as publisher `pub` on its default topic without an actor (the
+ * system publisher); returns subscribers reached. */
+int pubsub_publish_as(tr_node *, eng_name *pub, uint8_t type,
+                      const void *data, size_t len, int status);
 void pubsub_actor_stopped(eng_actor *); /* drop its subs, unlink its pub */
 void pubsub_free(tr_node *);
 
@@ -209,13 +224,21 @@ struct eng_ask {
   eng_actor *asker, *target_actor;
   eng_name *target; /* sender of the error replies */
   eng_ask *next, *prev; /* asker's list, or the node's free list (next) */
-  eng_ask *t_next, *t_prev; /* target's list */
+  eng_ask *t_next, *t_prev; /* target's list (local targets) */
+  uint16_t target_node; /* remote target: its node's index; 0: local */
   uv_timer_t timer;
 };
 
 /* Forgets the asks the actor made, and answers the asks waiting on it with
  * TR_ENOTFOUND (it stopped without replying). */
 void ask_actor_stopped(eng_actor *);
+/* A reply (or an error status for it) from a remote node: delivered to the
+ * asker if the ask is pending, else counted as a late reply and
+ * TR_ETIMEDOUT returned. */
+int ask_complete(tr_node *, uint64_t ask_id, eng_name *sender,
+                 const void *data, size_t len, int status, uint16_t origin);
+/* Answers every ask waiting on node `idx` with status (it died). */
+void ask_node_down(tr_node *, uint16_t idx, int status);
 void ask_free_all(tr_node *);
 
 /* ---- timers (timer.c) --------------------------------------------------- */
@@ -255,6 +278,44 @@ typedef struct eng_ts_msg {
 int threadsafe_init(tr_node *);
 void threadsafe_drain(tr_node *);
 void threadsafe_close(tr_node *);
+
+/* ---- the cluster, as the engine sees it (node/cluster/host*.c) ---------- */
+
+/* The engine knows the cluster only through these calls; node/cluster
+ * implements them on top of membership, the registry and the links. All
+ * run on the loop thread, and only when node->cluster is set. */
+typedef struct eng_cluster eng_cluster;
+
+int cluster_new(tr_node *, const tr_node_config *, eng_cluster **out);
+/* Leaves the cluster (graceful); the loop keeps running to send it. */
+void cluster_leave(eng_cluster *);
+bool cluster_left(eng_cluster *); /* the leave has gone out */
+void cluster_free(eng_cluster *);
+/* A local spawn of id: TR_EEXIST if the cluster registry holds it. */
+int cluster_claim(eng_cluster *, const char *id);
+/* Gives back a claim whose spawn failed before the actor existed. */
+void cluster_release(eng_cluster *, const char *id);
+/* A local actor stopped: releases its id, tells remote watchers, drops the
+ * remote monitors it held. */
+void cluster_actor_gone(eng_cluster *, eng_actor *, int reason);
+/* Sends to an id that is not local. TR_ENOTFOUND (nobody holds it),
+ * TR_EUNREACHABLE (its node is not up), TR_EFULL (link queue), TR_ENOMEM.
+ * *node gets the owner's index. */
+int cluster_send(eng_cluster *, const char *to, uint8_t type, eng_name *sender,
+                 const void *data, size_t len, uint64_t ask_id, int status,
+                 uint16_t *node);
+/* A reply to an ask that came from node `node` (by name). */
+int cluster_reply(eng_cluster *, const char *node, const char *asker,
+                  eng_name *sender, const void *data, size_t len,
+                  uint64_t ask_id);
+/* Monitors a non-local target: TR_ENOTFOUND when nobody holds it. */
+int cluster_monitor(eng_cluster *, eng_actor *watcher, const char *target);
+/* Removes watcher's remote monitors on target: how many there were. */
+int cluster_demonitor(eng_cluster *, eng_actor *watcher, const char *target);
+/* Stop-by-id of a non-local actor: TR_ENOTFOUND, TR_EUNREACHABLE... */
+int cluster_stop_actor(eng_cluster *, const char *id);
+/* The name of the node with index idx (>= 1). */
+const char *cluster_node_name(eng_cluster *, uint16_t idx);
 
 /* ---- the node (node.c) -------------------------------------------------- */
 
@@ -299,6 +360,10 @@ struct tr_node {
   uint64_t next_ask_id;
   uint64_t next_timer_id;
   tr_node_stats stats;
+
+  eng_cluster *cluster; /* NULL: local single-node mode */
+  eng_name *system_id;  /* TR_SYSTEM_PUBLISHER */
+  bool leaving;         /* tr_node_stop: leaving the cluster first */
 };
 
 void node_log(tr_node *, tr_log_level, const char *event, const char *fmt,

@@ -40,6 +40,9 @@ const char *tr_dead_reason_name(tr_dead_reason r) {
       [TR_DL_REJECTED_FULL] = "rejected_full",
       [TR_DL_REJECTED_NO_ACTOR] = "rejected_no_actor",
       [TR_DL_REJECTED_TOOBIG] = "rejected_toobig",
+      [TR_DL_UNREACHABLE] = "unreachable",
+      [TR_DL_REMOTE_FULL] = "remote_full",
+      [TR_DL_REMOTE_NO_ACTOR] = "remote_no_actor",
   };
   if ((unsigned)r >= TR_DL_COUNT) return "unknown";
   return names[r];

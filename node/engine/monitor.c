@@ -27,6 +27,10 @@ int tr_monitor(tr_ctx *ctx, const char *target) {
   if (ctx->stopping) return TR_ESTATE;
   tr_node *n = ctx->node;
   eng_actor *t = actor_find(n, target);
+  if (!t && n->cluster) {
+    int rc = cluster_monitor(n->cluster, ctx, target);
+    if (rc != TR_ENOTFOUND) return rc;
+  }
   if (!t || t->stopping) {
     eng_name *name = name_new(target, len);
     if (!name) return TR_ENOMEM;
@@ -59,6 +63,8 @@ int tr_demonitor(tr_ctx *ctx, const char *target) {
     }
     m = next;
   }
+  if (ctx->node->cluster)
+    removed += cluster_demonitor(ctx->node->cluster, ctx, target);
   return removed ? 0 : TR_ENOTFOUND;
 }
 

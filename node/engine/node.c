@@ -37,9 +37,14 @@ static int node_check_config(const tr_node_config *cfg) {
   if (cfg->name && (cfg->name[0] == '\0' || strlen(cfg->name) > TR_ID_MAX))
     return TR_EINVAL;
   if (cfg->nseeds && !cfg->seeds) return TR_EINVAL;
-  /* The network part of the config belongs to the transport and cluster
-   * layers, which do not exist yet: refuse it rather than ignore it. */
-  if (cfg->listen || cfg->nseeds) return TR_EINVAL;
+  /* A cluster node listens and has its certificates; seeds or
+   * certificates without a listen address are a mistake, not a local
+   * node. The cluster checks the rest. */
+  if (!cfg->listen && (cfg->nseeds || cfg->advertise || cfg->ca_file ||
+                       cfg->cert_file || cfg->key_file))
+    return TR_EINVAL;
+  if (cfg->listen && (!cfg->ca_file || !cfg->cert_file || !cfg->key_file))
+    return TR_EINVAL;
   if (cfg->log_level > TR_LOG_DEBUG) return TR_EINVAL;
   return 0;
 }
@@ -90,9 +95,19 @@ int tr_node_new(tr_node **out, const tr_node_config *cfg) {
   if (rc != 0) goto fail_sched;
   rc = threadsafe_init(n);
   if (rc != 0) goto fail_ts;
+  rc = TR_ENOMEM;
+  n->system_id = name_new(TR_SYSTEM_PUBLISHER, strlen(TR_SYSTEM_PUBLISHER));
+  if (!n->system_id) goto fail_cluster;
+  if (cfg->listen) {
+    rc = cluster_new(n, cfg, &n->cluster);
+    if (rc != 0) goto fail_cluster;
+  }
   *out = n;
   return 0;
 
+fail_cluster:
+  name_unref(n->system_id);
+  threadsafe_close(n);
 fail_ts:
   sched_close(n);
   /* The idle handle lives in n: let its close callback run before free. */
@@ -161,10 +176,19 @@ void tr_node_free(tr_node *n) {
   n->freeing = true;
   threadsafe_drain(n); /* queued sends become dead letters or deliveries */
   node_stop_all_actors(n);
+  if (n->cluster) {
+    /* Leave (a no-op if tr_node_stop did), and let the loop write the
+     * goodbyes and the DOWNs for remote watchers before the links close. */
+    cluster_leave(n->cluster);
+    for (int i = 0; i < 3; i++) uv_run(n->loop, UV_RUN_NOWAIT);
+  }
   pubsub_free(n);
   ask_free_all(n);
   threadsafe_close(n);
   sched_close(n);
+  cluster_free(n->cluster); /* NULL ok */
+  n->cluster = NULL;
+  name_unref(n->system_id);
   /* Run the loop until every handle's close callback has run. */
   if (n->owns_loop) {
     uv_run(n->loop, UV_RUN_DEFAULT);

@@ -154,6 +154,34 @@ int tr_unsubscribe(tr_ctx *ctx, const char *publisher) {
   return tr_unsubscribe_topic(ctx, publisher, "");
 }
 
+/* One shared copy of the payload to every subscriber of t; a full one
+ * misses it, counted. Returns the subscribers reached. */
+static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
+                      const void *data, size_t len, int status) {
+  if (!t || !t->subs) return 0;
+  eng_blob *b = pool_blob_get(&n->pool, len);
+  if (!b) return TR_ENOMEM;
+  if (len) memcpy(b->data, data, len);
+  int reached = 0;
+  for (eng_sub *s = t->subs; s; s = s->topic_next) {
+    int rc = send_to_actor(s->subscriber, type, from, t->name, NULL, len, b,
+                           0, status, 0);
+    if (rc == 0)
+      reached++;
+    else
+      node_dead(n, rc == TR_EFULL ? TR_DL_PUBLISH_FULL : TR_DL_STOPPED);
+  }
+  pool_blob_unref(&n->pool, b);
+  return reached;
+}
+
+int pubsub_publish_as(tr_node *n, eng_name *pub, uint8_t type,
+                      const void *data, size_t len, int status) {
+  eng_pub *p = pub_find(n, pub->str);
+  eng_topic *t = p ? topic_find(p, "") : NULL;
+  return publish_to(n, t, type, pub, data, len, status);
+}
+
 int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
                      size_t len) {
   size_t tlen;
@@ -166,21 +194,7 @@ int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
   }
   n->stats.published++;
   eng_topic *t = ctx->pub ? topic_find(ctx->pub, topic) : NULL;
-  if (!t || !t->subs) return 0;
-  eng_blob *b = pool_blob_get(&n->pool, len);
-  if (!b) return TR_ENOMEM;
-  if (len) memcpy(b->data, data, len);
-  int reached = 0;
-  for (eng_sub *s = t->subs; s; s = s->topic_next) {
-    int rc = send_to_actor(s->subscriber, TR_MSG_PUBLISH, ctx->id, t->name,
-                           NULL, len, b, 0, 0, 0);
-    if (rc == 0)
-      reached++;
-    else
-      node_dead(n, rc == TR_EFULL ? TR_DL_PUBLISH_FULL : TR_DL_STOPPED);
-  }
-  pool_blob_unref(&n->pool, b);
-  return reached;
+  return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0);
 }
 
 int tr_publish(tr_ctx *ctx, const void *data, size_t len) {

@@ -46,6 +46,7 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
   m->status = status;
   m->type = type;
   m->ctrl = ENG_CTRL_NONE;
+  m->origin = (uint16_t)(flags >> 16);
 
   if (to->mb_tail)
     to->mb_tail->next = m;
@@ -61,9 +62,16 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
   return 0;
 }
 
+/* The dead-letter row for a send call that failed with rc. */
+static void send_rejected(tr_node *n, int rc) {
+  if (rc == TR_EFULL) node_dead(n, TR_DL_REJECTED_FULL);
+  if (rc == TR_ENOTFOUND) node_dead(n, TR_DL_REJECTED_NO_ACTOR);
+  if (rc == TR_EUNREACHABLE) node_dead(n, TR_DL_UNREACHABLE);
+}
+
 int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
-               eng_actor **found) {
+               eng_actor **found, uint16_t *remote) {
   size_t tolen;
   if (check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
@@ -71,15 +79,35 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
     return TR_ETOOBIG;
   }
   eng_actor *a = actor_find_len(n, to, tolen);
-  if (!a) {
-    node_dead(n, TR_DL_REJECTED_NO_ACTOR);
-    return TR_ENOTFOUND;
+  int rc;
+  if (a) {
+    if (found) *found = a;
+    rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
+  } else if (n->cluster) {
+    uint16_t idx = 0;
+    rc = cluster_send(n->cluster, to, type, sender, data, len, ask_id, 0,
+                      &idx);
+    if (remote) *remote = idx;
+  } else {
+    rc = TR_ENOTFOUND;
   }
-  if (found) *found = a;
-  int rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
-  if (rc == TR_EFULL) node_dead(n, TR_DL_REJECTED_FULL);
-  if (rc == TR_ENOTFOUND) node_dead(n, TR_DL_REJECTED_NO_ACTOR);
+  send_rejected(n, rc);
   return rc;
+}
+
+void send_async(tr_node *n, const char *to, eng_name *sender,
+                const void *data, size_t len) {
+  eng_actor *a = actor_find(n, to);
+  int rc = TR_ENOTFOUND;
+  if (a)
+    rc = send_to_actor(a, TR_MSG_SEND, sender, NULL, data, len, NULL, 0, 0, 0);
+  else if (n->cluster)
+    rc = cluster_send(n->cluster, to, TR_MSG_SEND, sender, data, len, 0, 0,
+                      NULL);
+  if (rc == 0) return;
+  node_dead(n, rc == TR_EFULL            ? TR_DL_MAILBOX_FULL
+               : rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE
+                                       : TR_DL_NO_ACTOR);
 }
 
 void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
@@ -93,10 +121,11 @@ void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
 
 int tr_send(tr_ctx *ctx, const char *to, const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;
-  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, NULL);
+  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, NULL,
+                    NULL);
 }
 
 int tr_node_send(tr_node *n, const char *to, const void *data, size_t len) {
   if (!n) return TR_EINVAL;
-  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, NULL);
+  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, NULL, NULL);
 }

@@ -9,8 +9,12 @@
 static void threadsafe_on_async(uv_async_t *h) {
   tr_node *n = h->data;
   threadsafe_drain(n);
-  /* The stop is delivered: whoever runs the loop returns. */
-  if (atomic_exchange(&n->stop_requested, false)) uv_stop(n->loop);
+  /* The stop is delivered: a cluster node leaves (the goodbyes are written
+   * at the end of this loop iteration), and whoever runs the loop returns. */
+  if (atomic_exchange(&n->stop_requested, false)) {
+    if (n->cluster) cluster_leave(n->cluster);
+    uv_stop(n->loop);
+  }
 }
 
 int threadsafe_init(tr_node *n) {
@@ -67,15 +71,7 @@ void threadsafe_drain(tr_node *n) {
   uv_mutex_unlock(&n->ts_lock);
   while (m) {
     eng_ts_msg *next = m->next;
-    eng_actor *to = actor_find(n, m->bytes);
-    if (!to) {
-      node_dead(n, TR_DL_NO_ACTOR);
-    } else {
-      int rc = send_to_actor(to, TR_MSG_SEND, NULL, NULL,
-                             m->bytes + m->to_len + 1, m->len, NULL, 0, 0, 0);
-      if (rc != 0)
-        node_dead(n, rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
-    }
+    send_async(n, m->bytes, NULL, m->bytes + m->to_len + 1, m->len);
     free(m);
     m = next;
   }

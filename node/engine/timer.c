@@ -28,15 +28,7 @@ static void timer_on_fire(uv_timer_t *h) {
   eng_timer *t = h->data;
   tr_node *n = t->node;
   bool repeats = uv_timer_get_repeat(h) != 0;
-  eng_actor *to = actor_find(n, t->to->str);
-  if (!to) {
-    node_dead(n, TR_DL_NO_ACTOR);
-  } else {
-    int rc = send_to_actor(to, TR_MSG_SEND, t->owner->id, NULL, t->data,
-                           t->len, NULL, 0, 0, 0);
-    if (rc != 0)
-      node_dead(n, rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
-  }
+  send_async(n, t->to->str, t->owner->id, t->data, t->len);
   if (!repeats) timer_remove(t);
 }
 

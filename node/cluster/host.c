@@ -1,0 +1,504 @@
+/* host.c — the cluster host's lifecycle and wiring: certificates and links,
+ * swim and the registry on one deadline timer, membership changes turned
+ * into registry updates, system publishes and failed asks and monitors,
+ * and work that callbacks must not do themselves (closing links, stopping
+ * actors that lost an id) deferred to a zero-delay timer. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "host.h"
+
+void host_log(eng_cluster *c, tr_log_level level, const char *event,
+              const char *fmt, ...) {
+  tr_node *n = c->node;
+  if (!n->log || level > n->log_level) return;
+  char fields[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(fields, sizeof(fields), fmt, ap);
+  va_end(ap);
+  n->log(n->log_user, level, event, fields);
+}
+
+uint64_t host_now(eng_cluster *c) { return uv_now(c->loop); }
+
+/* ---- peers ---------------------------------------------------------------- */
+
+host_peer *host_peer_find(eng_cluster *c, const char *name) {
+  host_peer *p = NULL;
+  HASH_FIND_STR(c->peers, name, p);
+  return p;
+}
+
+host_peer *host_peer_get(eng_cluster *c, const char *name) {
+  host_peer *p = host_peer_find(c, name);
+  if (p) return p;
+  if (c->npeers >= HOST_MAX_PEERS) return NULL;
+  if (c->npeers + 1 >= c->cap_peers) {
+    uint32_t cap = c->cap_peers ? c->cap_peers * 2 : 16;
+    host_peer **b = realloc(c->by_idx, cap * sizeof(*b));
+    if (!b) return NULL;
+    c->by_idx = b;
+    c->cap_peers = cap;
+  }
+  p = calloc(1, sizeof(*p));
+  if (!p) return NULL;
+  p->name = strdup(name);
+  if (!p->name) {
+    free(p);
+    return NULL;
+  }
+  p->idx = (uint16_t)++c->npeers;
+  c->by_idx[p->idx] = p;
+  HASH_ADD_KEYPTR(hh, c->peers, p->name, strlen(p->name), p);
+  return p;
+}
+
+host_peer *host_peer_at(eng_cluster *c, uint16_t idx) {
+  return idx >= 1 && idx <= c->npeers ? c->by_idx[idx] : NULL;
+}
+
+const char *cluster_node_name(eng_cluster *c, uint16_t idx) {
+  host_peer *p = host_peer_at(c, idx);
+  return p ? p->name : "?";
+}
+
+peer_link *host_link(eng_cluster *c, const char *name) {
+  peer_link *lk = link_find(c->links, name);
+  if (lk) return lk;
+  swim_update u;
+  const char *addr = swim_member(c->swim, name, &u) && u.addr[0] ? u.addr
+                                                                 : NULL;
+  if (link_open(c->links, name, addr, &lk) != 0) return NULL;
+  return lk;
+}
+
+/* ---- the deadline timer --------------------------------------------------- */
+
+static void host_on_timer(uv_timer_t *h);
+
+void host_rearm(eng_cluster *c) {
+  if (c->freeing) return;
+  uint64_t d = swim_next_deadline(c->swim);
+  uint64_t r = reg_next_deadline(c->reg);
+  if (r < d) d = r;
+  if (d == UINT64_MAX) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  uint64_t now = host_now(c);
+  uv_timer_start(&c->timer, host_on_timer, d > now ? d - now : 0, 0);
+}
+
+static void host_on_timer(uv_timer_t *h) {
+  eng_cluster *c = h->data;
+  uint64_t now = host_now(c);
+  c->in_sm++;
+  swim_tick(c->swim, now);
+  reg_tick(c->reg, now);
+  c->in_sm--;
+  host_rearm(c);
+}
+
+/* ---- deferred work -------------------------------------------------------- */
+
+static int strv_push(char ***v, size_t *n, size_t *cap, const char *s) {
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 8;
+    char **b = realloc(*v, nc * sizeof(*b));
+    if (!b) return TR_ENOMEM;
+    *v = b;
+    *cap = nc;
+  }
+  char *d = strdup(s);
+  if (!d) return TR_ENOMEM;
+  (*v)[(*n)++] = d;
+  return 0;
+}
+
+static void host_on_deferred(uv_timer_t *h) {
+  eng_cluster *c = h->data;
+  /* Links to members that died or left: what they still held is reported
+   * undeliverable now, not after the resume window. */
+  for (size_t i = 0; i < c->nclose; i++) {
+    peer_link *lk = link_find(c->links, c->close_links[i]);
+    host_peer *p = host_peer_find(c, c->close_links[i]);
+    if (lk && !(p && p->up)) link_close(lk);
+    free(c->close_links[i]);
+  }
+  c->nclose = 0;
+  /* Ids lost to another owner: the actor stops with TR_EEXIST (its
+   * monitors and parent are told); its teardown releases the id. */
+  for (size_t i = 0; i < c->nlost; i++) {
+    eng_actor *a = actor_find(c->node, c->lost_ids[i]);
+    if (a && !a->stopping && !a->running) {
+      c->st.conflicts_lost++;
+      host_log(c, TR_LOG_WARN, "id_conflict_lost", "id=%s", c->lost_ids[i]);
+      actor_teardown(a, TR_EEXIST, true);
+    } else if (a && a->running) {
+      a->stop_pending = 1; /* inside its own callback: stop after it */
+      a->stop_reason = TR_EEXIST;
+      c->st.conflicts_lost++;
+    } else if (!a) {
+      reg_release(c->reg, c->lost_ids[i], host_now(c));
+    }
+    free(c->lost_ids[i]);
+  }
+  c->nlost = 0;
+  host_rearm(c);
+}
+
+void host_defer(eng_cluster *c) {
+  if (!c->freeing) uv_timer_start(&c->deferred, host_on_deferred, 0, 0);
+}
+
+/* ---- swim and registry callbacks ------------------------------------------ */
+
+static void host_swim_send(void *user, const char *to_name,
+                           const char *to_addr, const swim_msg *m) {
+  eng_cluster *c = user;
+  troupe_SwimMsg pb;
+  if (ccodec_swim_prepare(&pb, m) != 0) {
+    host_log(c, TR_LOG_ERROR, "swim_msg_unencodable", "type=%d", (int)m->type);
+    return;
+  }
+  if (!to_name) {
+    if (link_send_seed(c->links, to_addr, troupe_FrameKind_FRAME_SWIM, &pb,
+                       troupe_SwimMsg_fields) != 0)
+      host_log(c, TR_LOG_DEBUG, "seed_send_failed", "addr=%s", to_addr);
+    return;
+  }
+  peer_link *lk = link_find(c->links, to_name);
+  if (!lk && to_addr[0] && link_open(c->links, to_name, to_addr, &lk) != 0)
+    lk = NULL;
+  if (!lk) return; /* like a lost packet: swim copes */
+  link_send_frame(lk, troupe_FrameKind_FRAME_SWIM, &pb, troupe_SwimMsg_fields);
+}
+
+static void host_reg_send(void *user, const char *to, const reg_msg *m) {
+  eng_cluster *c = user;
+  peer_link *lk = host_link(c, to);
+  if (!lk) return;
+  troupe_RegMsg pb;
+  if (ccodec_reg_prepare(&pb, m) != 0) {
+    host_log(c, TR_LOG_ERROR, "reg_msg_unencodable", "type=%d", (int)m->type);
+    return;
+  }
+  link_send_frame(lk, troupe_FrameKind_FRAME_REGISTRY, &pb,
+                  troupe_RegMsg_fields);
+}
+
+static void host_reg_conflict_lost(void *user, const char *id,
+                                   const char *winner) {
+  eng_cluster *c = user;
+  host_log(c, TR_LOG_INFO, "id_conflict", "id=%s winner=%s", id, winner);
+  if (strv_push(&c->lost_ids, &c->nlost, &c->cap_lost, id) == 0)
+    host_defer(c);
+}
+
+static void host_publish_member(eng_cluster *c, uint8_t type, const char *name,
+                                int status) {
+  pubsub_publish_as(c->node, c->node->system_id, type, name,
+                    strlen(name) + 1, status);
+}
+
+static void host_member_changed(void *user, const swim_update *now,
+                                swim_state was, bool restarted) {
+  eng_cluster *c = user;
+  if (strcmp(now->name, c->name) == 0) return; /* our own leave */
+  host_peer *p = host_peer_get(c, now->name);
+  if (!p) return;
+  uint64_t t = host_now(c);
+  bool up = now->state == SWIM_ALIVE || now->state == SWIM_SUSPECT;
+  host_log(c, TR_LOG_INFO, "member", "name=%s state=%s was=%s restarted=%d",
+           now->name, swim_state_name((swim_state)now->state),
+           swim_state_name(was), restarted);
+  if (up) {
+    /* A restart ends everything the old process had: its asks, monitors. */
+    if (restarted && p->up) {
+      ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
+      host_mon_node_down(c, p, TR_EUNREACHABLE);
+    }
+    reg_member_up(c->reg, now->name, now->epoch, t);
+    bool first = was == (swim_state)now->state && !restarted;
+    bool came_up = first || restarted || !p->up;
+    p->up = true;
+    if (came_up) host_publish_member(c, TR_MSG_NODE_UP, now->name, 0);
+    return;
+  }
+  reg_member_gone(c->reg, now->name, t);
+  bool was_up = p->up;
+  p->up = false;
+  if (!was_up) return;
+  int reason = now->state == SWIM_LEFT ? TR_ECLOSED : TR_EUNREACHABLE;
+  ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
+  host_mon_node_down(c, p, reason);
+  host_publish_member(c, TR_MSG_NODE_DOWN, now->name, reason);
+  if (strv_push(&c->close_links, &c->nclose, &c->cap_close, now->name) == 0)
+    host_defer(c);
+}
+
+/* ---- link callbacks ------------------------------------------------------- */
+
+static void host_on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
+                          const uint8_t *body, size_t len) {
+  eng_cluster *c = user;
+  if (c->left) return;
+  const char *from = link_peer(lk);
+  uint64_t now = host_now(c);
+  if (kind == troupe_FrameKind_FRAME_SWIM) {
+    swim_msg m;
+    if (ccodec_swim_decode(body, len, &m, &c->scratch) != 0) goto bad;
+    c->in_sm++;
+    swim_receive(c->swim, from, &m, now);
+    c->in_sm--;
+  } else if (kind == troupe_FrameKind_FRAME_REGISTRY) {
+    reg_msg m;
+    if (ccodec_reg_decode(body, len, &m, &c->scratch) != 0) goto bad;
+    c->in_sm++;
+    reg_receive(c->reg, from, &m, now);
+    c->in_sm--;
+  } else {
+    goto bad;
+  }
+  host_rearm(c);
+  return;
+bad:
+  c->st.rejected++;
+  host_log(c, TR_LOG_WARN, "cluster_frame_rejected", "peer=%s kind=%d len=%zu",
+           from, (int)kind, len);
+}
+
+static void host_on_state(void *user, peer_link *lk, link_state st) {
+  eng_cluster *c = user;
+  /* Inside swim (a send that failed at once) the hint is dropped: swim's
+   * own probe finds the same. */
+  if (st != LINK_DOWN || c->left || c->freeing || c->in_sm) return;
+  c->in_sm++;
+  swim_link_closed(c->swim, link_peer(lk), host_now(c));
+  c->in_sm--;
+  host_rearm(c);
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+static uint64_t wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+/* "host:port" from the listen address: a wildcard host becomes this
+ * machine's name, so peers can dial it. */
+static char *host_advertise(const tr_node_config *cfg, int port) {
+  if (cfg->advertise) return strdup(cfg->advertise);
+  const char *colon = strrchr(cfg->listen, ':');
+  size_t hlen = colon ? (size_t)(colon - cfg->listen) : 0;
+  char host[256];
+  if (hlen == 0 || hlen >= sizeof(host) ||
+      (hlen == 1 && cfg->listen[0] == '*') ||
+      strncmp(cfg->listen, "0.0.0.0", hlen) == 0) {
+    if (gethostname(host, sizeof(host)) != 0) snprintf(host, sizeof(host),
+                                                       "localhost");
+    host[sizeof(host) - 1] = '\0';
+  } else {
+    memcpy(host, cfg->listen, hlen);
+    host[hlen] = '\0';
+  }
+  char buf[SWIM_ADDR_MAX];
+  int len = snprintf(buf, sizeof(buf), "%s:%d", host, port);
+  if (len < 0 || (size_t)len >= sizeof(buf)) return NULL;
+  return strdup(buf);
+}
+
+/* The last step of cluster_free: once the links, the timers and any seed
+ * resolution are gone, nothing can call back into c. */
+void host_maybe_free(eng_cluster *c) {
+  if (c->open_handles > 0 || !c->links_freed) return;
+  host_seeds_release(c);
+  tls_config_free(c->tls);
+  free(c);
+}
+
+static void host_on_close(uv_handle_t *h) {
+  eng_cluster *c = h->data;
+  c->open_handles--;
+  host_maybe_free(c);
+}
+
+static void host_on_links_freed(void *user) {
+  eng_cluster *c = user;
+  c->links_freed = true;
+  host_maybe_free(c);
+}
+
+static int host_tls(eng_cluster *c, const tr_node_config *cfg) {
+  char err[256] = "";
+  tls_config_opts o = {.ca_file = cfg->ca_file,
+                       .cert_file = cfg->cert_file,
+                       .key_file = cfg->key_file};
+  int rc = tls_config_new(&c->tls, &o, err, sizeof(err));
+  if (rc != 0)
+    host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=%s detail=\"%s\"",
+             tr_errname(rc), err);
+  return rc;
+}
+
+static int host_links(eng_cluster *c, const tr_node_config *cfg) {
+  tr_node *n = c->node;
+  link_config lc = {
+      .loop = c->loop,
+      .tls = c->tls,
+      .node_name = c->name,
+      .incarnation = c->epoch,
+      .ops = {.on_envelope = host_on_envelope,
+              .on_state = host_on_state,
+              .on_undeliverable = host_on_undeliverable,
+              .on_frame = host_on_frame,
+              .on_freed = host_on_links_freed},
+      .user = c,
+      .log = n->log,
+      .log_user = n->log_user,
+      .log_level = n->log_level,
+  };
+  int rc = link_mgr_new(&c->links, &lc);
+  if (rc != 0) return rc;
+  rc = link_mgr_listen(c->links, cfg->listen);
+  if (rc != 0) {
+    host_log(c, TR_LOG_ERROR, "listen_failed", "addr=%s error=%s",
+             cfg->listen, tr_errname(rc));
+    return rc;
+  }
+  c->addr = host_advertise(cfg, link_mgr_port(c->links));
+  return c->addr ? 0 : TR_EINVAL;
+}
+
+static int host_machines(eng_cluster *c, const tr_node_config *cfg) {
+  static const swim_ops sops = {.send = host_swim_send,
+                                .member_changed = host_member_changed};
+  static const reg_ops rops = {.send = host_reg_send,
+                               .conflict_lost = host_reg_conflict_lost};
+  swim_config sc = {.name = c->name,
+                    .addr = c->addr,
+                    .epoch = c->epoch,
+                    .probe_interval_ms = cfg->probe_interval_ms,
+                    .probe_timeout_ms = cfg->probe_timeout_ms,
+                    .suspicion_min_mult = cfg->suspicion_mult};
+  int rc = swim_new(&c->swim, &sc, &sops, c);
+  if (rc != 0) return rc;
+  reg_config rc_ = {.name = c->name,
+                    .epoch = c->epoch,
+                    .gossip_interval_ms = cfg->gossip_interval_ms,
+                    .sync_interval_ms = cfg->sync_interval_ms};
+  return reg_new(&c->reg, &rc_, &rops, c);
+}
+
+int cluster_new(tr_node *n, const tr_node_config *cfg, eng_cluster **out) {
+  eng_cluster *c = calloc(1, sizeof(*c));
+  if (!c) return TR_ENOMEM;
+  c->node = n;
+  c->loop = n->loop;
+  c->name = n->name;
+  c->epoch = wall_ms();
+  int rc = host_tls(c, cfg);
+  if (rc != 0) goto fail;
+  rc = host_links(c, cfg);
+  if (rc != 0) goto fail;
+  rc = host_machines(c, cfg);
+  if (rc != 0) goto fail;
+  uv_timer_t *timers[] = {&c->timer, &c->deferred, &c->reseed};
+  for (size_t i = 0; i < 3; i++) {
+    uv_timer_init(c->loop, timers[i]);
+    timers[i]->data = c;
+    c->open_handles++;
+  }
+  /* This node's own self is in the registry through swim's first
+   * sighting of others; the join starts once the seeds resolve. */
+  rc = host_seeds_init(c, cfg->seeds, cfg->nseeds);
+  if (rc != 0) {
+    cluster_free(c);
+    return rc;
+  }
+  host_log(c, TR_LOG_INFO, "cluster_started", "name=%s addr=%s epoch=%llu "
+           "seeds=%zu", c->name, c->addr, (unsigned long long)c->epoch,
+           cfg->nseeds);
+  *out = c;
+  return 0;
+
+fail:
+  swim_free(c->swim);
+  reg_free(c->reg);
+  free(c->addr);
+  if (c->links) {
+    /* The manager goes once the loop has run its close callbacks; c and
+     * the TLS config it uses go with it (host_on_links_freed). */
+    c->swim = NULL;
+    c->reg = NULL;
+    c->freeing = true;
+    link_mgr_free(c->links);
+    return rc;
+  }
+  c->links_freed = true;
+  host_maybe_free(c);
+  return rc;
+}
+
+void cluster_leave(eng_cluster *c) {
+  if (!c || c->left) return;
+  c->left = true;
+  swim_leave(c->swim, host_now(c));
+  uv_timer_stop(&c->reseed);
+  host_rearm(c);
+  host_log(c, TR_LOG_INFO, "cluster_left", "name=%s", c->name);
+}
+
+bool cluster_left(eng_cluster *c) { return c->left; }
+
+void cluster_free(eng_cluster *c) {
+  if (!c) return;
+  c->freeing = true;
+  host_seeds_free(c);
+  host_mon_free(c);
+  for (size_t i = 0; i < c->nclose; i++) free(c->close_links[i]);
+  free(c->close_links);
+  for (size_t i = 0; i < c->nlost; i++) free(c->lost_ids[i]);
+  free(c->lost_ids);
+  host_peer *p, *tmp;
+  HASH_ITER(hh, c->peers, p, tmp) {
+    HASH_DEL(c->peers, p);
+    name_unref(p->last_sender);
+    free(p->name);
+    free(p);
+  }
+  free(c->by_idx);
+  ccodec_scratch_free(&c->scratch);
+  swim_free(c->swim);
+  reg_free(c->reg);
+  free(c->addr);
+  link_mgr_free(c->links);
+  uv_close((uv_handle_t *)&c->timer, host_on_close);
+  uv_close((uv_handle_t *)&c->deferred, host_on_close);
+  uv_close((uv_handle_t *)&c->reseed, host_on_close);
+}
+
+/* ---- the registry, from the engine --------------------------------------- */
+
+int cluster_claim(eng_cluster *c, const char *id) {
+  if (c->left) return 0; /* leaving: only local ids from here on */
+  c->in_sm++;
+  int rc = reg_claim(c->reg, id, host_now(c));
+  c->in_sm--;
+  host_rearm(c);
+  return rc;
+}
+
+void cluster_release(eng_cluster *c, const char *id) {
+  c->in_sm++;
+  reg_release(c->reg, id, host_now(c));
+  c->in_sm--;
+  host_rearm(c);
+}

@@ -1,0 +1,152 @@
+/* host.h — the cluster host: what plugs membership (swim), the registry
+ * and the links into a tr_node. It implements the engine's cluster calls
+ * (engine.h, "the cluster, as the engine sees it") and drives the two state
+ * machines from libuv: one timer for both deadlines, frames of kind
+ * FRAME_SWIM / FRAME_REGISTRY from the links, link closes as reasons to
+ * probe. Files: host.c (lifecycle, timers, link and swim wiring),
+ * host_seeds.c (seed resolution), host_route.c (envelopes both ways),
+ * host_monitor.c (remote monitors), host_api.c (public cluster calls).
+ *
+ * Peers. Every node name the host has dealt with gets a small index (1..),
+ * kept for the node's life, so a queued message can say which node it came
+ * from in two bytes (eng_msg.origin). */
+#ifndef TR_HOST_H
+#define TR_HOST_H
+
+#include "codec.h"
+#include "engine.h"
+#include "link.h"
+#include "registry.h"
+#include "swim.h"
+
+/* Envelope types past tr_msg_type: cluster control that must stay in order
+ * with the messages around it, so it rides the envelope stream. */
+enum {
+  HOST_ENV_MONITOR = 64,   /* sender watches target */
+  HOST_ENV_DEMONITOR = 65, /* sender no longer watches target */
+  HOST_ENV_STOP = 66,      /* stop target in queue order */
+  HOST_ENV_FAILED = 67     /* a SEND to target was not delivered: status */
+};
+
+#define HOST_MAX_PEERS 65535u
+
+typedef struct host_peer {
+  UT_hash_handle hh; /* c->peers, keyed by name */
+  char *name;
+  uint16_t idx;
+  bool up;            /* alive or suspect in membership */
+  eng_name *last_sender; /* one-entry intern cache for incoming senders */
+} host_peer;
+
+/* A remote monitor, watcher side: a local actor watches an id on `node`. */
+typedef struct host_rmon {
+  struct host_rmon *next, *prev;
+  eng_actor *watcher;
+  char *target;
+  uint16_t node;
+} host_rmon;
+
+/* A remote monitor, target side: `watcher` on node `node` watches a local
+ * actor; kept in a list per target id. */
+typedef struct host_wmon {
+  struct host_wmon *next;
+  char *watcher;
+  uint16_t node;
+} host_wmon;
+
+typedef struct host_wtarget {
+  UT_hash_handle hh; /* c->wtargets, keyed by target id */
+  char *target;
+  host_wmon *mons;
+} host_wtarget;
+
+/* A seed as configured, and what it resolved to last. */
+typedef struct host_seed {
+  char *host, *port;
+  uv_getaddrinfo_t req;
+  bool busy;
+  char **addrs; /* "ip:port" */
+  size_t naddrs;
+  struct eng_cluster *c;
+} host_seed;
+
+struct eng_cluster {
+  tr_node *node;
+  uv_loop_t *loop;
+  char *name;
+  char *addr; /* advertised "host:port" */
+  uint64_t epoch;
+  tls_config *tls;
+  link_mgr *links;
+  swim *swim;
+  registry *reg;
+
+  uv_timer_t timer;    /* the next swim/registry deadline */
+  uv_timer_t deferred; /* work that must not run inside a callback */
+  uv_timer_t reseed;   /* seed re-resolution */
+  int open_handles;
+  bool left, freeing, links_freed;
+  /* Set while inside swim_* / reg_*: their callbacks queue, not call. */
+  int in_sm;
+
+  host_peer *peers;     /* by name */
+  host_peer **by_idx;   /* [idx], idx 1..npeers */
+  uint32_t npeers, cap_peers;
+
+  /* Work queued by callbacks, done by the deferred timer. */
+  char **close_links;   /* links to close: their node died or left */
+  size_t nclose, cap_close;
+  char **lost_ids;      /* ids this node lost in a conflict */
+  size_t nlost, cap_lost;
+
+  host_rmon *rmons;           /* watcher side */
+  host_wtarget *wtargets;     /* target side, by target id */
+
+  host_seed *seeds;
+  size_t nseeds;
+  char **seed_addrs; /* the last list given to swim_join */
+  size_t nseed_addrs;
+  bool joined_once;
+
+  ccodec_scratch scratch; /* decoding cluster frames */
+  tr_cluster_stats st;
+};
+
+/* host.c */
+uint64_t host_now(eng_cluster *);
+/* Re-arms the deadline timer after any swim_* / reg_* call. */
+void host_rearm(eng_cluster *);
+host_peer *host_peer_get(eng_cluster *, const char *name); /* creates */
+host_peer *host_peer_find(eng_cluster *, const char *name);
+host_peer *host_peer_at(eng_cluster *, uint16_t idx);
+/* The link to a member, opened (dialing its known address) if needed. */
+peer_link *host_link(eng_cluster *, const char *name);
+void host_defer(eng_cluster *); /* run the deferred work soon */
+void host_maybe_free(eng_cluster *); /* frees c once nothing is open */
+void host_log(eng_cluster *, tr_log_level, const char *event,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* host_seeds.c */
+int host_seeds_init(eng_cluster *, const char *const *seeds, size_t n);
+void host_seeds_resolve(eng_cluster *); /* start a round (if none runs) */
+void host_seeds_free(eng_cluster *);    /* cancels; at cluster_free */
+void host_seeds_release(eng_cluster *); /* frees; at the very end */
+
+/* host_route.c */
+void host_on_envelope(void *user, peer_link *, const wire_envelope *);
+void host_on_undeliverable(void *user, peer_link *, const wire_envelope *,
+                           int reason);
+/* Sends a control or notice envelope straight to node `p`. */
+int host_send_env(eng_cluster *, host_peer *p, uint32_t type,
+                  const char *sender, const char *target, uint64_t ask_id,
+                  int status, const void *data, size_t len);
+
+/* host_monitor.c */
+void host_mon_on_env(eng_cluster *, host_peer *from, const wire_envelope *);
+/* A monitor request could not reach its node: its watcher gets DOWN. */
+void host_mon_unreachable(eng_cluster *, host_peer *p, const char *watcher,
+                          const char *target);
+void host_mon_node_down(eng_cluster *, host_peer *, int reason);
+void host_mon_free(eng_cluster *);
+
+#endif /* TR_HOST_H */

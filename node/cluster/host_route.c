@@ -1,0 +1,191 @@
+/* host_route.c — envelopes across nodes. Out: the registry names the
+ * owner, its link takes the envelope (one link per peer, so per-sender
+ * FIFO holds). In: the target's mailbox takes it, or the sender's node is
+ * told why not (an ask gets a reply with the status, a send a FAILED
+ * report, both counted on both sides). A link that gives up on envelopes
+ * reports them here: asks are answered TR_EUNREACHABLE, monitors fire, the
+ * rest are dead letters. Nothing is dropped without a count. */
+#include <string.h>
+
+#include "host.h"
+
+static wire_slice slice(const char *s) {
+  return (wire_slice){(const uint8_t *)s, s ? strlen(s) : 0};
+}
+
+int host_send_env(eng_cluster *c, host_peer *p, uint32_t type,
+                  const char *sender, const char *target, uint64_t ask_id,
+                  int status, const void *data, size_t len) {
+  if (c->left || !p->up) return TR_EUNREACHABLE;
+  peer_link *lk = host_link(c, p->name);
+  if (!lk) return TR_EUNREACHABLE;
+  wire_envelope e = {.type = type,
+                     .sender = slice(sender),
+                     .target = slice(target),
+                     .payload = {data, len},
+                     .ask_id = ask_id,
+                     .status = status};
+  int rc = link_send(lk, &e);
+  if (rc == 0)
+    c->st.remote_sent++;
+  else if (rc == TR_EFULL)
+    c->st.link_full++;
+  return rc;
+}
+
+int cluster_send(eng_cluster *c, const char *to, uint8_t type,
+                 eng_name *sender, const void *data, size_t len,
+                 uint64_t ask_id, int status, uint16_t *node) {
+  const char *owner = reg_lookup(c->reg, to);
+  /* Ours in the registry but not in the engine: it is stopping. */
+  if (!owner || strcmp(owner, c->name) == 0) return TR_ENOTFOUND;
+  host_peer *p = host_peer_get(c, owner);
+  if (!p) return TR_ENOMEM;
+  int rc = host_send_env(c, p, type, sender ? sender->str : NULL, to, ask_id,
+                         status, data, len);
+  if (rc == 0 && node) *node = p->idx;
+  return rc;
+}
+
+int cluster_reply(eng_cluster *c, const char *node, const char *asker,
+                  eng_name *sender, const void *data, size_t len,
+                  uint64_t ask_id) {
+  host_peer *p = host_peer_find(c, node);
+  if (!p || !asker) return TR_EINVAL;
+  int rc = host_send_env(c, p, TR_MSG_REPLY, sender->str, asker, ask_id, 0,
+                         data, len);
+  if (rc == TR_EUNREACHABLE) node_dead(c->node, TR_DL_UNREACHABLE);
+  if (rc == TR_EFULL) node_dead(c->node, TR_DL_REJECTED_FULL);
+  return rc;
+}
+
+int cluster_stop_actor(eng_cluster *c, const char *id) {
+  const char *owner = reg_lookup(c->reg, id);
+  if (!owner || strcmp(owner, c->name) == 0) return TR_ENOTFOUND;
+  host_peer *p = host_peer_get(c, owner);
+  if (!p) return TR_ENOMEM;
+  return host_send_env(c, p, HOST_ENV_STOP, NULL, id, 0, 0, NULL, 0);
+}
+
+/* ---- incoming ------------------------------------------------------------- */
+
+/* The sender's interned name: one-entry cache per peer, so a stream from
+ * one actor costs no allocation. NULL with *bad set on ENOMEM. */
+static eng_name *peer_sender(host_peer *p, const wire_envelope *e, bool *bad) {
+  *bad = false;
+  if (!e->has_sender) return NULL;
+  eng_name *s = p->last_sender;
+  if (s && s->len == e->sender.len && memcmp(s->str, e->sender.p, s->len) == 0)
+    return s;
+  s = name_new((const char *)e->sender.p, e->sender.len);
+  if (!s) {
+    *bad = true;
+    return NULL;
+  }
+  name_unref(p->last_sender);
+  p->last_sender = s;
+  return s;
+}
+
+/* A SEND or ASK from p for a local actor. */
+static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
+                          const char *target, eng_name *sender) {
+  tr_node *n = c->node;
+  eng_actor *a = actor_find(n, target);
+  int rc = a ? send_to_actor(a, (uint8_t)e->type, sender, NULL, e->payload.p,
+                             e->payload.len, NULL, e->ask_id, 0,
+                             ENG_ORIGIN(p->idx))
+             : TR_ENOTFOUND;
+  if (rc == 0) return;
+  node_dead(n, rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
+  if (!sender) return; /* from outside actors: nobody to tell */
+  if (e->type == TR_MSG_ASK)
+    host_send_env(c, p, TR_MSG_REPLY, target, sender->str, e->ask_id, rc,
+                  NULL, 0);
+  else
+    host_send_env(c, p, HOST_ENV_FAILED, sender->str, target, 0, rc, NULL, 0);
+}
+
+void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
+  eng_cluster *c = user;
+  tr_node *n = c->node;
+  host_peer *p = host_peer_get(c, link_peer(lk));
+  char target[TR_ID_MAX + 1];
+  bool bad = e->target.len == 0 || e->target.len > TR_ID_MAX || !p;
+  if (!bad) {
+    memcpy(target, e->target.p, e->target.len);
+    target[e->target.len] = '\0';
+  }
+  eng_name *sender = bad ? NULL : peer_sender(p, e, &bad);
+  if (bad) {
+    c->st.rejected++;
+    return;
+  }
+  c->st.remote_received++;
+  switch (e->type) {
+  case TR_MSG_SEND:
+  case TR_MSG_ASK:
+    route_deliver(c, p, e, target, sender);
+    return;
+  case TR_MSG_REPLY:
+    ask_complete(n, e->ask_id, sender, e->payload.p, e->payload.len,
+                 e->status, p->idx);
+    return;
+  case TR_MSG_DOWN:
+  case HOST_ENV_MONITOR:
+  case HOST_ENV_DEMONITOR:
+    host_mon_on_env(c, p, e);
+    return;
+  case HOST_ENV_STOP: {
+    eng_actor *a = actor_find(n, target);
+    if (a && !a->stopping)
+      tr_node_stop_actor(n, target);
+    else
+      node_dead(n, TR_DL_NO_ACTOR);
+    return;
+  }
+  case HOST_ENV_FAILED:
+    c->st.remote_failed++;
+    node_dead(n, e->status == TR_EFULL ? TR_DL_REMOTE_FULL
+                                       : TR_DL_REMOTE_NO_ACTOR);
+    host_log(c, TR_LOG_DEBUG, "remote_send_failed",
+             "peer=%s target=%s status=%s", p->name, target,
+             tr_errname(e->status));
+    return;
+  default:
+    c->st.rejected++;
+    host_log(c, TR_LOG_WARN, "envelope_rejected", "peer=%s type=%u",
+             p->name, e->type);
+    return;
+  }
+}
+
+void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
+                           int reason) {
+  eng_cluster *c = user;
+  tr_node *n = c->node;
+  host_peer *p = host_peer_find(c, link_peer(lk));
+  c->st.undeliverable++;
+  char target[TR_ID_MAX + 1] = "", sender[TR_ID_MAX + 1] = "";
+  if (e->target.len <= TR_ID_MAX) {
+    memcpy(target, e->target.p, e->target.len);
+    target[e->target.len] = '\0';
+  }
+  if (e->sender.len <= TR_ID_MAX) {
+    memcpy(sender, e->sender.p, e->sender.len);
+    sender[e->sender.len] = '\0';
+  }
+  if (e->type == TR_MSG_ASK && p) {
+    eng_name *t = name_new(target, strlen(target));
+    if (t) {
+      ask_complete(n, e->ask_id, t, NULL, 0, reason, p->idx);
+      name_unref(t);
+      return;
+    }
+  }
+  if (e->type == HOST_ENV_MONITOR && p) {
+    host_mon_unreachable(c, p, sender, target);
+    return;
+  }
+  node_dead(n, TR_DL_UNREACHABLE);
+}

@@ -1,0 +1,296 @@
+/* bench_cluster.c — the cluster's figures with real nodes in one process
+ * (each on its own thread and loop, TLS on loopback; tests/support's
+ * cluster harness). One JSON object per line:
+ *
+ *   cluster_oneway_64     messages/s from an actor on n0 to an actor on n1
+ *                         by id (tr_send through the registry and the
+ *                         link), 64 B payloads; the sender sends until
+ *                         TR_EFULL, then yields a turn; the time runs from
+ *                         the first send to the sink's last delivery.
+ *                         Compare with bench_link's link_oneway_64
+ *                         (run_cluster.sh prints the ratio; target >= 0.9).
+ *   cluster_ask_rtt_p50/p99  µs, one ask in flight from n0 to n1 and its
+ *                         reply, actor to actor.
+ *   cluster_resolve_ms_p50/max  ms from a spawn on n0 until every other of
+ *                         the 5 nodes resolves the id (tr_node_locate,
+ *                         polled every 1 ms per node). Target <= 250.
+ *   cluster_join_ms       ms from the start of 5 nodes to every one seeing
+ *                         5 alive.
+ *
+ * Usage: bench_cluster [--quick] [--messages N] */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cluster_harness.h"
+
+/* ---- one-way throughput ---------------------------------------------------- */
+
+typedef struct flow {
+  uint64_t total;
+  _Atomic uint64_t received;
+  _Atomic uint64_t first_ns, last_ns;
+  uint64_t sent, full;
+} flow;
+
+static int sink_init(tr_ctx *ctx, void *st, const void *arg) {
+  (void)ctx;
+  *(flow **)st = (flow *)arg;
+  return 0;
+}
+
+static int sink_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)ctx;
+  (void)env;
+  flow *f = *(flow **)st;
+  uint64_t got = atomic_fetch_add(&f->received, 1) + 1;
+  if (got == f->total) atomic_store(&f->last_ns, uv_hrtime());
+  return 0;
+}
+
+static const tr_actor_type sink_type = {
+    .name = "sink", .state_size = sizeof(flow *), .init = sink_init,
+    .receive = sink_receive};
+
+/* Sends until the link is full, then comes back next turn. */
+static int source_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)env;
+  flow *f = *(flow **)st;
+  char payload[64] = {0};
+  if (f->sent == 0) atomic_store(&f->first_ns, uv_hrtime());
+  for (int k = 0; k < 4096 && f->sent < f->total; k++) {
+    int rc = tr_send(ctx, "sink", payload, sizeof(payload));
+    if (rc == TR_EFULL) {
+      f->full++;
+      break;
+    }
+    if (rc != 0) {
+      fprintf(stderr, "bench_cluster: send: %s\n", tr_strerror(rc));
+      return rc;
+    }
+    f->sent++;
+  }
+  if (f->sent < f->total) tr_send(ctx, tr_self(ctx), "go", 2);
+  return 0;
+}
+
+static const tr_actor_type source_type = {
+    .name = "source", .state_size = sizeof(flow *), .init = sink_init,
+    .receive = source_receive};
+
+typedef struct spawn_arg {
+  const tr_actor_type *type;
+  const char *id;
+  void *arg;
+} spawn_arg;
+
+static int do_spawn(tr_node *n, void *a) {
+  spawn_arg *s = a;
+  tr_spawn_opts o = {.id = s->id, .arg = s->arg, .capacity = 1u << 20};
+  return tr_node_spawn(n, s->type, &o);
+}
+
+static int do_go(tr_node *n, void *a) {
+  (void)a;
+  return tr_node_send(n, "source", "go", 2);
+}
+
+static int do_locate(tr_node *n, void *a) {
+  char owner[TR_ID_MAX + 1];
+  return tr_node_locate(n, (const char *)a, owner, sizeof(owner));
+}
+
+static bool all_alive(tn_cluster *c, void *arg) {
+  int want = (int)(size_t)arg;
+  for (size_t i = 0; i < tn_count(c); i++)
+    if (tn_members_in(c, i, TR_MEMBER_ALIVE) != want) return false;
+  return true;
+}
+
+static int bench_oneway(uint64_t total) {
+  tn_cluster *c = NULL;
+  if (tn_new(&c, 2, NULL) != 0 || tn_wait(c, all_alive, (void *)2, 15000) < 0)
+    return 1;
+  flow *f = calloc(1, sizeof(*f));
+  f->total = total;
+  spawn_arg sink = {&sink_type, "sink", f}, src = {&source_type, "source", f};
+  if (tn_call(c, 1, do_spawn, &sink) != 0 ||
+      tn_call(c, 0, do_spawn, &src) != 0)
+    return 1;
+  for (int k = 0; k < 1000 && tn_call(c, 0, do_locate, "sink") != 0; k++)
+    usleep(1000);
+  tn_call(c, 0, do_go, NULL);
+  for (int k = 0; k < 120000 && atomic_load(&f->received) < total; k++)
+    usleep(1000);
+  uint64_t got = atomic_load(&f->received);
+  int rc = 0;
+  if (got < total) {
+    fprintf(stderr, "bench_cluster: only %llu of %llu arrived\n",
+            (unsigned long long)got, (unsigned long long)total);
+    rc = 1;
+  } else {
+    double s = (double)(atomic_load(&f->last_ns) - atomic_load(&f->first_ns)) /
+               1e9;
+    printf("{\"name\":\"cluster_oneway_64\",\"value\":%.0f,\"unit\":\"msgs/s\","
+           "\"messages\":%llu,\"link_full_yields\":%llu}\n",
+           (double)total / s, (unsigned long long)total,
+           (unsigned long long)f->full);
+  }
+  tn_free(c);
+  free(f);
+  return rc;
+}
+
+/* ---- ask round trip --------------------------------------------------------- */
+
+typedef struct rtt {
+  uint64_t n, done;
+  uint64_t t0;
+  uint64_t *samples;
+  _Atomic bool finished;
+} rtt;
+
+static int echo_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)st;
+  if (env->type == TR_MSG_ASK) tr_reply(ctx, env, env->data, env->len);
+  return 0;
+}
+
+static const tr_actor_type echo_type = {.name = "echo",
+                                        .receive = echo_receive};
+
+static int asker_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  rtt *r = *(rtt **)st;
+  if (env->type == TR_MSG_REPLY) {
+    if (env->status != 0) return env->status;
+    r->samples[r->done++] = (uv_hrtime() - r->t0) / 1000u;
+    if (r->done == r->n) {
+      atomic_store(&r->finished, true);
+      return 0;
+    }
+  }
+  char payload[64] = {0};
+  r->t0 = uv_hrtime();
+  return tr_ask(ctx, "echo", payload, sizeof(payload), 5000, NULL);
+}
+
+static const tr_actor_type asker_type = {
+    .name = "asker", .state_size = sizeof(rtt *), .init = sink_init,
+    .receive = asker_receive};
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int do_kick(tr_node *n, void *a) {
+  (void)a;
+  return tr_node_send(n, "asker", "go", 2);
+}
+
+static int bench_rtt(uint64_t samples) {
+  tn_cluster *c = NULL;
+  if (tn_new(&c, 2, NULL) != 0 || tn_wait(c, all_alive, (void *)2, 15000) < 0)
+    return 1;
+  rtt *r = calloc(1, sizeof(*r));
+  r->n = samples;
+  r->samples = calloc(samples, sizeof(uint64_t));
+  spawn_arg echo = {&echo_type, "echo", NULL}, ask = {&asker_type, "asker", r};
+  if (tn_call(c, 1, do_spawn, &echo) != 0 || tn_call(c, 0, do_spawn, &ask) != 0)
+    return 1;
+  for (int k = 0; k < 1000 && tn_call(c, 0, do_locate, "echo") != 0; k++)
+    usleep(1000);
+  tn_call(c, 0, do_kick, NULL);
+  for (int k = 0; k < 60000 && !atomic_load(&r->finished); k++) usleep(1000);
+  int rc = 0;
+  if (!atomic_load(&r->finished)) {
+    fprintf(stderr, "bench_cluster: rtt did not finish (%llu)\n",
+            (unsigned long long)r->done);
+    rc = 1;
+  } else {
+    qsort(r->samples, samples, sizeof(uint64_t), cmp_u64);
+    printf("{\"name\":\"cluster_ask_rtt_p50\",\"value\":%llu,\"unit\":\"us\"}\n",
+           (unsigned long long)r->samples[samples / 2]);
+    printf("{\"name\":\"cluster_ask_rtt_p99\",\"value\":%llu,\"unit\":\"us\"}\n",
+           (unsigned long long)r->samples[samples * 99 / 100]);
+  }
+  tn_free(c);
+  free(r->samples);
+  free(r);
+  return rc;
+}
+
+/* ---- registry convergence and join ------------------------------------------ */
+
+static int nop_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)ctx;
+  (void)st;
+  (void)env;
+  return 0;
+}
+
+static const tr_actor_type nop_type = {.name = "nop", .receive = nop_receive};
+
+static int bench_resolve(int rounds) {
+  tn_cluster *c = NULL;
+  uint64_t t0 = tn_now_ms();
+  if (tn_new(&c, 5, NULL) != 0) return 1;
+  long join = tn_wait(c, all_alive, (void *)5, 30000);
+  if (join < 0) return 1;
+  printf("{\"name\":\"cluster_join_ms\",\"value\":%llu,\"unit\":\"ms\","
+         "\"nodes\":5}\n", (unsigned long long)(tn_now_ms() - t0));
+  uint64_t *ms = calloc((size_t)rounds, sizeof(uint64_t));
+  int rc = 0;
+  for (int r = 0; r < rounds && rc == 0; r++) {
+    char id[32];
+    snprintf(id, sizeof(id), "fresh-%d", r);
+    spawn_arg s = {&nop_type, id, NULL};
+    uint64_t start = uv_hrtime();
+    if (tn_call(c, (size_t)r % 5, do_spawn, &s) != 0) rc = 1;
+    for (size_t i = 0; i < 5 && rc == 0; i++) {
+      int k = 0;
+      while (tn_call(c, i, do_locate, id) != 0 && k++ < 5000) usleep(1000);
+      if (k > 5000) rc = 1;
+    }
+    ms[r] = (uv_hrtime() - start) / 1000000u;
+  }
+  if (rc == 0) {
+    qsort(ms, (size_t)rounds, sizeof(uint64_t), cmp_u64);
+    printf("{\"name\":\"cluster_resolve_ms_p50\",\"value\":%llu,\"unit\":\"ms\","
+           "\"nodes\":5,\"target\":\"<=250\",\"pass\":%s}\n",
+           (unsigned long long)ms[rounds / 2],
+           ms[rounds / 2] <= 250 ? "true" : "false");
+    printf("{\"name\":\"cluster_resolve_ms_max\",\"value\":%llu,\"unit\":\"ms\","
+           "\"nodes\":5,\"target\":\"<=250\",\"pass\":%s}\n",
+           (unsigned long long)ms[rounds - 1],
+           ms[rounds - 1] <= 250 ? "true" : "false");
+  }
+  free(ms);
+  tn_free(c);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  uint64_t messages = 2000000;
+  uint64_t samples = 20000;
+  int rounds = 20;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) {
+      messages = 100000;
+      samples = 1000;
+      rounds = 5;
+    } else if (strcmp(argv[i], "--messages") == 0 && i + 1 < argc) {
+      messages = strtoull(argv[++i], NULL, 10);
+    } else {
+      fprintf(stderr, "usage: bench_cluster [--quick] [--messages N]\n");
+      return 2;
+    }
+  }
+  int rc = bench_oneway(messages);
+  rc |= bench_rtt(samples);
+  rc |= bench_resolve(rounds);
+  return rc;
+}

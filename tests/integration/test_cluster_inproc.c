@@ -1,0 +1,317 @@
+/* test_cluster_inproc.c — 3 and 5 cluster nodes in one process, each on its
+ * own thread and loop, over TLS on loopback: join, sends by id both ways,
+ * asks, remote monitors, id conflicts, a hung node, leave. Every wait is
+ * bounded (tn_wait); the bounds are for correctness, not speed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster_harness.h"
+
+#define JOIN_MS 15000u
+#define SETTLE_MS 10000u
+
+static bool all_alive(tn_cluster *c, void *arg) {
+  int want = (int)(size_t)arg;
+  for (size_t i = 0; i < tn_count(c); i++)
+    if (tn_members_in(c, i, TR_MEMBER_ALIVE) != want) return false;
+  return true;
+}
+
+typedef struct where {
+  const char *id, *owner; /* owner NULL: resolves nowhere */
+  size_t skip;            /* a node not asked (stopped), or SIZE_MAX */
+} where;
+
+static bool all_resolve(tn_cluster *c, void *arg) {
+  where *w = arg;
+  for (size_t i = 0; i < tn_count(c); i++) {
+    if (i == w->skip) continue;
+    char owner[TR_ID_MAX + 1];
+    int rc = tn_locate(c, i, w->id, owner, sizeof(owner));
+    if (w->owner ? (rc != 0 || strcmp(owner, w->owner) != 0)
+                 : rc != TR_ENOTFOUND)
+      return false;
+  }
+  return true;
+}
+
+typedef struct want_event {
+  const char *kind, *actor, *data;
+  bool want_status;
+  int status;
+  size_t count;
+} want_event;
+
+static bool has_event(tn_cluster *c, void *arg) {
+  want_event *w = arg;
+  if (w->count) return tn_count_events(c, w->kind, w->actor) >= w->count;
+  return tn_find(c, w->kind, w->actor, w->data, w->want_status, w->status,
+                 NULL);
+}
+
+static tn_cluster *start(size_t n) {
+  tn_cluster *c = NULL;
+  assert_int_equal(tn_new(&c, n, NULL), 0);
+  assert_true(tn_wait(c, all_alive, (void *)n, JOIN_MS) >= 0);
+  return c;
+}
+
+static void wait_event(tn_cluster *c, want_event w, uint32_t ms) {
+  if (tn_wait(c, has_event, &w, ms) < 0)
+    fail_msg("no %s event for %s (data %s)", w.kind, w.actor ? w.actor : "-",
+             w.data ? w.data : "-");
+}
+
+static void wait_resolve(tn_cluster *c, const char *id, const char *owner,
+                         size_t skip) {
+  where w = {id, owner, skip};
+  if (tn_wait(c, all_resolve, &w, SETTLE_MS) < 0)
+    fail_msg("%s does not resolve to %s everywhere", id, owner ? owner : "-");
+}
+
+/* Join, then messages both ways between every pair of nodes, with the
+ * sender id and node name on each. */
+static void test_three_nodes_send_both_ways(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  const char *ids[3] = {"pa", "pb", "pc"};
+  for (size_t i = 0; i < 3; i++) assert_int_equal(tn_probe(c, i, ids[i]), 0);
+  for (size_t i = 0; i < 3; i++) wait_resolve(c, ids[i], tn_name(c, i), SIZE_MAX);
+  for (size_t i = 0; i < 3; i++) {
+    for (size_t j = 0; j < 3; j++) {
+      if (i == j) continue;
+      char cmd[64];
+      snprintf(cmd, sizeof(cmd), "send %s hello-%zu-%zu", ids[j], i, j);
+      assert_int_equal(tn_cmd(c, i, ids[i], cmd), 0);
+    }
+  }
+  for (size_t i = 0; i < 3; i++) {
+    for (size_t j = 0; j < 3; j++) {
+      if (i == j) continue;
+      char data[32];
+      snprintf(data, sizeof(data), "hello-%zu-%zu", i, j);
+      wait_event(c, (want_event){"send", ids[j], data, false, 0, 0}, SETTLE_MS);
+      tn_event e;
+      assert_true(tn_find(c, "send", ids[j], data, false, 0, &e));
+      assert_string_equal(e.from, ids[i]);
+      assert_string_equal(e.node, tn_name(c, i));
+    }
+  }
+  /* Every command succeeded. */
+  assert_false(tn_find(c, "cmd", NULL, NULL, true, TR_ENOTFOUND, NULL));
+  tn_free(c);
+}
+
+/* Per sender->receiver FIFO across nodes: 500 numbered sends arrive in
+ * order. */
+static void test_fifo_across_nodes(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  assert_int_equal(tn_probe(c, 0, "src"), 0);
+  assert_int_equal(tn_probe(c, 2, "dst"), 0);
+  wait_resolve(c, "dst", "n2", SIZE_MAX);
+  for (int k = 0; k < 500; k++) {
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "send dst %04d", k);
+    assert_int_equal(tn_cmd(c, 0, "src", cmd), 0);
+  }
+  wait_event(c, (want_event){"send", "dst", NULL, false, 0, 500}, SETTLE_MS);
+  for (int k = 0; k < 500; k++) {
+    char data[16];
+    snprintf(data, sizeof(data), "%04d", k);
+    tn_event e;
+    assert_true(tn_nth(c, "send", "dst", (size_t)k, &e));
+    assert_string_equal(e.data, data);
+  }
+  assert_int_equal(tn_count_events(c, "send", "dst"), 500);
+  tn_free(c);
+}
+
+/* An ask to another node gets its answer; an ask to an unknown id fails at
+ * once with TR_ENOTFOUND. */
+static void test_ask_across_nodes(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  assert_int_equal(tn_probe(c, 0, "asker"), 0);
+  assert_int_equal(tn_probe(c, 1, "oracle"), 0);
+  wait_resolve(c, "oracle", "n1", SIZE_MAX);
+  assert_int_equal(tn_cmd(c, 0, "asker", "ask oracle question"), 0);
+  wait_event(c, (want_event){"reply", "asker", "re:question", true, 0, 0},
+             SETTLE_MS);
+  tn_event e;
+  assert_true(tn_find(c, "reply", "asker", NULL, false, 0, &e));
+  assert_string_equal(e.from, "oracle");
+  assert_string_equal(e.node, "n1");
+  assert_true(tn_find(c, "ask", "oracle", "question", false, 0, &e));
+  assert_string_equal(e.from, "asker");
+  assert_string_equal(e.node, "n0");
+  assert_int_equal(tn_cmd(c, 0, "asker", "ask nobody q"), 0);
+  wait_event(c, (want_event){"cmd", "asker", "ask nobody q", true,
+                             TR_ENOTFOUND, 0}, SETTLE_MS);
+  tn_free(c);
+}
+
+/* A remote monitor fires when the target stops (reason 0), and at once for
+ * an id nobody holds (TR_ENOTFOUND); stop by id works across nodes. */
+static void test_remote_monitor(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  assert_int_equal(tn_probe(c, 0, "watcher"), 0);
+  assert_int_equal(tn_probe(c, 2, "target"), 0);
+  wait_resolve(c, "target", "n2", SIZE_MAX);
+  assert_int_equal(tn_cmd(c, 0, "watcher", "mon target"), 0);
+  assert_int_equal(tn_cmd(c, 0, "watcher", "mon ghost"), 0);
+  wait_event(c, (want_event){"down", "watcher", NULL, true, TR_ENOTFOUND, 0},
+             SETTLE_MS);
+  tn_event e;
+  assert_true(tn_find(c, "down", "watcher", NULL, true, TR_ENOTFOUND, &e));
+  assert_string_equal(e.from, "ghost");
+  /* Stop by id from node 1 (neither watcher's nor target's node). */
+  assert_int_equal(tn_probe(c, 1, "killer"), 0);
+  assert_int_equal(tn_cmd(c, 1, "killer", "stop target"), 0);
+  wait_event(c, (want_event){"down", "watcher", NULL, true, 0, 0}, SETTLE_MS);
+  assert_true(tn_find(c, "down", "watcher", NULL, true, 0, &e));
+  assert_string_equal(e.from, "target");
+  assert_string_equal(e.node, "n2");
+  wait_resolve(c, "target", NULL, SIZE_MAX);
+  tn_free(c);
+}
+
+/* Ids are unique in the cluster: a second spawn of a known id fails with
+ * TR_EEXIST; two spawns racing on two nodes end with one owner everywhere
+ * (the node whose name sorts first) and the loser stopped with TR_EEXIST,
+ * its monitors told. */
+static void test_id_conflicts(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  assert_int_equal(tn_probe(c, 1, "unique"), 0);
+  wait_resolve(c, "unique", "n1", SIZE_MAX);
+  assert_int_equal(tn_probe(c, 2, "unique"), TR_EEXIST);
+  assert_int_equal(tn_probe(c, 0, "unique"), TR_EEXIST);
+
+  /* The race: both claims are made before either hears of the other
+   * (registry gossip runs every 50 ms). n2's is a child of w2, monitored
+   * by it. */
+  assert_int_equal(tn_probe(c, 2, "w2"), 0);
+  assert_int_equal(tn_cmd(c, 2, "w2", "child contested"), 0);
+  int r1 = tn_probe(c, 1, "contested");
+  wait_event(c, (want_event){"cmd", "w2", "child contested", true, 0, 0},
+             SETTLE_MS);
+  print_message("contested id: %s\n", r1 == 0 ? "both claimed, resolved"
+                                                : "refused at spawn");
+  if (r1 == 0) {
+    /* Both held it: n1 sorts first and keeps it; n2's actor is stopped
+     * with TR_EEXIST, its parent and its monitor told. */
+    wait_event(c, (want_event){"child_exit", "w2", NULL, true, TR_EEXIST, 0},
+               SETTLE_MS);
+    wait_event(c, (want_event){"down", "w2", NULL, true, TR_EEXIST, 0},
+               SETTLE_MS);
+  } else {
+    /* n1 already knew of n2's claim: the registry refused it. */
+    assert_int_equal(r1, TR_EEXIST);
+  }
+  wait_resolve(c, "contested", r1 == 0 ? "n1" : "n2", SIZE_MAX);
+  tn_free(c);
+}
+
+/* A node that leaves: the others see it left, get NODE_DOWN from the
+ * system publisher (status TR_ECLOSED), and its actors leave the registry;
+ * an ask waiting on it and a monitor on its actor are answered. */
+static void test_leave(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  assert_int_equal(tn_probe(c, 0, "obs"), 0);
+  assert_int_equal(tn_cmd(c, 0, "obs", "sub " TR_SYSTEM_PUBLISHER), 0);
+  assert_int_equal(tn_probe(c, 2, "leaver"), 0);
+  wait_resolve(c, "leaver", "n2", SIZE_MAX);
+  assert_int_equal(tn_cmd(c, 0, "obs", "mon leaver"), 0);
+  tn_stop(c, 2);
+  wait_event(c, (want_event){"node_down", "obs", "n2", true, TR_ECLOSED, 0},
+             SETTLE_MS);
+  wait_event(c, (want_event){"down", "obs", NULL, false, 0, 0}, SETTLE_MS);
+  wait_resolve(c, "leaver", NULL, 2);
+  assert_int_equal(tn_member_state(c, 0, "n2"), TR_MEMBER_LEFT);
+  assert_int_equal(tn_member_state(c, 1, "n2"), TR_MEMBER_LEFT);
+  tn_free(c);
+}
+
+/* A hung node (its loop blocked, as under SIGSTOP) is declared dead: the
+ * others publish NODE_DOWN (TR_EUNREACHABLE), an ask waiting on it is
+ * answered TR_EUNREACHABLE long before its 30 s timeout, a monitor fires
+ * with TR_EUNREACHABLE and its actors leave the registry. Thawed, it comes
+ * back (refutes, rejoins) and NODE_UP is published. */
+static void test_hung_node(void **state) {
+  (void)state;
+  tn_opts o = {.probe_interval_ms = 200, .probe_timeout_ms = 80};
+  tn_cluster *c = NULL;
+  assert_int_equal(tn_new(&c, 3, &o), 0);
+  assert_true(tn_wait(c, all_alive, (void *)3, JOIN_MS) >= 0);
+  assert_int_equal(tn_probe(c, 0, "obs"), 0);
+  assert_int_equal(tn_cmd(c, 0, "obs", "sub " TR_SYSTEM_PUBLISHER), 0);
+  assert_int_equal(tn_probe(c, 2, "sleepy"), 0);
+  wait_resolve(c, "sleepy", "n2", SIZE_MAX);
+  assert_int_equal(tn_cmd(c, 0, "obs", "mon sleepy"), 0);
+  tn_freeze(c, 2);
+  assert_int_equal(tn_cmd(c, 0, "obs", "ask sleepy anyone"), 0);
+  uint64_t t0 = tn_now_ms();
+  wait_event(c, (want_event){"node_down", "obs", "n2", true, TR_EUNREACHABLE,
+                             0}, 20000);
+  wait_event(c, (want_event){"reply", "obs", NULL, true, TR_EUNREACHABLE, 0},
+             SETTLE_MS);
+  wait_event(c, (want_event){"down", "obs", NULL, true, TR_EUNREACHABLE, 0},
+             SETTLE_MS);
+  assert_true(tn_now_ms() - t0 < 20000);
+  wait_resolve(c, "sleepy", NULL, 2);
+  tn_thaw(c, 2);
+  wait_event(c, (want_event){"node_up", "obs", "n2", false, 0, 0}, 20000);
+  assert_true(tn_wait(c, all_alive, (void *)3, JOIN_MS) >= 0);
+  tn_free(c);
+}
+
+/* Five nodes: everyone joins, a message from each node reaches a probe on
+ * every other, an ask crosses, and after one node leaves the other four
+ * agree on the membership. */
+static void test_five_nodes(void **state) {
+  (void)state;
+  tn_cluster *c = start(5);
+  const char *ids[5] = {"q0", "q1", "q2", "q3", "q4"};
+  for (size_t i = 0; i < 5; i++) assert_int_equal(tn_probe(c, i, ids[i]), 0);
+  for (size_t i = 0; i < 5; i++) wait_resolve(c, ids[i], tn_name(c, i), SIZE_MAX);
+  for (size_t i = 0; i < 5; i++)
+    for (size_t j = 0; j < 5; j++)
+      if (i != j) {
+        char cmd[32];
+        snprintf(cmd, sizeof(cmd), "send %s from-%zu", ids[j], i);
+        assert_int_equal(tn_cmd(c, i, ids[i], cmd), 0);
+      }
+  for (size_t j = 0; j < 5; j++)
+    wait_event(c, (want_event){"send", ids[j], NULL, false, 0, 4}, SETTLE_MS);
+  assert_int_equal(tn_cmd(c, 4, "q4", "ask q0 ping"), 0);
+  wait_event(c, (want_event){"reply", "q4", "re:ping", true, 0, 0}, SETTLE_MS);
+  tn_stop(c, 3);
+  where w = {"q3", NULL, 3};
+  assert_true(tn_wait(c, all_resolve, &w, SETTLE_MS) >= 0);
+  for (size_t i = 0; i < 5; i++) {
+    if (i == 3) continue;
+    assert_int_equal(tn_member_state(c, i, "n3"), TR_MEMBER_LEFT);
+  }
+  tn_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_three_nodes_send_both_ways),
+      cmocka_unit_test(test_fifo_across_nodes),
+      cmocka_unit_test(test_ask_across_nodes),
+      cmocka_unit_test(test_remote_monitor),
+      cmocka_unit_test(test_id_conflicts),
+      cmocka_unit_test(test_leave),
+      cmocka_unit_test(test_hung_node),
+      cmocka_unit_test(test_five_nodes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

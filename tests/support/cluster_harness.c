@@ -1,0 +1,462 @@
+/* cluster_harness.c — see cluster_harness.h. Each node thread runs
+ * tr_node_run; the test thread reaches a loop through a uv_async handle of
+ * its own on that loop, and waits on a semaphore for the call's result. */
+#include "cluster_harness.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "pki.h"
+
+#define TN_MAX 8
+#define TN_EVENTS_MAX 4096
+#define TN_CALL_WAIT_MS 10000
+
+typedef struct tn_slot {
+  tn_cluster *c;
+  size_t i;
+  char name[16];
+  char addr[128];
+  tr_node *node;
+  uv_thread_t thread;
+  bool running;
+  uv_async_t async;
+  uv_mutex_t lock; /* one call at a time */
+  uv_sem_t done;
+  int (*fn)(tr_node *, void *);
+  void *arg;
+  int result;
+  atomic_bool frozen, freeze_req;
+} tn_slot;
+
+struct tn_cluster {
+  size_t count;
+  char dir[64];
+  test_pki pki;
+  tn_slot slots[TN_MAX];
+  uv_mutex_t ev_lock;
+  tn_event events[TN_EVENTS_MAX];
+  size_t nevents;
+};
+
+uint64_t tn_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- calls onto a loop ---------------------------------------------------- */
+
+static void slot_on_async(uv_async_t *h) {
+  tn_slot *s = h->data;
+  if (atomic_exchange(&s->freeze_req, false)) {
+    /* Hang the loop, as a stopped process would, until tn_thaw. */
+    while (atomic_load(&s->frozen)) usleep(1000);
+    return;
+  }
+  if (!s->fn) return;
+  s->result = s->fn(s->node, s->arg);
+  s->fn = NULL;
+  uv_sem_post(&s->done);
+}
+
+int tn_call(tn_cluster *c, size_t i, int (*fn)(tr_node *, void *), void *arg) {
+  tn_slot *s = &c->slots[i];
+  if (!s->running) return TR_ESTATE;
+  uv_mutex_lock(&s->lock);
+  s->arg = arg;
+  s->fn = fn;
+  uv_async_send(&s->async);
+  int rc = TR_ETIMEDOUT;
+  for (int t = 0; t < TN_CALL_WAIT_MS; t++) {
+    if (uv_sem_trywait(&s->done) == 0) {
+      rc = s->result;
+      break;
+    }
+    usleep(1000);
+  }
+  uv_mutex_unlock(&s->lock);
+  return rc;
+}
+
+void tn_freeze(tn_cluster *c, size_t i) {
+  tn_slot *s = &c->slots[i];
+  atomic_store(&s->frozen, true);
+  atomic_store(&s->freeze_req, true);
+  uv_async_send(&s->async);
+}
+
+void tn_thaw(tn_cluster *c, size_t i) {
+  atomic_store(&c->slots[i].frozen, false);
+}
+
+long tn_wait(tn_cluster *c, bool (*pred)(tn_cluster *, void *), void *arg,
+             uint32_t max_ms) {
+  uint64_t start = tn_now_ms();
+  for (uint32_t k = 0; k <= max_ms / 10; k++) {
+    if (pred(c, arg)) return (long)(tn_now_ms() - start);
+    usleep(10000);
+  }
+  return pred(c, arg) ? (long)(tn_now_ms() - start) : -1;
+}
+
+/* ---- the event log -------------------------------------------------------- */
+
+static void copy_str(char *dst, size_t cap, const char *s, size_t len) {
+  if (!s) len = 0;
+  if (len >= cap) len = cap - 1;
+  if (len) memcpy(dst, s, len);
+  dst[len] = '\0';
+}
+
+static void record(tn_cluster *c, const char *kind, const char *actor,
+                   const tr_envelope *env, const char *data, int status) {
+  uv_mutex_lock(&c->ev_lock);
+  if (c->nevents < TN_EVENTS_MAX) {
+    tn_event *e = &c->events[c->nevents++];
+    memset(e, 0, sizeof(*e));
+    copy_str(e->kind, sizeof(e->kind), kind, strlen(kind));
+    copy_str(e->actor, sizeof(e->actor), actor, strlen(actor));
+    if (env) {
+      copy_str(e->from, sizeof(e->from), env->sender,
+               env->sender ? strlen(env->sender) : 0);
+      copy_str(e->node, sizeof(e->node), env->node,
+               env->node ? strlen(env->node) : 0);
+      copy_str(e->data, sizeof(e->data), env->data, env->len);
+      /* NODE_UP/DOWN data is NUL-terminated: keep the text only. */
+      e->data[strnlen(e->data, sizeof(e->data))] = '\0';
+    }
+    if (data) copy_str(e->data, sizeof(e->data), data, strlen(data));
+    e->status = status;
+    e->at_ms = tn_now_ms();
+  }
+  uv_mutex_unlock(&c->ev_lock);
+}
+
+bool tn_find(tn_cluster *c, const char *kind, const char *actor,
+             const char *data, bool want_status, int status, tn_event *out) {
+  bool found = false;
+  uv_mutex_lock(&c->ev_lock);
+  for (size_t i = 0; i < c->nevents && !found; i++) {
+    tn_event *e = &c->events[i];
+    if ((kind && strcmp(e->kind, kind) != 0) ||
+        (actor && strcmp(e->actor, actor) != 0) ||
+        (data && strcmp(e->data, data) != 0) ||
+        (want_status && e->status != status))
+      continue;
+    if (out) *out = *e;
+    found = true;
+  }
+  uv_mutex_unlock(&c->ev_lock);
+  return found;
+}
+
+size_t tn_count_events(tn_cluster *c, const char *kind, const char *actor) {
+  size_t n = 0;
+  uv_mutex_lock(&c->ev_lock);
+  for (size_t i = 0; i < c->nevents; i++)
+    n += (!kind || strcmp(c->events[i].kind, kind) == 0) &&
+         (!actor || strcmp(c->events[i].actor, actor) == 0);
+  uv_mutex_unlock(&c->ev_lock);
+  return n;
+}
+
+bool tn_nth(tn_cluster *c, const char *kind, const char *actor, size_t nth,
+            tn_event *out) {
+  bool found = false;
+  uv_mutex_lock(&c->ev_lock);
+  for (size_t i = 0; i < c->nevents && !found; i++) {
+    tn_event *e = &c->events[i];
+    if (strcmp(e->kind, kind) != 0 || strcmp(e->actor, actor) != 0) continue;
+    if (nth-- == 0) {
+      *out = *e;
+      found = true;
+    }
+  }
+  uv_mutex_unlock(&c->ev_lock);
+  return found;
+}
+
+void tn_clear_events(tn_cluster *c) {
+  uv_mutex_lock(&c->ev_lock);
+  c->nevents = 0;
+  uv_mutex_unlock(&c->ev_lock);
+}
+
+/* ---- probe actors --------------------------------------------------------- */
+
+typedef struct probe {
+  tn_cluster *c;
+} probe;
+
+static int probe_init(tr_ctx *ctx, void *state, const void *arg) {
+  (void)ctx;
+  ((probe *)state)->c = (tn_cluster *)arg;
+  return 0;
+}
+
+static const tr_actor_type probe_type;
+
+/* "verb to rest": runs one command, returns its status. */
+static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
+  char verb[16] = "", to[TR_ID_MAX + 1] = "";
+  int off = 0;
+  if (sscanf(cmd, "%15s %255s %n", verb, to, &off) < 2) return TR_EINVAL;
+  const char *rest = cmd + off;
+  if (strcmp(verb, "send") == 0) return tr_send(ctx, to, rest, strlen(rest));
+  if (strcmp(verb, "ask") == 0)
+    return tr_ask(ctx, to, rest, strlen(rest), 30000, NULL);
+  if (strcmp(verb, "mon") == 0) return tr_monitor(ctx, to);
+  if (strcmp(verb, "demon") == 0) return tr_demonitor(ctx, to);
+  if (strcmp(verb, "sub") == 0) return tr_subscribe(ctx, to);
+  if (strcmp(verb, "stop") == 0) return tr_stop_actor(ctx, to);
+  if (strcmp(verb, "child") == 0) {
+    /* A child probe, monitored too, in one turn: nothing can happen to it
+     * between the spawn and the monitor. */
+    tr_spawn_opts o = {.id = to, .arg = p->c};
+    int rc = tr_spawn_child(ctx, &probe_type, &o);
+    return rc != 0 ? rc : tr_monitor(ctx, to);
+  }
+  return TR_EINVAL;
+}
+
+static const char *kind_of(tr_msg_type t) {
+  switch (t) {
+  case TR_MSG_SEND: return "send";
+  case TR_MSG_ASK: return "ask";
+  case TR_MSG_REPLY: return "reply";
+  case TR_MSG_DOWN: return "down";
+  case TR_MSG_NODE_UP: return "node_up";
+  case TR_MSG_NODE_DOWN: return "node_down";
+  case TR_MSG_PUBLISH: return "publish";
+  case TR_MSG_CHILD_EXIT: return "child_exit";
+  }
+  return "?";
+}
+
+static int probe_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
+  probe *p = state;
+  if (env->type == TR_MSG_SEND && !env->sender && env->len > 4 &&
+      memcmp(env->data, "cmd ", 4) == 0) {
+    char cmd[512];
+    copy_str(cmd, sizeof(cmd), (const char *)env->data + 4, env->len - 4);
+    int rc = probe_run(ctx, p, cmd);
+    record(p->c, "cmd", tr_self(ctx), NULL, cmd, rc);
+    return 0;
+  }
+  record(p->c, kind_of(env->type), tr_self(ctx), env, NULL, env->status);
+  if (env->type == TR_MSG_ASK) {
+    char re[128];
+    int len = snprintf(re, sizeof(re), "re:%.*s", (int)(env->len > 100 ? 100 : env->len),
+                       (const char *)env->data);
+    tr_reply(ctx, env, re, (size_t)len);
+  }
+  return 0;
+}
+
+static const tr_actor_type probe_type = {
+    .name = "probe",
+    .state_size = sizeof(probe),
+    .init = probe_init,
+    .receive = probe_receive,
+};
+
+typedef struct spawn_arg {
+  tn_cluster *c;
+  const char *id;
+} spawn_arg;
+
+static int do_spawn(tr_node *n, void *arg) {
+  spawn_arg *a = arg;
+  tr_spawn_opts o = {.id = a->id, .arg = a->c};
+  return tr_node_spawn(n, &probe_type, &o);
+}
+
+int tn_probe(tn_cluster *c, size_t i, const char *id) {
+  spawn_arg a = {c, id};
+  return tn_call(c, i, do_spawn, &a);
+}
+
+typedef struct cmd_arg {
+  const char *id;
+  char text[512];
+} cmd_arg;
+
+static int do_cmd(tr_node *n, void *arg) {
+  cmd_arg *a = arg;
+  return tr_node_send(n, a->id, a->text, strlen(a->text));
+}
+
+int tn_cmd(tn_cluster *c, size_t i, const char *id, const char *cmd) {
+  cmd_arg a = {.id = id};
+  snprintf(a.text, sizeof(a.text), "cmd %s", cmd);
+  return tn_call(c, i, do_cmd, &a);
+}
+
+/* ---- views ---------------------------------------------------------------- */
+
+typedef struct member_arg {
+  tr_member_state st;
+  const char *name;
+  tr_member m[64];
+} member_arg;
+
+static int do_members_in(tr_node *n, void *arg) {
+  member_arg *a = arg;
+  int total = tr_node_members(n, a->m, 64);
+  int k = 0;
+  for (int i = 0; i < total && i < 64; i++) k += a->m[i].state == a->st;
+  return k;
+}
+
+int tn_members_in(tn_cluster *c, size_t i, tr_member_state st) {
+  member_arg *a = calloc(1, sizeof(*a));
+  if (!a) return TR_ENOMEM;
+  a->st = st;
+  int rc = tn_call(c, i, do_members_in, a);
+  free(a);
+  return rc;
+}
+
+static int do_member_state(tr_node *n, void *arg) {
+  member_arg *a = arg;
+  int total = tr_node_members(n, a->m, 64);
+  for (int i = 0; i < total && i < 64; i++)
+    if (strcmp(a->m[i].name, a->name) == 0) return (int)a->m[i].state;
+  return -1;
+}
+
+int tn_member_state(tn_cluster *c, size_t i, const char *name) {
+  member_arg *a = calloc(1, sizeof(*a));
+  if (!a) return TR_ENOMEM;
+  a->name = name;
+  int rc = tn_call(c, i, do_member_state, a);
+  free(a);
+  return rc;
+}
+
+typedef struct locate_arg {
+  const char *id;
+  char *owner;
+  size_t cap;
+} locate_arg;
+
+static int do_locate(tr_node *n, void *arg) {
+  locate_arg *a = arg;
+  return tr_node_locate(n, a->id, a->owner, a->cap);
+}
+
+int tn_locate(tn_cluster *c, size_t i, const char *id, char *owner,
+              size_t cap) {
+  locate_arg a = {id, owner, cap};
+  return tn_call(c, i, do_locate, &a);
+}
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+static void slot_thread(void *arg) {
+  tn_slot *s = arg;
+  tr_node_run(s->node);
+}
+
+static int slot_start(tn_cluster *c, size_t i, const tn_opts *o) {
+  tn_slot *s = &c->slots[i];
+  s->c = c;
+  s->i = i;
+  snprintf(s->name, sizeof(s->name), "n%zu", i);
+  if (pki_write_files(&c->pki, c->dir, s->name) != 0) return TR_EINVAL;
+  char ca[128], cert[128], key[128];
+  snprintf(ca, sizeof(ca), "%s/ca.pem", c->dir);
+  snprintf(cert, sizeof(cert), "%s/%s.pem", c->dir, s->name);
+  snprintf(key, sizeof(key), "%s/%s.key", c->dir, s->name);
+  const char *seeds[1] = {c->slots[0].addr};
+  tr_node_config cfg = {
+      .name = s->name,
+      .listen = "127.0.0.1:0",
+      .seeds = seeds,
+      .nseeds = (i > 0 && !(o && o->no_join)) ? 1 : 0,
+      .ca_file = ca,
+      .cert_file = cert,
+      .key_file = key,
+      .probe_interval_ms = o ? o->probe_interval_ms : 0,
+      .probe_timeout_ms = o ? o->probe_timeout_ms : 0,
+  };
+  int rc = tr_node_new(&s->node, &cfg);
+  if (rc != 0) return rc;
+  tr_member self;
+  tr_node_members(s->node, &self, 1);
+  snprintf(s->addr, sizeof(s->addr), "%s", self.addr);
+  uv_mutex_init(&s->lock);
+  uv_sem_init(&s->done, 0);
+  atomic_init(&s->frozen, false);
+  atomic_init(&s->freeze_req, false);
+  uv_async_init(tr_node_loop(s->node), &s->async, slot_on_async);
+  s->async.data = s;
+  s->running = true;
+  if (uv_thread_create(&s->thread, slot_thread, s) != 0) {
+    s->running = false;
+    return TR_ESYS;
+  }
+  return 0;
+}
+
+static int do_close_async(tr_node *n, void *arg) {
+  (void)n;
+  (void)arg;
+  return 0;
+}
+
+void tn_stop(tn_cluster *c, size_t i) {
+  tn_slot *s = &c->slots[i];
+  if (!s->running) return;
+  tn_thaw(c, i);
+  tn_call(c, i, do_close_async, NULL); /* the loop answers: not frozen */
+  tr_node_stop(s->node);
+  uv_thread_join(&s->thread);
+  s->running = false;
+  uv_close((uv_handle_t *)&s->async, NULL);
+  tr_node_free(s->node);
+  s->node = NULL;
+  uv_mutex_destroy(&s->lock);
+  uv_sem_destroy(&s->done);
+}
+
+int tn_new(tn_cluster **out, size_t count, const tn_opts *o) {
+  if (count == 0 || count > TN_MAX) return TR_EINVAL;
+  tn_cluster *c = calloc(1, sizeof(*c));
+  if (!c) return TR_ENOMEM;
+  c->count = count;
+  uv_mutex_init(&c->ev_lock);
+  snprintf(c->dir, sizeof(c->dir), "/tmp/troupe-tn-XXXXXX");
+  int rc = TR_ESYS;
+  if (!mkdtemp(c->dir) || pki_init(&c->pki) != 0) goto fail;
+  for (size_t i = 0; i < count; i++) {
+    rc = slot_start(c, i, o);
+    if (rc != 0) goto fail;
+  }
+  *out = c;
+  return 0;
+fail:
+  tn_free(c);
+  return rc;
+}
+
+void tn_free(tn_cluster *c) {
+  if (!c) return;
+  for (size_t i = c->count; i-- > 0;) tn_stop(c, i);
+  pki_free(&c->pki);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+  if (c->dir[0] && system(cmd) != 0) fprintf(stderr, "tn: rm failed\n");
+  uv_mutex_destroy(&c->ev_lock);
+  free(c);
+}
+
+size_t tn_count(tn_cluster *c) { return c->count; }
+const char *tn_name(tn_cluster *c, size_t i) { return c->slots[i].name; }
+const char *tn_addr(tn_cluster *c, size_t i) { return c->slots[i].addr; }

@@ -1,0 +1,92 @@
+/* cluster_harness.h — several cluster nodes in one process, each on its own
+ * thread and loop, on loopback, for tests and benchmarks. The test thread
+ * runs code on a node's loop thread with tn_call; "probe" actors record what
+ * they receive in a shared log and act on text commands. */
+#ifndef TR_CLUSTER_HARNESS_H
+#define TR_CLUSTER_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+typedef struct tn_cluster tn_cluster;
+
+typedef struct tn_opts {
+  uint32_t probe_interval_ms; /* 0: the node default */
+  uint32_t probe_timeout_ms;
+  bool no_join; /* nodes start without seeds */
+} tn_opts;
+
+/* Nodes "n0".."n<count-1>" listening on 127.0.0.1, every one seeded with
+ * n0's address; each runs on its own thread. NULL opts: defaults. */
+int tn_new(tn_cluster **out, size_t count, const tn_opts *);
+/* Stops (leaving the cluster) and frees every node still running. */
+void tn_free(tn_cluster *);
+
+size_t tn_count(tn_cluster *);
+const char *tn_name(tn_cluster *, size_t i);
+const char *tn_addr(tn_cluster *, size_t i);
+
+/* Runs fn(node, arg) on node i's loop thread and returns what it returns;
+ * TR_ETIMEDOUT if it did not run within 10 s, TR_ESTATE if the node is
+ * stopped. */
+int tn_call(tn_cluster *, size_t i, int (*fn)(tr_node *, void *), void *arg);
+/* Graceful: tr_node_stop (the node leaves), its thread ends, it is freed. */
+void tn_stop(tn_cluster *, size_t i);
+/* Hangs node i's loop (as SIGSTOP would) until tn_thaw. */
+void tn_freeze(tn_cluster *, size_t i);
+void tn_thaw(tn_cluster *, size_t i);
+
+/* Polls pred every 10 ms (from the test thread) for at most max_ms;
+ * returns the ms it took, or -1 if it never held. */
+long tn_wait(tn_cluster *, bool (*pred)(tn_cluster *, void *), void *arg,
+             uint32_t max_ms);
+
+/* ---- probes --------------------------------------------------------------- */
+
+/* A probe actor `id` on node i. It records every envelope it gets, answers
+ * asks with "re:" + the data, and runs commands sent to it as text:
+ *   "send TO TEXT", "ask TO TEXT" (timeout 30 s), "mon TO", "demon TO",
+ *   "sub PUBLISHER", "stop ID" (tr_stop_actor), "child ID" (a child probe,
+ *   spawned and monitored in one turn).
+ * The result of each command is recorded as a "cmd" event with its status.
+ * Returns the spawn's result. */
+int tn_probe(tn_cluster *, size_t i, const char *id);
+/* Sends cmd to probe `id` on node i (from outside actors). */
+int tn_cmd(tn_cluster *, size_t i, const char *id, const char *cmd);
+
+typedef struct tn_event {
+  char kind[12];  /* "send", "ask", "reply", "down", "node_up",
+                     "node_down", "child_exit", "cmd" */
+  char actor[64]; /* the probe that recorded it */
+  char from[64];  /* sender id ("" from outside) */
+  char node[64];  /* the node it came from (env->node) */
+  char data[96];  /* payload as text */
+  int status;
+  uint64_t at_ms; /* monotonic, when recorded */
+} tn_event;
+
+/* The first recorded event matching every non-NULL field (status matched
+ * when want_status is true); true and *out set if found. */
+bool tn_find(tn_cluster *, const char *kind, const char *actor,
+             const char *data, bool want_status, int status, tn_event *out);
+size_t tn_count_events(tn_cluster *, const char *kind, const char *actor);
+/* The nth (from 0) recorded event of kind for actor, in arrival order. */
+bool tn_nth(tn_cluster *, const char *kind, const char *actor, size_t nth,
+            tn_event *out);
+void tn_clear_events(tn_cluster *);
+
+/* ---- views (run through tn_call) ------------------------------------------ */
+
+/* Members node i sees in state st, itself included. */
+int tn_members_in(tn_cluster *, size_t i, tr_member_state st);
+/* State of member `name` as node i sees it; -1 if unknown. */
+int tn_member_state(tn_cluster *, size_t i, const char *name);
+/* Where node i resolves id: 0 and owner copied, or TR_ENOTFOUND. */
+int tn_locate(tn_cluster *, size_t i, const char *id, char *owner, size_t cap);
+
+uint64_t tn_now_ms(void);
+
+#endif
