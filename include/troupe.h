@@ -146,7 +146,11 @@ typedef struct tr_node_config {
 
 /* Creates a node. *out owns everything; free it with tr_node_free. cfg may be
  * NULL (local node, defaults). A config with no listen address is the local
- * single-node mode. Returns TR_EINVAL for a bad config. */
+ * single-node mode; one with a listen address is a cluster node and needs
+ * ca_file, cert_file and key_file (docs/cluster.md). Returns TR_EINVAL for a
+ * bad config (seeds or certificates without listen, a seed without a port),
+ * TR_ETLS / TR_EINVAL when the certificates do not load, TR_ESYS when the
+ * address cannot be listened on; the reason is logged. */
 int tr_node_new(tr_node **out, const tr_node_config *cfg);
 /* Runs the loop until tr_node_stop; an idle node blocks in the kernel.
  * Returns 0, or TR_ESTATE if called re-entrantly. After it returns the node
@@ -156,7 +160,9 @@ int tr_node_run(tr_node *);
  * event if nothing is. Returns 1 while work remains (ready actors, timers,
  * asks), 0 when the node is idle. For tests and for embedding. */
 int tr_node_run_once(tr_node *);
-/* Makes tr_node_run return soon. Any thread; also from inside an actor. */
+/* Makes tr_node_run return soon. Any thread; also from inside an actor. A
+ * cluster node leaves the cluster first (graceful: members see it left,
+ * not dead); it takes no further part in the cluster. */
 void tr_node_stop(tr_node *);
 /* Stops every actor (children before parents, deinit for each), counts the
  * messages still queued as dead letters and frees everything. Loop thread,

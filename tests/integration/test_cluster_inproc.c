@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "cluster_harness.h"
+#include "pki.h"
+#include <stdlib.h>
+#include <unistd.h>
 
 #define JOIN_MS 15000u
 #define SETTLE_MS 10000u
@@ -181,6 +184,42 @@ static void test_remote_monitor(void **state) {
   tn_free(c);
 }
 
+/* A full remote mailbox: the sends were accepted here, the other node
+ * counts them as mailbox_full and reports back (remote_full here); asks get
+ * a reply with status TR_EFULL. Nothing vanishes: delivered + reported =
+ * sent. */
+static void test_remote_mailbox_full(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  assert_int_equal(tn_probe(c, 0, "blaster"), 0);
+  assert_int_equal(tn_probe_cap(c, 1, "tiny", 2), 0);
+  wait_resolve(c, "tiny", "n1", SIZE_MAX);
+  assert_int_equal(tn_cmd(c, 0, "blaster", "burst tiny 200"), 0);
+  wait_event(c, (want_event){"cmd", "blaster", "burst tiny 200", true, 0, 0},
+             SETTLE_MS);
+  tr_node_stats ns;
+  tr_cluster_stats cs;
+  bool settled = false;
+  for (int k = 0; k < 500 && !settled; k++) {
+    assert_int_equal(tn_stats(c, 0, &ns, &cs), 0);
+    settled = tn_count_events(c, "send", "tiny") + ns.dead[TR_DL_REMOTE_FULL] ==
+              200;
+    if (!settled) usleep(10000);
+  }
+  assert_true(settled);
+  assert_true(ns.dead[TR_DL_REMOTE_FULL] > 0);
+  assert_int_equal(cs.remote_failed, ns.dead[TR_DL_REMOTE_FULL]);
+  tr_node_stats ns1;
+  tr_cluster_stats cs1;
+  assert_int_equal(tn_stats(c, 1, &ns1, &cs1), 0);
+  assert_int_equal(ns1.dead[TR_DL_MAILBOX_FULL], ns.dead[TR_DL_REMOTE_FULL]);
+
+  assert_int_equal(tn_cmd(c, 0, "blaster", "askburst tiny 50"), 0);
+  wait_event(c, (want_event){"reply", "blaster", NULL, true, TR_EFULL, 0},
+             SETTLE_MS);
+  tn_free(c);
+}
+
 /* Ids are unique in the cluster: a second spawn of a known id fails with
  * TR_EEXIST; two spawns racing on two nodes end with one owner everywhere
  * (the node whose name sorts first) and the loser stopped with TR_EEXIST,
@@ -302,12 +341,71 @@ static void test_five_nodes(void **state) {
   tn_free(c);
 }
 
+/* A broken cluster configuration fails tr_node_new with a clear code and
+ * leaves nothing behind (ASan checks the leaks). */
+static void test_bad_config(void **state) {
+  (void)state;
+  char dir[] = "/tmp/troupe-badcfg-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  test_pki pki;
+  assert_int_equal(pki_init(&pki), 0);
+  assert_int_equal(pki_write_files(&pki, dir, "solo"), 0);
+  char ca[64], cert[64], key[64];
+  snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+  snprintf(cert, sizeof(cert), "%s/solo.pem", dir);
+  snprintf(key, sizeof(key), "%s/solo.key", dir);
+  const char *seeds[] = {"127.0.0.1:1"};
+  tr_node *n = NULL;
+
+  tr_node_config cfg = {.name = "solo", .listen = "127.0.0.1:0"};
+  assert_int_equal(tr_node_new(&n, &cfg), TR_EINVAL); /* no certificates */
+  cfg = (tr_node_config){.name = "solo", .seeds = seeds, .nseeds = 1};
+  assert_int_equal(tr_node_new(&n, &cfg), TR_EINVAL); /* seeds, no listen */
+  cfg = (tr_node_config){.name = "solo", .listen = "127.0.0.1:0",
+                         .ca_file = ca, .cert_file = "/nonexistent.pem",
+                         .key_file = key};
+  int rc = tr_node_new(&n, &cfg);
+  assert_true(rc == TR_EINVAL || rc == TR_ETLS);
+  assert_null(n);
+  cfg.cert_file = key; /* a key where the certificate belongs */
+  rc = tr_node_new(&n, &cfg);
+  assert_true(rc == TR_EINVAL || rc == TR_ETLS);
+  cfg.cert_file = cert;
+  const char *bad_seed[] = {"no-port-here"};
+  cfg.seeds = bad_seed;
+  cfg.nseeds = 1;
+  assert_int_equal(tr_node_new(&n, &cfg), TR_EINVAL);
+  cfg.seeds = NULL;
+  cfg.nseeds = 0;
+  cfg.listen = "not-an-address:x";
+  assert_int_not_equal(tr_node_new(&n, &cfg), 0);
+
+  /* A port in use: TR_ESYS. */
+  cfg.listen = "127.0.0.1:0";
+  tr_node *first = NULL;
+  assert_int_equal(tr_node_new(&first, &cfg), 0);
+  tr_member self;
+  assert_int_equal(tr_node_members(first, &self, 1), 1);
+  assert_string_equal(self.name, "solo");
+  assert_int_equal(self.state, TR_MEMBER_ALIVE);
+  cfg.listen = self.addr;
+  assert_int_equal(tr_node_new(&n, &cfg), TR_ESYS);
+  tr_node_free(first);
+
+  pki_free(&pki);
+  char cmd[96];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_bad_config),
       cmocka_unit_test(test_three_nodes_send_both_ways),
       cmocka_unit_test(test_fifo_across_nodes),
       cmocka_unit_test(test_ask_across_nodes),
       cmocka_unit_test(test_remote_monitor),
+      cmocka_unit_test(test_remote_mailbox_full),
       cmocka_unit_test(test_id_conflicts),
       cmocka_unit_test(test_leave),
       cmocka_unit_test(test_hung_node),

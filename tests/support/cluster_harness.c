@@ -215,6 +215,20 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
   if (strcmp(verb, "demon") == 0) return tr_demonitor(ctx, to);
   if (strcmp(verb, "sub") == 0) return tr_subscribe(ctx, to);
   if (strcmp(verb, "stop") == 0) return tr_stop_actor(ctx, to);
+  if (strcmp(verb, "burst") == 0 || strcmp(verb, "askburst") == 0) {
+    /* N messages in one turn: they leave in one write and arrive in one
+     * read, faster than a small mailbox drains. The first error is kept. */
+    int count = atoi(rest), first = 0;
+    for (int k = 0; k < count; k++) {
+      char msg[16];
+      int len = snprintf(msg, sizeof(msg), "b%d", k);
+      int rc = verb[0] == 'a'
+                   ? tr_ask(ctx, to, msg, (size_t)len, 30000, NULL)
+                   : tr_send(ctx, to, msg, (size_t)len);
+      if (rc != 0 && first == 0) first = rc;
+    }
+    return first;
+  }
   if (strcmp(verb, "child") == 0) {
     /* A child probe, monitored too, in one turn: nothing can happen to it
      * between the spawn and the monitor. */
@@ -269,17 +283,38 @@ static const tr_actor_type probe_type = {
 typedef struct spawn_arg {
   tn_cluster *c;
   const char *id;
+  uint32_t capacity;
 } spawn_arg;
 
 static int do_spawn(tr_node *n, void *arg) {
   spawn_arg *a = arg;
-  tr_spawn_opts o = {.id = a->id, .arg = a->c};
+  tr_spawn_opts o = {.id = a->id, .arg = a->c, .capacity = a->capacity};
   return tr_node_spawn(n, &probe_type, &o);
 }
 
 int tn_probe(tn_cluster *c, size_t i, const char *id) {
-  spawn_arg a = {c, id};
+  return tn_probe_cap(c, i, id, 0);
+}
+
+int tn_probe_cap(tn_cluster *c, size_t i, const char *id, uint32_t capacity) {
+  spawn_arg a = {c, id, capacity};
   return tn_call(c, i, do_spawn, &a);
+}
+
+typedef struct stats_arg {
+  tr_node_stats *ns;
+  tr_cluster_stats *cs;
+} stats_arg;
+
+static int do_stats(tr_node *n, void *arg) {
+  stats_arg *a = arg;
+  tr_node_stats_get(n, a->ns);
+  return tr_node_cluster_stats(n, a->cs);
+}
+
+int tn_stats(tn_cluster *c, size_t i, tr_node_stats *ns, tr_cluster_stats *cs) {
+  stats_arg a = {ns, cs};
+  return tn_call(c, i, do_stats, &a);
 }
 
 typedef struct cmd_arg {

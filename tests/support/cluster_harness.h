@@ -50,10 +50,13 @@ long tn_wait(tn_cluster *, bool (*pred)(tn_cluster *, void *), void *arg,
  * asks with "re:" + the data, and runs commands sent to it as text:
  *   "send TO TEXT", "ask TO TEXT" (timeout 30 s), "mon TO", "demon TO",
  *   "sub PUBLISHER", "stop ID" (tr_stop_actor), "child ID" (a child probe,
- *   spawned and monitored in one turn).
+ *   spawned and monitored in one turn), "burst TO N" / "askburst TO N" (N
+ *   sends / asks in one turn; the first error is the command's status).
  * The result of each command is recorded as a "cmd" event with its status.
  * Returns the spawn's result. */
 int tn_probe(tn_cluster *, size_t i, const char *id);
+/* The same with a mailbox of `capacity` slots (0: the default). */
+int tn_probe_cap(tn_cluster *, size_t i, const char *id, uint32_t capacity);
 /* Sends cmd to probe `id` on node i (from outside actors). */
 int tn_cmd(tn_cluster *, size_t i, const char *id, const char *cmd);
 
@@ -86,6 +89,9 @@ int tn_members_in(tn_cluster *, size_t i, tr_member_state st);
 int tn_member_state(tn_cluster *, size_t i, const char *name);
 /* Where node i resolves id: 0 and owner copied, or TR_ENOTFOUND. */
 int tn_locate(tn_cluster *, size_t i, const char *id, char *owner, size_t cap);
+
+/* Node i's engine and cluster counters. */
+int tn_stats(tn_cluster *, size_t i, tr_node_stats *, tr_cluster_stats *);
 
 uint64_t tn_now_ms(void);
 

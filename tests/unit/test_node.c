@@ -590,6 +590,33 @@ static void idle_node_blocks_in_the_kernel_without_using_cpu(void **st) {
   tr_node_free(n);
 }
 
+/* A local node is a cluster of one: it lists itself, locates its own
+ * actors, has no cluster counters, and reserves the system publisher's id. */
+static void local_node_answers_the_cluster_calls(void **st) {
+  (void)st;
+  tr_node_config cfg = tt_config();
+  cfg.name = "lonely";
+  tr_node *n = tt_node_new(&cfg);
+  tr_member m[2];
+  assert_int_equal(tr_node_members(n, m, 2), 1);
+  assert_string_equal(m[0].name, "lonely");
+  assert_int_equal(m[0].state, TR_MEMBER_ALIVE);
+  assert_string_equal(tr_member_state_name(m[0].state), "alive");
+  assert_string_equal(tr_member_state_name(TR_MEMBER_LEFT), "left");
+  tr_cluster_stats cs;
+  assert_tr(TR_ESTATE, tr_node_cluster_stats(n, &cs));
+  char owner[TR_ID_MAX + 1];
+  assert_tr(TR_ENOTFOUND, tr_node_locate(n, "nobody", owner, sizeof(owner)));
+  tt_probe p = {0};
+  assert_tr_ok(tt_spawn(n, "here", &p, 0));
+  assert_tr_ok(tr_node_locate(n, "here", owner, sizeof(owner)));
+  assert_string_equal(owner, "lonely");
+  assert_tr(TR_EINVAL, tr_node_locate(n, "here", owner, 3)); /* too small */
+  tr_spawn_opts o = {.id = TR_SYSTEM_PUBLISHER};
+  assert_tr(TR_EINVAL, tr_node_spawn(n, tt_probe_type(), &o));
+  tr_node_free(n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(null_config_gives_a_local_node_named_after_the_host),
@@ -613,6 +640,7 @@ int main(void) {
       cmocka_unit_test(
           node_on_an_existing_loop_runs_from_uv_run_and_closes_its_handles),
       cmocka_unit_test(failing_actor_is_logged_through_the_callback_at_warn),
+      cmocka_unit_test(local_node_answers_the_cluster_calls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
