@@ -348,11 +348,43 @@ typedef struct tr_cluster_stats {
                                sender, claims about others' state */
   uint64_t probes, suspicions, deaths, refutations; /* SWIM, since start */
   uint64_t conflicts_lost;  /* own actors stopped for an id conflict */
+  uint64_t publish_dropped; /* publishes not sent to an interested node
+                               (its link full or down), all topics */
   uint32_t local_health;    /* Lifeguard awareness; 0 is healthy */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node. */
 int tr_node_cluster_stats(tr_node *, tr_cluster_stats *out);
+
+/* One subscription as this node holds it: a local subscriber of
+ * (publisher, topic), wherever the publisher is; or, for a local
+ * publisher, another node's interest in it (subscriber NULL; that node
+ * fans each publish out to its own subscribers). */
+typedef struct tr_sub_info {
+  const char *publisher, *topic; /* topic "" is the default topic */
+  const char *subscriber;        /* local actor id, or NULL */
+  const char *node;              /* the subscriber's node */
+  uint64_t delivered; /* publishes queued to it (sent to that node) */
+  uint64_t dropped;   /* publishes it missed: mailbox or link full */
+} tr_sub_info;
+
+/* Calls fn (may be NULL) for each subscription; returns how many there
+ * are. The strings are valid during the call. Loop thread. */
+int tr_node_subscriptions(tr_node *, void (*fn)(void *arg, const tr_sub_info *),
+                          void *arg);
+
+/* The link to one peer node. */
+typedef struct tr_peer_stats {
+  int up;                     /* 1: connected and hello done */
+  uint64_t envelopes_out, envelopes_in; /* since the link was made */
+  uint64_t bytes_out, bytes_in;         /* TLS bytes on the socket */
+  uint32_t queued;            /* envelopes waiting to be written */
+  uint32_t rtt_us;            /* smoothed round trip; 0 unknown */
+  uint64_t reconnects, undeliverable, rejected_full;
+} tr_peer_stats;
+
+/* TR_ENOTFOUND when there is no link to that node; TR_ESTATE locally. */
+int tr_node_peer_stats(tr_node *, const char *peer, tr_peer_stats *out);
 
 #ifdef __cplusplus
 }

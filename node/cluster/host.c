@@ -149,6 +149,12 @@ static void host_on_deferred(uv_timer_t *h) {
     free(c->lost_ids[i]);
   }
   c->nlost = 0;
+  /* Publishers whose owner changed: interest moves to the new owner. */
+  for (size_t i = 0; i < c->nresub; i++) {
+    host_pubsub_refresh(c, c->resub_ids[i], 0);
+    free(c->resub_ids[i]);
+  }
+  c->nresub = 0;
   host_rearm(c);
 }
 
@@ -200,6 +206,15 @@ static void host_reg_conflict_lost(void *user, const char *id,
     host_defer(c);
 }
 
+static void host_reg_changed(void *user, const char *id, const char *owner) {
+  eng_cluster *c = user;
+  (void)owner;
+  /* Only publishers someone here subscribes to matter. */
+  if (!pubsub_pub_find(c->node, id)) return;
+  if (strv_push(&c->resub_ids, &c->nresub, &c->cap_resub, id) == 0)
+    host_defer(c);
+}
+
 static void host_publish_member(eng_cluster *c, uint8_t type, const char *name,
                                 int status) {
   pubsub_publish_as(c->node, c->node->system_id, type, name,
@@ -223,7 +238,9 @@ static void host_member_changed(void *user, const swim_update *now,
       ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
       host_mon_node_down(c, p, TR_EUNREACHABLE);
     }
+    if (restarted) host_pubsub_node_down(c, p); /* its interest is void */
     reg_member_up(c->reg, now->name, now->epoch, t);
+    if (restarted) host_pubsub_refresh(c, NULL, p->idx);
     bool first = was == (swim_state)now->state && !restarted;
     bool came_up = first || restarted || !p->up;
     p->up = true;
@@ -237,6 +254,8 @@ static void host_member_changed(void *user, const swim_update *now,
   int reason = now->state == SWIM_LEFT ? TR_ECLOSED : TR_EUNREACHABLE;
   ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
   host_mon_node_down(c, p, reason);
+  host_pubsub_node_down(c, p);
+  host_pubsub_refresh(c, NULL, p->idx);
   host_publish_member(c, TR_MSG_NODE_DOWN, now->name, reason);
   if (strv_push(&c->close_links, &c->nclose, &c->cap_close, now->name) == 0)
     host_defer(c);
@@ -381,6 +400,7 @@ static int host_machines(eng_cluster *c, const tr_node_config *cfg) {
   static const swim_ops sops = {.send = host_swim_send,
                                 .member_changed = host_member_changed};
   static const reg_ops rops = {.send = host_reg_send,
+                               .changed = host_reg_changed,
                                .conflict_lost = host_reg_conflict_lost};
   swim_config sc = {.name = c->name,
                     .addr = c->addr,
@@ -467,6 +487,9 @@ void cluster_free(eng_cluster *c) {
   free(c->close_links);
   for (size_t i = 0; i < c->nlost; i++) free(c->lost_ids[i]);
   free(c->lost_ids);
+  for (size_t i = 0; i < c->nresub; i++) free(c->resub_ids[i]);
+  free(c->resub_ids);
+  host_pubsub_free(c);
   host_peer *p, *tmp;
   HASH_ITER(hh, c->peers, p, tmp) {
     HASH_DEL(c->peers, p);

@@ -25,7 +25,9 @@ enum {
   HOST_ENV_MONITOR = 64,   /* sender watches target */
   HOST_ENV_DEMONITOR = 65, /* sender no longer watches target */
   HOST_ENV_STOP = 66,      /* stop target in queue order */
-  HOST_ENV_FAILED = 67     /* a SEND to target was not delivered: status */
+  HOST_ENV_FAILED = 67,    /* a SEND to target was not delivered: status */
+  HOST_ENV_SUB = 68,       /* the sender's node wants (target, topic) */
+  HOST_ENV_UNSUB = 69      /* it no longer does */
 };
 
 #define HOST_MAX_PEERS 65535u
@@ -99,6 +101,10 @@ struct eng_cluster {
   char **lost_ids;      /* ids this node lost in a conflict */
   size_t nlost, cap_lost;
 
+  char **resub_ids;     /* publishers whose owner changed */
+  size_t nresub, cap_resub;
+
+  struct host_interest *interests; /* other nodes' interest in ours */
   host_rmon *rmons;           /* watcher side */
   host_wtarget *wtargets;     /* target side, by target id */
 
@@ -140,6 +146,19 @@ void host_on_undeliverable(void *user, peer_link *, const wire_envelope *,
 int host_send_env(eng_cluster *, host_peer *p, uint32_t type,
                   const char *sender, const char *target, uint64_t ask_id,
                   int status, const void *data, size_t len);
+
+int host_send_env_topic(eng_cluster *, host_peer *p, uint32_t type,
+                        const char *sender, const char *topic,
+                        const void *data, size_t len);
+
+/* host_pubsub.c */
+void host_pubsub_on_env(eng_cluster *, host_peer *from, const wire_envelope *,
+                        const char *target, eng_name *sender);
+void host_pubsub_refresh(eng_cluster *, const char *id, uint16_t node);
+void host_pubsub_node_down(eng_cluster *, host_peer *);
+void host_pubsub_each(eng_cluster *, void (*fn)(void *, const tr_sub_info *),
+                      void *arg, int *count);
+void host_pubsub_free(eng_cluster *);
 
 /* host_monitor.c */
 void host_mon_on_env(eng_cluster *, host_peer *from, const wire_envelope *);

@@ -101,3 +101,48 @@ int tr_node_cluster_stats(tr_node *n, tr_cluster_stats *out) {
   free(all);
   return 0;
 }
+
+int tr_node_subscriptions(tr_node *n,
+                          void (*fn)(void *arg, const tr_sub_info *),
+                          void *arg) {
+  if (!n) return TR_EINVAL;
+  int count = 0;
+  eng_pub *p, *ptmp;
+  HASH_ITER(hh, n->pubs, p, ptmp) {
+    eng_topic *t, *ttmp;
+    HASH_ITER(hh, p->topics, t, ttmp) {
+      for (eng_sub *s = t->subs; s; s = s->topic_next) {
+        tr_sub_info si = {.publisher = p->id->str,
+                          .topic = t->name->str,
+                          .subscriber = s->subscriber->id->str,
+                          .node = n->name,
+                          .delivered = s->delivered,
+                          .dropped = s->dropped};
+        if (fn) fn(arg, &si);
+        count++;
+      }
+    }
+  }
+  if (n->cluster) host_pubsub_each(n->cluster, fn, arg, &count);
+  return count;
+}
+
+int tr_node_peer_stats(tr_node *n, const char *peer, tr_peer_stats *out) {
+  if (!n || !peer || !out) return TR_EINVAL;
+  if (!n->cluster) return TR_ESTATE;
+  peer_link *lk = link_find(n->cluster->links, peer);
+  if (!lk) return TR_ENOTFOUND;
+  link_stats ls;
+  link_get_stats(lk, &ls);
+  *out = (tr_peer_stats){.up = ls.state == LINK_UP,
+                         .envelopes_out = ls.envelopes_out,
+                         .envelopes_in = ls.envelopes_in,
+                         .bytes_out = ls.bytes_out,
+                         .bytes_in = ls.bytes_in,
+                         .queued = ls.queued,
+                         .rtt_us = ls.rtt_us,
+                         .reconnects = ls.reconnects,
+                         .undeliverable = ls.undeliverable,
+                         .rejected_full = ls.rejected_full};
+  return 0;
+}

@@ -13,24 +13,40 @@ static wire_slice slice(const char *s) {
   return (wire_slice){(const uint8_t *)s, s ? strlen(s) : 0};
 }
 
-int host_send_env(eng_cluster *c, host_peer *p, uint32_t type,
-                  const char *sender, const char *target, uint64_t ask_id,
-                  int status, const void *data, size_t len) {
+static int send_env(eng_cluster *c, host_peer *p, const wire_envelope *e) {
   if (c->left || !p->up) return TR_EUNREACHABLE;
   peer_link *lk = host_link(c, p->name);
   if (!lk) return TR_EUNREACHABLE;
+  int rc = link_send(lk, e);
+  if (rc == 0)
+    c->st.remote_sent++;
+  else if (rc == TR_EFULL)
+    c->st.link_full++;
+  return rc;
+}
+
+int host_send_env(eng_cluster *c, host_peer *p, uint32_t type,
+                  const char *sender, const char *target, uint64_t ask_id,
+                  int status, const void *data, size_t len) {
   wire_envelope e = {.type = type,
                      .sender = slice(sender),
                      .target = slice(target),
                      .payload = {data, len},
                      .ask_id = ask_id,
                      .status = status};
-  int rc = link_send(lk, &e);
-  if (rc == 0)
-    c->st.remote_sent++;
-  else if (rc == TR_EFULL)
-    c->st.link_full++;
-  return rc;
+  return send_env(c, p, &e);
+}
+
+/* Publishes and interest: the publisher is both sender and target. */
+int host_send_env_topic(eng_cluster *c, host_peer *p, uint32_t type,
+                        const char *publisher, const char *topic,
+                        const void *data, size_t len) {
+  wire_envelope e = {.type = type,
+                     .sender = slice(publisher),
+                     .target = slice(publisher),
+                     .topic = slice(topic),
+                     .payload = {data, len}};
+  return send_env(c, p, &e);
 }
 
 int cluster_send(eng_cluster *c, const char *to, uint8_t type,
@@ -144,6 +160,11 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
       node_dead(n, TR_DL_NO_ACTOR);
     return;
   }
+  case TR_MSG_PUBLISH:
+  case HOST_ENV_SUB:
+  case HOST_ENV_UNSUB:
+    host_pubsub_on_env(c, p, e, target, sender);
+    return;
   case HOST_ENV_FAILED:
     c->st.remote_failed++;
     node_dead(n, e->status == TR_EFULL ? TR_DL_REMOTE_FULL

@@ -191,6 +191,12 @@ typedef struct eng_topic {
   eng_pub *pub;
   eng_sub *subs; /* subscribers, linked by topic_next/topic_prev */
   uint32_t nsubs;
+  /* Cluster, subscriber side: the node told of this node's interest (the
+   * publisher's owner), 0 when none (local publisher, or pending). */
+  uint16_t interest_node;
+  /* Cluster, publisher side: other nodes' interest (host_pubsub.c); keeps
+   * the topic alive without local subscribers. */
+  void *remote;
 } eng_topic;
 
 struct eng_pub {
@@ -203,6 +209,7 @@ struct eng_pub {
 struct eng_sub {
   eng_actor *subscriber;
   eng_topic *topic;
+  uint64_t delivered, dropped; /* publishes that reached it / missed it */
   eng_sub *topic_next, *topic_prev;
   eng_sub *sub_next, *sub_prev; /* subscriber's list */
 };
@@ -212,6 +219,18 @@ void pubsub_actor_started(eng_actor *); /* link a pub entry to the actor */
  * system publisher); returns subscribers reached. */
 int pubsub_publish_as(tr_node *, eng_name *pub, uint8_t type,
                       const void *data, size_t len, int status);
+/* A publish that came from node `origin`: to the local subscribers of
+ * (pub, topic). Returns subscribers reached. */
+int pubsub_deliver_remote(tr_node *, eng_name *pub, const char *topic,
+                          size_t topic_len, const void *data, size_t len,
+                          uint16_t origin);
+eng_pub *pubsub_pub_find(tr_node *, const char *id);
+/* The topic entry of (pub, topic), created if needed (for remote
+ * interest); NULL on ENOMEM. pubsub_topic_unused frees it if nothing holds
+ * it any more (no subscribers, no remote interest). */
+eng_topic *pubsub_topic_get(tr_node *, const char *pub, size_t pub_len,
+                            const char *topic, size_t topic_len);
+void pubsub_topic_unused(tr_node *, eng_topic *);
 void pubsub_actor_stopped(eng_actor *); /* drop its subs, unlink its pub */
 void pubsub_free(tr_node *);
 
@@ -316,6 +335,15 @@ int cluster_demonitor(eng_cluster *, eng_actor *watcher, const char *target);
 int cluster_stop_actor(eng_cluster *, const char *id);
 /* The name of the node with index idx (>= 1). */
 const char *cluster_node_name(eng_cluster *, uint16_t idx);
+/* A topic's local subscribers went from none to some or back: tell the
+ * publisher's node (or withdraw). */
+void cluster_interest_changed(eng_cluster *, eng_topic *);
+/* A local publish on a topic other nodes are interested in: one envelope
+ * per interested node. */
+void cluster_publish(eng_cluster *, eng_topic *, eng_name *from,
+                     const void *data, size_t len);
+/* The topic is going away (node teardown): drop the remote interest. */
+void cluster_topic_freed(eng_cluster *, eng_topic *);
 
 /* ---- the node (node.c) -------------------------------------------------- */
 

@@ -60,7 +60,7 @@ static eng_topic *topic_get(tr_node *n, eng_pub *p, const char *topic,
 }
 
 static void topic_maybe_free(tr_node *n, eng_topic *t) {
-  if (t->subs) return;
+  if (t->subs || t->remote) return;
   eng_pub *p = t->pub;
   HASH_DEL(p->topics, t);
   name_unref(t->name);
@@ -76,6 +76,8 @@ static void sub_remove(tr_node *n, eng_sub *s) {
     t->subs = s->topic_next;
   if (s->topic_next) s->topic_next->topic_prev = s->topic_prev;
   t->nsubs--;
+  if (t->nsubs == 0 && t->interest_node && n->cluster)
+    cluster_interest_changed(n->cluster, t); /* withdraw it */
   eng_actor *a = s->subscriber;
   if (s->sub_prev)
     s->sub_prev->sub_next = s->sub_next;
@@ -120,6 +122,7 @@ int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
   if (t->subs) t->subs->topic_prev = s;
   t->subs = s;
   t->nsubs++;
+  if (t->nsubs == 1 && n->cluster) cluster_interest_changed(n->cluster, t);
   s->sub_next = ctx->subs;
   if (ctx->subs) ctx->subs->sub_prev = s;
   ctx->subs = s;
@@ -157,7 +160,8 @@ int tr_unsubscribe(tr_ctx *ctx, const char *publisher) {
 /* One shared copy of the payload to every subscriber of t; a full one
  * misses it, counted. Returns the subscribers reached. */
 static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
-                      const void *data, size_t len, int status) {
+                      const void *data, size_t len, int status,
+                      uint16_t origin) {
   if (!t || !t->subs) return 0;
   eng_blob *b = pool_blob_get(&n->pool, len);
   if (!b) return TR_ENOMEM;
@@ -165,11 +169,14 @@ static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
   int reached = 0;
   for (eng_sub *s = t->subs; s; s = s->topic_next) {
     int rc = send_to_actor(s->subscriber, type, from, t->name, NULL, len, b,
-                           0, status, 0);
-    if (rc == 0)
+                           0, status, ENG_ORIGIN(origin));
+    if (rc == 0) {
       reached++;
-    else
+      s->delivered++;
+    } else {
+      s->dropped++;
       node_dead(n, rc == TR_EFULL ? TR_DL_PUBLISH_FULL : TR_DL_STOPPED);
+    }
   }
   pool_blob_unref(&n->pool, b);
   return reached;
@@ -179,8 +186,33 @@ int pubsub_publish_as(tr_node *n, eng_name *pub, uint8_t type,
                       const void *data, size_t len, int status) {
   eng_pub *p = pub_find(n, pub->str);
   eng_topic *t = p ? topic_find(p, "") : NULL;
-  return publish_to(n, t, type, pub, data, len, status);
+  return publish_to(n, t, type, pub, data, len, status, 0);
 }
+
+int pubsub_deliver_remote(tr_node *n, eng_name *pub, const char *topic,
+                          size_t topic_len, const void *data, size_t len,
+                          uint16_t origin) {
+  eng_pub *p = pub_find(n, pub->str);
+  eng_topic *t = NULL;
+  if (p) HASH_FIND(hh, p->topics, topic, topic_len, t);
+  return publish_to(n, t, TR_MSG_PUBLISH, pub, data, len, 0, origin);
+}
+
+eng_pub *pubsub_pub_find(tr_node *n, const char *id) { return pub_find(n, id); }
+
+eng_topic *pubsub_topic_get(tr_node *n, const char *pub, size_t pub_len,
+                            const char *topic, size_t topic_len) {
+  eng_pub *p = pub_get(n, pub, pub_len);
+  if (!p) return NULL;
+  char name[TR_ID_MAX + 1];
+  memcpy(name, topic, topic_len);
+  name[topic_len] = '\0';
+  eng_topic *t = topic_get(n, p, name, topic_len);
+  if (!t) pub_maybe_free(n, p);
+  return t;
+}
+
+void pubsub_topic_unused(tr_node *n, eng_topic *t) { topic_maybe_free(n, t); }
 
 int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
                      size_t len) {
@@ -194,7 +226,8 @@ int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
   }
   n->stats.published++;
   eng_topic *t = ctx->pub ? topic_find(ctx->pub, topic) : NULL;
-  return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0);
+  if (t && t->remote) cluster_publish(n->cluster, t, ctx->id, data, len);
+  return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0, 0);
 }
 
 int tr_publish(tr_ctx *ctx, const void *data, size_t len) {
@@ -221,6 +254,7 @@ void pubsub_free(tr_node *n) {
   HASH_ITER(hh, n->pubs, p, ptmp) {
     eng_topic *t, *ttmp;
     HASH_ITER(hh, p->topics, t, ttmp) {
+      if (t->remote && n->cluster) cluster_topic_freed(n->cluster, t);
       while (t->subs) {
         eng_sub *s = t->subs;
         t->subs = s->topic_next;

@@ -14,7 +14,7 @@
 #include "pki.h"
 
 #define TN_MAX 8
-#define TN_EVENTS_MAX 4096
+#define TN_EVENTS_MAX 32768
 #define TN_CALL_WAIT_MS 10000
 
 typedef struct tn_slot {
@@ -40,6 +40,7 @@ struct tn_cluster {
   test_pki pki;
   tn_slot slots[TN_MAX];
   uv_mutex_t ev_lock;
+  tn_opts opts;
   tn_event events[TN_EVENTS_MAX];
   size_t nevents;
 };
@@ -128,6 +129,8 @@ static void record(tn_cluster *c, const char *kind, const char *actor,
       copy_str(e->node, sizeof(e->node), env->node,
                env->node ? strlen(env->node) : 0);
       copy_str(e->data, sizeof(e->data), env->data, env->len);
+      copy_str(e->topic, sizeof(e->topic), env->topic,
+               env->topic ? strlen(env->topic) : 0);
       /* NODE_UP/DOWN data is NUL-terminated: keep the text only. */
       e->data[strnlen(e->data, sizeof(e->data))] = '\0';
     }
@@ -164,6 +167,66 @@ size_t tn_count_events(tn_cluster *c, const char *kind, const char *actor) {
          (!actor || strcmp(c->events[i].actor, actor) == 0);
   uv_mutex_unlock(&c->ev_lock);
   return n;
+}
+
+static void count_remote(void *arg, const tr_sub_info *si) {
+  int *n = arg;
+  if (!si->subscriber) (*n)++;
+}
+
+static int do_count_interest(tr_node *n, void *arg) {
+  int count = 0;
+  (void)arg;
+  tr_node_subscriptions(n, count_remote, &count);
+  return count;
+}
+
+int tn_interest(tn_cluster *c, size_t i) {
+  return tn_call(c, i, do_count_interest, NULL);
+}
+
+typedef struct peer_arg {
+  const char *peer;
+  tr_peer_stats *out;
+} peer_arg;
+
+static int do_peer(tr_node *n, void *arg) {
+  peer_arg *a = arg;
+  return tr_node_peer_stats(n, a->peer, a->out);
+}
+
+int tn_peer(tn_cluster *c, size_t i, const char *peer, tr_peer_stats *out) {
+  peer_arg a = {peer, out};
+  return tn_call(c, i, do_peer, &a);
+}
+
+typedef struct drops_arg {
+  const char *subscriber;
+  uint64_t delivered, dropped;
+  int found;
+} drops_arg;
+
+static void find_sub(void *arg, const tr_sub_info *si) {
+  drops_arg *a = arg;
+  if (si->subscriber && strcmp(si->subscriber, a->subscriber) == 0) {
+    a->delivered += si->delivered;
+    a->dropped += si->dropped;
+    a->found++;
+  }
+}
+
+static int do_drops(tr_node *n, void *arg) {
+  tr_node_subscriptions(n, find_sub, arg);
+  return ((drops_arg *)arg)->found;
+}
+
+int tn_sub_counts(tn_cluster *c, size_t i, const char *subscriber,
+                  uint64_t *delivered, uint64_t *dropped) {
+  drops_arg a = {.subscriber = subscriber};
+  int rc = tn_call(c, i, do_drops, &a);
+  *delivered = a.delivered;
+  *dropped = a.dropped;
+  return rc;
 }
 
 bool tn_nth(tn_cluster *c, const char *kind, const char *actor, size_t nth,
@@ -215,6 +278,29 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
   if (strcmp(verb, "demon") == 0) return tr_demonitor(ctx, to);
   if (strcmp(verb, "sub") == 0) return tr_subscribe(ctx, to);
   if (strcmp(verb, "stop") == 0) return tr_stop_actor(ctx, to);
+  if (strcmp(verb, "pub") == 0 || strcmp(verb, "pubn") == 0) {
+    /* pub TOPIC TEXT | pubn TOPIC N ("-" is the default topic) */
+    const char *topic = strcmp(to, "-") == 0 ? "" : to;
+    if (verb[3] != 'n') {
+      int rc = tr_publish_topic(ctx, topic, rest, strlen(rest));
+      return rc < 0 ? rc : 0;
+    }
+    int count = atoi(rest);
+    for (int k = 0; k < count; k++) {
+      char msg[16];
+      int len = snprintf(msg, sizeof(msg), "p%d", k);
+      int rc = tr_publish_topic(ctx, topic, msg, (size_t)len);
+      if (rc < 0) return rc;
+    }
+    return 0;
+  }
+  if (strcmp(verb, "subt") == 0 || strcmp(verb, "unsubt") == 0) {
+    char topic[TR_ID_MAX + 1] = "";
+    if (sscanf(rest, "%255s", topic) != 1) return TR_EINVAL;
+    return verb[0] == 's' ? tr_subscribe_topic(ctx, to, topic)
+                          : tr_unsubscribe_topic(ctx, to, topic);
+  }
+  if (strcmp(verb, "unsub") == 0) return tr_unsubscribe(ctx, to);
   if (strcmp(verb, "burst") == 0 || strcmp(verb, "askburst") == 0) {
     /* N messages in one turn: they leave in one write and arrive in one
      * read, faster than a small mailbox drains. The first error is kept. */
@@ -399,8 +485,11 @@ static void slot_thread(void *arg) {
   tr_node_run(s->node);
 }
 
-static int slot_start(tn_cluster *c, size_t i, const tn_opts *o) {
+/* listen: "127.0.0.1:0", or the address a restarted node had. */
+static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
+                      const char *listen) {
   tn_slot *s = &c->slots[i];
+  memset(s, 0, sizeof(*s));
   s->c = c;
   s->i = i;
   snprintf(s->name, sizeof(s->name), "n%zu", i);
@@ -409,12 +498,14 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o) {
   snprintf(ca, sizeof(ca), "%s/ca.pem", c->dir);
   snprintf(cert, sizeof(cert), "%s/%s.pem", c->dir, s->name);
   snprintf(key, sizeof(key), "%s/%s.key", c->dir, s->name);
-  const char *seeds[1] = {c->slots[0].addr};
+  /* n0 seeds everyone; a restarted n0 rejoins through n1. */
+  const char *seeds[1] = {i > 0 ? c->slots[0].addr : c->slots[1].addr};
+  bool seeded = i > 0 || (c->count > 1 && c->slots[1].running);
   tr_node_config cfg = {
       .name = s->name,
-      .listen = "127.0.0.1:0",
+      .listen = listen,
       .seeds = seeds,
-      .nseeds = (i > 0 && !(o && o->no_join)) ? 1 : 0,
+      .nseeds = seeded && !(o && o->no_join) ? 1 : 0,
       .ca_file = ca,
       .cert_file = cert,
       .key_file = key,
@@ -461,17 +552,25 @@ void tn_stop(tn_cluster *c, size_t i) {
   uv_sem_destroy(&s->done);
 }
 
+int tn_restart(tn_cluster *c, size_t i) {
+  char addr[128];
+  snprintf(addr, sizeof(addr), "%s", c->slots[i].addr);
+  tn_stop(c, i);
+  return slot_start(c, i, &c->opts, addr); /* same port, as a real restart */
+}
+
 int tn_new(tn_cluster **out, size_t count, const tn_opts *o) {
   if (count == 0 || count > TN_MAX) return TR_EINVAL;
   tn_cluster *c = calloc(1, sizeof(*c));
   if (!c) return TR_ENOMEM;
   c->count = count;
+  if (o) c->opts = *o;
   uv_mutex_init(&c->ev_lock);
   snprintf(c->dir, sizeof(c->dir), "/tmp/troupe-tn-XXXXXX");
   int rc = TR_ESYS;
   if (!mkdtemp(c->dir) || pki_init(&c->pki) != 0) goto fail;
   for (size_t i = 0; i < count; i++) {
-    rc = slot_start(c, i, o);
+    rc = slot_start(c, i, o, "127.0.0.1:0");
     if (rc != 0) goto fail;
   }
   *out = c;

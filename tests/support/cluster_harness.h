@@ -35,6 +35,10 @@ const char *tn_addr(tn_cluster *, size_t i);
 int tn_call(tn_cluster *, size_t i, int (*fn)(tr_node *, void *), void *arg);
 /* Graceful: tr_node_stop (the node leaves), its thread ends, it is freed. */
 void tn_stop(tn_cluster *, size_t i);
+/* Stops node i (it leaves) and starts a new process-alike with the same
+ * name: a new epoch, no actors, seeded with n0 (or with nothing if i is 0
+ * and alone). */
+int tn_restart(tn_cluster *, size_t i);
 /* Hangs node i's loop (as SIGSTOP would) until tn_thaw. */
 void tn_freeze(tn_cluster *, size_t i);
 void tn_thaw(tn_cluster *, size_t i);
@@ -51,7 +55,10 @@ long tn_wait(tn_cluster *, bool (*pred)(tn_cluster *, void *), void *arg,
  *   "send TO TEXT", "ask TO TEXT" (timeout 30 s), "mon TO", "demon TO",
  *   "sub PUBLISHER", "stop ID" (tr_stop_actor), "child ID" (a child probe,
  *   spawned and monitored in one turn), "burst TO N" / "askburst TO N" (N
- *   sends / asks in one turn; the first error is the command's status).
+ *   sends / asks in one turn; the first error is the command's status),
+ *   "pub TOPIC TEXT", "pubn TOPIC N" (N publishes "p0".."p<N-1>" in one
+ *   turn; TOPIC "-" is the default topic), "subt PUB TOPIC",
+ *   "unsubt PUB TOPIC", "unsub PUB".
  * The result of each command is recorded as a "cmd" event with its status.
  * Returns the spawn's result. */
 int tn_probe(tn_cluster *, size_t i, const char *id);
@@ -67,6 +74,7 @@ typedef struct tn_event {
   char from[64];  /* sender id ("" from outside) */
   char node[64];  /* the node it came from (env->node) */
   char data[96];  /* payload as text */
+  char topic[64]; /* publishes: the topic ("" default) */
   int status;
   uint64_t at_ms; /* monotonic, when recorded */
 } tn_event;
@@ -90,6 +98,15 @@ int tn_member_state(tn_cluster *, size_t i, const char *name);
 /* Where node i resolves id: 0 and owner copied, or TR_ENOTFOUND. */
 int tn_locate(tn_cluster *, size_t i, const char *id, char *owner, size_t cap);
 
+/* Other nodes' interests in node i's publishers (tr_node_subscriptions
+ * entries with no local subscriber). */
+int tn_interest(tn_cluster *, size_t i);
+/* Node i's link to peer. */
+int tn_peer(tn_cluster *, size_t i, const char *peer, tr_peer_stats *);
+/* delivered / dropped summed over subscriber's subscriptions on node i;
+ * returns how many it has. */
+int tn_sub_counts(tn_cluster *, size_t i, const char *subscriber,
+                  uint64_t *delivered, uint64_t *dropped);
 /* Node i's engine and cluster counters. */
 int tn_stats(tn_cluster *, size_t i, tr_node_stats *, tr_cluster_stats *);
 
