@@ -12,6 +12,7 @@
 typedef struct sim_msg {
   uint64_t at, seq;
   uint32_t from, to;
+  uint64_t from_epoch, to_epoch; /* the processes it went between */
   bool is_reg;
   swim_msg sm;
   swim_update *ups;
@@ -37,6 +38,9 @@ typedef struct sim_node {
   held_id *held;           /* ids this node claimed and still holds */
   char **lost;             /* conflict_lost ids to release after the call */
   uint32_t nlost, lost_cap;
+  /* The last (epoch, incarnation) counted in false_victims, + 1. */
+  uint64_t false_epoch;
+  uint32_t false_inc1;
 } sim_node;
 
 struct sim {
@@ -144,6 +148,8 @@ static sim_msg *msg_new(sim *s, sim_node *from, uint32_t to) {
   if (!m) abort();
   m->from = from->index;
   m->to = to;
+  m->from_epoch = from->epoch;
+  m->to_epoch = s->nodes[to].epoch;
   m->seq = ++s->seq;
   m->at = s->now + s->cfg.latency_ms +
           (s->cfg.jitter_ms ? sim_rand(s) % (s->cfg.jitter_ms + 1) : 0);
@@ -176,9 +182,16 @@ static void on_member_changed(void *user, const swim_update *u,
   trace(s, u->name, strlen(u->name));
   trace(s, &u->state, sizeof(u->state));
   uint32_t who = parse_index(s, u->name);
-  if (u->state == SWIM_DEAD && who != UINT32_MAX && s->nodes[who].up &&
-      s->nodes[who].epoch == u->epoch)
+  if (u->state == SWIM_DEAD && was != SWIM_DEAD && who != UINT32_MAX &&
+      s->nodes[who].up && s->nodes[who].epoch == u->epoch) {
+    sim_node *v = &s->nodes[who];
     s->st.false_deaths++;
+    if (v->false_epoch != u->epoch || v->false_inc1 != u->incarnation + 1) {
+      v->false_epoch = u->epoch;
+      v->false_inc1 = u->incarnation + 1;
+      s->st.false_victims++;
+    }
+  }
   if (who == n->index) return; /* the registry knows itself */
   if (u->state == SWIM_ALIVE || u->state == SWIM_SUSPECT)
     reg_member_up(n->rg, u->name, u->epoch, s->now);
@@ -296,13 +309,22 @@ static int node_start(sim *s, sim_node *n) {
   return 0;
 }
 
+/* Seeds are the first SIM_SEEDS nodes other than this one, as a deployment
+ * lists a few well-known members; n0's very first join has none. */
+#define SIM_SEEDS 3u
+
 static void node_join(sim *s, sim_node *n) {
-  uint32_t seed_i = n->index == 0 ? 1 : 0;
-  char seed[32];
-  snprintf(seed, sizeof(seed), "%s:7000", s->nodes[seed_i].name);
-  const char *seeds[] = {seed};
+  char addrs[SIM_SEEDS][32];
+  const char *seeds[SIM_SEEDS];
+  size_t nseeds = 0;
   bool alone = n->index == 0 && !s->joined;
-  swim_join(n->sw, seeds, alone ? 0 : 1, s->now);
+  for (uint32_t i = 0; i < s->cfg.nodes && nseeds < SIM_SEEDS && !alone; i++) {
+    if (i == n->index) continue;
+    snprintf(addrs[nseeds], sizeof(addrs[nseeds]), "%s:7000", s->nodes[i].name);
+    seeds[nseeds] = addrs[nseeds];
+    nseeds++;
+  }
+  if (swim_join(n->sw, seeds, nseeds, s->now) != 0) abort();
 }
 
 int sim_new(sim **out, const sim_config *cfg) {
@@ -312,6 +334,9 @@ int sim_new(sim **out, const sim_config *cfg) {
   if (!s->cfg.step_ms) s->cfg.step_ms = 5;
   if (!s->cfg.latency_ms) s->cfg.latency_ms = 1;
   if (!s->cfg.jitter_ms) s->cfg.jitter_ms = 1;
+  /* Checking a 1,000-node view every step would cost more than the
+   * simulation itself. */
+  if (!s->cfg.check_ms) s->cfg.check_ms = 50;
   s->rng = cfg->seed ? cfg->seed : 1;
   s->nodes = calloc(cfg->nodes, sizeof(*s->nodes));
   if (!s->nodes) {
@@ -346,22 +371,25 @@ void sim_free(sim *s) {
 
 /* ---- running ------------------------------------------------------------ */
 
+/* A message between two processes dies with either of them: a restarted
+ * node neither sends what its previous process had queued nor receives
+ * what was sent to it (the links, TLS sessions, closed with them). */
 static void deliver(sim *s, sim_msg *m) {
-  sim_node *to = &s->nodes[m->to];
-  if (!to->up || !s->nodes[m->from].up || cut(s, m->from, m->to)) {
+  sim_node *to = &s->nodes[m->to], *from = &s->nodes[m->from];
+  if (!to->up || !from->up || to->epoch != m->to_epoch ||
+      from->epoch != m->from_epoch || cut(s, m->from, m->to)) {
     s->st.msgs_dropped++;
     return;
   }
   s->st.msgs_delivered++;
   uint64_t key[3] = {m->at, m->from, m->to};
   trace(s, key, sizeof(key));
-  const char *from = s->nodes[m->from].name;
   if (m->is_reg) {
     trace(s, &m->rm.type, sizeof(m->rm.type));
-    reg_receive(to->rg, from, &m->rm, s->now);
+    reg_receive(to->rg, from->name, &m->rm, s->now);
   } else {
     trace(s, &m->sm.type, sizeof(m->sm.type));
-    swim_receive(to->sw, from, &m->sm, s->now);
+    swim_receive(to->sw, from->name, &m->sm, s->now);
   }
   release_lost(to);
 }
@@ -393,17 +421,13 @@ void sim_run(sim *s, uint64_t ms) {
   while (s->now < end) step(s);
 }
 
-/* The predicate is checked every SIM_CHECK_MS of virtual time: checking a
- * 1,000-node view every step would cost more than the simulation itself. */
-#define SIM_CHECK_MS 50u
-
 uint64_t sim_run_until(sim *s, bool (*pred)(sim *, void *), void *arg,
                        uint64_t max_ms) {
   uint64_t start = s->now, next_check = s->now;
   for (;;) {
     if (s->now >= next_check) {
       if (pred(s, arg)) return s->now - start;
-      next_check = s->now + SIM_CHECK_MS;
+      next_check = s->now + s->cfg.check_ms;
     }
     if (s->now - start >= max_ms) return UINT64_MAX;
     step(s);
@@ -464,15 +488,18 @@ registry *sim_reg(sim *s, uint32_t i) { return s->nodes[i].rg; }
 /* ---- properties ---------------------------------------------------------- */
 
 bool sim_all_see(sim *s, const char *who, swim_state st) {
+  uint32_t w = parse_index(s, who);
+  bool check_epoch = w != UINT32_MAX && s->nodes[w].up;
   for (uint32_t i = 0; i < s->cfg.nodes; i++) {
     sim_node *n = &s->nodes[i];
-    if (!n->up || strcmp(n->name, who) == 0) continue;
+    if (!n->up || i == w) continue;
     swim_update u;
     bool known = swim_member(n->sw, who, &u);
     if (st == SWIM_DEAD || st == SWIM_LEFT) {
       /* Forgotten after the reclaim period counts as gone too. */
       if (known && u.state != st) return false;
-    } else if (!known || u.state != st) {
+    } else if (!known || u.state != st ||
+               (check_epoch && u.epoch != s->nodes[w].epoch)) {
       return false;
     }
   }
@@ -480,6 +507,12 @@ bool sim_all_see(sim *s, const char *who, swim_state st) {
 }
 
 bool sim_membership_converged(sim *s) {
+  /* A cheap necessary condition first: the full check is N^2 lookups. */
+  size_t nup = 0;
+  for (uint32_t i = 0; i < s->cfg.nodes; i++) nup += s->nodes[i].up;
+  for (uint32_t i = 0; i < s->cfg.nodes; i++)
+    if (s->nodes[i].up && swim_alive_count(s->nodes[i].sw) != nup)
+      return false;
   for (uint32_t i = 0; i < s->cfg.nodes; i++) {
     sim_node *n = &s->nodes[i];
     if (!n->up) continue;
@@ -519,6 +552,13 @@ static void sum_entry(void *arg, const char *id, const char *owner) {
 bool sim_registry_converged(sim *s) {
   bool first = true;
   map_sum ref = {0};
+  size_t count = SIZE_MAX;
+  for (uint32_t i = 0; i < s->cfg.nodes; i++) {
+    if (!s->nodes[i].up) continue;
+    size_t c = reg_count(s->nodes[i].rg);
+    if (count != SIZE_MAX && c != count) return false;
+    count = c;
+  }
   for (uint32_t i = 0; i < s->cfg.nodes; i++) {
     if (!s->nodes[i].up) continue;
     map_sum m = {.s = s};
@@ -559,6 +599,33 @@ bool sim_no_double_owner(sim *s) {
     free(h);
   }
   return ok;
+}
+
+typedef struct owner_check {
+  sim *s;
+  bool ok;
+} owner_check;
+
+static void check_owner_holds(void *arg, const char *id, const char *owner) {
+  owner_check *c = arg;
+  uint32_t o = parse_index(c->s, owner);
+  held_id *h = NULL;
+  if (o != UINT32_MAX && c->s->nodes[o].up) HASH_FIND_STR(c->s->nodes[o].held, id, h);
+  if (!h) c->ok = false;
+}
+
+bool sim_owners_hold(sim *s) {
+  owner_check c = {.s = s, .ok = true};
+  for (uint32_t i = 0; i < s->cfg.nodes && c.ok; i++) {
+    sim_node *n = &s->nodes[i];
+    if (!n->up) continue;
+    reg_each(n->rg, check_owner_holds, &c);
+    for (held_id *h = n->held; h && c.ok; h = h->hh.next) {
+      const char *o = reg_lookup(n->rg, h->id);
+      if (!o || strcmp(o, n->name) != 0) c.ok = false;
+    }
+  }
+  return c.ok;
 }
 
 bool sim_all_resolve(sim *s, const char *id, const char *owner) {

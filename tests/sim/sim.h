@@ -20,6 +20,8 @@ typedef struct sim_config {
   uint32_t latency_ms;   /* one-way delay [1] */
   uint32_t jitter_ms;    /* plus uniform [0, jitter] [1] */
   uint32_t loss_permille;/* per message, all links [0] */
+  uint32_t check_ms;     /* sim_run_until checks its predicate this often;
+                            rounded up to a step [50] */
   swim_config swim;      /* name/addr/epoch/seed are set per node */
   reg_config reg;
 } sim_config;
@@ -30,12 +32,15 @@ void sim_free(sim *);
 /* Node i (0-based) is named "n<i>" with address "n<i>:7000". */
 const char *sim_name(sim *, uint32_t i);
 
-/* Every node joins through node 0 at time now (node 0 has no seed). */
+/* Every node joins at time now through its seeds, the first three nodes
+ * other than itself (node 0, the first time, has none); a restarted node
+ * rejoins the same way. */
 void sim_join_all(sim *);
 /* Runs virtual time forward by ms. */
 void sim_run(sim *, uint64_t ms);
 /* Runs until pred(sim, arg) or max_ms; returns the virtual time it took
- * (to 50 ms: pred is checked that often), or UINT64_MAX if it never held. */
+ * (to check_ms: pred is checked that often), or UINT64_MAX if it never
+ * held. */
 uint64_t sim_run_until(sim *, bool (*pred)(sim *, void *), void *arg,
                        uint64_t max_ms);
 uint64_t sim_now(sim *);
@@ -62,14 +67,22 @@ bool sim_membership_converged(sim *);
 bool sim_registry_converged(sim *);
 /* no id is owned (claimed and not lost) by two up nodes */
 bool sim_no_double_owner(sim *);
-/* node `who` is known by every up node in state st */
+/* every id an up node resolves is held (claimed, not lost or released) by
+ * its owner, and every id an up node holds resolves to it there */
+bool sim_owners_hold(sim *);
+/* node `who` is known by every other up node in state st; for alive and
+ * suspect, in the epoch of its current process (if it is up); dead and
+ * left also hold for a member forgotten or never known */
 bool sim_all_see(sim *, const char *who, swim_state st);
 /* id resolves to owner (NULL: to nobody) on every up node */
 bool sim_all_resolve(sim *, const char *id, const char *owner);
 
 typedef struct sim_stats {
   uint64_t msgs_sent, msgs_dropped, msgs_delivered;
-  uint64_t false_deaths;   /* an up node declared dead by an up node */
+  uint64_t false_deaths;   /* an up node declared dead by an up node (one
+                              per observer) */
+  uint64_t false_victims;  /* up nodes declared dead by anyone (one per
+                              victim and incarnation, however many saw it) */
   uint64_t conflicts_lost; /* conflict_lost calls */
   uint64_t trace_hash;     /* FNV over every delivered message and event */
 } sim_stats;
