@@ -419,7 +419,7 @@ int swim_new(swim **out, const swim_config *cfg, const swim_ops *ops,
   s->susp_min_mult = DEFAULT(cfg->suspicion_min_mult, 4);
   s->susp_max_mult = DEFAULT(cfg->suspicion_max_mult, 6);
   s->retransmit_mult = DEFAULT(cfg->retransmit_mult, 4);
-  s->max_piggyback = DEFAULT(cfg->max_piggyback, 16);
+  s->max_piggyback = DEFAULT(cfg->max_piggyback, 64);
   if (s->max_piggyback < 2) s->max_piggyback = 2; /* self + one more */
   s->sync_interval = DEFAULT(cfg->sync_interval_ms, 10000);
   s->join_retry = DEFAULT(cfg->join_retry_ms, 500);

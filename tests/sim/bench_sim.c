@@ -4,7 +4,8 @@
  * everyone, messages per node per second, and the false-death rate under
  * 10% loss over a fixed virtual duration. One JSON line per figure; times
  * are virtual ms, measured to one simulation step (5 ms).
- * Usage: bench_sim [--quick]   (--quick: 100 nodes only, a short 10% run) */
+ * Usage: bench_sim [--quick]   (--quick: 100 nodes only, a short 10% run)
+ *        bench_sim --false-deaths NODES MINUTES   (that figure alone) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +153,13 @@ static void false_positives(uint32_t n, uint64_t seed, uint32_t minutes) {
 
 int main(int argc, char **argv) {
   bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+  if (argc == 4 && strcmp(argv[1], "--false-deaths") == 0) {
+    /* One false-death run: bench_sim --false-deaths NODES MINUTES */
+    false_positives((uint32_t)atoi(argv[2]), 14, (uint32_t)atoi(argv[3]));
+    return 0;
+  }
   if (argc > 1 && !quick) {
-    fprintf(stderr, "usage: bench_sim [--quick]\n");
+    fprintf(stderr, "usage: bench_sim [--quick | --false-deaths N MIN]\n");
     return 2;
   }
   figures(100, 11);
