@@ -348,6 +348,8 @@ typedef struct tr_cluster_stats {
                                sender, claims about others' state */
   uint64_t probes, suspicions, deaths, refutations; /* SWIM, since start */
   uint64_t conflicts_lost;  /* own actors stopped for an id conflict */
+  uint64_t read_pauses;     /* links stopped reading: over 65,536 messages
+                               waited in mailboxes (back-pressure) */
   uint64_t publish_dropped; /* publishes not sent to an interested node
                                (its link full or down), all topics */
   uint32_t local_health;    /* Lifeguard awareness; 0 is healthy */

@@ -77,6 +77,17 @@ peer_link *host_link(eng_cluster *c, const char *name) {
   return lk;
 }
 
+peer_link *host_peer_link(eng_cluster *c, host_peer *p) {
+  if (!p->link) p->link = host_link(c, p->name);
+  return p->link;
+}
+
+void host_close_link(eng_cluster *c, host_peer *p, peer_link *lk) {
+  if (p && p->link == lk) p->link = NULL;
+  if (c->last_rx_link == lk) c->last_rx_link = NULL;
+  link_close(lk);
+}
+
 /* ---- the deadline timer --------------------------------------------------- */
 
 static void host_on_timer(uv_timer_t *h);
@@ -127,7 +138,7 @@ static void host_on_deferred(uv_timer_t *h) {
   for (size_t i = 0; i < c->nclose; i++) {
     peer_link *lk = link_find(c->links, c->close_links[i]);
     host_peer *p = host_peer_find(c, c->close_links[i]);
-    if (lk && !(p && p->up)) link_close(lk);
+    if (lk && !(p && p->up)) host_close_link(c, p, lk);
     free(c->close_links[i]);
   }
   c->nclose = 0;
@@ -209,6 +220,7 @@ static void host_reg_conflict_lost(void *user, const char *id,
 static void host_reg_changed(void *user, const char *id, const char *owner) {
   eng_cluster *c = user;
   (void)owner;
+  c->reg_gen++; /* resolutions cached on the send path are stale */
   /* Only publishers someone here subscribes to matter. */
   if (!pubsub_pub_find(c->node, id)) return;
   if (strv_push(&c->resub_ids, &c->nresub, &c->cap_resub, id) == 0)
@@ -506,6 +518,12 @@ void cluster_free(eng_cluster *c) {
   uv_close((uv_handle_t *)&c->timer, host_on_close);
   uv_close((uv_handle_t *)&c->deferred, host_on_close);
   uv_close((uv_handle_t *)&c->reseed, host_on_close);
+}
+
+void cluster_pause_reads(eng_cluster *c, bool pause) {
+  c->node->reads_paused = pause;
+  if (pause) c->st.read_pauses++;
+  link_mgr_pause_reads(c->links, pause);
 }
 
 /* ---- the registry, from the engine --------------------------------------- */

@@ -37,6 +37,7 @@ typedef struct host_peer {
   char *name;
   uint16_t idx;
   bool up;            /* alive or suspect in membership */
+  peer_link *link;    /* its link once used; cleared when closed */
   eng_name *last_sender; /* one-entry intern cache for incoming senders */
 } host_peer;
 
@@ -115,6 +116,14 @@ struct eng_cluster {
   bool joined_once;
 
   ccodec_scratch scratch; /* decoding cluster frames */
+  /* Send path: the last target id, the peer it resolved to, and the
+   * registry generation that answer is good for. */
+  char last_to[TR_ID_MAX + 1];
+  host_peer *last_to_peer;
+  uint64_t reg_gen, last_to_gen;
+  /* Receive path: the last link an envelope came on, and its peer. */
+  peer_link *last_rx_link;
+  host_peer *last_rx_peer;
   tr_cluster_stats st;
 };
 
@@ -127,6 +136,9 @@ host_peer *host_peer_find(eng_cluster *, const char *name);
 host_peer *host_peer_at(eng_cluster *, uint16_t idx);
 /* The link to a member, opened (dialing its known address) if needed. */
 peer_link *host_link(eng_cluster *, const char *name);
+peer_link *host_peer_link(eng_cluster *, host_peer *);
+/* Closes the link to p (what it held is reported undeliverable). */
+void host_close_link(eng_cluster *, host_peer *p, peer_link *lk);
 void host_defer(eng_cluster *); /* run the deferred work soon */
 void host_maybe_free(eng_cluster *); /* frees c once nothing is open */
 void host_log(eng_cluster *, tr_log_level, const char *event,

@@ -5,6 +5,7 @@
  * report, both counted on both sides). A link that gives up on envelopes
  * reports them here: asks are answered TR_EUNREACHABLE, monitors fire, the
  * rest are dead letters. Nothing is dropped without a count. */
+#include <stdio.h>
 #include <string.h>
 
 #include "host.h"
@@ -15,7 +16,7 @@ static wire_slice slice(const char *s) {
 
 static int send_env(eng_cluster *c, host_peer *p, const wire_envelope *e) {
   if (c->left || !p->up) return TR_EUNREACHABLE;
-  peer_link *lk = host_link(c, p->name);
+  peer_link *lk = host_peer_link(c, p);
   if (!lk) return TR_EUNREACHABLE;
   int rc = link_send(lk, e);
   if (rc == 0)
@@ -49,14 +50,28 @@ int host_send_env_topic(eng_cluster *c, host_peer *p, uint32_t type,
   return send_env(c, p, &e);
 }
 
+/* The peer `to` resolves to: the last answer while the registry has not
+ * changed since, else a lookup. NULL: nobody (or this node) holds it. */
+static host_peer *resolve(eng_cluster *c, const char *to) {
+  if (c->last_to_peer && c->last_to_gen == c->reg_gen &&
+      strcmp(c->last_to, to) == 0)
+    return c->last_to_peer;
+  const char *owner = reg_lookup(c->reg, to);
+  /* Ours in the registry but not in the engine: it is stopping. */
+  if (!owner || strcmp(owner, c->name) == 0) return NULL;
+  host_peer *p = host_peer_get(c, owner);
+  if (!p) return NULL;
+  snprintf(c->last_to, sizeof(c->last_to), "%s", to);
+  c->last_to_peer = p;
+  c->last_to_gen = c->reg_gen;
+  return p;
+}
+
 int cluster_send(eng_cluster *c, const char *to, uint8_t type,
                  eng_name *sender, const void *data, size_t len,
                  uint64_t ask_id, int status, uint16_t *node) {
-  const char *owner = reg_lookup(c->reg, to);
-  /* Ours in the registry but not in the engine: it is stopping. */
-  if (!owner || strcmp(owner, c->name) == 0) return TR_ENOTFOUND;
-  host_peer *p = host_peer_get(c, owner);
-  if (!p) return TR_ENOMEM;
+  host_peer *p = resolve(c, to);
+  if (!p) return TR_ENOTFOUND;
   int rc = host_send_env(c, p, type, sender ? sender->str : NULL, to, ask_id,
                          status, data, len);
   if (rc == 0 && node) *node = p->idx;
@@ -112,7 +127,11 @@ static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
                              e->payload.len, NULL, e->ask_id, 0,
                              ENG_ORIGIN(p->idx))
              : TR_ENOTFOUND;
-  if (rc == 0) return;
+  if (rc == 0) {
+    if (n->backlog > ENG_BACKLOG_HIGH && !n->reads_paused)
+      cluster_pause_reads(c, true);
+    return;
+  }
   node_dead(n, rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
   if (!sender) return; /* from outside actors: nobody to tell */
   if (e->type == TR_MSG_ASK)
@@ -125,7 +144,10 @@ static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
 void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   eng_cluster *c = user;
   tr_node *n = c->node;
-  host_peer *p = host_peer_get(c, link_peer(lk));
+  host_peer *p = c->last_rx_link == lk ? c->last_rx_peer
+                                       : host_peer_get(c, link_peer(lk));
+  c->last_rx_link = lk;
+  c->last_rx_peer = p;
   char target[TR_ID_MAX + 1];
   bool bad = e->target.len == 0 || e->target.len > TR_ID_MAX || !p;
   if (!bad) {

@@ -161,6 +161,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
     pool_msg_put(&n->pool, m);
   }
   a->mb_tail = NULL;
+  n->backlog -= a->mb_count;
   a->mb_count = 0;
 
   monitor_actor_stopped(a, reason);
@@ -185,6 +186,7 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     a->mb_head = m->next;
     if (!a->mb_head) a->mb_tail = NULL;
     a->mb_count--;
+    n->backlog--;
     done++;
     if (m->ctrl == ENG_CTRL_STOP) {
       pool_msg_put(&n->pool, m);
@@ -275,6 +277,7 @@ static int actor_queue_stop(tr_node *n, const char *id) {
     a->mb_head = m;
   a->mb_tail = m;
   a->mb_count++;
+  n->backlog++;
   sched_ready(a);
   return 0;
 }

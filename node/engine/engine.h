@@ -333,6 +333,12 @@ int cluster_monitor(eng_cluster *, eng_actor *watcher, const char *target);
 int cluster_demonitor(eng_cluster *, eng_actor *watcher, const char *target);
 /* Stop-by-id of a non-local actor: TR_ENOTFOUND, TR_EUNREACHABLE... */
 int cluster_stop_actor(eng_cluster *, const char *id);
+/* Backlog bounds: past HIGH the cluster stops reading its links (TCP then
+ * pushes back on the senders, whose links fill: TR_EFULL there); below LOW
+ * the scheduler has it read again. */
+#define ENG_BACKLOG_HIGH 65536u
+#define ENG_BACKLOG_LOW 8192u
+void cluster_pause_reads(eng_cluster *, bool pause);
 /* The name of the node with index idx (>= 1). */
 const char *cluster_node_name(eng_cluster *, uint16_t idx);
 /* A topic's local subscribers went from none to some or back: tell the
@@ -390,6 +396,8 @@ struct tr_node {
   tr_node_stats stats;
 
   eng_cluster *cluster; /* NULL: local single-node mode */
+  uint64_t backlog;     /* messages in all mailboxes */
+  bool reads_paused;    /* the cluster stopped reading links: backlog */
   eng_name *system_id;  /* TR_SYSTEM_PUBLISHER */
   bool leaving;         /* tr_node_stop: leaving the cluster first */
 };

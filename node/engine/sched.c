@@ -21,6 +21,8 @@ static void sched_on_idle(uv_idle_t *h) {
     uv_idle_stop(&n->idle);
     n->idle_active = false;
   }
+  if (n->reads_paused && n->backlog < ENG_BACKLOG_LOW)
+    cluster_pause_reads(n->cluster, false);
 }
 
 void sched_ready(eng_actor *a) {

@@ -53,6 +53,7 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
   else
     to->mb_head = m;
   to->mb_tail = m;
+  n->backlog++;
   if (++to->mb_count > to->mb_hwm) {
     to->mb_hwm = to->mb_count;
     if (to->mb_hwm > n->stats.mailbox_hwm) n->stats.mailbox_hwm = to->mb_hwm;

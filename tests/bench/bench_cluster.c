@@ -17,8 +17,18 @@
  *                         polled every 1 ms per node). Target <= 250.
  *   cluster_join_ms       ms from the start of 5 nodes to every one seeing
  *                         5 alive.
+ *   cluster_pubsub_fanout_64  deliveries/s: 1 publisher on n0, 100
+ *                         subscribers on each of n0, n1, n2 (300), 64 B
+ *                         publishes; the publisher keeps at most 1,000
+ *                         publishes outstanding (published x 300 -
+ *                         delivered) and pauses 1 ms when it has; the time
+ *                         runs from the first publish to the last
+ *                         delivery. Target >= 2,000,000.
+ *   cluster_pubsub_frames_per_link  envelopes n0 sent to n1 and to n2 per
+ *                         publish during the run (target 1).
  *
- * Usage: bench_cluster [--quick] [--messages N] */
+ * Usage: bench_cluster [--quick] [--messages N] [--rounds R]
+ *   BENCH_CLUSTER_ONLY=oneway,rtt,resolve,fanout runs a subset. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,12 +296,168 @@ static int bench_resolve(int rounds) {
   return rc;
 }
 
+/* ---- cross-node publish fan-out ----------------------------------------- */
+
+#define FAN_SUBS 100
+#define FAN_WINDOW 1000u
+
+typedef struct fan {
+  uint64_t total, published;
+  uint64_t first_ns;
+  _Atomic uint64_t delivered, last_ns;
+  uint64_t subs_total;
+} fan;
+
+static int fsub_init(tr_ctx *ctx, void *st, const void *arg) {
+  *(fan **)st = (fan *)arg;
+  return tr_subscribe(ctx, "publisher");
+}
+
+static int fsub_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)ctx;
+  (void)env;
+  fan *f = *(fan **)st;
+  uint64_t d = atomic_fetch_add(&f->delivered, 1) + 1;
+  if (d == f->total * f->subs_total) atomic_store(&f->last_ns, uv_hrtime());
+  return 0;
+}
+
+static const tr_actor_type fsub_type = {
+    .name = "fsub", .state_size = sizeof(fan *), .init = fsub_init,
+    .receive = fsub_receive};
+
+static int fpub_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)env;
+  fan *f = *(fan **)st;
+  char payload[64] = {0};
+  if (f->published == 0) f->first_ns = uv_hrtime();
+  for (int k = 0; k < 256 && f->published < f->total; k++) {
+    uint64_t outstanding = f->published * f->subs_total -
+                           atomic_load(&f->delivered);
+    if (outstanding >= FAN_WINDOW * f->subs_total)
+      return tr_send_after(ctx, 1, tr_self(ctx), "go", 2);
+    tr_publish(ctx, payload, sizeof(payload));
+    f->published++;
+  }
+  if (f->published < f->total) tr_send(ctx, tr_self(ctx), "go", 2);
+  return 0;
+}
+
+static const tr_actor_type fpub_type = {
+    .name = "fpub", .state_size = sizeof(fan *), .init = sink_init,
+    .receive = fpub_receive};
+
+static int do_pub_go(tr_node *n, void *a) {
+  (void)a;
+  return tr_node_send(n, "publisher", "go", 2);
+}
+
+static void count_interest(void *arg, const tr_sub_info *si) {
+  if (!si->subscriber) ++*(int *)arg;
+}
+
+static int do_interest(tr_node *n, void *a) {
+  int count = 0;
+  (void)a;
+  tr_node_subscriptions(n, count_interest, &count);
+  return count;
+}
+
+static void sum_drops(void *arg, const tr_sub_info *si) {
+  *(uint64_t *)arg += si->dropped;
+}
+
+static int do_drops(tr_node *n, void *a) {
+  uint64_t *d = a;
+  tr_node_subscriptions(n, sum_drops, d);
+  tr_cluster_stats cs;
+  tr_node_cluster_stats(n, &cs);
+  *d += cs.publish_dropped;
+  return 0;
+}
+
+typedef struct peer_q {
+  const char *peer;
+  tr_peer_stats st;
+} peer_q;
+
+static int do_peer(tr_node *n, void *a) {
+  peer_q *q = a;
+  return tr_node_peer_stats(n, q->peer, &q->st);
+}
+
+static int bench_fanout(uint64_t publishes) {
+  tn_cluster *c = NULL;
+  if (tn_new(&c, 3, NULL) != 0 || tn_wait(c, all_alive, (void *)3, 15000) < 0)
+    return 1;
+  fan *f = calloc(1, sizeof(*f));
+  f->total = publishes;
+  f->subs_total = 3 * FAN_SUBS;
+  int rc = 0;
+  for (size_t i = 0; i < 3 && rc == 0; i++) {
+    for (int k = 0; k < FAN_SUBS && rc == 0; k++) {
+      char id[32];
+      snprintf(id, sizeof(id), "fsub-%zu-%d", i, k);
+      spawn_arg s = {&fsub_type, id, f};
+      rc = tn_call(c, i, do_spawn, &s);
+    }
+  }
+  spawn_arg p = {&fpub_type, "publisher", f};
+  if (rc == 0) rc = tn_call(c, 0, do_spawn, &p);
+  /* Both other nodes' interest has reached n0. */
+  for (int k = 0; k < 5000 && rc == 0 && tn_call(c, 0, do_interest, NULL) < 2;
+       k++)
+    usleep(1000);
+  peer_q b1 = {.peer = "n1"}, b2 = {.peer = "n2"}, a1 = {.peer = "n1"},
+         a2 = {.peer = "n2"};
+  tn_call(c, 0, do_peer, &b1);
+  tn_call(c, 0, do_peer, &b2);
+  if (rc == 0) tn_call(c, 0, do_pub_go, NULL);
+  uint64_t want = publishes * f->subs_total;
+  for (int k = 0; k < 120000 && atomic_load(&f->delivered) < want; k++)
+    usleep(1000);
+  tn_call(c, 0, do_peer, &a1);
+  tn_call(c, 0, do_peer, &a2);
+  uint64_t drops = 0;
+  for (size_t i = 0; i < 3; i++) tn_call(c, i, do_drops, &drops);
+  uint64_t got = atomic_load(&f->delivered);
+  if (rc != 0 || got < want) {
+    fprintf(stderr, "bench_cluster: fan-out delivered %llu of %llu (drops "
+            "%llu)\n", (unsigned long long)got, (unsigned long long)want,
+            (unsigned long long)drops);
+    rc = 1;
+  } else {
+    double s = (double)(atomic_load(&f->last_ns) - f->first_ns) / 1e9;
+    double rate = (double)want / s;
+    printf("{\"name\":\"cluster_pubsub_fanout_64\",\"value\":%.0f,"
+           "\"unit\":\"deliveries/s\",\"publishes\":%llu,\"subscribers\":%llu,"
+           "\"nodes\":3,\"drops\":%llu,\"target\":\">=2000000\",\"pass\":%s}\n",
+           rate, (unsigned long long)publishes,
+           (unsigned long long)f->subs_total, (unsigned long long)drops,
+           rate >= 2e6 ? "true" : "false");
+    double per1 = (double)(a1.st.envelopes_out - b1.st.envelopes_out) /
+                  (double)publishes;
+    double per2 = (double)(a2.st.envelopes_out - b2.st.envelopes_out) /
+                  (double)publishes;
+    printf("{\"name\":\"cluster_pubsub_frames_per_link\",\"value\":%.3f,"
+           "\"unit\":\"envelopes/publish\",\"n0_n1\":%.3f,\"n0_n2\":%.3f,"
+           "\"target\":\"1\",\"pass\":%s}\n",
+           per1 > per2 ? per1 : per2, per1, per2,
+           per1 == 1.0 && per2 == 1.0 ? "true" : "false");
+  }
+  tn_free(c);
+  free(f);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   uint64_t messages = 2000000;
   uint64_t samples = 20000;
   int rounds = 20;
+  uint64_t publishes = 100000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) {
+      publishes = 5000;
       messages = 100000;
       samples = 1000;
       rounds = 5;
@@ -309,5 +475,6 @@ int main(int argc, char **argv) {
   if (!only || strstr(only, "oneway")) rc |= bench_oneway(messages);
   if (!only || strstr(only, "rtt")) rc |= bench_rtt(samples);
   if (!only || strstr(only, "resolve")) rc |= bench_resolve(rounds);
+  if (!only || strstr(only, "fanout")) rc |= bench_fanout(publishes);
   return rc;
 }

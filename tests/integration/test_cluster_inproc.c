@@ -220,6 +220,42 @@ static void test_remote_mailbox_full(void **state) {
   tn_free(c);
 }
 
+/* A sender much faster than its receiver loses nothing: past 65,536
+ * queued messages the receiving node stops reading its links until it has
+ * caught up, so TCP pushes back instead of mailboxes overflowing. */
+static void test_backpressure(void **state) {
+  (void)state;
+  tn_cluster *c = start(2);
+  assert_int_equal(tn_probe(c, 0, "fast"), 0);
+  /* Room for the backlog bound plus one read, not for the whole burst. */
+  assert_int_equal(tn_probe_cap(c, 1, "slow", 70000), 0);
+  wait_resolve(c, "slow", "n1", SIZE_MAX);
+  /* The receiver hangs while the burst is sent, then finds it all waiting
+   * in its socket buffers at once. */
+  tn_freeze(c, 1);
+  assert_int_equal(tn_cmd(c, 0, "fast", "burst slow 300000"), 0);
+  wait_event(c, (want_event){"cmd", "fast", "burst slow 300000", true, 0, 0},
+             SETTLE_MS);
+  usleep(300000);
+  tn_thaw(c, 1);
+  tr_node_stats ns0, ns1;
+  tr_cluster_stats cs0, cs1;
+  bool done = false;
+  for (int k = 0; k < 3000 && !done; k++) {
+    assert_int_equal(tn_stats(c, 1, &ns1, &cs1), 0);
+    done = cs1.remote_received >= 300000 && ns1.delivered >= 300000;
+    if (!done) usleep(10000);
+  }
+  assert_true(done);
+  assert_int_equal(tn_stats(c, 0, &ns0, &cs0), 0);
+  print_message("300000 sends: receiver paused reading %llu times\n",
+                (unsigned long long)cs1.read_pauses);
+  assert_int_equal(ns1.dead[TR_DL_MAILBOX_FULL], 0);
+  assert_int_equal(cs0.remote_failed, 0);
+  assert_int_equal(ns0.dead[TR_DL_REMOTE_FULL], 0);
+  tn_free(c);
+}
+
 /* Ids are unique in the cluster: a second spawn of a known id fails with
  * TR_EEXIST; two spawns racing on two nodes end with one owner everywhere
  * (the node whose name sorts first) and the loser stopped with TR_EEXIST,
@@ -406,6 +442,7 @@ int main(void) {
       cmocka_unit_test(test_ask_across_nodes),
       cmocka_unit_test(test_remote_monitor),
       cmocka_unit_test(test_remote_mailbox_full),
+      cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_id_conflicts),
       cmocka_unit_test(test_leave),
       cmocka_unit_test(test_hung_node),

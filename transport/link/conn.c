@@ -372,6 +372,22 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     }
   }
   conn_read_frames(c);
+  /* Paused meanwhile (by what these frames delivered), or up while paused. */
+  if (c->mgr->reads_paused && c->st == CONN_UP)
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void link_mgr_pause_reads(link_mgr *m, bool pause) {
+  if (m->reads_paused == pause) return;
+  m->reads_paused = pause;
+  for (link_conn *c = m->conns; c; c = c->next) {
+    if (c->st != CONN_UP) continue;
+    if (pause)
+      uv_read_stop((uv_stream_t *)&c->tcp);
+    else if (uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc,
+                           conn_on_read) != 0)
+      conn_close(c, LINK_CLOSE_IO);
+  }
 }
 
 static int conn_start_tls(link_conn *c) {

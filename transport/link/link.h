@@ -164,6 +164,11 @@ void link_close(peer_link *);
  * would (no close_notify); the link resumes as after any drop. */
 void link_fault_drop(peer_link *);
 
+/* Stops (true) or resumes reading every connection that is up: the owner
+ * has more than it can handle; TCP then pushes back on the peers. Handshakes
+ * and hellos still read. */
+void link_mgr_pause_reads(link_mgr *, bool pause);
+
 typedef struct link_stats {
   link_state state;
   uint64_t bytes_in, bytes_out;   /* TLS bytes on the socket */

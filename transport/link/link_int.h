@@ -119,6 +119,7 @@ struct link_mgr {
   uint32_t nfree_chunks;
   uint64_t rng;
   bool freeing;
+  bool reads_paused; /* link_mgr_pause_reads */
   int open; /* handles, links and conns still closing */
   link_mgr_stats st;
 };
