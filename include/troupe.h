@@ -387,6 +387,33 @@ typedef struct tr_peer_stats {
 
 /* TR_ENOTFOUND when there is no link to that node; TR_ESTATE locally. */
 int tr_node_peer_stats(tr_node *, const char *peer, tr_peer_stats *out);
+/* Calls fn for every peer this node has a link to; returns how many. */
+int tr_node_peers(tr_node *, void (*fn)(void *arg, const char *peer,
+                                        const tr_peer_stats *),
+                  void *arg);
+
+/* Refused peers and closed connections, by reason, since the node started
+ * (a local node: all zero). The names ("untrusted", "timeout", ...) are
+ * stable, for metrics labels; NULL past the last index. */
+#define TR_TLS_FAIL_REASONS 8
+#define TR_LINK_CLOSE_REASONS 16
+typedef struct tr_transport_stats {
+  uint64_t tls_refused[TR_TLS_FAIL_REASONS];
+  uint64_t links_closed[TR_LINK_CLOSE_REASONS];
+  uint64_t accepted;       /* connections accepted */
+  uint32_t links, conns;   /* now */
+} tr_transport_stats;
+int tr_node_transport_stats(tr_node *, tr_transport_stats *out);
+const char *tr_tls_fail_reason_name(int i);
+const char *tr_link_close_reason_name(int i);
+
+/* Reloads the CA, certificate and key from the files the node was created
+ * with: connections made from now on use them; links already up stay up.
+ * On failure (the reason is logged) the old ones stay in use. TR_ESTATE for
+ * a local node. Loop thread. */
+int tr_node_reload_tls(tr_node *);
+/* Changes the log level (and callback's filtering) at run time. */
+void tr_node_set_log_level(tr_node *, tr_log_level);
 
 #ifdef __cplusplus
 }

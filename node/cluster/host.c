@@ -352,6 +352,11 @@ void host_maybe_free(eng_cluster *c) {
   if (c->open_handles > 0 || !c->links_freed) return;
   host_seeds_release(c);
   tls_config_free(c->tls);
+  for (size_t i = 0; i < c->nold_tls; i++) tls_config_free(c->old_tls[i]);
+  free(c->old_tls);
+  free(c->ca_file);
+  free(c->cert_file);
+  free(c->key_file);
   free(c);
 }
 
@@ -367,16 +372,50 @@ static void host_on_links_freed(void *user) {
   host_maybe_free(c);
 }
 
-static int host_tls(eng_cluster *c, const tr_node_config *cfg) {
+static int host_tls_load(eng_cluster *c, tls_config **out) {
   char err[256] = "";
-  tls_config_opts o = {.ca_file = cfg->ca_file,
-                       .cert_file = cfg->cert_file,
-                       .key_file = cfg->key_file};
-  int rc = tls_config_new(&c->tls, &o, err, sizeof(err));
+  tls_config_opts o = {.ca_file = c->ca_file,
+                       .cert_file = c->cert_file,
+                       .key_file = c->key_file};
+  int rc = tls_config_new(out, &o, err, sizeof(err));
   if (rc != 0)
     host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=%s detail=\"%s\"",
              tr_errname(rc), err);
   return rc;
+}
+
+static int host_tls(eng_cluster *c, const tr_node_config *cfg) {
+  c->ca_file = strdup(cfg->ca_file);
+  c->cert_file = strdup(cfg->cert_file);
+  c->key_file = strdup(cfg->key_file);
+  if (!c->ca_file || !c->cert_file || !c->key_file) return TR_ENOMEM;
+  return host_tls_load(c, &c->tls);
+}
+
+int tr_node_reload_tls(tr_node *n) {
+  if (!n) return TR_EINVAL;
+  eng_cluster *c = n->cluster;
+  if (!c) return TR_ESTATE;
+  tls_config *fresh = NULL;
+  int rc = host_tls_load(c, &fresh);
+  if (rc != 0) return rc;
+  tls_config **old = realloc(c->old_tls, (c->nold_tls + 1) * sizeof(*old));
+  if (!old) {
+    tls_config_free(fresh);
+    return TR_ENOMEM;
+  }
+  c->old_tls = old;
+  c->old_tls[c->nold_tls++] = c->tls;
+  c->tls = fresh;
+  link_mgr_set_tls(c->links, fresh);
+  host_log(c, TR_LOG_INFO, "tls_reloaded", "cert=%s", c->cert_file);
+  return 0;
+}
+
+void tr_node_set_log_level(tr_node *n, tr_log_level level) {
+  if (!n || level < TR_LOG_ERROR || level > TR_LOG_DEBUG) return;
+  n->log_level = level;
+  if (n->cluster) link_mgr_set_log_level(n->cluster->links, level);
 }
 
 static int host_links(eng_cluster *c, const tr_node_config *cfg) {

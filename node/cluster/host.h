@@ -80,6 +80,9 @@ struct eng_cluster {
   char *addr; /* advertised "host:port" */
   uint64_t epoch;
   tls_config *tls;
+  tls_config **old_tls; /* replaced by reloads; conns may still use them */
+  size_t nold_tls;
+  char *ca_file, *cert_file, *key_file;
   link_mgr *links;
   swim *swim;
   registry *reg;

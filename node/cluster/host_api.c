@@ -146,3 +146,50 @@ int tr_node_peer_stats(tr_node *n, const char *peer, tr_peer_stats *out) {
                          .rejected_full = ls.rejected_full};
   return 0;
 }
+
+int tr_node_peers(tr_node *n,
+                  void (*fn)(void *arg, const char *peer, const tr_peer_stats *),
+                  void *arg) {
+  if (!n) return TR_EINVAL;
+  if (!n->cluster) return 0;
+  eng_cluster *c = n->cluster;
+  int count = 0;
+  /* Peers the host knows; only those with a link are listed. */
+  for (uint32_t i = 1; i <= c->npeers; i++) {
+    host_peer *p = c->by_idx[i];
+    tr_peer_stats st;
+    if (tr_node_peer_stats(n, p->name, &st) != 0) continue;
+    if (fn) fn(arg, p->name, &st);
+    count++;
+  }
+  return count;
+}
+
+_Static_assert(TLS_FAIL_COUNT <= TR_TLS_FAIL_REASONS, "tls reasons");
+_Static_assert(LINK_CLOSE_COUNT <= TR_LINK_CLOSE_REASONS, "close reasons");
+
+int tr_node_transport_stats(tr_node *n, tr_transport_stats *out) {
+  if (!n || !out) return TR_EINVAL;
+  memset(out, 0, sizeof(*out));
+  if (!n->cluster) return 0;
+  link_mgr_stats ms;
+  link_mgr_get_stats(n->cluster->links, &ms);
+  for (int i = 0; i < TLS_FAIL_COUNT && i < TR_TLS_FAIL_REASONS; i++)
+    out->tls_refused[i] = ms.tls_fail[i];
+  for (int i = 0; i < LINK_CLOSE_COUNT && i < TR_LINK_CLOSE_REASONS; i++)
+    out->links_closed[i] = ms.closed[i];
+  out->accepted = ms.accepted;
+  out->links = ms.links;
+  out->conns = ms.conns;
+  return 0;
+}
+
+const char *tr_tls_fail_reason_name(int i) {
+  return i >= 0 && i < TLS_FAIL_COUNT ? tls_fail_name((tls_fail)i) : NULL;
+}
+
+const char *tr_link_close_reason_name(int i) {
+  return i >= 0 && i < LINK_CLOSE_COUNT
+             ? link_close_reason_name((link_close_reason)i)
+             : NULL;
+}

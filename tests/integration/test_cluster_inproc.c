@@ -426,6 +426,24 @@ static void test_bad_config(void **state) {
   assert_int_equal(self.state, TR_MEMBER_ALIVE);
   cfg.listen = self.addr;
   assert_int_equal(tr_node_new(&n, &cfg), TR_ESYS);
+
+  /* Reloading the certificates: a missing file fails and keeps the old
+   * ones; the files back, it succeeds. */
+  char moved[80];
+  snprintf(moved, sizeof(moved), "%s.away", cert);
+  assert_int_equal(rename(cert, moved), 0);
+  rc = tr_node_reload_tls(first);
+  assert_true(rc == TR_EINVAL || rc == TR_ETLS);
+  assert_int_equal(rename(moved, cert), 0);
+  assert_int_equal(tr_node_reload_tls(first), 0);
+  tr_node_set_log_level(first, TR_LOG_DEBUG);
+  tr_transport_stats ts;
+  assert_int_equal(tr_node_transport_stats(first, &ts), 0);
+  assert_int_equal(ts.links, 0);
+  assert_string_equal(tr_tls_fail_reason_name(2), "untrusted");
+  assert_null(tr_tls_fail_reason_name(TR_TLS_FAIL_REASONS));
+  assert_non_null(tr_link_close_reason_name(1));
+  assert_int_equal(tr_node_peers(first, NULL, NULL), 0);
   tr_node_free(first);
 
   pki_free(&pki);

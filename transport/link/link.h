@@ -164,6 +164,11 @@ void link_close(peer_link *);
  * would (no close_notify); the link resumes as after any drop. */
 void link_fault_drop(peer_link *);
 
+/* Connections made from now on use tls (borrowed like the first one; the
+ * caller keeps the old one alive for the connections still using it). */
+void link_mgr_set_tls(link_mgr *, tls_config *tls);
+void link_mgr_set_log_level(link_mgr *, tr_log_level);
+
 /* Stops (true) or resumes reading every connection that is up: the owner
  * has more than it can handle; TCP then pushes back on the peers. Handshakes
  * and hellos still read. */

@@ -250,6 +250,12 @@ peer_link *link_find(link_mgr *m, const char *peer) {
   return lk;
 }
 
+void link_mgr_set_tls(link_mgr *m, tls_config *tls) { m->cfg.tls = tls; }
+
+void link_mgr_set_log_level(link_mgr *m, tr_log_level level) {
+  m->cfg.log_level = level;
+}
+
 void link_mgr_get_stats(link_mgr *m, link_mgr_stats *out) {
   *out = m->st;
   out->links = HASH_COUNT(m->links);
