@@ -17,6 +17,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Debian packages the build and the tests need; erlang only for benchmarks.
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
             libnanopb-dev nanopb libcmocka-dev uthash-dev)
+# The tests also need network namespaces and iptables (tests/netns).
+test_pkgs=(iproute2 iptables)
 bench_pkgs=(erlang-nox valgrind python3)
 
 as_root() {
@@ -55,7 +57,7 @@ case "$cmd" in
     configure_build "$here/build" -DTR_BUILD_TESTS=OFF -DTR_BUILD_BENCH=OFF
     "$here/build/examples/ticker" ;;
   test)
-    install_pkgs "${build_pkgs[@]}"
+    install_pkgs "${build_pkgs[@]}" "${test_pkgs[@]}"
     echo "== plain build (-Werror) =="
     configure_build "$here/build" -DTR_BUILD_BENCH=ON
     (cd "$here/build" && ctest --output-on-failure -j"$jobs")

@@ -278,9 +278,15 @@ static void host_member_changed(void *user, const swim_update *now,
 static void host_on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
                           const uint8_t *body, size_t len) {
   eng_cluster *c = user;
+  if (kind == troupe_FrameKind_FRAME_OPERATOR) {
+    host_op_on_frame(c, lk, body, len);
+    return;
+  }
   if (c->left) return;
   const char *from = link_peer(lk);
   uint64_t now = host_now(c);
+  /* An operator's certificate does not make it a member. */
+  if (link_peer_client_only(lk)) goto bad;
   if (kind == troupe_FrameKind_FRAME_SWIM) {
     swim_msg m;
     if (ccodec_swim_decode(body, len, &m, &c->scratch) != 0) goto bad;
@@ -306,6 +312,10 @@ bad:
 
 static void host_on_state(void *user, peer_link *lk, link_state st) {
   eng_cluster *c = user;
+  if (st == LINK_DOWN && link_peer_client_only(lk) && !c->freeing) {
+    host_op_client_gone(c, link_peer(lk));
+    return;
+  }
   /* Inside swim (a send that failed at once) the hint is dropped: swim's
    * own probe finds the same. */
   if (st != LINK_DOWN || c->left || c->freeing || c->in_sm) return;

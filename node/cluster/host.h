@@ -119,6 +119,7 @@ struct eng_cluster {
   bool joined_once;
 
   ccodec_scratch scratch; /* decoding cluster frames */
+  uint64_t op_seq;        /* operator request actors spawned */
   /* Send path: the last target id, the peer it resolved to, and the
    * registry generation that answer is good for. */
   char last_to[TR_ID_MAX + 1];
@@ -174,6 +175,11 @@ void host_pubsub_node_down(eng_cluster *, host_peer *);
 void host_pubsub_each(eng_cluster *, void (*fn)(void *, const tr_sub_info *),
                       void *arg, int *count);
 void host_pubsub_free(eng_cluster *);
+
+/* host_operator.c */
+void host_op_on_frame(eng_cluster *, peer_link *, const uint8_t *body,
+                      size_t len);
+void host_op_client_gone(eng_cluster *, const char *client);
 
 /* host_monitor.c */
 void host_mon_on_env(eng_cluster *, host_peer *from, const wire_envelope *);

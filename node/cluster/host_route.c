@@ -154,6 +154,7 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     memcpy(target, e->target.p, e->target.len);
     target[e->target.len] = '\0';
   }
+  bad = bad || link_peer_client_only(lk); /* operators send via requests */
   eng_name *sender = bad ? NULL : peer_sender(p, e, &bad);
   if (bad) {
     c->st.rejected++;

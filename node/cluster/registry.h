@@ -6,7 +6,8 @@
  * Model. Each owner's actors form a versioned set: the owner bumps its
  * version on every local claim or release and gossips the change as a delta
  * (owner, epoch, version, id, added|removed) to a few random members, each
- * delta riding lambda*log(N+1) rounds. A node applies a delta when it is the
+ * delta riding lambda*log(N+1) sends (up to 8 peers: every round goes to
+ * every peer, and each delta to each peer twice). A node applies a delta when it is the
  * next version of that owner; a gap marks the owner stale and the node pulls
  * the owner's full set. Anti-entropy: every sync interval a node sends a
  * digest (owner, epoch, version per owner) to one random member, who pushes

@@ -5,6 +5,9 @@
 #ifndef TR_REGISTRY_INT_H
 #define TR_REGISTRY_INT_H
 
+/* Up to this many peers, gossip rounds go to all of them. */
+#define REG_SMALL_CLUSTER 8u
+
 #include "registry.h"
 
 /* A failed allocation inside HASH_ADD leaves the table as it was and sets

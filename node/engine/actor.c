@@ -63,8 +63,26 @@ static void actor_unlink_child(eng_actor *a) {
   p->nchildren--;
 }
 
+static int actor_spawn_ex(tr_node *n, eng_actor *parent,
+                          const tr_actor_type *t, const tr_spawn_opts *o,
+                          bool system);
+
 int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
                 const tr_spawn_opts *o) {
+  return actor_spawn_ex(n, parent, t, o, false);
+}
+
+int actor_spawn_system(tr_node *n, const tr_actor_type *t, const char *id,
+                       const void *arg) {
+  if (!id || id[0] != '$') return TR_EINVAL;
+  tr_spawn_opts o = {.id = id, .arg = arg};
+  return actor_spawn_ex(n, NULL, t, &o, true);
+}
+
+/* system: a node-internal '$' actor, kept out of the cluster registry. */
+static int actor_spawn_ex(tr_node *n, eng_actor *parent,
+                          const tr_actor_type *t, const tr_spawn_opts *o,
+                          bool system) {
   if (!n || !t || !t->receive) return TR_EINVAL;
   if (n->freeing || (parent && parent->stopping)) return TR_ESTATE;
   char gen[TR_ID_MAX + 1];
@@ -74,7 +92,7 @@ int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
   bool claimed = false; /* in the cluster registry: release on failure */
   if (o && o->id) {
     rc = check_id(o->id, &len);
-    if (rc != 0 || o->id[0] == '$') return TR_EINVAL;
+    if (rc != 0 || (o->id[0] == '$') != system) return TR_EINVAL;
     if (actor_find_len(n, o->id, len)) return TR_EEXIST;
     id = o->id;
   } else {
@@ -90,7 +108,7 @@ int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
     goto fail;
   /* The cluster registry is asked last, so a claim is only made for a spawn
    * that goes ahead. */
-  if (!claimed && n->cluster) {
+  if (!claimed && n->cluster && !system) {
     rc = cluster_claim(n->cluster, id);
     if (rc != 0) return rc;
     claimed = true;

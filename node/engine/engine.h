@@ -143,6 +143,10 @@ eng_actor *actor_find(tr_node *, const char *id);
 eng_actor *actor_find_len(tr_node *, const char *id, size_t len);
 int actor_spawn(tr_node *, eng_actor *parent, const tr_actor_type *,
                 const tr_spawn_opts *);
+/* A node-internal actor with a reserved id (starting with '$'), which the
+ * cluster registry never holds: reachable on this node only. */
+int actor_spawn_system(tr_node *, const tr_actor_type *, const char *id,
+                       const void *arg);
 /* Tears the actor down now (never while one of its callbacks runs). */
 void actor_teardown(eng_actor *, int reason, bool notify_parent);
 /* Runs up to `budget` messages of one actor; returns how many it ran. */

@@ -230,6 +230,7 @@ static void conn_on_hello(link_conn *c, const wire_frame *f) {
     if (c->st == CONN_CLOSED) return;
   }
   uv_timer_stop(&c->hs_timer);
+  c->lk->client_only = tls_conn_peer_client_only(c->tls);
   c->st = CONN_UP;
   link_conn_up(c->lk, c, &h);
 }

@@ -107,6 +107,7 @@ int link_open(link_mgr *m, const char *peer, const char *addr, peer_link **out) 
 }
 
 const char *link_peer(peer_link *lk) { return lk->peer; }
+bool link_peer_client_only(peer_link *lk) { return lk->client_only; }
 
 /* ---- the send stream ----------------------------------------------------- */
 

@@ -615,6 +615,15 @@ bool tls_conn_peer_is(tls_conn *c, const char *name) {
   return false;
 }
 
+bool tls_conn_peer_client_only(tls_conn *c) {
+  const mbedtls_x509_crt *crt = peer_cert(c);
+  if (!crt || !(crt->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE))
+    return false;
+  return mbedtls_x509_crt_check_extended_key_usage(
+             crt, MBEDTLS_OID_SERVER_AUTH,
+             MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)) != 0;
+}
+
 const char *tls_conn_peer_cn(tls_conn *c) {
   if (!c)
     return "";

@@ -104,6 +104,10 @@ int tls_conn_take_out(tls_conn *, uint8_t **buf, size_t *len);
  * SANs are not names). After a resumed handshake: the certificate verified
  * when the session was created. False before the handshake is done. */
 bool tls_conn_peer_is(tls_conn *, const char *name);
+/* The peer's certificate is for clients only (its extended key usage
+ * leaves out serverAuth, as `troupe cert client` makes them): an operator,
+ * not a node. */
+bool tls_conn_peer_client_only(tls_conn *);
 /* The peer certificate's CN for log lines (empty if none; unprintable bytes
  * shown as '?', at most 64); valid while conn lives. */
 const char *tls_conn_peer_cn(tls_conn *);

@@ -1,0 +1,607 @@
+#!/usr/bin/env bash
+# cluster.sh — a 5-node troupe cluster as separate processes in network
+# namespaces: kill -9, SIGSTOP/SIGCONT, partition 2|3 and heal, restart with
+# the same name, 5% loss plus 100 ms delay. One fresh cluster per scenario.
+#
+# usage: cluster.sh BIN_DIR [--bench] [--only NAME[,NAME...]]
+#   BIN_DIR   where tnode and delay_proxy are (build/tests/netns)
+#   --bench   the figures only (kill9, resolve, lossdelay) with the long
+#             loss run (TR_NETNS_BENCH_SECS, default 600 s)
+#   --only    run these scenarios: form remote resolve kill9 stop
+#             partition restart lossdelay
+# Prints PASS/FAIL per scenario and the figures as JSON lines (one object per
+# figure: name, value, unit, params). Exit 0 all passed, 1 a failure, 77
+# skipped (not root, no `ip netns`).
+# Environment: TROUPE_NETNS_PREFIX (default trn<pid>-), TROUPE_NETNS_SUBNET
+# (default 10.78.0, a /24), TR_NETNS_LOSS_SECS (CI loss run, default 60),
+# TNODE_ARGS (extra tnode flags, e.g. "--log-level 3"), TR_NETNS_KEEP=1
+# (keep the work directory with every node's output).
+set -uo pipefail
+
+# Each run has its own namespaces (the prefix carries the script's pid) and
+# its own bridge, so runs side by side (ctest in several build trees) do not
+# meet; the same subnet in two runs is two separate networks.
+P=${TROUPE_NETNS_PREFIX:-trn$$-}
+NET=${TROUPE_NETNS_SUBNET:-10.78.0}
+HUB=${P}hub
+N=5
+NODE_PORT=7000  # each node listens on 127.0.0.1 inside its namespace
+PROXY_PORT=7100 # its delay proxy listens on eth0; that is what peers dial
+
+BIN=${1:-}
+shift || true
+MODE=ci
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bench) MODE=bench ;;
+    --only) ONLY=${2:-}; shift ;;
+    *) echo "usage: cluster.sh BIN_DIR [--bench] [--only NAME,...]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "not root (network namespaces need root)"
+command -v ip >/dev/null || skip "iproute2 (ip) not installed"
+if ! ip netns add "${P}probe" 2>/dev/null; then skip "ip netns unavailable here"; fi
+ip netns del "${P}probe"
+[ -x "$BIN/tnode" ] && [ -x "$BIN/delay_proxy" ] || {
+  echo "FAIL: $BIN/tnode or $BIN/delay_proxy missing"; exit 1; }
+HAVE_IPTABLES=1
+command -v iptables >/dev/null || HAVE_IPTABLES=0
+
+WORK=$(mktemp -d /tmp/troupe-netns.XXXXXX)
+declare -A PID PPID_ FD GEN  # node pid, proxy pid, fifo fd, start count
+FAILED=0
+PASSED=0
+SKIPPED=0
+
+now_ms() { date +%s%3N; }
+log() { echo "[$(date +%T.%3N)] $*"; }
+
+# ---- namespaces -----------------------------------------------------------
+
+ns_down() {
+  local ns pids
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${P}([0-9]+|hub)\$"); do
+    pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
+}
+
+# Namespaces left by runs that were killed (a ctest timeout sends SIGKILL,
+# which no trap sees): those whose run's pid is gone.
+ns_reap_stale() {
+  local ns pid pids
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^trn[0-9]+-([0-9]+|hub)$'); do
+    pid=${ns#trn}; pid=${pid%%-*}
+    kill -0 "$pid" 2>/dev/null && continue
+    pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    [ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
+}
+
+ns_up() {
+  local i t
+  ns_reap_stale
+  ns_down
+  ip netns add "$HUB" || return 1
+  ip -n "$HUB" link set lo up
+  ip -n "$HUB" link add br0 type bridge
+  ip -n "$HUB" link set br0 up
+  for i in $(seq 1 $N); do
+    ip netns add "$P$i" || return 1
+    ip -n "$P$i" link set lo up
+    ip -n "$HUB" link add "v$i" type veth peer name eth0 netns "$P$i" || return 1
+    ip -n "$HUB" link set "v$i" master br0 up
+    ip -n "$P$i" addr add "$NET.$i/24" dev eth0
+    ip -n "$P$i" link set eth0 up
+  done
+  for i in $(seq 1 $N); do
+    for t in $(seq 1 50); do
+      ip -n "$P$i" -br link show eth0 | grep -q UP && break
+      sleep 0.1
+    done
+  done
+}
+
+nsx() { local i=$1; shift; ip netns exec "$P$i" "$@"; }
+
+# Partition: each side drops what comes from the other (INPUT), both ways.
+partition() {  # partition "1 2" "3 4 5"
+  local a b
+  for a in $1; do for b in $2; do
+    nsx "$a" iptables -w -A INPUT -s "$NET.$b" -j DROP
+    nsx "$b" iptables -w -A INPUT -s "$NET.$a" -j DROP
+  done; done
+}
+heal() { local i; for i in $(seq 1 $N); do nsx "$i" iptables -w -F INPUT; done; }
+loss_all() {  # loss_all PROBABILITY: random drop on every host's eth0 egress
+  local i
+  for i in $(seq 1 $N); do
+    nsx "$i" iptables -w -A OUTPUT -o eth0 -m statistic --mode random \
+      --probability "$1" -j DROP || return 1
+  done
+}
+
+# ---- nodes ----------------------------------------------------------------
+
+out() { echo "$WORK/n$1.out"; }
+lines() { local f; f=$(out "$1"); [ -f "$f" ] && wc -l <"$f" || echo 0; }
+
+# Started with `ip netns exec` directly (not through a function), so $! is
+# the process itself and kill -9 / SIGSTOP reach it.
+start_proxy() {  # start_proxy I DELAY_MS
+  ip netns exec "$P$1" "$BIN/delay_proxy" --listen "$NET.$1:$PROXY_PORT" \
+    --to "127.0.0.1:$NODE_PORT" --delay "$2" 2>>"$WORK/p$1.err" &
+  PPID_[$1]=$!
+  disown "$!" # no job notices; stop_all kills it by pid
+}
+
+start_node() {  # start_node I: a new fifo each start, so nothing stale is read
+  local i=$1 seeds fifo
+  GEN[$i]=$(( ${GEN[$i]:-0} + 1 ))
+  fifo="$WORK/n$i.in.${GEN[$i]}"
+  mkfifo "$fifo"
+  exec {fd}<>"$fifo"
+  FD[$i]=$fd
+  if [ "$i" -eq 1 ]; then seeds="$NET.2:$PROXY_PORT"; else seeds="$NET.1:$PROXY_PORT"; fi
+  [ "$i" -gt 2 ] && seeds="$seeds,$NET.2:$PROXY_PORT"
+  # shellcheck disable=SC2086  # TNODE_ARGS is a list of flags
+  ip netns exec "$P$i" "$BIN/tnode" --name "n$i" --listen "127.0.0.1:$NODE_PORT" \
+    --advertise "$NET.$i:$PROXY_PORT" --seeds "$seeds" \
+    --ca "$WORK/pki/ca.pem" --cert "$WORK/pki/n$i.pem" --key "$WORK/pki/n$i.key" \
+    ${TNODE_ARGS:-} <"$fifo" >>"$(out "$i")" 2>>"$WORK/n$i.err" &
+  PID[$i]=$!
+  disown "$!"
+}
+
+gone() {  # gone PID: wait (at most 5 s) until the process has exited
+  local t
+  for t in $(seq 1 250); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.02; done
+  return 1
+}
+
+stop_all() {
+  local i
+  for i in "${!PID[@]}"; do kill -9 "${PID[$i]}" 2>/dev/null; done
+  for i in "${!PPID_[@]}"; do kill -9 "${PPID_[$i]}" 2>/dev/null; done
+  for i in $(seq 1 $N); do  # anything else left in the hosts
+    ip netns pids "$P$i" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  done
+  for i in "${!PID[@]}"; do gone "${PID[$i]}"; done
+  for i in "${!PPID_[@]}"; do gone "${PPID_[$i]}"; done
+  for i in "${!FD[@]}"; do eval "exec ${FD[$i]}>&-"; done
+  PID=(); PPID_=(); FD=()
+}
+
+cleanup() {
+  stop_all
+  ns_down
+  if [ "${TR_NETNS_KEEP:-0}" = 1 ] || [ "$FAILED" -gt 0 ]; then
+    echo "netns: node output kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cmd() { echo "$2" >&"${FD[$1]}"; }
+
+# wait_line I REGEX SECONDS [FROM]: the first line after line FROM of node
+# I's output matching REGEX (ERE on "event fields", timestamp excluded).
+# Prints the whole line; returns 1 on timeout.
+wait_line() {
+  local i=$1 re=$2 secs=$3 from=${4:-0} deadline l
+  deadline=$(( $(now_ms) + secs * 1000 ))
+  while :; do
+    l=$(tail -n +"$((from + 1))" "$(out "$i")" 2>/dev/null | grep -m1 -E "^[0-9]+ ($re)")
+    [ -n "$l" ] && { echo "$l"; return 0; }
+    [ "$(now_ms)" -ge "$deadline" ] && return 1
+    sleep 0.02
+  done
+}
+
+query() {  # query I COMMAND REGEX [SECONDS]: run COMMAND on node I, print its answer
+  local m; m=$(lines "$1")
+  cmd "$1" "$2"
+  wait_line "$1" "$3" "${4:-5}" "$m"
+}
+
+# "n1=alive n2=suspect ..." as node I sees it, sorted, epochs left out.
+view() {
+  query "$1" members "members " | tr ' ' '\n' | grep = | grep -v '^count=' |
+    sed 's|/.*||' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# wait_view "1 2 3" "n1=alive ..." SECONDS: every listed node sees exactly that.
+wait_view() {
+  local nodes=$1 want=$2 secs=$3 deadline i ok
+  deadline=$(( $(now_ms) + secs * 1000 ))
+  while :; do
+    ok=1
+    for i in $nodes; do
+      [ "$(view "$i")" = "$want" ] || { ok=0; break; }
+    done
+    [ "$ok" = 1 ] && return 0
+    if [ "$(now_ms)" -ge "$deadline" ]; then
+      for i in $nodes; do log "  n$i sees: $(view "$i")"; done
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+all_alive() {  # the view of N alive members, maybe with some other states
+  local i s=""
+  for i in $(seq 1 $N); do s="$s n$i=alive"; done
+  echo "${s# }"
+}
+view_with() {  # view_with NAME STATE: all alive except NAME
+  all_alive | tr ' ' '\n' | sed "s/^$1=alive\$/$1=$2/" | tr '\n' ' ' | sed 's/ $//'
+}
+
+start_cluster() {  # start_cluster DELAY_MS: 5 proxies and 5 nodes, formed
+  local delay=$1 i l
+  declare -A m0=()
+  stop_all
+  heal_all_rules
+  for i in $(seq 1 $N); do start_proxy "$i" "$delay"; done
+  for i in $(seq 1 $N); do m0[$i]=$(lines "$i"); start_node "$i"; done
+  for i in $(seq 1 $N); do
+    l=$(wait_line "$i" "ready |error " 10 "${m0[$i]}")
+    if [[ "$l" != *" ready "* ]]; then
+      log "  n$i did not start: ${l:-no ready line in 10 s}"
+      return 1
+    fi
+  done
+  if ! wait_view "$(seq 1 $N | tr '\n' ' ')" "$(all_alive)" 30; then
+    log "  the cluster did not form in 30 s"
+    return 1
+  fi
+}
+
+heal_all_rules() {
+  local i
+  [ "$HAVE_IPTABLES" = 1 ] || return 0
+  for i in $(seq 1 $N); do nsx "$i" iptables -w -F INPUT; nsx "$i" iptables -w -F OUTPUT; done
+}
+
+# ---- reporting ------------------------------------------------------------
+
+CUR=""
+begin() { CUR=$1; log "=== $1: $2"; }
+pass() { log "PASS: $CUR${1:+ ($1)}"; PASSED=$((PASSED + 1)); }
+fail() {
+  log "FAIL: $CUR: $1"
+  FAILED=$((FAILED + 1))
+  local i
+  for i in $(seq 1 $N); do
+    echo "--- n$i stdout (last 15 lines)"; tail -n 15 "$(out "$i")" 2>/dev/null
+    echo "--- n$i stderr (last 5 lines)"; tail -n 5 "$WORK/n$i.err" 2>/dev/null
+  done
+}
+skipped() { log "SKIP: $CUR: $1"; SKIPPED=$((SKIPPED + 1)); }
+figure() {  # figure NAME VALUE UNIT PARAMS_JSON
+  echo "{\"name\":\"$1\",\"value\":$2,\"unit\":\"$3\",\"params\":$4}"
+}
+# Targets are benchmark goals, not pass/fail (the scenarios bound their
+# waits for correctness): a figure above its target is reported loudly.
+over_target() {  # over_target VALUE TARGET WHAT
+  [ "$1" -le "$2" ] || log "  OVER TARGET: $3 $1 ms > $2 ms"
+}
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+ts() { echo "${1%% *}"; }  # the timestamp of an output line
+
+# ---- scenarios ------------------------------------------------------------
+
+scenario_form() {
+  begin form "5 nodes form a cluster, each sees the others come up; n5 quits (leave)"
+  start_cluster 0 || { fail "no cluster"; return; }
+  local i j
+  for i in $(seq 1 $N); do for j in $(seq 1 $N); do
+    [ "$i" = "$j" ] && continue
+    wait_line "$i" "node_up n$j " 5 >/dev/null || { fail "n$i never printed node_up n$j"; return; }
+  done; done
+  # A graceful leave: the others are told at once, with TR_ECLOSED.
+  declare -A mark=()
+  for i in 1 2 3 4; do mark[$i]=$(lines "$i"); done
+  cmd 5 quit
+  for i in 1 2 3 4; do
+    wait_line "$i" "node_down n5 reason=TR_ECLOSED" 5 "${mark[$i]}" >/dev/null ||
+      { fail "n$i was not told that n5 left (node_down n5 reason=TR_ECLOSED)"; return; }
+  done
+  wait_view "1 2 3 4" "$(view_with n5 left)" 5 || { fail "n5 not listed as left"; return; }
+  wait_line 5 "bye " 5 >/dev/null || { fail "n5 did not exit after quit"; return; }
+  pass "formed; n5 left gracefully"
+}
+
+# Remote send, ask/reply, monitor and stop by actor id, across nodes.
+scenario_remote() {
+  begin remote "send, ask, monitor and stop an actor on another node"
+  start_cluster 0 || { fail "no cluster"; return; }
+  local i l m3 m1
+  cmd 1 "spawn e1"; cmd 3 "spawn e3"
+  for i in $(seq 1 $N); do
+    l=$(query "$i" "waitloc e3 n3 8000" "waitloc_(ok|timeout) e3 " 10)
+    [[ "$l" == *waitloc_ok* ]] || { fail "e3 not resolvable on n$i: $l"; return; }
+  done
+  m3=$(lines 3); m1=$(lines 1)
+  l=$(query 2 "send e3 hello from n2" "sent e3 ")
+  [[ "$l" == *rc=TR_OK* ]] || { fail "send from n2 to e3: $l"; return; }
+  wait_line 3 "recv e3 from=- node=n2 n=1 hello from n2" 5 "$m3" >/dev/null || { fail "e3 did not get the send from n2"; return; }
+  cmd 1 "ask e1 e3 ping"
+  l=$(wait_line 1 "reply e1 " 10 "$m1") || { fail "no reply to e1's ask"; return; }
+  [[ "$l" == *"reply e1 e3 status=TR_OK node=n3 ping" ]] || { fail "ask e1 -> e3: $l"; return; }
+  l=$(query 1 "monitor e1 e3" "monitoring e1 e3 ")
+  [[ "$l" == *rc=TR_OK* ]] || { fail "monitor e1 e3: $l"; return; }
+  l=$(query 2 "stop e3" "stopping e3 ")
+  [[ "$l" == *rc=TR_OK* ]] || { fail "stop e3 from n2: $l"; return; }
+  wait_line 3 "actor_stop e3" 5 "$m3" >/dev/null || { fail "e3 was not stopped on n3"; return; }
+  l=$(wait_line 1 "down e1 e3 " 5 "$m1") || { fail "e1's monitor of e3 did not fire"; return; }
+  for i in $(seq 1 $N); do
+    l=$(query "$i" "waitloc e3 - 8000" "waitloc_(ok|timeout) e3 " 10)
+    [[ "$l" == *waitloc_ok* ]] || { fail "stopped e3 still resolvable on n$i: $l"; return; }
+  done
+  pass
+}
+
+# Spawns rK on a rotating node after every node has started polling the
+# registry for it; the time until the last node resolves it is the figure.
+scenario_resolve() {
+  local samples=$1 k owner i m l worst=0 t0 t1 d all=""
+  begin resolve "a new actor is resolvable on every node ($samples samples)"
+  start_cluster 0 || { fail "no cluster"; return; }
+  for k in $(seq 1 "$samples"); do
+    owner=$(( (k - 1) % N + 1 ))
+    declare -A mark=()
+    for i in $(seq 1 $N); do
+      mark[$i]=$(lines "$i")
+      [ "$i" = "$owner" ] || cmd "$i" "waitloc r$k n$owner 8000"
+    done
+    sleep 0.05 # the polls are running before the spawn
+    cmd "$owner" "spawn r$k"
+    l=$(wait_line "$owner" "spawned r$k " 5 "${mark[$owner]}") || { fail "no spawn r$k"; return; }
+    t0=$(ts "$l")
+    worst=0
+    for i in $(seq 1 $N); do
+      [ "$i" = "$owner" ] && continue
+      l=$(wait_line "$i" "waitloc_(ok|timeout) r$k " 10 "${mark[$i]}")
+      case "$l" in
+        *waitloc_ok*) t1=$(ts "$l"); d=$((t1 - t0)); [ "$d" -gt "$worst" ] && worst=$d ;;
+        *) fail "r$k (on n$owner) not resolvable on n$i in 8 s: $l"; return ;;
+      esac
+    done
+    all="$all $worst"
+  done
+  local sorted p50 max
+  sorted=$(echo "$all" | tr ' ' '\n' | grep . | sort -n)
+  p50=$(echo "$sorted" | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}')
+  max=$(echo "$sorted" | tail -1)
+  figure netns.resolvable_ms "$max" ms \
+    "{\"nodes\":$N,\"samples\":$samples,\"p50_ms\":$p50,\"target_ms\":250}"
+  over_target "$max" 250 "resolvable time"
+  pass "max ${max} ms, p50 ${p50} ms"
+}
+
+scenario_kill9() {
+  begin kill9 "kill -9 of n5: all see it dead, its actors vanish, monitors fire"
+  start_cluster 0 || { fail "no cluster"; return; }
+  local i l t0 worst=0 d
+  cmd 5 "spawn a5"
+  for i in 1 2 3 4; do
+    l=$(query "$i" "waitloc a5 n5 8000" "waitloc_(ok|timeout) a5 " 10) || true
+    [[ "$l" == *waitloc_ok* ]] || { fail "a5 never resolvable on n$i: $l"; return; }
+  done
+  for i in 1 2; do
+    cmd "$i" "spawn w$i"
+    l=$(query "$i" "monitor w$i a5" "monitoring w$i a5 ") || true
+    [[ "$l" == *rc=TR_OK* ]] || { fail "monitor on n$i: $l"; return; }
+  done
+  declare -A mark=()
+  for i in 1 2 3 4; do mark[$i]=$(lines "$i"); done
+  t0=$(now_ms)
+  kill -9 "${PID[5]}"
+  for i in 1 2 3 4; do
+    l=$(wait_line "$i" "node_down n5 " 15 "${mark[$i]}") || { fail "n$i did not see n5 die in 15 s"; return; }
+    d=$(( $(ts "$l") - t0 ))
+    [ "$d" -gt "$worst" ] && worst=$d
+  done
+  figure netns.detect_kill9_ms "$worst" ms "{\"nodes\":$N,\"target_ms\":3000}"
+  for i in 1 2; do
+    l=$(wait_line "$i" "down w$i a5 " 10 "${mark[$i]}") || { fail "monitor w$i on n$i never fired"; return; }
+  done
+  for i in 1 2 3 4; do
+    l=$(query "$i" "waitloc a5 - 8000" "waitloc_(ok|timeout) a5 " 10) || true
+    [[ "$l" == *waitloc_ok* ]] || { fail "a5 still in n$i's registry: $l"; return; }
+  done
+  wait_view "1 2 3 4" "$(view_with n5 dead)" 10 || { fail "views disagree"; return; }
+  over_target "$worst" 3000 "kill -9 detection"
+  pass "detected by all in ${worst} ms"
+}
+
+scenario_stop() {
+  begin stop "SIGSTOP n3 until suspected, SIGCONT; then SIGSTOP until dead, SIGCONT"
+  start_cluster 0 || { fail "no cluster"; return; }
+  local i l deadline seen="" m1 downs
+  m1=$(lines 1)
+  kill -STOP "${PID[3]}"
+  deadline=$(( $(now_ms) + 10000 ))
+  while [ -z "$seen" ] && [ "$(now_ms)" -lt "$deadline" ]; do
+    for i in 1 2 4 5; do
+      case "$(view "$i")" in *n3=suspect*|*n3=dead*) seen=n$i; break ;; esac
+    done
+  done
+  kill -CONT "${PID[3]}"
+  [ -n "$seen" ] || { fail "nobody suspected the stopped n3 in 10 s"; return; }
+  wait_view "1 2 3 4 5" "$(all_alive)" 20 || { fail "n3 not alive everywhere after SIGCONT"; return; }
+  downs=$(tail -n +"$((m1 + 1))" "$(out 1)" | grep -c ' node_down n3 ')
+  log "  short stop: suspected (first seen by $seen), then $([ "$downs" = 0 ] && echo refuted || echo 'declared dead and back')"
+
+  declare -A mark=()
+  for i in 1 2 4 5; do mark[$i]=$(lines "$i"); done
+  kill -STOP "${PID[3]}"
+  for i in 1 2 4 5; do
+    wait_line "$i" "node_down n3 " 15 "${mark[$i]}" >/dev/null || {
+      kill -CONT "${PID[3]}"; fail "n$i did not declare the stopped n3 dead in 15 s"; return; }
+  done
+  kill -CONT "${PID[3]}"
+  for i in 1 2 4 5; do
+    wait_line "$i" "node_up n3 " 20 "${mark[$i]}" >/dev/null || { fail "n$i never saw n3 back up"; return; }
+  done
+  wait_view "1 2 3 4 5" "$(all_alive)" 20 || { fail "views disagree after the long stop"; return; }
+  pass "short: first suspected by $seen; long: dead, then back"
+}
+
+scenario_partition() {
+  begin partition "partition {1,2}|{3,4,5}, same id on both sides, heal"
+  [ "$HAVE_IPTABLES" = 1 ] || { skipped "iptables not installed"; return; }
+  start_cluster 0 || { fail "no cluster"; return; }
+  local i l a b w loser locs
+  partition "1 2" "3 4 5"
+  wait_view "1 2" "n1=alive n2=alive n3=dead n4=dead n5=dead" 60 || { fail "side {1,2} did not see the others dead"; return; }
+  wait_view "3 4 5" "n1=dead n2=dead n3=alive n4=alive n5=alive" 60 || { fail "side {3,4,5} did not see the others dead"; return; }
+  for i in 1 4; do
+    l=$(query "$i" "spawn dup" "spawned dup ")
+    [[ "$l" == *rc=TR_OK* ]] || { fail "spawn dup on n$i during the partition: $l"; return; }
+  done
+  cmd 2 "spawn p2"; cmd 5 "spawn p5"
+  declare -A mark=()
+  for i in $(seq 1 $N); do mark[$i]=$(lines "$i"); done
+  heal
+  wait_view "1 2 3 4 5" "$(all_alive)" 30 || { fail "membership did not converge after heal"; return; }
+  # The registry converges: every node resolves dup to the same node.
+  local deadline=$(( $(now_ms) + 15000 ))
+  while :; do
+    locs=""
+    for i in $(seq 1 $N); do
+      l=$(query "$i" "locate dup" "locate dup ")
+      locs="$locs $(echo "$l" | awk '{print $4}')"
+    done
+    [ "$(echo "$locs" | tr ' ' '\n' | grep . | sort -u | wc -l)" = 1 ] && [[ "$locs" != *-* ]] && break
+    [ "$(now_ms)" -ge "$deadline" ] && { fail "dup resolves differently: $locs"; return; }
+    sleep 0.2
+  done
+  w=$(echo "$locs" | awk '{print $1}')
+  case "$w" in n1) loser=4 ;; n4) loser=1 ;; *) fail "dup won by $w, not n1 or n4"; return ;; esac
+  wait_line "$loser" "actor_stop dup" 10 "${mark[$loser]}" >/dev/null || { fail "the loser's dup on n$loser was not stopped"; return; }
+  if grep -q ' actor_stop dup' <(tail -n +"$((mark[${w#n}] + 1))" "$(out "${w#n}")"); then
+    fail "the winner's dup on $w was stopped too"; return
+  fi
+  for a in p2:n2 p5:n5; do
+    for i in $(seq 1 $N); do
+      l=$(query "$i" "waitloc ${a%:*} ${a#*:} 8000" "waitloc_(ok|timeout) ${a%:*} " 10)
+      [[ "$l" == *waitloc_ok* ]] || { fail "${a%:*} not resolvable on n$i after heal: $l"; return; }
+    done
+  done
+  b=$(query "$loser" stats "stats ")
+  log "  loser n$loser: $(echo "$b" | grep -o 'conflicts_lost=[0-9]*')"
+  pass "dup kept by $w, stopped on n$loser"
+}
+
+scenario_restart() {
+  begin restart "kill -9 n5 and restart it at once with the same name"
+  start_cluster 0 || { fail "no cluster"; return; }
+  local i l old new m
+  cmd 5 "spawn a5"
+  for i in 1 2 3 4; do
+    l=$(query "$i" "waitloc a5 n5 8000" "waitloc_(ok|timeout) a5 " 10)
+    [[ "$l" == *waitloc_ok* ]] || { fail "a5 never resolvable on n$i: $l"; return; }
+  done
+  old=$(query 1 members "members " | grep -o ' n5=[a-z]*/[0-9]*' | cut -d/ -f2)
+  declare -A mark=()
+  for i in 1 2 3 4; do mark[$i]=$(lines "$i"); done
+  [ -n "$old" ] || { fail "n1 does not list n5 with an epoch"; return; }
+  kill -9 "${PID[5]}"; gone "${PID[5]}"
+  m=$(lines 5)
+  start_node 5
+  l=$(wait_line 5 "ready |error " 10 "$m")
+  [[ "$l" == *" ready "* ]] || { fail "n5 did not restart: ${l:-no ready line}"; return; }
+  local deadline=$(( $(now_ms) + 20000 ))
+  while :; do
+    m=0
+    for i in 1 2 3 4; do
+      new=$(query "$i" members "members " | grep -o ' n5=alive/[0-9]*' | cut -d/ -f2)
+      [ -n "$new" ] && [ "$new" -gt "$old" ] && m=$((m + 1))
+      [ -n "$new" ] || new=0
+    done
+    [ "$m" = 4 ] && break
+    [ "$(now_ms)" -ge "$deadline" ] && { fail "not all nodes see n5 alive with an epoch above $old"; return; }
+    sleep 0.2
+  done
+  for i in 1 2 3 4 5; do
+    l=$(query "$i" "waitloc a5 - 8000" "waitloc_(ok|timeout) a5 " 10)
+    [[ "$l" == *waitloc_ok* ]] || { fail "stale a5 still resolvable on n$i: $l"; return; }
+  done
+  wait_view "1 2 3 4 5" "$(all_alive)" 15 || { fail "views disagree"; return; }
+  for i in 1 2 3 4; do
+    wait_line "$i" "node_up n5 " 5 "${mark[$i]}" >/dev/null || log "  note: n$i printed no node_up for the restarted n5"
+  done
+  l=$(query 5 "spawn a5" "spawned a5 ")
+  [[ "$l" == *rc=TR_OK* ]] || { fail "a5 cannot be spawned again on the new n5: $l"; return; }
+  pass "epoch $old -> $new, stale a5 gone"
+}
+
+scenario_lossdelay() {
+  local secs=$1 i before after downs=0 sus=0 l
+  begin lossdelay "5% loss on every link and 100 ms each way for ${secs} s: no false deaths"
+  [ "$HAVE_IPTABLES" = 1 ] || { skipped "iptables not installed"; return; }
+  start_cluster 100 || { fail "no cluster"; return; }
+  declare -A mark=() s0=()
+  for i in $(seq 1 $N); do
+    mark[$i]=$(lines "$i")
+    s0[$i]=$(query "$i" stats "stats " | grep -o 'suspicions=[0-9]*' | cut -d= -f2)
+  done
+  loss_all 0.05 || { fail "iptables statistic match unavailable"; return; }
+  local end=$(( $(now_ms) + secs * 1000 )) next=0
+  while [ "$(now_ms)" -lt "$end" ]; do
+    if [ "$(now_ms)" -ge "$next" ]; then
+      next=$(( $(now_ms) + 30000 ))
+      log "  $(( (end - $(now_ms)) / 1000 )) s left; n1 sees: $(view 1)"
+    fi
+    sleep 1
+  done
+  for i in $(seq 1 $N); do
+    downs=$(( downs + $(tail -n +"$((mark[$i] + 1))" "$(out "$i")" | grep -c ' node_down ') ))
+    l=$(query "$i" stats "stats " | grep -o 'suspicions=[0-9]*' | cut -d= -f2)
+    sus=$(( sus + ${l:-0} - ${s0[$i]:-0} ))
+  done
+  figure netns.false_deaths "$downs" count \
+    "{\"nodes\":$N,\"duration_s\":$secs,\"loss_pct\":5,\"delay_ms_each_way\":100,\"suspicions\":$sus}"
+  heal_all_rules
+  [ "$downs" = 0 ] || { fail "$downs false node_down events ($sus suspicions)"; return; }
+  wait_view "1 2 3 4 5" "$(all_alive)" 20 || { fail "views disagree at the end"; return; }
+  pass "0 false deaths, $sus suspicions"
+}
+
+# ---- main -----------------------------------------------------------------
+
+ns_up || { echo "FAIL: could not create the namespaces"; exit 1; }
+mkdir -p "$WORK/pki"
+"$BIN/tnode" --gen-pki "$WORK/pki" $(seq -f 'n%g' 1 $N) || { echo "FAIL: gen-pki"; exit 1; }
+log "netns: $N hosts ${P}1..$P$N on $NET.0/24, work dir $WORK, mode $MODE"
+
+if [ "$MODE" = bench ]; then
+  want resolve && scenario_resolve 20
+  want kill9 && scenario_kill9
+  want lossdelay && scenario_lossdelay "${TR_NETNS_BENCH_SECS:-600}"
+else
+  want form && scenario_form
+  want remote && scenario_remote
+  want resolve && scenario_resolve 5
+  want kill9 && scenario_kill9
+  want stop && scenario_stop
+  want partition && scenario_partition
+  want restart && scenario_restart
+  want lossdelay && scenario_lossdelay "${TR_NETNS_LOSS_SECS:-60}"
+fi
+
+echo "netns: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" = 0 ] || exit 1
+exit 0

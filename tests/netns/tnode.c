@@ -1,0 +1,441 @@
+/* tnode.c — one cluster node process for the network-namespace tests
+ * (cluster.sh): line commands on stdin, one timestamped event line per
+ * happening on stdout. Uses the public API only (plus tests/support for the
+ * `--gen-pki` mode that writes the certificates). */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "pki.h"
+#include "troupe.h"
+
+/* Commands (one per line on stdin; answers and events go to stdout):
+ *   spawn ID                 an echo actor: answers asks, counts sends
+ *   stop ID                  tr_node_stop_actor (on any node)
+ *   send TO TEXT             from outside actors
+ *   ask FROM TO TEXT         FROM (a local echo actor) asks TO -> `reply`
+ *   monitor WATCHER TARGET   WATCHER monitors TARGET -> `down` when it ends
+ *   members | stats | locate ID
+ *   waitloc ID NODE|- MS     poll tr_node_locate every ms until it answers
+ *                            NODE ("-": not found) -> `waitloc_ok` or
+ *                            `waitloc_timeout` after MS
+ *   quit                     tr_node_stop (graceful leave), then exit
+ * Every stdout line starts with the CLOCK_REALTIME time in ms, then the
+ * event name, then fields; the test compares times across processes. */
+
+#define CMD_PREFIX '\x01' /* marks a command for an echo actor, not a text */
+
+typedef struct tnode {
+  tr_node *node;
+  uv_pipe_t in_pipe;
+  uv_tty_t in_tty;
+  uv_stream_t *in;
+  char line[4096];
+  size_t len;
+} tnode;
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void event(const char *fmt, ...) {
+  va_list ap;
+  printf("%llu ", (unsigned long long)now_ms());
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+  fflush(stdout);
+}
+
+/* Node log lines go to stderr, which the test keeps as the node's log. */
+static void log_line(void *user, tr_log_level level, const char *ev,
+                     const char *fields) {
+  static const char *names[] = {"?", "ERROR", "WARN", "INFO", "DEBUG"};
+  fprintf(stderr, "%llu %s %s %s\n", (unsigned long long)now_ms(),
+          names[level <= TR_LOG_DEBUG ? level : 0], ev, fields);
+  fflush(stderr);
+}
+
+/* ---- the echo actor ------------------------------------------------------ */
+
+typedef struct echo {
+  uint64_t sends;
+} echo;
+
+/* `ask TO TEXT` or `monitor TARGET`, sent by the stdin reader. */
+static void echo_command(tr_ctx *ctx, const char *cmd) {
+  char to[TR_ID_MAX + 1];
+  int off = 0;
+  if (sscanf(cmd, "ask %255s %n", to, &off) == 1 && off > 0) {
+    const char *text = cmd + off;
+    uint64_t id = 0;
+    int rc = tr_ask(ctx, to, text, strlen(text), 0, &id);
+    if (rc != 0)
+      event("reply %s %s status=%s ask_failed", tr_self(ctx), to,
+            tr_errname(rc));
+    return;
+  }
+  if (sscanf(cmd, "monitor %255s", to) == 1) {
+    int rc = tr_monitor(ctx, to);
+    event("monitoring %s %s rc=%s", tr_self(ctx), to, tr_errname(rc));
+    return;
+  }
+  event("error bad_actor_command %s", cmd);
+}
+
+static int echo_receive(tr_ctx *ctx, void *state, const tr_envelope *e) {
+  echo *s = state;
+  const char *data = e->data;
+  int len = (int)e->len;
+  const char *from = e->sender ? e->sender : "-";
+  const char *node = e->node ? e->node : "-";
+  switch (e->type) {
+  case TR_MSG_SEND:
+    if (len > 0 && data[0] == CMD_PREFIX) {
+      char cmd[1024];
+      snprintf(cmd, sizeof(cmd), "%.*s", len - 1, data + 1);
+      echo_command(ctx, cmd);
+      break;
+    }
+    s->sends++;
+    event("recv %s from=%s node=%s n=%llu %.*s", tr_self(ctx), from, node,
+          (unsigned long long)s->sends, len, data);
+    break;
+  case TR_MSG_ASK: {
+    int rc = tr_reply(ctx, e, data, e->len);
+    event("asked %s from=%s node=%s rc=%s %.*s", tr_self(ctx), from, node,
+          tr_errname(rc), len, data);
+    break;
+  }
+  case TR_MSG_REPLY:
+    event("reply %s %s status=%s node=%s %.*s", tr_self(ctx), from,
+          tr_errname(e->status), node, len, data);
+    break;
+  case TR_MSG_DOWN:
+    event("down %s %s reason=%s node=%s", tr_self(ctx), from,
+          tr_errname(e->status), node);
+    break;
+  default:
+    event("other %s type=%d from=%s", tr_self(ctx), (int)e->type, from);
+    break;
+  }
+  return 0;
+}
+
+static void echo_deinit(tr_ctx *ctx, void *state) {
+  event("actor_stop %s", tr_self(ctx));
+}
+
+static const tr_actor_type echo_type = {.name = "echo",
+                                        .state_size = sizeof(echo),
+                                        .receive = echo_receive,
+                                        .deinit = echo_deinit};
+
+/* ---- the membership watcher ---------------------------------------------- */
+
+static int watch_init(tr_ctx *ctx, void *state, const void *arg) {
+  return tr_subscribe(ctx, TR_SYSTEM_PUBLISHER);
+}
+
+static int watch_receive(tr_ctx *ctx, void *state, const tr_envelope *e) {
+  const char *name = e->len ? (const char *)e->data : "?";
+  if (e->len && name[e->len - 1] != '\0') name = "(not-nul-terminated)";
+  if (e->type == TR_MSG_NODE_UP)
+    event("node_up %s status=%s", name, tr_errname(e->status));
+  else if (e->type == TR_MSG_NODE_DOWN)
+    event("node_down %s reason=%s", name, tr_errname(e->status));
+  else
+    event("watch_other type=%d", (int)e->type);
+  return 0;
+}
+
+static const tr_actor_type watch_type = {.name = "watch",
+                                         .init = watch_init,
+                                         .receive = watch_receive};
+
+/* ---- waitloc: poll the registry every millisecond ------------------------- */
+
+typedef struct waitloc {
+  uv_timer_t timer;
+  tnode *t;
+  char id[TR_ID_MAX + 1], want[TR_ID_MAX + 1];
+  uint64_t start, deadline;
+} waitloc;
+
+static void waitloc_closed(uv_handle_t *h) { free(h->data); }
+
+static void waitloc_tick(uv_timer_t *timer) {
+  waitloc *w = timer->data;
+  char got[TR_ID_MAX + 1];
+  int rc = tr_node_locate(w->t->node, w->id, got, sizeof(got));
+  if (rc != 0) snprintf(got, sizeof(got), "-");
+  uint64_t now = now_ms();
+  if (strcmp(got, w->want) == 0)
+    event("waitloc_ok %s %s waited_ms=%llu", w->id, got,
+          (unsigned long long)(now - w->start));
+  else if (now >= w->deadline)
+    event("waitloc_timeout %s want=%s got=%s", w->id, w->want, got);
+  else
+    return;
+  uv_timer_stop(timer);
+  uv_close((uv_handle_t *)timer, waitloc_closed);
+}
+
+static void waitloc_start(tnode *t, const char *id, const char *want,
+                          unsigned ms) {
+  waitloc *w = calloc(1, sizeof(*w));
+  if (!w) {
+    event("error waitloc_nomem");
+    return;
+  }
+  w->t = t;
+  snprintf(w->id, sizeof(w->id), "%s", id);
+  snprintf(w->want, sizeof(w->want), "%s", want);
+  w->start = now_ms();
+  w->deadline = w->start + ms;
+  uv_timer_init(tr_node_loop(t->node), &w->timer);
+  w->timer.data = w;
+  uv_timer_start(&w->timer, waitloc_tick, 0, 1);
+}
+
+/* ---- commands -------------------------------------------------------------- */
+
+static void cmd_members(tnode *t) {
+  tr_member m[64];
+  int n = tr_node_members(t->node, m, 64);
+  char out[8192];
+  size_t off = 0;
+  off += (size_t)snprintf(out, sizeof(out), "members count=%d", n);
+  for (int i = 0; i < n && i < 64 && off < sizeof(out); i++)
+    off += (size_t)snprintf(out + off, sizeof(out) - off, " %s=%s/%llu/%u",
+                            m[i].name, tr_member_state_name(m[i].state),
+                            (unsigned long long)m[i].epoch,
+                            m[i].incarnation);
+  event("%s", out);
+}
+
+static void cmd_stats(tnode *t) {
+  tr_cluster_stats c;
+  int rc = tr_node_cluster_stats(t->node, &c);
+  if (rc != 0) {
+    event("stats rc=%s", tr_errname(rc));
+    return;
+  }
+  tr_node_stats s;
+  tr_node_stats_get(t->node, &s);
+  event("stats alive=%u suspect=%u dead=%u left=%u registry_ids=%llu "
+        "probes=%llu suspicions=%llu deaths=%llu refutations=%llu "
+        "conflicts_lost=%llu local_health=%u remote_sent=%llu "
+        "remote_received=%llu rejected=%llu undeliverable=%llu actors=%llu",
+        c.alive, c.suspect, c.dead, c.left,
+        (unsigned long long)c.registry_ids, (unsigned long long)c.probes,
+        (unsigned long long)c.suspicions, (unsigned long long)c.deaths,
+        (unsigned long long)c.refutations,
+        (unsigned long long)c.conflicts_lost, c.local_health,
+        (unsigned long long)c.remote_sent,
+        (unsigned long long)c.remote_received,
+        (unsigned long long)c.rejected, (unsigned long long)c.undeliverable,
+        (unsigned long long)s.actors);
+}
+
+/* Hands `CMD_PREFIX rest` to the local echo actor `actor`. */
+static void to_actor(tnode *t, const char *actor, const char *rest) {
+  char msg[1100];
+  int n = snprintf(msg, sizeof(msg), "%c%s", CMD_PREFIX, rest);
+  int rc = tr_node_send(t->node, actor, msg, (size_t)n);
+  if (rc != 0) event("error to_actor %s rc=%s", actor, tr_errname(rc));
+}
+
+static void run_command(tnode *t, char *line) {
+  char a[TR_ID_MAX + 1], b[TR_ID_MAX + 1];
+  unsigned ms = 0;
+  int off = 0;
+  if (line[0] == '\0' || line[0] == '#') return;
+  if (sscanf(line, "spawn %255s", a) == 1) {
+    tr_spawn_opts o = {.id = a};
+    int rc = tr_node_spawn(t->node, &echo_type, &o);
+    event("spawned %s rc=%s", a, tr_errname(rc));
+  } else if (sscanf(line, "stop %255s", a) == 1) {
+    event("stopping %s rc=%s", a,
+          tr_errname(tr_node_stop_actor(t->node, a)));
+  } else if (sscanf(line, "send %255s %n", a, &off) == 1 && off > 0) {
+    int rc = tr_node_send(t->node, a, line + off, strlen(line + off));
+    event("sent %s rc=%s", a, tr_errname(rc));
+  } else if (sscanf(line, "ask %255s %n", a, &off) == 1 && off > 0) {
+    char rest[1024];
+    snprintf(rest, sizeof(rest), "ask %s", line + off); /* "TO TEXT" */
+    to_actor(t, a, rest);
+  } else if (sscanf(line, "monitor %255s %255s", a, b) == 2) {
+    char rest[TR_ID_MAX + 16];
+    snprintf(rest, sizeof(rest), "monitor %s", b);
+    to_actor(t, a, rest);
+  } else if (strcmp(line, "members") == 0) {
+    cmd_members(t);
+  } else if (strcmp(line, "stats") == 0) {
+    cmd_stats(t);
+  } else if (sscanf(line, "locate %255s", a) == 1) {
+    char node[TR_ID_MAX + 1];
+    int rc = tr_node_locate(t->node, a, node, sizeof(node));
+    event("locate %s %s rc=%s", a, rc == 0 ? node : "-", tr_errname(rc));
+  } else if (sscanf(line, "waitloc %255s %255s %u", a, b, &ms) == 3) {
+    waitloc_start(t, a, b, ms);
+  } else if (strcmp(line, "quit") == 0) {
+    event("quitting");
+    tr_node_stop(t->node);
+  } else {
+    event("error unknown_command %s", line);
+  }
+}
+
+/* ---- stdin through the node's loop ----------------------------------------- */
+
+static void in_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  tnode *t = h->data;
+  buf->base = t->line + t->len;
+  buf->len = sizeof(t->line) - 1 - t->len;
+}
+
+static void in_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  tnode *t = s->data;
+  if (nread < 0) {
+    /* EOF: keep running; the test ends the process with quit or a signal. */
+    event("stdin_closed %s", uv_err_name((int)nread));
+    uv_read_stop(s);
+    return;
+  }
+  t->len += (size_t)nread;
+  size_t start = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    if (t->line[i] != '\n') continue;
+    t->line[i] = '\0';
+    if (i > start && t->line[i - 1] == '\r') t->line[i - 1] = '\0';
+    run_command(t, t->line + start);
+    start = i + 1;
+  }
+  memmove(t->line, t->line + start, t->len - start);
+  t->len -= start;
+  if (t->len == sizeof(t->line) - 1) t->len = 0; /* an overlong line: drop */
+}
+
+static int stdin_open(tnode *t) {
+  uv_loop_t *loop = tr_node_loop(t->node);
+  int rc;
+  if (uv_guess_handle(0) == UV_TTY) {
+    rc = uv_tty_init(loop, &t->in_tty, 0, 1);
+    if (rc == 0) t->in = (uv_stream_t *)&t->in_tty;
+  } else {
+    rc = uv_pipe_init(loop, &t->in_pipe, 0);
+    if (rc == 0) t->in = (uv_stream_t *)&t->in_pipe;
+    if (rc == 0) rc = uv_pipe_open(&t->in_pipe, 0);
+  }
+  if (rc != 0) return rc;
+  t->in->data = t;
+  return uv_read_start(t->in, in_alloc, in_read);
+}
+
+static void stdin_close(tnode *t) {
+  if (t->in && !uv_is_closing((uv_handle_t *)t->in))
+    uv_close((uv_handle_t *)t->in, NULL);
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static int gen_pki(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: tnode --gen-pki DIR NAME...\n");
+    return 2;
+  }
+  test_pki pki;
+  int rc = pki_init(&pki);
+  for (int i = 3; rc == 0 && i < argc; i++)
+    rc = pki_write_files(&pki, argv[2], argv[i]);
+  pki_free(&pki);
+  if (rc != 0) fprintf(stderr, "tnode: writing certificates failed\n");
+  return rc == 0 ? 0 : 1;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: tnode --name N --listen H:P [--advertise H:P] [--seeds "
+          "H:P,H:P] --ca F --cert F --key F\n"
+          "             [--probe-interval MS] [--probe-timeout MS] "
+          "[--suspicion-mult K] [--log-level 1-4]\n"
+          "       tnode --gen-pki DIR NAME...\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--gen-pki") == 0) return gen_pki(argc, argv);
+  /* libuv writes to sockets with write(2): a peer that vanished would kill
+   * the process with SIGPIPE instead of failing the write. */
+  signal(SIGPIPE, SIG_IGN);
+  tr_node_config cfg = {.log = log_line, .log_level = TR_LOG_WARN};
+  const char *seeds[16];
+  char *seed_list = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!v) {
+      usage();
+      return 2;
+    }
+    i++;
+    if (strcmp(k, "--name") == 0) cfg.name = v;
+    else if (strcmp(k, "--listen") == 0) cfg.listen = v;
+    else if (strcmp(k, "--advertise") == 0) cfg.advertise = v;
+    else if (strcmp(k, "--ca") == 0) cfg.ca_file = v;
+    else if (strcmp(k, "--cert") == 0) cfg.cert_file = v;
+    else if (strcmp(k, "--key") == 0) cfg.key_file = v;
+    else if (strcmp(k, "--probe-interval") == 0) cfg.probe_interval_ms = (uint32_t)atoi(v);
+    else if (strcmp(k, "--probe-timeout") == 0) cfg.probe_timeout_ms = (uint32_t)atoi(v);
+    else if (strcmp(k, "--suspicion-mult") == 0) cfg.suspicion_mult = (uint32_t)atoi(v);
+    else if (strcmp(k, "--log-level") == 0) cfg.log_level = (tr_log_level)atoi(v);
+    else if (strcmp(k, "--seeds") == 0) {
+      free(seed_list);
+      seed_list = strdup(v);
+      cfg.nseeds = 0;
+      for (char *s = strtok(seed_list, ","); s && cfg.nseeds < 16;
+           s = strtok(NULL, ","))
+        seeds[cfg.nseeds++] = s;
+      cfg.seeds = seeds;
+    } else {
+      usage();
+      free(seed_list);
+      return 2;
+    }
+  }
+
+  tnode t = {0};
+  int rc = tr_node_new(&t.node, &cfg);
+  if (rc != 0) {
+    event("error node_new rc=%s", tr_errname(rc));
+    free(seed_list);
+    return 1;
+  }
+  /* The watcher's id must be unique in the cluster: one per node name. */
+  char watch_id[TR_ID_MAX + 1];
+  snprintf(watch_id, sizeof(watch_id), "watch@%s", tr_node_name(t.node));
+  tr_spawn_opts wo = {.id = watch_id};
+  rc = tr_node_spawn(t.node, &watch_type, &wo);
+  if (rc == 0) rc = stdin_open(&t);
+  if (rc != 0) {
+    event("error start rc=%d", rc);
+    stdin_close(&t);
+    tr_node_free(t.node);
+    free(seed_list);
+    return 1;
+  }
+  event("ready %s listen=%s advertise=%s", tr_node_name(t.node),
+        cfg.listen ? cfg.listen : "-", cfg.advertise ? cfg.advertise : "-");
+  rc = tr_node_run(t.node);
+  stdin_close(&t);
+  tr_node_free(t.node);
+  event("bye rc=%s", tr_errname(rc));
+  free(seed_list);
+  return 0;
+}
