@@ -70,10 +70,12 @@ case "$cmd" in
   bench)
     install_pkgs "${build_pkgs[@]}" "${bench_pkgs[@]}"
     configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \
-      -DTR_BUILD_TESTS=OFF -DTR_BUILD_EXAMPLES=OFF
+      -DTR_BUILD_EXAMPLES=OFF
     shift
     bash "$here/tests/bench/run_engine.sh" "$@" "$here/build-bench/tests/bench/bench_engine"
-    bash "$here/tests/bench/run_link.sh" "$@" "$here/build-bench/tests/bench/bench_link" ;;
+    bash "$here/tests/bench/run_link.sh" "$@" "$here/build-bench/tests/bench/bench_link"
+    bash "$here/tests/bench/run_cluster.sh" "$@" "$here/build-bench"
+    bash "$here/tests/bench/run_sim.sh" "$@" "$here/build-bench" ;;
   *)
     echo "usage: bash deploy/dev.sh demo|test|bench|deps" >&2
     exit 2 ;;

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# run_cluster.sh — the cluster's and pub/sub's figures, with their bounds
+# and Erlang's, in one command. Prints every figure line as it comes, then
+# ratio and target lines as JSON:
+#   cluster_oneway_64 / link_oneway_64        remote send by id vs the bare
+#                                             link, same run (target >= 0.9)
+#   cluster_pubsub_fanout_64                  >= 2,000,000 deliveries/s and
+#     / erlang_pg_fanout_64                   >= 5x Erlang pg over TLS
+#   cluster_pubsub_frames_per_link            1 envelope per link per publish
+#   erlang_detect (kill -9, SIGSTOP at net_ticktime 60 and 4) next to
+#   troupe's kill -9 detection from the netns bench (with --netns)
+#
+# Usage: tests/bench/run_cluster.sh [--quick] [--netns] [BUILD_DIR]
+#   --quick  small counts (a smoke run; figures are not meaningful)
+#   --netns  also run tests/netns/cluster.sh --bench (root; ~15 minutes:
+#            kill -9 detection, resolution, 10 minutes under 5% loss and
+#            100 ms delay counting false deaths)
+#   BUILD_DIR defaults to build-bench (configured Release with benchmarks
+#   and tests, built here if needed).
+# Exit status: 0 whether or not targets are met (look for "pass":false);
+# 1 if a benchmark failed or a figure is missing; 2 for bad usage.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+quick=()
+netns=0
+build=$root/build-bench
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=(--quick) ;;
+    --netns) netns=1 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -*) echo "run_cluster.sh: unknown option $arg" >&2; exit 2 ;;
+    *) build=$arg ;;
+  esac
+done
+
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTR_BUILD_BENCH=ON >&2
+fi
+targets=(bench_cluster bench_link)
+[[ $netns == 1 ]] && targets+=(tnode delay_proxy)
+cmake --build "$build" -j2 --target "${targets[@]}" >&2
+bench=$build/tests/bench
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+# The bare link and remote send by id, alternating, so the machine's load
+# weighs on both alike; the medians are compared.
+reps=3
+msgs=2000000
+if [[ ${#quick[@]} -gt 0 ]]; then reps=1; msgs=200000; fi
+for ((i = 0; i < reps; i++)); do
+  timeout 300 "$bench/bench_link" --only oneway64 --reps 1 --messages "$msgs" \
+    | tee -a "$tmp/link.jsonl" || status=1
+  BENCH_CLUSTER_ONLY=oneway timeout 300 "$bench/bench_cluster" \
+    --messages "$msgs" | tee -a "$tmp/c.jsonl" || status=1
+done
+BENCH_CLUSTER_ONLY=rtt,resolve,fanout timeout 600 "$bench/bench_cluster" \
+  "${quick[@]}" | tee -a "$tmp/c.jsonl" || status=1
+
+if command -v escript >/dev/null 2>&1; then
+  certs=$tmp/certs
+  mkdir -p "$certs"
+  "$bench/bench_link" --write-certs "$certs" >/dev/null
+  timeout 900 escript "$here/erlang_pubsub.escript" "$certs" "${quick[@]}" \
+    | tee "$tmp/erl.jsonl" || status=1
+  timeout 900 bash "$here/erlang_detect.sh" "${quick[@]}" \
+    | tee -a "$tmp/erl.jsonl" || status=1
+else
+  echo '{"name":"erlang","error":"escript not found"}'
+  : >"$tmp/erl.jsonl"
+  status=1
+fi
+
+: >"$tmp/netns.jsonl"
+if [[ $netns == 1 ]]; then
+  timeout 1800 bash "$root/tests/netns/cluster.sh" "$build/tests/netns" --bench \
+    | tee "$tmp/netns.raw" || status=1
+  grep '^{' "$tmp/netns.raw" >"$tmp/netns.jsonl" || true
+fi
+
+python3 - "$tmp/link.jsonl" "$tmp/c.jsonl" "$tmp/erl.jsonl" "$tmp/netns.jsonl" <<'EOF' || status=1
+import json
+import statistics
+import sys
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    pass
+    return rows
+
+
+link, cl, erl, netns = (load(p) for p in sys.argv[1:5])
+missing, failed = [], []
+
+
+def values(rows, name):
+    return [r["value"] for r in rows
+            if r.get("name") == name and isinstance(r.get("value"), (int, float))]
+
+
+def median(rows, name):
+    v = values(rows, name)
+    return statistics.median(v) if v else None
+
+
+def out(row):
+    print(json.dumps(row, separators=(",", ":")), flush=True)
+
+
+def ratio(name, num, den, target=None, check=None, **extra):
+    if num is None or den is None or den == 0:
+        missing.append(name)
+        out({"name": name, "value": None, "error": "figure missing"})
+        return
+    v = round(num / den, 3)
+    row = {"name": name, "value": v}
+    if target:
+        ok = check(v)
+        row.update({"target": target, "pass": ok})
+        if not ok:
+            failed.append(name)
+    row.update(extra)
+    out(row)
+
+
+c1, l1 = median(cl, "cluster_oneway_64"), median(link, "link_oneway_64")
+ratio("ratio_cluster_oneway_64_vs_link", c1, l1, ">=0.9", lambda v: v >= 0.9,
+      cluster=c1, link=l1)
+fan, pg = median(cl, "cluster_pubsub_fanout_64"), median(erl, "erlang_pg_fanout_64")
+ratio("ratio_pubsub_fanout_vs_erlang_pg", fan, pg, ">=5", lambda v: v >= 5,
+      troupe=fan, erlang=pg)
+for name in ("cluster_pubsub_fanout_64", "cluster_pubsub_frames_per_link",
+             "cluster_resolve_ms_max"):
+    row = next((r for r in cl if r.get("name") == name), None)
+    if row is None:
+        missing.append(name)
+    elif row.get("pass") is False:
+        failed.append(name)
+for r in erl:
+    if r.get("bench") == "erlang_detect":
+        out({"name": "erlang_detect_%s_ticktime_%s" % (r["scenario"], r["net_ticktime"]),
+             "value": r.get("detect_ms"), "unit": "ms"})
+for r in netns:
+    if r.get("name", "").startswith("netns."):
+        out(r)
+out({"name": "targets_summary", "pass": not failed and not missing,
+     "failed": failed, "missing": missing})
+sys.exit(1 if missing else 0)
+EOF
+exit $status
