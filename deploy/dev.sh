@@ -17,8 +17,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Debian packages the build and the tests need; erlang only for benchmarks.
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
             libnanopb-dev nanopb libcmocka-dev uthash-dev)
-# The tests also need network namespaces and iptables (tests/netns).
-test_pkgs=(iproute2 iptables)
+# The tests also need network namespaces and iptables (tests/netns), and
+# promtool and prometheus to check the daemon's /metrics (tests/daemon).
+test_pkgs=(iproute2 iptables prometheus curl python3)
 bench_pkgs=(erlang-nox valgrind python3)
 
 as_root() {

@@ -413,7 +413,8 @@ const char *tr_link_close_reason_name(int i);
  * a local node. Loop thread. */
 int tr_node_reload_tls(tr_node *);
 /* 1 when the node is ready for work: a local node always; a cluster node
- * with no seeds at once, else once it sees another member alive. */
+ * with no seeds at once, else once it has seen another member up (and from
+ * then on, even if the others go: it is the cluster then). */
 int tr_node_ready(tr_node *);
 /* Changes the log level (and callback's filtering) at run time. */
 void tr_node_set_log_level(tr_node *, tr_log_level);

@@ -256,6 +256,7 @@ static void host_member_changed(void *user, const swim_update *now,
     bool first = was == (swim_state)now->state && !restarted;
     bool came_up = first || restarted || !p->up;
     p->up = true;
+    c->joined_peer = true;
     if (came_up) host_publish_member(c, TR_MSG_NODE_UP, now->name, 0);
     return;
   }
@@ -313,7 +314,12 @@ bad:
 static void host_on_state(void *user, peer_link *lk, link_state st) {
   eng_cluster *c = user;
   if (st == LINK_DOWN && link_peer_client_only(lk) && !c->freeing) {
+    /* An operator left: its subscriptions end and its link goes (it has
+     * no address, so it would only wait for a reconnect that never comes). */
     host_op_client_gone(c, link_peer(lk));
+    if (strv_push(&c->close_links, &c->nclose, &c->cap_close,
+                  link_peer(lk)) == 0)
+      host_defer(c);
     return;
   }
   /* Inside swim (a send that failed at once) the hint is dropped: swim's

@@ -116,7 +116,8 @@ struct eng_cluster {
   size_t nseeds;
   char **seed_addrs; /* the last list given to swim_join */
   size_t nseed_addrs;
-  bool joined_once;
+  bool joined_once;  /* swim_join was called */
+  bool joined_peer;  /* another member has been seen up */
 
   ccodec_scratch scratch; /* decoding cluster frames */
   uint64_t op_seq;        /* operator request actors spawned */

@@ -180,8 +180,11 @@ static void op_actors(eng_cluster *c, const char *client, uint64_t id,
   op_reply_sb(c, client, id, &b);
 }
 
+/* Ready: no seeds (a cluster of one by design), or it has joined once. A
+ * node whose peers have all gone stays ready: it is the cluster now, and
+ * taking it out of service would not bring them back. */
 static bool node_ready(eng_cluster *c) {
-  return c->nseeds == 0 || swim_alive_count(c->swim) > 1;
+  return c->nseeds == 0 || c->joined_peer;
 }
 
 int tr_node_ready(tr_node *n) {
@@ -239,11 +242,11 @@ static void op_health(eng_cluster *c, const char *client, uint64_t id,
   size_t alive = swim_alive_count(c->swim);
   if (json)
     sb_printf(&b, "{\"node\":\"%s\",\"alive\":true,\"ready\":%s,"
-                  "\"members_alive\":%zu}\n",
+                  "\"members_up\":%zu}\n",
               c->name, ready ? "true" : "false", alive);
   else
-    sb_printf(&b, "%s: alive, %s, %zu member%s alive\n", c->name,
-              ready ? "ready" : "not ready (joining)", alive,
+    sb_printf(&b, "%s: alive, %s, %zu member%s up (alive or suspect)\n",
+              c->name, ready ? "ready" : "not ready (joining)", alive,
               alive == 1 ? "" : "s");
   if (b.failed) {
     op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);

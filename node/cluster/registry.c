@@ -196,6 +196,7 @@ void reg_member_up(registry *r, const char *name, uint64_t epoch,
     o->version = o->seen = 0;
     o->pull_after = 0;
     o->stale = false;
+    reg_pull_from_owner(r, o);
     return;
   }
   o = calloc(1, sizeof(*o));
@@ -215,6 +216,7 @@ void reg_member_up(registry *r, const char *name, uint64_t epoch,
     return;
   }
   peers_changed(r, before, now_ms);
+  reg_pull_from_owner(r, o);
 }
 
 void reg_member_gone(registry *r, const char *name, uint64_t now_ms) {

@@ -177,6 +177,15 @@ static void send_set(registry *r, const char *to, reg_owner *o) {
 }
 
 static void send_pull(registry *r, const char *to, const reg_digest *dg,
+                      uint32_t n);
+
+void reg_pull_from_owner(registry *r, const reg_owner *o) {
+  reg_digest dg;
+  digest_fill(&dg, o);
+  send_pull(r, o->name, &dg, 1);
+}
+
+static void send_pull(registry *r, const char *to, const reg_digest *dg,
                       uint32_t n) {
   reg_msg m;
   msg_init(r, &m, REG_MSG_PULL);

@@ -117,4 +117,8 @@ void reg_sync_round(registry *, uint64_t now);
 void reg_msg_receive(registry *, const char *from, const reg_msg *,
                      uint64_t now);
 
+/* A member came up (first seen, or restarted): ask it for its own set
+ * at once, rather than waiting for anti-entropy to bring it. */
+void reg_pull_from_owner(registry *, const reg_owner *);
+
 #endif /* TR_REGISTRY_INT_H */

@@ -199,7 +199,7 @@ static void conn_on_hello(link_conn *c, const wire_frame *f) {
     return;
   }
   /* A peer can only speak for itself: its certificate must name it. */
-  if (strcmp(h.node, m->name) == 0 || !tls_conn_peer_is(c->tls, h.node) ||
+  if (strcmp(h.node, m->name) == 0 || !tls_conn_peer_may_be(c->tls, h.node) ||
       (c->dialer && c->lk && strcmp(h.node, c->lk->peer) != 0)) {
     m->st.tls_fail[TLS_FAIL_NAME_MISMATCH]++;
     mgr_log(m, TR_LOG_WARN, "peer_refused",

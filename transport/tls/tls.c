@@ -624,6 +624,19 @@ bool tls_conn_peer_client_only(tls_conn *c) {
              MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)) != 0;
 }
 
+bool tls_conn_peer_may_be(tls_conn *c, const char *name) {
+  if (tls_conn_peer_is(c, name)) return true;
+  const char *hash = name ? strchr(name, '#') : NULL;
+  if (!hash || hash == name || !hash[1] || !tls_conn_peer_client_only(c))
+    return false;
+  char base[256];
+  size_t n = (size_t)(hash - name);
+  if (n >= sizeof(base)) return false;
+  memcpy(base, name, n);
+  base[n] = '\0';
+  return tls_conn_peer_is(c, base);
+}
+
 const char *tls_conn_peer_cn(tls_conn *c) {
   if (!c)
     return "";

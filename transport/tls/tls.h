@@ -108,6 +108,10 @@ bool tls_conn_peer_is(tls_conn *, const char *name);
  * leaves out serverAuth, as `troupe cert client` makes them): an operator,
  * not a node. */
 bool tls_conn_peer_client_only(tls_conn *);
+/* The name a peer may go by: one its certificate names, or, for a
+ * client-only certificate naming X, "X#<session>" — so several operator
+ * sessions with one client certificate get links of their own. */
+bool tls_conn_peer_may_be(tls_conn *, const char *name);
 /* The peer certificate's CN for log lines (empty if none; unprintable bytes
  * shown as '?', at most 64); valid while conn lives. */
 const char *tls_conn_peer_cn(tls_conn *);

@@ -1,0 +1,52 @@
+/* echo.c — a troupe plugin with one actor type, `echo`: it answers every
+ * ask with the same bytes, counts the plain messages sent to it, and
+ * answers the ask "count" with that count in decimal. Load it with
+ * `troupe run --plugin echo.so --spawn echo:echo1`. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "troupe_plugin.h"
+
+TROUPE_PLUGIN_DECLARE;
+
+typedef struct {
+  uint64_t sends; /* TR_MSG_SEND received */
+} echo_state;
+
+static int echo_init(tr_ctx *ctx, void *st, const void *arg) {
+  printf("echo: %s ready\n", tr_self(ctx));
+  fflush(stdout);
+  return 0;
+}
+
+static int echo_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  echo_state *s = st;
+  switch (env->type) {
+  case TR_MSG_SEND:
+    s->sends++;
+    return 0;
+  case TR_MSG_ASK:
+    if (env->len == 5 && memcmp(env->data, "count", 5) == 0) {
+      char buf[24];
+      int n = snprintf(buf, sizeof(buf), "%" PRIu64, s->sends);
+      tr_reply(ctx, env, buf, (size_t)n);
+    } else {
+      tr_reply(ctx, env, env->data, env->len);
+    }
+    return 0; /* a reply too late (TR_ETIMEDOUT) is the asker's loss */
+  default:
+    return 0;
+  }
+}
+
+static const tr_actor_type echo_type = {
+    .name = "echo",
+    .state_size = sizeof(echo_state),
+    .init = echo_init,
+    .receive = echo_receive,
+};
+
+int troupe_plugin_init(const troupe_plugin_host *host) {
+  return host->register_type(host->ctx, "echo", &echo_type);
+}

@@ -1,0 +1,422 @@
+/* cmd_run.c — `troupe run`: one node from flags, environment and a config
+ * file (config.h), with actor types from plugins (plugin.h), the actors
+ * to spawn at start, an optional metrics endpoint (http.h), logs on stderr
+ * (log.h), and signals: SIGTERM/SIGINT leave the cluster and exit,
+ * SIGHUP reloads the certificates and the log level. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "plugin.h"
+#include "troupe.h"
+
+/* After the first SIGTERM/SIGINT the node has this long to leave and tear
+ * down; then the process exits 1 (the SIGALRM watchdog below). */
+#define RUN_STOP_TIMEOUT_S 5
+#define RUN_LOG_FLUSH_MS 5000
+
+static const char RUN_USAGE_HEAD[] =
+    "usage: troupe run [--config FILE] [flags]\n"
+    "\n"
+    "Runs one troupe node until SIGTERM or SIGINT. Without --listen it is\n"
+    "the local single-node mode; with --listen it is a cluster node and\n"
+    "needs --ca, --cert and --key (make them with `troupe cert`).\n"
+    "Precedence: flags > environment (TROUPE_*) > config file. A list key\n"
+    "(seed, plugin, spawn) given in a higher place replaces the lower\n"
+    "places' list. Flags take `--key VALUE` or `--key=VALUE`; seed and\n"
+    "plugin values may be comma lists; TROUPE_SPAWN separates spawns with\n"
+    "spaces. Unknown TROUPE_* variables are ignored.\n"
+    "\n";
+
+static const char RUN_USAGE_TAIL[] =
+    "\n"
+    "signals:\n"
+    "  SIGTERM, SIGINT  leave the cluster (peers see the node left, not\n"
+    "                   dead) and exit 0; exit 1 if that takes over 5 s;\n"
+    "                   a second signal exits 1 at once\n"
+    "  SIGHUP           reload the CA, certificate and key (links stay up)\n"
+    "                   and the log level from the config file (unless a\n"
+    "                   flag or TROUPE_LOG_LEVEL sets it)\n"
+    "\n"
+    "cluster-name is a label only: it is logged and printed at start. What\n"
+    "keeps nodes of different clusters apart is the CA; give each cluster\n"
+    "its own CA.\n"
+    "\n"
+    "exit status: 0 after a signal, 2 for bad flags, configuration, files,\n"
+    "plugins, spawns, certificates or an address in use, 1 otherwise.\n";
+
+typedef struct run_daemon {
+  run_config cfg;
+  log_sink *log;
+  tr_node *node;
+  plugin_set *plugins;
+  http_server *http;
+  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_timer_t flush;
+  int nsignals; /* SIGTERM/SIGINT seen */
+  /* The last error line the node logged: why tr_node_new failed. */
+  char last_error[512];
+} run_daemon;
+
+/* The node's tr_log_fn: remembers the last error, then the sink. */
+static void run_log_fn(void *user, tr_log_level level, const char *event,
+                       const char *fields) {
+  run_daemon *d = user;
+  if (level == TR_LOG_ERROR)
+    snprintf(d->last_error, sizeof(d->last_error), "%s %s", event,
+             fields ? fields : "");
+  log_sink_write(d->log, level, event, fields);
+}
+
+/* The daemon's own lines go through the same sink and level filter. */
+static void run_log(run_daemon *d, tr_log_level level, const char *event,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void run_log(run_daemon *d, tr_log_level level, const char *event,
+                    const char *fmt, ...) {
+  if (level > d->cfg.log_level) return;
+  char fields[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(fields, sizeof(fields), fmt, ap);
+  va_end(ap);
+  log_sink_write(d->log, level, event, fields);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+/* The watchdog: async-signal-safe, so write(2) and _exit(2) only. */
+static void run_on_alarm(int sig) {
+  (void)sig;
+  static const char msg[] =
+      "troupe run: the node did not stop within 5 s, exiting\n";
+  ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+  (void)w;
+  _exit(TROUPE_EXIT_ERROR);
+}
+
+static void run_on_stop_signal(uv_signal_t *h, int signum) {
+  run_daemon *d = h->data;
+  if (++d->nsignals > 1) {
+    fprintf(stderr, "troupe run: second signal (%s), exiting now\n",
+            signum == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(NULL);
+    _exit(TROUPE_EXIT_ERROR);
+  }
+  run_log(d, TR_LOG_INFO, "run_stopping", "signal=%s timeout_s=%d",
+          signum == SIGINT ? "SIGINT" : "SIGTERM", RUN_STOP_TIMEOUT_S);
+  struct sigaction sa = {.sa_handler = run_on_alarm};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, NULL);
+  alarm(RUN_STOP_TIMEOUT_S);
+  tr_node_stop(d->node);
+}
+
+static void run_on_hup(uv_signal_t *h, int signum) {
+  run_daemon *d = h->data;
+  const char *tls = "local";
+  if (d->cfg.listen)
+    tls = tr_node_reload_tls(d->node) == 0 ? "reloaded" : "kept_old";
+  char err[512];
+  tr_log_level level;
+  if (run_config_reload_log_level(&d->cfg, &level, err, sizeof(err)) != 0) {
+    run_log(d, TR_LOG_WARN, "run_reload_config_failed", "reason=\"%s\"",
+            err);
+    level = d->cfg.log_level;
+  }
+  /* Logged at the old level first, so a reload that lowers it is seen. */
+  run_log(d, TR_LOG_INFO, "run_reloaded", "tls=%s log_level=%s", tls,
+          run_log_level_name(level));
+  d->cfg.log_level = level;
+  tr_node_set_log_level(d->node, level);
+}
+
+static void run_on_flush(uv_timer_t *t) {
+  run_daemon *d = t->data;
+  log_sink_flush(d->log);
+}
+
+static int run_handles_start(run_daemon *d) {
+  uv_loop_t *loop = tr_node_loop(d->node);
+  uv_signal_t *sigs[] = {&d->sig_term, &d->sig_int, &d->sig_hup};
+  int nums[] = {SIGTERM, SIGINT, SIGHUP};
+  for (int i = 0; i < 3; i++) {
+    uv_signal_init(loop, sigs[i]);
+    sigs[i]->data = d;
+    int rc = uv_signal_start(sigs[i],
+                             nums[i] == SIGHUP ? run_on_hup
+                                               : run_on_stop_signal,
+                             nums[i]);
+    if (rc != 0) return rc;
+  }
+  uv_timer_init(loop, &d->flush);
+  d->flush.data = d;
+  uv_timer_start(&d->flush, run_on_flush, RUN_LOG_FLUSH_MS, RUN_LOG_FLUSH_MS);
+  uv_unref((uv_handle_t *)&d->flush);
+  return 0;
+}
+
+/* Closed before tr_node_free, which runs the loop until their close
+ * callbacks (none needed: the handles live in d) have run. */
+static void run_handles_close(run_daemon *d) {
+  uv_handle_t *hs[] = {(uv_handle_t *)&d->sig_term,
+                       (uv_handle_t *)&d->sig_int,
+                       (uv_handle_t *)&d->sig_hup, (uv_handle_t *)&d->flush};
+  for (int i = 0; i < 4; i++)
+    if (hs[i]->loop && !uv_is_closing(hs[i])) uv_close(hs[i], NULL);
+}
+
+/* ---- start -------------------------------------------------------------- */
+
+static int run_check_files(const run_config *c, char *err, size_t errlen) {
+  if (!c->listen) {
+    const char *stray = c->nseeds ? "seed" : c->advertise ? "advertise"
+                      : c->ca     ? "ca"   : c->cert      ? "cert"
+                      : c->key    ? "key"  : NULL;
+    if (stray) {
+      snprintf(err, errlen, "%s needs listen (without listen the node runs "
+               "alone, in local mode)", stray);
+      return TROUPE_EXIT_USAGE;
+    }
+    return 0;
+  }
+  const char *missing = !c->ca ? "ca" : !c->cert ? "cert" : !c->key ? "key"
+                                                                   : NULL;
+  if (missing) {
+    snprintf(err, errlen, "a cluster node (listen) needs ca, cert and key; "
+             "%s is not set", missing);
+    return TROUPE_EXIT_USAGE;
+  }
+  const char *files[][2] = {{"ca", c->ca}, {"cert", c->cert},
+                            {"key", c->key}};
+  for (int i = 0; i < 3; i++) {
+    FILE *f = fopen(files[i][1], "r");
+    if (!f) {
+      snprintf(err, errlen, "%s %s: %s", files[i][0], files[i][1],
+               strerror(errno));
+      return TROUPE_EXIT_USAGE;
+    }
+    fclose(f);
+  }
+  return 0;
+}
+
+/* "TYPE[:ID[:ARG]]": an empty ID asks for a generated one. */
+static int run_spawn(run_daemon *d, const char *spec, char *id_out,
+                     size_t id_cap, char *err, size_t errlen) {
+  char buf[4096];
+  if (strlen(spec) >= sizeof(buf)) {
+    snprintf(err, errlen, "spawn: spec longer than %zu bytes", sizeof(buf));
+    return TROUPE_EXIT_USAGE;
+  }
+  strcpy(buf, spec);
+  char *type = buf, *id = NULL, *arg = NULL;
+  char *colon = strchr(buf, ':');
+  if (colon) {
+    *colon = '\0';
+    id = colon + 1;
+    colon = strchr(id, ':');
+    if (colon) {
+      *colon = '\0';
+      arg = colon + 1;
+    }
+    if (!*id) id = NULL;
+  }
+  const tr_actor_type *t = plugin_type(d->plugins, type);
+  if (!t) {
+    char names[512];
+    plugin_type_names(d->plugins, names, sizeof(names));
+    snprintf(err, errlen, "spawn %s: no actor type '%s' (loaded: %s)", spec,
+             type, *names ? names : "none, load one with --plugin");
+    return TROUPE_EXIT_USAGE;
+  }
+  tr_spawn_opts o = {.id = id, .arg = arg, .id_out = id_out,
+                     .id_out_size = id_cap};
+  int rc = tr_node_spawn(d->node, t, &o);
+  if (rc != 0) {
+    snprintf(err, errlen, "spawn %s: %s (%s)", spec, tr_errname(rc),
+             tr_strerror(rc));
+    return TROUPE_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* Appends ",item" (or "item") to a bounded buffer. */
+static void list_add(char *buf, size_t cap, const char *item) {
+  size_t o = strlen(buf);
+  if (o + 1 < cap)
+    snprintf(buf + o, cap - o, "%s%s", o ? "," : "", item);
+}
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+static int run_start(run_daemon *d, char *err, size_t errlen) {
+  run_config *c = &d->cfg;
+  int rc = run_check_files(c, err, errlen);
+  if (rc != 0) return rc;
+
+  log_opts lo = {.format = c->log_format == RUN_LOG_JSON ? LOG_FORMAT_JSON
+                                                         : LOG_FORMAT_LOGFMT};
+  if (log_sink_new(&d->log, &lo) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  tr_node_config nc = {
+      .name = c->name,
+      .listen = c->listen,
+      .advertise = c->advertise,
+      .seeds = (const char *const *)c->seeds,
+      .nseeds = c->nseeds,
+      .ca_file = c->ca,
+      .cert_file = c->cert,
+      .key_file = c->key,
+      .log = run_log_fn,
+      .log_user = d,
+      .log_level = c->log_level,
+  };
+  rc = tr_node_new(&d->node, &nc);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start the node: %s (%s)%s%s",
+             tr_errname(rc), tr_strerror(rc), d->last_error[0] ? ": " : "",
+             d->last_error);
+    return rc == TR_ENOMEM ? TROUPE_EXIT_ERROR : TROUPE_EXIT_USAGE;
+  }
+
+  if (plugin_set_new(&d->plugins, d->node) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  for (size_t i = 0; i < c->nplugins; i++)
+    if (plugin_load(d->plugins, c->plugins[i], err, errlen) != 0)
+      return TROUPE_EXIT_USAGE;
+
+  char actors[1024] = "";
+  for (size_t i = 0; i < c->nspawns; i++) {
+    char id[TR_ID_MAX + 1];
+    rc = run_spawn(d, c->spawns[i], id, sizeof(id), err, errlen);
+    if (rc != 0) return rc;
+    list_add(actors, sizeof(actors), id);
+  }
+
+  if (c->metrics) {
+    http_opts ho = {.addr = c->metrics};
+    char herr[256] = "";
+    rc = http_start(&d->http, d->node, &ho, herr, sizeof(herr));
+    if (rc != 0) {
+      if (herr[0])
+        snprintf(err, errlen, "metrics: %s", herr);
+      else
+        snprintf(err, errlen, "metrics %s: %s", c->metrics, tr_strerror(rc));
+      return TROUPE_EXIT_USAGE;
+    }
+  }
+  if (run_handles_start(d) != 0) {
+    snprintf(err, errlen, "cannot install signal handlers");
+    return TROUPE_EXIT_ERROR;
+  }
+
+  /* The start line: stdout for people, the log for machines. */
+  char plugins[1024] = "", seeds[1024] = "", advertise[160] = "";
+  for (size_t i = 0; i < c->nplugins; i++)
+    list_add(plugins, sizeof(plugins), base_name(c->plugins[i]));
+  for (size_t i = 0; i < c->nseeds; i++)
+    list_add(seeds, sizeof(seeds), c->seeds[i]);
+  if (c->listen) {
+    tr_member self;
+    if (tr_node_members(d->node, &self, 1) >= 1)
+      snprintf(advertise, sizeof(advertise), "%s", self.addr);
+  }
+  const char *name = tr_node_name(d->node);
+  const char *cluster = c->cluster_name ? c->cluster_name : "-";
+  if (c->listen)
+    printf("troupe run: name=%s mode=cluster cluster=%s listen=%s "
+           "advertise=%s seeds=%s plugins=%s actors=%s metrics=%s\n",
+           name, cluster, c->listen, advertise[0] ? advertise : "-",
+           seeds[0] ? seeds : "-", plugins[0] ? plugins : "-",
+           actors[0] ? actors : "-", c->metrics ? c->metrics : "off");
+  else
+    printf("troupe run: name=%s mode=local cluster=%s plugins=%s actors=%s "
+           "metrics=%s\n",
+           name, cluster, plugins[0] ? plugins : "-",
+           actors[0] ? actors : "-", c->metrics ? c->metrics : "off");
+  fflush(stdout);
+  run_log(d, TR_LOG_INFO, "run_started",
+          "name=%s mode=%s cluster=%s listen=%s advertise=%s plugins=%s "
+          "actors=%s metrics=%s pid=%ld",
+          name, c->listen ? "cluster" : "local", cluster,
+          c->listen ? c->listen : "-", advertise[0] ? advertise : "-",
+          plugins[0] ? plugins : "-", actors[0] ? actors : "-",
+          c->metrics ? c->metrics : "off", (long)getpid());
+  return 0;
+}
+
+/* Tear-down in reverse: the HTTP server and our handles close on the
+ * node's loop, the node frees (and drains the loop), then the plugins
+ * whose code the actors ran. */
+static void run_free(run_daemon *d) {
+  http_stop(d->http);
+  if (d->node) run_handles_close(d);
+  tr_node_free(d->node);
+  plugin_set_free(d->plugins);
+  log_sink_free(d->log);
+  run_config_free(&d->cfg);
+}
+
+static int run_usage(void) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return -1;
+  fputs(RUN_USAGE_HEAD, f);
+  run_config_help(f);
+  fputs(RUN_USAGE_TAIL, f);
+  fclose(f);
+  fputs(text, stdout);
+  free(text);
+  return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+  /* --help needs the generated key list, so look for it before the common
+   * helper, which prints a fixed text. */
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      run_usage();
+      return TROUPE_EXIT_OK;
+    }
+  }
+  if (daemon_help_or_version(argc, argv, RUN_USAGE_HEAD))
+    return TROUPE_EXIT_OK;
+  /* Plugins print to stdout; keep lines whole and prompt in pipes. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  run_daemon d = {0};
+  char err[1024] = "";
+  int rc = run_config_load(&d.cfg, argc, argv, err, sizeof(err));
+  if (rc != 0) {
+    fprintf(stderr, "troupe run: %s\n", err);
+    return rc;
+  }
+  rc = run_start(&d, err, sizeof(err));
+  if (rc == 0) {
+    tr_node_run(d.node);
+    run_log(&d, TR_LOG_INFO, "run_stopped", "name=%s",
+            tr_node_name(d.node));
+  } else {
+    fprintf(stderr, "troupe run: %s\n", err);
+  }
+  run_free(&d);
+  alarm(0);
+  return rc;
+}

@@ -1,0 +1,383 @@
+/* http.c — see http.h. A connection reads one request head into a fixed
+ * buffer, answers it, half-closes, and discards whatever else the client
+ * sends until it closes too (or a short linger runs out): closing with
+ * unread bytes would make the kernel reset the connection and the client
+ * could lose the answer. Each connection holds two handles (socket and
+ * timer); it is freed when both close callbacks have run, and the server
+ * when its listener and every connection are gone. */
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "metrics.h"
+
+#define HTTP_MAX_CONNS 64u
+#define HTTP_MAX_REQUEST 8192u
+#define HTTP_TIMEOUT_MS 5000u
+#define HTTP_LINGER_MS 1000u /* after the answer: wait for the client's FIN */
+#define HTTP_BACKLOG 128
+
+typedef enum {
+  CONN_READING, /* collecting the request head */
+  CONN_ANSWERING, /* answer being written; further input is discarded */
+  CONN_LINGERING, /* answer written and FIN sent; waiting for the client's */
+} conn_state;
+
+typedef struct http_conn http_conn;
+struct http_conn {
+  http_server *srv;
+  http_conn *prev, *next; /* srv->conns */
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_write_t write_req;
+  uv_shutdown_t shutdown_req;
+  conn_state state;
+  int open_handles; /* freed at 0 */
+  bool closing;
+  bool eof; /* the client half-closed: no lingering needed */
+  size_t req_len;
+  char head[256];  /* the answer's status line and headers */
+  char *body;      /* the answer's body */
+  bool body_owned; /* body is malloc'd (metrics) */
+  char drain[512]; /* discarded input lands here */
+  char req[];      /* srv->max_request bytes */
+};
+
+struct http_server {
+  tr_node *node;
+  uv_tcp_t listener;
+  bool listener_open, stopping;
+  int port;
+  http_conn *conns;
+  http_stats stats;
+  bool (*ready)(void *);
+  void *ready_arg;
+  uint32_t max_conns, max_request, timeout_ms;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
+                    const char *b) {
+  if (err && errlen) snprintf(err, errlen, fmt, a, b);
+}
+
+/* ---- teardown ------------------------------------------------------------- */
+
+static void server_maybe_free(http_server *s) {
+  if (s->stopping && !s->listener_open && !s->conns) free(s);
+}
+
+static void conn_on_closed(uv_handle_t *h) {
+  http_conn *c = h->data;
+  if (--c->open_handles > 0) return;
+  http_server *s = c->srv;
+  if (c->prev) c->prev->next = c->next;
+  else s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->stats.conns--;
+  if (c->body_owned) free(c->body);
+  free(c);
+  server_maybe_free(s);
+}
+
+static void conn_close(http_conn *c) {
+  if (c->closing) return;
+  c->closing = true;
+  uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
+  uv_close((uv_handle_t *)&c->timer, conn_on_closed);
+}
+
+static void listener_on_closed(uv_handle_t *h) {
+  http_server *s = h->data;
+  s->listener_open = false;
+  server_maybe_free(s);
+}
+
+void http_stop(http_server *s) {
+  if (!s || s->stopping) return;
+  s->stopping = true;
+  for (http_conn *c = s->conns; c; c = c->next) conn_close(c);
+  uv_close((uv_handle_t *)&s->listener, listener_on_closed);
+}
+
+/* ---- answering ------------------------------------------------------------- */
+
+static void conn_on_timeout(uv_timer_t *t) {
+  http_conn *c = t->data;
+  if (c->state == CONN_READING) c->srv->stats.timed_out++;
+  conn_close(c);
+}
+
+static void conn_on_shutdown(uv_shutdown_t *req, int status) {
+  http_conn *c = req->data;
+  if (status < 0) conn_close(c); /* also UV_ECANCELED from a close */
+}
+
+static void conn_on_written(uv_write_t *req, int status) {
+  http_conn *c = req->data;
+  if (status < 0 || c->closing || c->eof) {
+    conn_close(c);
+    return;
+  }
+  c->state = CONN_LINGERING;
+  uv_timer_start(&c->timer, conn_on_timeout, HTTP_LINGER_MS, 0);
+  c->shutdown_req.data = c;
+  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp,
+                  conn_on_shutdown) != 0)
+    conn_close(c);
+}
+
+/* Writes the answer; body is either static or (owned) malloc'd. */
+static void conn_answer(http_conn *c, int status, const char *reason,
+                        const char *type, char *body, size_t len,
+                        bool owned, const char *extra) {
+  c->srv->stats.requests++;
+  c->state = CONN_ANSWERING;
+  c->body = body;
+  c->body_owned = owned;
+  int n = snprintf(c->head, sizeof(c->head),
+                   "HTTP/1.1 %d %s\r\n"
+                   "Content-Type: %s\r\n"
+                   "Content-Length: %zu\r\n"
+                   "%s"
+                   "Connection: close\r\n\r\n",
+                   status, reason, type, len, extra ? extra : "");
+  uv_buf_t bufs[2] = {uv_buf_init(c->head, (unsigned)n),
+                      uv_buf_init(body, (unsigned)len)};
+  c->write_req.data = c;
+  if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, len ? 2 : 1,
+               conn_on_written) != 0)
+    conn_close(c);
+}
+
+static void conn_answer_text(http_conn *c, int status, const char *reason,
+                             const char *text, const char *extra) {
+  conn_answer(c, status, reason, "text/plain; charset=utf-8", (char *)text,
+              strlen(text), false, extra);
+}
+
+static bool server_ready(http_server *s) {
+  if (s->ready) return s->ready(s->ready_arg);
+  return tr_node_ready(s->node) != 0;
+}
+
+/* The request head is complete in c->req[0..len). Only the request line
+ * matters: headers are not needed for any answer. */
+static void conn_handle(http_conn *c, size_t len) {
+  const char *p = c->req, *end = c->req + len;
+  const char *sp1 = memchr(p, ' ', (size_t)(end - p));
+  const char *eol = memchr(p, '\n', (size_t)(end - p));
+  if (!sp1 || !eol || sp1 > eol || sp1 == p) {
+    conn_answer_text(c, 400, "Bad Request", "bad request\n", NULL);
+    return;
+  }
+  const char *target = sp1 + 1;
+  const char *sp2 = memchr(target, ' ', (size_t)(eol - target));
+  if (!sp2 || sp2 == target || eol - (sp2 + 1) < 8 ||
+      memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+    conn_answer_text(c, 400, "Bad Request", "bad request\n", NULL);
+    return;
+  }
+  if ((size_t)(sp1 - p) != 3 || memcmp(p, "GET", 3) != 0) {
+    conn_answer_text(c, 405, "Method Not Allowed", "method not allowed\n",
+                     "Allow: GET\r\n");
+    return;
+  }
+  size_t tlen = (size_t)(sp2 - target);
+  const char *q = memchr(target, '?', tlen);
+  if (q) tlen = (size_t)(q - target);
+#define PATH_IS(lit) (tlen == sizeof(lit) - 1 && memcmp(target, lit, tlen) == 0)
+  if (PATH_IS("/metrics")) {
+    char *text;
+    size_t tl;
+    if (metrics_render(c->srv->node, &text, &tl) != 0) {
+      conn_answer_text(c, 500, "Internal Server Error", "out of memory\n",
+                       NULL);
+      return;
+    }
+    conn_answer(c, 200, "OK", METRICS_CONTENT_TYPE, text, tl, true, NULL);
+  } else if (PATH_IS("/healthz")) {
+    conn_answer_text(c, 200, "OK", "ok\n", NULL);
+  } else if (PATH_IS("/readyz")) {
+    if (server_ready(c->srv))
+      conn_answer_text(c, 200, "OK", "ready\n", NULL);
+    else
+      conn_answer_text(c, 503, "Service Unavailable", "not ready\n", NULL);
+  } else {
+    conn_answer_text(c, 404, "Not Found", "not found\n", NULL);
+  }
+#undef PATH_IS
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  http_conn *c = h->data;
+  if (c->state == CONN_READING && c->req_len < c->srv->max_request)
+    *buf = uv_buf_init(c->req + c->req_len,
+                       (unsigned)(c->srv->max_request - c->req_len));
+  else
+    *buf = uv_buf_init(c->drain, sizeof(c->drain));
+}
+
+/* Length of the head (through the blank line) in req[0..len), or 0. A bare
+ * LF line ending is accepted as well as CRLF. */
+static size_t head_length(const char *req, size_t len, size_t from) {
+  for (size_t i = from > 0 ? from - 1 : 0; i < len; i++) {
+    if (req[i] != '\n') continue;
+    if (i >= 1 && req[i - 1] == '\n') return i + 1;
+    if (i >= 2 && req[i - 1] == '\r' && req[i - 2] == '\n') return i + 1;
+  }
+  return 0;
+}
+
+static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  http_conn *c = st->data;
+  if (nread == UV_EOF && c->state == CONN_ANSWERING) {
+    /* The client half-closed after its request: finish the answer (closing
+     * now would cancel the part of it not yet written). */
+    c->eof = true;
+    uv_read_stop(st);
+    return;
+  }
+  if (nread < 0) { /* EOF or error: nothing more to do either way */
+    conn_close(c);
+    return;
+  }
+  if (c->state != CONN_READING || nread == 0) return; /* discarded */
+  size_t from = c->req_len > 3 ? c->req_len - 3 : 0;
+  c->req_len += (size_t)nread;
+  size_t head = head_length(c->req, c->req_len, from);
+  if (head) {
+    conn_handle(c, head);
+  } else if (c->req_len >= c->srv->max_request) {
+    c->srv->stats.too_large++;
+    conn_answer_text(c, 431, "Request Header Fields Too Large",
+                     "request too large\n", NULL);
+  }
+}
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static void server_on_connection(uv_stream_t *l, int status) {
+  http_server *s = l->data;
+  if (status < 0 || s->stopping) return;
+  if (s->stats.conns >= s->max_conns) {
+    /* Take it off the backlog and close it, so it is not left waiting. */
+    uv_tcp_t *t = malloc(sizeof(*t));
+    if (!t) return;
+    uv_tcp_init(l->loop, t);
+    if (uv_accept(l, (uv_stream_t *)t) == 0) s->stats.refused++;
+    uv_close((uv_handle_t *)t, free_handle);
+    return;
+  }
+  http_conn *c = calloc(1, sizeof(*c) + s->max_request);
+  if (!c) return;
+  c->srv = s;
+  uv_tcp_init(l->loop, &c->tcp);
+  uv_timer_init(l->loop, &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->open_handles = 2;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->stats.conns++;
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 ||
+      uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) != 0 ||
+      uv_timer_start(&c->timer, conn_on_timeout, s->timeout_ms, 0) != 0)
+    conn_close(c);
+}
+
+/* ---- start ------------------------------------------------------------------ */
+
+/* "host:port" or "[v6]:port" into a socket address. */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss) {
+  char host[128];
+  const char *port;
+  bool v6 = addr[0] == '[';
+  if (v6) {
+    const char *close = strchr(addr, ']');
+    if (!close || close[1] != ':' || (size_t)(close - addr - 1) >= sizeof(host))
+      return TR_EINVAL;
+    memcpy(host, addr + 1, (size_t)(close - addr - 1));
+    host[close - addr - 1] = '\0';
+    port = close + 2;
+  } else {
+    const char *colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof(host)) return TR_EINVAL;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    port = colon + 1;
+  }
+  if (!*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port))
+    return TR_EINVAL;
+  long pn = strtol(port, NULL, 10);
+  if (pn > 65535) return TR_EINVAL;
+  if (v6) return uv_ip6_addr(host, (int)pn, (struct sockaddr_in6 *)ss) == 0
+                     ? 0 : TR_EINVAL;
+  return uv_ip4_addr(host, (int)pn, (struct sockaddr_in *)ss) == 0
+             ? 0 : TR_EINVAL;
+}
+
+int http_start(http_server **out, tr_node *node, const http_opts *opts,
+               char *err, size_t errlen) {
+  *out = NULL;
+  http_opts o = {0};
+  if (opts) o = *opts;
+  const char *addr = o.addr ? o.addr : HTTP_DEFAULT_ADDR;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  if (!node || parse_addr(addr, &ss) != 0) {
+    set_err(err, errlen, "bad address '%s'%s (want host:port)", addr, "");
+    return TR_EINVAL;
+  }
+  http_server *s = calloc(1, sizeof(*s));
+  if (!s) {
+    set_err(err, errlen, "%s%s", "out of memory", "");
+    return TR_ENOMEM;
+  }
+  s->node = node;
+  s->ready = o.ready;
+  s->ready_arg = o.ready_arg;
+  s->max_conns = o.max_conns ? o.max_conns : HTTP_MAX_CONNS;
+  s->max_request = o.max_request ? o.max_request : HTTP_MAX_REQUEST;
+  s->timeout_ms = o.timeout_ms ? o.timeout_ms : HTTP_TIMEOUT_MS;
+  uv_loop_t *loop = tr_node_loop(node);
+  int rc = uv_tcp_init(loop, &s->listener);
+  if (rc != 0) {
+    free(s);
+    set_err(err, errlen, "%s: %s", addr, uv_strerror(rc));
+    return TR_ESYS;
+  }
+  s->listener.data = s;
+  s->listener_open = true;
+  rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&s->listener, HTTP_BACKLOG,
+                   server_on_connection);
+  if (rc == 0) {
+    struct sockaddr_storage bound;
+    int blen = sizeof(bound);
+    rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
+    if (rc == 0)
+      s->port = ntohs(bound.ss_family == AF_INET6
+                          ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                          : ((struct sockaddr_in *)&bound)->sin_port);
+  }
+  if (rc != 0) {
+    set_err(err, errlen, "%s: %s", addr, uv_strerror(rc));
+    http_stop(s); /* freed once the listener's close callback has run */
+    return TR_ESYS;
+  }
+  *out = s;
+  return 0;
+}
+
+int http_port(const http_server *s) { return s ? s->port : 0; }
+
+void http_stats_get(const http_server *s, http_stats *out) {
+  memset(out, 0, sizeof(*out));
+  if (s) *out = s->stats;
+}

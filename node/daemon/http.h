@@ -1,0 +1,64 @@
+/* http.h — the daemon's observability endpoint: a tiny HTTP/1.1 server on
+ * the node's loop answering GET /metrics (metrics.h), /healthz and /readyz.
+ * One request per connection (Connection: close); requests, connections and
+ * idle time are bounded, so a scraper gone wrong cannot hurt the node. */
+#ifndef TR_DAEMON_HTTP_H
+#define TR_DAEMON_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+typedef struct http_server http_server;
+
+#define HTTP_DEFAULT_ADDR "127.0.0.1:9464"
+
+typedef struct http_opts {
+  /* "host:port", IPv4 or "[v6]:port"; port 0 picks a free one (see
+   * http_port). NULL: HTTP_DEFAULT_ADDR, loopback only: exposing the
+   * endpoint beyond the host is a deliberate choice ("0.0.0.0:9464"). */
+  const char *addr;
+  /* /readyz: 200 while ready(ready_arg) is true, else 503. NULL ready:
+   * tr_node_ready (a local node or a cluster node without seeds at once, a
+   * seeded one once it has joined). Called on the loop thread for each
+   * /readyz request. */
+  bool (*ready)(void *ready_arg);
+  void *ready_arg;
+  uint32_t max_conns;   /* open connections; more are closed at once [64] */
+  uint32_t max_request; /* bytes of request line + headers; more: 431 [8192] */
+  uint32_t timeout_ms;  /* a connection not done by then is closed [5000] */
+} http_opts;
+
+/* Starts listening on node's loop (tr_node_loop). opts may be NULL (all
+ * defaults). On success *out owns the listener and its connections; free
+ * it with http_stop. On failure *out is NULL, a one-line reason is written
+ * to err (errlen bytes, may be 0) and the result is TR_EINVAL (bad
+ * address), TR_ESYS (the address cannot be bound or listened on) or
+ * TR_ENOMEM. Loop thread (before tr_node_run, or from a callback on it). */
+int http_start(http_server **out, tr_node *node, const http_opts *opts,
+               char *err, size_t errlen);
+
+/* The port the server listens on (useful after port 0). */
+int http_port(const http_server *);
+
+/* Closes the listener and every connection; the memory goes once their
+ * close callbacks have run, at the loop's next turn (tr_node_run, or the
+ * loop drain in tr_node_free). Call it before tr_node_free: a node that
+ * owns its loop runs it until no handle is left. Loop thread. NULL is a
+ * no-op. */
+void http_stop(http_server *);
+
+/* Counters, for tests and logs. */
+typedef struct http_stats {
+  uint64_t requests;  /* complete requests answered (any status) */
+  uint64_t refused;   /* connections closed at accept: over max_conns */
+  uint64_t too_large; /* requests answered 431 */
+  uint64_t timed_out; /* connections closed by timeout_ms */
+  uint32_t conns;     /* open now */
+} http_stats;
+
+void http_stats_get(const http_server *, http_stats *out);
+
+#endif /* TR_DAEMON_HTTP_H */

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# ops.sh — the operator verbs (members, actors, send, ask, sub, stats,
+# health) of the real `troupe` binary. `ops.sh` (case "nodes"): against a
+# 3-node cluster of ops_node processes (tests/daemon/ops_node.c) on
+# loopback: answers across nodes, streams, exit codes and the messages of
+# each failure. `ops.sh run`: the same verbs against `troupe run` nodes with
+# the example plugins, certificates from `troupe cert`. Every wait is
+# bounded (tries x 100 ms). Environment (tests/daemon/CMakeLists.txt):
+# TROUPE_BIN, OPS_NODE, PLUGIN_DIR (for "run").
+set -u
+
+: "${TROUPE_BIN:?}" "${OPS_NODE:?}"
+for v in $(env | sed -n 's/^\(TROUPE_[A-Z_]*\)=.*/\1/p'); do
+  [ "$v" = TROUPE_BIN ] || unset "$v"
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-ops-test.XXXXXX")
+PIDS=()
+FAILED=0
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+fail() {
+  FAILED=1
+  echo "FAIL: $*"
+  for f in "$WORK"/*.out "$WORK"/*.err; do
+    [ -s "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
+  done
+  exit 1
+}
+
+# wait_for TRIES CMD...: runs CMD every 100 ms until it succeeds.
+wait_for() {
+  local tries=$1
+  shift
+  for ((i = 0; i < tries; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# A port nobody listens on now; the nodes get consecutive ones after it.
+BASE=$((20000 + ($$ * 7) % 30000))
+A=127.0.0.1:$((BASE + 1))
+B=127.0.0.1:$((BASE + 2))
+C=127.0.0.1:$((BASE + 3))
+D=127.0.0.1:$((BASE + 4))
+DOWN=127.0.0.1:$((BASE + 5))
+
+PKI=$WORK/pki
+mkdir -p "$PKI"
+"$OPS_NODE" pki "$PKI" a b c d || fail "ops_node pki"
+export TROUPE_CA=$PKI/ca.pem TROUPE_CERT=$PKI/client.pem
+export TROUPE_KEY=$PKI/client.key TROUPE_NODE=$A
+
+members_alive() { # members_alive N NODE: NODE sees N members alive
+  "$TROUPE_BIN" members --json --node "$2" 2>/dev/null |
+    python3 -c 'import json,sys; m=json.load(sys.stdin);
+sys.exit(0 if sum(x["state"]=="alive" for x in m)=='"$1"' else 1)'
+}
+lines() { [ "$(grep -c "$2" "$1")" -ge "$3" ]; } # FILE REGEX N
+
+start() { # start NAME ADDR SEED...
+  local name=$1
+  shift
+  "$OPS_NODE" run "$name" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PIDS+=($!)
+  eval "PID_$name=$!"
+}
+
+# ops VERB ARGS...: runs troupe, output in $WORK/o.out / o.err, status in RC.
+ops() {
+  "$TROUPE_BIN" "$@" >"$WORK/o.out" 2>"$WORK/o.err"
+  RC=$?
+}
+expect_rc() { # expect_rc WANT WHAT
+  [ "$RC" = "$1" ] || fail "$2: exit $RC, want $1: $(cat "$WORK/o.err")"
+}
+json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' <"$WORK/o.out"; }
+py() { python3 -c "$1" <"$WORK/o.out"; }
+
+# ---- case "run": troupe cert + troupe run ------------------------------------
+if [ "${1:-nodes}" = run ]; then
+  : "${PLUGIN_DIR:?}"
+  T=$TROUPE_BIN
+  PKI=$WORK/certs
+  export TROUPE_CA=$PKI/ca.pem
+  "$T" cert ca --dir "$PKI" >/dev/null || fail "troupe cert ca"
+  for n in n1 n2; do "$T" cert node $n --dir "$PKI" >/dev/null || fail "cert $n"; done
+  "$T" cert client op1 --dir "$PKI" >/dev/null || fail "troupe cert client"
+  export TROUPE_CERT=$PKI/op1.pem TROUPE_KEY=$PKI/op1.key
+  run_node() { # run_node NAME ADDR ARGS...
+    local name=$1 addr=$2
+    shift 2
+    "$T" run --name "$name" --listen "$addr" --ca "$PKI/ca.pem" \
+      --cert "$PKI/$name.pem" --key "$PKI/$name.key" \
+      --plugin "$PLUGIN_DIR/echo.so" --plugin "$PLUGIN_DIR/ticker.so" "$@" \
+      >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    PIDS+=($!)
+  }
+  run_node n1 "$A" --spawn echo:echo-n1 --spawn ticker:t1:100
+  run_node n2 "$B" --seed "$A" --spawn echo:echo-n2
+  wait_for 100 members_alive 2 "$A" || fail "n1 never saw 2 members alive"
+  wait_for 50 "$T" health --node "$B" || fail "n2 never became healthy"
+  has_echo_n2() { "$T" actors --on n2 | grep -Eq '^echo-n2 +n2$'; }
+  wait_for 100 has_echo_n2 || fail "actors never listed echo-n2 on n2"
+  ops ask echo-n2 ping # asked at n1, answered by n2
+  expect_rc 0 "ask echo-n2"
+  [ "$(cat "$WORK/o.out")" = ping ] || fail "ask echo-n2: '$(cat "$WORK/o.out")'"
+  ops send echo-n2 x --node "$B"
+  expect_rc 0 "send echo-n2"
+  ops send echo-n2 y
+  expect_rc 0 "send echo-n2 via n1"
+  two_sent() { [ "$("$T" ask echo-n2 count)" = 2 ]; }
+  wait_for 30 two_sent || fail "echo-n2 never counted 2 sends"
+  "$T" sub t1 prices --node "$B" --json >"$WORK/sub.out" 2>"$WORK/sub.err" &
+  SUB=$!
+  PIDS+=($SUB)
+  wait_for 100 lines "$WORK/sub.out" '"from":"t1","node":"n1"' 3 ||
+    fail "sub t1 prices via n2 printed nothing"
+  kill -INT $SUB
+  for ((i = 0; i < 50; i++)); do kill -0 $SUB 2>/dev/null || break; sleep 0.1; done
+  kill -0 $SUB 2>/dev/null && fail "sub did not exit on SIGINT"
+  wait $SUB
+  [ $? = 0 ] || fail "sub after SIGINT: $(cat "$WORK/sub.err")"
+  ops stats --json --node "$B"
+  expect_rc 0 "stats --json"
+  json_ok || fail "stats --json: $(cat "$WORK/o.out")"
+  ops members --cert "$PKI/n1.pem" --key "$PKI/n1.key"
+  expect_rc 2 "a node's own certificate as the client's"
+  echo "ok"
+  exit 0
+fi
+
+start a "$A" "$PKI"
+start b "$B" "$PKI" "$A"
+start c "$C" "$PKI" "$A"
+
+# ---- members, health: all three alive ---------------------------------------
+wait_for 100 members_alive 3 "$A" || fail "a never saw 3 members alive"
+wait_for 100 members_alive 3 "$B" || fail "b never saw 3 members alive"
+wait_for 50 "$TROUPE_BIN" health --node "$C" || fail "c never became healthy"
+
+ops members
+expect_rc 0 members
+for n in a b c; do
+  grep -Eq "^$n +alive " "$WORK/o.out" || fail "members text lacks $n alive"
+done
+ops health --json --node "$B"
+expect_rc 0 "health --json"
+py 'import json,sys; h=json.load(sys.stdin); assert h["node"]=="b" and h["ready"] is True' ||
+  fail "health --json: $(cat "$WORK/o.out")"
+
+# ---- actors ------------------------------------------------------------------
+registry_full() {
+  "$TROUPE_BIN" actors --json 2>/dev/null | python3 -c 'import json,sys
+got={(x["id"],x["node"]) for x in json.load(sys.stdin)}
+want={(k+"."+n,n) for k in ("echo","pub") for n in "abc"}
+sys.exit(0 if want<=got else 1)'
+}
+wait_for 100 registry_full || fail "actors never listed every actor with its node"
+ops actors --on b
+expect_rc 0 "actors --on b"
+grep -Eq '^echo\.b +b$' "$WORK/o.out" || fail "actors --on b lacks echo.b"
+grep -q '\.a ' "$WORK/o.out" && fail "actors --on b lists a's actors"
+grep -q '\.c ' "$WORK/o.out" && fail "actors --on b lists c's actors"
+
+# ---- send and ask across nodes -------------------------------------------------
+ops ask echo.b hello # asked at a, answered by b
+expect_rc 0 ask
+[ "$(cat "$WORK/o.out")" = "b:hello" ] || fail "ask echo.b: '$(cat "$WORK/o.out")'"
+ops ask echo.c hi --json --node "$B"
+expect_rc 0 "ask --json"
+py 'import json,sys; r=json.load(sys.stdin)
+assert r=={"from":"echo.c","node":"c","data":"c:hi"}, r' || fail "ask --json: $(cat "$WORK/o.out")"
+ops send echo.b "sent via a"
+expect_rc 0 send
+got_sent() { [ "$("$TROUPE_BIN" ask echo.b last --node "$C")" = "sent via a" ]; }
+wait_for 30 got_sent || fail "echo.b never got what send sent"
+ops ask nosuch x
+expect_rc 1 "ask nosuch"
+grep -q "TR_ENOTFOUND" "$WORK/o.err" || fail "ask nosuch: $(cat "$WORK/o.err")"
+ops send nosuch x
+expect_rc 1 "send nosuch"
+
+# ---- sub: publishes from b and c, streamed through a ----------------------------
+# Two sessions at once need two client names: the node keys operator links
+# by certificate name, so a second session as "ops" would take over the
+# first one's link.
+"$TROUPE_BIN" sub pub.b >"$WORK/sub1.out" 2>"$WORK/sub1.err" &
+SUB1=$!
+PIDS+=($SUB1)
+"$TROUPE_BIN" sub pub.c alerts --json --cert "$PKI/client2.pem" \
+  --key "$PKI/client2.key" >"$WORK/sub2.out" 2>"$WORK/sub2.err" &
+SUB2=$!
+PIDS+=($SUB2)
+wait_for 100 lines "$WORK/sub1.out" '^tick [0-9]*$' 3 || fail "sub pub.b printed no ticks"
+wait_for 100 lines "$WORK/sub2.out" '"alert' 3 || fail "sub pub.c alerts printed no alerts"
+kill -INT $SUB1
+kill -TERM $SUB2
+for ((i = 0; i < 50; i++)); do
+  kill -0 $SUB1 2>/dev/null || kill -0 $SUB2 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 $SUB1 2>/dev/null && fail "sub did not exit on SIGINT"
+kill -0 $SUB2 2>/dev/null && fail "sub did not exit on SIGTERM"
+wait $SUB1
+[ $? = 0 ] || fail "sub after SIGINT: exit not 0: $(cat "$WORK/sub1.err")"
+wait $SUB2
+[ $? = 0 ] || fail "sub after SIGTERM: exit not 0: $(cat "$WORK/sub2.err")"
+head -n 3 "$WORK/sub2.out" | python3 -c 'import json,sys
+for l in sys.stdin:
+  r=json.loads(l); assert r["from"]=="pub.c" and r["node"]=="c" and r["data"].startswith("alert "), r' ||
+  fail "sub --json lines: $(head -n 3 "$WORK/sub2.out")"
+
+# ---- stats ----------------------------------------------------------------------
+ops stats --json
+expect_rc 0 "stats --json"
+py 'import json,sys; s=json.load(sys.stdin); assert s["node"]=="a" and s["members_alive"]==3 and s["actors"]>=2, s' ||
+  fail "stats --json: $(cat "$WORK/o.out")"
+ops stats
+expect_rc 0 stats
+grep -Eq '^members_alive +3$' "$WORK/o.out" || fail "stats text: $(cat "$WORK/o.out")"
+
+# ---- failures: exit 1 with a message that says which ----------------------------
+ops members --node "$DOWN"
+expect_rc 1 "members of a node that is down"
+grep -q "is down or unreachable" "$WORK/o.err" || fail "down: $(cat "$WORK/o.err")"
+ops members --cert "$PKI/rogue.pem" --key "$PKI/rogue.key"
+expect_rc 1 "a client cert from another CA"
+grep -q "refused the client certificate" "$WORK/o.err" || fail "rogue: $(cat "$WORK/o.err")"
+ops members --ca "$PKI/rogue.pem"
+expect_rc 1 "a CA that is not the cluster's"
+grep -q "refused the certificate of the node" "$WORK/o.err" || fail "wrong ca: $(cat "$WORK/o.err")"
+
+# A node whose only seed is down is alive but not ready.
+start d "$D" "$PKI" "$DOWN"
+wait_for 50 "$TROUPE_BIN" stats --node "$D" || fail "d never answered"
+ops health --node "$D"
+expect_rc 1 "health of a node that has not joined"
+grep -q "not ready" "$WORK/o.out" || fail "health not ready: $(cat "$WORK/o.out")"
+grep -q "TR_ESTATE" "$WORK/o.err" || fail "health not ready: $(cat "$WORK/o.err")"
+
+# ---- bad flags and files: exit 2 -------------------------------------------------
+ops members --bogus
+expect_rc 2 "unknown flag"
+ops actors --timeout x
+expect_rc 2 "bad --timeout"
+ops ask echo.a
+expect_rc 2 "ask without data"
+ops send echo.a x y
+expect_rc 2 "send with an extra argument"
+ops members --cert "$WORK/nonexistent.pem"
+expect_rc 2 "missing certificate file"
+ops members --key "$PKI/a.key"
+expect_rc 2 "a key that is not the certificate's"
+TROUPE_CA= ops members
+expect_rc 2 "no CA"
+ops sub --on a pub.a
+expect_rc 2 "--on outside actors"
+ops ask --help
+expect_rc 0 "ask --help"
+grep -q "usage: troupe ask" "$WORK/o.out" || fail "ask --help"
+
+# ---- a node killed: dead in members; a sub through it ends with exit 1 ----------
+"$TROUPE_BIN" sub pub.a --node "$C" >"$WORK/sub3.out" 2>"$WORK/sub3.err" &
+SUB3=$!
+PIDS+=($SUB3)
+wait_for 100 lines "$WORK/sub3.out" '^tick' 1 || fail "sub through c printed nothing"
+kill -KILL "$PID_c"
+member_dead() {
+  "$TROUPE_BIN" members --json 2>/dev/null | python3 -c 'import json,sys
+sys.exit(0 if any(x["name"]=="c" and x["state"]=="dead" for x in json.load(sys.stdin)) else 1)'
+}
+wait_for 100 member_dead || fail "a never saw c dead: $("$TROUPE_BIN" members 2>&1)"
+for ((i = 0; i < 100; i++)); do kill -0 $SUB3 2>/dev/null || break; sleep 0.1; done
+kill -0 $SUB3 2>/dev/null && fail "sub through a killed node did not end"
+wait $SUB3
+RC=$?
+[ $RC = 1 ] || fail "sub through a killed node: exit $RC"
+grep -q "closed the connection" "$WORK/sub3.err" || fail "sub3: $(cat "$WORK/sub3.err")"
+
+echo "ok"
