@@ -408,6 +408,13 @@ struct tr_node {
 
 void node_log(tr_node *, tr_log_level, const char *event, const char *fmt,
               ...) __attribute__((format(printf, 4, 5)));
-static inline void node_dead(tr_node *n, tr_dead_reason r) { n->stats.dead[r]++; }
+void node_dead_log(tr_node *, tr_dead_reason, uint64_t total);
+/* Counts a dead letter; logs it (INFO) at totals 1, 2, 4, 8..., per reason,
+ * so a flood of drops is visible without a line per drop. */
+static inline void node_dead(tr_node *n, tr_dead_reason r) {
+  uint64_t c = ++n->stats.dead[r];
+  if ((c & (c - 1)) == 0 && n->log && n->log_level >= TR_LOG_INFO)
+    node_dead_log(n, r, c);
+}
 
 #endif /* TR_ENGINE_H */

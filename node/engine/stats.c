@@ -2,6 +2,11 @@
  * loop thread; later layers export them as metrics. */
 #include "engine.h"
 
+void node_dead_log(tr_node *n, tr_dead_reason r, uint64_t total) {
+  node_log(n, TR_LOG_INFO, "dead_letter", "reason=%s total=%llu",
+           tr_dead_reason_name(r), (unsigned long long)total);
+}
+
 void tr_node_stats_get(tr_node *n, tr_node_stats *out) {
   if (!n || !out) return;
   *out = n->stats;
