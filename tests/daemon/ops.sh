@@ -3,8 +3,9 @@
 # health) of the real `troupe` binary. `ops.sh` (case "nodes"): against a
 # 3-node cluster of ops_node processes (tests/daemon/ops_node.c) on
 # loopback: answers across nodes, streams, exit codes and the messages of
-# each failure. `ops.sh run`: the same verbs against `troupe run` nodes with
-# the example plugins, certificates from `troupe cert`. Every wait is
+# each failure. `ops.sh run`: the same verbs against 3 `troupe run` daemons
+# with the example plugins, every certificate from `troupe cert`, ending
+# with one daemon killed (dead in members, its actors gone). Every wait is
 # bounded (tries x 100 ms). Environment (tests/daemon/CMakeLists.txt):
 # TROUPE_BIN, OPS_NODE, PLUGIN_DIR (for "run").
 set -u
@@ -90,7 +91,7 @@ if [ "${1:-nodes}" = run ]; then
   PKI=$WORK/certs
   export TROUPE_CA=$PKI/ca.pem
   "$T" cert ca --dir "$PKI" >/dev/null || fail "troupe cert ca"
-  for n in n1 n2; do "$T" cert node $n --dir "$PKI" >/dev/null || fail "cert $n"; done
+  for n in n1 n2 n3; do "$T" cert node $n --dir "$PKI" >/dev/null || fail "cert $n"; done
   "$T" cert client op1 --dir "$PKI" >/dev/null || fail "troupe cert client"
   export TROUPE_CERT=$PKI/op1.pem TROUPE_KEY=$PKI/op1.key
   run_node() { # run_node NAME ADDR ARGS...
@@ -104,7 +105,9 @@ if [ "${1:-nodes}" = run ]; then
   }
   run_node n1 "$A" --spawn echo:echo-n1 --spawn ticker:t1:100
   run_node n2 "$B" --seed "$A" --spawn echo:echo-n2
-  wait_for 100 members_alive 2 "$A" || fail "n1 never saw 2 members alive"
+  run_node n3 "$C" --seed "$A" --spawn echo:echo-n3
+  PID_n3=${PIDS[-1]}
+  wait_for 100 members_alive 3 "$A" || fail "n1 never saw 3 members alive"
   wait_for 50 "$T" health --node "$B" || fail "n2 never became healthy"
   has_echo_n2() { "$T" actors --on n2 | grep -Eq '^echo-n2 +n2$'; }
   wait_for 100 has_echo_n2 || fail "actors never listed echo-n2 on n2"
@@ -132,6 +135,21 @@ if [ "${1:-nodes}" = run ]; then
   json_ok || fail "stats --json: $(cat "$WORK/o.out")"
   ops members --cert "$PKI/n1.pem" --key "$PKI/n1.key"
   expect_rc 2 "a node's own certificate as the client's"
+  # The third daemon: asked through another, then killed: dead in members,
+  # its actors gone from the registry.
+  has_echo_n3() { "$T" actors --on n3 --node "$B" | grep -Eq '^echo-n3 +n3$'; }
+  wait_for 100 has_echo_n3 || fail "actors never listed echo-n3 on n3"
+  ops ask echo-n3 pong --node "$B"
+  expect_rc 0 "ask echo-n3 via n2"
+  [ "$(cat "$WORK/o.out")" = pong ] || fail "ask echo-n3: '$(cat "$WORK/o.out")'"
+  kill -KILL "$PID_n3"
+  n3_dead() {
+    "$T" members --json 2>/dev/null | python3 -c 'import json,sys
+sys.exit(0 if any(x["name"]=="n3" and x["state"]=="dead" for x in json.load(sys.stdin)) else 1)'
+  }
+  wait_for 100 n3_dead || fail "n1 never saw n3 dead: $("$T" members 2>&1)"
+  no_echo_n3() { ! "$T" actors | grep -q 'echo-n3'; }
+  wait_for 50 no_echo_n3 || fail "echo-n3 still in the registry after n3 died"
   echo "ok"
   exit 0
 fi
