@@ -19,7 +19,7 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
             libnanopb-dev nanopb libcmocka-dev uthash-dev)
 # The tests also need network namespaces and iptables (tests/netns), and
 # promtool and prometheus to check the daemon's /metrics (tests/daemon).
-test_pkgs=(iproute2 iptables prometheus curl python3)
+test_pkgs=(iproute2 iptables prometheus curl python3 python3-yaml)
 bench_pkgs=(erlang-nox valgrind python3)
 
 as_root() {
@@ -49,6 +49,18 @@ configure_build() { # dir, extra cmake args...
   cmake --build "$dir" -j"$jobs"
 }
 
+# tests/docker needs an engine and debian:bookworm-slim. In CI (root, with
+# CI set, or TROUPE_DOCKER_TESTS=1) the scripts in ../shared/env, when there,
+# provide both without a registry; elsewhere the test skips visibly.
+prepare_docker() {
+  local env=$here/../shared/env
+  [ "$(id -u)" -eq 0 ] || return 0
+  [ -n "${CI:-}" ] || [ "${TROUPE_DOCKER_TESTS:-}" = 1 ] || return 0
+  [ -x "$env/docker-ready.sh" ] && [ -x "$env/base-image.sh" ] || return 0
+  "$env/docker-ready.sh" && "$env/base-image.sh" ||
+    echo "dev.sh: docker not prepared; tests/docker will skip" >&2
+}
+
 cmd=${1:-}
 case "$cmd" in
   deps)
@@ -59,6 +71,7 @@ case "$cmd" in
     "$here/build/examples/ticker" ;;
   test)
     install_pkgs "${build_pkgs[@]}" "${test_pkgs[@]}"
+    prepare_docker
     echo "== plain build (-Werror) =="
     configure_build "$here/build" -DTR_BUILD_BENCH=ON
     (cd "$here/build" && ctest --output-on-failure -j"$jobs")

@@ -323,6 +323,16 @@ static void host_on_state(void *user, peer_link *lk, link_state st) {
       host_defer(c);
     return;
   }
+  if (st == LINK_UP && !link_peer_client_only(lk) && !c->left && !c->freeing) {
+    /* A peer that held this node dead (only slow, or cut off) dropped what
+     * this node asked of it: ask again. Both requests are idempotent. */
+    host_peer *p = host_peer_find(c, link_peer(lk));
+    if (p && p->up) {
+      host_pubsub_resend(c, p);
+      host_mon_resend(c, p);
+    }
+    return;
+  }
   /* Inside swim (a send that failed at once) the hint is dropped: swim's
    * own probe finds the same. */
   if (st != LINK_DOWN || c->left || c->freeing || c->in_sm) return;

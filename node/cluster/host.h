@@ -173,6 +173,7 @@ void host_pubsub_on_env(eng_cluster *, host_peer *from, const wire_envelope *,
                         const char *target, eng_name *sender);
 void host_pubsub_refresh(eng_cluster *, const char *id, uint16_t node);
 void host_pubsub_node_down(eng_cluster *, host_peer *);
+void host_pubsub_resend(eng_cluster *, host_peer *);
 void host_pubsub_each(eng_cluster *, void (*fn)(void *, const tr_sub_info *),
                       void *arg, int *count);
 void host_pubsub_free(eng_cluster *);
@@ -188,6 +189,7 @@ void host_mon_on_env(eng_cluster *, host_peer *from, const wire_envelope *);
 void host_mon_unreachable(eng_cluster *, host_peer *p, const char *watcher,
                           const char *target);
 void host_mon_node_down(eng_cluster *, host_peer *, int reason);
+void host_mon_resend(eng_cluster *, host_peer *);
 void host_mon_free(eng_cluster *);
 
 #endif /* TR_HOST_H */

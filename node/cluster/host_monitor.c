@@ -107,6 +107,9 @@ static int wmon_add(eng_cluster *c, const char *target, const char *watcher,
     }
     HASH_ADD_KEYPTR(hh, c->wtargets, t->target, strlen(t->target), t);
   }
+  for (host_wmon *e = t->mons; e; e = e->next)
+    if (e->node == node && strcmp(e->watcher, watcher) == 0)
+      return 0; /* said again after a reconnect: once is enough */
   host_wmon *w = calloc(1, sizeof(*w));
   if (!w || !(w->watcher = strdup(watcher))) {
     free(w);
@@ -234,6 +237,15 @@ void cluster_actor_gone(eng_cluster *c, eng_actor *a, int reason) {
                          0, NULL, 0);
     rmon_remove(c, m);
   }
+}
+
+/* The link to p came up (again): repeat the monitor requests p holds for
+ * us, in case it dropped them (it held this node dead for a while). */
+void host_mon_resend(eng_cluster *c, host_peer *p) {
+  for (host_rmon *m = c->rmons; m; m = m->next)
+    if (m->node == p->idx)
+      host_send_env(c, p, HOST_ENV_MONITOR, m->watcher->id->str, m->target, 0,
+                    0, NULL, 0);
 }
 
 void host_mon_free(eng_cluster *c) {

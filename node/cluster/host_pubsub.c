@@ -140,6 +140,21 @@ void host_pubsub_refresh(eng_cluster *c, const char *id, uint16_t node) {
   }
 }
 
+/* The link to p came up (again): say once more what this node wants from
+ * it. p may have dropped our interest meanwhile (it held us dead while we
+ * were only slow); SUB is idempotent there. */
+void host_pubsub_resend(eng_cluster *c, host_peer *p) {
+  eng_pub *pub, *ptmp;
+  HASH_ITER(hh, c->node->pubs, pub, ptmp) {
+    eng_topic *t, *tmp;
+    HASH_ITER(hh, pub->topics, t, tmp) {
+      if (t->interest_node == p->idx && t->nsubs &&
+          send_interest(c, p, HOST_ENV_SUB, t) != 0)
+        t->interest_node = 0; /* retried when the registry next moves */
+    }
+  }
+}
+
 /* ---- publisher side ---------------------------------------------------------- */
 
 void cluster_publish(eng_cluster *c, eng_topic *t, eng_name *from,
@@ -181,9 +196,11 @@ void host_pubsub_on_env(eng_cluster *c, host_peer *from, const wire_envelope *e,
   }
   const char *topic = (const char *)e->topic.p;
   if (e->type == TR_MSG_PUBLISH) {
-    /* Only the publisher's owner may publish as it. */
+    /* Nobody may publish as an actor another node owns. An id this node
+     * cannot resolve yet is taken from the node that sends it: its
+     * registry may lag (the publisher's node was just held dead). */
     const char *owner = sender ? reg_lookup(c->reg, sender->str) : NULL;
-    if (!owner || strcmp(owner, from->name) != 0) {
+    if (!sender || (owner && strcmp(owner, from->name) != 0)) {
       c->st.rejected++;
       host_log(c, TR_LOG_WARN, "publish_rejected", "peer=%s publisher=%s",
                from->name, sender ? sender->str : "-");

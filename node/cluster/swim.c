@@ -203,9 +203,11 @@ static void member_forget(swim *s, swim_entry *m) {
 /* max - (max - min) * log(C + 1) / log(k + 1): each independent
  * confirmation brings the timeout closer to min, reached at k of them. */
 static void suspicion_deadline(swim *s, swim_entry *m) {
+  (void)s;
   uint64_t t = m->sus_min;
-  if (s->k > 0 && m->sus_max > m->sus_min) {
-    double frac = log((double)m->sus_nconfirm + 1.0) / log((double)s->k + 1.0);
+  if (m->sus_k > 0 && m->sus_max > m->sus_min) {
+    double frac =
+        log((double)m->sus_nconfirm + 1.0) / log((double)m->sus_k + 1.0);
     double v = (double)m->sus_max - (double)(m->sus_max - m->sus_min) * frac;
     t = v <= (double)m->sus_min ? m->sus_min : (uint64_t)v;
   }
@@ -224,6 +226,11 @@ static void suspicion_start(swim *s, swim_entry *m, const char *accuser,
   m->sus_start = now;
   m->sus_accuser = swim_name_hash(accuser);
   m->sus_nconfirm = 0;
+  /* Only the live members other than the suspect and the accuser can
+   * confirm: in a small cluster, expect no more of them than there are
+   * (3 nodes: one confirmation reaches min, not max - (max - min) / 2). */
+  uint32_t others = s->nlive > 2 ? (uint32_t)s->nlive - 2 : 0;
+  m->sus_k = s->k < others ? s->k : others;
   suspicion_deadline(s, m);
 }
 
@@ -232,7 +239,7 @@ static void suspicion_start(swim *s, swim_entry *m, const char *accuser,
  * it: each distinct peer counts once, the first accuser not at all. */
 static void suspicion_confirm(swim *s, swim_entry *m, const char *who) {
   uint64_t h = swim_name_hash(who);
-  if (h == m->sus_accuser || m->sus_nconfirm >= s->k) return;
+  if (h == m->sus_accuser || m->sus_nconfirm >= m->sus_k) return;
   for (uint32_t i = 0; i < m->sus_nconfirm; i++)
     if (m->sus_confirmers[i] == h) return;
   m->sus_confirmers[m->sus_nconfirm++] = h;

@@ -33,6 +33,7 @@ struct swim_entry {
   uint64_t sus_accuser; /* name hash of whoever first told us */
   uint64_t sus_confirmers[SWIM_K_MAX];
   uint32_t sus_nconfirm;
+  uint32_t sus_k; /* confirmations that bring it to min (<= live - 2) */
 
   /* Dead or left, in swim.gone (oldest first), forgotten at gone_since +
    * dead_reclaim_ms. */

@@ -24,6 +24,23 @@
  *                            NODE ("-": not found) -> `waitloc_ok` or
  *                            `waitloc_timeout` after MS
  *   quit                     tr_node_stop (graceful leave), then exit
+ * Pub/sub (TOPIC "-" is the default topic):
+ *   publisher ID             an actor that publishes when told:
+ *   pub ID TOPIC TEXT        ID publishes TEXT once -> `published`
+ *   pubn ID TOPIC N          ID publishes "p0".."p<N-1>" in one turn ->
+ *                            `published ... out n2=D ...`: envelopes_out
+ *                            growth per peer link over exactly that turn
+ *   subscriber ID PUB TOPIC [CAP] [quiet] [slow]
+ *                            an actor subscribed to (PUB, TOPIC) with a
+ *                            mailbox of CAP; prints `pub ID from= node=
+ *                            topic= data=` per publish (quiet: counts only;
+ *                            slow: spends 2 ms on each)
+ *   sub ID PUB TOPIC | unsub ID PUB TOPIC   one more / one fewer (ID local)
+ *   count ID                 -> `count ID n=` publishes ID received
+ *   subs                     tr_node_subscriptions -> `sub ...` lines, then
+ *                            `subs_end count=` (subscriber "-": another
+ *                            node's interest in a local publisher)
+ *   peer NAME                tr_node_peer_stats -> `peer NAME up= out= in=`
  * Every stdout line starts with the CLOCK_REALTIME time in ms, then the
  * event name, then fields; the test compares times across processes. */
 
@@ -138,6 +155,155 @@ static const tr_actor_type echo_type = {.name = "echo",
                                         .receive = echo_receive,
                                         .deinit = echo_deinit};
 
+/* ---- publisher and subscriber actors -------------------------------------- */
+
+static const char *topic_arg(const char *t) { return strcmp(t, "-") ? t : ""; }
+static const char *topic_name(const char *t) { return t[0] ? t : "-"; }
+
+/* envelopes_out of every peer link, to compare before and after a turn. */
+typedef struct peer_outs {
+  int n;
+  char name[16][TR_ID_MAX + 1];
+  uint64_t out[16];
+} peer_outs;
+
+static void peer_out_add(void *arg, const char *peer, const tr_peer_stats *ps) {
+  peer_outs *po = arg;
+  if (po->n == 16) return;
+  snprintf(po->name[po->n], sizeof(po->name[0]), "%s", peer);
+  po->out[po->n++] = ps->envelopes_out;
+}
+
+/* `pub TOPIC TEXT` or `pubn TOPIC N`, sent by the stdin reader. */
+static void publisher_command(tr_ctx *ctx, const char *cmd) {
+  char topic[TR_ID_MAX + 1];
+  unsigned n = 0;
+  int off = 0;
+  if (strncmp(cmd, "pub ", 4) == 0 &&
+      sscanf(cmd, "pub %255s %n", topic, &off) == 1 && off > 0) {
+    const char *text = cmd + off;
+    int rc = tr_publish_topic(ctx, topic_arg(topic), text, strlen(text));
+    event("published %s topic=%s n=1 reached=%d", tr_self(ctx), topic, rc);
+    return;
+  }
+  if (sscanf(cmd, "pubn %255s %u", topic, &n) == 2) {
+    /* Nothing else runs on the loop during this turn, so the growth of each
+     * link's envelopes_out is what these publishes queued, nothing more. */
+    peer_outs before = {0}, after = {0};
+    tr_node_peers(tr_node_of(ctx), peer_out_add, &before);
+    int reached = 0, rc = 0;
+    for (unsigned i = 0; i < n && rc >= 0; i++) {
+      char msg[32];
+      int len = snprintf(msg, sizeof(msg), "p%u", i);
+      rc = tr_publish_topic(ctx, topic_arg(topic), msg, (size_t)len);
+      if (rc > 0) reached += rc;
+    }
+    tr_node_peers(tr_node_of(ctx), peer_out_add, &after);
+    char outs[1024];
+    size_t o = 0;
+    outs[0] = '\0';
+    for (int a = 0; a < after.n && o < sizeof(outs); a++) {
+      uint64_t b0 = 0;
+      for (int b = 0; b < before.n; b++)
+        if (strcmp(before.name[b], after.name[a]) == 0) b0 = before.out[b];
+      o += (size_t)snprintf(outs + o, sizeof(outs) - o, " %s=%llu",
+                            after.name[a],
+                            (unsigned long long)(after.out[a] - b0));
+    }
+    event("published %s topic=%s n=%u reached=%d rc=%s out%s", tr_self(ctx),
+          topic, n, reached, tr_errname(rc < 0 ? rc : 0), outs);
+    return;
+  }
+  event("error bad_publisher_command %s", cmd);
+}
+
+static int publisher_receive(tr_ctx *ctx, void *state, const tr_envelope *e) {
+  if (e->type == TR_MSG_SEND && e->len > 0 &&
+      ((const char *)e->data)[0] == CMD_PREFIX) {
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%.*s", (int)e->len - 1,
+             (const char *)e->data + 1);
+    publisher_command(ctx, cmd);
+  }
+  return 0;
+}
+
+static const tr_actor_type publisher_type = {.name = "publisher",
+                                             .receive = publisher_receive,
+                                             .deinit = echo_deinit};
+
+typedef struct sub_arg {
+  const char *pub, *topic;
+  int quiet, slow;
+} sub_arg;
+
+typedef struct subscriber {
+  int quiet, slow;
+  uint64_t count;
+} subscriber;
+
+static int subscriber_init(tr_ctx *ctx, void *state, const void *arg) {
+  const sub_arg *a = arg;
+  subscriber *s = state;
+  s->quiet = a->quiet;
+  s->slow = a->slow;
+  int rc = tr_subscribe_topic(ctx, a->pub, topic_arg(a->topic));
+  if (!s->quiet || rc != 0)
+    event("subscribed %s %s topic=%s rc=%s", tr_self(ctx), a->pub, a->topic,
+          tr_errname(rc));
+  return rc;
+}
+
+/* `sub PUB TOPIC`, `unsub PUB TOPIC` or `count`, from the stdin reader. */
+static void subscriber_command(tr_ctx *ctx, subscriber *s, const char *cmd) {
+  char pub[TR_ID_MAX + 1], topic[TR_ID_MAX + 1];
+  if (sscanf(cmd, "sub %255s %255s", pub, topic) == 2) {
+    int rc = tr_subscribe_topic(ctx, pub, topic_arg(topic));
+    event("subscribed %s %s topic=%s rc=%s", tr_self(ctx), pub, topic,
+          tr_errname(rc));
+  } else if (sscanf(cmd, "unsub %255s %255s", pub, topic) == 2) {
+    int rc = tr_unsubscribe_topic(ctx, pub, topic_arg(topic));
+    event("unsubscribed %s %s topic=%s rc=%s", tr_self(ctx), pub, topic,
+          tr_errname(rc));
+  } else if (strcmp(cmd, "count") == 0) {
+    event("count %s n=%llu", tr_self(ctx), (unsigned long long)s->count);
+  } else {
+    event("error bad_subscriber_command %s", cmd);
+  }
+}
+
+static int subscriber_receive(tr_ctx *ctx, void *state, const tr_envelope *e) {
+  subscriber *s = state;
+  if (e->type == TR_MSG_SEND && e->len > 0 &&
+      ((const char *)e->data)[0] == CMD_PREFIX) {
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%.*s", (int)e->len - 1,
+             (const char *)e->data + 1);
+    subscriber_command(ctx, s, cmd);
+    return 0;
+  }
+  if (e->type != TR_MSG_PUBLISH) {
+    event("other %s type=%d", tr_self(ctx), (int)e->type);
+    return 0;
+  }
+  s->count++;
+  if (s->slow) {
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+  }
+  if (!s->quiet)
+    event("pub %s from=%s node=%s topic=%s data=%.*s", tr_self(ctx),
+          e->sender ? e->sender : "-", e->node ? e->node : "-",
+          topic_name(e->topic ? e->topic : ""), (int)e->len,
+          (const char *)e->data);
+  return 0;
+}
+
+static const tr_actor_type subscriber_type = {.name = "subscriber",
+                                              .state_size = sizeof(subscriber),
+                                              .init = subscriber_init,
+                                              .receive = subscriber_receive};
+
 /* ---- the membership watcher ---------------------------------------------- */
 
 static int watch_init(tr_ctx *ctx, void *state, const void *arg) {
@@ -245,7 +411,49 @@ static void cmd_stats(tnode *t) {
         (unsigned long long)s.actors);
 }
 
-/* Hands `CMD_PREFIX rest` to the local echo actor `actor`. */
+static void print_sub(void *arg, const tr_sub_info *si) {
+  event("sub pub=%s topic=%s subscriber=%s node=%s delivered=%llu "
+        "dropped=%llu",
+        si->publisher, topic_name(si->topic),
+        si->subscriber ? si->subscriber : "-", si->node,
+        (unsigned long long)si->delivered, (unsigned long long)si->dropped);
+}
+
+static void cmd_peer(tnode *t, const char *peer) {
+  tr_peer_stats ps;
+  int rc = tr_node_peer_stats(t->node, peer, &ps);
+  if (rc != 0) {
+    event("peer %s rc=%s", peer, tr_errname(rc));
+    return;
+  }
+  event("peer %s up=%d out=%llu in=%llu queued=%u", peer, ps.up,
+        (unsigned long long)ps.envelopes_out,
+        (unsigned long long)ps.envelopes_in, ps.queued);
+}
+
+/* `subscriber ID PUB TOPIC [CAP] [quiet] [slow]` */
+static void cmd_subscriber(tnode *t, const char *args) {
+  char id[TR_ID_MAX + 1], pub[TR_ID_MAX + 1], topic[TR_ID_MAX + 1];
+  int off = 0;
+  if (sscanf(args, "%255s %255s %255s%n", id, pub, topic, &off) != 3) {
+    event("error usage subscriber ID PUB TOPIC [CAP] [quiet] [slow]");
+    return;
+  }
+  sub_arg a = {.pub = pub, .topic = topic};
+  tr_spawn_opts o = {.id = id, .arg = &a};
+  char rest[256];
+  snprintf(rest, sizeof(rest), "%s", args + off);
+  for (char *w = strtok(rest, " "); w; w = strtok(NULL, " ")) {
+    if (strcmp(w, "quiet") == 0) a.quiet = 1;
+    else if (strcmp(w, "slow") == 0) a.slow = 1;
+    else o.capacity = (uint32_t)strtoul(w, NULL, 10);
+  }
+  int rc = tr_node_spawn(t->node, &subscriber_type, &o);
+  event("spawned %s rc=%s", id, tr_errname(rc));
+}
+
+/* Hands `CMD_PREFIX rest` to the local actor `actor` (echo, publisher or
+ * subscriber). */
 static void to_actor(tnode *t, const char *actor, const char *rest) {
   char msg[1100];
   int n = snprintf(msg, sizeof(msg), "%c%s", CMD_PREFIX, rest);
@@ -286,6 +494,35 @@ static void run_command(tnode *t, char *line) {
     event("locate %s %s rc=%s", a, rc == 0 ? node : "-", tr_errname(rc));
   } else if (sscanf(line, "waitloc %255s %255s %u", a, b, &ms) == 3) {
     waitloc_start(t, a, b, ms);
+  } else if (sscanf(line, "publisher %255s", a) == 1) { /* before "pub" */
+    tr_spawn_opts o = {.id = a};
+    event("spawned %s rc=%s", a,
+          tr_errname(tr_node_spawn(t->node, &publisher_type, &o)));
+  } else if (strncmp(line, "subscriber ", 11) == 0) { /* before "sub" */
+    cmd_subscriber(t, line + 11);
+  } else if (sscanf(line, "pubn %255s %n", a, &off) == 1 && off > 0) {
+    char rest[1100];
+    snprintf(rest, sizeof(rest), "pubn %s", line + off); /* "TOPIC N" */
+    to_actor(t, a, rest);
+  } else if (sscanf(line, "pub %255s %n", a, &off) == 1 && off > 0) {
+    char rest[1100];
+    snprintf(rest, sizeof(rest), "pub %s", line + off); /* "TOPIC TEXT" */
+    to_actor(t, a, rest);
+  } else if (strcmp(line, "subs") == 0) {
+    event("subs_end count=%d",
+          tr_node_subscriptions(t->node, print_sub, NULL));
+  } else if (sscanf(line, "sub %255s %n", a, &off) == 1 && off > 0) {
+    char rest[1100];
+    snprintf(rest, sizeof(rest), "sub %s", line + off); /* "PUB TOPIC" */
+    to_actor(t, a, rest);
+  } else if (sscanf(line, "unsub %255s %n", a, &off) == 1 && off > 0) {
+    char rest[1100];
+    snprintf(rest, sizeof(rest), "unsub %s", line + off);
+    to_actor(t, a, rest);
+  } else if (sscanf(line, "count %255s", a) == 1) {
+    to_actor(t, a, "count");
+  } else if (sscanf(line, "peer %255s", a) == 1) {
+    cmd_peer(t, a);
   } else if (strcmp(line, "quit") == 0) {
     event("quitting");
     tr_node_stop(t->node);

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# compose_test.sh — ctest docker.cluster: builds docker/Dockerfile once, brings
+# up docker/compose.yml (certs + n1..n3) under a project name of its own and
+# checks the cluster through the operator verbs run with `exec`: members,
+# send/ask/sub across containers, docker kill/start of a node, a network
+# partition and its heal, and that `down` leaves nothing behind.
+# Exits 77 (ctest skip) with "SKIP: reason" when there is no engine or no
+# debian:bookworm-slim image. Every wait is bounded; teardown runs on any exit.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+COMPOSE_FILE=$ROOT/docker/compose.yml
+IMAGE=${TROUPE_IMAGE:-troupe:local}
+# Seconds from docker kill to "dead" in both other views. docs/cluster.md:
+# a probe interval (500 ms) to suspect, then a suspicion timeout of 2 s
+# (4 * interval) stretched up to 6x when no other member confirms: about
+# 3-10 s in a 3-node cluster. Measured here, and bounded with margin.
+DEAD_BOUND=${DEAD_BOUND:-13}
+
+skip() { echo "SKIP: $*"; exit 77; }
+command -v docker >/dev/null 2>&1 || skip "no docker client on PATH"
+timeout 20 docker info >/dev/null 2>&1 || skip "no docker engine reachable"
+docker image inspect debian:bookworm-slim >/dev/null 2>&1 ||
+  skip "no debian:bookworm-slim image (pull it, or ../shared/env/base-image.sh)"
+if command -v docker-compose >/dev/null 2>&1; then COMPOSE=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
+else skip "neither docker-compose nor docker compose"; fi
+command -v python3 >/dev/null 2>&1 || skip "no python3 (parses --json output)"
+
+PROJECT=trtest$$x$RANDOM
+WORK=$(mktemp -d)
+T0=$SECONDS
+# Empty host ports: docker picks free ones, so the test never collides with
+# a cluster the user runs from the same file.
+export TROUPE_IMAGE=$IMAGE TROUPE_METRICS_N1='' TROUPE_METRICS_N2='' TROUPE_METRICS_N3=''
+
+dc() { timeout "${DC_TIMEOUT:-60}" "${COMPOSE[@]}" -f "$COMPOSE_FILE" -p "$PROJECT" "$@"; }
+log() { printf '[%4ds] %s\n' $((SECONDS - T0)) "$*"; }
+
+teardown() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+    echo "--- logs"
+    dc logs --no-color --tail 40 2>&1 | tail -n 150
+  fi
+  DC_TIMEOUT=120 dc down -v --remove-orphans -t 5 >/dev/null 2>&1
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 1' INT TERM
+
+fail() { log "FAIL: $*"; exit 1; }
+
+# wait_for SECONDS CMD...: runs CMD every 200 ms until it succeeds.
+wait_for() {
+  local end=$((SECONDS + $1))
+  shift
+  while [ "$SECONDS" -lt "$end" ]; do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# ops NODE VERB ARGS...: the troupe CLI inside NODE's container, bounded.
+# `docker exec` on the container compose made (what `docker compose exec`
+# does, without compose's start-up cost, so the timed waits measure the
+# cluster, not the tool).
+ops() { local n=$1; shift; timeout 20 docker exec "${CID[$n]}" troupe "$@"; }
+
+# state_of VIEWER MEMBER: MEMBER's state, epoch and incarnation as VIEWER sees it.
+state_of() {
+  ops "$1" members --json --timeout 2000 2>/dev/null | python3 -c '
+import json, sys
+for m in json.load(sys.stdin):
+    if m["name"] == sys.argv[1]:
+        print(m["state"], m["epoch"], m["incarnation"])' "$2"
+}
+is_state() { # VIEWER MEMBER REGEX
+  [[ "$(state_of "$1" "$2")" =~ ^($3)\  ]]
+}
+all_alive() { # VIEWER: sees n1, n2, n3 alive
+  ops "$1" members --json --timeout 2000 2>/dev/null | python3 -c '
+import json, sys
+alive = {m["name"] for m in json.load(sys.stdin) if m["state"] == "alive"}
+sys.exit(0 if {"n1", "n2", "n3"} <= alive else 1)'
+}
+has_actor() { ops "$1" actors | grep -Eq "^$2 +$3\$"; } # VIEWER ID NODE
+no_actor() { ! ops "$1" actors | grep -Eq "^$2 "; }      # VIEWER ID
+
+# ---- build, once ------------------------------------------------------------
+log "building $IMAGE"
+b0=$SECONDS
+timeout 900 docker build -q -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT" \
+  >"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; fail "docker build"; }
+size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+log "built in $((SECONDS - b0)) s, image $((size / 1000000)) MB"
+[ "$(docker image inspect -f '{{.Config.User}}' "$IMAGE")" = troupe ] ||
+  fail "image does not run as troupe"
+
+# ---- up: certs, then three nodes --------------------------------------------
+u0=$SECONDS
+DC_TIMEOUT=180 dc up -d --no-build >"$WORK/up.log" 2>&1 ||
+  { cat "$WORK/up.log"; fail "compose up"; }
+declare -A CID
+for n in n1 n2 n3; do
+  CID[$n]=$(dc ps -q "$n" 2>/dev/null)
+  [ -n "${CID[$n]}" ] || fail "no container for $n"
+done
+NET=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' \
+  "${CID[n3]}")
+[ -n "$NET" ] || fail "no network for n3"
+
+for n in n1 n2 n3; do
+  wait_for 60 all_alive "$n" || fail "$n never saw n1 n2 n3 alive: $(ops "$n" members)"
+done
+log "all three members alive in every view ($((SECONDS - u0)) s after up)"
+for n in n1 n2 n3; do ops "$n" health || fail "troupe health on $n"; done
+healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1")" = healthy ]; }
+for n in n1 n2 n3; do
+  wait_for 40 healthy "${CID[$n]}" || fail "$n: docker health not healthy"
+  port=$(dc port "$n" 9100) || fail "no published metrics port for $n"
+  curl -fsS --max-time 5 "http://$port/healthz" >/dev/null || fail "$n /healthz on $port"
+  curl -fsS --max-time 5 "http://$port/metrics" | grep -q '^troupe_' ||
+    fail "$n /metrics on $port"
+done
+log "docker health healthy; /healthz and /metrics answer on the published ports"
+
+# ---- send and ask by ID across containers -------------------------------------
+for a in echo-n1:n1 echo-n2:n2 echo-n3:n3 t1:n1 p2:n2 t3:n3; do
+  wait_for 30 has_actor n2 "${a%%:*}" "${a##*:}" || fail "registry lacks $a"
+done
+[ "$(ops n3 ask echo-n1 ping)" = ping ] || fail "ask echo-n1 from n3"
+ops n2 send echo-n3 x || fail "send echo-n3 from n2"
+ops n1 send echo-n3 y || fail "send echo-n3 from n1"
+two_sent() { [ "$(ops n2 ask echo-n3 count)" = 2 ]; }
+wait_for 10 two_sent || fail "echo-n3 never counted 2 sends"
+log "send and ask by ID across containers"
+
+# ---- pub/sub: a subscriber on n3 gets what t1 publishes on n1 -------------------
+# The same 6 s window also subscribed on n1 itself: every publish n1's local
+# subscriber saw (but the edges of the window) must have reached n3.
+timeout 30 docker exec "${CID[n1]}" timeout -s INT 6 troupe sub t1 prices >"$WORK/sub1" 2>&1 &
+s1=$!
+timeout 30 docker exec "${CID[n3]}" timeout -s INT 6 troupe sub t1 prices >"$WORK/sub3" 2>&1 &
+s3=$!
+wait $s1 $s3
+python3 - "$WORK/sub1" "$WORK/sub3" <<'EOF' || fail "sub across containers"
+import sys
+local = [l for l in open(sys.argv[1]) if l.startswith("t1 ")]
+remote = [l for l in open(sys.argv[2]) if l.startswith("t1 ")]
+# 200 ms ticks for ~6 s, less the time each client takes to connect.
+if len(local) < 15 or len(remote) < 15:
+    sys.exit(f"too few publishes: local {len(local)}, remote {len(remote)}")
+missing = [l for l in local[3:-3] if l not in remote]
+if missing:
+    sys.exit(f"{len(missing)} of {len(local) - 6} publishes missing on n3")
+print(f"sub: n1 local {len(local)}, n3 remote {len(remote)} publishes")
+EOF
+log "a subscriber on n3 received each publish of t1 on n1"
+
+# ---- docker kill n1: dead within the bound, its actors leave ---------------------
+read -r _ epoch1 inc1 <<<"$(state_of n2 n1)"
+k0=$(date +%s.%N)
+docker kill "${CID[n1]}" >/dev/null || fail "docker kill n1"
+wait_for 30 is_state n2 n1 dead || fail "n2 never marked n1 dead: $(ops n2 members)"
+dead2=$(python3 -c "import time; print(f'{time.time() - $k0:.1f}')")
+wait_for 10 is_state n3 n1 dead || fail "n3 never marked n1 dead"
+dead3=$(python3 -c "import time; print(f'{time.time() - $k0:.1f}')")
+# The exact figure from each node's own log line (ts= is UTC, ms).
+dead_at() { # VIEWER: seconds from the kill to VIEWER's "n1 state=dead" line
+  docker logs "${CID[$1]}" 2>&1 | grep 'event=member name=n1 state=dead' |
+    tail -n 1 | python3 -c '
+import datetime, sys
+ts = sys.stdin.read().split("ts=")[1].split()[0].replace("Z", "+00:00")
+print(f"{datetime.datetime.fromisoformat(ts).timestamp() - float(sys.argv[1]):.1f}")' "$k0"
+}
+log2=$(dead_at n2) log3=$(dead_at n3)
+log "n1 killed: dead at n2 after ${log2} s, at n3 after ${log3} s (logs; seen by polling ${dead2} s, ${dead3} s)"
+python3 -c "import sys; sys.exit(max($log2, $log3) > $DEAD_BOUND)" ||
+  fail "dead after ${log2}/${log3} s, bound ${DEAD_BOUND} s"
+wait_for 10 no_actor n2 echo-n1 || fail "echo-n1 still registered at n2"
+wait_for 10 no_actor n3 t1 || fail "t1 still registered at n3"
+log "echo-n1 and t1 left the registry"
+
+# ---- docker start n1: a new incarnation; p2's subscription to t1 resumes --------
+since=$(date +%s)
+docker start "${CID[n1]}" >/dev/null || fail "docker start n1"
+r0=$SECONDS
+for n in n2 n3; do
+  wait_for 60 is_state "$n" n1 alive || fail "$n never saw n1 alive again"
+done
+read -r _ epoch2 inc2 <<<"$(state_of n2 n1)"
+[ "$epoch2/$inc2" != "$epoch1/$inc1" ] ||
+  fail "n1 came back with the same epoch/incarnation $epoch1/$inc1"
+log "n1 rejoined in $((SECONDS - r0)) s: epoch/incarnation $epoch1/$inc1 -> $epoch2/$inc2"
+wait_for 30 has_actor n3 t1 n1 || fail "t1 never registered again"
+p2_resumed() {
+  [ "$(docker logs --since "$since" "${CID[n2]}" 2>/dev/null |
+    grep -c "^\[p2\] prices: t1 .*(from n1)")" -ge 3 ]
+}
+wait_for 30 p2_resumed || fail "printer p2 on n2 printed nothing from the new t1"
+log "p2 on n2 receives t1's publishes again"
+
+# ---- partition n3 with docker network disconnect, then heal ---------------------
+docker network disconnect "$NET" "${CID[n3]}" || fail "network disconnect n3"
+wait_for 20 is_state n1 n3 'suspect|dead' || fail "n1 still sees n3 alive"
+wait_for 20 is_state n3 n1 'suspect|dead' || fail "n3 still sees n1 alive"
+log "n3 partitioned: n1 sees it $(state_of n1 n3 | cut -d' ' -f1), n3 sees n1 $(state_of n3 n1 | cut -d' ' -f1)"
+docker network connect --alias n3 --alias troupe "$NET" "${CID[n3]}" ||
+  fail "network connect n3"
+h0=$SECONDS
+for n in n1 n2 n3; do
+  wait_for 60 all_alive "$n" || fail "after heal, $n: $(ops "$n" members)"
+done
+log "healed: all three alive in every view after $((SECONDS - h0)) s"
+[ "$(ops n3 ask echo-n1 ping2)" = ping2 ] || fail "ask echo-n1 from n3 after heal"
+
+# ---- down leaves nothing behind --------------------------------------------------
+d0=$SECONDS
+DC_TIMEOUT=120 dc down -v --remove-orphans -t 10 >"$WORK/down.log" 2>&1 ||
+  { cat "$WORK/down.log"; fail "compose down"; }
+label="label=com.docker.compose.project=$PROJECT"
+left="$(docker ps -aq --filter "$label")$(docker network ls -q --filter "$label")"
+left+="$(docker volume ls -q --filter "$label")$(docker volume ls -q --filter "name=${PROJECT}_")"
+[ -z "$left" ] || fail "left behind after down: $left"
+log "down in $((SECONDS - d0)) s; no container, network or volume left"
+log "ok"
