@@ -11,11 +11,12 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 COMPOSE_FILE=$ROOT/docker/compose.yml
 IMAGE=${TROUPE_IMAGE:-troupe:local}
-# Seconds from docker kill to "dead" in both other views. docs/cluster.md:
-# a probe interval (500 ms) to suspect, then a suspicion timeout of 2 s
-# (4 * interval) stretched up to 6x when no other member confirms: about
-# 3-10 s in a 3-node cluster. Measured here, and bounded with margin.
-DEAD_BOUND=${DEAD_BOUND:-13}
+# Seconds from docker kill to "dead" in both other views, from the nodes'
+# own log timestamps. docs/cluster.md: a probe interval (500 ms) to
+# suspect, then the 2 s suspicion minimum once the other survivor confirms:
+# ~2.6 s measured (the cluster's target is 3 s); bounded with margin for a
+# busy CI machine. The figure is printed either way.
+DEAD_BOUND=${DEAD_BOUND:-5}
 
 skip() { echo "SKIP: $*"; exit 77; }
 command -v docker >/dev/null 2>&1 || skip "no docker client on PATH"
