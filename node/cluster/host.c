@@ -14,14 +14,10 @@
 
 void host_log(eng_cluster *c, tr_log_level level, const char *event,
               const char *fmt, ...) {
-  tr_node *n = c->node;
-  if (!n->log || level > n->log_level) return;
-  char fields[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(fields, sizeof(fields), fmt, ap);
+  node_vlog(c->node, level, event, fmt, ap);
   va_end(ap);
-  n->log(n->log_user, level, event, fields);
 }
 
 uint64_t host_now(eng_cluster *c) { return uv_now(c->loop); }

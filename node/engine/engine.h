@@ -14,6 +14,7 @@
 #ifndef TR_ENGINE_H
 #define TR_ENGINE_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -408,6 +409,8 @@ struct tr_node {
 
 void node_log(tr_node *, tr_log_level, const char *event, const char *fmt,
               ...) __attribute__((format(printf, 4, 5)));
+void node_vlog(tr_node *, tr_log_level, const char *event, const char *fmt,
+               va_list) __attribute__((format(printf, 4, 0)));
 void node_dead_log(tr_node *, tr_dead_reason, uint64_t total);
 /* Counts a dead letter; logs it (INFO) at totals 1, 2, 4, 8..., per reason,
  * so a flood of drops is visible without a line per drop. */

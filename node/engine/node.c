@@ -14,15 +14,20 @@
 #define DEFAULT_BATCH 64u
 #define DEFAULT_THREADSAFE_MAX 65536u
 
-void node_log(tr_node *n, tr_log_level level, const char *event,
-              const char *fmt, ...) {
+void node_vlog(tr_node *n, tr_log_level level, const char *event,
+               const char *fmt, va_list ap) {
   if (!n->log || level > n->log_level) return;
   char fields[512];
+  vsnprintf(fields, sizeof(fields), fmt, ap);
+  n->log(n->log_user, level, event, fields);
+}
+
+void node_log(tr_node *n, tr_log_level level, const char *event,
+              const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(fields, sizeof(fields), fmt, ap);
+  node_vlog(n, level, event, fmt, ap);
   va_end(ap);
-  n->log(n->log_user, level, event, fields);
 }
 
 static char *node_default_name(void) {
