@@ -49,13 +49,14 @@ configure_build() { # dir, extra cmake args...
   cmake --build "$dir" -j"$jobs"
 }
 
-# tests/docker needs an engine and debian:bookworm-slim. In CI (root, with
-# CI set, or TROUPE_DOCKER_TESTS=1) the scripts in ../shared/env, when there,
-# provide both without a registry; elsewhere the test skips visibly.
+# tests/docker needs an engine and debian:bookworm-slim. Where the project's
+# CI environment sits beside the checkout (../shared/env) and we are root,
+# its scripts provide both without a registry; elsewhere (or with
+# TROUPE_DOCKER_TESTS=0) the test skips visibly.
 prepare_docker() {
   local env=$here/../shared/env
   [ "$(id -u)" -eq 0 ] || return 0
-  [ -n "${CI:-}" ] || [ "${TROUPE_DOCKER_TESTS:-}" = 1 ] || return 0
+  [ "${TROUPE_DOCKER_TESTS:-1}" != 0 ] || return 0
   [ -x "$env/docker-ready.sh" ] && [ -x "$env/base-image.sh" ] || return 0
   "$env/docker-ready.sh" && "$env/base-image.sh" ||
     echo "dev.sh: docker not prepared; tests/docker will skip" >&2

@@ -1,5 +1,5 @@
 /* tnode.c — one cluster node process for the network-namespace tests
- * (cluster.sh): line commands on stdin, one timestamped event line per
+ * (cluster.sh, pubsub.sh, flap.sh): line commands on stdin, one timestamped event line per
  * happening on stdout. Uses the public API only (plus tests/support for the
  * `--gen-pki` mode that writes the certificates). */
 #include <signal.h>
@@ -24,6 +24,12 @@
  *                            NODE ("-": not found) -> `waitloc_ok` or
  *                            `waitloc_timeout` after MS
  *   quit                     tr_node_stop (graceful leave), then exit
+ * Streams (flap.sh), one numbered message every MS through FROM's mailbox:
+ *   askstream FROM TO N MS   FROM (a local echo actor) asks TO "1".."N";
+ *                            one `askres FROM K status=` per answer (the
+ *                            ask id maps the answer to K, so errors carry
+ *                            no text), then `stream_done FROM sent=N`
+ *   sendstream FROM TO N MS  FROM tr_sends "s1".."sN" to TO (seen as `recv`)
  * Pub/sub (TOPIC "-" is the default topic):
  *   publisher ID             an actor that publishes when told:
  *   pub ID TOPIC TEXT        ID publishes TEXT once -> `published`
@@ -84,12 +90,61 @@ static void log_line(void *user, tr_log_level level, const char *ev,
 
 typedef struct echo {
   uint64_t sends;
+  uint64_t *ask_ids; /* askstream: ask_ids[k - 1] is the id of ask k */
+  uint32_t nasks, cap;
 } echo;
 
+/* `askn TO K`: ask K of a stream; its id is kept to name the answer. */
+static void echo_askn(tr_ctx *ctx, echo *s, const char *to, uint32_t k) {
+  if (k > s->cap) {
+    uint32_t cap = s->cap ? s->cap * 2 : 256;
+    while (cap < k) cap *= 2;
+    uint64_t *ids = realloc(s->ask_ids, cap * sizeof(*ids));
+    if (!ids) {
+      event("askres %s %u status=TR_ENOMEM ask_failed", tr_self(ctx), k);
+      return;
+    }
+    memset(ids + s->cap, 0, (cap - s->cap) * sizeof(*ids));
+    s->ask_ids = ids;
+    s->cap = cap;
+  }
+  char text[16];
+  int len = snprintf(text, sizeof(text), "%u", k);
+  uint64_t id = 0;
+  int rc = tr_ask(ctx, to, text, (size_t)len, 0, &id);
+  if (rc != 0) {
+    event("askres %s %u status=%s ask_failed", tr_self(ctx), k,
+          tr_errname(rc));
+    return;
+  }
+  s->ask_ids[k - 1] = id;
+  if (k > s->nasks) s->nasks = k;
+}
+
+/* The stream number of a reply, or 0 when it answers no stream ask. */
+static uint32_t echo_ask_number(const echo *s, uint64_t id) {
+  for (uint32_t k = 0; k < s->nasks; k++)
+    if (s->ask_ids[k] == id && id != 0) return k + 1;
+  return 0;
+}
+
 /* `ask TO TEXT` or `monitor TARGET`, sent by the stdin reader. */
-static void echo_command(tr_ctx *ctx, const char *cmd) {
+static void echo_command(tr_ctx *ctx, echo *s, const char *cmd) {
   char to[TR_ID_MAX + 1];
+  unsigned k = 0;
   int off = 0;
+  if (sscanf(cmd, "askn %255s %u", to, &k) == 2 && k > 0) {
+    echo_askn(ctx, s, to, k);
+    return;
+  }
+  if (sscanf(cmd, "sendn %255s %u", to, &k) == 2) {
+    char text[16];
+    int len = snprintf(text, sizeof(text), "s%u", k);
+    int rc = tr_send(ctx, to, text, (size_t)len);
+    if (rc != 0)
+      event("sendres %s %u rc=%s", tr_self(ctx), k, tr_errname(rc));
+    return;
+  }
   if (sscanf(cmd, "ask %255s %n", to, &off) == 1 && off > 0) {
     const char *text = cmd + off;
     uint64_t id = 0;
@@ -118,7 +173,7 @@ static int echo_receive(tr_ctx *ctx, void *state, const tr_envelope *e) {
     if (len > 0 && data[0] == CMD_PREFIX) {
       char cmd[1024];
       snprintf(cmd, sizeof(cmd), "%.*s", len - 1, data + 1);
-      echo_command(ctx, cmd);
+      echo_command(ctx, s, cmd);
       break;
     }
     s->sends++;
@@ -131,10 +186,16 @@ static int echo_receive(tr_ctx *ctx, void *state, const tr_envelope *e) {
           tr_errname(rc), len, data);
     break;
   }
-  case TR_MSG_REPLY:
-    event("reply %s %s status=%s node=%s %.*s", tr_self(ctx), from,
-          tr_errname(e->status), node, len, data);
+  case TR_MSG_REPLY: {
+    uint32_t k = echo_ask_number(s, e->ask_id);
+    if (k > 0)
+      event("askres %s %u status=%s node=%s %.*s", tr_self(ctx), k,
+            tr_errname(e->status), node, len, data);
+    else
+      event("reply %s %s status=%s node=%s %.*s", tr_self(ctx), from,
+            tr_errname(e->status), node, len, data);
     break;
+  }
   case TR_MSG_DOWN:
     event("down %s %s reason=%s node=%s", tr_self(ctx), from,
           tr_errname(e->status), node);
@@ -150,10 +211,16 @@ static void echo_deinit(tr_ctx *ctx, void *state) {
   event("actor_stop %s", tr_self(ctx));
 }
 
+static void echo_free(tr_ctx *ctx, void *state) {
+  echo *s = state;
+  free(s->ask_ids);
+  echo_deinit(ctx, state);
+}
+
 static const tr_actor_type echo_type = {.name = "echo",
                                         .state_size = sizeof(echo),
                                         .receive = echo_receive,
-                                        .deinit = echo_deinit};
+                                        .deinit = echo_free};
 
 /* ---- publisher and subscriber actors -------------------------------------- */
 
@@ -371,6 +438,50 @@ static void waitloc_start(tnode *t, const char *id, const char *want,
   uv_timer_start(&w->timer, waitloc_tick, 0, 1);
 }
 
+/* ---- askstream / sendstream: one numbered message every interval ---------- */
+
+static void to_actor(tnode *t, const char *actor, const char *rest);
+
+typedef struct stream {
+  uv_timer_t timer;
+  tnode *t;
+  const char *verb; /* "askn" or "sendn", for the echo actor */
+  char from[TR_ID_MAX + 1], to[TR_ID_MAX + 1];
+  uint32_t next, n;
+} stream;
+
+static void stream_closed(uv_handle_t *h) { free(h->data); }
+
+static void stream_tick(uv_timer_t *timer) {
+  stream *st = timer->data;
+  char rest[TR_ID_MAX + 32];
+  snprintf(rest, sizeof(rest), "%s %s %u", st->verb, st->to, st->next);
+  to_actor(st->t, st->from, rest);
+  if (st->next++ < st->n) return;
+  event("stream_done %s sent=%u", st->from, st->n);
+  uv_timer_stop(timer);
+  uv_close((uv_handle_t *)timer, stream_closed);
+}
+
+static void stream_start(tnode *t, const char *verb, const char *from,
+                         const char *to, unsigned n, unsigned ms) {
+  stream *st = calloc(1, sizeof(*st));
+  if (!st || n == 0) {
+    free(st);
+    event("error stream_start");
+    return;
+  }
+  st->t = t;
+  st->verb = verb;
+  snprintf(st->from, sizeof(st->from), "%s", from);
+  snprintf(st->to, sizeof(st->to), "%s", to);
+  st->next = 1;
+  st->n = n;
+  uv_timer_init(tr_node_loop(t->node), &st->timer);
+  st->timer.data = st;
+  uv_timer_start(&st->timer, stream_tick, 0, ms ? ms : 1);
+}
+
 /* ---- commands -------------------------------------------------------------- */
 
 static void cmd_members(tnode *t) {
@@ -463,10 +574,16 @@ static void to_actor(tnode *t, const char *actor, const char *rest) {
 
 static void run_command(tnode *t, char *line) {
   char a[TR_ID_MAX + 1], b[TR_ID_MAX + 1];
-  unsigned ms = 0;
+  unsigned ms = 0, n = 0;
   int off = 0;
   if (line[0] == '\0' || line[0] == '#') return;
-  if (sscanf(line, "spawn %255s", a) == 1) {
+  if (sscanf(line, "askstream %255s %255s %u %u", a, b, &n, &ms) == 4) {
+    /* before "ask" and "send": their patterns match these lines too */
+    stream_start(t, "askn", a, b, n, ms);
+  } else if (sscanf(line, "sendstream %255s %255s %u %u", a, b, &n, &ms) ==
+             4) {
+    stream_start(t, "sendn", a, b, n, ms);
+  } else if (sscanf(line, "spawn %255s", a) == 1) {
     tr_spawn_opts o = {.id = a};
     int rc = tr_node_spawn(t->node, &echo_type, &o);
     event("spawned %s rc=%s", a, tr_errname(rc));
