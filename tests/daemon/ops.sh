@@ -174,13 +174,16 @@ py 'import json,sys; h=json.load(sys.stdin); assert h["node"]=="b" and h["ready"
   fail "health --json: $(cat "$WORK/o.out")"
 
 # ---- actors ------------------------------------------------------------------
-registry_full() {
-  "$TROUPE_BIN" actors --json 2>/dev/null | python3 -c 'import json,sys
+registry_full() { # registry_full NODE: NODE resolves every actor
+  "$TROUPE_BIN" actors --json --node "$1" 2>/dev/null | python3 -c 'import json,sys
 got={(x["id"],x["node"]) for x in json.load(sys.stdin)}
 want={(k+"."+n,n) for k in ("echo","pub") for n in "abc"}
 sys.exit(0 if want<=got else 1)'
 }
-wait_for 100 registry_full || fail "actors never listed every actor with its node"
+# Every node, not only a: the asks below start at b as well.
+for node in "$A" "$B" "$C"; do
+  wait_for 100 registry_full "$node" || fail "actors at $node never listed every actor with its node"
+done
 ops actors --on b
 expect_rc 0 "actors --on b"
 grep -Eq '^echo\.b +b$' "$WORK/o.out" || fail "actors --on b lacks echo.b"
