@@ -352,6 +352,8 @@ typedef struct tr_cluster_stats {
                                waited in mailboxes (back-pressure) */
   uint64_t publish_dropped; /* publishes not sent to an interested node
                                (its link full or down), all topics */
+  uint64_t asks_abandoned;  /* asks from other nodes whose target stopped
+                               without replying: answered TR_ENOTFOUND */
   uint32_t local_health;    /* Lifeguard awareness; 0 is healthy */
 } tr_cluster_stats;
 

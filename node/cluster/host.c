@@ -246,6 +246,7 @@ static void host_member_changed(void *user, const swim_update *now,
     if (restarted && p->up) {
       ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
       host_mon_node_down(c, p, TR_EUNREACHABLE);
+      host_rask_node_down(c, p);
     }
     if (restarted) host_pubsub_node_down(c, p); /* its interest is void */
     reg_member_up(c->reg, now->name, now->epoch, t);
@@ -264,6 +265,7 @@ static void host_member_changed(void *user, const swim_update *now,
   int reason = now->state == SWIM_LEFT ? TR_ECLOSED : TR_EUNREACHABLE;
   ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
   host_mon_node_down(c, p, reason);
+  host_rask_node_down(c, p);
   host_pubsub_node_down(c, p);
   host_pubsub_refresh(c, NULL, p->idx);
   host_publish_member(c, TR_MSG_NODE_DOWN, now->name, reason);
@@ -557,6 +559,7 @@ void cluster_free(eng_cluster *c) {
   c->freeing = true;
   host_seeds_free(c);
   host_mon_free(c);
+  host_rask_free(c);
   for (size_t i = 0; i < c->nclose; i++) free(c->close_links[i]);
   free(c->close_links);
   for (size_t i = 0; i < c->nlost; i++) free(c->lost_ids[i]);

@@ -5,7 +5,7 @@
  * FRAME_SWIM / FRAME_REGISTRY from the links, link closes as reasons to
  * probe. Files: host.c (lifecycle, timers, link and swim wiring),
  * host_seeds.c (seed resolution), host_route.c (envelopes both ways),
- * host_monitor.c (remote monitors), host_api.c (public cluster calls).
+ * host_ask.c (asks from other nodes), host_monitor.c (remote monitors), host_api.c (public cluster calls).
  *
  * Peers. Every node name the host has dealt with gets a small index (1..),
  * kept for the node's life, so a queued message can say which node it came
@@ -63,6 +63,9 @@ typedef struct host_wtarget {
   host_wmon *mons;
 } host_wtarget;
 
+/* An ask from another node waiting on a local actor (host_ask.c). */
+typedef struct host_rask host_rask;
+
 /* A seed as configured, and what it resolved to last. */
 typedef struct host_seed {
   char *host, *port;
@@ -111,6 +114,9 @@ struct eng_cluster {
   struct host_interest *interests; /* other nodes' interest in ours */
   host_rmon *rmons;           /* watcher side */
   host_wtarget *wtargets;     /* target side, by target id */
+  host_rask *rasks;           /* asks from other nodes, by (node, ask id) */
+  host_rask *free_rasks;
+  uint32_t nrasks, nfree_rasks, rask_sweep_at;
 
   host_seed *seeds;
   size_t nseeds;
@@ -182,6 +188,15 @@ void host_pubsub_free(eng_cluster *);
 void host_op_on_frame(eng_cluster *, peer_link *, const uint8_t *body,
                       size_t len);
 void host_op_client_gone(eng_cluster *, const char *client);
+
+/* host_ask.c */
+void host_rask_add(eng_cluster *, eng_actor *target, host_peer *from,
+                   eng_name *asker, uint64_t ask_id, uint32_t timeout_ms);
+void host_rask_done(eng_cluster *, uint16_t node, uint64_t ask_id);
+/* The target stopped: its askers' nodes get TR_ENOTFOUND now. */
+void host_rask_actor_gone(eng_cluster *, eng_actor *);
+void host_rask_node_down(eng_cluster *, host_peer *);
+void host_rask_free(eng_cluster *);
 
 /* host_monitor.c */
 void host_mon_on_env(eng_cluster *, host_peer *from, const wire_envelope *);

@@ -219,6 +219,7 @@ void host_mon_node_down(eng_cluster *c, host_peer *p, int reason) {
 
 void cluster_actor_gone(eng_cluster *c, eng_actor *a, int reason) {
   if (a->id->str[0] != '$') cluster_release(c, a->id->str);
+  if (a->rasked) host_rask_actor_gone(c, a);
   host_wtarget *t = wtarget_find(c, a->id->str);
   if (t) {
     for (host_wmon *w = t->mons; w; w = w->next) {

@@ -69,11 +69,16 @@ static host_peer *resolve(eng_cluster *c, const char *to) {
 
 int cluster_send(eng_cluster *c, const char *to, uint8_t type,
                  eng_name *sender, const void *data, size_t len,
-                 uint64_t ask_id, int status, uint16_t *node) {
+                 uint64_t ask_id, uint32_t timeout_ms, uint16_t *node) {
   host_peer *p = resolve(c, to);
   if (!p) return TR_ENOTFOUND;
-  int rc = host_send_env(c, p, type, sender ? sender->str : NULL, to, ask_id,
-                         status, data, len);
+  wire_envelope e = {.type = type,
+                     .sender = slice(sender ? sender->str : NULL),
+                     .target = slice(to),
+                     .payload = {data, len},
+                     .ask_id = ask_id,
+                     .timeout_ms = timeout_ms};
+  int rc = send_env(c, p, &e);
   if (rc == 0 && node) *node = p->idx;
   return rc;
 }
@@ -83,6 +88,7 @@ int cluster_reply(eng_cluster *c, const char *node, const char *asker,
                   uint64_t ask_id) {
   host_peer *p = host_peer_find(c, node);
   if (!p || !asker) return TR_EINVAL;
+  host_rask_done(c, p->idx, ask_id);
   int rc = host_send_env(c, p, TR_MSG_REPLY, sender->str, asker, ask_id, 0,
                          data, len);
   if (rc == TR_EUNREACHABLE) node_dead(c->node, TR_DL_UNREACHABLE);
@@ -128,6 +134,8 @@ static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
                              ENG_ORIGIN(p->idx))
              : TR_ENOTFOUND;
   if (rc == 0) {
+    if (e->type == TR_MSG_ASK && sender)
+      host_rask_add(c, a, p, sender, e->ask_id, e->timeout_ms);
     if (n->backlog > ENG_BACKLOG_HIGH && !n->reads_paused)
       cluster_pause_reads(c, true);
     return;

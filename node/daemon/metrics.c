@@ -411,6 +411,9 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_remote_publish_dropped_total", "counter",
          "Publishes not sent to an interested node (its link full or down).",
          c->publish_dropped);
+  single(r, "troupe_remote_asks_abandoned_total", "counter",
+         "Asks from other nodes whose target stopped without replying.",
+         c->asks_abandoned);
   single(r, "troupe_link_read_pauses_total", "counter",
          "Times links stopped reading because mailboxes were backed up.",
          c->read_pauses);

@@ -89,6 +89,7 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
   eng_ask *k = ask_alloc(n);
   if (!k) return TR_ENOMEM;
   uint64_t id = ++n->next_ask_id;
+  if (!timeout_ms) timeout_ms = n->ask_timeout_ms;
   eng_actor *target = NULL;
   uint16_t remote = 0;
   eng_name *tname = NULL;
@@ -100,8 +101,8 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
       return TR_ENOMEM;
     }
   }
-  int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, &target,
-                      &remote);
+  int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, timeout_ms,
+                      &target, &remote);
   if (rc != 0) {
     name_unref(tname);
     ask_release(n, k);
@@ -127,8 +128,7 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
     k->t_next = NULL;
   }
   HASH_ADD(hh, n->asks, id, sizeof(k->id), k);
-  uv_timer_start(&k->timer, ask_on_timeout,
-                 timeout_ms ? timeout_ms : n->ask_timeout_ms, 0);
+  uv_timer_start(&k->timer, ask_on_timeout, timeout_ms, 0);
   if (ask_id) *ask_id = id;
   return 0;
 }

@@ -127,6 +127,8 @@ struct tr_ctx {
   eng_timer *timers;   /* timers self owns */
   eng_ask *asks;       /* asks self is waiting on */
   eng_ask *asked;      /* asks waiting on self */
+  struct host_rask *rasked; /* asks from other nodes waiting on self,
+                               kept by node/cluster (host_ask.c) */
   eng_mon *watchers;   /* monitors on self */
   eng_mon *watching;   /* monitors self holds */
 
@@ -171,7 +173,7 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
  * to, else 0. */
 int send_by_id(tr_node *, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
-               eng_actor **found, uint16_t *remote);
+               uint32_t timeout_ms, eng_actor **found, uint16_t *remote);
 /* A send accepted earlier (timer, other thread): failures become dead
  * letters (no_actor, mailbox_full, unreachable). */
 void send_async(tr_node *, const char *to, eng_name *sender, const void *data,
@@ -324,10 +326,11 @@ void cluster_release(eng_cluster *, const char *id);
 void cluster_actor_gone(eng_cluster *, eng_actor *, int reason);
 /* Sends to an id that is not local. TR_ENOTFOUND (nobody holds it),
  * TR_EUNREACHABLE (its node is not up), TR_EFULL (link queue), TR_ENOMEM.
- * *node gets the owner's index. */
+ * An ask carries its timeout: the target's node answers it if the target
+ * stops without replying. *node gets the owner's index. */
 int cluster_send(eng_cluster *, const char *to, uint8_t type, eng_name *sender,
-                 const void *data, size_t len, uint64_t ask_id, int status,
-                 uint16_t *node);
+                 const void *data, size_t len, uint64_t ask_id,
+                 uint32_t timeout_ms, uint16_t *node);
 /* A reply to an ask that came from node `node` (by name). */
 int cluster_reply(eng_cluster *, const char *node, const char *asker,
                   eng_name *sender, const void *data, size_t len,

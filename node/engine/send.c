@@ -72,7 +72,7 @@ static void send_rejected(tr_node *n, int rc) {
 
 int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
-               eng_actor **found, uint16_t *remote) {
+               uint32_t timeout_ms, eng_actor **found, uint16_t *remote) {
   size_t tolen;
   if (check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
@@ -86,8 +86,8 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
     rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
   } else if (n->cluster) {
     uint16_t idx = 0;
-    rc = cluster_send(n->cluster, to, type, sender, data, len, ask_id, 0,
-                      &idx);
+    rc = cluster_send(n->cluster, to, type, sender, data, len, ask_id,
+                      timeout_ms, &idx);
     if (remote) *remote = idx;
   } else {
     rc = TR_ENOTFOUND;
@@ -122,11 +122,11 @@ void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
 
 int tr_send(tr_ctx *ctx, const char *to, const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;
-  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, NULL,
-                    NULL);
+  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
+                    NULL, NULL);
 }
 
 int tr_node_send(tr_node *n, const char *to, const void *data, size_t len) {
   if (!n) return TR_EINVAL;
-  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, NULL, NULL);
+  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, 0, NULL, NULL);
 }

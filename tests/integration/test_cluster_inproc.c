@@ -158,6 +158,54 @@ static void test_ask_across_nodes(void **state) {
   tn_free(c);
 }
 
+static bool sphinx_asked(tn_cluster *c, void *arg) {
+  (void)arg;
+  return tn_count_events(c, "ask", "sphinx") >= 4;
+}
+
+/* A remote target that stops without replying: every ask waiting on it is
+ * answered TR_ENOTFOUND at once, long before its 30 s timeout, whether the
+ * target had handled it (mute0..2, quit0) or it was still queued (quit1,
+ * quit2), exactly once each. An ask whose own timeout has passed is not
+ * answered again. */
+static void test_remote_ask_target_stops(void **state) {
+  (void)state;
+  tn_cluster *c = start(3);
+  assert_int_equal(tn_probe(c, 0, "asker"), 0);
+  assert_int_equal(tn_probe(c, 1, "sphinx"), 0);
+  wait_resolve(c, "sphinx", "n1", SIZE_MAX);
+  /* Timed out at the asker; the target's node forgets it by then too. */
+  assert_int_equal(tn_cmd(c, 0, "asker", "askt sphinx 200 mute-late"), 0);
+  wait_event(c, (want_event){"reply", "asker", NULL, true, TR_ETIMEDOUT, 0},
+             SETTLE_MS);
+  usleep(100 * 1000); /* past its deadline on n1 as well */
+  assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 3 mute"), 0);
+  if (tn_wait(c, sphinx_asked, NULL, SETTLE_MS) < 0)
+    fail_msg("the mute asks did not reach sphinx");
+  uint64_t t0 = tn_now_ms();
+  assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 3 quit"), 0);
+  wait_event(c, (want_event){"reply", "asker", NULL, false, 0, 7}, SETTLE_MS);
+  assert_true(tn_now_ms() - t0 < 30000);
+  usleep(300 * 1000); /* a second answer to any of them would show now */
+  assert_int_equal(tn_count_events(c, "reply", "asker"), 7);
+  tn_event e;
+  assert_true(tn_nth(c, "reply", "asker", 0, &e));
+  assert_int_equal(e.status, TR_ETIMEDOUT);
+  for (size_t k = 1; k < 7; k++) {
+    assert_true(tn_nth(c, "reply", "asker", k, &e));
+    assert_int_equal(e.status, TR_ENOTFOUND);
+    assert_string_equal(e.from, "sphinx");
+  }
+  tr_node_stats ns;
+  tr_cluster_stats cs;
+  assert_int_equal(tn_stats(c, 1, &ns, &cs), 0);
+  assert_true(cs.asks_abandoned >= 4); /* the handled ones, at least */
+  assert_true(cs.asks_abandoned <= 6);
+  assert_int_equal(tn_stats(c, 0, &ns, &cs), 0);
+  assert_int_equal(ns.dead[TR_DL_LATE_REPLY], 0);
+  tn_free(c);
+}
+
 /* A remote monitor fires when the target stops (reason 0), and at once for
  * an id nobody holds (TR_ENOTFOUND); stop by id works across nodes. */
 static void test_remote_monitor(void **state) {
@@ -458,6 +506,7 @@ int main(void) {
       cmocka_unit_test(test_three_nodes_send_both_ways),
       cmocka_unit_test(test_fifo_across_nodes),
       cmocka_unit_test(test_ask_across_nodes),
+      cmocka_unit_test(test_remote_ask_target_stops),
       cmocka_unit_test(test_remote_monitor),
       cmocka_unit_test(test_remote_mailbox_full),
       cmocka_unit_test(test_backpressure),

@@ -274,6 +274,12 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
   if (strcmp(verb, "send") == 0) return tr_send(ctx, to, rest, strlen(rest));
   if (strcmp(verb, "ask") == 0)
     return tr_ask(ctx, to, rest, strlen(rest), 30000, NULL);
+  if (strcmp(verb, "askt") == 0) { /* askt TO MS TEXT */
+    unsigned ms = 0;
+    int toff = 0;
+    if (sscanf(rest, "%u %n", &ms, &toff) < 1) return TR_EINVAL;
+    return tr_ask(ctx, to, rest + toff, strlen(rest + toff), ms, NULL);
+  }
   if (strcmp(verb, "mon") == 0) return tr_monitor(ctx, to);
   if (strcmp(verb, "demon") == 0) return tr_demonitor(ctx, to);
   if (strcmp(verb, "sub") == 0) return tr_subscribe(ctx, to);
@@ -302,12 +308,15 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
   }
   if (strcmp(verb, "unsub") == 0) return tr_unsubscribe(ctx, to);
   if (strcmp(verb, "burst") == 0 || strcmp(verb, "askburst") == 0) {
-    /* N messages in one turn: they leave in one write and arrive in one
-     * read, faster than a small mailbox drains. The first error is kept. */
-    int count = atoi(rest), first = 0;
+    /* N messages "b0".. (or PREFIX0..) in one turn: they leave in one
+     * write and arrive in one read, faster than a small mailbox drains.
+     * The first error is kept. */
+    int count = 0, first = 0;
+    char prefix[16] = "b";
+    if (sscanf(rest, "%d %15s", &count, prefix) < 1) return TR_EINVAL;
     for (int k = 0; k < count; k++) {
-      char msg[16];
-      int len = snprintf(msg, sizeof(msg), "b%d", k);
+      char msg[32];
+      int len = snprintf(msg, sizeof(msg), "%s%d", prefix, k);
       int rc = verb[0] == 'a'
                    ? tr_ask(ctx, to, msg, (size_t)len, 30000, NULL)
                    : tr_send(ctx, to, msg, (size_t)len);
@@ -350,7 +359,15 @@ static int probe_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
     return 0;
   }
   record(p->c, kind_of(env->type), tr_self(ctx), env, NULL, env->status);
-  if (env->type == TR_MSG_ASK) {
+  /* Asks "mute..." are not answered; "quit..." neither, and the probe
+   * stops (what is still in its mailbox is dropped). */
+  if (env->type == TR_MSG_ASK && env->len >= 4 &&
+      memcmp(env->data, "quit", 4) == 0) {
+    tr_stop(ctx);
+    return 0;
+  }
+  if (env->type == TR_MSG_ASK &&
+      !(env->len >= 4 && memcmp(env->data, "mute", 4) == 0)) {
     char re[128];
     int len = snprintf(re, sizeof(re), "re:%.*s", (int)(env->len > 100 ? 100 : env->len),
                        (const char *)env->data);

@@ -51,11 +51,15 @@ long tn_wait(tn_cluster *, bool (*pred)(tn_cluster *, void *), void *arg,
 /* ---- probes --------------------------------------------------------------- */
 
 /* A probe actor `id` on node i. It records every envelope it gets, answers
- * asks with "re:" + the data, and runs commands sent to it as text:
- *   "send TO TEXT", "ask TO TEXT" (timeout 30 s), "mon TO", "demon TO",
+ * asks with "re:" + the data (but not asks "mute...", and on an ask
+ * "quit..." it stops without replying), and runs commands sent to it as
+ * text:
+ *   "send TO TEXT", "ask TO TEXT" (timeout 30 s), "askt TO MS TEXT",
+ *   "mon TO", "demon TO",
  *   "sub PUBLISHER", "stop ID" (tr_stop_actor), "child ID" (a child probe,
- *   spawned and monitored in one turn), "burst TO N" / "askburst TO N" (N
- *   sends / asks in one turn; the first error is the command's status),
+ *   spawned and monitored in one turn), "burst TO N [PREFIX]" / "askburst TO N
+ *   [PREFIX]" (N sends / asks "b0".. or PREFIX0.. in one turn; the first
+ *   error is the command's status),
  *   "pub TOPIC TEXT", "pubn TOPIC N" (N publishes "p0".."p<N-1>" in one
  *   turn; TOPIC "-" is the default topic), "subt PUB TOPIC",
  *   "unsubt PUB TOPIC", "unsub PUB".

@@ -30,7 +30,8 @@ static void envelope_round_trips_and_payload_points_into_the_frame(void **st) {
   wire_envelope e = {.type = TR_MSG_ASK, .sender = sl("alice"),
                      .target = sl("billing"), .topic = sl("EURUSD"),
                      .payload = {(const uint8_t *)payload, sizeof(payload)},
-                     .ask_id = 77, .status = -7, .seq = 123456789012ull};
+                     .ask_id = 77, .status = -7, .seq = 123456789012ull,
+                     .timeout_ms = 250000};
   int n = wire_encode_envelope(buf, sizeof(buf), WIRE_MAX_FRAME_DEFAULT, &e);
   assert_true(n > (int)WIRE_HDR);
   assert_true((size_t)n <= wire_envelope_bound(&e));
@@ -54,6 +55,7 @@ static void envelope_round_trips_and_payload_points_into_the_frame(void **st) {
   assert_int_equal(77, d.ask_id);
   assert_int_equal(-7, d.status);
   assert_true(d.seq == 123456789012ull);
+  assert_int_equal(250000, d.timeout_ms);
   assert_int_equal(0, wire_reader_next(&r, &f));
   wire_reader_free(&r);
 }

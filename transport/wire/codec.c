@@ -51,7 +51,7 @@ static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
 
 size_t wire_envelope_bound(const wire_envelope *e) {
   /* Per field: tag (1) + varint length (<= 10) + data; numbers <= 11. */
-  return WIRE_HDR + 4 * 11 + 4 * 11 + e->sender.len + e->target.len +
+  return WIRE_HDR + 5 * 11 + 4 * 11 + e->sender.len + e->target.len +
          e->topic.len + e->payload.len;
 }
 
@@ -85,6 +85,8 @@ int wire_encode_envelope(uint8_t *buf, size_t cap, uint32_t max_frame,
   m.status = e->status;
   m.has_seq = e->seq != 0;
   m.seq = e->seq;
+  m.has_timeout_ms = e->timeout_ms != 0;
+  m.timeout_ms = e->timeout_ms;
   pb_ostream_t s = pb_ostream_from_buffer(buf + WIRE_HDR, cap - WIRE_HDR);
   if (!pb_encode(&s, troupe_Envelope_fields, &m)) return TR_EFULL;
   if (s.bytes_written + 1 > max_frame) return TR_ETOOBIG;
@@ -150,6 +152,7 @@ int wire_decode_envelope(const uint8_t *body, size_t len, wire_envelope *out) {
   out->ask_id = m.ask_id;
   out->status = m.status;
   out->seq = m.seq;
+  out->timeout_ms = m.timeout_ms;
   out->has_sender = out->sender.p != NULL;
   out->has_topic = out->topic.p != NULL;
   return 0;

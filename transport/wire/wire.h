@@ -28,6 +28,7 @@ typedef struct wire_envelope {
   uint64_t ask_id;
   int32_t status;
   uint64_t seq;
+  uint32_t timeout_ms; /* TR_MSG_ASK only; 0: absent */
   /* Decode only: which optional strings were present. */
   uint8_t has_sender, has_topic;
 } wire_envelope;
