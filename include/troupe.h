@@ -346,6 +346,9 @@ typedef struct tr_cluster_stats {
   uint64_t undeliverable;   /* envelopes a link gave up on */
   uint64_t rejected;        /* cluster messages refused: malformed, forged
                                sender, claims about others' state */
+  uint64_t stale_updates;   /* registry updates about a node at another
+                               epoch than this node knows (a restart still
+                               spreading): ignored, anti-entropy repairs */
   uint64_t probes, suspicions, deaths, refutations; /* SWIM, since start */
   uint64_t conflicts_lost;  /* own actors stopped for an id conflict */
   uint64_t read_pauses;     /* links stopped reading: over 65,536 messages

@@ -82,8 +82,8 @@ int tr_node_cluster_stats(tr_node *n, tr_cluster_stats *out) {
   out->rejected += ss.rejected_sender + ss.rejected_claim + ss.rejected_jump;
   reg_stats rs;
   reg_get_stats(c->reg, &rs);
-  out->rejected += rs.rejected_sender + rs.rejected_owner + rs.rejected_self +
-                   rs.rejected_malformed;
+  out->rejected += rs.rejected_sender + rs.rejected_self + rs.rejected_malformed;
+  out->stale_updates = rs.rejected_owner;
   out->registry_ids = reg_count(c->reg);
   out->alive = out->suspect = out->dead = out->left = 0;
   size_t total = swim_members(c->swim, NULL, 0);

@@ -166,7 +166,8 @@ void reg_each(registry *, void (*fn)(void *arg, const char *id,
  * sent; sets_applied: SETs that replaced a set; conflicts: a second
  * claimant added to an id here; conflicts_lost: conflict_lost calls.
  * rejected_sender: whole messages whose sender is not `from`;
- * rejected_owner: deltas and SETs for an owner not up in that epoch;
+ * rejected_owner: deltas and SETs for an owner not up in that epoch
+ * (tr_cluster_stats.stale_updates: a restart still spreading, benign);
  * rejected_self: deltas and SETs about this node's own set, and digest
  * entries saying another holds a newer version of it; rejected_malformed: entries with an empty
  * or unterminated name or id, or a message of an unknown type. */

@@ -395,6 +395,10 @@ static void render_cluster(render *r, tr_node *node,
          c->link_full);
   single(r, "troupe_remote_undeliverable_total", "counter",
          "Envelopes a link gave up on.", c->undeliverable);
+  single(r, "troupe_cluster_stale_updates_total", "counter",
+         "Registry updates about a node at another epoch than known "
+         "(ignored; a restart still spreading).",
+         c->stale_updates);
   single(r, "troupe_cluster_rejected_total", "counter",
          "Cluster messages refused (malformed, forged sender, claims "
          "about others' state).", c->rejected);

@@ -312,7 +312,7 @@ scenario_restart() {
 }
 
 scenario_lossdelay() {
-  local secs=$1 i before after downs=0 sus=0 l
+  local secs=$1 i before after downs=0 sus=0 rej=0 l s r
   begin lossdelay "5% loss on every link and 100 ms each way for ${secs} s: no false deaths"
   [ "$HAVE_IPTABLES" = 1 ] || { skipped "iptables not installed"; return; }
   start_cluster 100 || { fail "no cluster"; return; }
@@ -332,13 +332,18 @@ scenario_lossdelay() {
   done
   for i in $(seq 1 $N); do
     downs=$(( downs + $(tail -n +"$((mark[$i] + 1))" "$(out "$i")" | grep -c ' node_down ') ))
-    l=$(query "$i" stats "stats " | grep -o 'suspicions=[0-9]*' | cut -d= -f2)
-    sus=$(( sus + ${l:-0} - ${s0[$i]:-0} ))
+    l=$(query "$i" stats "stats ")
+    s=$(grep -o 'suspicions=[0-9]*' <<<"$l" | cut -d= -f2)
+    r=$(grep -o ' rejected=[0-9]*' <<<"$l" | cut -d= -f2)
+    sus=$(( sus + ${s:-0} - ${s0[$i]:-0} ))
+    rej=$(( rej + ${r:-0} ))
   done
   figure netns.false_deaths "$downs" count \
     "{\"nodes\":$N,\"duration_s\":$secs,\"loss_pct\":5,\"delay_ms_each_way\":100,\"suspicions\":$sus}"
   heal_all_rules
   [ "$downs" = 0 ] || { fail "$downs false node_down events ($sus suspicions)"; return; }
+  # Honest members under loss and delay send nothing a peer must refuse.
+  [ "$rej" = 0 ] || { fail "$rej cluster messages rejected among honest members"; return; }
   wait_view "1 2 3 4 5" "$(all_alive)" 20 || { fail "views disagree at the end"; return; }
   pass "0 false deaths, $sus suspicions"
 }

@@ -510,7 +510,8 @@ static void cmd_stats(tnode *t) {
   event("stats alive=%u suspect=%u dead=%u left=%u registry_ids=%llu "
         "probes=%llu suspicions=%llu deaths=%llu refutations=%llu "
         "conflicts_lost=%llu local_health=%u remote_sent=%llu "
-        "remote_received=%llu rejected=%llu undeliverable=%llu actors=%llu",
+        "remote_received=%llu rejected=%llu stale=%llu undeliverable=%llu "
+        "actors=%llu",
         c.alive, c.suspect, c.dead, c.left,
         (unsigned long long)c.registry_ids, (unsigned long long)c.probes,
         (unsigned long long)c.suspicions, (unsigned long long)c.deaths,
@@ -518,7 +519,8 @@ static void cmd_stats(tnode *t) {
         (unsigned long long)c.conflicts_lost, c.local_health,
         (unsigned long long)c.remote_sent,
         (unsigned long long)c.remote_received,
-        (unsigned long long)c.rejected, (unsigned long long)c.undeliverable,
+        (unsigned long long)c.rejected, (unsigned long long)c.stale_updates,
+        (unsigned long long)c.undeliverable,
         (unsigned long long)s.actors);
 }
 
