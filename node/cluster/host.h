@@ -5,7 +5,9 @@
  * FRAME_SWIM / FRAME_REGISTRY from the links, link closes as reasons to
  * probe. Files: host.c (lifecycle, timers, link and swim wiring),
  * host_seeds.c (seed resolution), host_route.c (envelopes both ways),
- * host_ask.c (asks from other nodes), host_monitor.c (remote monitors), host_api.c (public cluster calls).
+ * host_ask.c (asks from other nodes), host_monitor.c (remote monitors),
+ * host_pubsub.c (pub/sub across nodes), host_operator.c (the CLI's
+ * requests), host_api.c (public cluster calls).
  *
  * Peers. Every node name the host has dealt with gets a small index (1..),
  * kept for the node's life, so a queued message can say which node it came

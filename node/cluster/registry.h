@@ -169,8 +169,9 @@ void reg_each(registry *, void (*fn)(void *arg, const char *id,
  * rejected_owner: deltas and SETs for an owner not up in that epoch
  * (tr_cluster_stats.stale_updates: a restart still spreading, benign);
  * rejected_self: deltas and SETs about this node's own set, and digest
- * entries saying another holds a newer version of it; rejected_malformed: entries with an empty
- * or unterminated name or id, or a message of an unknown type. */
+ * entries saying another holds a newer version of it; rejected_malformed:
+ * entries with an empty or unterminated name or id, or a message of an
+ * unknown type. */
 typedef struct reg_stats {
   uint64_t claims, releases, deltas_applied, deltas_out, msgs_out;
   uint64_t pulls, sets_applied, conflicts, conflicts_lost;
