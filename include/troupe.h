@@ -357,6 +357,8 @@ typedef struct tr_cluster_stats {
                                (its link full or down), all topics */
   uint64_t asks_abandoned;  /* asks from other nodes whose target stopped
                                without replying: answered TR_ENOTFOUND */
+  uint32_t remote_asks_pending; /* asks from other nodes kept until their
+                               target replies, stops, or they time out */
   uint32_t local_health;    /* Lifeguard awareness; 0 is healthy */
 } tr_cluster_stats;
 

@@ -84,6 +84,7 @@ int tr_node_cluster_stats(tr_node *n, tr_cluster_stats *out) {
   reg_get_stats(c->reg, &rs);
   out->rejected += rs.rejected_sender + rs.rejected_self + rs.rejected_malformed;
   out->stale_updates = rs.rejected_owner;
+  out->remote_asks_pending = c->nrasks;
   out->registry_ids = reg_count(c->reg);
   out->alive = out->suspect = out->dead = out->left = 0;
   size_t total = swim_members(c->swim, NULL, 0);

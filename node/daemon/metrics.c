@@ -418,6 +418,9 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_remote_asks_abandoned_total", "counter",
          "Asks from other nodes whose target stopped without replying.",
          c->asks_abandoned);
+  single(r, "troupe_remote_asks_pending", "gauge",
+         "Asks from other nodes waiting on local actors.",
+         c->remote_asks_pending);
   single(r, "troupe_link_read_pauses_total", "counter",
          "Times links stopped reading because mailboxes were backed up.",
          c->read_pauses);

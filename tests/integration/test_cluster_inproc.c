@@ -206,6 +206,56 @@ static void test_remote_ask_target_stops(void **state) {
   tn_free(c);
 }
 
+typedef struct count_want {
+  const char *kind, *actor;
+  size_t n;
+} count_want;
+
+static bool has_count(tn_cluster *c, void *arg) {
+  count_want *w = arg;
+  return tn_count_events(c, w->kind, w->actor) >= w->n;
+}
+
+/* Remote asks an actor never answers: the target's node keeps each until
+ * its timeout, then sweeps it (when the records have doubled), so a
+ * silent actor costs nothing for long; a stop after the timeouts answers
+ * nobody twice. */
+static void test_remote_ask_records_swept(void **state) {
+  (void)state;
+  tn_cluster *c = start(2);
+  assert_int_equal(tn_probe(c, 0, "asker"), 0);
+  assert_int_equal(tn_probe(c, 1, "sphinx"), 0);
+  wait_resolve(c, "sphinx", "n1", SIZE_MAX);
+  tr_node_stats ns;
+  tr_cluster_stats cs;
+  for (size_t round = 1; round <= 2; round++) {
+    if (round == 2) usleep(100 * 1000); /* round 1 past its deadlines */
+    assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 1000 mute 200"),
+                     0);
+    count_want w = {"reply", "asker", 1000 * round};
+    if (tn_wait(c, has_count, &w, SETTLE_MS) < 0)
+      fail_msg("round %zu: the asks did not all time out", round);
+    assert_int_equal(tn_stats(c, 1, &ns, &cs), 0);
+    /* Round 2 passed 1024 records: the 1000 expired ones went. */
+    assert_int_equal(cs.remote_asks_pending, 1000);
+  }
+  assert_int_equal(tn_count_events(c, "ask", "sphinx"), 2000);
+  assert_false(tn_find(c, "reply", "asker", NULL, true, 0, NULL));
+  assert_false(tn_find(c, "reply", "asker", NULL, true, TR_ENOTFOUND, NULL));
+  usleep(100 * 1000); /* past every deadline on n1 too */
+  assert_int_equal(tn_cmd(c, 0, "asker", "ask sphinx quit"), 0);
+  count_want w = {"reply", "asker", 2001};
+  if (tn_wait(c, has_count, &w, SETTLE_MS) < 0) fail_msg("no answer to quit");
+  usleep(200 * 1000);
+  assert_int_equal(tn_count_events(c, "reply", "asker"), 2001);
+  assert_int_equal(tn_stats(c, 1, &ns, &cs), 0);
+  assert_int_equal(cs.asks_abandoned, 1); /* quit only */
+  assert_int_equal(cs.remote_asks_pending, 0);
+  assert_int_equal(tn_stats(c, 0, &ns, &cs), 0);
+  assert_int_equal(ns.dead[TR_DL_LATE_REPLY], 0);
+  tn_free(c);
+}
+
 /* A remote monitor fires when the target stops (reason 0), and at once for
  * an id nobody holds (TR_ENOTFOUND); stop by id works across nodes. */
 static void test_remote_monitor(void **state) {
@@ -507,6 +557,7 @@ int main(void) {
       cmocka_unit_test(test_fifo_across_nodes),
       cmocka_unit_test(test_ask_across_nodes),
       cmocka_unit_test(test_remote_ask_target_stops),
+      cmocka_unit_test(test_remote_ask_records_swept),
       cmocka_unit_test(test_remote_monitor),
       cmocka_unit_test(test_remote_mailbox_full),
       cmocka_unit_test(test_backpressure),

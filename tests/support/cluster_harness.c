@@ -312,13 +312,14 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
      * write and arrive in one read, faster than a small mailbox drains.
      * The first error is kept. */
     int count = 0, first = 0;
+    unsigned ms = 30000;
     char prefix[16] = "b";
-    if (sscanf(rest, "%d %15s", &count, prefix) < 1) return TR_EINVAL;
+    if (sscanf(rest, "%d %15s %u", &count, prefix, &ms) < 1) return TR_EINVAL;
     for (int k = 0; k < count; k++) {
       char msg[32];
       int len = snprintf(msg, sizeof(msg), "%s%d", prefix, k);
       int rc = verb[0] == 'a'
-                   ? tr_ask(ctx, to, msg, (size_t)len, 30000, NULL)
+                   ? tr_ask(ctx, to, msg, (size_t)len, ms, NULL)
                    : tr_send(ctx, to, msg, (size_t)len);
       if (rc != 0 && first == 0) first = rc;
     }

@@ -58,8 +58,9 @@ long tn_wait(tn_cluster *, bool (*pred)(tn_cluster *, void *), void *arg,
  *   "mon TO", "demon TO",
  *   "sub PUBLISHER", "stop ID" (tr_stop_actor), "child ID" (a child probe,
  *   spawned and monitored in one turn), "burst TO N [PREFIX]" / "askburst TO N
- *   [PREFIX]" (N sends / asks "b0".. or PREFIX0.. in one turn; the first
- *   error is the command's status),
+ *   [PREFIX [MS]]" (N sends / asks "b0".. or PREFIX0.. in one turn, asks
+ *   with timeout MS, 30 s by default; the first error is the command's
+ *   status),
  *   "pub TOPIC TEXT", "pubn TOPIC N" (N publishes "p0".."p<N-1>" in one
  *   turn; TOPIC "-" is the default topic), "subt PUB TOPIC",
  *   "unsubt PUB TOPIC", "unsub PUB".
