@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -261,6 +262,23 @@ static const char *base_name(const char *path) {
   return slash ? slash + 1 : path;
 }
 
+/* A node holds a socket per peer it talks to, plus operators and scrapes:
+ * the usual soft limit of 1,024 descriptors would cap a cluster near that
+ * size. Raise it to the hard limit, as servers commonly do. */
+static unsigned long long run_raise_nofile(run_daemon *d) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlim_t want = rl.rlim_max;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      run_log(d, TR_LOG_WARN, "nofile_not_raised", "error=\"%s\"",
+              strerror(errno));
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long long)rl.rlim_cur;
+}
+
 static int run_start(run_daemon *d, char *err, size_t errlen) {
   run_config *c = &d->cfg;
   int rc = run_check_files(c, err, errlen);
@@ -272,6 +290,7 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return TROUPE_EXIT_ERROR;
   }
+  unsigned long long nofile = run_raise_nofile(d);
   tr_node_config nc = {
       .name = c->name,
       .listen = c->listen,
@@ -353,11 +372,11 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
   fflush(stdout);
   run_log(d, TR_LOG_INFO, "run_started",
           "name=%s mode=%s cluster=%s listen=%s advertise=%s plugins=%s "
-          "actors=%s metrics=%s pid=%ld",
+          "actors=%s metrics=%s nofile=%llu pid=%ld",
           name, c->listen ? "cluster" : "local", cluster,
           c->listen ? c->listen : "-", advertise[0] ? advertise : "-",
           plugins[0] ? plugins : "-", actors[0] ? actors : "-",
-          c->metrics ? c->metrics : "off", (long)getpid());
+          c->metrics ? c->metrics : "off", nofile, (long)getpid());
   return 0;
 }
 

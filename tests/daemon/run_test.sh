@@ -97,6 +97,12 @@ case_single() {
   wait_for "$WORK/a.out" '^echo: echo1 ready' || fail "echo1 did not start"
   wait_for "$WORK/a.out" '^\[p1\] prices: t1 [0-9.]+' || fail "printer saw no price"
   grep -q 'event=run_started name=solo mode=local' "$WORK/a.err" || fail "no run_started log line"
+  # One descriptor per peer: the soft limit is raised to the hard one.
+  hard=$(ulimit -Hn)
+  if [ "$hard" != unlimited ]; then
+    grep -q "event=run_started .* nofile=$hard " "$WORK/a.err" ||
+      fail "descriptor limit not raised to $hard: $(grep -o 'nofile=[0-9]*' "$WORK/a.err")"
+  fi
   ok "local node with echo, ticker and printer running"
   stop_and_check a TERM 0 30
   grep -q 'event=run_stopped' "$WORK/a.err" || fail "no run_stopped log line"
