@@ -7,7 +7,9 @@
  * subscribers from one shared copy. Interest follows the registry: when
  * the publisher's id resolves to another node (respawned elsewhere, its
  * node restarted, or it appeared at last), the interest moves there; while
- * it resolves nowhere, the subscription waits. Interest rides the
+ * it resolves nowhere, the subscription waits and the interest stays
+ * parked at the publisher's last node (which keeps it across the stop), so
+ * a publisher respawned in place reaches its subscribers at once. Interest rides the
  * envelope stream, so it is ordered with publishes and survives link
  * reconnects like any message. A publish never waits: a full link drops
  * that node's copy, counted per (publisher, topic, node). */
@@ -103,9 +105,12 @@ void cluster_interest_changed(eng_cluster *c, eng_topic *t) {
   uint16_t want = 0;
   if (t->nsubs > 0 && pub[0] != '$') {
     const char *owner = reg_lookup(c->reg, pub);
-    host_peer *p = owner && strcmp(owner, c->name) != 0
-                       ? host_peer_get(c, owner)
-                       : NULL;
+    /* Resolving nowhere (the publisher stopped): the interest stays
+     * parked at its last node, so a publisher respawned there reaches us
+     * from its first publish; a respawn elsewhere moves it below. */
+    if (!owner) return;
+    host_peer *p = strcmp(owner, c->name) != 0 ? host_peer_get(c, owner)
+                                                : NULL;
     if (p && p->up) want = p->idx;
   }
   if (want == t->interest_node) return;

@@ -66,6 +66,39 @@ static void wait_interest(tn_cluster *c, size_t node, int n) {
              tn_interest(c, node), n);
 }
 
+static bool gone_everywhere(tn_cluster *c, void *arg) {
+  const char *id = arg;
+  char owner[TR_ID_MAX + 1];
+  for (size_t i = 0; i < tn_count(c); i++)
+    if (tn_locate(c, i, id, owner, sizeof(owner)) != TR_ENOTFOUND)
+      return false;
+  return true;
+}
+
+static void wait_gone(tn_cluster *c, const char *id) {
+  if (tn_wait(c, gone_everywhere, (void *)id, SETTLE_MS) < 0)
+    fail_msg("%s still resolves somewhere", id);
+}
+
+typedef struct owner_want {
+  size_t node;
+  const char *id, *owner;
+} owner_want;
+
+static bool owned_by(tn_cluster *c, void *arg) {
+  owner_want *w = arg;
+  char owner[TR_ID_MAX + 1];
+  return tn_locate(c, w->node, w->id, owner, sizeof(owner)) == 0 &&
+         strcmp(owner, w->owner) == 0;
+}
+
+static void wait_owner(tn_cluster *c, size_t node, const char *id,
+                       const char *owner) {
+  owner_want w = {node, id, owner};
+  if (tn_wait(c, owned_by, &w, SETTLE_MS) < 0)
+    fail_msg("node %zu never resolved %s to %s", node, id, owner);
+}
+
 /* The publishes actor got, in order, are exactly p0..p<n-1> on topic. */
 static void assert_in_order(tn_cluster *c, const char *actor,
                             const char *topic, int n) {
@@ -153,7 +186,8 @@ static void test_one_crossing_and_withdraw(void **state) {
 }
 
 /* A subscription to an id nobody holds waits; it becomes active when the
- * publisher appears, follows it when it is respawned on another node, and
+ * publisher appears, reaches it again from its first publish when it is
+ * respawned in place, follows it when it is respawned on another node, and
  * resumes after the publisher's node restarts — with no call by the
  * subscriber. */
 static void test_pending_moves_and_restart(void **state) {
@@ -166,13 +200,24 @@ static void test_pending_moves_and_restart(void **state) {
   assert_int_equal(tn_cmd(c, 2, "later", "pub news one"), 0);
   wait_count(c, "publish", "fan", 1);
 
-  /* Respawned on n0. */
+  /* Stopped: every node sees it gone, and its node keeps the interest
+   * parked; respawned there, its very first publish reaches fan. */
   assert_int_equal(tn_cmd(c, 1, "fan", "stop later"), 0);
-  wait_interest(c, 2, 0);
+  wait_gone(c, "later");
+  assert_int_equal(tn_interest(c, 2), 1);
+  assert_int_equal(tn_probe(c, 2, "later"), 0);
+  assert_int_equal(tn_cmd(c, 2, "later", "pub news again"), 0);
+  wait_count(c, "publish", "fan", 2);
+
+  /* Respawned on n0: the interest moves there, n2 drops it. */
+  wait_owner(c, 1, "later", "n2"); /* fan's node stops it by id */
+  assert_int_equal(tn_cmd(c, 1, "fan", "stop later"), 0);
+  wait_gone(c, "later");
   assert_int_equal(tn_probe(c, 0, "later"), 0);
   wait_interest(c, 0, 1);
+  wait_interest(c, 2, 0);
   assert_int_equal(tn_cmd(c, 0, "later", "pub news two"), 0);
-  wait_count(c, "publish", "fan", 2);
+  wait_count(c, "publish", "fan", 3);
 
   /* n0's process restarts (new epoch) and spawns it again. */
   assert_int_equal(tn_restart(c, 0), 0);
@@ -180,10 +225,13 @@ static void test_pending_moves_and_restart(void **state) {
   assert_int_equal(tn_probe(c, 0, "later"), 0);
   wait_interest(c, 0, 1);
   assert_int_equal(tn_cmd(c, 0, "later", "pub news three"), 0);
-  wait_count(c, "publish", "fan", 3);
-  tn_event e;
-  assert_true(tn_nth(c, "publish", "fan", 2, &e));
-  assert_string_equal(e.data, "three");
+  wait_count(c, "publish", "fan", 4);
+  const char *want[] = {"one", "again", "two", "three"};
+  for (size_t k = 0; k < 4; k++) {
+    tn_event e;
+    assert_true(tn_nth(c, "publish", "fan", k, &e));
+    assert_string_equal(e.data, want[k]);
+  }
   tn_free(c);
 }
 
