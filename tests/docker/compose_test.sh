@@ -129,8 +129,12 @@ done
 log "docker health healthy; /healthz and /metrics answer on the published ports"
 
 # ---- send and ask by ID across containers -------------------------------------
-for a in echo-n1:n1 echo-n2:n2 echo-n3:n3 t1:n1 p2:n2 t3:n3; do
-  wait_for 30 has_actor n2 "${a%%:*}" "${a##*:}" || fail "registry lacks $a"
+# Every node must resolve every actor: the asks and sends below start at
+# each of them.
+for v in n1 n2 n3; do
+  for a in echo-n1:n1 echo-n2:n2 echo-n3:n3 t1:n1 p2:n2 t3:n3; do
+    wait_for 30 has_actor "$v" "${a%%:*}" "${a##*:}" || fail "$v's registry lacks $a"
+  done
 done
 [ "$(ops n3 ask echo-n1 ping)" = ping ] || fail "ask echo-n1 from n3"
 ops n2 send echo-n3 x || fail "send echo-n3 from n2"
