@@ -263,7 +263,13 @@ scenario_subdead() {
   pb=$(query 1 "peer n3" "peer n3 ")
   log "  n1 after n3 died: ${l#* out}; ${pa#* } -> ${pb#* }"
   [ -z "$(out_to "$l" n3)" ] || [ "$(out_to "$l" n3)" = 0 ] || { fail "publishes still sent to dead n3: $l"; return; }
-  [ "$(echo "$pa" | grep -oE 'out=[0-9]+')" = "$(echo "$pb" | grep -oE 'out=[0-9]+')" ] ||
+  # No link (rc=TR_ENOTFOUND: it was closed at n3's death) counts as 0; a
+  # link made again since (SWIM's partition-heal pass asks a dead member
+  # now and then) starts from 0 and must carry no envelope.
+  local oa ob
+  oa=$(grep -oE 'out=[0-9]+' <<<"$pa" | cut -d= -f2); oa=${oa:-0}
+  ob=$(grep -oE 'out=[0-9]+' <<<"$pb" | cut -d= -f2); ob=${ob:-0}
+  [ "$ob" = "$oa" ] || [ "$ob" = 0 ] ||
     { fail "n1->n3 envelopes_out still grows: $pa -> $pb"; return; }
   [ "$(out_to "$l" n2)" = 30 ] || { fail "n1->n2 should carry 30: $l"; return; }
   wait_received 2 sB - "$m2" 30 5 || { fail "sB on n2 did not get the 30"; return; }
