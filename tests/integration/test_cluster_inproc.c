@@ -158,9 +158,16 @@ static void test_ask_across_nodes(void **state) {
   tn_free(c);
 }
 
-static bool sphinx_asked(tn_cluster *c, void *arg) {
-  (void)arg;
-  return tn_count_events(c, "ask", "sphinx") >= 4;
+/* An ask from asker on n0 to oracle on n1, answered: its reply leaves n1
+ * after everything n1 sent asker before, on the same link, so once it is
+ * in, any earlier answer would be too. */
+static void reply_barrier(tn_cluster *c, size_t nreplies) {
+  assert_int_equal(tn_cmd(c, 0, "asker", "ask oracle barrier"), 0);
+  if (tn_wait_events(c, "reply", "asker", nreplies + 1, SETTLE_MS) < 0)
+    fail_msg("no reply to the barrier ask");
+  tn_event e;
+  assert_true(tn_nth(c, "reply", "asker", nreplies, &e));
+  assert_string_equal(e.data, "re:barrier");
 }
 
 /* A remote target that stops without replying: every ask waiting on it is
@@ -173,21 +180,23 @@ static void test_remote_ask_target_stops(void **state) {
   tn_cluster *c = start(3);
   assert_int_equal(tn_probe(c, 0, "asker"), 0);
   assert_int_equal(tn_probe(c, 1, "sphinx"), 0);
+  assert_int_equal(tn_probe(c, 1, "oracle"), 0);
   wait_resolve(c, "sphinx", "n1", SIZE_MAX);
+  wait_resolve(c, "oracle", "n1", SIZE_MAX);
   /* Timed out at the asker; the target's node forgets it by then too. */
   assert_int_equal(tn_cmd(c, 0, "asker", "askt sphinx 200 mute-late"), 0);
   wait_event(c, (want_event){"reply", "asker", NULL, true, TR_ETIMEDOUT, 0},
              SETTLE_MS);
   usleep(100 * 1000); /* past its deadline on n1 as well */
   assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 3 mute"), 0);
-  if (tn_wait(c, sphinx_asked, NULL, SETTLE_MS) < 0)
+  if (tn_wait_events(c, "ask", "sphinx", 4, SETTLE_MS) < 0)
     fail_msg("the mute asks did not reach sphinx");
   uint64_t t0 = tn_now_ms();
   assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 3 quit"), 0);
   wait_event(c, (want_event){"reply", "asker", NULL, false, 0, 7}, SETTLE_MS);
   assert_true(tn_now_ms() - t0 < 30000);
-  usleep(300 * 1000); /* a second answer to any of them would show now */
-  assert_int_equal(tn_count_events(c, "reply", "asker"), 7);
+  reply_barrier(c, 7); /* a second answer to any of them shows by now */
+  assert_int_equal(tn_count_events(c, "reply", "asker"), 8);
   tn_event e;
   assert_true(tn_nth(c, "reply", "asker", 0, &e));
   assert_int_equal(e.status, TR_ETIMEDOUT);
@@ -206,16 +215,6 @@ static void test_remote_ask_target_stops(void **state) {
   tn_free(c);
 }
 
-typedef struct count_want {
-  const char *kind, *actor;
-  size_t n;
-} count_want;
-
-static bool has_count(tn_cluster *c, void *arg) {
-  count_want *w = arg;
-  return tn_count_events(c, w->kind, w->actor) >= w->n;
-}
-
 /* Remote asks an actor never answers: the target's node keeps each until
  * its timeout, then sweeps it (when the records have doubled), so a
  * silent actor costs nothing for long; a stop after the timeouts answers
@@ -225,15 +224,16 @@ static void test_remote_ask_records_swept(void **state) {
   tn_cluster *c = start(2);
   assert_int_equal(tn_probe(c, 0, "asker"), 0);
   assert_int_equal(tn_probe(c, 1, "sphinx"), 0);
+  assert_int_equal(tn_probe(c, 1, "oracle"), 0);
   wait_resolve(c, "sphinx", "n1", SIZE_MAX);
+  wait_resolve(c, "oracle", "n1", SIZE_MAX);
   tr_node_stats ns;
   tr_cluster_stats cs;
   for (size_t round = 1; round <= 2; round++) {
     if (round == 2) usleep(100 * 1000); /* round 1 past its deadlines */
     assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 1000 mute 200"),
                      0);
-    count_want w = {"reply", "asker", 1000 * round};
-    if (tn_wait(c, has_count, &w, SETTLE_MS) < 0)
+    if (tn_wait_events(c, "reply", "asker", 1000 * round, SETTLE_MS) < 0)
       fail_msg("round %zu: the asks did not all time out", round);
     assert_int_equal(tn_stats(c, 1, &ns, &cs), 0);
     /* Round 2 passed 1024 records: the 1000 expired ones went. */
@@ -244,10 +244,10 @@ static void test_remote_ask_records_swept(void **state) {
   assert_false(tn_find(c, "reply", "asker", NULL, true, TR_ENOTFOUND, NULL));
   usleep(100 * 1000); /* past every deadline on n1 too */
   assert_int_equal(tn_cmd(c, 0, "asker", "ask sphinx quit"), 0);
-  count_want w = {"reply", "asker", 2001};
-  if (tn_wait(c, has_count, &w, SETTLE_MS) < 0) fail_msg("no answer to quit");
-  usleep(200 * 1000);
-  assert_int_equal(tn_count_events(c, "reply", "asker"), 2001);
+  if (tn_wait_events(c, "reply", "asker", 2001, SETTLE_MS) < 0)
+    fail_msg("no answer to quit");
+  reply_barrier(c, 2001);
+  assert_int_equal(tn_count_events(c, "reply", "asker"), 2002);
   assert_int_equal(tn_stats(c, 1, &ns, &cs), 0);
   assert_int_equal(cs.asks_abandoned, 1); /* quit only */
   assert_int_equal(cs.remote_asks_pending, 0);

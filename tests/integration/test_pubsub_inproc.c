@@ -31,20 +31,9 @@ static tn_cluster *start(size_t n) {
   return c;
 }
 
-typedef struct count_want {
-  const char *kind, *actor;
-  size_t n;
-} count_want;
-
-static bool has_count(tn_cluster *c, void *arg) {
-  count_want *w = arg;
-  return tn_count_events(c, w->kind, w->actor) >= w->n;
-}
-
 static void wait_count(tn_cluster *c, const char *kind, const char *actor,
                        size_t n) {
-  count_want w = {kind, actor, n};
-  if (tn_wait(c, has_count, &w, SETTLE_MS) < 0)
+  if (tn_wait_events(c, kind, actor, n, SETTLE_MS) < 0)
     fail_msg("%s got %zu %s events, want %zu", actor,
              tn_count_events(c, kind, actor), kind, n);
 }

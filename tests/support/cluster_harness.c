@@ -251,6 +251,22 @@ void tn_clear_events(tn_cluster *c) {
   uv_mutex_unlock(&c->ev_lock);
 }
 
+typedef struct count_want {
+  const char *kind, *actor;
+  size_t n;
+} count_want;
+
+static bool has_count(tn_cluster *c, void *arg) {
+  count_want *w = arg;
+  return tn_count_events(c, w->kind, w->actor) >= w->n;
+}
+
+long tn_wait_events(tn_cluster *c, const char *kind, const char *actor,
+                    size_t n, uint32_t max_ms) {
+  count_want w = {kind, actor, n};
+  return tn_wait(c, has_count, &w, max_ms);
+}
+
 /* ---- probe actors --------------------------------------------------------- */
 
 typedef struct probe {

@@ -93,6 +93,10 @@ size_t tn_count_events(tn_cluster *, const char *kind, const char *actor);
 bool tn_nth(tn_cluster *, const char *kind, const char *actor, size_t nth,
             tn_event *out);
 void tn_clear_events(tn_cluster *);
+/* Waits (tn_wait) until actor has recorded at least n events of kind;
+ * returns the ms it took, or -1. */
+long tn_wait_events(tn_cluster *, const char *kind, const char *actor,
+                    size_t n, uint32_t max_ms);
 
 /* ---- views (run through tn_call) ------------------------------------------ */
 
