@@ -132,6 +132,7 @@ struct eng_cluster {
   /* Send path: the last target id, the peer it resolved to, and the
    * registry generation that answer is good for. */
   char last_to[TR_ID_MAX + 1];
+  size_t last_to_len;
   host_peer *last_to_peer;
   uint64_t reg_gen, last_to_gen;
   /* Receive path: the last link an envelope came on, and its peer. */

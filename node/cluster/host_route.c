@@ -52,29 +52,33 @@ int host_send_env_topic(eng_cluster *c, host_peer *p, uint32_t type,
 
 /* The peer `to` resolves to: the last answer while the registry has not
  * changed since, else a lookup. NULL: nobody (or this node) holds it. */
-static host_peer *resolve(eng_cluster *c, const char *to) {
+static host_peer *resolve(eng_cluster *c, const char *to, size_t to_len) {
   if (c->last_to_peer && c->last_to_gen == c->reg_gen &&
-      strcmp(c->last_to, to) == 0)
+      c->last_to_len == to_len && memcmp(c->last_to, to, to_len) == 0)
     return c->last_to_peer;
   const char *owner = reg_lookup(c->reg, to);
   /* Ours in the registry but not in the engine: it is stopping. */
   if (!owner || strcmp(owner, c->name) == 0) return NULL;
   host_peer *p = host_peer_get(c, owner);
   if (!p) return NULL;
-  snprintf(c->last_to, sizeof(c->last_to), "%s", to);
+  if (to_len >= sizeof(c->last_to)) return p;
+  memcpy(c->last_to, to, to_len + 1);
+  c->last_to_len = to_len;
   c->last_to_peer = p;
   c->last_to_gen = c->reg_gen;
   return p;
 }
 
-int cluster_send(eng_cluster *c, const char *to, uint8_t type,
+int cluster_send(eng_cluster *c, const char *to, size_t to_len, uint8_t type,
                  eng_name *sender, const void *data, size_t len,
                  uint64_t ask_id, uint32_t timeout_ms, uint16_t *node) {
-  host_peer *p = resolve(c, to);
+  host_peer *p = resolve(c, to, to_len);
   if (!p) return TR_ENOTFOUND;
   wire_envelope e = {.type = type,
-                     .sender = slice(sender ? sender->str : NULL),
-                     .target = slice(to),
+                     .sender = sender ? (wire_slice){(const uint8_t *)sender->str,
+                                                     sender->len}
+                                      : (wire_slice){NULL, 0},
+                     .target = {(const uint8_t *)to, to_len},
                      .payload = {data, len},
                      .ask_id = ask_id,
                      .timeout_ms = timeout_ms};
@@ -128,7 +132,7 @@ static eng_name *peer_sender(host_peer *p, const wire_envelope *e, bool *bad) {
 static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
                           const char *target, eng_name *sender) {
   tr_node *n = c->node;
-  eng_actor *a = actor_find(n, target);
+  eng_actor *a = actor_find_len(n, target, e->target.len);
   int rc = a ? send_to_actor(a, (uint8_t)e->type, sender, NULL, e->payload.p,
                              e->payload.len, NULL, e->ask_id, 0,
                              ENG_ORIGIN(p->idx))

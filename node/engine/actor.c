@@ -11,8 +11,17 @@
 #define STATE_OFFSET ((sizeof(eng_actor) + 15u) & ~(size_t)15u)
 
 eng_actor *actor_find_len(tr_node *n, const char *id, size_t len) {
+  if (n->find_gen == n->actors_gen && n->find_len == len &&
+      memcmp(n->find_id, id, len) == 0)
+    return n->find_hit;
   eng_actor *a = NULL;
   HASH_FIND(hh, n->actors, id, len, a);
+  if (len <= sizeof(n->find_id)) {
+    memcpy(n->find_id, id, len);
+    n->find_len = len;
+    n->find_hit = a;
+    n->find_gen = n->actors_gen;
+  }
   return a;
 }
 
@@ -127,6 +136,7 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   a->state = t->state_size ? (char *)a + STATE_OFFSET : NULL;
   a->mb_capacity = o && o->capacity ? o->capacity : n->default_capacity;
   HASH_ADD_KEYPTR(hh, n->actors, a->id->str, a->id->len, a);
+  n->actors_gen++;
   if (parent) actor_link_child(parent, a);
   pubsub_actor_started(a);
   n->stats.spawned++;
@@ -171,6 +181,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   ask_actor_stopped(a);
   pubsub_actor_stopped(a);
   HASH_DEL(n->actors, a); /* the id is free from here on */
+  n->actors_gen++;
 
   while (a->mb_head) {
     eng_msg *m = a->mb_head;

@@ -328,9 +328,9 @@ void cluster_actor_gone(eng_cluster *, eng_actor *, int reason);
  * TR_EUNREACHABLE (its node is not up), TR_EFULL (link queue), TR_ENOMEM.
  * An ask carries its timeout: the target's node answers it if the target
  * stops without replying. *node gets the owner's index. */
-int cluster_send(eng_cluster *, const char *to, uint8_t type, eng_name *sender,
-                 const void *data, size_t len, uint64_t ask_id,
-                 uint32_t timeout_ms, uint16_t *node);
+int cluster_send(eng_cluster *, const char *to, size_t to_len, uint8_t type,
+                 eng_name *sender, const void *data, size_t len,
+                 uint64_t ask_id, uint32_t timeout_ms, uint16_t *node);
 /* A reply to an ask that came from node `node` (by name). */
 int cluster_reply(eng_cluster *, const char *node, const char *asker,
                   eng_name *sender, const void *data, size_t len,
@@ -377,6 +377,13 @@ struct tr_node {
   tr_log_level log_level;
 
   eng_actor *actors; /* uthash by id */
+  /* The last id looked up and what it found (NULL: not here), valid while
+   * actors_gen is unchanged; every add to and removal from `actors` bumps
+   * it. A stream of sends to one id then costs a compare, not a hash. */
+  uint64_t actors_gen, find_gen;
+  eng_actor *find_hit;
+  size_t find_len;
+  char find_id[TR_ID_MAX];
   eng_pub *pubs;     /* uthash by publisher id */
   eng_ask *asks;     /* uthash by ask id */
   eng_ask *free_asks;

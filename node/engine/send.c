@@ -86,7 +86,7 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
     rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
   } else if (n->cluster) {
     uint16_t idx = 0;
-    rc = cluster_send(n->cluster, to, type, sender, data, len, ask_id,
+    rc = cluster_send(n->cluster, to, tolen, type, sender, data, len, ask_id,
                       timeout_ms, &idx);
     if (remote) *remote = idx;
   } else {
@@ -103,8 +103,8 @@ void send_async(tr_node *n, const char *to, eng_name *sender,
   if (a)
     rc = send_to_actor(a, TR_MSG_SEND, sender, NULL, data, len, NULL, 0, 0, 0);
   else if (n->cluster)
-    rc = cluster_send(n->cluster, to, TR_MSG_SEND, sender, data, len, 0, 0,
-                      NULL);
+    rc = cluster_send(n->cluster, to, strlen(to), TR_MSG_SEND, sender, data,
+                      len, 0, 0, NULL);
   if (rc == 0) return;
   node_dead(n, rc == TR_EFULL            ? TR_DL_MAILBOX_FULL
                : rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE

@@ -124,6 +124,29 @@ static void send_to_an_unknown_id_returns_enotfound(void **st) {
   tr_node_free(n);
 }
 
+/* The engine remembers its last lookup (send.c's hot path): a miss, then
+ * a spawn of that id, a stop, and a respawn must each be seen at once. */
+static void last_lookup_follows_spawns_and_stops(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  assert_tr(TR_ENOTFOUND, tt_send_str(n, "later", "0"));
+  tt_probe a = {0}, b = {0};
+  assert_tr_ok(tt_spawn(n, "later", &a, 0));
+  assert_tr_ok(tt_send_str(n, "later", "1"));
+  assert_tr_ok(tt_send_str(n, "later", "2"));
+  ASSERT_RUN_UNTIL(n, a.received == 2, TT_ITERS, TT_MS);
+  assert_tr_ok(tr_node_stop_actor(n, "later"));
+  ASSERT_RUN_UNTIL(n, a.deinits == 1, TT_ITERS, TT_MS);
+  assert_tr(TR_ENOTFOUND, tt_send_str(n, "later", "3"));
+  assert_tr_ok(tt_spawn(n, "later", &b, 0));
+  assert_tr_ok(tt_send_str(n, "later", "4"));
+  ASSERT_RUN_UNTIL(n, b.received == 1, TT_ITERS, TT_MS);
+  assert_int_equal(1, b.rec[0].len);
+  assert_int_equal('4', b.rec[0].data[0]);
+  assert_int_equal(2, a.received);
+  tr_node_free(n);
+}
+
 static void spawn_with_a_taken_id_returns_eexist(void **st) {
   (void)st;
   tr_node *n = tt_node_new(NULL);
@@ -507,6 +530,7 @@ int main(void) {
           hundred_thousand_messages_arrive_in_order_under_back_pressure),
       cmocka_unit_test(mixed_sizes_from_one_sender_keep_their_order),
       cmocka_unit_test(send_to_an_unknown_id_returns_enotfound),
+      cmocka_unit_test(last_lookup_follows_spawns_and_stops),
       cmocka_unit_test(spawn_with_a_taken_id_returns_eexist),
       cmocka_unit_test(bad_ids_are_rejected_with_einval),
       cmocka_unit_test(null_payload_with_a_length_returns_einval),
