@@ -128,11 +128,18 @@ static eng_name *peer_sender(host_peer *p, const wire_envelope *e, bool *bad) {
   return s;
 }
 
-/* A SEND or ASK from p for a local actor. */
+/* e's target as a C string (its length is checked: 1..TR_ID_MAX). */
+static void target_copy(const wire_envelope *e, char out[TR_ID_MAX + 1]) {
+  memcpy(out, e->target.p, e->target.len);
+  out[e->target.len] = '\0';
+}
+
+/* A SEND or ASK from p for a local actor. The hot path looks the target up
+ * by its bytes in the frame; only a failure needs it as a string. */
 static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
-                          const char *target, eng_name *sender) {
+                          eng_name *sender) {
   tr_node *n = c->node;
-  eng_actor *a = actor_find_len(n, target, e->target.len);
+  eng_actor *a = actor_find_len(n, (const char *)e->target.p, e->target.len);
   int rc = a ? send_to_actor(a, (uint8_t)e->type, sender, NULL, e->payload.p,
                              e->payload.len, NULL, e->ask_id, 0,
                              ENG_ORIGIN(p->idx))
@@ -146,6 +153,8 @@ static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
   }
   node_dead(n, rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
   if (!sender) return; /* from outside actors: nobody to tell */
+  char target[TR_ID_MAX + 1];
+  target_copy(e, target);
   if (e->type == TR_MSG_ASK)
     host_send_env(c, p, TR_MSG_REPLY, target, sender->str, e->ask_id, rc,
                   NULL, 0);
@@ -160,24 +169,21 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
                                        : host_peer_get(c, link_peer(lk));
   c->last_rx_link = lk;
   c->last_rx_peer = p;
-  char target[TR_ID_MAX + 1];
-  bool bad = e->target.len == 0 || e->target.len > TR_ID_MAX || !p;
-  if (!bad) {
-    memcpy(target, e->target.p, e->target.len);
-    target[e->target.len] = '\0';
-  }
-  bad = bad || link_peer_client_only(lk); /* operators send via requests */
+  bool bad = e->target.len == 0 || e->target.len > TR_ID_MAX || !p ||
+             link_peer_client_only(lk); /* operators send via requests */
   eng_name *sender = bad ? NULL : peer_sender(p, e, &bad);
   if (bad) {
     c->st.rejected++;
     return;
   }
   c->st.remote_received++;
-  switch (e->type) {
-  case TR_MSG_SEND:
-  case TR_MSG_ASK:
-    route_deliver(c, p, e, target, sender);
+  if (e->type == TR_MSG_SEND || e->type == TR_MSG_ASK) {
+    route_deliver(c, p, e, sender);
     return;
+  }
+  char target[TR_ID_MAX + 1];
+  target_copy(e, target);
+  switch (e->type) {
   case TR_MSG_REPLY:
     ask_complete(n, e->ask_id, sender, e->payload.p, e->payload.len,
                  e->status, p->idx);

@@ -353,7 +353,8 @@ static void rm_dir(const char *dir) {
   rmdir(dir);
 }
 
-static int report(const bench *b) {
+static int report(bench *b) {
+  if (!b->error && b->run < b->reps) b->error = "the node stopped early";
   if (b->error) {
     printf("{\"name\":\"remote_oneway_64\",\"error\":\"%s\"}\n", b->error);
     return 1;

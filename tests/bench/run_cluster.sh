@@ -5,7 +5,7 @@
 #   remote_oneway_64 / link_oneway_64         remote send by id vs the bare
 #                                             link: both two processes on
 #                                             loopback, the same envelope,
-#                                             7 alternated runs each, the
+#                                             11 alternated runs each, the
 #                                             medians (target >= 0.9)
 #   cluster_pubsub_fanout_64                  >= 2,000,000 deliveries/s and
 #     / erlang_pg_fanout_64                   >= 5x Erlang pg over TLS
@@ -54,7 +54,7 @@ status=0
 # The bare link and remote send by id, both between two processes,
 # alternating, so the machine's load weighs on both alike (single runs vary
 # by +-10% here); the medians are compared.
-reps=7
+reps=11
 msgs=2000000
 if [[ ${#quick[@]} -gt 0 ]]; then reps=1; msgs=200000; fi
 for ((i = 0; i < reps; i++)); do
