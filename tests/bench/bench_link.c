@@ -67,7 +67,6 @@
 #include <mbedtls/chachapoly.h>
 #include <mbedtls/gcm.h>
 #include <mbedtls/version.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -80,6 +79,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "bench_child.h"
 #include "link.h"
 #include "pki.h"
 
@@ -970,43 +970,13 @@ done:
   return suite;
 }
 
-/* Execs this binary as the receiver; reads its two ports. The path is read
- * before the fork (valgrind answers that readlink with the program's path,
- * so the receiver can run under it too). */
+/* Execs this binary as the receiver; reads its two ports. */
 static int spawn_server(cli *c, const char *dir) {
-  char exe[4096];
-  ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (el <= 0) return -1;
-  exe[el] = '\0';
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  fflush(NULL);
-  pid_t pid = fork();
+  char line[64];
+  pid_t pid = bench_child_spawn("bench_link", dir, line, sizeof(line));
   if (pid < 0) return -1;
-  if (pid == 0) {
-    close(fds[0]);
-    char fd[16];
-    snprintf(fd, sizeof(fd), "%d", fds[1]);
-    execl(exe, "bench_link", "--serve", dir, "--fd", fd, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
   c->child = pid;
-  char line[64] = "";
-  size_t got = 0;
-  struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-  double deadline = now_s() + 20;
-  while (got < sizeof(line) - 1 && !memchr(line, '\n', got) &&
-         now_s() < deadline) {
-    if (poll(&pfd, 1, 200) <= 0) continue;
-    ssize_t n = read(fds[0], line + got, sizeof(line) - 1 - got);
-    if (n <= 0) break;
-    got += (size_t)n;
-    line[got] = '\0';
-  }
-  close(fds[0]);
-  if (sscanf(line, "%d %d", &c->link_port, &c->tcp_port) != 2) return -1;
-  return 0;
+  return sscanf(line, "%d %d", &c->link_port, &c->tcp_port) == 2 ? 0 : -1;
 }
 
 static bool link_up(cli *c) {

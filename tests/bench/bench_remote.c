@@ -22,7 +22,6 @@
  * Exit status 0, 1 if the run failed (a line with "error" says why), 2 for
  * bad usage. tests/bench/run_cluster.sh compares it with bench_link. */
 #define _GNU_SOURCE
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,10 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "bench_child.h"
 #include "pki.h"
 #include "troupe.h"
 
@@ -288,55 +287,6 @@ static const tr_actor_type drv_type = {.name = "drv",
                                        .init = bind_arg,
                                        .receive = drv_receive};
 
-/* Execs this binary as the receiving node; reads the address it listens on.
- * The path is read before the fork (as bench_link does, so the child can
- * run under valgrind too). */
-static pid_t spawn_receiver(const char *dir, char *addr, size_t cap) {
-  char exe[4096];
-  ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (el <= 0) return -1;
-  exe[el] = '\0';
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    close(fds[0]);
-    char fd[16];
-    snprintf(fd, sizeof(fd), "%d", fds[1]);
-    execl(exe, "bench_remote", "--serve", dir, "--fd", fd, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t got = 0;
-  addr[0] = '\0';
-  struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-  double deadline = now_s() + 20;
-  while (got < cap - 1 && !memchr(addr, '\n', got) && now_s() < deadline) {
-    if (poll(&pfd, 1, 200) <= 0) continue;
-    ssize_t n = read(fds[0], addr + got, cap - 1 - got);
-    if (n <= 0) break;
-    got += (size_t)n;
-    addr[got] = '\0';
-  }
-  close(fds[0]);
-  char *nl = strchr(addr, '\n');
-  if (!nl) return -pid;
-  *nl = '\0';
-  return pid;
-}
-
-static void reap(pid_t pid) {
-  int status;
-  for (int i = 0; i < 100; i++) { /* 5 s, then SIGKILL */
-    if (waitpid(pid, &status, WNOHANG) != 0) return;
-    usleep(50000);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-}
-
 static int cmp_rate(const void *a, const void *b) {
   double x = ((const run_result *)a)->rate, y = ((const run_result *)b)->rate;
   return (x > y) - (x < y);
@@ -387,11 +337,11 @@ static int run_bench(uint64_t messages, int reps) {
   if (rc == 0) rc = pki_write_files(&pki, dir, "n1");
   pki_free(&pki);
   char addr[160];
-  pid_t child = rc == 0 ? spawn_receiver(dir, addr, sizeof(addr)) : -1;
-  if (child <= 0) {
+  pid_t child =
+      rc == 0 ? bench_child_spawn("bench_remote", dir, addr, sizeof(addr)) : -1;
+  if (child < 0) {
     printf("{\"name\":\"remote_oneway_64\",\"error\":\"the receiving node "
            "did not start\"}\n");
-    if (child < -1) reap(-child);
     rm_dir(dir);
     return 1;
   }
@@ -414,7 +364,7 @@ static int run_bench(uint64_t messages, int reps) {
   if (rc != 0) b->error = tr_errname(rc);
   else tr_node_run(n);
   tr_node_free(n);
-  reap(child);
+  bench_child_reap(child);
   rm_dir(dir);
   rc = report(b);
   free(b);
