@@ -12,25 +12,28 @@
 
 #include "host.h"
 
-void host_log(eng_cluster *c, tr_log_level level, const char *event,
+void host_log(cluster *c, tr_log_level level, const char *event,
               const char *fmt, ...) {
+  if (!c->log || level > c->log_level) return;
+  char fields[512];
   va_list ap;
   va_start(ap, fmt);
-  node_vlog(c->node, level, event, fmt, ap);
+  vsnprintf(fields, sizeof(fields), fmt, ap);
   va_end(ap);
+  c->log(c->log_user, level, event, fields);
 }
 
-uint64_t host_now(eng_cluster *c) { return uv_now(c->loop); }
+uint64_t host_now(cluster *c) { return uv_now(c->loop); }
 
 /* ---- peers ---------------------------------------------------------------- */
 
-host_peer *host_peer_find(eng_cluster *c, const char *name) {
+host_peer *host_peer_find(cluster *c, const char *name) {
   host_peer *p = NULL;
   HASH_FIND_STR(c->peers, name, p);
   return p;
 }
 
-host_peer *host_peer_get(eng_cluster *c, const char *name) {
+host_peer *host_peer_get(cluster *c, const char *name) {
   host_peer *p = host_peer_find(c, name);
   if (p) return p;
   if (c->npeers >= HOST_MAX_PEERS) return NULL;
@@ -54,16 +57,16 @@ host_peer *host_peer_get(eng_cluster *c, const char *name) {
   return p;
 }
 
-host_peer *host_peer_at(eng_cluster *c, uint16_t idx) {
+host_peer *host_peer_at(cluster *c, uint16_t idx) {
   return idx >= 1 && idx <= c->npeers ? c->by_idx[idx] : NULL;
 }
 
-const char *cluster_node_name(eng_cluster *c, uint16_t idx) {
-  host_peer *p = host_peer_at(c, idx);
+static const char *host_remote_node_name(void *user, uint16_t idx) {
+  host_peer *p = host_peer_at(user, idx);
   return p ? p->name : "?";
 }
 
-peer_link *host_link(eng_cluster *c, const char *name) {
+peer_link *host_link(cluster *c, const char *name) {
   peer_link *lk = link_find(c->links, name);
   if (lk) return lk;
   swim_update u;
@@ -73,12 +76,12 @@ peer_link *host_link(eng_cluster *c, const char *name) {
   return lk;
 }
 
-peer_link *host_peer_link(eng_cluster *c, host_peer *p) {
+peer_link *host_peer_link(cluster *c, host_peer *p) {
   if (!p->link) p->link = host_link(c, p->name);
   return p->link;
 }
 
-void host_close_link(eng_cluster *c, host_peer *p, peer_link *lk) {
+void host_close_link(cluster *c, host_peer *p, peer_link *lk) {
   if (p && p->link == lk) p->link = NULL;
   if (c->last_rx_link == lk) c->last_rx_link = NULL;
   link_close(lk);
@@ -88,7 +91,7 @@ void host_close_link(eng_cluster *c, host_peer *p, peer_link *lk) {
 
 static void host_on_timer(uv_timer_t *h);
 
-void host_rearm(eng_cluster *c) {
+void host_rearm(cluster *c) {
   if (c->freeing) return;
   uint64_t d = swim_next_deadline(c->swim);
   uint64_t r = reg_next_deadline(c->reg);
@@ -102,7 +105,7 @@ void host_rearm(eng_cluster *c) {
 }
 
 static void host_on_timer(uv_timer_t *h) {
-  eng_cluster *c = h->data;
+  cluster *c = h->data;
   uint64_t now = host_now(c);
   c->in_sm++;
   swim_tick(c->swim, now);
@@ -128,7 +131,7 @@ static int strv_push(char ***v, size_t *n, size_t *cap, const char *s) {
 }
 
 static void host_on_deferred(uv_timer_t *h) {
-  eng_cluster *c = h->data;
+  cluster *c = h->data;
   /* Links to members that died or left: what they still held is reported
    * undeliverable now, not after the resume window. */
   for (size_t i = 0; i < c->nclose; i++) {
@@ -141,16 +144,11 @@ static void host_on_deferred(uv_timer_t *h) {
   /* Ids lost to another owner: the actor stops with TR_EEXIST (its
    * monitors and parent are told); its teardown releases the id. */
   for (size_t i = 0; i < c->nlost; i++) {
-    eng_actor *a = actor_find(c->node, c->lost_ids[i]);
-    if (a && !a->stopping && !a->running) {
+    int rc = eng_actor_lost(c->node, c->lost_ids[i], TR_EEXIST);
+    if (rc == 1) {
       c->st.conflicts_lost++;
       host_log(c, TR_LOG_WARN, "id_conflict_lost", "id=%s", c->lost_ids[i]);
-      actor_teardown(a, TR_EEXIST, true);
-    } else if (a && a->running) {
-      a->stop_pending = 1; /* inside its own callback: stop after it */
-      a->stop_reason = TR_EEXIST;
-      c->st.conflicts_lost++;
-    } else if (!a) {
+    } else if (rc == TR_ENOTFOUND) {
       reg_release(c->reg, c->lost_ids[i], host_now(c));
     }
     free(c->lost_ids[i]);
@@ -165,7 +163,7 @@ static void host_on_deferred(uv_timer_t *h) {
   host_rearm(c);
 }
 
-void host_defer(eng_cluster *c) {
+void host_defer(cluster *c) {
   if (!c->freeing) uv_timer_start(&c->deferred, host_on_deferred, 0, 0);
 }
 
@@ -173,7 +171,7 @@ void host_defer(eng_cluster *c) {
 
 static void host_swim_send(void *user, const char *to_name,
                            const char *to_addr, const swim_msg *m) {
-  eng_cluster *c = user;
+  cluster *c = user;
   troupe_SwimMsg pb;
   if (ccodec_swim_prepare(&pb, m) != 0) {
     host_log(c, TR_LOG_ERROR, "swim_msg_unencodable", "type=%d", (int)m->type);
@@ -193,7 +191,7 @@ static void host_swim_send(void *user, const char *to_name,
 }
 
 static void host_reg_send(void *user, const char *to, const reg_msg *m) {
-  eng_cluster *c = user;
+  cluster *c = user;
   peer_link *lk = host_link(c, to);
   if (!lk) return;
   troupe_RegMsg pb;
@@ -207,31 +205,30 @@ static void host_reg_send(void *user, const char *to, const reg_msg *m) {
 
 static void host_reg_conflict_lost(void *user, const char *id,
                                    const char *winner) {
-  eng_cluster *c = user;
+  cluster *c = user;
   host_log(c, TR_LOG_INFO, "id_conflict", "id=%s winner=%s", id, winner);
   if (strv_push(&c->lost_ids, &c->nlost, &c->cap_lost, id) == 0)
     host_defer(c);
 }
 
 static void host_reg_changed(void *user, const char *id, const char *owner) {
-  eng_cluster *c = user;
+  cluster *c = user;
   (void)owner;
   c->reg_gen++; /* resolutions cached on the send path are stale */
   /* Only publishers someone here subscribes to matter. */
-  if (!pubsub_pub_find(c->node, id)) return;
+  if (!host_pubsub_wanted(c, id)) return;
   if (strv_push(&c->resub_ids, &c->nresub, &c->cap_resub, id) == 0)
     host_defer(c);
 }
 
-static void host_publish_member(eng_cluster *c, uint8_t type, const char *name,
+static void host_publish_member(cluster *c, uint8_t type, const char *name,
                                 int status) {
-  pubsub_publish_as(c->node, c->node->system_id, type, name,
-                    strlen(name) + 1, status);
+  eng_publish_system(c->node, type, name, strlen(name) + 1, status);
 }
 
 static void host_member_changed(void *user, const swim_update *now,
                                 swim_state was, bool restarted) {
-  eng_cluster *c = user;
+  cluster *c = user;
   if (strcmp(now->name, c->name) == 0) return; /* our own leave */
   host_peer *p = host_peer_get(c, now->name);
   if (!p) return;
@@ -244,7 +241,7 @@ static void host_member_changed(void *user, const swim_update *now,
   if (up) {
     /* A restart ends everything the old process had: its asks, monitors. */
     if (restarted && p->up) {
-      ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
+      eng_asks_node_down(c->node, p->idx, TR_EUNREACHABLE);
       host_mon_node_down(c, p, TR_EUNREACHABLE);
       host_rask_node_down(c, p);
     }
@@ -263,7 +260,7 @@ static void host_member_changed(void *user, const swim_update *now,
   p->up = false;
   if (!was_up) return;
   int reason = now->state == SWIM_LEFT ? TR_ECLOSED : TR_EUNREACHABLE;
-  ask_node_down(c->node, p->idx, TR_EUNREACHABLE);
+  eng_asks_node_down(c->node, p->idx, TR_EUNREACHABLE);
   host_mon_node_down(c, p, reason);
   host_rask_node_down(c, p);
   host_pubsub_node_down(c, p);
@@ -277,7 +274,7 @@ static void host_member_changed(void *user, const swim_update *now,
 
 static void host_on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
                           const uint8_t *body, size_t len) {
-  eng_cluster *c = user;
+  cluster *c = user;
   if (kind == troupe_FrameKind_FRAME_OPERATOR) {
     host_op_on_frame(c, lk, body, len);
     return;
@@ -311,7 +308,7 @@ bad:
 }
 
 static void host_on_state(void *user, peer_link *lk, link_state st) {
-  eng_cluster *c = user;
+  cluster *c = user;
   if (st == LINK_DOWN && link_peer_client_only(lk) && !c->freeing) {
     /* An operator left: its subscriptions end and its link goes (it has
      * no address, so it would only wait for a reconnect that never comes). */
@@ -373,7 +370,7 @@ static char *host_advertise(const tr_node_config *cfg, int port) {
 
 /* The last step of cluster_free: once the links, the timers and any seed
  * resolution are gone, nothing can call back into c. */
-void host_maybe_free(eng_cluster *c) {
+void host_maybe_free(cluster *c) {
   if (c->open_handles > 0 || !c->links_freed) return;
   host_seeds_release(c);
   tls_config_free(c->tls);
@@ -382,22 +379,23 @@ void host_maybe_free(eng_cluster *c) {
   free(c->ca_file);
   free(c->cert_file);
   free(c->key_file);
+  free(c->name);
   free(c);
 }
 
 static void host_on_close(uv_handle_t *h) {
-  eng_cluster *c = h->data;
+  cluster *c = h->data;
   c->open_handles--;
   host_maybe_free(c);
 }
 
 static void host_on_links_freed(void *user) {
-  eng_cluster *c = user;
+  cluster *c = user;
   c->links_freed = true;
   host_maybe_free(c);
 }
 
-static int host_tls_load(eng_cluster *c, tls_config **out) {
+static int host_tls_load(cluster *c, tls_config **out) {
   char err[256] = "";
   tls_config_opts o = {.ca_file = c->ca_file,
                        .cert_file = c->cert_file,
@@ -409,7 +407,7 @@ static int host_tls_load(eng_cluster *c, tls_config **out) {
   return rc;
 }
 
-static int host_tls(eng_cluster *c, const tr_node_config *cfg) {
+static int host_tls(cluster *c, const tr_node_config *cfg) {
   c->ca_file = strdup(cfg->ca_file);
   c->cert_file = strdup(cfg->cert_file);
   c->key_file = strdup(cfg->key_file);
@@ -417,10 +415,7 @@ static int host_tls(eng_cluster *c, const tr_node_config *cfg) {
   return host_tls_load(c, &c->tls);
 }
 
-int tr_node_reload_tls(tr_node *n) {
-  if (!n) return TR_EINVAL;
-  eng_cluster *c = n->cluster;
-  if (!c) return TR_ESTATE;
+int cluster_reload_tls(cluster *c) {
   tls_config *fresh = NULL;
   int rc = host_tls_load(c, &fresh);
   if (rc != 0) return rc;
@@ -437,14 +432,12 @@ int tr_node_reload_tls(tr_node *n) {
   return 0;
 }
 
-void tr_node_set_log_level(tr_node *n, tr_log_level level) {
-  if (!n || level < TR_LOG_ERROR || level > TR_LOG_DEBUG) return;
-  n->log_level = level;
-  if (n->cluster) link_mgr_set_log_level(n->cluster->links, level);
+void cluster_set_log_level(cluster *c, tr_log_level level) {
+  c->log_level = level;
+  link_mgr_set_log_level(c->links, level);
 }
 
-static int host_links(eng_cluster *c, const tr_node_config *cfg) {
-  tr_node *n = c->node;
+static int host_links(cluster *c, const tr_node_config *cfg) {
   link_config lc = {
       .loop = c->loop,
       .tls = c->tls,
@@ -456,9 +449,9 @@ static int host_links(eng_cluster *c, const tr_node_config *cfg) {
               .on_frame = host_on_frame,
               .on_freed = host_on_links_freed},
       .user = c,
-      .log = n->log,
-      .log_user = n->log_user,
-      .log_level = n->log_level,
+      .log = c->log,
+      .log_user = c->log_user,
+      .log_level = c->log_level,
   };
   int rc = link_mgr_new(&c->links, &lc);
   if (rc != 0) return rc;
@@ -472,7 +465,7 @@ static int host_links(eng_cluster *c, const tr_node_config *cfg) {
   return c->addr ? 0 : TR_EINVAL;
 }
 
-static int host_machines(eng_cluster *c, const tr_node_config *cfg) {
+static int host_machines(cluster *c, const tr_node_config *cfg) {
   static const swim_ops sops = {.send = host_swim_send,
                                 .member_changed = host_member_changed};
   static const reg_ops rops = {.send = host_reg_send,
@@ -493,12 +486,44 @@ static int host_machines(eng_cluster *c, const tr_node_config *cfg) {
   return reg_new(&c->reg, &rc_, &rops, c);
 }
 
-int cluster_new(tr_node *n, const tr_node_config *cfg, eng_cluster **out) {
-  eng_cluster *c = calloc(1, sizeof(*c));
+static void host_remote_pause(void *user, bool pause) {
+  cluster *c = user;
+  if (pause) c->st.read_pauses++;
+  link_mgr_pause_reads(c->links, pause);
+}
+
+static void host_remote_leave(void *user) { cluster_leave(user); }
+
+static const eng_remote_ops host_remote_ops = {
+    .send = host_remote_send,
+    .reply = host_remote_reply,
+    .claim = host_remote_claim,
+    .release = host_remote_release,
+    .actor_gone = host_remote_actor_gone,
+    .monitor = host_remote_monitor,
+    .demonitor = host_remote_demonitor,
+    .stop = host_remote_stop,
+    .pause = host_remote_pause,
+    .node_name = host_remote_node_name,
+    .interest = host_remote_interest,
+    .publish = host_remote_publish,
+    .leave = host_remote_leave,
+};
+
+int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
+                const eng_remote_ops **ops) {
+  cluster *c = calloc(1, sizeof(*c));
   if (!c) return TR_ENOMEM;
   c->node = n;
-  c->loop = n->loop;
-  c->name = n->name;
+  c->loop = tr_node_loop(n);
+  c->name = strdup(tr_node_name(n));
+  c->log = cfg->log;
+  c->log_user = cfg->log_user;
+  c->log_level = cfg->log_level ? cfg->log_level : TR_LOG_WARN;
+  if (!c->name) {
+    free(c);
+    return TR_ENOMEM;
+  }
   c->epoch = wall_ms();
   int rc = host_tls(c, cfg);
   if (rc != 0) goto fail;
@@ -523,6 +548,7 @@ int cluster_new(tr_node *n, const tr_node_config *cfg, eng_cluster **out) {
            "seeds=%zu", c->name, c->addr, (unsigned long long)c->epoch,
            cfg->nseeds);
   *out = c;
+  *ops = &host_remote_ops;
   return 0;
 
 fail:
@@ -543,7 +569,7 @@ fail:
   return rc;
 }
 
-void cluster_leave(eng_cluster *c) {
+void cluster_leave(cluster *c) {
   if (!c || c->left) return;
   c->left = true;
   swim_leave(c->swim, host_now(c));
@@ -552,9 +578,7 @@ void cluster_leave(eng_cluster *c) {
   host_log(c, TR_LOG_INFO, "cluster_left", "name=%s", c->name);
 }
 
-bool cluster_left(eng_cluster *c) { return c->left; }
-
-void cluster_free(eng_cluster *c) {
+void cluster_free(cluster *c) {
   if (!c) return;
   c->freeing = true;
   host_seeds_free(c);
@@ -570,7 +594,7 @@ void cluster_free(eng_cluster *c) {
   host_peer *p, *tmp;
   HASH_ITER(hh, c->peers, p, tmp) {
     HASH_DEL(c->peers, p);
-    name_unref(p->last_sender);
+    eng_name_unref(p->last_sender);
     free(p->name);
     free(p);
   }
@@ -585,15 +609,10 @@ void cluster_free(eng_cluster *c) {
   uv_close((uv_handle_t *)&c->reseed, host_on_close);
 }
 
-void cluster_pause_reads(eng_cluster *c, bool pause) {
-  c->node->reads_paused = pause;
-  if (pause) c->st.read_pauses++;
-  link_mgr_pause_reads(c->links, pause);
-}
-
 /* ---- the registry, from the engine --------------------------------------- */
 
-int cluster_claim(eng_cluster *c, const char *id) {
+int host_remote_claim(void *user, const char *id) {
+  cluster *c = user;
   if (c->left) return 0; /* leaving: only local ids from here on */
   c->in_sm++;
   int rc = reg_claim(c->reg, id, host_now(c));
@@ -602,7 +621,8 @@ int cluster_claim(eng_cluster *c, const char *id) {
   return rc;
 }
 
-void cluster_release(eng_cluster *c, const char *id) {
+void host_remote_release(void *user, const char *id) {
+  cluster *c = user;
   c->in_sm++;
   reg_release(c->reg, id, host_now(c));
   c->in_sm--;

@@ -1,6 +1,6 @@
 /* host.h — the cluster host: what plugs membership (swim), the registry
- * and the links into a tr_node. It implements the engine's cluster calls
- * (engine.h, "the cluster, as the engine sees it") and drives the two state
+ * and the links into a tr_node. It implements the engine's remote ops
+ * (eng_remote.h) and the calls of cluster.h, and drives the two state
  * machines from libuv: one timer for both deadlines, frames of kind
  * FRAME_SWIM / FRAME_REGISTRY from the links, link closes as reasons to
  * probe. Files: host.c (lifecycle, timers, link and swim wiring),
@@ -15,11 +15,19 @@
 #ifndef TR_HOST_H
 #define TR_HOST_H
 
+#include <uv.h>
+
+#include "cluster.h"
 #include "codec.h"
-#include "engine.h"
+#include "eng_remote.h"
 #include "link.h"
 #include "registry.h"
 #include "swim.h"
+
+/* Ids are short: SuperFastHash takes 4 bytes a step (uthash's default costs
+ * ~120 instructions a lookup). */
+#define HASH_FUNCTION(keyptr, keylen, hashv) HASH_SFH(keyptr, keylen, hashv)
+#include "uthash.h"
 
 /* Envelope types past tr_msg_type: cluster control that must stay in order
  * with the messages around it, so it rides the envelope stream. */
@@ -43,13 +51,23 @@ typedef struct host_peer {
   eng_name *last_sender; /* one-entry intern cache for incoming senders */
 } host_peer;
 
-/* A remote monitor, watcher side: a local actor watches an id on `node`. */
+/* A remote monitor, watcher side: a local actor watches an id on `node`.
+ * Each record is on the cluster's list (node scans) and on its watcher's
+ * (that actor's stop); watchers are found by id. */
+typedef struct host_watcher host_watcher;
 typedef struct host_rmon {
-  struct host_rmon *next, *prev;
-  eng_actor *watcher;
+  struct host_rmon *next, *prev;     /* c->rmons */
+  struct host_rmon *w_next, *w_prev; /* watcher->mons */
+  host_watcher *watcher;
   char *target;
   uint16_t node;
 } host_rmon;
+
+struct host_watcher {
+  UT_hash_handle hh; /* c->watchers, keyed by id */
+  host_rmon *mons;
+  char id[];
+};
 
 /* A remote monitor, target side: `watcher` on node `node` watches a local
  * actor; kept in a list per target id. */
@@ -65,8 +83,18 @@ typedef struct host_wtarget {
   host_wmon *mons;
 } host_wtarget;
 
-/* An ask from another node waiting on a local actor (host_ask.c). */
+/* An ask from another node waiting on a local actor (host_ask.c), and the
+ * asks waiting on one local id. */
 typedef struct host_rask host_rask;
+typedef struct host_rtarget host_rtarget;
+
+/* Pub/sub (host_pubsub.c): other nodes' interest in a local (publisher,
+ * topic), and the node this node told of its own interest in one. */
+typedef struct host_interest host_interest;
+typedef struct host_wpub host_wpub;
+
+/* An operator request running as a node-internal actor (host_operator.c). */
+typedef struct op_actor op_actor;
 
 /* A seed as configured, and what it resolved to last. */
 typedef struct host_seed {
@@ -75,15 +103,18 @@ typedef struct host_seed {
   bool busy;
   char **addrs; /* "ip:port" */
   size_t naddrs;
-  struct eng_cluster *c;
+  struct cluster *c;
 } host_seed;
 
-struct eng_cluster {
+struct cluster {
   tr_node *node;
   uv_loop_t *loop;
   char *name;
   char *addr; /* advertised "host:port" */
   uint64_t epoch;
+  tr_log_fn log;
+  void *log_user;
+  tr_log_level log_level;
   tls_config *tls;
   tls_config **old_tls; /* replaced by reloads; conns may still use them */
   size_t nold_tls;
@@ -113,10 +144,13 @@ struct eng_cluster {
   char **resub_ids;     /* publishers whose owner changed */
   size_t nresub, cap_resub;
 
-  struct host_interest *interests; /* other nodes' interest in ours */
+  host_interest *interests;   /* other nodes' interest in ours, by key */
+  host_wpub *wpubs;           /* our interest, by publisher id */
   host_rmon *rmons;           /* watcher side */
+  host_watcher *watchers;     /* watcher side, by watcher id */
   host_wtarget *wtargets;     /* target side, by target id */
   host_rask *rasks;           /* asks from other nodes, by (node, ask id) */
+  host_rtarget *rtargets;     /* the same, by target id */
   host_rask *free_rasks;
   uint32_t nrasks, nfree_rasks, rask_sweep_at;
 
@@ -129,6 +163,7 @@ struct eng_cluster {
 
   ccodec_scratch scratch; /* decoding cluster frames */
   uint64_t op_seq;        /* operator request actors spawned */
+  op_actor *op_actors;    /* running operator requests */
   /* Send path: the last target id, the peer it resolved to, and the
    * registry generation that answer is good for. */
   char last_to[TR_ID_MAX + 1];
@@ -142,72 +177,93 @@ struct eng_cluster {
 };
 
 /* host.c */
-uint64_t host_now(eng_cluster *);
+uint64_t host_now(cluster *);
 /* Re-arms the deadline timer after any swim_* / reg_* call. */
-void host_rearm(eng_cluster *);
-host_peer *host_peer_get(eng_cluster *, const char *name); /* creates */
-host_peer *host_peer_find(eng_cluster *, const char *name);
-host_peer *host_peer_at(eng_cluster *, uint16_t idx);
+void host_rearm(cluster *);
+host_peer *host_peer_get(cluster *, const char *name); /* creates */
+host_peer *host_peer_find(cluster *, const char *name);
+host_peer *host_peer_at(cluster *, uint16_t idx);
 /* The link to a member, opened (dialing its known address) if needed. */
-peer_link *host_link(eng_cluster *, const char *name);
-peer_link *host_peer_link(eng_cluster *, host_peer *);
+peer_link *host_link(cluster *, const char *name);
+peer_link *host_peer_link(cluster *, host_peer *);
 /* Closes the link to p (what it held is reported undeliverable). */
-void host_close_link(eng_cluster *, host_peer *p, peer_link *lk);
-void host_defer(eng_cluster *); /* run the deferred work soon */
-void host_maybe_free(eng_cluster *); /* frees c once nothing is open */
-void host_log(eng_cluster *, tr_log_level, const char *event,
+void host_close_link(cluster *, host_peer *p, peer_link *lk);
+void host_defer(cluster *); /* run the deferred work soon */
+void host_maybe_free(cluster *); /* frees c once nothing is open */
+void host_log(cluster *, tr_log_level, const char *event,
               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* host_seeds.c */
-int host_seeds_init(eng_cluster *, const char *const *seeds, size_t n);
-void host_seeds_resolve(eng_cluster *); /* start a round (if none runs) */
-void host_seeds_free(eng_cluster *);    /* cancels; at cluster_free */
-void host_seeds_release(eng_cluster *); /* frees; at the very end */
+int host_seeds_init(cluster *, const char *const *seeds, size_t n);
+void host_seeds_resolve(cluster *); /* start a round (if none runs) */
+void host_seeds_free(cluster *);    /* cancels; at cluster_free */
+void host_seeds_release(cluster *); /* frees; at the very end */
 
 /* host_route.c */
 void host_on_envelope(void *user, peer_link *, const wire_envelope *);
 void host_on_undeliverable(void *user, peer_link *, const wire_envelope *,
                            int reason);
 /* Sends a control or notice envelope straight to node `p`. */
-int host_send_env(eng_cluster *, host_peer *p, uint32_t type,
+int host_send_env(cluster *, host_peer *p, uint32_t type,
                   const char *sender, const char *target, uint64_t ask_id,
                   int status, const void *data, size_t len);
 
-int host_send_env_topic(eng_cluster *, host_peer *p, uint32_t type,
+int host_send_env_topic(cluster *, host_peer *p, uint32_t type,
                         const char *sender, const char *topic,
                         const void *data, size_t len);
 
 /* host_pubsub.c */
-void host_pubsub_on_env(eng_cluster *, host_peer *from, const wire_envelope *,
+void host_pubsub_on_env(cluster *, host_peer *from, const wire_envelope *,
                         const char *target, eng_name *sender);
-void host_pubsub_refresh(eng_cluster *, const char *id, uint16_t node);
-void host_pubsub_node_down(eng_cluster *, host_peer *);
-void host_pubsub_resend(eng_cluster *, host_peer *);
-void host_pubsub_each(eng_cluster *, void (*fn)(void *, const tr_sub_info *),
-                      void *arg, int *count);
-void host_pubsub_free(eng_cluster *);
+/* Whether a local actor subscribes to publisher id. */
+bool host_pubsub_wanted(cluster *, const char *id);
+void host_pubsub_refresh(cluster *, const char *id, uint16_t node);
+void host_pubsub_node_down(cluster *, host_peer *);
+void host_pubsub_resend(cluster *, host_peer *);
+void host_pubsub_free(cluster *);
 
 /* host_operator.c */
-void host_op_on_frame(eng_cluster *, peer_link *, const uint8_t *body,
+void host_op_on_frame(cluster *, peer_link *, const uint8_t *body,
                       size_t len);
-void host_op_client_gone(eng_cluster *, const char *client);
+void host_op_client_gone(cluster *, const char *client);
 
 /* host_ask.c */
-void host_rask_add(eng_cluster *, eng_actor *target, host_peer *from,
+/* An ask from `from` was queued to the local actor whose id is the len
+ * bytes at target. */
+void host_rask_add(cluster *, const char *target, size_t len, host_peer *from,
                    eng_name *asker, uint64_t ask_id, uint32_t timeout_ms);
-void host_rask_done(eng_cluster *, uint16_t node, uint64_t ask_id);
+void host_rask_done(cluster *, uint16_t node, uint64_t ask_id);
 /* The target stopped: its askers' nodes get TR_ENOTFOUND now. */
-void host_rask_actor_gone(eng_cluster *, eng_actor *);
-void host_rask_node_down(eng_cluster *, host_peer *);
-void host_rask_free(eng_cluster *);
+void host_rask_actor_gone(cluster *, const char *id);
+void host_rask_node_down(cluster *, host_peer *);
+void host_rask_free(cluster *);
 
 /* host_monitor.c */
-void host_mon_on_env(eng_cluster *, host_peer *from, const wire_envelope *);
+void host_mon_on_env(cluster *, host_peer *from, const wire_envelope *);
 /* A monitor request could not reach its node: its watcher gets DOWN. */
-void host_mon_unreachable(eng_cluster *, host_peer *p, const char *watcher,
+void host_mon_unreachable(cluster *, host_peer *p, const char *watcher,
                           const char *target);
-void host_mon_node_down(eng_cluster *, host_peer *, int reason);
-void host_mon_resend(eng_cluster *, host_peer *);
-void host_mon_free(eng_cluster *);
+void host_mon_node_down(cluster *, host_peer *, int reason);
+void host_mon_resend(cluster *, host_peer *);
+void host_mon_free(cluster *);
+
+/* The engine's remote ops (eng_remote.h), by file; user is the cluster. */
+int host_remote_send(void *c, const char *to, size_t to_len, uint8_t type,
+                     eng_name *sender, const void *data, size_t len,
+                     uint64_t ask_id, uint32_t timeout_ms, uint16_t *node);
+int host_remote_reply(void *c, const char *node, const char *asker,
+                      eng_name *sender, const void *data, size_t len,
+                      uint64_t ask_id);
+int host_remote_stop(void *c, const char *id);              /* host_route.c */
+int host_remote_monitor(void *c, const char *watcher, const char *target);
+int host_remote_demonitor(void *c, const char *watcher, const char *target);
+void host_remote_actor_gone(void *c, const char *id, int reason);
+                                                          /* host_monitor.c */
+void host_remote_interest(void *c, const char *publisher, const char *topic,
+                          bool want);
+void host_remote_publish(void *c, eng_name *publisher, eng_name *topic,
+                         const void *data, size_t len);  /* host_pubsub.c */
+int host_remote_claim(void *c, const char *id);           /* host.c */
+void host_remote_release(void *c, const char *id);
 
 #endif /* TR_HOST_H */

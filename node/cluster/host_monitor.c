@@ -5,51 +5,96 @@
  * target sent before. When the target's node is declared dead or leaves,
  * or the MONITOR cannot reach it, the watcher's node fires DOWN itself
  * with TR_EUNREACHABLE. An unknown target gets DOWN TR_ENOTFOUND at once. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
 
-static void rmon_remove(eng_cluster *c, host_rmon *m) {
+static host_watcher *watcher_find(cluster *c, const char *id) {
+  host_watcher *w = NULL;
+  HASH_FIND_STR(c->watchers, id, w);
+  return w;
+}
+
+static host_watcher *watcher_get(cluster *c, const char *id) {
+  host_watcher *w = watcher_find(c, id);
+  if (w) return w;
+  size_t len = strlen(id);
+  w = malloc(sizeof(*w) + len + 1);
+  if (!w) return NULL;
+  w->mons = NULL;
+  memcpy(w->id, id, len + 1);
+  HASH_ADD(hh, c->watchers, id, len, w);
+  return w;
+}
+
+static void rmon_remove(cluster *c, host_rmon *m) {
   if (m->prev)
     m->prev->next = m->next;
   else
     c->rmons = m->next;
   if (m->next) m->next->prev = m->prev;
+  host_watcher *w = m->watcher;
+  if (m->w_prev)
+    m->w_prev->w_next = m->w_next;
+  else
+    w->mons = m->w_next;
+  if (m->w_next) m->w_next->w_prev = m->w_prev;
+  if (!w->mons) {
+    HASH_DEL(c->watchers, w);
+    free(w);
+  }
   free(m->target);
   free(m);
 }
 
 /* DOWN to a local watcher, from target, as if sent from `origin`. */
-static void rmon_fire(eng_cluster *c, eng_actor *w, const char *target,
+static void rmon_fire(cluster *c, const char *watcher, const char *target,
                       int reason, uint16_t origin) {
-  eng_name *t = name_new(target, strlen(target));
-  if (!t) {
-    node_log(c->node, TR_LOG_ERROR, "notice_lost",
-             "to=%s type=down reason=enomem", w->id->str);
-    return;
-  }
-  send_to_actor(w, TR_MSG_DOWN, t, NULL, NULL, 0, NULL, 0, reason,
-                ENG_BYPASS_CAPACITY | ENG_ORIGIN(origin));
-  name_unref(t);
+  eng_notice(c->node, watcher, TR_MSG_DOWN, target, reason, origin);
 }
 
-int cluster_monitor(eng_cluster *c, eng_actor *w, const char *target) {
+/* Takes m off the lists and tells its watcher (DOWN with reason). */
+static void rmon_fire_remove(cluster *c, host_rmon *m, int reason,
+                             uint16_t origin) {
+  char watcher[TR_ID_MAX + 1];
+  snprintf(watcher, sizeof(watcher), "%s", m->watcher->id);
+  char *target = m->target;
+  m->target = NULL;
+  rmon_remove(c, m);
+  rmon_fire(c, watcher, target, reason, origin);
+  free(target);
+}
+
+/* Frees a watcher entry that holds no monitor (a failed add). */
+static void watcher_drop_empty(cluster *c, host_watcher *w) {
+  if (w && !w->mons) {
+    HASH_DEL(c->watchers, w);
+    free(w);
+  }
+}
+
+int host_remote_monitor(void *user, const char *watcher, const char *target) {
+  cluster *c = user;
   const char *owner = reg_lookup(c->reg, target);
   if (!owner || strcmp(owner, c->name) == 0) return TR_ENOTFOUND;
   host_peer *p = host_peer_get(c, owner);
   host_rmon *m = calloc(1, sizeof(*m));
-  if (!p || !m || !(m->target = strdup(target))) {
+  host_watcher *w = m ? watcher_get(c, watcher) : NULL;
+  if (!p || !w || !(m->target = strdup(target))) {
+    watcher_drop_empty(c, w);
     free(m);
     return TR_ENOMEM;
   }
-  int rc = host_send_env(c, p, HOST_ENV_MONITOR, w->id->str, target, 0, 0,
+  int rc = host_send_env(c, p, HOST_ENV_MONITOR, watcher, target, 0, 0,
                          NULL, 0);
   if (rc == TR_EUNREACHABLE) {
-    rmon_fire(c, w, target, TR_EUNREACHABLE, 0);
+    rmon_fire(c, watcher, target, TR_EUNREACHABLE, 0);
     rc = 0;
   }
   if (rc != 0 || !p->up) {
+    watcher_drop_empty(c, w);
     free(m->target);
     free(m);
     return rc;
@@ -59,18 +104,24 @@ int cluster_monitor(eng_cluster *c, eng_actor *w, const char *target) {
   m->next = c->rmons;
   if (c->rmons) c->rmons->prev = m;
   c->rmons = m;
-  w->has_rmon = 1;
+  m->w_next = w->mons;
+  if (w->mons) w->mons->w_prev = m;
+  w->mons = m;
   return 0;
 }
 
-int cluster_demonitor(eng_cluster *c, eng_actor *w, const char *target) {
-  if (!w->has_rmon) return 0;
+int host_remote_demonitor(void *user, const char *watcher,
+                          const char *target) {
+  cluster *c = user;
+  host_watcher *w = watcher_find(c, watcher);
+  if (!w) return 0;
   int removed = 0;
-  for (host_rmon *m = c->rmons, *next; m; m = next) {
-    next = m->next;
-    if (m->watcher != w || strcmp(m->target, target) != 0) continue;
+  /* The removal that empties w frees it; next is NULL then. */
+  for (host_rmon *m = w->mons, *next; m; m = next) {
+    next = m->w_next;
+    if (strcmp(m->target, target) != 0) continue;
     host_peer *p = host_peer_at(c, m->node);
-    if (p) host_send_env(c, p, HOST_ENV_DEMONITOR, w->id->str, target, 0, 0,
+    if (p) host_send_env(c, p, HOST_ENV_DEMONITOR, watcher, target, 0, 0,
                          NULL, 0);
     rmon_remove(c, m);
     removed++;
@@ -78,13 +129,13 @@ int cluster_demonitor(eng_cluster *c, eng_actor *w, const char *target) {
   return removed;
 }
 
-static host_wtarget *wtarget_find(eng_cluster *c, const char *target) {
+static host_wtarget *wtarget_find(cluster *c, const char *target) {
   host_wtarget *t = NULL;
   HASH_FIND_STR(c->wtargets, target, t);
   return t;
 }
 
-static void wtarget_free(eng_cluster *c, host_wtarget *t) {
+static void wtarget_free(cluster *c, host_wtarget *t) {
   while (t->mons) {
     host_wmon *w = t->mons;
     t->mons = w->next;
@@ -96,7 +147,7 @@ static void wtarget_free(eng_cluster *c, host_wtarget *t) {
   free(t);
 }
 
-static int wmon_add(eng_cluster *c, const char *target, const char *watcher,
+static int wmon_add(cluster *c, const char *target, const char *watcher,
                     uint16_t node) {
   host_wtarget *t = wtarget_find(c, target);
   if (!t) {
@@ -122,7 +173,7 @@ static int wmon_add(eng_cluster *c, const char *target, const char *watcher,
   return 0;
 }
 
-static void wmon_remove(eng_cluster *c, const char *target,
+static void wmon_remove(cluster *c, const char *target,
                         const char *watcher, uint16_t node) {
   host_wtarget *t = wtarget_find(c, target);
   if (!t) return;
@@ -145,7 +196,7 @@ static void copy_id(char *dst, wire_slice s) {
   dst[len] = '\0';
 }
 
-void host_mon_on_env(eng_cluster *c, host_peer *from, const wire_envelope *e) {
+void host_mon_on_env(cluster *c, host_peer *from, const wire_envelope *e) {
   char sender[TR_ID_MAX + 1], target[TR_ID_MAX + 1];
   copy_id(sender, e->sender);
   copy_id(target, e->target);
@@ -155,12 +206,10 @@ void host_mon_on_env(eng_cluster *c, host_peer *from, const wire_envelope *e) {
   }
   if (e->type == TR_MSG_DOWN) {
     /* sender: the target that stopped; target: the watcher here. */
-    for (host_rmon *m = c->rmons; m; m = m->next) {
-      if (m->node == from->idx && strcmp(m->target, sender) == 0 &&
-          strcmp(m->watcher->id->str, target) == 0) {
-        eng_actor *w = m->watcher;
-        rmon_remove(c, m);
-        rmon_fire(c, w, sender, e->status, from->idx);
+    host_watcher *w = watcher_find(c, target);
+    for (host_rmon *m = w ? w->mons : NULL; m; m = m->w_next) {
+      if (m->node == from->idx && strcmp(m->target, sender) == 0) {
+        rmon_fire_remove(c, m, e->status, from->idx);
         return;
       }
     }
@@ -170,36 +219,28 @@ void host_mon_on_env(eng_cluster *c, host_peer *from, const wire_envelope *e) {
     wmon_remove(c, target, sender, from->idx);
     return;
   }
-  eng_actor *a = actor_find(c->node, target);
-  int rc = a && !a->stopping ? wmon_add(c, target, sender, from->idx)
-                             : TR_ENOTFOUND;
+  int rc = eng_actor_live(c->node, target)
+               ? wmon_add(c, target, sender, from->idx)
+               : TR_ENOTFOUND;
   if (rc != 0)
     host_send_env(c, from, TR_MSG_DOWN, target, sender, 0, rc, NULL, 0);
 }
 
-void host_mon_unreachable(eng_cluster *c, host_peer *p, const char *watcher,
+void host_mon_unreachable(cluster *c, host_peer *p, const char *watcher,
                           const char *target) {
-  for (host_rmon *m = c->rmons; m; m = m->next) {
-    if (m->node == p->idx && strcmp(m->target, target) == 0 &&
-        strcmp(m->watcher->id->str, watcher) == 0) {
-      eng_actor *w = m->watcher;
-      rmon_remove(c, m);
-      rmon_fire(c, w, target, TR_EUNREACHABLE, 0);
+  host_watcher *w = watcher_find(c, watcher);
+  for (host_rmon *m = w ? w->mons : NULL; m; m = m->w_next) {
+    if (m->node == p->idx && strcmp(m->target, target) == 0) {
+      rmon_fire_remove(c, m, TR_EUNREACHABLE, 0);
       return;
     }
   }
 }
 
-void host_mon_node_down(eng_cluster *c, host_peer *p, int reason) {
+void host_mon_node_down(cluster *c, host_peer *p, int reason) {
   for (host_rmon *m = c->rmons, *next; m; m = next) {
     next = m->next;
-    if (m->node != p->idx) continue;
-    eng_actor *w = m->watcher;
-    char *target = m->target;
-    m->target = NULL;
-    rmon_remove(c, m);
-    rmon_fire(c, w, target, reason, 0);
-    free(target);
+    if (m->node == p->idx) rmon_fire_remove(c, m, reason, 0);
   }
   host_wtarget *t, *tmp;
   HASH_ITER(hh, c->wtargets, t, tmp) {
@@ -217,39 +258,41 @@ void host_mon_node_down(eng_cluster *c, host_peer *p, int reason) {
   }
 }
 
-void cluster_actor_gone(eng_cluster *c, eng_actor *a, int reason) {
-  if (a->id->str[0] != '$') cluster_release(c, a->id->str);
-  if (a->rasked) host_rask_actor_gone(c, a);
-  host_wtarget *t = wtarget_find(c, a->id->str);
+void host_remote_actor_gone(void *user, const char *id, int reason) {
+  cluster *c = user;
+  if (id[0] != '$') host_remote_release(c, id);
+  host_rask_actor_gone(c, id);
+  host_wtarget *t = wtarget_find(c, id);
   if (t) {
     for (host_wmon *w = t->mons; w; w = w->next) {
       host_peer *p = host_peer_at(c, w->node);
-      if (p) host_send_env(c, p, TR_MSG_DOWN, a->id->str, w->watcher, 0,
-                           reason, NULL, 0);
+      if (p) host_send_env(c, p, TR_MSG_DOWN, id, w->watcher, 0, reason,
+                           NULL, 0);
     }
     wtarget_free(c, t);
   }
-  if (!a->has_rmon) return;
-  for (host_rmon *m = c->rmons, *next; m; m = next) {
-    next = m->next;
-    if (m->watcher != a) continue;
+  host_watcher *w = watcher_find(c, id);
+  while (w) { /* the last removal frees w */
+    host_rmon *m = w->mons;
+    bool last = m->w_next == NULL;
     host_peer *p = host_peer_at(c, m->node);
-    if (p) host_send_env(c, p, HOST_ENV_DEMONITOR, a->id->str, m->target, 0,
-                         0, NULL, 0);
+    if (p) host_send_env(c, p, HOST_ENV_DEMONITOR, id, m->target, 0, 0,
+                         NULL, 0);
     rmon_remove(c, m);
+    if (last) break;
   }
 }
 
 /* The link to p came up (again): repeat the monitor requests p holds for
  * us, in case it dropped them (it held this node dead for a while). */
-void host_mon_resend(eng_cluster *c, host_peer *p) {
+void host_mon_resend(cluster *c, host_peer *p) {
   for (host_rmon *m = c->rmons; m; m = m->next)
     if (m->node == p->idx)
-      host_send_env(c, p, HOST_ENV_MONITOR, m->watcher->id->str, m->target, 0,
-                    0, NULL, 0);
+      host_send_env(c, p, HOST_ENV_MONITOR, m->watcher->id, m->target, 0, 0,
+                    NULL, 0);
 }
 
-void host_mon_free(eng_cluster *c) {
+void host_mon_free(cluster *c) {
   while (c->rmons) rmon_remove(c, c->rmons);
   host_wtarget *t, *tmp;
   HASH_ITER(hh, c->wtargets, t, tmp) wtarget_free(c, t);

@@ -71,7 +71,7 @@ static bool encode_body(pb_ostream_t *s, const pb_field_t *f, void *const *arg) 
   return pb_encode_tag_for_field(s, f) && pb_encode_string(s, b->p, b->len);
 }
 
-static void op_reply(eng_cluster *c, const char *client, uint64_t id,
+static void op_reply(cluster *c, const char *client, uint64_t id,
                      int status, const void *body, size_t len, bool more,
                      const char *from, const char *node) {
   peer_link *lk = link_find(c->links, client);
@@ -103,7 +103,7 @@ static void op_reply(eng_cluster *c, const char *client, uint64_t id,
              tr_errname(rc));
 }
 
-static void op_reply_sb(eng_cluster *c, const char *client, uint64_t id,
+static void op_reply_sb(cluster *c, const char *client, uint64_t id,
                         sbuf *b) {
   if (b->failed)
     op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
@@ -114,7 +114,7 @@ static void op_reply_sb(eng_cluster *c, const char *client, uint64_t id,
 
 /* ---- members, actors, stats, health --------------------------------------- */
 
-static void op_members(eng_cluster *c, const char *client, uint64_t id,
+static void op_members(cluster *c, const char *client, uint64_t id,
                        bool json) {
   size_t total = swim_members(c->swim, NULL, 0);
   swim_update *all = malloc((total ? total : 1) * sizeof(*all));
@@ -170,7 +170,7 @@ static void actors_each(void *arg, const char *id, const char *owner) {
   a->n++;
 }
 
-static void op_actors(eng_cluster *c, const char *client, uint64_t id,
+static void op_actors(cluster *c, const char *client, uint64_t id,
                       const char *only, bool json) {
   sbuf b = {0};
   actors_arg a = {&b, only && only[0] ? only : NULL, json, 0};
@@ -183,21 +183,14 @@ static void op_actors(eng_cluster *c, const char *client, uint64_t id,
 /* Ready: no seeds (a cluster of one by design), or it has joined once. A
  * node whose peers have all gone stays ready: it is the cluster now, and
  * taking it out of service would not bring them back. */
-static bool node_ready(eng_cluster *c) {
-  return c->nseeds == 0 || c->joined_peer;
-}
+bool cluster_ready(cluster *c) { return c->nseeds == 0 || c->joined_peer; }
 
-int tr_node_ready(tr_node *n) {
-  if (!n) return 0;
-  return !n->cluster || node_ready(n->cluster);
-}
-
-static void op_stats(eng_cluster *c, const char *client, uint64_t id,
+static void op_stats(cluster *c, const char *client, uint64_t id,
                      bool json) {
   tr_node_stats ns;
   tr_cluster_stats cs;
   tr_node_stats_get(c->node, &ns);
-  tr_node_cluster_stats(c->node, &cs);
+  cluster_stats(c, &cs);
   sbuf b = {0};
   const char *f = json ? "%s\"%s\":%" PRIu64 : "%s%-18s %" PRIu64;
   const char *sep = json ? "," : "\n";
@@ -235,10 +228,10 @@ static void op_stats(eng_cluster *c, const char *client, uint64_t id,
   op_reply_sb(c, client, id, &b);
 }
 
-static void op_health(eng_cluster *c, const char *client, uint64_t id,
+static void op_health(cluster *c, const char *client, uint64_t id,
                       bool json) {
   sbuf b = {0};
-  bool ready = node_ready(c) && !c->left;
+  bool ready = cluster_ready(c) && !c->left;
   size_t alive = swim_alive_count(c->swim);
   if (json)
     sb_printf(&b, "{\"node\":\"%s\",\"alive\":true,\"ready\":%s,"
@@ -260,15 +253,17 @@ static void op_health(eng_cluster *c, const char *client, uint64_t id,
 
 /* ---- ask and sub: an internal actor per request ----------------------------- */
 
-typedef struct op_actor {
-  eng_cluster *c;
+struct op_actor {
+  cluster *c;
+  op_actor *next, *prev; /* c->op_actors, while it runs */
+  char self[TR_ID_MAX + 1];
   char client[TR_ID_MAX + 1];
   uint64_t id;
   uint32_t verb;
-} op_actor;
+};
 
 typedef struct op_start {
-  eng_cluster *c;
+  cluster *c;
   const char *client;
   const troupe_OpRequest *req;
   wire_slice data;
@@ -291,8 +286,27 @@ static int op_init(tr_ctx *ctx, void *state, const void *arg) {
     if (rc == 0) /* subscribed: the stream has begun */
       op_reply(o->c, o->client, o->id, 0, NULL, 0, true, NULL, NULL);
   }
-  if (rc != 0) op_reply(o->c, o->client, o->id, rc, NULL, 0, false, NULL, NULL);
-  return rc;
+  if (rc != 0) {
+    op_reply(o->c, o->client, o->id, rc, NULL, 0, false, NULL, NULL);
+    return rc;
+  }
+  /* Listed from here on; its deinit unlists it (no deinit after a failed
+   * init). */
+  snprintf(o->self, sizeof(o->self), "%s", tr_self(ctx));
+  o->next = o->c->op_actors;
+  if (o->next) o->next->prev = o;
+  o->c->op_actors = o;
+  return 0;
+}
+
+static void op_deinit(tr_ctx *ctx, void *state) {
+  op_actor *o = state;
+  cluster *c = o->c;
+  if (o->prev)
+    o->prev->next = o->next;
+  else
+    c->op_actors = o->next;
+  if (o->next) o->next->prev = o->prev;
 }
 
 static int op_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
@@ -311,28 +325,28 @@ static int op_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
 static const tr_actor_type op_type = {.name = "$op",
                                       .state_size = sizeof(op_actor),
                                       .init = op_init,
-                                      .receive = op_receive};
+                                      .receive = op_receive,
+                                      .deinit = op_deinit};
 
-static void op_spawn(eng_cluster *c, const char *client,
+static void op_spawn(cluster *c, const char *client,
                      const troupe_OpRequest *req, wire_slice data) {
   char id[TR_ID_MAX + 1];
   snprintf(id, sizeof(id), "$op.%.200s.%" PRIu64, client, ++c->op_seq);
   op_start s = {c, client, req, data};
-  int rc = actor_spawn_system(c->node, &op_type, id, &s);
+  int rc = eng_spawn_system(c->node, &op_type, id, &s);
   /* TR_EINIT: op_init has answered with the reason already. */
   if (rc != 0 && rc != TR_EINIT)
     op_reply(c, client, req->id, rc, NULL, 0, false, NULL, NULL);
 }
 
 /* The client's link went down: its subscriptions end. */
-void host_op_client_gone(eng_cluster *c, const char *client) {
-  char prefix[TR_ID_MAX + 1];
-  int plen = snprintf(prefix, sizeof(prefix), "$op.%.200s.", client);
-  eng_actor *a, *tmp;
-  HASH_ITER(hh, c->node->actors, a, tmp) {
-    if (strncmp(a->id->str, prefix, (size_t)plen) == 0 && !a->stopping &&
-        !a->running)
-      actor_teardown(a, TR_ECLOSED, false);
+void host_op_client_gone(cluster *c, const char *client) {
+  /* A stop now unlists the actor (its deinit); one inside its own callback
+   * stops after it and stays listed until then. */
+  for (op_actor *o = c->op_actors, *next; o; o = next) {
+    next = o->next;
+    if (strcmp(o->client, client) == 0)
+      eng_stop_now(c->node, o->self, TR_ECLOSED);
   }
 }
 
@@ -346,7 +360,7 @@ static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
   return pb_read(s, NULL, s->bytes_left);
 }
 
-void host_op_on_frame(eng_cluster *c, peer_link *lk, const uint8_t *body,
+void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
                       size_t len) {
   const char *client = link_peer(lk);
   troupe_OpRequest req = troupe_OpRequest_init_zero;

@@ -13,34 +13,59 @@
  * envelope stream, so it is ordered with publishes and survives link
  * reconnects like any message. A publish never waits: a full link drops
  * that node's copy, counted per (publisher, topic, node). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
 
-/* Publisher side: the nodes interested in one local topic. */
-typedef struct host_interest {
-  struct host_interest *next, *prev; /* c->interests */
-  eng_topic *topic;
+/* Interest is keyed by "publisher\0topic": a publisher id holds no NUL. */
+#define KEY_MAX (2 * TR_ID_MAX + 2)
+
+static size_t key_make(char *key, const char *pub, size_t plen,
+                       const char *topic, size_t tlen) {
+  memcpy(key, pub, plen);
+  key[plen] = '\0';
+  memcpy(key + plen + 1, topic, tlen);
+  return plen + 1 + tlen;
+}
+
+/* Publisher side: the nodes interested in one local (publisher, topic). */
+struct host_interest {
+  UT_hash_handle hh; /* c->interests, keyed by key */
   uint32_t n, cap;
   uint16_t *nodes;
   uint64_t *sent, *dropped; /* per node */
-} host_interest;
+  const char *pub, *topic; /* into key */
+  size_t key_len;
+  char key[];
+};
 
-static void interest_unlink_free(eng_cluster *c, host_interest *in) {
-  if (in->prev)
-    in->prev->next = in->next;
-  else
-    c->interests = in->next;
-  if (in->next) in->next->prev = in->prev;
+/* Subscriber side: per publisher id, the topics local actors subscribe to
+ * and the node told of each (0: none; a local publisher, or pending). */
+typedef struct host_want {
+  struct host_want *next;
+  uint16_t node;
+  char topic[];
+} host_want;
+
+struct host_wpub {
+  UT_hash_handle hh; /* c->wpubs, keyed by id */
+  host_want *wants;
+  char id[];
+};
+
+static void interest_free(cluster *c, host_interest *in) {
+  HASH_DEL(c->interests, in);
   free(in->nodes);
   free(in->sent);
   free(in->dropped);
   free(in);
 }
 
-/* Drops node idx from the topic's interest; frees what is left empty. */
-static void interest_remove(eng_cluster *c, host_interest *in, uint16_t idx) {
+/* Drops node idx from the topic's interest; frees what is left empty and
+ * tells the engine the topic is local only again. */
+static void interest_remove(cluster *c, host_interest *in, uint16_t idx) {
   for (uint32_t i = 0; i < in->n; i++) {
     if (in->nodes[i] != idx) continue;
     in->n--;
@@ -50,22 +75,30 @@ static void interest_remove(eng_cluster *c, host_interest *in, uint16_t idx) {
     break;
   }
   if (in->n) return;
-  eng_topic *t = in->topic;
-  t->remote = NULL;
-  interest_unlink_free(c, in);
-  pubsub_topic_unused(c->node, t);
+  eng_topic_remote(c->node, in->pub, strlen(in->pub), in->topic,
+                   strlen(in->topic), false);
+  interest_free(c, in);
 }
 
-static int interest_add(eng_cluster *c, eng_topic *t, uint16_t idx) {
-  host_interest *in = t->remote;
+static int interest_add(cluster *c, const char *pub, size_t plen,
+                        const char *topic, size_t tlen, uint16_t idx) {
+  char key[KEY_MAX];
+  size_t klen = key_make(key, pub, plen, topic, tlen);
+  host_interest *in = NULL;
+  HASH_FIND(hh, c->interests, key, klen, in);
   if (!in) {
-    in = calloc(1, sizeof(*in));
+    in = calloc(1, sizeof(*in) + klen + 1);
     if (!in) return TR_ENOMEM;
-    in->topic = t;
-    in->next = c->interests;
-    if (c->interests) c->interests->prev = in;
-    c->interests = in;
-    t->remote = in;
+    memcpy(in->key, key, klen);
+    in->key[klen] = '\0';
+    in->key_len = klen;
+    in->pub = in->key;
+    in->topic = in->key + plen + 1;
+    if (eng_topic_remote(c->node, pub, plen, topic, tlen, true) != 0) {
+      free(in);
+      return TR_ENOMEM;
+    }
+    HASH_ADD(hh, c->interests, key, klen, in);
   }
   for (uint32_t i = 0; i < in->n; i++)
     if (in->nodes[i] == idx) return 0; /* said twice: once is enough */
@@ -79,8 +112,8 @@ static int interest_add(eng_cluster *c, eng_topic *t, uint16_t idx) {
     if (dropped) in->dropped = dropped;
     if (!nodes || !sent || !dropped) {
       if (!in->n) {
-        t->remote = NULL;
-        interest_unlink_free(c, in);
+        eng_topic_remote(c->node, pub, plen, topic, tlen, false);
+        interest_free(c, in);
       }
       return TR_ENOMEM;
     }
@@ -92,18 +125,29 @@ static int interest_add(eng_cluster *c, eng_topic *t, uint16_t idx) {
   return 0;
 }
 
-static int send_interest(eng_cluster *c, host_peer *p, uint32_t type,
-                         eng_topic *t) {
-  return host_send_env_topic(c, p, type, t->pub->id->str, t->name->str,
-                             NULL, 0);
+static int send_interest(cluster *c, host_peer *p, uint32_t type,
+                         const char *pub, const char *topic) {
+  return host_send_env_topic(c, p, type, pub, topic, NULL, 0);
 }
 
 /* ---- subscriber side -------------------------------------------------------- */
 
-void cluster_interest_changed(eng_cluster *c, eng_topic *t) {
-  const char *pub = t->pub->id->str;
+static host_wpub *wpub_find(cluster *c, const char *id) {
+  host_wpub *w = NULL;
+  HASH_FIND_STR(c->wpubs, id, w);
+  return w;
+}
+
+bool host_pubsub_wanted(cluster *c, const char *id) {
+  return wpub_find(c, id) != NULL;
+}
+
+/* Tells the publisher's current owner of our interest in (pub, w->topic),
+ * withdrawing it from the node told before if that changed. */
+static void want_update(cluster *c, const char *pub, host_want *w,
+                        bool want_any) {
   uint16_t want = 0;
-  if (t->nsubs > 0 && pub[0] != '$') {
+  if (want_any && pub[0] != '$') {
     const char *owner = reg_lookup(c->reg, pub);
     /* Resolving nowhere (the publisher stopped): the interest stays
      * parked at its last node, so a publisher respawned there reaches us
@@ -113,34 +157,81 @@ void cluster_interest_changed(eng_cluster *c, eng_topic *t) {
                                                 : NULL;
     if (p && p->up) want = p->idx;
   }
-  if (want == t->interest_node) return;
-  host_peer *old = host_peer_at(c, t->interest_node);
-  if (old && old->up) send_interest(c, old, HOST_ENV_UNSUB, t);
-  t->interest_node = 0;
+  if (want == w->node) return;
+  host_peer *old = host_peer_at(c, w->node);
+  if (old && old->up) send_interest(c, old, HOST_ENV_UNSUB, pub, w->topic);
+  w->node = 0;
   host_peer *p = host_peer_at(c, want);
-  if (p && send_interest(c, p, HOST_ENV_SUB, t) == 0) t->interest_node = want;
+  if (p && send_interest(c, p, HOST_ENV_SUB, pub, w->topic) == 0)
+    w->node = want;
+}
+
+void host_remote_interest(void *user, const char *pub, const char *topic,
+                          bool want) {
+  cluster *c = user;
+  host_wpub *wp = wpub_find(c, pub);
+  host_want *w = NULL, **pw = NULL;
+  if (wp) {
+    for (pw = &wp->wants; *pw; pw = &(*pw)->next)
+      if (strcmp((*pw)->topic, topic) == 0) break;
+    w = *pw;
+  }
+  if (!want) {
+    if (!w) return;
+    want_update(c, pub, w, false); /* withdraw */
+    *pw = w->next;
+    free(w);
+    if (!wp->wants) {
+      HASH_DEL(c->wpubs, wp);
+      free(wp);
+    }
+    return;
+  }
+  if (w) return;
+  if (!wp) {
+    size_t len = strlen(pub);
+    wp = calloc(1, sizeof(*wp) + len + 1);
+    if (!wp) goto enomem;
+    memcpy(wp->id, pub, len + 1);
+    HASH_ADD(hh, c->wpubs, id, len, wp);
+  }
+  size_t tlen = strlen(topic);
+  w = calloc(1, sizeof(*w) + tlen + 1);
+  if (!w) {
+    if (!wp->wants) {
+      HASH_DEL(c->wpubs, wp);
+      free(wp);
+    }
+    goto enomem;
+  }
+  memcpy(w->topic, topic, tlen + 1);
+  w->next = wp->wants;
+  wp->wants = w;
+  want_update(c, pub, w, true);
+  return;
+enomem:
+  /* The local subscription holds; publishes from another node will not
+   * reach it. Said once, loudly. */
+  host_log(c, TR_LOG_ERROR, "interest_lost", "publisher=%s topic=%s "
+           "reason=enomem", pub, topic);
 }
 
 /* Re-evaluates every subscribed topic of publisher `id` (its owner
  * changed), or of every publisher when id is NULL and `node` matches the
  * node told (that node restarted or died). */
-void host_pubsub_refresh(eng_cluster *c, const char *id, uint16_t node) {
+void host_pubsub_refresh(cluster *c, const char *id, uint16_t node) {
   if (id) {
-    eng_pub *p = pubsub_pub_find(c->node, id);
-    if (!p) return;
-    eng_topic *t, *tmp;
-    HASH_ITER(hh, p->topics, t, tmp) {
-      if (t->nsubs) cluster_interest_changed(c, t);
-    }
+    host_wpub *wp = wpub_find(c, id);
+    for (host_want *w = wp ? wp->wants : NULL; w; w = w->next)
+      want_update(c, wp->id, w, true);
     return;
   }
-  eng_pub *p, *ptmp;
-  HASH_ITER(hh, c->node->pubs, p, ptmp) {
-    eng_topic *t, *tmp;
-    HASH_ITER(hh, p->topics, t, tmp) {
-      if (t->interest_node != node) continue;
-      t->interest_node = 0; /* what that node knew is gone */
-      if (t->nsubs) cluster_interest_changed(c, t);
+  host_wpub *wp, *tmp;
+  HASH_ITER(hh, c->wpubs, wp, tmp) {
+    for (host_want *w = wp->wants; w; w = w->next) {
+      if (w->node != node) continue;
+      w->node = 0; /* what that node knew is gone */
+      want_update(c, wp->id, w, true);
     }
   }
 }
@@ -148,27 +239,31 @@ void host_pubsub_refresh(eng_cluster *c, const char *id, uint16_t node) {
 /* The link to p came up (again): say once more what this node wants from
  * it. p may have dropped our interest meanwhile (it held us dead while we
  * were only slow); SUB is idempotent there. */
-void host_pubsub_resend(eng_cluster *c, host_peer *p) {
-  eng_pub *pub, *ptmp;
-  HASH_ITER(hh, c->node->pubs, pub, ptmp) {
-    eng_topic *t, *tmp;
-    HASH_ITER(hh, pub->topics, t, tmp) {
-      if (t->interest_node == p->idx && t->nsubs &&
-          send_interest(c, p, HOST_ENV_SUB, t) != 0)
-        t->interest_node = 0; /* retried when the registry next moves */
+void host_pubsub_resend(cluster *c, host_peer *p) {
+  host_wpub *wp, *tmp;
+  HASH_ITER(hh, c->wpubs, wp, tmp) {
+    for (host_want *w = wp->wants; w; w = w->next) {
+      if (w->node == p->idx &&
+          send_interest(c, p, HOST_ENV_SUB, wp->id, w->topic) != 0)
+        w->node = 0; /* retried when the registry next moves */
     }
   }
 }
 
 /* ---- publisher side ---------------------------------------------------------- */
 
-void cluster_publish(eng_cluster *c, eng_topic *t, eng_name *from,
-                     const void *data, size_t len) {
-  host_interest *in = t->remote;
+void host_remote_publish(void *user, eng_name *from, eng_name *topic,
+                         const void *data, size_t len) {
+  cluster *c = user;
+  char key[KEY_MAX];
+  size_t klen = key_make(key, from->str, from->len, topic->str, topic->len);
+  host_interest *in = NULL;
+  HASH_FIND(hh, c->interests, key, klen, in);
+  if (!in) return;
   for (uint32_t i = 0; i < in->n; i++) {
     host_peer *p = host_peer_at(c, in->nodes[i]);
     int rc = p ? host_send_env_topic(c, p, TR_MSG_PUBLISH, from->str,
-                                     t->name->str, data, len)
+                                     topic->str, data, len)
                : TR_EUNREACHABLE;
     if (rc == 0) {
       in->sent[i]++;
@@ -179,23 +274,17 @@ void cluster_publish(eng_cluster *c, eng_topic *t, eng_name *from,
   }
 }
 
-void cluster_topic_freed(eng_cluster *c, eng_topic *t) {
-  interest_unlink_free(c, t->remote);
-  t->remote = NULL;
-}
-
 /* A node died, left or restarted: what it wanted is void. */
-void host_pubsub_node_down(eng_cluster *c, host_peer *p) {
-  for (host_interest *in = c->interests, *next; in; in = next) {
-    next = in->next;
-    interest_remove(c, in, p->idx);
-  }
+void host_pubsub_node_down(cluster *c, host_peer *p) {
+  host_interest *in, *tmp;
+  HASH_ITER(hh, c->interests, in, tmp) interest_remove(c, in, p->idx);
 }
 
 /* SUB, UNSUB or PUBLISH from node `from`. */
-void host_pubsub_on_env(eng_cluster *c, host_peer *from, const wire_envelope *e,
+void host_pubsub_on_env(cluster *c, host_peer *from, const wire_envelope *e,
                         const char *target, eng_name *sender) {
-  if (!e->has_topic || e->topic.len > TR_ID_MAX) {
+  if (!e->has_topic || e->topic.len > TR_ID_MAX ||
+      memchr(e->topic.p, '\0', e->topic.len)) {
     c->st.rejected++;
     return;
   }
@@ -211,36 +300,34 @@ void host_pubsub_on_env(eng_cluster *c, host_peer *from, const wire_envelope *e,
                from->name, sender ? sender->str : "-");
       return;
     }
-    pubsub_deliver_remote(c->node, sender, topic, e->topic.len, e->payload.p,
-                          e->payload.len, from->idx);
+    eng_deliver_publish(c->node, sender, topic, e->topic.len, e->payload.p,
+                        e->payload.len, from->idx);
     return;
   }
   /* target: the publisher here; topic: its topic. */
-  eng_topic *t = pubsub_topic_get(c->node, target, strlen(target), topic,
-                                  e->topic.len);
-  if (!t) return;
+  size_t plen = strlen(target);
   if (e->type == HOST_ENV_SUB) {
-    if (interest_add(c, t, from->idx) != 0) {
-      pubsub_topic_unused(c->node, t);
+    if (interest_add(c, target, plen, topic, e->topic.len, from->idx) != 0)
       host_log(c, TR_LOG_ERROR, "interest_lost", "peer=%s reason=enomem",
                from->name);
-    }
     return;
   }
-  if (t->remote)
-    interest_remove(c, t->remote, from->idx);
-  else
-    pubsub_topic_unused(c->node, t);
+  char key[KEY_MAX];
+  size_t klen = key_make(key, target, plen, topic, e->topic.len);
+  host_interest *in = NULL;
+  HASH_FIND(hh, c->interests, key, klen, in);
+  if (in) interest_remove(c, in, from->idx);
 }
 
-void host_pubsub_each(eng_cluster *c,
-                      void (*fn)(void *arg, const tr_sub_info *), void *arg,
-                      int *count) {
-  for (host_interest *in = c->interests; in; in = in->next) {
+void cluster_subscriptions_each(cluster *c,
+                                void (*fn)(void *arg, const tr_sub_info *),
+                                void *arg, int *count) {
+  host_interest *in, *tmp;
+  HASH_ITER(hh, c->interests, in, tmp) {
     for (uint32_t i = 0; i < in->n; i++) {
       host_peer *p = host_peer_at(c, in->nodes[i]);
-      tr_sub_info si = {.publisher = in->topic->pub->id->str,
-                        .topic = in->topic->name->str,
+      tr_sub_info si = {.publisher = in->pub,
+                        .topic = in->topic,
                         .subscriber = NULL,
                         .node = p ? p->name : "?",
                         .delivered = in->sent[i],
@@ -251,10 +338,17 @@ void host_pubsub_each(eng_cluster *c,
   }
 }
 
-void host_pubsub_free(eng_cluster *c) {
-  while (c->interests) {
-    host_interest *in = c->interests;
-    in->topic->remote = NULL;
-    interest_unlink_free(c, in);
+void host_pubsub_free(cluster *c) {
+  host_interest *in, *tmp;
+  HASH_ITER(hh, c->interests, in, tmp) interest_free(c, in);
+  host_wpub *wp, *wtmp;
+  HASH_ITER(hh, c->wpubs, wp, wtmp) {
+    while (wp->wants) {
+      host_want *w = wp->wants;
+      wp->wants = w->next;
+      free(w);
+    }
+    HASH_DEL(c->wpubs, wp);
+    free(wp);
   }
 }

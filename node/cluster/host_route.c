@@ -14,7 +14,7 @@ static wire_slice slice(const char *s) {
   return (wire_slice){(const uint8_t *)s, s ? strlen(s) : 0};
 }
 
-static int send_env(eng_cluster *c, host_peer *p, const wire_envelope *e) {
+static int send_env(cluster *c, host_peer *p, const wire_envelope *e) {
   if (c->left || !p->up) return TR_EUNREACHABLE;
   peer_link *lk = host_peer_link(c, p);
   if (!lk) return TR_EUNREACHABLE;
@@ -26,7 +26,7 @@ static int send_env(eng_cluster *c, host_peer *p, const wire_envelope *e) {
   return rc;
 }
 
-int host_send_env(eng_cluster *c, host_peer *p, uint32_t type,
+int host_send_env(cluster *c, host_peer *p, uint32_t type,
                   const char *sender, const char *target, uint64_t ask_id,
                   int status, const void *data, size_t len) {
   wire_envelope e = {.type = type,
@@ -39,7 +39,7 @@ int host_send_env(eng_cluster *c, host_peer *p, uint32_t type,
 }
 
 /* Publishes and interest: the publisher is both sender and target. */
-int host_send_env_topic(eng_cluster *c, host_peer *p, uint32_t type,
+int host_send_env_topic(cluster *c, host_peer *p, uint32_t type,
                         const char *publisher, const char *topic,
                         const void *data, size_t len) {
   wire_envelope e = {.type = type,
@@ -52,7 +52,7 @@ int host_send_env_topic(eng_cluster *c, host_peer *p, uint32_t type,
 
 /* The peer `to` resolves to: the last answer while the registry has not
  * changed since, else a lookup. NULL: nobody (or this node) holds it. */
-static host_peer *resolve(eng_cluster *c, const char *to, size_t to_len) {
+static host_peer *resolve(cluster *c, const char *to, size_t to_len) {
   if (c->last_to_peer && c->last_to_gen == c->reg_gen &&
       c->last_to_len == to_len && memcmp(c->last_to, to, to_len) == 0)
     return c->last_to_peer;
@@ -69,9 +69,10 @@ static host_peer *resolve(eng_cluster *c, const char *to, size_t to_len) {
   return p;
 }
 
-int cluster_send(eng_cluster *c, const char *to, size_t to_len, uint8_t type,
-                 eng_name *sender, const void *data, size_t len,
-                 uint64_t ask_id, uint32_t timeout_ms, uint16_t *node) {
+int host_remote_send(void *user, const char *to, size_t to_len, uint8_t type,
+                     eng_name *sender, const void *data, size_t len,
+                     uint64_t ask_id, uint32_t timeout_ms, uint16_t *node) {
+  cluster *c = user;
   host_peer *p = resolve(c, to, to_len);
   if (!p) return TR_ENOTFOUND;
   wire_envelope e = {.type = type,
@@ -87,20 +88,22 @@ int cluster_send(eng_cluster *c, const char *to, size_t to_len, uint8_t type,
   return rc;
 }
 
-int cluster_reply(eng_cluster *c, const char *node, const char *asker,
-                  eng_name *sender, const void *data, size_t len,
-                  uint64_t ask_id) {
+int host_remote_reply(void *user, const char *node, const char *asker,
+                      eng_name *sender, const void *data, size_t len,
+                      uint64_t ask_id) {
+  cluster *c = user;
   host_peer *p = host_peer_find(c, node);
   if (!p || !asker) return TR_EINVAL;
   host_rask_done(c, p->idx, ask_id);
   int rc = host_send_env(c, p, TR_MSG_REPLY, sender->str, asker, ask_id, 0,
                          data, len);
-  if (rc == TR_EUNREACHABLE) node_dead(c->node, TR_DL_UNREACHABLE);
-  if (rc == TR_EFULL) node_dead(c->node, TR_DL_REJECTED_FULL);
+  if (rc == TR_EUNREACHABLE) eng_count_dead(c->node, TR_DL_UNREACHABLE);
+  if (rc == TR_EFULL) eng_count_dead(c->node, TR_DL_REJECTED_FULL);
   return rc;
 }
 
-int cluster_stop_actor(eng_cluster *c, const char *id) {
+int host_remote_stop(void *user, const char *id) {
+  cluster *c = user;
   const char *owner = reg_lookup(c->reg, id);
   if (!owner || strcmp(owner, c->name) == 0) return TR_ENOTFOUND;
   host_peer *p = host_peer_get(c, owner);
@@ -118,12 +121,12 @@ static eng_name *peer_sender(host_peer *p, const wire_envelope *e, bool *bad) {
   eng_name *s = p->last_sender;
   if (s && s->len == e->sender.len && memcmp(s->str, e->sender.p, s->len) == 0)
     return s;
-  s = name_new((const char *)e->sender.p, e->sender.len);
+  s = eng_name_new((const char *)e->sender.p, e->sender.len);
   if (!s) {
     *bad = true;
     return NULL;
   }
-  name_unref(p->last_sender);
+  eng_name_unref(p->last_sender);
   p->last_sender = s;
   return s;
 }
@@ -136,22 +139,19 @@ static void target_copy(const wire_envelope *e, char out[TR_ID_MAX + 1]) {
 
 /* A SEND or ASK from p for a local actor. The hot path looks the target up
  * by its bytes in the frame; only a failure needs it as a string. */
-static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
+static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
                           eng_name *sender) {
-  tr_node *n = c->node;
-  eng_actor *a = actor_find_len(n, (const char *)e->target.p, e->target.len);
-  int rc = a ? send_to_actor(a, (uint8_t)e->type, sender, NULL, e->payload.p,
-                             e->payload.len, NULL, e->ask_id, 0,
-                             ENG_ORIGIN(p->idx))
-             : TR_ENOTFOUND;
+  const char *to = (const char *)e->target.p;
+  int rc = eng_deliver(c->node, to, e->target.len, (uint8_t)e->type, sender,
+                       e->payload.p, e->payload.len, e->ask_id, p->idx);
   if (rc == 0) {
     if (e->type == TR_MSG_ASK && sender)
-      host_rask_add(c, a, p, sender, e->ask_id, e->timeout_ms);
-    if (n->backlog > ENG_BACKLOG_HIGH && !n->reads_paused)
-      cluster_pause_reads(c, true);
+      host_rask_add(c, to, e->target.len, p, sender, e->ask_id,
+                    e->timeout_ms);
     return;
   }
-  node_dead(n, rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
+  eng_count_dead(c->node,
+                 rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
   if (!sender) return; /* from outside actors: nobody to tell */
   char target[TR_ID_MAX + 1];
   target_copy(e, target);
@@ -163,7 +163,7 @@ static void route_deliver(eng_cluster *c, host_peer *p, const wire_envelope *e,
 }
 
 void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
-  eng_cluster *c = user;
+  cluster *c = user;
   tr_node *n = c->node;
   host_peer *p = c->last_rx_link == lk ? c->last_rx_peer
                                        : host_peer_get(c, link_peer(lk));
@@ -185,22 +185,20 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   target_copy(e, target);
   switch (e->type) {
   case TR_MSG_REPLY:
-    ask_complete(n, e->ask_id, sender, e->payload.p, e->payload.len,
-                 e->status, p->idx);
+    eng_ask_complete(n, e->ask_id, sender, e->payload.p, e->payload.len,
+                     e->status, p->idx);
     return;
   case TR_MSG_DOWN:
   case HOST_ENV_MONITOR:
   case HOST_ENV_DEMONITOR:
     host_mon_on_env(c, p, e);
     return;
-  case HOST_ENV_STOP: {
-    eng_actor *a = actor_find(n, target);
-    if (a && !a->stopping)
+  case HOST_ENV_STOP:
+    if (eng_actor_live(n, target))
       tr_node_stop_actor(n, target);
     else
-      node_dead(n, TR_DL_NO_ACTOR);
+      eng_count_dead(n, TR_DL_NO_ACTOR);
     return;
-  }
   case TR_MSG_PUBLISH:
   case HOST_ENV_SUB:
   case HOST_ENV_UNSUB:
@@ -208,8 +206,8 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     return;
   case HOST_ENV_FAILED:
     c->st.remote_failed++;
-    node_dead(n, e->status == TR_EFULL ? TR_DL_REMOTE_FULL
-                                       : TR_DL_REMOTE_NO_ACTOR);
+    eng_count_dead(n, e->status == TR_EFULL ? TR_DL_REMOTE_FULL
+                                            : TR_DL_REMOTE_NO_ACTOR);
     host_log(c, TR_LOG_DEBUG, "remote_send_failed",
              "peer=%s target=%s status=%s", p->name, target,
              tr_errname(e->status));
@@ -224,7 +222,7 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
 
 void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
                            int reason) {
-  eng_cluster *c = user;
+  cluster *c = user;
   tr_node *n = c->node;
   host_peer *p = host_peer_find(c, link_peer(lk));
   c->st.undeliverable++;
@@ -238,10 +236,10 @@ void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
     sender[e->sender.len] = '\0';
   }
   if (e->type == TR_MSG_ASK && p) {
-    eng_name *t = name_new(target, strlen(target));
+    eng_name *t = eng_name_new(target, strlen(target));
     if (t) {
-      ask_complete(n, e->ask_id, t, NULL, 0, reason, p->idx);
-      name_unref(t);
+      eng_ask_complete(n, e->ask_id, t, NULL, 0, reason, p->idx);
+      eng_name_unref(t);
       return;
     }
   }
@@ -249,5 +247,5 @@ void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
     host_mon_unreachable(c, p, sender, target);
     return;
   }
-  node_dead(n, TR_DL_UNREACHABLE);
+  eng_count_dead(n, TR_DL_UNREACHABLE);
 }

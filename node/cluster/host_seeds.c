@@ -16,7 +16,7 @@
 #define RESEED_JOINED_MS 60000u
 #define SEED_ADDRS_MAX 64u /* per seed name */
 
-static void seeds_round_done(eng_cluster *c);
+static void seeds_round_done(cluster *c);
 
 static void seed_set_addrs(host_seed *s, char **addrs, size_t n) {
   for (size_t i = 0; i < s->naddrs; i++) free(s->addrs[i]);
@@ -28,7 +28,7 @@ static void seed_set_addrs(host_seed *s, char **addrs, size_t n) {
 static void seed_on_resolved(uv_getaddrinfo_t *req, int status,
                              struct addrinfo *res) {
   host_seed *s = req->data;
-  eng_cluster *c = s->c;
+  cluster *c = s->c;
   s->busy = false;
   c->open_handles--;
   if (c->freeing) {
@@ -76,7 +76,7 @@ static bool same_list(char **a, size_t na, char **b, size_t nb) {
 }
 
 /* Every resolved address, own one left out, to swim_join. */
-static void seeds_round_done(eng_cluster *c) {
+static void seeds_round_done(cluster *c) {
   size_t total = 0;
   for (size_t i = 0; i < c->nseeds; i++) total += c->seeds[i].naddrs;
   char **list = calloc(total ? total : 1, sizeof(*list));
@@ -111,7 +111,7 @@ static void seeds_round_done(eng_cluster *c) {
                    alone ? RESEED_ALONE_MS : RESEED_JOINED_MS, 0);
 }
 
-void host_seeds_resolve(eng_cluster *c) {
+void host_seeds_resolve(cluster *c) {
   if (c->freeing || c->left) return;
   bool started = false;
   for (size_t i = 0; i < c->nseeds; i++) {
@@ -146,7 +146,7 @@ static int seed_parse(const char *spec, host_seed *s) {
   return s->host && s->port ? 0 : TR_ENOMEM;
 }
 
-int host_seeds_init(eng_cluster *c, const char *const *seeds, size_t n) {
+int host_seeds_init(cluster *c, const char *const *seeds, size_t n) {
   c->seeds = calloc(n ? n : 1, sizeof(*c->seeds));
   if (!c->seeds) return TR_ENOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -167,7 +167,7 @@ int host_seeds_init(eng_cluster *c, const char *const *seeds, size_t n) {
   return 0;
 }
 
-void host_seeds_free(eng_cluster *c) {
+void host_seeds_free(cluster *c) {
   /* A resolution still running keeps c alive (open_handles) until its
    * callback, which libuv runs (cancelled if it can) on a later turn. */
   for (size_t i = 0; i < c->nseeds; i++)
@@ -175,7 +175,7 @@ void host_seeds_free(eng_cluster *c) {
   uv_timer_stop(&c->reseed);
 }
 
-void host_seeds_release(eng_cluster *c) {
+void host_seeds_release(cluster *c) {
   for (size_t i = 0; i < c->nseeds; i++) {
     host_seed *s = &c->seeds[i];
     seed_set_addrs(s, NULL, 0);

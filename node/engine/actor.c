@@ -29,20 +29,20 @@ eng_actor *actor_find(tr_node *n, const char *id) {
   return actor_find_len(n, id, strlen(id));
 }
 
-/* Picks "<type name>.<n>" that nobody holds yet; in a cluster
+/* Picks "<type name>.<n>" that nobody holds yet; with a remote layer
  * "<type name>.<n>@<node>", so nodes never pick the same one. */
 static int actor_generate_id(tr_node *n, const tr_actor_type *t, char *buf,
                              size_t cap, size_t *len_out) {
   const char *base = t->name && t->name[0] && t->name[0] != '$' ? t->name
                                                                 : "actor";
   for (int tries = 0; tries < 1000; tries++) {
-    int len = n->cluster ? snprintf(buf, cap, "%.100s.%" PRIu64 "@%.120s",
-                                    base, ++n->next_gen_id, n->name)
-                         : snprintf(buf, cap, "%.200s.%" PRIu64, base,
-                                    ++n->next_gen_id);
+    int len = n->rops ? snprintf(buf, cap, "%.100s.%" PRIu64 "@%.120s",
+                                 base, ++n->next_gen_id, n->name)
+                      : snprintf(buf, cap, "%.200s.%" PRIu64, base,
+                                 ++n->next_gen_id);
     if (len < 0 || (size_t)len >= cap) return TR_EINVAL;
     if (actor_find(n, buf)) continue;
-    int rc = n->cluster ? cluster_claim(n->cluster, buf) : 0;
+    int rc = n->rops ? n->rops->claim(n->ruser, buf) : 0;
     if (rc == TR_EEXIST) continue;
     if (rc != 0) return rc;
     *len_out = (size_t)len;
@@ -81,14 +81,14 @@ int actor_spawn(tr_node *n, eng_actor *parent, const tr_actor_type *t,
   return actor_spawn_ex(n, parent, t, o, false);
 }
 
-int actor_spawn_system(tr_node *n, const tr_actor_type *t, const char *id,
-                       const void *arg) {
+int eng_spawn_system(tr_node *n, const tr_actor_type *t, const char *id,
+                     const void *arg) {
   if (!id || id[0] != '$') return TR_EINVAL;
   tr_spawn_opts o = {.id = id, .arg = arg};
   return actor_spawn_ex(n, NULL, t, &o, true);
 }
 
-/* system: a node-internal '$' actor, kept out of the cluster registry. */
+/* system: a node-internal '$' actor, which other nodes never learn of. */
 static int actor_spawn_ex(tr_node *n, eng_actor *parent,
                           const tr_actor_type *t, const tr_spawn_opts *o,
                           bool system) {
@@ -98,9 +98,9 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   const char *id;
   size_t len;
   int rc;
-  bool claimed = false; /* in the cluster registry: release on failure */
+  bool claimed = false; /* claimed from the remote layer: release on failure */
   if (o && o->id) {
-    rc = check_id(o->id, &len);
+    rc = eng_check_id(o->id, &len);
     if (rc != 0 || (o->id[0] == '$') != system) return TR_EINVAL;
     if (actor_find_len(n, o->id, len)) return TR_EEXIST;
     id = o->id;
@@ -109,16 +109,16 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
     rc = actor_generate_id(n, t, gen, sizeof(gen), &len);
     if (rc != 0) return rc;
     id = gen;
-    claimed = n->cluster != NULL; /* claimed while it was picked */
+    claimed = n->rops != NULL; /* claimed while it was picked */
   }
   rc = TR_EINVAL;
   if ((o && o->id_out && o->id_out_size < len + 1) ||
       t->state_size > SIZE_MAX - STATE_OFFSET)
     goto fail;
-  /* The cluster registry is asked last, so a claim is only made for a spawn
+  /* The remote layer is asked last, so a claim is only made for a spawn
    * that goes ahead. */
-  if (!claimed && n->cluster && !system) {
-    rc = cluster_claim(n->cluster, id);
+  if (!claimed && n->rops && !system) {
+    rc = n->rops->claim(n->ruser, id);
     if (rc != 0) return rc;
     claimed = true;
   }
@@ -126,7 +126,7 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   rc = TR_ENOMEM;
   eng_actor *a = calloc(1, STATE_OFFSET + t->state_size);
   if (!a) goto fail;
-  a->id = name_new(id, len);
+  a->id = eng_name_new(id, len);
   if (!a->id) {
     free(a);
     goto fail;
@@ -147,7 +147,7 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
     rc = t->init(a, a->state, o ? o->arg : NULL);
     a->running = 0;
     if (rc != 0) {
-      node_log(n, TR_LOG_WARN, "actor_init_failed", "id=%s type=%s rc=%d",
+      eng_log(n, TR_LOG_WARN, "actor_init_failed", "id=%s type=%s rc=%d",
                a->id->str, t->name ? t->name : "?", rc);
       a->init_failed = 1;
       actor_teardown(a, TR_EINIT, false);
@@ -158,7 +158,7 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   return 0;
 
 fail:
-  if (claimed) cluster_release(n->cluster, id);
+  if (claimed && n->rops) n->rops->release(n->ruser, id);
   return rc;
 }
 
@@ -186,7 +186,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   while (a->mb_head) {
     eng_msg *m = a->mb_head;
     a->mb_head = m->next;
-    if (m->ctrl == ENG_CTRL_NONE) node_dead(n, TR_DL_STOPPED);
+    if (m->ctrl == ENG_CTRL_NONE) eng_dead(n, TR_DL_STOPPED);
     pool_msg_put(&n->pool, m);
   }
   a->mb_tail = NULL;
@@ -194,13 +194,13 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   a->mb_count = 0;
 
   monitor_actor_stopped(a, reason);
-  if (n->cluster) cluster_actor_gone(n->cluster, a, reason);
+  if (n->rops) n->rops->actor_gone(n->ruser, a->id->str, reason);
   eng_actor *parent = a->parent;
   actor_unlink_child(a);
   if (parent && notify_parent && !parent->stopping)
     send_notice(n, parent, TR_MSG_CHILD_EXIT, a->id, 0, reason);
   n->stats.stopped++;
-  name_unref(a->id);
+  eng_name_unref(a->id);
   free(a);
 }
 
@@ -230,8 +230,8 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
         .len = m->len,
         .ask_id = m->ask_id,
         .status = m->status,
-        .node = m->origin ? cluster_node_name(n->cluster, m->origin)
-                          : n->name,
+        .node = m->origin && n->rops ? n->rops->node_name(n->ruser, m->origin)
+                                     : n->name,
     };
     a->running = 1;
     int rc = a->type->receive(a, a->state, &env);
@@ -241,7 +241,7 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     n->stats.delivered++;
     if (rc != 0) {
       n->stats.failed++;
-      node_log(n, TR_LOG_WARN, "actor_failed", "id=%s type=%s rc=%d",
+      eng_log(n, TR_LOG_WARN, "actor_failed", "id=%s type=%s rc=%d",
                a->id->str, a->type->name ? a->type->name : "?", rc);
       actor_teardown(a, rc, true);
       return done;
@@ -292,9 +292,9 @@ int tr_stop(tr_ctx *ctx) {
 
 static int actor_queue_stop(tr_node *n, const char *id) {
   size_t len;
-  if (!n || check_id(id, &len) != 0) return TR_EINVAL;
+  if (!n || eng_check_id(id, &len) != 0) return TR_EINVAL;
   eng_actor *a = actor_find(n, id);
-  if (!a && n->cluster) return cluster_stop_actor(n->cluster, id);
+  if (!a && n->rops) return n->rops->stop(n->ruser, id);
   if (!a || a->stopping) return TR_ENOTFOUND;
   eng_msg *m = pool_msg_get(&n->pool);
   if (!m) return TR_ENOMEM;
@@ -319,6 +319,40 @@ int tr_stop_actor(tr_ctx *ctx, const char *id) {
   if (!ctx) return TR_EINVAL;
   return actor_queue_stop(ctx->node, id);
 }
+
+/* ---- the remote layer's way in (eng_remote.h) ---------------------------- */
+
+bool eng_actor_live(tr_node *n, const char *id) {
+  eng_actor *a = actor_find(n, id);
+  return a && !a->stopping;
+}
+
+int eng_actor_lost(tr_node *n, const char *id, int reason) {
+  eng_actor *a = actor_find(n, id);
+  if (!a) return TR_ENOTFOUND;
+  if (a->stopping) return 0;
+  if (a->running) { /* inside its own callback: stop after it */
+    a->stop_pending = 1;
+    a->stop_reason = reason;
+  } else {
+    actor_teardown(a, reason, true);
+  }
+  return 1;
+}
+
+int eng_stop_now(tr_node *n, const char *id, int reason) {
+  eng_actor *a = actor_find(n, id);
+  if (!a || a->stopping) return TR_ENOTFOUND;
+  if (a->running) {
+    a->stop_pending = 1;
+    a->stop_reason = reason;
+  } else {
+    actor_teardown(a, reason, false);
+  }
+  return 0;
+}
+
+/* ---- public calls, continued --------------------------------------------------- */
 
 int tr_children(tr_ctx *ctx, const char **ids, size_t cap) {
   if (!ctx || (cap && !ids)) return TR_EINVAL;

@@ -31,7 +31,7 @@ static eng_ask *ask_alloc(tr_node *n) {
 
 static void ask_release(tr_node *n, eng_ask *k) {
   uv_timer_stop(&k->timer);
-  name_unref(k->target);
+  eng_name_unref(k->target);
   k->target = NULL;
   k->asker = k->target_actor = NULL;
   k->target_node = 0;
@@ -94,8 +94,8 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
   uint16_t remote = 0;
   eng_name *tname = NULL;
   /* The name the error replies come from, made before anything is sent. */
-  if (n->cluster && !actor_find(n, to) && check_id(to, NULL) == 0) {
-    tname = name_new(to, strlen(to));
+  if (n->rops && !actor_find(n, to) && eng_check_id(to, NULL) == 0) {
+    tname = eng_name_new(to, strlen(to));
     if (!tname) {
       ask_release(n, k);
       return TR_ENOMEM;
@@ -104,7 +104,7 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
   int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, timeout_ms,
                       &target, &remote);
   if (rc != 0) {
-    name_unref(tname);
+    eng_name_unref(tname);
     ask_release(n, k);
     return rc;
   }
@@ -116,8 +116,8 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
   ctx->asks = k;
   k->t_prev = NULL;
   if (target) {
-    name_unref(tname);
-    k->target = name_ref(target->id);
+    eng_name_unref(tname);
+    k->target = eng_name_ref(target->id);
     k->target_actor = target;
     k->t_next = target->asked;
     if (target->asked) target->asked->t_prev = k;
@@ -140,17 +140,17 @@ int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
     return TR_EINVAL;
   tr_node *n = ctx->node;
   if (len > n->max_payload) {
-    node_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
   /* An ask from another node: the reply goes back there, where the ask is
    * pending (a late one is counted there). */
-  if (n->cluster && ask->node && strcmp(ask->node, n->name) != 0)
-    return cluster_reply(n->cluster, ask->node, ask->sender, ctx->id, data,
-                         len, ask->ask_id);
+  if (n->rops && ask->node && strcmp(ask->node, n->name) != 0)
+    return n->rops->reply(n->ruser, ask->node, ask->sender, ctx->id, data,
+                          len, ask->ask_id);
   eng_ask *k = ask_find(n, ask->ask_id);
   if (!k) {
-    node_dead(n, TR_DL_LATE_REPLY);
+    eng_dead(n, TR_DL_LATE_REPLY);
     return TR_ETIMEDOUT;
   }
   /* The asker reserved room for this reply when it asked. */
@@ -162,11 +162,12 @@ int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
   return 0;
 }
 
-int ask_complete(tr_node *n, uint64_t ask_id, eng_name *sender,
-                 const void *data, size_t len, int status, uint16_t origin) {
+int eng_ask_complete(tr_node *n, uint64_t ask_id, eng_name *sender,
+                     const void *data, size_t len, int status,
+                     uint16_t origin) {
   eng_ask *k = ask_find(n, ask_id);
   if (!k || k->target_node != origin) {
-    node_dead(n, TR_DL_LATE_REPLY);
+    eng_dead(n, TR_DL_LATE_REPLY);
     return TR_ETIMEDOUT;
   }
   int rc = send_to_actor(k->asker, TR_MSG_REPLY, sender, NULL, data, len,
@@ -178,7 +179,7 @@ int ask_complete(tr_node *n, uint64_t ask_id, eng_name *sender,
   return 0;
 }
 
-void ask_node_down(tr_node *n, uint16_t idx, int status) {
+void eng_asks_node_down(tr_node *n, uint16_t idx, int status) {
   eng_ask *k, *tmp;
   HASH_ITER(hh, n->asks, k, tmp) {
     if (k->target_node == idx) ask_fail(n, k, status);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "eng_node.h"
 #include "troupe.h"
 
 /* Ids are short: SuperFastHash takes 4 bytes a step where uthash's default
@@ -27,21 +28,6 @@
  * of the engine includes this header, so all agree on the function. */
 #define HASH_FUNCTION(keyptr, keylen, hashv) HASH_SFH(keyptr, keylen, hashv)
 #include "uthash.h"
-
-/* ---- interned names (name.c) -------------------------------------------- */
-
-typedef struct eng_name {
-  uint32_t refs;
-  uint32_t len;
-  char str[];
-} eng_name;
-
-eng_name *name_new(const char *s, size_t len); /* refs = 1; NULL on ENOMEM */
-static inline eng_name *name_ref(eng_name *n) {
-  if (n) n->refs++;
-  return n;
-}
-void name_unref(eng_name *n); /* NULL is a no-op */
 
 /* ---- message slots and payload blobs (pool.c) --------------------------- */
 
@@ -73,8 +59,8 @@ typedef struct eng_msg {
   int32_t status;
   uint8_t type; /* tr_msg_type */
   uint8_t ctrl; /* ENG_CTRL_* */
-  uint16_t origin; /* 0: this node; else the cluster's index of the sender's
-                      node (cluster_node_name) */
+  uint16_t origin; /* 0: this node; else the remote layer's index of the
+                      sender's node (eng_remote_ops.node_name) */
   char inline_data[ENG_INLINE];
 } eng_msg;
 
@@ -127,8 +113,6 @@ struct tr_ctx {
   eng_timer *timers;   /* timers self owns */
   eng_ask *asks;       /* asks self is waiting on */
   eng_ask *asked;      /* asks waiting on self */
-  struct host_rask *rasked; /* asks from other nodes waiting on self,
-                               kept by node/cluster (host_ask.c) */
   eng_mon *watchers;   /* monitors on self */
   eng_mon *watching;   /* monitors self holds */
 
@@ -137,7 +121,6 @@ struct tr_ctx {
   uint8_t stop_pending;  /* tr_stop called: stop after the callback */
   uint8_t stopping;      /* teardown has begun */
   uint8_t init_failed;   /* init returned non-zero: no deinit */
-  uint8_t has_rmon;      /* has held a monitor on a remote actor */
   int32_t stop_reason;
 };
 typedef struct tr_ctx eng_actor;
@@ -146,10 +129,6 @@ eng_actor *actor_find(tr_node *, const char *id);
 eng_actor *actor_find_len(tr_node *, const char *id, size_t len);
 int actor_spawn(tr_node *, eng_actor *parent, const tr_actor_type *,
                 const tr_spawn_opts *);
-/* A node-internal actor with a reserved id (starting with '$'), which the
- * cluster registry never holds: reachable on this node only. */
-int actor_spawn_system(tr_node *, const tr_actor_type *, const char *id,
-                       const void *arg);
 /* Tears the actor down now (never while one of its callbacks runs). */
 void actor_teardown(eng_actor *, int reason, bool notify_parent);
 /* Runs up to `budget` messages of one actor; returns how many it ran. */
@@ -167,7 +146,7 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
                   eng_name *topic, const void *data, size_t len,
                   eng_blob *blob, uint64_t ask_id, int status,
                   unsigned flags);
-/* Resolves `to` (locally, then through the cluster), queues, and counts a
+/* Resolves `to` (locally, then through the remote layer), queues, and counts a
  * rejection on failure. *found (may be NULL) gets the local target when
  * there is one; *remote (may be NULL) the index of the remote node it went
  * to, else 0. */
@@ -181,7 +160,7 @@ void send_async(tr_node *, const char *to, eng_name *sender, const void *data,
 /* A notice from the engine (DOWN, CHILD_EXIT, error replies). */
 void send_notice(tr_node *, eng_actor *to, uint8_t type, eng_name *sender,
                  uint64_t ask_id, int status);
-int check_id(const char *id, size_t *len_out); /* TR_EINVAL if bad */
+int eng_check_id(const char *id, size_t *len_out); /* TR_EINVAL if bad */
 
 /* ---- scheduler (sched.c) ------------------------------------------------ */
 
@@ -198,12 +177,9 @@ typedef struct eng_topic {
   eng_pub *pub;
   eng_sub *subs; /* subscribers, linked by topic_next/topic_prev */
   uint32_t nsubs;
-  /* Cluster, subscriber side: the node told of this node's interest (the
-   * publisher's owner), 0 when none (local publisher, or pending). */
-  uint16_t interest_node;
-  /* Cluster, publisher side: other nodes' interest (host_pubsub.c); keeps
-   * the topic alive without local subscribers. */
-  void *remote;
+  /* Other nodes want it (eng_topic_remote): it lives without local
+   * subscribers, and each publish also goes to the remote layer. */
+  bool remote;
 } eng_topic;
 
 struct eng_pub {
@@ -222,22 +198,6 @@ struct eng_sub {
 };
 
 void pubsub_actor_started(eng_actor *); /* link a pub entry to the actor */
-/* Publishes as publisher `pub` on its default topic without an actor (the
- * system publisher); returns subscribers reached. */
-int pubsub_publish_as(tr_node *, eng_name *pub, uint8_t type,
-                      const void *data, size_t len, int status);
-/* A publish that came from node `origin`: to the local subscribers of
- * (pub, topic). Returns subscribers reached. */
-int pubsub_deliver_remote(tr_node *, eng_name *pub, const char *topic,
-                          size_t topic_len, const void *data, size_t len,
-                          uint16_t origin);
-eng_pub *pubsub_pub_find(tr_node *, const char *id);
-/* The topic entry of (pub, topic), created if needed (for remote
- * interest); NULL on ENOMEM. pubsub_topic_unused frees it if nothing holds
- * it any more (no subscribers, no remote interest). */
-eng_topic *pubsub_topic_get(tr_node *, const char *pub, size_t pub_len,
-                            const char *topic, size_t topic_len);
-void pubsub_topic_unused(tr_node *, eng_topic *);
 void pubsub_actor_stopped(eng_actor *); /* drop its subs, unlink its pub */
 void pubsub_free(tr_node *);
 
@@ -258,13 +218,6 @@ struct eng_ask {
 /* Forgets the asks the actor made, and answers the asks waiting on it with
  * TR_ENOTFOUND (it stopped without replying). */
 void ask_actor_stopped(eng_actor *);
-/* A reply (or an error status for it) from a remote node: delivered to the
- * asker if the ask is pending, else counted as a late reply and
- * TR_ETIMEDOUT returned. */
-int ask_complete(tr_node *, uint64_t ask_id, eng_name *sender,
-                 const void *data, size_t len, int status, uint16_t origin);
-/* Answers every ask waiting on node `idx` with status (it died). */
-void ask_node_down(tr_node *, uint16_t idx, int status);
 void ask_free_all(tr_node *);
 
 /* ---- timers (timer.c) --------------------------------------------------- */
@@ -305,59 +258,16 @@ int threadsafe_init(tr_node *);
 void threadsafe_drain(tr_node *);
 void threadsafe_close(tr_node *);
 
-/* ---- the cluster, as the engine sees it (node/cluster/host*.c) ---------- */
+/* ---- the remote layer (eng_remote.h) ------------------------------------ */
 
-/* The engine knows the cluster only through these calls; node/cluster
- * implements them on top of membership, the registry and the links. All
- * run on the loop thread, and only when node->cluster is set. */
-typedef struct eng_cluster eng_cluster;
-
-int cluster_new(tr_node *, const tr_node_config *, eng_cluster **out);
-/* Leaves the cluster (graceful); the loop keeps running to send it. */
-void cluster_leave(eng_cluster *);
-bool cluster_left(eng_cluster *); /* the leave has gone out */
-void cluster_free(eng_cluster *);
-/* A local spawn of id: TR_EEXIST if the cluster registry holds it. */
-int cluster_claim(eng_cluster *, const char *id);
-/* Gives back a claim whose spawn failed before the actor existed. */
-void cluster_release(eng_cluster *, const char *id);
-/* A local actor stopped: releases its id, tells remote watchers, drops the
- * remote monitors it held. */
-void cluster_actor_gone(eng_cluster *, eng_actor *, int reason);
-/* Sends to an id that is not local. TR_ENOTFOUND (nobody holds it),
- * TR_EUNREACHABLE (its node is not up), TR_EFULL (link queue), TR_ENOMEM.
- * An ask carries its timeout: the target's node answers it if the target
- * stops without replying. *node gets the owner's index. */
-int cluster_send(eng_cluster *, const char *to, size_t to_len, uint8_t type,
-                 eng_name *sender, const void *data, size_t len,
-                 uint64_t ask_id, uint32_t timeout_ms, uint16_t *node);
-/* A reply to an ask that came from node `node` (by name). */
-int cluster_reply(eng_cluster *, const char *node, const char *asker,
-                  eng_name *sender, const void *data, size_t len,
-                  uint64_t ask_id);
-/* Monitors a non-local target: TR_ENOTFOUND when nobody holds it. */
-int cluster_monitor(eng_cluster *, eng_actor *watcher, const char *target);
-/* Removes watcher's remote monitors on target: how many there were. */
-int cluster_demonitor(eng_cluster *, eng_actor *watcher, const char *target);
-/* Stop-by-id of a non-local actor: TR_ENOTFOUND, TR_EUNREACHABLE... */
-int cluster_stop_actor(eng_cluster *, const char *id);
-/* Backlog bounds: past HIGH the cluster stops reading its links (TCP then
- * pushes back on the senders, whose links fill: TR_EFULL there); below LOW
- * the scheduler has it read again. */
+/* Backlog bounds: past HIGH, after a delivery from another node, the engine
+ * pauses the remote layer (it stops reading its links; TCP then pushes back
+ * on the senders, whose links fill: TR_EFULL there); below LOW the
+ * scheduler resumes it. Decided here only. */
 #define ENG_BACKLOG_HIGH 65536u
 #define ENG_BACKLOG_LOW 8192u
-void cluster_pause_reads(eng_cluster *, bool pause);
-/* The name of the node with index idx (>= 1). */
-const char *cluster_node_name(eng_cluster *, uint16_t idx);
-/* A topic's local subscribers went from none to some or back: tell the
- * publisher's node (or withdraw). */
-void cluster_interest_changed(eng_cluster *, eng_topic *);
-/* A local publish on a topic other nodes are interested in: one envelope
- * per interested node. */
-void cluster_publish(eng_cluster *, eng_topic *, eng_name *from,
-                     const void *data, size_t len);
-/* The topic is going away (node teardown): drop the remote interest. */
-void cluster_topic_freed(eng_cluster *, eng_topic *);
+
+static inline bool eng_remote(const tr_node *n);
 
 /* ---- the node (node.c) -------------------------------------------------- */
 
@@ -410,24 +320,26 @@ struct tr_node {
   uint64_t next_timer_id;
   tr_node_stats stats;
 
-  eng_cluster *cluster; /* NULL: local single-node mode */
+  /* The remote layer (eng_remote_attach); ops NULL: a local node. */
+  const eng_remote_ops *rops;
+  void *ruser;
   uint64_t backlog;     /* messages in all mailboxes */
-  bool reads_paused;    /* the cluster stopped reading links: backlog */
+  bool remote_paused;   /* the remote layer was told to stop reading */
+  bool shut_down;       /* eng_node_shutdown has run */
   eng_name *system_id;  /* TR_SYSTEM_PUBLISHER */
-  bool leaving;         /* tr_node_stop: leaving the cluster first */
 };
 
-void node_log(tr_node *, tr_log_level, const char *event, const char *fmt,
-              ...) __attribute__((format(printf, 4, 5)));
-void node_vlog(tr_node *, tr_log_level, const char *event, const char *fmt,
+static inline bool eng_remote(const tr_node *n) { return n->rops != NULL; }
+
+void eng_vlog(tr_node *, tr_log_level, const char *event, const char *fmt,
                va_list) __attribute__((format(printf, 4, 0)));
-void node_dead_log(tr_node *, tr_dead_reason, uint64_t total);
+void eng_dead_log(tr_node *, tr_dead_reason, uint64_t total);
 /* Counts a dead letter; logs it (INFO) at totals 1, 2, 4, 8..., per reason,
  * so a flood of drops is visible without a line per drop. */
-static inline void node_dead(tr_node *n, tr_dead_reason r) {
+static inline void eng_dead(tr_node *n, tr_dead_reason r) {
   uint64_t c = ++n->stats.dead[r];
   if ((c & (c - 1)) == 0 && n->log && n->log_level >= TR_LOG_INFO)
-    node_dead_log(n, r, c);
+    eng_dead_log(n, r, c);
 }
 
 #endif /* TR_ENGINE_H */

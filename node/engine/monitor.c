@@ -23,19 +23,19 @@ static void mon_unlink(eng_mon *m) {
 
 int tr_monitor(tr_ctx *ctx, const char *target) {
   size_t len;
-  if (!ctx || check_id(target, &len) != 0) return TR_EINVAL;
+  if (!ctx || eng_check_id(target, &len) != 0) return TR_EINVAL;
   if (ctx->stopping) return TR_ESTATE;
   tr_node *n = ctx->node;
   eng_actor *t = actor_find(n, target);
-  if (!t && n->cluster) {
-    int rc = cluster_monitor(n->cluster, ctx, target);
+  if (!t && n->rops) {
+    int rc = n->rops->monitor(n->ruser, ctx->id->str, target);
     if (rc != TR_ENOTFOUND) return rc;
   }
   if (!t || t->stopping) {
-    eng_name *name = name_new(target, len);
+    eng_name *name = eng_name_new(target, len);
     if (!name) return TR_ENOMEM;
     send_notice(n, ctx, TR_MSG_DOWN, name, 0, TR_ENOTFOUND);
-    name_unref(name);
+    eng_name_unref(name);
     return 0;
   }
   eng_mon *m = calloc(1, sizeof(*m));
@@ -52,7 +52,7 @@ int tr_monitor(tr_ctx *ctx, const char *target) {
 }
 
 int tr_demonitor(tr_ctx *ctx, const char *target) {
-  if (!ctx || check_id(target, NULL) != 0) return TR_EINVAL;
+  if (!ctx || eng_check_id(target, NULL) != 0) return TR_EINVAL;
   int removed = 0;
   eng_mon *m = ctx->watching;
   while (m) {
@@ -63,8 +63,8 @@ int tr_demonitor(tr_ctx *ctx, const char *target) {
     }
     m = next;
   }
-  if (ctx->node->cluster)
-    removed += cluster_demonitor(ctx->node->cluster, ctx, target);
+  tr_node *n = ctx->node;
+  if (n->rops) removed += n->rops->demonitor(n->ruser, ctx->id->str, target);
   return removed ? 0 : TR_ENOTFOUND;
 }
 

@@ -5,7 +5,7 @@
 
 #include "engine.h"
 
-eng_name *name_new(const char *s, size_t len) {
+eng_name *eng_name_new(const char *s, size_t len) {
   eng_name *n = malloc(sizeof(*n) + len + 1);
   if (!n) return NULL;
   n->refs = 1;
@@ -15,6 +15,6 @@ eng_name *name_new(const char *s, size_t len) {
   return n;
 }
 
-void name_unref(eng_name *n) {
+void eng_name_unref(eng_name *n) {
   if (n && --n->refs == 0) free(n);
 }

@@ -1,5 +1,7 @@
-/* node.c — node lifecycle: configuration, the loop it runs on, run/stop,
- * and tear-down; plus the node's log helper. */
+/* node.c — the engine's node: its configuration, the loop it runs on,
+ * run/stop, the remote layer attached to it, and tear-down; plus the
+ * node's log helper. The node assembly (node/assembly) drives the
+ * lifecycle; see eng_node.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 #define DEFAULT_BATCH 64u
 #define DEFAULT_THREADSAFE_MAX 65536u
 
-void node_vlog(tr_node *n, tr_log_level level, const char *event,
+void eng_vlog(tr_node *n, tr_log_level level, const char *event,
                const char *fmt, va_list ap) {
   if (!n->log || level > n->log_level) return;
   char fields[512];
@@ -22,11 +24,11 @@ void node_vlog(tr_node *n, tr_log_level level, const char *event,
   n->log(n->log_user, level, event, fields);
 }
 
-void node_log(tr_node *n, tr_log_level level, const char *event,
+void eng_log(tr_node *n, tr_log_level level, const char *event,
               const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  node_vlog(n, level, event, fmt, ap);
+  eng_vlog(n, level, event, fmt, ap);
   va_end(ap);
 }
 
@@ -41,20 +43,11 @@ static char *node_default_name(void) {
 static int node_check_config(const tr_node_config *cfg) {
   if (cfg->name && (cfg->name[0] == '\0' || strlen(cfg->name) > TR_ID_MAX))
     return TR_EINVAL;
-  if (cfg->nseeds && !cfg->seeds) return TR_EINVAL;
-  /* A cluster node listens and has its certificates; seeds or
-   * certificates without a listen address are a mistake, not a local
-   * node. The cluster checks the rest. */
-  if (!cfg->listen && (cfg->nseeds || cfg->advertise || cfg->ca_file ||
-                       cfg->cert_file || cfg->key_file))
-    return TR_EINVAL;
-  if (cfg->listen && (!cfg->ca_file || !cfg->cert_file || !cfg->key_file))
-    return TR_EINVAL;
   if (cfg->log_level > TR_LOG_DEBUG) return TR_EINVAL;
   return 0;
 }
 
-int tr_node_new(tr_node **out, const tr_node_config *cfg) {
+int eng_node_new(tr_node **out, const tr_node_config *cfg) {
   static const tr_node_config defaults = {0};
   if (!out) return TR_EINVAL;
   *out = NULL;
@@ -83,7 +76,7 @@ int tr_node_new(tr_node **out, const tr_node_config *cfg) {
   rc = TR_ENOMEM;
   n->name = cfg->name ? strdup(cfg->name) : node_default_name();
   if (!n->name) goto fail_name;
-  n->default_topic = name_new("", 0);
+  n->default_topic = eng_name_new("", 0);
   if (!n->default_topic) goto fail_topic;
 
   if (cfg->loop) {
@@ -101,17 +94,12 @@ int tr_node_new(tr_node **out, const tr_node_config *cfg) {
   rc = threadsafe_init(n);
   if (rc != 0) goto fail_ts;
   rc = TR_ENOMEM;
-  n->system_id = name_new(TR_SYSTEM_PUBLISHER, strlen(TR_SYSTEM_PUBLISHER));
-  if (!n->system_id) goto fail_cluster;
-  if (cfg->listen) {
-    rc = cluster_new(n, cfg, &n->cluster);
-    if (rc != 0) goto fail_cluster;
-  }
+  n->system_id = eng_name_new(TR_SYSTEM_PUBLISHER, strlen(TR_SYSTEM_PUBLISHER));
+  if (!n->system_id) goto fail_system_id;
   *out = n;
   return 0;
 
-fail_cluster:
-  name_unref(n->system_id);
+fail_system_id:
   threadsafe_close(n);
 fail_ts:
   sched_close(n);
@@ -120,7 +108,7 @@ fail_ts:
 fail_sched:
   if (n->owns_loop) uv_loop_close(n->loop);
 fail_loop:
-  name_unref(n->default_topic);
+  eng_name_unref(n->default_topic);
 fail_topic:
   free(n->name);
 fail_name:
@@ -167,6 +155,23 @@ const char *tr_node_name(const tr_node *n) { return n ? n->name : NULL; }
 
 uv_loop_t *tr_node_loop(tr_node *n) { return n ? n->loop : NULL; }
 
+void eng_remote_attach(tr_node *n, const eng_remote_ops *ops, void *user) {
+  n->rops = ops;
+  n->ruser = user;
+}
+
+void *eng_remote_user(tr_node *n) { return n->ruser; }
+
+void eng_remote_detach(tr_node *n) {
+  n->rops = NULL;
+  n->ruser = NULL;
+  n->remote_paused = false;
+}
+
+void eng_set_log_level(tr_node *n, tr_log_level level) {
+  n->log_level = level;
+}
+
 /* Root actors are stopped one by one; each stops its children first. */
 static void node_stop_all_actors(tr_node *n) {
   while (n->actors) {
@@ -176,25 +181,25 @@ static void node_stop_all_actors(tr_node *n) {
   }
 }
 
-void tr_node_free(tr_node *n) {
-  if (!n) return;
+void eng_node_shutdown(tr_node *n) {
+  if (n->shut_down) return;
+  n->shut_down = true;
   n->freeing = true;
   threadsafe_drain(n); /* queued sends become dead letters or deliveries */
   node_stop_all_actors(n);
-  if (n->cluster) {
-    /* Leave (a no-op if tr_node_stop did), and let the loop write the
-     * goodbyes and the DOWNs for remote watchers before the links close. */
-    cluster_leave(n->cluster);
-    for (int i = 0; i < 3; i++) uv_run(n->loop, UV_RUN_NOWAIT);
-  }
+}
+
+void eng_node_free(tr_node *n) {
+  if (!n) return;
+  eng_node_shutdown(n);
+  eng_remote_detach(n);
   pubsub_free(n);
   ask_free_all(n);
   threadsafe_close(n);
   sched_close(n);
-  cluster_free(n->cluster); /* NULL ok */
-  n->cluster = NULL;
-  name_unref(n->system_id);
-  /* Run the loop until every handle's close callback has run. */
+  eng_name_unref(n->system_id);
+  /* Run the loop until every handle's close callback has run: the
+   * engine's, and those of layers that closed theirs on this loop. */
   if (n->owns_loop) {
     uv_run(n->loop, UV_RUN_DEFAULT);
     uv_loop_close(n->loop);
@@ -202,7 +207,7 @@ void tr_node_free(tr_node *n) {
     uv_run(n->loop, UV_RUN_NOWAIT);
   }
   pool_free(&n->pool);
-  name_unref(n->default_topic);
+  eng_name_unref(n->default_topic);
   free(n->name);
   free(n);
 }

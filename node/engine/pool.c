@@ -39,8 +39,8 @@ eng_msg *pool_msg_get(eng_pool *p) {
 }
 
 void pool_msg_put(eng_pool *p, eng_msg *m) {
-  name_unref(m->sender);
-  name_unref(m->topic);
+  eng_name_unref(m->sender);
+  eng_name_unref(m->topic);
   if (m->blob) pool_blob_unref(p, m->blob);
   m->sender = m->topic = NULL;
   m->blob = NULL;

@@ -24,7 +24,7 @@ static eng_pub *pub_get(tr_node *n, const char *id, size_t len) {
   if (p) return p;
   p = calloc(1, sizeof(*p));
   if (!p) return NULL;
-  p->id = name_new(id, len);
+  p->id = eng_name_new(id, len);
   if (!p->id) {
     free(p);
     return NULL;
@@ -39,7 +39,7 @@ static void pub_maybe_free(tr_node *n, eng_pub *p) {
   if (p->topics) return;
   if (p->actor) p->actor->pub = NULL;
   HASH_DEL(n->pubs, p);
-  name_unref(p->id);
+  eng_name_unref(p->id);
   free(p);
 }
 
@@ -49,7 +49,7 @@ static eng_topic *topic_get(tr_node *n, eng_pub *p, const char *topic,
   if (t) return t;
   t = calloc(1, sizeof(*t));
   if (!t) return NULL;
-  t->name = len ? name_new(topic, len) : name_ref(n->default_topic);
+  t->name = len ? eng_name_new(topic, len) : eng_name_ref(n->default_topic);
   if (!t->name) {
     free(t);
     return NULL;
@@ -63,7 +63,7 @@ static void topic_maybe_free(tr_node *n, eng_topic *t) {
   if (t->subs || t->remote) return;
   eng_pub *p = t->pub;
   HASH_DEL(p->topics, t);
-  name_unref(t->name);
+  eng_name_unref(t->name);
   free(t);
   pub_maybe_free(n, p);
 }
@@ -76,8 +76,8 @@ static void sub_remove(tr_node *n, eng_sub *s) {
     t->subs = s->topic_next;
   if (s->topic_next) s->topic_next->topic_prev = s->topic_prev;
   t->nsubs--;
-  if (t->nsubs == 0 && t->interest_node && n->cluster)
-    cluster_interest_changed(n->cluster, t); /* withdraw it */
+  if (t->nsubs == 0 && n->rops) /* withdraw it */
+    n->rops->interest(n->ruser, t->pub->id->str, t->name->str, false);
   eng_actor *a = s->subscriber;
   if (s->sub_prev)
     s->sub_prev->sub_next = s->sub_next;
@@ -97,7 +97,7 @@ static int check_topic(const char *topic, size_t *len) {
 
 int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
   size_t plen, tlen;
-  if (!ctx || check_id(publisher, &plen) != 0 ||
+  if (!ctx || eng_check_id(publisher, &plen) != 0 ||
       check_topic(topic, &tlen) != 0)
     return TR_EINVAL;
   if (ctx->stopping) return TR_ESTATE;
@@ -122,7 +122,8 @@ int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
   if (t->subs) t->subs->topic_prev = s;
   t->subs = s;
   t->nsubs++;
-  if (t->nsubs == 1 && n->cluster) cluster_interest_changed(n->cluster, t);
+  if (t->nsubs == 1 && n->rops)
+    n->rops->interest(n->ruser, t->pub->id->str, t->name->str, true);
   s->sub_next = ctx->subs;
   if (ctx->subs) ctx->subs->sub_prev = s;
   ctx->subs = s;
@@ -137,7 +138,7 @@ int tr_subscribe(tr_ctx *ctx, const char *publisher) {
 int tr_unsubscribe_topic(tr_ctx *ctx, const char *publisher,
                          const char *topic) {
   size_t plen, tlen;
-  if (!ctx || check_id(publisher, &plen) != 0 ||
+  if (!ctx || eng_check_id(publisher, &plen) != 0 ||
       check_topic(topic, &tlen) != 0)
     return TR_EINVAL;
   tr_node *n = ctx->node;
@@ -175,44 +176,84 @@ static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
       s->delivered++;
     } else {
       s->dropped++;
-      node_dead(n, rc == TR_EFULL ? TR_DL_PUBLISH_FULL : TR_DL_STOPPED);
+      eng_dead(n, rc == TR_EFULL ? TR_DL_PUBLISH_FULL : TR_DL_STOPPED);
     }
   }
   pool_blob_unref(&n->pool, b);
   return reached;
 }
 
-int pubsub_publish_as(tr_node *n, eng_name *pub, uint8_t type,
-                      const void *data, size_t len, int status) {
-  eng_pub *p = pub_find(n, pub->str);
+/* ---- the remote layer's way in (eng_remote.h) ---------------------------- */
+
+int eng_publish_system(tr_node *n, uint8_t type, const void *data, size_t len,
+                       int status) {
+  eng_pub *p = pub_find(n, n->system_id->str);
   eng_topic *t = p ? topic_find(p, "") : NULL;
-  return publish_to(n, t, type, pub, data, len, status, 0);
+  return publish_to(n, t, type, n->system_id, data, len, status, 0);
 }
 
-int pubsub_deliver_remote(tr_node *n, eng_name *pub, const char *topic,
-                          size_t topic_len, const void *data, size_t len,
-                          uint16_t origin) {
+int eng_deliver_publish(tr_node *n, eng_name *pub, const char *topic,
+                        size_t topic_len, const void *data, size_t len,
+                        uint16_t origin) {
   eng_pub *p = pub_find(n, pub->str);
   eng_topic *t = NULL;
   if (p) HASH_FIND(hh, p->topics, topic, topic_len, t);
   return publish_to(n, t, TR_MSG_PUBLISH, pub, data, len, 0, origin);
 }
 
-eng_pub *pubsub_pub_find(tr_node *n, const char *id) { return pub_find(n, id); }
-
-eng_topic *pubsub_topic_get(tr_node *n, const char *pub, size_t pub_len,
-                            const char *topic, size_t topic_len) {
-  eng_pub *p = pub_get(n, pub, pub_len);
-  if (!p) return NULL;
-  char name[TR_ID_MAX + 1];
+int eng_topic_remote(tr_node *n, const char *pub, size_t pub_len,
+                     const char *topic, size_t topic_len, bool remote) {
+  char id[TR_ID_MAX + 1], name[TR_ID_MAX + 1];
+  if (pub_len == 0 || pub_len > TR_ID_MAX || topic_len > TR_ID_MAX)
+    return TR_EINVAL;
+  memcpy(id, pub, pub_len);
+  id[pub_len] = '\0';
   memcpy(name, topic, topic_len);
   name[topic_len] = '\0';
+  if (!remote) {
+    eng_pub *p = pub_find(n, id);
+    eng_topic *t = p ? topic_find(p, name) : NULL;
+    if (t) {
+      t->remote = false;
+      topic_maybe_free(n, t);
+    }
+    return 0;
+  }
+  eng_pub *p = pub_get(n, id, pub_len);
+  if (!p) return TR_ENOMEM;
   eng_topic *t = topic_get(n, p, name, topic_len);
-  if (!t) pub_maybe_free(n, p);
-  return t;
+  if (!t) {
+    pub_maybe_free(n, p);
+    return TR_ENOMEM;
+  }
+  t->remote = true;
+  return 0;
 }
 
-void pubsub_topic_unused(tr_node *n, eng_topic *t) { topic_maybe_free(n, t); }
+int eng_subscriptions_each(tr_node *n,
+                           void (*fn)(void *arg, const tr_sub_info *),
+                           void *arg) {
+  int count = 0;
+  eng_pub *p, *ptmp;
+  HASH_ITER(hh, n->pubs, p, ptmp) {
+    eng_topic *t, *ttmp;
+    HASH_ITER(hh, p->topics, t, ttmp) {
+      for (eng_sub *s = t->subs; s; s = s->topic_next) {
+        tr_sub_info si = {.publisher = p->id->str,
+                          .topic = t->name->str,
+                          .subscriber = s->subscriber->id->str,
+                          .node = n->name,
+                          .delivered = s->delivered,
+                          .dropped = s->dropped};
+        if (fn) fn(arg, &si);
+        count++;
+      }
+    }
+  }
+  return count;
+}
+
+/* ---- public calls ------------------------------------------------------------ */
 
 int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
                      size_t len) {
@@ -221,12 +262,13 @@ int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
     return TR_EINVAL;
   tr_node *n = ctx->node;
   if (len > n->max_payload) {
-    node_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
   n->stats.published++;
   eng_topic *t = ctx->pub ? topic_find(ctx->pub, topic) : NULL;
-  if (t && t->remote) cluster_publish(n->cluster, t, ctx->id, data, len);
+  if (t && t->remote && n->rops)
+    n->rops->publish(n->ruser, ctx->id, t->name, data, len);
   return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0, 0);
 }
 
@@ -254,18 +296,17 @@ void pubsub_free(tr_node *n) {
   HASH_ITER(hh, n->pubs, p, ptmp) {
     eng_topic *t, *ttmp;
     HASH_ITER(hh, p->topics, t, ttmp) {
-      if (t->remote && n->cluster) cluster_topic_freed(n->cluster, t);
       while (t->subs) {
         eng_sub *s = t->subs;
         t->subs = s->topic_next;
         free(s);
       }
       HASH_DEL(p->topics, t);
-      name_unref(t->name);
+      eng_name_unref(t->name);
       free(t);
     }
     HASH_DEL(n->pubs, p);
-    name_unref(p->id);
+    eng_name_unref(p->id);
     free(p);
   }
 }

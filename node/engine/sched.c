@@ -21,8 +21,10 @@ static void sched_on_idle(uv_idle_t *h) {
     uv_idle_stop(&n->idle);
     n->idle_active = false;
   }
-  if (n->reads_paused && n->backlog < ENG_BACKLOG_LOW)
-    cluster_pause_reads(n->cluster, false);
+  if (n->remote_paused && n->backlog < ENG_BACKLOG_LOW) {
+    n->remote_paused = false;
+    n->rops->pause(n->ruser, false);
+  }
 }
 
 void sched_ready(eng_actor *a) {

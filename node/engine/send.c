@@ -5,7 +5,7 @@
 
 #include "engine.h"
 
-int check_id(const char *id, size_t *len_out) {
+int eng_check_id(const char *id, size_t *len_out) {
   if (!id) return TR_EINVAL;
   size_t len = strnlen(id, TR_ID_MAX + 1);
   if (len == 0 || len > TR_ID_MAX) return TR_EINVAL;
@@ -38,8 +38,8 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
     memcpy(b->data, data, len);
     m->blob = b;
   }
-  m->sender = name_ref(sender);
-  m->topic = name_ref(topic);
+  m->sender = eng_name_ref(sender);
+  m->topic = eng_name_ref(topic);
   m->next = NULL;
   m->ask_id = ask_id;
   m->len = (uint32_t)len;
@@ -65,18 +65,18 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
 
 /* The dead-letter row for a send call that failed with rc. */
 static void send_rejected(tr_node *n, int rc) {
-  if (rc == TR_EFULL) node_dead(n, TR_DL_REJECTED_FULL);
-  if (rc == TR_ENOTFOUND) node_dead(n, TR_DL_REJECTED_NO_ACTOR);
-  if (rc == TR_EUNREACHABLE) node_dead(n, TR_DL_UNREACHABLE);
+  if (rc == TR_EFULL) eng_dead(n, TR_DL_REJECTED_FULL);
+  if (rc == TR_ENOTFOUND) eng_dead(n, TR_DL_REJECTED_NO_ACTOR);
+  if (rc == TR_EUNREACHABLE) eng_dead(n, TR_DL_UNREACHABLE);
 }
 
 int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
                uint32_t timeout_ms, eng_actor **found, uint16_t *remote) {
   size_t tolen;
-  if (check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
+  if (eng_check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
-    node_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
   eng_actor *a = actor_find_len(n, to, tolen);
@@ -84,10 +84,10 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
   if (a) {
     if (found) *found = a;
     rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
-  } else if (n->cluster) {
+  } else if (n->rops) {
     uint16_t idx = 0;
-    rc = cluster_send(n->cluster, to, tolen, type, sender, data, len, ask_id,
-                      timeout_ms, &idx);
+    rc = n->rops->send(n->ruser, to, tolen, type, sender, data, len, ask_id,
+                       timeout_ms, &idx);
     if (remote) *remote = idx;
   } else {
     rc = TR_ENOTFOUND;
@@ -102,11 +102,11 @@ void send_async(tr_node *n, const char *to, eng_name *sender,
   int rc = TR_ENOTFOUND;
   if (a)
     rc = send_to_actor(a, TR_MSG_SEND, sender, NULL, data, len, NULL, 0, 0, 0);
-  else if (n->cluster)
-    rc = cluster_send(n->cluster, to, strlen(to), TR_MSG_SEND, sender, data,
-                      len, 0, 0, NULL);
+  else if (n->rops)
+    rc = n->rops->send(n->ruser, to, strlen(to), TR_MSG_SEND, sender, data,
+                       len, 0, 0, NULL);
   if (rc == 0) return;
-  node_dead(n, rc == TR_EFULL            ? TR_DL_MAILBOX_FULL
+  eng_dead(n, rc == TR_EFULL            ? TR_DL_MAILBOX_FULL
                : rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE
                                        : TR_DL_NO_ACTOR);
 }
@@ -116,9 +116,51 @@ void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
   int rc = send_to_actor(to, type, sender, NULL, NULL, 0, NULL, ask_id,
                          status, ENG_BYPASS_CAPACITY);
   if (rc == TR_ENOMEM)
-    node_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem",
+    eng_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem",
              to->id->str, (int)type);
 }
+
+/* ---- the remote layer's way in (eng_remote.h) ---------------------------- */
+
+int eng_deliver(tr_node *n, const char *to, size_t to_len, uint8_t type,
+                eng_name *sender, const void *data, size_t len,
+                uint64_t ask_id, uint16_t origin) {
+  eng_actor *a = actor_find_len(n, to, to_len);
+  if (!a) return TR_ENOTFOUND;
+  int rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0,
+                         ENG_ORIGIN(origin));
+  /* Back-pressure is decided here and in the scheduler only. */
+  if (rc == 0 && n->backlog > ENG_BACKLOG_HIGH && !n->remote_paused &&
+      n->rops) {
+    n->remote_paused = true;
+    n->rops->pause(n->ruser, true);
+  }
+  return rc;
+}
+
+void eng_notice(tr_node *n, const char *to, uint8_t type, const char *sender,
+                int status, uint16_t origin) {
+  eng_actor *a = actor_find(n, to);
+  if (!a || a->stopping) return;
+  eng_name *s = sender ? eng_name_new(sender, strlen(sender)) : NULL;
+  if (sender && !s) {
+    eng_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem", to,
+            (int)type);
+    return;
+  }
+  int rc = send_to_actor(a, type, s, NULL, NULL, 0, NULL, 0, status,
+                         ENG_BYPASS_CAPACITY | ENG_ORIGIN(origin));
+  if (rc == TR_ENOMEM)
+    eng_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem", to,
+            (int)type);
+  eng_name_unref(s);
+}
+
+void eng_count_dead(tr_node *n, tr_dead_reason r) { eng_dead(n, r); }
+
+uint32_t eng_ask_timeout_ms(tr_node *n) { return n->ask_timeout_ms; }
+
+/* ---- public calls ------------------------------------------------------------ */
 
 int tr_send(tr_ctx *ctx, const char *to, const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;

@@ -2,8 +2,8 @@
  * loop thread; later layers export them as metrics. */
 #include "engine.h"
 
-void node_dead_log(tr_node *n, tr_dead_reason r, uint64_t total) {
-  node_log(n, TR_LOG_INFO, "dead_letter", "reason=%s total=%llu",
+void eng_dead_log(tr_node *n, tr_dead_reason r, uint64_t total) {
+  eng_log(n, TR_LOG_INFO, "dead_letter", "reason=%s total=%llu",
            tr_dead_reason_name(r), (unsigned long long)total);
 }
 
@@ -17,7 +17,7 @@ void tr_node_stats_get(tr_node *n, tr_node_stats *out) {
 }
 
 int tr_actor_info_get(tr_node *n, const char *id, tr_actor_info *out) {
-  if (!n || !out || check_id(id, NULL) != 0) return TR_EINVAL;
+  if (!n || !out || eng_check_id(id, NULL) != 0) return TR_EINVAL;
   eng_actor *a = actor_find(n, id);
   if (!a) return TR_ENOTFOUND;
   *out = (tr_actor_info){

@@ -9,10 +9,11 @@
 static void threadsafe_on_async(uv_async_t *h) {
   tr_node *n = h->data;
   threadsafe_drain(n);
-  /* The stop is delivered: a cluster node leaves (the goodbyes are written
-   * at the end of this loop iteration), and whoever runs the loop returns. */
+  /* The stop is delivered: a node with a remote layer leaves (the goodbyes
+   * are written at the end of this loop iteration), and whoever runs the
+   * loop returns. */
   if (atomic_exchange(&n->stop_requested, false)) {
-    if (n->cluster) cluster_leave(n->cluster);
+    if (n->rops) n->rops->leave(n->ruser);
     uv_stop(n->loop);
   }
 }
@@ -32,7 +33,7 @@ int threadsafe_init(tr_node *n) {
 int tr_node_send_threadsafe(tr_node *n, const char *to, const void *data,
                             size_t len) {
   size_t tolen;
-  if (!n || check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
+  if (!n || eng_check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
     atomic_fetch_add_explicit(&n->ts_rejected_toobig, 1, memory_order_relaxed);
     return TR_ETOOBIG;

@@ -8,7 +8,7 @@
 
 static void timer_on_close(uv_handle_t *h) {
   eng_timer *t = h->data;
-  name_unref(t->to);
+  eng_name_unref(t->to);
   free(t);
 }
 
@@ -36,22 +36,22 @@ static int timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t repeat_ms,
                        const char *to, const void *data, size_t len,
                        uint64_t *timer_id) {
   size_t tolen;
-  if (!ctx || check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
+  if (!ctx || eng_check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   tr_node *n = ctx->node;
   if (ctx->stopping) return TR_ESTATE;
   if (len > n->max_payload) {
-    node_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
   eng_timer *t = malloc(sizeof(*t) + len);
   if (!t) return TR_ENOMEM;
-  t->to = name_new(to, tolen);
+  t->to = eng_name_new(to, tolen);
   if (!t->to) {
     free(t);
     return TR_ENOMEM;
   }
   if (uv_timer_init(n->loop, &t->handle) != 0) {
-    name_unref(t->to);
+    eng_name_unref(t->to);
     free(t);
     return TR_ESYS;
   }

@@ -45,7 +45,7 @@ static void generated_ids_name_the_type_and_come_back_through_id_out(
   assert_tr_ok(tt_send_str(n, idc, "to c"));
   ASSERT_RUN_UNTIL(n, a.received == 1 && c.received == 1, TT_ITERS, TT_MS);
   assert_int_equal(0, b.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int noop_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
@@ -64,7 +64,7 @@ static void spawn_with_null_opts_gets_a_generated_id(void **st) {
   tr_node_stats s = tt_stats(n);
   assert_int_equal(2, s.actors);
   assert_int_equal(2, s.spawned);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void id_out_too_small_returns_einval_and_spawns_nothing(void **st) {
@@ -91,7 +91,7 @@ static void id_out_too_small_returns_einval_and_spawns_nothing(void **st) {
   assert_tr_ok(tr_node_spawn(n, tt_probe_type(), &o));
   assert_string_equal("abcd", fits);
   assert_int_equal(1, p.inits);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- init and state ----------------------------------------------------- */
@@ -165,7 +165,7 @@ static void init_gets_its_arg_and_a_zeroed_state_of_state_size(void **st) {
     assert_tr_ok(tr_node_stop_actor(n, "big"));
     ASSERT_RUN_UNTIL(n, sp[i].deinits == 1, TT_ITERS, TT_MS);
   }
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- init failure ------------------------------------------------------- */
@@ -203,7 +203,7 @@ static void init_failure_returns_einit_runs_no_deinit_and_frees_the_id(
   tt_probe again = {0}, kid_again = {0};
   assert_tr_ok(tt_spawn(n, "failing", &again, 0));
   assert_tr_ok(tt_spawn(n, "init-kid", &kid_again, 0));
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(0, f.parent.deinits);
   assert_int_equal(1, again.deinits);
 }
@@ -283,7 +283,7 @@ static void failed_child_is_reported_to_its_parent_which_respawns_it(
   assert_int_equal(1, f->kid.received); /* the old one got only "fail" */
   assert_tr_ok(tr_actor_info_get(n, "kid", &info));
   assert_string_equal("parent", info.parent);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -297,7 +297,7 @@ static void child_that_stops_normally_reports_status_zero(void **st) {
   assert_string_equal("kid", f->parent.rec[0].sender);
   assert_int_equal(0, f->parent.rec[0].status);
   assert_int_equal(0, tt_stats(n).failed);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -318,7 +318,7 @@ static void child_exit_reaches_a_parent_whose_mailbox_is_full(void **st) {
   assert_int_equal(2, f->parent.received); /* the filler, then the notice */
   assert_int_equal(3, f->parent.rec[1].status);
   assert_string_equal("kid", f->parent.rec[1].sender);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -385,7 +385,7 @@ static void stopping_a_parent_runs_deinit_of_children_before_the_parent(
   for (int i = 0; i < 4; i++)
     assert_tr(TR_ENOTFOUND, tr_actor_info_get(n, gone[i], &info));
   assert_int_equal(0, bystander.deinits);
-  tr_node_free(n);
+  tt_node_free(n);
   free(c);
 }
 
@@ -422,7 +422,7 @@ static void stop_by_id_comes_in_queue_order_and_later_mail_is_dead(
   assert_tr_ok(tt_send_str(n, "victim", "new"));
   ASSERT_RUN_UNTIL(n, q.received == 1, TT_ITERS, TT_MS);
   assert_int_equal(3, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 typedef struct {
@@ -455,7 +455,7 @@ static void stop_actor_from_an_actor_is_in_queue_order_too(void **st) {
   assert_int_equal(1, victim.received);
   assert_memory_equal("before", victim.rec[0].data, 6);
   assert_int_equal(1, tt_stats(n).dead[TR_DL_STOPPED]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int stop_self_on_first(tr_ctx *ctx, tt_probe *p,
@@ -477,7 +477,7 @@ static void mail_still_queued_when_an_actor_stops_is_counted_stopped(
   assert_int_equal(3, tt_stats(n).dead[TR_DL_STOPPED]);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- children, loop, root spawns ---------------------------------------- */
@@ -557,7 +557,7 @@ static void tr_children_lists_children_and_tr_loop_is_the_node_loop(
   assert_true(list_has(f->all, 2, "c1"));
   assert_true(list_has(f->all, 2, "c3"));
   assert_false(list_has(f->all, 2, "c2"));
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -590,7 +590,7 @@ static void tr_spawn_from_an_actor_makes_a_root_that_outlives_it(void **st) {
   assert_tr_ok(tr_actor_info_get(n, "free-agent", &info));
   assert_null(info.parent);
   assert_int_equal(0, f.spawner.by_type[TR_MSG_CHILD_EXIT]);
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(1, f.root.deinits);
 }
 
@@ -606,7 +606,7 @@ static void mailbox_capacity_comes_from_opts_then_config_then_1024(
   assert_tr_ok(tt_spawn(n, "seven", &b, 7));
   assert_tr_ok(tr_actor_info_get(n, "seven", &info));
   assert_int_equal(7, info.capacity);
-  tr_node_free(n);
+  tt_node_free(n);
 
   tr_node_config cfg = tt_config();
   cfg.default_capacity = 16;
@@ -615,7 +615,7 @@ static void mailbox_capacity_comes_from_opts_then_config_then_1024(
   assert_tr_ok(tt_spawn(n, "sixteen", &a, 0));
   assert_tr_ok(tr_actor_info_get(n, "sixteen", &info));
   assert_int_equal(16, info.capacity);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 
@@ -633,7 +633,7 @@ static void stop_by_id_is_accepted_by_a_full_mailbox(void **st) {
   ASSERT_RUN_UNTIL(n, p.deinits == 1, TT_ITERS, TT_MS);
   assert_int_equal(2, p.received);
   assert_int_equal(0, tt_stats(n).dead[TR_DL_STOPPED]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int send_self_in_init(tr_ctx *ctx, tt_probe *p) {
@@ -653,7 +653,7 @@ static void mail_sent_during_init_is_queued_and_delivered_later(void **st) {
   ASSERT_RUN_UNTIL(n, p.received == 1, TT_ITERS, TT_MS);
   assert_string_equal("early", p.rec[0].sender);
   assert_memory_equal("from init", p.rec[0].data, 9);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 typedef struct {
@@ -700,7 +700,7 @@ static void calls_that_would_outlive_a_stopping_actor_return_estate(
   assert_int_equal(0, s.asks_pending);
   assert_int_equal(0, s.subscriptions);
   assert_int_equal(1, s.actors);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 int main(void) {

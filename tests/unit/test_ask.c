@@ -151,7 +151,7 @@ static void ask_gets_one_reply_with_its_id_status_zero_and_the_answer(
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, replies(f));
   assert_int_equal(0, tt_stats(n).asks_pending);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -171,7 +171,7 @@ static void ask_id_may_be_null_and_ids_differ_per_ask(void **st) {
   assert_int_equal(TR_MSG_REPLY, f->asker.rec[3].type);
   assert_true(second != 0);
   assert_true(second != first);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -192,7 +192,7 @@ static void reply_on_an_envelope_that_is_not_an_ask_returns_einval(
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, f->target.by_type[TR_MSG_ASK]);
   assert_int_equal(0, f->target.by_type[TR_MSG_REPLY]);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -215,7 +215,7 @@ static void unanswered_ask_gets_exactly_one_etimedout_reply(void **st) {
   for (int i = 0; i < 10; i++) assert_int_equal(0, tr_node_run_once(n));
   assert_int_equal(1, replies(f));
   assert_int_equal(0, tt_stats(n).asks_pending);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -231,7 +231,7 @@ static void ask_with_timeout_zero_uses_the_node_default(void **st) {
   ASSERT_RUN_UNTIL(n, replies(f) == 1, TT_ITERS, 3000);
   assert_tr(TR_ETIMEDOUT, first_reply(f)->status);
   assert_true(tt_now_ms() - start >= 24);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -252,7 +252,7 @@ static void late_reply_after_timeout_returns_etimedout_and_is_counted(
   assert_int_equal(late + 1, tt_stats(n).dead[TR_DL_LATE_REPLY]);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, replies(f)); /* the late answer was discarded */
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -270,7 +270,7 @@ static void second_reply_to_one_ask_returns_etimedout_and_is_counted(
   assert_int_equal(1, replies(f));
   assert_tr_ok(first_reply(f)->status);
   assert_memory_equal("answer:question", first_reply(f)->data, 15);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -289,7 +289,7 @@ static void ask_to_an_unknown_target_returns_enotfound_and_never_replies(
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(0, replies(f));
   assert_int_equal(0, tt_stats(n).asks_pending);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -334,7 +334,7 @@ static void failed_asks_send_nothing_and_get_no_reply(void **st) {
   assert_int_equal(1, tiny.received);
   assert_int_equal(0, tiny.by_type[TR_MSG_ASK]);
   assert_int_equal(0, tt_stats(n).asks_pending);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -357,7 +357,7 @@ static void ask_to_an_actor_that_stops_before_handling_it_gets_enotfound(
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, replies(f));
   assert_int_equal(0, tt_stats(n).asks_pending);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -382,7 +382,7 @@ static void ask_queued_behind_a_failure_gets_enotfound(void **st) {
   assert_int_equal(1, fragile.received); /* only "boom" */
   assert_tr(TR_ENOTFOUND, first_reply(f)->status);
   assert_int_equal(f->ask_id, first_reply(f)->ask_id);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -402,7 +402,7 @@ static void reply_to_an_asker_that_stopped_is_a_late_reply(void **st) {
   tr_node_stats s = tt_stats(n);
   assert_int_equal(0, s.asks_pending);
   assert_int_equal(1, s.dead[TR_DL_LATE_REPLY]);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -425,7 +425,7 @@ static void ask_taken_but_unanswered_gets_enotfound_when_the_target_stops(
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, replies(f));
   assert_int_equal(0, tt_stats(n).asks_pending);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -451,7 +451,7 @@ static void reply_reaches_an_asker_whose_mailbox_is_full(void **st) {
   assert_tr_ok(f->fill_rc);
   assert_tr_ok(f->reply_rc);
   assert_tr_ok(first_reply(f)->status);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -481,7 +481,7 @@ static void ask_to_self_is_answered_on_a_later_turn(void **st) {
   assert_memory_equal("you", p.rec[2].data, 3);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(3, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 int main(void) {

@@ -76,7 +76,7 @@ static void monitor_of_a_live_actor_gets_down_when_it_stops(void **st) {
   assert_int_equal(0, r->status);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, downs(&w));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void monitor_of_a_failing_actor_gets_its_failure_as_status(
@@ -95,7 +95,7 @@ static void monitor_of_a_failing_actor_gets_its_failure_as_status(
   assert_int_equal(17, last_down(&w2)->status);
   assert_string_equal("target", last_down(&w1)->sender);
   assert_string_equal("target", last_down(&w2)->sender);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void each_monitor_call_gives_its_own_down(void **st) {
@@ -109,7 +109,7 @@ static void each_monitor_call_gives_its_own_down(void **st) {
   assert_tr_ok(command(n, "target", &t, "stop"));
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(2, downs(&w));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- unknown targets ---------------------------------------------------- */
@@ -137,7 +137,7 @@ static void monitor_of_an_unknown_actor_gets_enotfound_down_via_the_mailbox(
   assert_tr_ok(command(n, "ghost", &g, "stop"));
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, downs(&w));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void monitor_of_a_bad_id_returns_einval(void **st) {
@@ -149,7 +149,7 @@ static void monitor_of_a_bad_id_returns_einval(void **st) {
   assert_tr(TR_EINVAL, command(n, "watcher", &w, "demon:"));
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(0, downs(&w));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- demonitor ---------------------------------------------------------- */
@@ -169,7 +169,7 @@ static void demonitor_means_no_down(void **st) {
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, t.p.deinits);
   assert_int_equal(0, downs(&w));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- watcher first ------------------------------------------------------ */
@@ -197,7 +197,7 @@ static void watcher_that_stops_first_gets_nothing_and_leaks_nothing(
   assert_int_equal(0, downs(&w)); /* gone before the target */
   tr_node_stats s = tt_stats(n);
   assert_int_equal(0, s.dead[TR_DL_STOPPED]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* A watcher is stopped by tr_node_free while holding monitors: ASan checks
@@ -211,7 +211,7 @@ static void node_free_with_live_monitors_leaks_nothing(void **st) {
   assert_tr_ok(command(n, "watcher", &w, "mon:target"));
   assert_tr_ok(command(n, "target", &t, "mon:watcher"));
   assert_tr_ok(command(n, "watcher", &w, "mon:nobody"));
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(1, w.p.deinits);
   assert_int_equal(1, t.p.deinits);
 }

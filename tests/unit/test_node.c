@@ -1,7 +1,9 @@
-/* test_node.c — node/engine/node.c: creating and freeing nodes, their
- * config, run / run_once / stop from inside an actor and from another
- * thread, several independent nodes in one process, and tr_node_free with
- * live actors (deinit for each, children first, nothing leaked). */
+/* test_node.c — node/engine/node.c: creating and freeing the engine of a
+ * node (eng_node.h, no cluster linked), its config, run / run_once / stop
+ * from inside an actor and from another thread, several independent nodes
+ * in one process, and freeing with live actors (deinit for each, children
+ * first, nothing leaked). The public tr_node_new / tr_node_free and the
+ * cluster calls of a local node: test_assembly.c. */
 #include <sched.h>
 #include <stdatomic.h>
 #include <uv.h>
@@ -19,7 +21,7 @@ static void null_config_gives_a_local_node_named_after_the_host(void **st) {
   assert_non_null(name);
   assert_true(name[0] != '\0');
   assert_non_null(tr_node_loop(n));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void configured_name_is_the_node_name(void **st) {
@@ -28,46 +30,42 @@ static void configured_name_is_the_node_name(void **st) {
   cfg.name = "alpha";
   tr_node *n = tt_node_new(&cfg);
   assert_string_equal("alpha", tr_node_name(n));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
-static void invalid_config_is_rejected_with_einval(void **st) {
+static void invalid_engine_config_is_rejected_with_einval(void **st) {
   (void)st;
   tr_node *n = (tr_node *)&n; /* garbage the call must not keep */
-  assert_tr(TR_EINVAL, tr_node_new(NULL, NULL));
+  assert_tr(TR_EINVAL, tt_node_create(NULL, NULL));
 
   tr_node_config cfg = tt_config();
   cfg.name = "";
-  assert_tr(TR_EINVAL, tr_node_new(&n, &cfg));
+  assert_tr(TR_EINVAL, tt_node_create(&n, &cfg));
 
   char longname[TR_ID_MAX + 2];
   memset(longname, 'n', sizeof(longname) - 1);
   longname[sizeof(longname) - 1] = '\0';
   cfg = tt_config();
   cfg.name = longname;
-  assert_tr(TR_EINVAL, tr_node_new(&n, &cfg));
-
-  cfg = tt_config();
-  cfg.nseeds = 2; /* seeds without the array */
-  assert_tr(TR_EINVAL, tr_node_new(&n, &cfg));
+  assert_tr(TR_EINVAL, tt_node_create(&n, &cfg));
 
   cfg = tt_config();
   cfg.log_level = (tr_log_level)(TR_LOG_DEBUG + 7);
-  assert_tr(TR_EINVAL, tr_node_new(&n, &cfg));
+  assert_tr(TR_EINVAL, tt_node_create(&n, &cfg));
 
   /* The longest allowed name is fine. */
   longname[TR_ID_MAX] = '\0';
   cfg = tt_config();
   cfg.name = longname;
   n = NULL;
-  assert_tr_ok(tr_node_new(&n, &cfg));
+  assert_tr_ok(tt_node_create(&n, &cfg));
   assert_string_equal(longname, tr_node_name(n));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void free_of_null_is_a_noop(void **st) {
   (void)st;
-  tr_node_free(NULL);
+  tt_node_free(NULL);
 }
 
 /* ---- run_once ----------------------------------------------------------- */
@@ -81,7 +79,7 @@ static void run_once_returns_zero_when_idle(void **st) {
   assert_int_equal(0, tr_node_run_once(n));
   assert_int_equal(0, tr_node_run_once(n));
   assert_int_equal(0, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* Keeps sending itself a message until the test clears user. */
@@ -105,7 +103,7 @@ static void run_once_returns_one_while_an_actor_has_mail(void **st) {
   long seen = p.received;
   assert_int_equal(0, tr_node_run_once(n));
   assert_int_equal(seen, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int set_flag_on_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
@@ -134,7 +132,7 @@ static void send_before_run_waits_in_the_mailbox(void **st) {
   assert_memory_equal("early", p.rec[0].data, 5);
   assert_tr_ok(tr_actor_info_get(n, "patient", &info));
   assert_int_equal(0, info.queued);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- run and stop ------------------------------------------------------- */
@@ -167,7 +165,7 @@ static void run_returns_after_stop_from_inside_an_actor(void **st) {
   assert_true(run_with_watchdog(n, TT_MS, &rc));
   assert_tr_ok(rc);
   assert_int_equal(3, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void run_called_from_inside_an_actor_returns_estate(void **st) {
@@ -181,7 +179,7 @@ static void run_called_from_inside_an_actor_returns_estate(void **st) {
   assert_true(run_with_watchdog(n, TT_MS, &rc));
   assert_tr_ok(rc);
   assert_tr(TR_ESTATE, nested_rc);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 typedef struct {
@@ -222,7 +220,7 @@ static void run_returns_after_stop_from_another_thread(void **st) {
   assert_tr_ok(rc);
   assert_int_equal(1, atomic_load(&r.actor_ran));
   assert_int_equal(1, p.received);
-  tr_node_free(r.node);
+  tt_node_free(r.node);
 }
 
 static void stop_before_run_makes_run_return_at_once(void **st) {
@@ -232,7 +230,7 @@ static void stop_before_run_makes_run_return_at_once(void **st) {
   int rc = -100;
   assert_true(run_with_watchdog(n, TT_MS, &rc));
   assert_tr_ok(rc);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 
@@ -260,7 +258,7 @@ static void mail_queued_when_run_returns_is_kept_for_the_next_run(void **st) {
   assert_int_equal(0, p.deinits);
   tr_node_stats s = tt_stats(n);
   for (int r = 0; r < TR_DL_COUNT; r++) assert_int_equal(0, s.dead[r]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- two nodes, two threads --------------------------------------------- */
@@ -317,7 +315,7 @@ static void *node_thread_main(void *arg) {
   tr_node_config cfg = tt_config();
   cfg.name = t->name;
   cfg.default_capacity = 64;
-  t->rc_new = tr_node_new(&t->node, &cfg);
+  t->rc_new = tt_node_create(&t->node, &cfg);
   if (t->rc_new != 0) return NULL;
   t->loop = tr_node_loop(t->node);
   t->echo = (tt_probe){.on_msg = echo_on_msg, .user = t};
@@ -367,7 +365,7 @@ static void two_nodes_on_two_threads_are_independent(void **st) {
     assert_int_equal(2, s.spawned);
   }
   assert_ptr_not_equal(t[0].loop, t[1].loop);
-  for (int i = 0; i < 2; i++) tr_node_free(t[i].node);
+  for (int i = 0; i < 2; i++) tt_node_free(t[i].node);
 }
 
 /* ---- tr_node_free with live actors -------------------------------------- */
@@ -422,7 +420,7 @@ static void free_with_live_actors_runs_deinit_children_before_parents(
   assert_tr_ok(tt_send_str(n, "grandkid", "queued"));
   assert_tr_ok(tt_send_str(n, "other", "queued"));
 
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(T_N, f->nlog);
   int pos[T_N];
   for (int i = 0; i < T_N; i++) pos[i] = -1;
@@ -463,7 +461,7 @@ static void free_with_many_root_actors_and_queued_mail_leaks_nothing(
     assert_tr_ok(tr_node_send(n, id, big, sizeof(big))); /* a blob */
     assert_tr_ok(tt_send_str(n, id, "small"));
   }
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(N, deinits); /* each saw its two messages still queued */
   for (int i = 0; i < N; i++) assert_int_equal(0, p[i].received);
   free(p);
@@ -486,7 +484,7 @@ static void node_on_an_existing_loop_runs_from_uv_run_and_closes_its_handles(
   tt_bound b = tt_bound_start(TT_ITERS, TT_MS);
   while (p.received < 1 && tt_bound_more(&b)) uv_run(&loop, UV_RUN_NOWAIT);
   assert_int_equal(1, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(1, p.deinits);
   /* Every handle of the node is closed: the loop closes cleanly. */
   assert_int_equal(0, uv_loop_close(&loop));
@@ -536,7 +534,7 @@ static void failing_actor_is_logged_through_the_callback_at_warn(void **st) {
   assert_int_equal(0, sink.above_level);
   assert_string_equal("actor_failed", sink.event);
   assert_non_null(strstr(sink.fields, "id=crasher"));
-  tr_node_free(n);
+  tt_node_free(n);
 
   /* ERROR only: the failure's WARN line is not even built. */
   log_sink quiet = {.max_level = TR_LOG_ERROR};
@@ -549,7 +547,7 @@ static void failing_actor_is_logged_through_the_callback_at_warn(void **st) {
   ASSERT_RUN_UNTIL(n, p.deinits == 1, TT_ITERS, TT_MS);
   assert_int_equal(0, quiet.warns);
   assert_int_equal(0, quiet.above_level);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* An idle node blocks in the kernel: while only a 300 ms timer is pending,
@@ -576,7 +574,7 @@ static void idle_node_blocks_in_the_kernel_without_using_cpu(void **st) {
                                         .init = sleeper_init,
                                         .receive = sleeper_receive};
   tr_node *n;
-  assert_tr_ok(tr_node_new(&n, NULL));
+  assert_tr_ok(tt_node_create(&n, NULL));
   assert_tr_ok(tr_node_spawn(n, &sleeper, NULL));
   uint64_t t0 = tt_now_ms();
   double c0 = cpu_seconds();
@@ -587,34 +585,7 @@ static void idle_node_blocks_in_the_kernel_without_using_cpu(void **st) {
   if (cpu > 0.05)
     fail_msg("idle node used %.3f s of CPU over %llu ms", cpu,
              (unsigned long long)wall);
-  tr_node_free(n);
-}
-
-/* A local node is a cluster of one: it lists itself, locates its own
- * actors, has no cluster counters, and reserves the system publisher's id. */
-static void local_node_answers_the_cluster_calls(void **st) {
-  (void)st;
-  tr_node_config cfg = tt_config();
-  cfg.name = "lonely";
-  tr_node *n = tt_node_new(&cfg);
-  tr_member m[2];
-  assert_int_equal(tr_node_members(n, m, 2), 1);
-  assert_string_equal(m[0].name, "lonely");
-  assert_int_equal(m[0].state, TR_MEMBER_ALIVE);
-  assert_string_equal(tr_member_state_name(m[0].state), "alive");
-  assert_string_equal(tr_member_state_name(TR_MEMBER_LEFT), "left");
-  tr_cluster_stats cs;
-  assert_tr(TR_ESTATE, tr_node_cluster_stats(n, &cs));
-  char owner[TR_ID_MAX + 1];
-  assert_tr(TR_ENOTFOUND, tr_node_locate(n, "nobody", owner, sizeof(owner)));
-  tt_probe p = {0};
-  assert_tr_ok(tt_spawn(n, "here", &p, 0));
-  assert_tr_ok(tr_node_locate(n, "here", owner, sizeof(owner)));
-  assert_string_equal(owner, "lonely");
-  assert_tr(TR_EINVAL, tr_node_locate(n, "here", owner, 3)); /* too small */
-  tr_spawn_opts o = {.id = TR_SYSTEM_PUBLISHER};
-  assert_tr(TR_EINVAL, tr_node_spawn(n, tt_probe_type(), &o));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 int main(void) {
@@ -622,7 +593,7 @@ int main(void) {
       cmocka_unit_test(null_config_gives_a_local_node_named_after_the_host),
       cmocka_unit_test(idle_node_blocks_in_the_kernel_without_using_cpu),
       cmocka_unit_test(configured_name_is_the_node_name),
-      cmocka_unit_test(invalid_config_is_rejected_with_einval),
+      cmocka_unit_test(invalid_engine_config_is_rejected_with_einval),
       cmocka_unit_test(free_of_null_is_a_noop),
       cmocka_unit_test(run_once_returns_zero_when_idle),
       cmocka_unit_test(run_once_returns_one_while_an_actor_has_mail),
@@ -640,7 +611,6 @@ int main(void) {
       cmocka_unit_test(
           node_on_an_existing_loop_runs_from_uv_run_and_closes_its_handles),
       cmocka_unit_test(failing_actor_is_logged_through_the_callback_at_warn),
-      cmocka_unit_test(local_node_answers_the_cluster_calls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

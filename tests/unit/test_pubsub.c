@@ -129,7 +129,7 @@ static void subscribers_get_only_the_topics_they_subscribed_to(void **st) {
 
   assert_int_equal(0, pubs(&s_sports.p));
   assert_int_equal(0, pubs(&s_other_news.p));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void default_topic_is_the_empty_named_topic(void **st) {
@@ -153,7 +153,7 @@ static void default_topic_is_the_empty_named_topic(void **st) {
   assert_tr(TR_ENOTFOUND, cmd(n, "t", &t, "unsubt:pub:"));
   assert_tr_ok(cmd(n, "s", &s, "unsubt:pub:"));
   assert_int_equal(0, cmd(n, "pub", &pub, "pub::none"));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- effect and reach --------------------------------------------------- */
@@ -176,7 +176,7 @@ static void no_delivery_after_unsubscribe(void **st) {
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(3, pubs(&s.p));
   assert_int_equal(0, tt_stats(n).subscriptions);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void unsubscribe_when_not_subscribed_returns_enotfound(void **st) {
@@ -195,7 +195,7 @@ static void unsubscribe_when_not_subscribed_returns_enotfound(void **st) {
   assert_tr(TR_ENOTFOUND, cmd(n, "t", &t, "unsub:pub:a"));
   assert_tr_ok(cmd(n, "s", &s, "unsub:pub:a"));
   assert_tr(TR_ENOTFOUND, cmd(n, "s", &s, "unsub:pub:a"));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void double_subscribe_is_a_noop(void **st) {
@@ -215,7 +215,7 @@ static void double_subscribe_is_a_noop(void **st) {
   assert_tr_ok(cmd(n, "s", &s, "unsub:pub:news"));
   assert_tr(TR_ENOTFOUND, cmd(n, "s", &s, "unsub:pub:news"));
   assert_int_equal(0, cmd(n, "pub", &pub, "pub:news:never"));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void publish_returns_the_number_of_subscribers_reached(void **st) {
@@ -234,7 +234,7 @@ static void publish_returns_the_number_of_subscribers_reached(void **st) {
   assert_int_equal(3, pubs(&s[0].p));
   assert_int_equal(2, pubs(&s[1].p));
   assert_int_equal(1, pubs(&s[2].p));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* The publisher spawns a child whose init subscribes, and publishes at once,
@@ -280,7 +280,7 @@ static void publish_right_after_subscribe_in_the_same_callback_arrives(
   ASSERT_RUN_UNTIL(n, pubs(&f.parent) == 1, TT_ITERS, TT_MS);
   assert_tr_ok(f.self_sub_rc);
   assert_int_equal(1, f.self_reached);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- one shared copy ---------------------------------------------------- */
@@ -311,7 +311,7 @@ static void all_subscribers_of_one_publish_share_one_payload_copy(void **st) {
     assert_true(s[0].p.rec[k].data_ptr == s[1].p.rec[k].data_ptr);
     assert_true(s[1].p.rec[k].data_ptr == s[2].p.rec[k].data_ptr);
   }
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- lifetimes ---------------------------------------------------------- */
@@ -339,7 +339,7 @@ static void subscriber_that_stops_is_removed(void **st) {
   tr_node_stats stats = tt_stats(n);
   assert_int_equal(0, stats.dead[TR_DL_STOPPED]);
   assert_int_equal(0, stats.dead[TR_DL_PUBLISH_FULL]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void subscription_outlives_the_publisher_and_resumes_on_respawn(
@@ -370,7 +370,7 @@ static void subscription_outlives_the_publisher_and_resumes_on_respawn(
   assert_string_equal("later", s.p.rec[4].sender);
   assert_string_equal("", s.p.rec[4].topic);
   assert_string_equal("news", s.p.rec[5].topic);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- back-pressure ------------------------------------------------------ */
@@ -402,7 +402,7 @@ static void full_subscriber_misses_the_publish_counted_others_get_it(
   assert_int_equal(2, cmd(n, "pub", &pub, "pub::tock"));
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, pubs(&full.p));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 
@@ -434,7 +434,7 @@ static void large_publish_is_shared_intact_and_released(void **st) {
     assert_true(s[0].p.rec[k].data_ptr == s[1].p.rec[k].data_ptr);
   }
   assert_int_equal(1, tt_stats(n).dead[TR_DL_PUBLISH_FULL]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -484,7 +484,7 @@ static void bad_publish_and_subscribe_arguments_are_rejected(void **st) {
   tr_node_stats s = tt_stats(n);
   assert_int_equal(0, s.subscriptions);
   assert_int_equal(1, s.dead[TR_DL_REJECTED_TOOBIG]); /* the publish */
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 int main(void) {

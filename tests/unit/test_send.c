@@ -76,7 +76,7 @@ static void hundred_thousand_messages_arrive_in_order_under_back_pressure(
   assert_true(info.hwm <= 256);
   tr_node_stats s = tt_stats(n);
   assert_int_equal(f.refills, s.dead[TR_DL_REJECTED_FULL]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* Inline and blob payloads share one FIFO. */
@@ -99,7 +99,7 @@ static void mixed_sizes_from_one_sender_keep_their_order(void **st) {
     if (sizes[i]) assert_int_equal(i + 1, p.rec[i].data[0]);
   }
   free(buf);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -121,7 +121,7 @@ static void send_to_an_unknown_id_returns_enotfound(void **st) {
   assert_tr_ok(tt_send_str(n, "asker", "go"));
   ASSERT_RUN_UNTIL(n, p.received == 1, TT_ITERS, TT_MS);
   assert_tr(TR_ENOTFOUND, rc);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* The engine remembers its last lookup (send.c's hot path): a miss, then
@@ -144,7 +144,7 @@ static void last_lookup_follows_spawns_and_stops(void **st) {
   assert_int_equal(1, b.rec[0].len);
   assert_int_equal('4', b.rec[0].data[0]);
   assert_int_equal(2, a.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void spawn_with_a_taken_id_returns_eexist(void **st) {
@@ -159,7 +159,7 @@ static void spawn_with_a_taken_id_returns_eexist(void **st) {
   assert_tr_ok(tt_send_str(n, "dup", "m"));
   ASSERT_RUN_UNTIL(n, a.received == 1, TT_ITERS, TT_MS);
   assert_int_equal(0, b.received);
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(1, a.deinits);
   assert_int_equal(0, b.deinits);
 }
@@ -191,7 +191,7 @@ static void bad_ids_are_rejected_with_einval(void **st) {
   assert_tr_ok(tt_spawn(n, "a$b", &q, 0));
   ASSERT_RUN_UNTIL(n, p.received == 1, TT_ITERS, TT_MS);
   assert_string_equal(longid, p.id);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void null_payload_with_a_length_returns_einval(void **st) {
@@ -205,7 +205,7 @@ static void null_payload_with_a_length_returns_einval(void **st) {
   assert_int_equal(0, p.rec[0].len);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int full_on_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
@@ -251,7 +251,7 @@ static void full_mailbox_returns_efull_and_queues_nothing(void **st) {
   assert_tr(TR_EFULL, rcs[4]);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(9, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int toobig_on_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
@@ -289,7 +289,7 @@ static void payload_over_max_payload_returns_etoobig_and_queues_nothing(
   assert_int_equal(2, sink.received);
   assert_int_equal(100, sink.rec[0].len);
   assert_int_equal(100, sink.rec[1].len);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- payloads ----------------------------------------------------------- */
@@ -352,7 +352,7 @@ static void payloads_of_every_size_arrive_intact(void **st) {
   assert_int_equal(0, f.broken);
   assert_int_equal(NS, f.intact);
   free(buf);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void payload_is_copied_so_the_caller_may_reuse_its_buffer(void **st) {
@@ -373,7 +373,7 @@ static void payload_is_copied_so_the_caller_may_reuse_its_buffer(void **st) {
   ASSERT_RUN_UNTIL(n, p.received == 5, TT_ITERS, TT_MS);
   assert_int_equal(0, f.broken);
   assert_int_equal(5, f.intact);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- delivery and envelope ---------------------------------------------- */
@@ -414,7 +414,7 @@ static void delivery_is_never_inline_inside_send(void **st) {
   assert_tr_ok(f.rc_self);
   assert_int_equal(f.self_before, f.self_after);
   assert_int_equal(f.other_before, f.other_after);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int alice_on_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
@@ -453,7 +453,7 @@ static void envelope_names_the_sender_and_the_node(void **st) {
   assert_memory_equal("from alice", r->data, 10);
   assert_int_equal(0, r->status);
   assert_int_equal(0, r->ask_id);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* The sender id stays valid in a message even if the sender has stopped. */
@@ -477,7 +477,7 @@ static void message_from_a_stopped_sender_still_names_it(void **st) {
   ASSERT_RUN_UNTIL(n, carol.deinits == 1, TT_ITERS, TT_MS);
   ASSERT_RUN_UNTIL(n, bob.received == 1, TT_ITERS, TT_MS);
   assert_string_equal("carol", bob.rec[0].sender);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 
@@ -521,7 +521,7 @@ static void an_actor_handles_at_most_batch_messages_per_turn(void **st) {
     }
   }
   if (longest > 4) fail_msg("a run of %d turns in: %.40s", longest, t.log);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 int main(void) {

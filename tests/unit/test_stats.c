@@ -20,7 +20,7 @@ static void a_new_node_has_all_counters_at_zero(void **st) {
   assert_int_equal(0, s.timers_pending);
   assert_int_equal(0, s.subscriptions);
   for (int r = 0; r < TR_DL_COUNT; r++) assert_int_equal(0, s.dead[r]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int fail_on_boom(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
@@ -70,7 +70,7 @@ static void actor_counters_follow_spawns_stops_and_failures(void **st) {
   s = tt_stats(n);
   assert_int_equal(4, s.spawned);
   assert_int_equal(1, s.actors);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void sent_delivered_and_mailbox_high_water_marks(void **st) {
@@ -105,7 +105,7 @@ static void sent_delivered_and_mailbox_high_water_marks(void **st) {
   assert_int_equal(7, ia.delivered);
   assert_tr_ok(tr_actor_info_get(n, "b", &ib));
   assert_int_equal(3, ib.delivered);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- publish, asks, timers, subscriptions ------------------------------- */
@@ -158,7 +158,7 @@ static void published_counts_publish_calls_with_or_without_subscribers(
   assert_int_equal(3, s.published);
   /* The command plus the one delivery that reached a mailbox. */
   assert_int_equal(sent + 2, s.sent);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void live_asks_timers_and_subscriptions_are_counted(void **st) {
@@ -195,7 +195,7 @@ static void live_asks_timers_and_subscriptions_are_counted(void **st) {
   s = tt_stats(n);
   assert_int_equal(0, s.subscriptions);
   assert_int_equal(0, s.asks_pending);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- rejected send calls ------------------------------------------------ */
@@ -258,7 +258,7 @@ static void failing_send_calls_count_rejected_dead_letters(void **st) {
   assert_tr(TR_EINVAL, f.rcs[3]);
   for (int r = TR_DL_REJECTED_FULL; r <= TR_DL_REJECTED_TOOBIG; r++)
     assert_int_equal(before.dead[r] + 1, after.dead[r]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- tr_actor_info_get -------------------------------------------------- */
@@ -299,7 +299,7 @@ static void actor_info_names_type_parent_children_and_capacity(void **st) {
   assert_int_equal(5, info.capacity);
 
   assert_tr(TR_ENOTFOUND, tr_actor_info_get(n, "nobody", &info));
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 int main(void) {

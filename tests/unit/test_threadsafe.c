@@ -110,7 +110,7 @@ static void four_threads_sending_25k_each_all_arrive_in_thread_order(
   /* Each TR_EFULL a thread got is a send call that returned TR_EFULL. */
   assert_int_equal(efull, stats.dead[TR_DL_REJECTED_FULL]);
   assert_int_equal(TS_THREADS * TS_PER_THREAD, stats.delivered);
-  tr_node_free(n);
+  tt_node_free(n);
   free(f);
 }
 
@@ -166,7 +166,7 @@ static void threadsafe_payloads_of_every_size_arrive_intact(void **st) {
   for (int k = 0; k < 4; k++) assert_tr_ok(s.rcs[k]);
   assert_int_equal(4, p.received);
   assert_int_equal(0, broken);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- dead letters and bounds -------------------------------------------- */
@@ -216,7 +216,7 @@ static void threadsafe_send_to_an_unknown_id_counts_no_actor(void **st) {
   tr_node_stats stats = tt_stats(n);
   assert_int_equal(2, stats.dead[TR_DL_NO_ACTOR]);
   assert_int_equal(0, stats.dead[TR_DL_REJECTED_NO_ACTOR]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void threadsafe_send_to_a_full_mailbox_counts_mailbox_full(void **st) {
@@ -238,7 +238,7 @@ static void threadsafe_send_to_a_full_mailbox_counts_mailbox_full(void **st) {
   tr_node_stats stats = tt_stats(n);
   assert_int_equal(3, stats.dead[TR_DL_MAILBOX_FULL]);
   assert_int_equal(0, stats.dead[TR_DL_REJECTED_FULL]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int count_to_eight_on_msg(tr_ctx *ctx, tt_probe *p,
@@ -279,7 +279,7 @@ static void threadsafe_max_waiting_sends_then_efull(void **st) {
   for (int r = 0; r < TR_DL_COUNT; r++)
     if (r != TR_DL_REJECTED_FULL) assert_int_equal(0, stats.dead[r]);
   assert_int_equal(4, stats.dead[TR_DL_REJECTED_FULL]); /* 2 + 2 refused */
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void threadsafe_send_rejects_bad_arguments(void **st) {
@@ -305,7 +305,7 @@ static void threadsafe_send_rejects_bad_arguments(void **st) {
   assert_int_equal(1, s.dead[TR_DL_REJECTED_TOOBIG]);
   for (int r = 0; r < TR_DL_COUNT; r++)
     if (r != TR_DL_REJECTED_TOOBIG) assert_int_equal(0, s.dead[r]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 
@@ -328,7 +328,7 @@ static void sends_still_waiting_at_free_reach_the_mailbox_first(void **st) {
   script s = {.node = n, .to = to};
   run_script_in_a_thread(&s);
   for (int i = 0; i < 3; i++) assert_tr_ok(s.rcs[i]);
-  tr_node_free(n);
+  tt_node_free(n);
   assert_int_equal(1, p.deinits);
   assert_int_equal(0, p.received);
   assert_int_equal(3, queued);
@@ -360,7 +360,7 @@ typedef struct {
 
 static int polled_setup(void **st) {
   polled_fixture *f = calloc(1, sizeof(*f));
-  if (!f || tr_node_new(&f->node, NULL) != 0) return -1;
+  if (!f || tt_node_create(&f->node, NULL) != 0) return -1;
   if (tt_spawn(f->node, "polled", &f->p, 0) != 0) return -1;
   *st = f;
   return 0;
@@ -368,7 +368,7 @@ static int polled_setup(void **st) {
 
 static int polled_teardown(void **st) {
   polled_fixture *f = *st;
-  tr_node_free(f->node);
+  tt_node_free(f->node);
   free(f);
   return 0;
 }

@@ -115,7 +115,7 @@ static void send_after_delivers_once_after_the_delay_from_self(void **st) {
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, count_payload(&p, "ding"));
   assert_int_equal(2, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void send_after_to_another_actor_comes_from_the_owner(void **st) {
@@ -136,7 +136,7 @@ static void send_after_to_another_actor_comes_from_the_owner(void **st) {
   assert_memory_equal("ding", other.rec[0].data, 4);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, other.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void timer_payload_is_copied_when_the_timer_is_made(void **st) {
@@ -154,7 +154,7 @@ static void timer_payload_is_copied_when_the_timer_is_made(void **st) {
   assert_tr_ok(f.rc);
   assert_int_equal(9, other.rec[0].len);
   assert_memory_equal("original", other.rec[0].data, 9);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- repeating ---------------------------------------------------------- */
@@ -180,7 +180,7 @@ static void send_every_repeats_until_cancelled_then_stops(void **st) {
   for (int i = 0; i < 10; i++) assert_int_equal(0, tr_node_run_once(n));
   assert_int_equal(3, f.ticks);
   for (long i = 1; i <= 3; i++) assert_string_equal("metronome", p.rec[i].sender);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int zero_interval_on_msg(tr_ctx *ctx, tt_probe *p,
@@ -210,7 +210,7 @@ static void bad_timer_arguments_return_einval(void **st) {
   assert_tr_ok(rc[3]);
   assert_int_equal(77, rc[4]); /* untouched on failure */
   assert_int_equal(1, tt_stats(n).timers_pending);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static int toobig_timer_on_msg(tr_ctx *ctx, tt_probe *p,
@@ -239,7 +239,7 @@ static void oversized_timer_payload_returns_etoobig(void **st) {
   assert_int_equal(2, tt_stats(n).dead[TR_DL_REJECTED_TOOBIG]);
   ASSERT_RUN_UNTIL_IDLE(n);
   assert_int_equal(1, p.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- cancel ------------------------------------------------------------- */
@@ -276,7 +276,7 @@ static void timer_cancel_of_an_unknown_or_foreign_id_returns_enotfound(
   assert_tr_ok(fa.cancel_rc);
   assert_int_equal(0, tt_stats(n).timers_pending);
   ASSERT_RUN_UNTIL_IDLE(n);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 /* ---- lifetimes ---------------------------------------------------------- */
@@ -302,7 +302,7 @@ static void timers_of_an_actor_are_cancelled_when_it_stops(void **st) {
   /* Only what was already queued at the stop arrives afterwards. */
   assert_int_equal(f.target_received_at_deinit + f.target_queued_at_deinit,
                    target.received);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void timers_made_in_the_callback_that_stops_never_fire(void **st) {
@@ -323,7 +323,7 @@ static void timers_made_in_the_callback_that_stops_never_fire(void **st) {
   assert_int_equal(0, target.received);
   tr_node_stats s = tt_stats(n);
   assert_int_equal(0, s.dead[TR_DL_NO_ACTOR]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 static void timer_whose_target_is_gone_at_fire_time_counts_no_actor(
@@ -357,7 +357,7 @@ static void timer_whose_target_is_gone_at_fire_time_counts_no_actor(
   ASSERT_RUN_UNTIL(n, tt_stats(n).timers_pending == 0, TT_ITERS, TT_MS);
   assert_int_equal(dead + 2, tt_stats(n).dead[TR_DL_NO_ACTOR]);
   assert_int_equal(0, tt_stats(n).dead[TR_DL_REJECTED_NO_ACTOR]);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 
@@ -381,7 +381,7 @@ static void run_once_reports_work_while_a_timer_is_pending(void **st) {
   assert_int_equal(4, f.ticks);
   assert_tr_ok(f.cancel_rc);
   ASSERT_RUN_UNTIL_IDLE(n);
-  tr_node_free(n);
+  tt_node_free(n);
 }
 
 int main(void) {

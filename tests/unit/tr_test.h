@@ -156,9 +156,25 @@ static inline bool run_with_watchdog(tr_node *node, long max_ms, int *rc_out) {
 
 /* ---- node helpers ------------------------------------------------------- */
 
+/* The engine's tests (TT_ENGINE_ONLY) link the engine alone and make its
+ * nodes with the engine's own lifecycle calls; the others make whole
+ * nodes. */
+#ifdef TT_ENGINE_ONLY
+#include "eng_node.h"
+static inline int tt_node_create(tr_node **out, const tr_node_config *cfg) {
+  return eng_node_new(out, cfg);
+}
+static inline void tt_node_free(tr_node *n) { eng_node_free(n); }
+#else
+static inline int tt_node_create(tr_node **out, const tr_node_config *cfg) {
+  return tr_node_new(out, cfg);
+}
+static inline void tt_node_free(tr_node *n) { tr_node_free(n); }
+#endif
+
 static inline tr_node *tt_node_new(const tr_node_config *cfg) {
   tr_node *n = NULL;
-  assert_tr_ok(tr_node_new(&n, cfg));
+  assert_tr_ok(tt_node_create(&n, cfg));
   assert_non_null(n);
   return n;
 }

@@ -1,0 +1,65 @@
+/* node.c — the node assembly: tr_node_new and tr_node_free. A node is an
+ * engine (node/engine) and, when it has a listen address, a cluster
+ * (node/cluster, which brings its TLS configuration and links); this file
+ * creates them, wires the engine to the cluster through the engine's
+ * remote ops, and takes them apart in order. The engine never names the
+ * cluster; the cluster reaches the engine only through eng_remote.h. */
+#include <stdlib.h>
+#include <uv.h>
+
+#include "cluster.h"
+#include "eng_node.h"
+#include "node_asm.h"
+
+/* The cluster part of a config: a cluster node listens and has its
+ * certificates; seeds or certificates without a listen address are a
+ * mistake, not a local node. (The engine checks its own part; the cluster
+ * checks the addresses and files when it starts.) */
+static int node_check_cluster_config(const tr_node_config *cfg) {
+  if (cfg->nseeds && !cfg->seeds) return TR_EINVAL;
+  if (!cfg->listen && (cfg->nseeds || cfg->advertise || cfg->ca_file ||
+                       cfg->cert_file || cfg->key_file))
+    return TR_EINVAL;
+  if (cfg->listen && (!cfg->ca_file || !cfg->cert_file || !cfg->key_file))
+    return TR_EINVAL;
+  return 0;
+}
+
+int tr_node_new(tr_node **out, const tr_node_config *cfg) {
+  static const tr_node_config defaults = {0};
+  if (!out) return TR_EINVAL;
+  *out = NULL;
+  if (!cfg) cfg = &defaults;
+  int rc = node_check_cluster_config(cfg);
+  if (rc != 0) return rc;
+  tr_node *n = NULL;
+  rc = eng_node_new(&n, cfg);
+  if (rc != 0) return rc;
+  if (cfg->listen) {
+    cluster *c = NULL;
+    const eng_remote_ops *ops = NULL;
+    rc = cluster_new(&c, n, cfg, &ops);
+    if (rc != 0) {
+      eng_node_free(n); /* runs the loop: what the cluster closed goes */
+      return rc;
+    }
+    eng_remote_attach(n, ops, c);
+  }
+  *out = n;
+  return 0;
+}
+
+void tr_node_free(tr_node *n) {
+  if (!n) return;
+  cluster *c = node_cluster(n);
+  eng_node_shutdown(n); /* every actor stops; the cluster hears of each */
+  if (c) {
+    /* Leave (a no-op if tr_node_stop did), and let the loop write the
+     * goodbyes and the DOWNs for remote watchers before the links close. */
+    cluster_leave(c);
+    for (int i = 0; i < 3; i++) uv_run(tr_node_loop(n), UV_RUN_NOWAIT);
+    eng_remote_detach(n);
+    cluster_free(c);
+  }
+  eng_node_free(n); /* runs the loop until every handle has closed */
+}

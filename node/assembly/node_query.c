@@ -1,0 +1,120 @@
+/* node_query.c — the public calls about the node as a whole (troupe.h,
+ * "cluster"): members, where an id lives, counters of the cluster, its
+ * peers and transport, subscriptions across both layers, readiness, TLS
+ * reload and the log level. A local node answers them too: it is a
+ * cluster of one. */
+#include <stdio.h>
+#include <string.h>
+
+#include "node_asm.h"
+
+const char *tr_member_state_name(tr_member_state s) {
+  switch (s) {
+  case TR_MEMBER_ALIVE:
+    return "alive";
+  case TR_MEMBER_SUSPECT:
+    return "suspect";
+  case TR_MEMBER_DEAD:
+    return "dead";
+  case TR_MEMBER_LEFT:
+    return "left";
+  }
+  return "unknown";
+}
+
+int tr_node_members(tr_node *n, tr_member *out, size_t cap) {
+  if (!n || (cap && !out)) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  if (c) return cluster_members(c, out, cap);
+  if (cap) {
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", tr_node_name(n));
+    out->state = TR_MEMBER_ALIVE;
+  }
+  return 1;
+}
+
+int tr_node_locate(tr_node *n, const char *id, char *node, size_t cap) {
+  if (!n || !id || !node) return TR_EINVAL;
+  size_t idlen = strnlen(id, TR_ID_MAX + 1);
+  if (idlen == 0 || idlen > TR_ID_MAX) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  const char *owner = NULL;
+  if (eng_actor_live(n, id))
+    owner = tr_node_name(n);
+  else if (c)
+    owner = cluster_locate(c, id);
+  if (!owner) return TR_ENOTFOUND;
+  size_t len = strlen(owner);
+  if (len + 1 > cap) return TR_EINVAL;
+  memcpy(node, owner, len + 1);
+  return 0;
+}
+
+int tr_node_cluster_stats(tr_node *n, tr_cluster_stats *out) {
+  if (!n || !out) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  if (!c) return TR_ESTATE;
+  return cluster_stats(c, out);
+}
+
+int tr_node_subscriptions(tr_node *n,
+                          void (*fn)(void *arg, const tr_sub_info *),
+                          void *arg) {
+  if (!n) return TR_EINVAL;
+  int count = eng_subscriptions_each(n, fn, arg);
+  cluster *c = node_cluster(n);
+  if (c) cluster_subscriptions_each(c, fn, arg, &count);
+  return count;
+}
+
+int tr_node_peer_stats(tr_node *n, const char *peer, tr_peer_stats *out) {
+  if (!n || !peer || !out) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  if (!c) return TR_ESTATE;
+  return cluster_peer_stats(c, peer, out);
+}
+
+int tr_node_peers(tr_node *n,
+                  void (*fn)(void *arg, const char *peer,
+                             const tr_peer_stats *),
+                  void *arg) {
+  if (!n) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_peers(c, fn, arg) : 0;
+}
+
+int tr_node_transport_stats(tr_node *n, tr_transport_stats *out) {
+  if (!n || !out) return TR_EINVAL;
+  memset(out, 0, sizeof(*out));
+  cluster *c = node_cluster(n);
+  if (c) cluster_transport_stats(c, out);
+  return 0;
+}
+
+const char *tr_tls_fail_reason_name(int i) {
+  return cluster_tls_fail_reason_name(i);
+}
+
+const char *tr_link_close_reason_name(int i) {
+  return cluster_link_close_reason_name(i);
+}
+
+int tr_node_reload_tls(tr_node *n) {
+  if (!n) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_reload_tls(c) : TR_ESTATE;
+}
+
+int tr_node_ready(tr_node *n) {
+  if (!n) return 0;
+  cluster *c = node_cluster(n);
+  return !c || cluster_ready(c);
+}
+
+void tr_node_set_log_level(tr_node *n, tr_log_level level) {
+  if (!n || level < TR_LOG_ERROR || level > TR_LOG_DEBUG) return;
+  eng_set_log_level(n, level);
+  cluster *c = node_cluster(n);
+  if (c) cluster_set_log_level(c, level);
+}

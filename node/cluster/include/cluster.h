@@ -1,0 +1,53 @@
+/* cluster.h — the cluster as the node assembly (node/assembly) sees it: a
+ * node's membership, registry, links and routing, created when a node has a
+ * listen address. It owns the node's TLS configuration and link manager
+ * (nothing else uses them), reaches the engine only through eng_remote.h,
+ * and is reached by the engine only through the ops table cluster_new hands
+ * back. Loop thread only. */
+#ifndef TR_CLUSTER_H
+#define TR_CLUSTER_H
+
+#include <stdbool.h>
+
+#include "eng_remote.h"
+#include "troupe.h"
+
+typedef struct cluster cluster;
+
+/* Loads the certificates, listens, starts membership and the registry and
+ * resolves the seeds. The engine of node n must reach the cluster through
+ * *ops with *out as user (eng_remote_attach) from here on. TR_ETLS /
+ * TR_EINVAL (certificates), TR_ESYS (listen), TR_ENOMEM; the reason is
+ * logged through cfg's log callback. */
+int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
+                const eng_remote_ops **ops);
+/* Leaves the cluster (graceful; a no-op the second time). The loop must
+ * run a few iterations afterwards to write the goodbyes. */
+void cluster_leave(cluster *);
+/* Closes everything; the memory goes once the loop has run the close
+ * callbacks. The engine must be detached first. NULL ok. */
+void cluster_free(cluster *);
+
+/* What the public tr_node_* calls of a cluster node read. */
+int cluster_members(cluster *, tr_member *out, size_t cap);
+/* The owner of id in the registry, or NULL (valid until the loop runs). */
+const char *cluster_locate(cluster *, const char *id);
+int cluster_stats(cluster *, tr_cluster_stats *out);
+/* Other nodes' interest in local publishers (subscriber NULL); adds to
+ * *count. */
+void cluster_subscriptions_each(cluster *,
+                                void (*fn)(void *arg, const tr_sub_info *),
+                                void *arg, int *count);
+int cluster_peer_stats(cluster *, const char *peer, tr_peer_stats *out);
+int cluster_peers(cluster *,
+                  void (*fn)(void *arg, const char *peer,
+                             const tr_peer_stats *),
+                  void *arg);
+void cluster_transport_stats(cluster *, tr_transport_stats *out);
+const char *cluster_tls_fail_reason_name(int i);
+const char *cluster_link_close_reason_name(int i);
+int cluster_reload_tls(cluster *);
+bool cluster_ready(cluster *);
+void cluster_set_log_level(cluster *, tr_log_level);
+
+#endif /* TR_CLUSTER_H */

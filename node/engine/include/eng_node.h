@@ -1,0 +1,43 @@
+/* eng_node.h — the engine's lifecycle, as the node assembly (node/assembly)
+ * drives it. A tr_node is the engine's node; the assembly creates it here,
+ * attaches a remote layer to it when the node is a cluster member, and tears
+ * both down in order. The engine's own unit tests use these calls directly,
+ * with no remote layer at all. Loop thread, except where said. */
+#ifndef TR_ENG_NODE_H
+#define TR_ENG_NODE_H
+
+#include "eng_remote.h"
+
+/* Creates the engine of a node from the engine's part of cfg (name, loop,
+ * mailbox and payload bounds, ask timeout, batch, thread-safe queue, log);
+ * cfg may be NULL. TR_EINVAL for a bad value, TR_ENOMEM, TR_ESYS. The
+ * cluster fields of cfg are not looked at. */
+int eng_node_new(tr_node **out, const tr_node_config *cfg);
+/* From here on the engine reaches other nodes through ops (borrowed; must
+ * outlive the attachment) with user as their first argument. Attach before
+ * the first spawn: generated ids then carry the node's name. */
+void eng_remote_attach(tr_node *, const eng_remote_ops *ops, void *user);
+/* The user pointer given to eng_remote_attach, or NULL. */
+void *eng_remote_user(tr_node *);
+/* Stops calling the remote layer (before it is freed). */
+void eng_remote_detach(tr_node *);
+/* The first half of freeing: queued thread-safe sends are handled, then
+ * every actor stops (children before parents, deinit for each; the remote
+ * layer hears of each). Idempotent; no spawn succeeds afterwards. */
+void eng_node_shutdown(tr_node *);
+/* Shuts down if not yet, frees everything the engine holds and, when the
+ * node owns its loop, runs it until every handle has closed (so what other
+ * layers closed on it is released too) and closes it. NULL is a no-op. */
+void eng_node_free(tr_node *);
+/* The engine's log level (the callback stays). */
+void eng_set_log_level(tr_node *, tr_log_level);
+/* Calls fn for each local subscriber of any (publisher, topic): the
+ * engine's part of tr_node_subscriptions. Returns how many. */
+int eng_subscriptions_each(tr_node *,
+                           void (*fn)(void *arg, const tr_sub_info *),
+                           void *arg);
+/* Logs through the node's callback (event name, key=value fields). */
+void eng_log(tr_node *, tr_log_level, const char *event, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
+
+#endif /* TR_ENG_NODE_H */

@@ -1,0 +1,144 @@
+/* eng_remote.h — the engine's seam to other nodes. The engine reaches
+ * anything that is not on this node only through the ops table below, which
+ * the node assembly hands it with an opaque pointer (eng_remote_attach); the
+ * layer that implements it (node/cluster) calls back into the engine only
+ * through the eng_* calls after it. Nothing here names the cluster, a link
+ * or the wire: the engine builds and is tested without them.
+ *
+ * Node indexes. The remote layer gives every other node it deals with a
+ * small index (1..65535) kept for the node's life; 0 is this node. A queued
+ * message carries the index of the node it came from in two bytes, and the
+ * engine asks the remote layer for its name when it builds the envelope.
+ *
+ * Threads: everything here runs on the node's loop thread. */
+#ifndef TR_ENG_REMOTE_H
+#define TR_ENG_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+/* ---- interned names ------------------------------------------------------ */
+
+/* An interned, reference-counted string (an actor id, a sender, a topic):
+ * a queued message outlives the actor that sent it without a copy. */
+typedef struct eng_name {
+  uint32_t refs;
+  uint32_t len;
+  char str[];
+} eng_name;
+
+eng_name *eng_name_new(const char *s, size_t len); /* refs = 1; NULL: ENOMEM */
+static inline eng_name *eng_name_ref(eng_name *n) {
+  if (n) n->refs++;
+  return n;
+}
+void eng_name_unref(eng_name *n); /* NULL is a no-op */
+
+/* ---- what the engine asks of the remote layer ----------------------------- */
+
+typedef struct eng_remote_ops {
+  /* Sends to an id no local actor holds. TR_ENOTFOUND (nobody holds it),
+   * TR_EUNREACHABLE (its node is not up), TR_EFULL (nothing queued),
+   * TR_ENOMEM. An ask carries its timeout (the target's node answers it if
+   * the target stops without replying). *node (may be NULL) gets the
+   * owner's node index on success. */
+  int (*send)(void *user, const char *to, size_t to_len, uint8_t type,
+              eng_name *sender, const void *data, size_t len, uint64_t ask_id,
+              uint32_t timeout_ms, uint16_t *node);
+  /* A reply from local `sender` to an ask that came from node `node` (the
+   * name in the ask's envelope) from actor `asker`. Errors as send. */
+  int (*reply)(void *user, const char *node, const char *asker,
+               eng_name *sender, const void *data, size_t len,
+               uint64_t ask_id);
+  /* A local spawn of id: TR_EEXIST if another node holds it. */
+  int (*claim)(void *user, const char *id);
+  /* Gives back a claim whose spawn failed before the actor existed. */
+  void (*release)(void *user, const char *id);
+  /* A local actor stopped (its local id is already free): release its
+   * claim, tell its remote watchers (reason), drop the monitors it held and
+   * answer the asks from other nodes that wait on it. Also for '$' ids. */
+  void (*actor_gone)(void *user, const char *id, int reason);
+  /* Monitors an id no local actor holds: TR_ENOTFOUND when nobody holds it
+   * (the engine then sends DOWN itself). DOWN later arrives through
+   * eng_notice. */
+  int (*monitor)(void *user, const char *watcher, const char *target);
+  /* Removes watcher's remote monitors on target: how many there were. */
+  int (*demonitor)(void *user, const char *watcher, const char *target);
+  /* Stop-by-id of an id no local actor holds: TR_ENOTFOUND... */
+  int (*stop)(void *user, const char *id);
+  /* The engine's backlog crossed its bounds: stop reading from other nodes
+   * (true) until it drains (false). The engine decides; this obeys. */
+  void (*pause)(void *user, bool pause);
+  /* The name of the node with index idx (>= 1); "?" if unknown. */
+  const char *(*node_name)(void *user, uint16_t idx);
+  /* Local subscribers of (publisher, topic) went from none to some (want)
+   * or back: tell the publisher's node, or withdraw. Topic "" is the
+   * default topic. */
+  void (*interest)(void *user, const char *publisher, const char *topic,
+                   bool want);
+  /* A local publish on a topic marked remote (eng_topic_remote): one copy
+   * to every interested node. */
+  void (*publish)(void *user, eng_name *publisher, eng_name *topic,
+                  const void *data, size_t len);
+  /* tr_node_stop on a node with a remote layer: leave (graceful). */
+  void (*leave)(void *user);
+} eng_remote_ops;
+
+/* ---- what the remote layer may do in the engine ---------------------------- */
+
+/* A SEND or ASK from node `origin` to the local actor whose id is the len
+ * bytes at to (not NUL-terminated). 0, TR_ENOTFOUND, TR_EFULL (nothing
+ * queued), TR_ENOMEM. Counts nothing: the caller knows who to tell. When
+ * the backlog passes its bound the engine pauses the remote layer. */
+int eng_deliver(tr_node *, const char *to, size_t to_len, uint8_t type,
+                eng_name *sender, const void *data, size_t len,
+                uint64_t ask_id, uint16_t origin);
+/* A reply (or an error status for it) from node `origin`: delivered to the
+ * asker if the ask is pending and was sent there, else counted as a late
+ * reply and TR_ETIMEDOUT returned. */
+int eng_ask_complete(tr_node *, uint64_t ask_id, eng_name *sender,
+                     const void *data, size_t len, int status,
+                     uint16_t origin);
+/* Answers every ask waiting on node `origin` with status (it died, left or
+ * restarted). */
+void eng_asks_node_down(tr_node *, uint16_t origin, int status);
+/* A notice (TR_MSG_DOWN...) from `sender` to local actor `to`, past its
+ * capacity; nothing if `to` is gone. */
+void eng_notice(tr_node *, const char *to, uint8_t type, const char *sender,
+                int status, uint16_t origin);
+/* Publishes as TR_SYSTEM_PUBLISHER on its default topic: subscribers
+ * reached. */
+int eng_publish_system(tr_node *, uint8_t type, const void *data, size_t len,
+                       int status);
+/* A publish of `publisher` that came from node `origin`, to the local
+ * subscribers of (publisher, topic): subscribers reached. */
+int eng_deliver_publish(tr_node *, eng_name *publisher, const char *topic,
+                        size_t topic_len, const void *data, size_t len,
+                        uint16_t origin);
+/* Other nodes want (publisher, topic) (true) or no longer do: while marked,
+ * the topic lives without local subscribers and every local publish on it
+ * goes to ops->publish as well. 0 or TR_ENOMEM. */
+int eng_topic_remote(tr_node *, const char *publisher, size_t pub_len,
+                     const char *topic, size_t topic_len, bool remote);
+/* True when a local actor holds id and is not stopping. */
+bool eng_actor_live(tr_node *, const char *id);
+/* Another node won id: its local actor stops with `reason` (now, or after
+ * its running callback). 1 when it does, 0 when it is already stopping,
+ * TR_ENOTFOUND when no local actor holds id. */
+int eng_actor_lost(tr_node *, const char *id, int reason);
+/* A node-internal actor with a reserved id (starting with '$'), which no
+ * other node ever learns of: errors as tr_node_spawn. */
+int eng_spawn_system(tr_node *, const tr_actor_type *, const char *id,
+                     const void *arg);
+/* Stops a local actor now with `reason` (not while one of its callbacks
+ * runs: then after it). TR_ENOTFOUND. */
+int eng_stop_now(tr_node *, const char *id, int reason);
+/* Counts a dead letter (logged at totals 1, 2, 4, 8... per reason). */
+void eng_count_dead(tr_node *, tr_dead_reason);
+/* The node's default ask timeout. */
+uint32_t eng_ask_timeout_ms(tr_node *);
+
+#endif /* TR_ENG_REMOTE_H */
