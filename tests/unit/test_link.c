@@ -1,7 +1,8 @@
 /* test_link.c — links between two (or three) link managers on one loop over
  * real TLS on loopback: ordering, batching, every refused certificate, every
  * kind of malformed input, a flapping connection, back-pressure, peer
- * restarts, the resume window, simultaneous dials and TLS session resume. */
+ * restarts, the resume window, simultaneous dials, TLS session resume, and
+ * seed attempts with what they report when they fail. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,6 +24,14 @@
                            e_, tr_errname(a_), a_);                         \
   } while (0)
 
+/* What on_seed_failed said last, copied (its strings live for the call). */
+typedef struct seed_report {
+  int calls;
+  char addr[64];
+  link_seed_failure why; /* its strings point at the copies below */
+  char uv_name[32], uv_message[128], detail[512];
+} seed_report;
+
 typedef struct node {
   const char *name;
   tls_config *tls;
@@ -34,6 +43,7 @@ typedef struct node {
   int ups, downs;
   int frames, accepts;   /* cluster frames in (on_frame), on_accept calls */
   uint64_t frame_nonces; /* sum of the nonces of the frames in */
+  seed_report seed;      /* on_seed_failed */
 } node;
 
 typedef struct fixture {
@@ -78,6 +88,20 @@ static void on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
 
 static void on_accept(void *user, peer_link *lk) { ((node *)user)->accepts++; }
 
+static void on_seed_failed(void *user, const char *addr,
+                           const link_seed_failure *why) {
+  seed_report *r = &((node *)user)->seed;
+  r->calls++;
+  snprintf(r->addr, sizeof(r->addr), "%s", addr);
+  snprintf(r->uv_name, sizeof(r->uv_name), "%s", why->uv_error_name);
+  snprintf(r->uv_message, sizeof(r->uv_message), "%s", why->uv_error_message);
+  snprintf(r->detail, sizeof(r->detail), "%s", why->tls_detail);
+  r->why = *why;
+  r->why.uv_error_name = r->uv_name;
+  r->why.uv_error_message = r->uv_message;
+  r->why.tls_detail = r->detail;
+}
+
 /* TR_TEST_LOG=1 prints the links' log lines. */
 static void test_log(void *user, tr_log_level level, const char *event,
                      const char *fields) {
@@ -104,7 +128,8 @@ static void node_start_cfg(fixture *f, node *n, const char *name,
   if (!c.handshake_timeout_ms) c.handshake_timeout_ms = 2000;
   c.ops = (link_ops){.on_envelope = on_envelope, .on_state = on_state,
                      .on_undeliverable = on_undeliverable,
-                     .on_frame = on_frame, .on_accept = on_accept};
+                     .on_frame = on_frame, .on_accept = on_accept,
+                     .on_seed_failed = on_seed_failed};
   c.user = n;
   if (getenv("TR_TEST_LOG")) {
     c.log = test_log;
@@ -1089,6 +1114,187 @@ static void seed_with_a_certificate_from_another_ca_is_refused(void **state) {
   node_stop(f, &b);
 }
 
+/* ---- seed failures, as on_seed_failed reports them ------------------------ */
+
+#define assert_named(name_fn, expected, actual)                              \
+  do {                                                                       \
+    int e_ = (int)(expected), a_ = (int)(actual);                            \
+    if (e_ != a_) fail_msg("expected %s, got %s", name_fn(e_), name_fn(a_)); \
+  } while (0)
+
+static const char *refused_by_name(link_refused_by r) {
+  return r == LINK_REFUSED_BY_US     ? "refused_by_us"
+         : r == LINK_REFUSED_BY_PEER ? "refused_by_peer"
+                                     : "refused_by_none";
+}
+
+static bool seed_reported(void *arg) { return ((node *)arg)->seed.calls > 0; }
+
+/* Runs until `from` has dropped its seed attempt to addr, and a little
+ * longer (a second report would show); what on_seed_failed said. */
+static const link_seed_failure *seed_failure(fixture *f, node *from,
+                                             const char *addr) {
+  assert_true(run_until(f, seed_reported, from, 5000));
+  assert_true(run_until(f, seed_counted, from, 5000));
+  run_ms(f, 100);
+  assert_int_equal(1, from->seed.calls);
+  assert_string_equal(addr, from->seed.addr);
+  return &from->seed.why;
+}
+
+static void assert_seed_failure(const link_seed_failure *why,
+                                link_close_reason reason, link_stage stage,
+                                tls_fail tls, link_refused_by by) {
+  assert_named(link_close_reason_name, reason, why->reason);
+  assert_named(link_stage_name, stage, why->stage);
+  assert_named(tls_fail_name, tls, why->tls);
+  assert_named(refused_by_name, by, why->refused_by);
+}
+
+/* An address nobody listens at: the port a node had, once it stopped. */
+static void closed_port(fixture *f, char *addr, size_t cap) {
+  node gone = {0};
+  node_start(f, &gone, "node-x");
+  snprintf(addr, cap, "%s", gone.addr);
+  node_stop(f, &gone);
+}
+
+static void seed_to_a_closed_port_reports_the_connect_error(void **state) {
+  fixture *f = *state;
+  char addr[64];
+  closed_port(f, addr, sizeof(addr));
+  node a = {0};
+  node_start(f, &a, "node-a");
+  assert_tr(0, send_seed(&a, addr, 1));
+  const link_seed_failure *why = seed_failure(f, &a, addr);
+  assert_seed_failure(why, LINK_CLOSE_IO, LINK_STAGE_CONNECT, TLS_FAIL_NONE,
+                      LINK_REFUSED_NONE);
+  assert_named(uv_err_name, UV_ECONNREFUSED, why->uv_error);
+  assert_string_equal("ECONNREFUSED", why->uv_error_name);
+  assert_string_equal(uv_strerror(UV_ECONNREFUSED), why->uv_error_message);
+  assert_string_equal("", why->tls_detail);
+  node_stop(f, &a);
+}
+
+/* node-a (certificate kind ak) seeds node-b (bk, certificate for bcert):
+ * the attempt fails for `reason` at `stage`, `tls` refused by `by`, with a
+ * detail that says `detail_has`. */
+static void seed_refused(fixture *f, pki_kind ak, pki_kind bk,
+                         const char *bcert, link_close_reason reason,
+                         link_stage stage, tls_fail tls, link_refused_by by,
+                         const char *detail_has) {
+  node a = {0}, b = {0};
+  node_start_cfg(f, &a, "node-a", ak, NULL, NULL);
+  node_start_cfg(f, &b, "node-b", bk, bcert, NULL);
+  assert_tr(0, send_seed(&a, b.addr, 1));
+  const link_seed_failure *why = seed_failure(f, &a, b.addr);
+  assert_seed_failure(why, reason, stage, tls, by);
+  assert_int_equal(0, why->uv_error);
+  assert_string_equal("", why->uv_error_name);
+  if (!strstr(why->tls_detail, detail_has))
+    fail_msg("detail \"%s\" does not say \"%s\"", why->tls_detail, detail_has);
+  assert_int_equal(0, b.frames);
+  node_stop(f, &a);
+  node_stop(f, &b);
+}
+
+static void seed_to_a_node_of_another_ca_reports_that_this_node_refused_it(
+    void **state) {
+  seed_refused(*state, PKI_GOOD, PKI_OTHER_CA, NULL, LINK_CLOSE_TLS,
+               LINK_STAGE_TLS, TLS_FAIL_UNTRUSTED, LINK_REFUSED_BY_US,
+               "not correctly signed by the trusted CA");
+}
+
+static void seed_from_a_node_of_another_ca_reports_that_the_peer_refused_it(
+    void **state) {
+  seed_refused(*state, PKI_OTHER_CA, PKI_GOOD, NULL, LINK_CLOSE_TLS,
+               LINK_STAGE_TLS, TLS_FAIL_PROTOCOL, LINK_REFUSED_BY_PEER,
+               "unknown_ca"); /* the alert it sent */
+}
+
+static void seed_whose_hello_names_another_node_than_its_certificate_says(
+    void **state) {
+  /* The node at the seed address says node-b; its certificate, node-y. */
+  seed_refused(*state, PKI_GOOD, PKI_GOOD, "node-y", LINK_CLOSE_HELLO,
+               LINK_STAGE_HELLO, TLS_FAIL_NAME_MISMATCH, LINK_REFUSED_BY_US,
+               "\"node-y\"");
+}
+
+static void seed_that_reaches_this_node_reports_self(void **state) {
+  fixture *f = *state;
+  node a = {0};
+  node_start(f, &a, "node-a");
+  assert_tr(0, send_seed(&a, a.addr, 1));
+  const link_seed_failure *why = seed_failure(f, &a, a.addr);
+  assert_seed_failure(why, LINK_CLOSE_SELF, LINK_STAGE_HELLO, TLS_FAIL_NONE,
+                      LINK_REFUSED_NONE);
+  assert_int_equal(1, mgr_stats(&a).seed_self);
+  node_stop(f, &a);
+}
+
+/* A listener that accepts and never says a word. */
+typedef struct mute {
+  uv_tcp_t listener, conn;
+  bool accepted;
+} mute;
+
+static void mute_on_connection(uv_stream_t *s, int status) {
+  mute *x = s->data;
+  assert_int_equal(0, status);
+  uv_tcp_init(s->loop, &x->conn);
+  assert_int_equal(0, uv_accept(s, (uv_stream_t *)&x->conn));
+  x->accepted = true;
+}
+
+static void seed_to_a_silent_node_reports_the_tls_timeout(void **state) {
+  fixture *f = *state;
+  mute x = {0};
+  uv_tcp_init(&f->loop, &x.listener);
+  x.listener.data = &x;
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  assert_int_equal(0, uv_tcp_bind(&x.listener, (const struct sockaddr *)&sa, 0));
+  assert_int_equal(0, uv_listen((uv_stream_t *)&x.listener, 8,
+                                mute_on_connection));
+  int len = sizeof(sa);
+  assert_int_equal(0, uv_tcp_getsockname(&x.listener, (struct sockaddr *)&sa,
+                                         &len));
+  char addr[64];
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
+  node a = {0};
+  link_config quick = {.handshake_timeout_ms = 100};
+  node_start_cfg(f, &a, "node-a", PKI_GOOD, NULL, &quick);
+  assert_tr(0, send_seed(&a, addr, 1));
+  const link_seed_failure *why = seed_failure(f, &a, addr);
+  assert_true(x.accepted);
+  assert_seed_failure(why, LINK_CLOSE_TIMEOUT, LINK_STAGE_TLS,
+                      TLS_FAIL_TIMEOUT, LINK_REFUSED_NONE);
+  assert_int_equal(0, why->uv_error);
+  node_stop(f, &a);
+  uv_close((uv_handle_t *)&x.conn, NULL);
+  uv_close((uv_handle_t *)&x.listener, NULL);
+  run_ms(f, 10);
+}
+
+static void seed_that_becomes_a_link_reports_no_failure(void **state) {
+  fixture *f = *state;
+  node a = {0}, b = {0};
+  node_start(f, &a, "node-a");
+  node_start(f, &b, "node-b");
+  assert_tr(0, send_seed(&a, b.addr, 1));
+  frames_wait w = {&b, 1};
+  assert_true(run_until(f, got_frames, &w, 5000));
+  peer_link *lk = link_find(a.m, "node-b");
+  assert_non_null(lk);
+  assert_true(run_until(f, link_is_up, lk, 5000));
+  run_ms(f, 100);
+  assert_int_equal(0, a.seed.calls);
+  assert_int_equal(0, b.seed.calls);
+  assert_int_equal(0, mgr_stats(&a).seed_failed);
+  node_stop(f, &a);
+  node_stop(f, &b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(hundred_thousand_envelopes_arrive_in_order, setup, teardown),
@@ -1120,6 +1326,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(seed_to_a_peer_this_node_dialed_keeps_one_link, setup, teardown),
       cmocka_unit_test_setup_teardown(seed_to_a_peer_that_dialed_this_node_keeps_one_link, setup, teardown),
       cmocka_unit_test_setup_teardown(seed_with_a_certificate_from_another_ca_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_to_a_closed_port_reports_the_connect_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_to_a_node_of_another_ca_reports_that_this_node_refused_it, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_from_a_node_of_another_ca_reports_that_the_peer_refused_it, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_whose_hello_names_another_node_than_its_certificate_says, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_that_reaches_this_node_reports_self, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_to_a_silent_node_reports_the_tls_timeout, setup, teardown),
+      cmocka_unit_test_setup_teardown(seed_that_becomes_a_link_reports_no_failure, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

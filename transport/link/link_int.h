@@ -1,24 +1,50 @@
-/* link_int.h — internal structures of transport/link: the manager, the
- * logical link per peer and the connections that carry it. */
+/* link_int.h — internal to transport/link: the manager, the logical link
+ * per peer, and the functions its files call across.
+ *
+ * Who calls whom by name. The arrows go one way, down; anything going up
+ * is a callback handed down: conn_ops from link.c, seed.c and accept.c to
+ * their connections, link_ops from the node to link.c, stream.c, seed.c.
+ *
+ *   mgr.c               the manager: listener, flush, pause, link_close
+ *     |      \
+ *   accept.c  seed.c    hold a connection until its hello names the peer
+ *     |      /
+ *   link.c              the link to one peer: its connections, tie-break,
+ *     |      \          redial, resume window
+ *   stream.c  hello.c   its two streams (seqs, acks, resend, the flush);
+ *     |      /          the hello that opens every connection
+ *   conn.c              socket, TLS, frames (the leaf; conn.h)
+ *
+ * A file may skip layers downward (mgr.c flushes links and closes
+ * connections, seed.c hands its frames to a link's stream). Any file may
+ * call the manager's services (mgr_svc.h: logging, the chunk pool, the
+ * flush list), the enum names (names.c) and the frame buffers (frames.c);
+ * none of them calls back. conn.c sees nothing of this header: the build
+ * refuses it (see CMakeLists.txt). */
 #ifndef TR_LINK_INT_H
 #define TR_LINK_INT_H
 
+#ifdef TR_LINK_LEAF
+#error "conn.c is the leaf of transport/link: link.h, conn.h, mgr_svc.h only"
+#endif
+
+#include "conn.h"
 #include "link.h"
+#include "mgr_svc.h"
 #include "uthash.h"
 
-#define LINK_CHUNK_SIZE 16384u /* one TLS record of plaintext */
-#define LINK_READ_BUF 65536u
+#define LINK_CHUNK_SIZE CONN_RECORD_MAX /* one TLS record of plaintext */
 #define LINK_FLUSH_MAX (1u << 20) /* plaintext per link per flush */
 #define LINK_CHUNK_CACHE 256u
 
 /* Encoded envelope frames, in seq order; never mixed with control frames so
  * a chunk can be resent as it is. */
-typedef struct link_chunk {
+struct link_chunk {
   struct link_chunk *next;
   uint64_t last_seq; /* seq of its last envelope */
   size_t len, cap;
   uint8_t data[];
-} link_chunk;
+};
 
 /* Encoded control and cluster frames waiting for a connection. */
 typedef struct link_frames {
@@ -27,42 +53,7 @@ typedef struct link_frames {
   uint32_t n; /* frames in p */
 } link_frames;
 
-typedef struct link_conn link_conn;
-
-typedef enum {
-  CONN_RESOLVING,
-  CONN_CONNECTING,
-  CONN_TLS,
-  CONN_HELLO,
-  CONN_UP,
-  CONN_CLOSED
-} conn_state;
-
-struct link_conn {
-  link_mgr *mgr;
-  peer_link *lk; /* acceptor: NULL until the peer's hello names it */
-  bool dialer;
-  conn_state st;
-  int refs; /* open handles and requests; freed at 0 */
-  bool tcp_open;
-  uv_tcp_t tcp;
-  uv_connect_t connect_req;
-  uv_getaddrinfo_t gai_req;
-  uv_timer_t hs_timer;
-  tls_conn *tls;
-  wire_reader rd;
-  uint8_t *rbuf;
-  link_conn *next, *prev; /* mgr->conns */
-
-  /* A seed attempt (link_send_seed) until its hello hands it to a link:
-   * seed_addr is set only then. It stays in mgr->conns like any other
-   * connection; lk is the named peer's link if one existed when TLS showed
-   * the peer's certificate, else NULL. See seed.c. */
-  char *seed_addr;
-  link_frames seed_frames;
-  uint64_t seed_session; /* our session in its hello when lk is NULL */
-  bool seed_self;        /* the certificate is ours: we dialed ourselves */
-};
+typedef struct link_seed link_seed;
 
 struct peer_link {
   UT_hash_handle hh; /* mgr->links, keyed by peer */
@@ -115,74 +106,79 @@ struct link_mgr {
   bool flush_active;
   peer_link *links;
   peer_link *dirty_head;
-  link_conn *conns;
+  conn_env env;      /* every connection, and whether reads are paused */
+  link_seed *seeds;  /* seed attempts in progress (seed.c) */
   link_chunk *free_chunks;
   uint32_t nfree_chunks;
   uint64_t rng;
   bool freeing;
-  bool reads_paused; /* link_mgr_pause_reads */
   int open; /* handles, links and conns still closing */
   link_mgr_stats st;
 };
 
-/* mgr.c */
-void mgr_log(link_mgr *, tr_log_level, const char *event, const char *fmt,
-             ...) __attribute__((format(printf, 4, 5)));
-uint64_t mgr_random(link_mgr *);
-void mgr_mark_dirty(peer_link *);
-link_chunk *mgr_chunk_get(link_mgr *, size_t min_cap);
-void mgr_chunk_put(link_mgr *, link_chunk *);
-void mgr_release(link_mgr *); /* one closing thing finished */
-
-/* conn.c */
-int conn_dial(peer_link *);
-/* A dialing connection, for lk or (lk NULL) for a seed; conn_start_dial
- * then resolves and connects addr, or closes c and returns the error. */
-link_conn *conn_new_dialer(link_mgr *, peer_link *lk);
-int conn_start_dial(link_conn *, const char *addr);
-/* 0 if addr splits as "host:port" / "[v6]:port", else TR_EINVAL. */
-int conn_check_addr(const char *addr);
-void conn_accept(link_mgr *);
-void conn_close(link_conn *, link_close_reason);
-/* Encrypts plaintext and writes it to the socket (batched by the caller). */
-int conn_write_plain(link_conn *, const uint8_t *data, size_t len);
-int conn_flush_out(link_conn *);
-
 /* link.c */
 peer_link *link_create(link_mgr *, const char *peer);
-/* The peer's hello arrived on c; decides the tie-break and resumes. */
-void link_conn_up(peer_link *, link_conn *, const troupe_Hello *);
+/* lk's address becomes addr (the link frees it), also in the log lines of
+ * its connections. */
+void link_set_addr(peer_link *, char *addr);
+/* The link takes c over (its owner from now on; c counts into its stats)
+ * while c is still in its hello. */
+void link_adopt(peer_link *, link_conn *);
+/* c, which lk owns, finished its hello h: the peer is up on it (or c
+ * loses the tie-break and closes). */
+void link_conn_ready(peer_link *, link_conn *, const troupe_Hello *h);
+/* The same for a seed's connection: no client-only flag is taken. */
+void link_conn_up(peer_link *, link_conn *, const troupe_Hello *h);
 /* c, which carried or was dialing for lk, has closed. */
 void link_conn_gone(peer_link *, link_conn *);
-/* An envelope frame arrived on the active connection. 0, or a close reason. */
-link_close_reason link_on_envelope(peer_link *, const uint8_t *body, size_t len);
-void link_on_ack(peer_link *, uint64_t seq);
-void link_on_pong(peer_link *, const troupe_Pong *);
-void link_on_ping(peer_link *, const troupe_Ping *);
+/* A dialer's TLS is done: keeps its session for the next dial. */
+void link_save_tls_session(peer_link *, link_conn *);
+/* Forgets lk and closes its connections; report: tell what it held as
+ * undeliverable. */
+void link_free_now(peer_link *, bool report);
+
+/* stream.c */
+uint64_t link_new_session(link_mgr *); /* never 0 */
+/* Writes what lk has queued (called by the manager's flush). */
 void link_flush(peer_link *);
-/* Our hello; lk NULL (a seed that names no link yet) leaves the stream
- * fields zero for the caller. */
-void link_fill_hello(link_mgr *, peer_link *lk, troupe_Hello *);
-uint64_t link_new_session(link_mgr *);
+/* Moves every frame of fs to the end of the link's control frames (fs is
+ * emptied and freed even on failure). 0 or TR_ENOMEM. */
+int link_ctl_take(peer_link *, link_frames *fs);
+void link_send_ping(peer_link *);
+/* A frame after the hello, on lk's connection: LINK_CLOSE_NONE, or why
+ * the connection must close. */
+link_close_reason link_on_frame(peer_link *, const wire_frame *f);
+/* The peer's hello h on a new connection: continue or restart its stream,
+ * resend ours from what it says it has (or report what it lost). */
+void link_stream_resume(peer_link *, const troupe_Hello *h);
+/* Forgets our stream, and (report) tells what it held as undeliverable. */
+void link_stream_reset(peer_link *, bool report);
+/* Gives up on both streams (the resume window passed). */
+void link_stream_forget(peer_link *);
+
+/* frames.c */
 /* Encodes a frame into fs. TR_ETOOBIG over max_frame, TR_EFULL when fs
  * would exceed about 2 x max_frame, TR_ENOMEM. */
 int link_frames_add(link_mgr *, link_frames *fs, troupe_FrameKind,
                     const void *msg, const pb_msgdesc_t *fields);
 void link_frames_free(link_frames *);
-int link_ctl_append(peer_link *, troupe_FrameKind, const void *msg,
-                    const pb_msgdesc_t *fields);
-/* Moves every frame of fs to the end of the link's control frames (fs is
- * emptied and freed even on failure). 0 or TR_ENOMEM. */
-int link_ctl_take(peer_link *, link_frames *fs);
-void link_free_now(peer_link *, bool report);
 
-/* seed.c: the steps of a seed attempt, called by conn.c. */
-/* TLS is done: tells a seed that reached this node itself, or binds it to
- * the link of the node its certificate names, if there is one. */
-void seed_on_tls(link_conn *);
-/* The hello was checked (version, the certificate names it, not us). */
-void seed_on_hello(link_conn *, const troupe_Hello *);
-/* The seed is closing before its hello handed it over: count and drop. */
-void seed_on_close(link_conn *, link_close_reason);
+/* hello.c */
+/* Our hello on c: lk's stream, or (lk NULL: a seed that names no link
+ * yet) a new stream `session`. 0, or an error (c is closed). */
+int hello_send(link_mgr *, link_conn *, peer_link *lk, uint64_t session);
+/* The peer's hello, the first frame on c: 1 with *h when it passed the
+ * checks (version; its certificate names it; it is not this node; it is
+ * `expect`, when not NULL); 0 when not complete yet; < 0 when c closed
+ * (refusals are logged and counted here). */
+int hello_read(link_mgr *, link_conn *, const char *expect, troupe_Hello *h);
+
+/* accept.c */
+/* Takes the listener's pending connection. */
+void accept_conn(link_mgr *);
+
+/* seed.c */
+/* lk is closing: closes the seed attempts waiting to join it. */
+void seed_drop_link(link_mgr *, peer_link *lk);
 
 #endif /* TR_LINK_INT_H */

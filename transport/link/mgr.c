@@ -1,6 +1,7 @@
-/* mgr.c — the link manager: the listener, the table of links by peer name,
- * the per-iteration flush of every link with something to write, a pool of
- * send chunks, and the manager's own randomness. */
+/* mgr.c — the link manager, the top of transport/link: the listener, the
+ * per-iteration flush of every link with something to write, pausing reads
+ * on every connection, closing links, and the services of mgr_svc.h
+ * (logging, the chunk pool, randomness). */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@ uint64_t mgr_random(link_mgr *m) {
   m->rng ^= m->rng >> 27;
   return m->rng * 0x2545F4914F6CDD1Dull;
 }
+
+void mgr_hold(link_mgr *m) { m->open++; }
 
 void mgr_release(link_mgr *m) {
   if (--m->open == 0 && m->freeing) {
@@ -155,6 +158,7 @@ int link_mgr_new(link_mgr **out, const link_config *cfg) {
   uv_prepare_init(m->loop, &m->prepare);
   uv_check_init(m->loop, &m->check);
   m->prepare.data = m->check.data = m;
+  m->env = (conn_env){.mgr = m, .cfg = &m->cfg, .st = &m->st};
   m->open = 2;
   *out = m;
   return 0;
@@ -166,7 +170,7 @@ static void mgr_on_connection(uv_stream_t *server, int status) {
     mgr_log(m, TR_LOG_WARN, "accept_failed", "error=%s", uv_strerror(status));
     return;
   }
-  conn_accept(m);
+  accept_conn(m);
 }
 
 /* "host:port", "[v6]:port", "*:port" → a socket address. */
@@ -235,7 +239,8 @@ void link_mgr_free(link_mgr *m) {
   peer_link *lk, *tmp;
   HASH_ITER(hh, m->links, lk, tmp) link_free_now(lk, false);
   /* Closing frees nothing yet (close callbacks do), so iterating is safe. */
-  for (link_conn *c = m->conns; c; c = c->next) conn_close(c, LINK_CLOSE_LOCAL);
+  for (link_conn *c = m->env.conns; c; c = c->next)
+    conn_close(c, LINK_CLOSE_LOCAL);
   if (m->listening) {
     m->listening = false;
     uv_close((uv_handle_t *)&m->listener, mgr_on_handle_close);
@@ -244,10 +249,21 @@ void link_mgr_free(link_mgr *m) {
   uv_close((uv_handle_t *)&m->check, mgr_on_handle_close);
 }
 
-peer_link *link_find(link_mgr *m, const char *peer) {
-  peer_link *lk = NULL;
-  if (m && peer) HASH_FIND_STR(m->links, peer, lk);
-  return lk;
+/* Here rather than in link.c: a link knows nothing of the seed attempts
+ * that found it, so the manager drops them. */
+void link_close(peer_link *lk) {
+  if (!lk) return;
+  link_mgr *m = lk->mgr;
+  link_free_now(lk, true);
+  seed_drop_link(m, lk);
+}
+
+void link_mgr_pause_reads(link_mgr *m, bool pause) {
+  if (m->env.reads_paused == pause) return;
+  m->env.reads_paused = pause;
+  /* Closing frees nothing yet, and a connection made meanwhile goes in
+   * front: iterating is safe. */
+  for (link_conn *c = m->env.conns; c; c = c->next) conn_pause_reads(c, pause);
 }
 
 void link_mgr_set_tls(link_mgr *m, tls_config *tls) { m->cfg.tls = tls; }
@@ -260,37 +276,6 @@ void link_mgr_get_stats(link_mgr *m, link_mgr_stats *out) {
   *out = m->st;
   out->links = HASH_COUNT(m->links);
   uint32_t n = 0;
-  for (link_conn *c = m->conns; c; c = c->next) n++;
+  for (link_conn *c = m->env.conns; c; c = c->next) n++;
   out->conns = n;
-}
-
-const char *link_state_name(link_state s) {
-  switch (s) {
-  case LINK_DOWN:
-    return "down";
-  case LINK_CONNECTING:
-    return "connecting";
-  case LINK_UP:
-    return "up";
-  }
-  return "?";
-}
-
-const char *link_close_reason_name(link_close_reason r) {
-  static const char *const names[LINK_CLOSE_COUNT] = {
-      [LINK_CLOSE_NONE] = "none",
-      [LINK_CLOSE_PEER] = "peer_closed",
-      [LINK_CLOSE_LOCAL] = "local",
-      [LINK_CLOSE_DUPLICATE] = "duplicate",
-      [LINK_CLOSE_TLS] = "tls",
-      [LINK_CLOSE_HELLO] = "bad_hello",
-      [LINK_CLOSE_TIMEOUT] = "timeout",
-      [LINK_CLOSE_TOO_BIG] = "frame_too_big",
-      [LINK_CLOSE_MALFORMED] = "malformed",
-      [LINK_CLOSE_UNKNOWN_KIND] = "unknown_kind",
-      [LINK_CLOSE_SEQ_GAP] = "seq_out_of_order",
-      [LINK_CLOSE_IO] = "io_error",
-      [LINK_CLOSE_SELF] = "self",
-  };
-  return (unsigned)r < LINK_CLOSE_COUNT ? names[r] : "?";
 }

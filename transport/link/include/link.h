@@ -57,6 +57,52 @@ typedef enum {
 
 const char *link_close_reason_name(link_close_reason);
 
+/* Who refused a handshake. */
+typedef enum {
+  LINK_REFUSED_NONE = 0, /* nobody did: see the close reason */
+  LINK_REFUSED_BY_US,    /* this node refused the peer's certificate/hello */
+  LINK_REFUSED_BY_PEER,  /* the peer refused ours (its TLS alert), or it
+                            does not speak TLS */
+} link_refused_by;
+
+/* How far a connection attempt got. */
+typedef enum {
+  LINK_STAGE_RESOLVE = 0, /* resolving the address */
+  LINK_STAGE_CONNECT,     /* TCP connect */
+  LINK_STAGE_TLS,         /* TLS handshake */
+  LINK_STAGE_HELLO,       /* TLS done; hellos being exchanged */
+} link_stage;
+
+const char *link_stage_name(link_stage); /* "resolve", "connect", ... */
+
+/* Why a seed attempt (link_send_seed) was dropped: enough to say what
+ * failed without reading log lines. The strings are valid during the
+ * on_seed_failed call; none is NULL ("" when there is nothing to say). */
+typedef struct link_seed_failure {
+  /* LINK_CLOSE_IO: resolve, connect or socket error (uv_error says);
+   * _TLS: a side refused the TLS handshake (tls and refused_by say);
+   * _HELLO: we refused the peer's hello, e.g. a name its certificate lacks
+   * (tls is then TLS_FAIL_NAME_MISMATCH); _TIMEOUT: not through in
+   * handshake_timeout_ms (stage says where); _PEER: the peer closed during
+   * the handshake; _SELF: the address reached this node itself; _LOCAL:
+   * link_close of the link whose certificate the seed met, or no memory. */
+  link_close_reason reason;
+  link_stage stage;             /* how far it got */
+  int uv_error;                 /* the libuv error (< 0) that ended it, e.g.
+                                   UV_ECONNREFUSED, UV_EOF; else 0 */
+  const char *uv_error_name;    /* uv_err_name(uv_error): "ECONNREFUSED" */
+  const char *uv_error_message; /* uv_strerror(uv_error) */
+  tls_fail tls;                 /* what was refused (TLS_FAIL_TIMEOUT: the TLS
+                                   handshake timed out), or TLS_FAIL_NONE */
+  const char *tls_detail;       /* the detail logged with the refusal */
+  /* Who refused: this node (the peer's certificate or hello) or the peer
+   * (ours). A TLS failure of kind TLS_FAIL_PROTOCOL or TLS_FAIL_NOT_TLS is
+   * taken as the peer's doing (its alert about our certificate, or it does
+   * not speak TLS); the other kinds are this node's verdict on the peer's
+   * certificate. LINK_REFUSED_NONE when nobody refused (I/O, timeout). */
+  link_refused_by refused_by;
+} link_seed_failure;
+
 typedef struct link_ops {
   /* An envelope from the peer, in order, once. Slices point into the frame
    * and are valid during the call. */
@@ -79,6 +125,13 @@ typedef struct link_ops {
    * memory is gone; what it borrowed (the tls_config) may be freed now.
    * Optional. */
   void (*on_freed)(void *user);
+  /* A seed attempt to addr (link_send_seed) was dropped before its hello
+   * handed it to a link: called once per attempt, with why (see
+   * link_seed_failure; valid during the call). Not called when
+   * link_send_seed itself returns an error, nor for attempts link_mgr_free
+   * drops. Optional. */
+  void (*on_seed_failed)(void *user, const char *addr,
+                         const link_seed_failure *why);
 } link_ops;
 
 typedef struct link_config {
@@ -147,8 +200,9 @@ int link_send_frame(peer_link *, troupe_FrameKind, const void *msg,
  * as a duplicate otherwise. A seed that answers as this node itself
  * (normal when a seed DNS name includes this node), or that fails to
  * resolve, connect, handshake or hello within handshake_timeout_ms, is
- * dropped with its frames and counted (link_mgr_stats seed_self /
- * seed_failed); it is never redialed: the caller retries.
+ * dropped with its frames, counted (link_mgr_stats seed_self /
+ * seed_failed) and reported to on_seed_failed; it is never redialed: the
+ * caller retries.
  *
  * Returns 0, TR_EINVAL (bad addr, kind < 16, no fields, manager freeing),
  * TR_ETOOBIG (the frame exceeds max_frame), TR_EFULL (the attempt already
