@@ -1,6 +1,31 @@
 /* troupe.h — the whole public API of troupe, a distributed actor runtime.
  * A node runs single-threaded actors on one libuv loop; with no listen
- * address it is the local single-node mode. See docs/engine.md. */
+ * address it is the local single-node mode. See docs/engine.md.
+ *
+ * Conventions, said once here and kept by every call:
+ * - Every call returns 0 (or a count) on success and a negative TR_E* code
+ *   on failure; a call that fails has no effect: it never runs a callback
+ *   and never delivers a reply.
+ * - Threads: a node's calls are made on the thread that runs its loop
+ *   (the "loop thread"), inside or outside actor callbacks, unless a call
+ *   says otherwise. Only tr_node_send_threadsafe and tr_node_stop may be
+ *   called from any thread.
+ * - Ownership: payloads are copied at the call, so the caller's buffer is
+ *   free when it returns; strings the library hands out are owned by it
+ *   and valid as long as each call says; what the caller hands in
+ *   (configs, spawn options) is read during the call only, except an
+ *   actor type, which must outlive the actors of that type.
+ * - Growth: structs the library reads from the caller (tr_node_config,
+ *   tr_actor_type, tr_spawn_opts) or writes into the caller's memory (the
+ *   stats and info structs) are passed with their size, which the macros
+ *   below add from the caller's own header (sizeof at the caller's build).
+ *   New fields are only ever appended, so a program built against an older
+ *   troupe.h keeps working with a newer library: the library reads and
+ *   writes only the bytes the caller's struct has, and treats missing
+ *   fields as 0 (defaults). The plain functions of the same names are
+ *   exported too (they assume this header's sizes), for bindings.
+ *   Structs the library hands out by pointer (tr_envelope, tr_member,
+ *   tr_sub_info, tr_peer_stats in callbacks) only grow at the end. */
 #ifndef TROUPE_H
 #define TROUPE_H
 
@@ -9,6 +34,14 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Marks the exported calls: the library is built with hidden visibility,
+ * so nothing else of it is seen from outside. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TR_API __attribute__((visibility("default")))
+#else
+#define TR_API
 #endif
 
 #define TR_VERSION_MAJOR 0
@@ -43,10 +76,12 @@ enum {
 #undef TR_ERR_ENUM_
 };
 
-/* A static message for any value (unknown codes get a generic text). */
-const char *tr_strerror(int err);
-/* The symbolic name, e.g. "TR_EFULL", or "TR_OK" for 0. */
-const char *tr_errname(int err);
+/* A static message for any value (unknown codes get a generic text). Any
+ * thread. */
+TR_API const char *tr_strerror(int err);
+/* The symbolic name, e.g. "TR_EFULL", or "TR_OK" for 0 (static). Any
+ * thread. */
+TR_API const char *tr_errname(int err);
 
 typedef struct tr_node tr_node; /* a node: loop, actors, transport, cluster */
 typedef struct tr_ctx tr_ctx;   /* an actor's handle, valid inside callbacks */
@@ -145,111 +180,180 @@ typedef struct tr_node_config {
 /* ---- node lifecycle ---------------------------------------------------- */
 
 /* Creates a node. *out owns everything; free it with tr_node_free. cfg may be
- * NULL (local node, defaults). A config with no listen address is the local
- * single-node mode; one with a listen address is a cluster node and needs
- * ca_file, cert_file and key_file (docs/cluster.md). Returns TR_EINVAL for a
- * bad config (seeds or certificates without listen, a seed without a port),
- * TR_ETLS / TR_EINVAL when the certificates do not load, TR_ESYS when the
- * address cannot be listened on; the reason is logged. */
-int tr_node_new(tr_node **out, const tr_node_config *cfg);
+ * NULL (local node, defaults); it is read during the call only. A config
+ * with no listen address is the local single-node mode; one with a listen
+ * address is a cluster node and needs ca_file, cert_file and key_file
+ * (docs/cluster.md). Returns TR_EINVAL for a bad config (seeds or
+ * certificates without listen, a seed without a port, a bad name or log
+ * level, a cfg_size larger than this library's struct with the extra
+ * bytes not zero), TR_ETLS / TR_EINVAL when the certificates do not load,
+ * TR_ESYS when the address cannot be listened on or the loop not made,
+ * TR_ENOMEM; the reason is logged. *out is NULL on failure. The thread that
+ * calls it is the node's loop thread from then on (unless cfg->loop is
+ * given: then the thread that runs that loop). */
+TR_API int tr_node_new_sized(tr_node **out, const tr_node_config *cfg,
+                             size_t cfg_size);
+TR_API int(tr_node_new)(tr_node **out, const tr_node_config *cfg);
+/* Variadic so that a compound literal with commas passes as one argument. */
+#define tr_node_new(out, ...)                                               \
+  tr_node_new_sized((out), __VA_ARGS__, sizeof(tr_node_config))
 /* Runs the loop until tr_node_stop; an idle node blocks in the kernel.
- * Returns 0, or TR_ESTATE if called re-entrantly. After it returns the node
- * may be run again. */
-int tr_node_run(tr_node *);
+ * Returns 0, TR_EINVAL (NULL), or TR_ESTATE if called re-entrantly (from
+ * inside an actor). After it returns the node may be run again. */
+TR_API int tr_node_run(tr_node *);
 /* Runs one loop iteration: handles what is ready and waits for at most one
  * event if nothing is. Returns 1 while work remains (ready actors, timers,
- * asks), 0 when the node is idle. For tests and for embedding. */
-int tr_node_run_once(tr_node *);
+ * asks), 0 when the node is idle, TR_EINVAL / TR_ESTATE as tr_node_run.
+ * For tests and for embedding. */
+TR_API int tr_node_run_once(tr_node *);
 /* Makes tr_node_run return soon. Any thread; also from inside an actor. A
  * cluster node leaves the cluster first (graceful: members see it left,
- * not dead); it takes no further part in the cluster. */
-void tr_node_stop(tr_node *);
+ * not dead); it takes no further part in the cluster. NULL is a no-op. */
+TR_API void tr_node_stop(tr_node *);
 /* Stops every actor (children before parents, deinit for each), counts the
  * messages still queued as dead letters and frees everything. Loop thread,
  * not from inside an actor. NULL is a no-op. */
-void tr_node_free(tr_node *);
-/* The node's name (owned by the node). */
-const char *tr_node_name(const tr_node *);
-/* The loop the node runs on, for the embedder's own handles. */
-struct uv_loop_s *tr_node_loop(tr_node *);
+TR_API void tr_node_free(tr_node *);
+/* The node's name (owned by the node, valid until tr_node_free); NULL for
+ * NULL. Any thread once the node exists. */
+TR_API const char *tr_node_name(const tr_node *);
+/* The libuv loop the node runs on, for the embedder's own handles (which
+ * the embedder closes before tr_node_free). NULL for NULL. */
+TR_API struct uv_loop_s *tr_node_loop(tr_node *);
 
-/* Spawns a root actor (no parent). Loop thread. Returns TR_EEXIST if the id
- * is taken, TR_EINVAL for a bad id (empty, longer than TR_ID_MAX, or starting
- * with '$', which is reserved), TR_EINIT if init failed. */
-int tr_node_spawn(tr_node *, const tr_actor_type *, const tr_spawn_opts *);
-/* Sends from outside actors (sender NULL). Loop thread. The payload is copied.
- * TR_ENOTFOUND, TR_EFULL (nothing queued), TR_ETOOBIG, TR_EINVAL. */
-int tr_node_send(tr_node *, const char *to, const void *, size_t);
-/* Like tr_node_send from any thread. 0 means queued: it will be delivered, or
- * counted as a dead letter if its target is gone or full by then. TR_EFULL
- * when threadsafe_max calls are already waiting; TR_ETOOBIG, TR_EINVAL. */
-int tr_node_send_threadsafe(tr_node *, const char *to, const void *, size_t);
-/* Stops an actor in queue order: messages queued before this call are handled
- * first, later ones are dead letters. Loop thread. TR_ENOTFOUND. */
-int tr_node_stop_actor(tr_node *, const char *id);
+/* Spawns a root actor (no parent). Returns TR_EEXIST if the id is taken
+ * (here, or anywhere in the cluster), TR_EINVAL for a bad id (empty, longer
+ * than TR_ID_MAX, or starting with '$', which is reserved), for a type
+ * without receive or a struct size this library does not know, TR_EINIT if
+ * init failed (the actor is gone again), TR_ESTATE while the node is being
+ * freed, TR_ENOMEM. The type must outlive its actors; opts is read during
+ * the call only (arg is handed to init as is). */
+TR_API int tr_node_spawn_sized(tr_node *, const tr_actor_type *,
+                               size_t type_size, const tr_spawn_opts *,
+                               size_t opts_size);
+TR_API int(tr_node_spawn)(tr_node *, const tr_actor_type *,
+                          const tr_spawn_opts *);
+#define tr_node_spawn(n, type, ...)                                         \
+  tr_node_spawn_sized((n), (type), sizeof(tr_actor_type), __VA_ARGS__,       \
+                      sizeof(tr_spawn_opts))
+/* Sends from outside actors (sender NULL). The payload is copied. Returns
+ * TR_ENOTFOUND (no actor has that id anywhere the registry knows),
+ * TR_EFULL (mailbox or link queue full: nothing queued), TR_EUNREACHABLE
+ * (its node is not up), TR_ETOOBIG (over max_payload), TR_EINVAL (bad id,
+ * NULL data with len > 0), TR_ENOMEM. */
+TR_API int tr_node_send(tr_node *, const char *to, const void *, size_t);
+/* Like tr_node_send, from any thread. 0 means queued: it will be
+ * delivered, or counted as a dead letter if its target is gone or full by
+ * then. TR_EFULL when threadsafe_max calls are already waiting; TR_ETOOBIG,
+ * TR_EINVAL, TR_ENOMEM. The payload is copied before it returns. */
+TR_API int tr_node_send_threadsafe(tr_node *, const char *to, const void *,
+                                   size_t);
+/* Stops an actor in queue order: messages queued before this call are
+ * handled first, later ones are dead letters. An actor on another node is
+ * stopped there. TR_ENOTFOUND, TR_EUNREACHABLE, TR_EINVAL, TR_ENOMEM. */
+TR_API int tr_node_stop_actor(tr_node *, const char *id);
 
 /* ---- inside an actor (loop thread, within init/receive/deinit) ---------- */
 
-const char *tr_self(tr_ctx *);
-tr_node *tr_node_of(tr_ctx *);
-struct uv_loop_s *tr_loop(tr_ctx *); /* the node's loop, for own sockets */
+/* The calls below take the tr_ctx an actor's callback was given; it is
+ * valid during that callback (and in the actor's own libuv callbacks on the
+ * loop while it lives). A NULL ctx gives TR_EINVAL (NULL for pointers). */
+
+/* The actor's id (owned by the actor, valid while it lives). */
+TR_API const char *tr_self(tr_ctx *);
+/* The node the actor runs on. */
+TR_API tr_node *tr_node_of(tr_ctx *);
+/* The node's libuv loop, for the actor's own sockets and timers (which the
+ * actor closes in its deinit). */
+TR_API struct uv_loop_s *tr_loop(tr_ctx *);
 /* Payload copied; FIFO per sender and receiver. Delivery is never inline.
- * TR_ENOTFOUND, TR_EFULL (nothing queued), TR_ETOOBIG, TR_EINVAL. */
-int tr_send(tr_ctx *, const char *to, const void *, size_t);
+ * Errors as tr_node_send. */
+TR_API int tr_send(tr_ctx *, const char *to, const void *, size_t);
 /* Publish on the default topic / a named topic to every subscriber of
- * (self, topic). All deliveries share one copy of the payload. A subscriber
- * whose mailbox is full misses this publish: counted, never blocking. Returns
- * the number of subscribers reached (>= 0) or TR_ETOOBIG / TR_EINVAL. */
-int tr_publish(tr_ctx *, const void *, size_t);
-int tr_publish_topic(tr_ctx *, const char *topic, const void *, size_t);
+ * (self, topic), on this node and others (one copy crosses each link). All
+ * deliveries share one copy of the payload. A subscriber whose mailbox is
+ * full misses this publish: counted, never blocking. Returns the number of
+ * local subscribers reached (>= 0) or TR_ETOOBIG / TR_EINVAL / TR_ENOMEM. */
+TR_API int tr_publish(tr_ctx *, const void *, size_t);
+TR_API int tr_publish_topic(tr_ctx *, const char *topic, const void *,
+                            size_t);
 /* Subscribe self to (publisher, default topic / topic). Effective before the
  * call returns. The publisher need not exist yet; the subscription is by id
- * and outlives the publisher. Subscribing twice is a no-op returning 0. */
-int tr_subscribe(tr_ctx *, const char *publisher);
-int tr_subscribe_topic(tr_ctx *, const char *publisher, const char *topic);
-/* TR_ENOTFOUND when self is not subscribed to it. */
-int tr_unsubscribe(tr_ctx *, const char *publisher);
-int tr_unsubscribe_topic(tr_ctx *, const char *publisher, const char *topic);
+ * and outlives the publisher. Subscribing twice is a no-op returning 0.
+ * TR_EINVAL (bad id or topic), TR_ESTATE (self is stopping), TR_ENOMEM. */
+TR_API int tr_subscribe(tr_ctx *, const char *publisher);
+TR_API int tr_subscribe_topic(tr_ctx *, const char *publisher,
+                              const char *topic);
+/* TR_ENOTFOUND when self is not subscribed to it; TR_EINVAL. */
+TR_API int tr_unsubscribe(tr_ctx *, const char *publisher);
+TR_API int tr_unsubscribe_topic(tr_ctx *, const char *publisher,
+                                const char *topic);
 /* Root actor / child of self (stopped with self; its failures reach self as
- * TR_MSG_CHILD_EXIT). Same errors as tr_node_spawn. */
-int tr_spawn(tr_ctx *, const tr_actor_type *, const tr_spawn_opts *);
-int tr_spawn_child(tr_ctx *, const tr_actor_type *, const tr_spawn_opts *);
-/* Stop self once the current callback returns: children first, then deinit,
- * timers, subscriptions, monitors and the id are released. */
-int tr_stop(tr_ctx *);
+ * TR_MSG_CHILD_EXIT). Errors as tr_node_spawn, and TR_ESTATE when self is
+ * stopping (tr_spawn_child). */
+TR_API int tr_spawn_sized(tr_ctx *, const tr_actor_type *, size_t type_size,
+                          const tr_spawn_opts *, size_t opts_size);
+TR_API int tr_spawn_child_sized(tr_ctx *, const tr_actor_type *,
+                                size_t type_size, const tr_spawn_opts *,
+                                size_t opts_size);
+TR_API int(tr_spawn)(tr_ctx *, const tr_actor_type *, const tr_spawn_opts *);
+TR_API int(tr_spawn_child)(tr_ctx *, const tr_actor_type *,
+                           const tr_spawn_opts *);
+#define tr_spawn(ctx, type, ...)                                            \
+  tr_spawn_sized((ctx), (type), sizeof(tr_actor_type), __VA_ARGS__,          \
+                 sizeof(tr_spawn_opts))
+#define tr_spawn_child(ctx, type, ...)                                      \
+  tr_spawn_child_sized((ctx), (type), sizeof(tr_actor_type), __VA_ARGS__,    \
+                       sizeof(tr_spawn_opts))
+/* Stop self once the current callback returns (at once when called from
+ * the actor's own libuv callbacks): children first, then deinit, timers,
+ * subscriptions, monitors and the id are released. Returns 0 (also when
+ * self is already stopping) or TR_EINVAL. */
+TR_API int tr_stop(tr_ctx *);
 /* Stop another actor in queue order (see tr_node_stop_actor). */
-int tr_stop_actor(tr_ctx *, const char *id);
-/* Ids of self's children; returns how many there are (may exceed cap; only
- * cap are written). The strings live as long as each child. */
-int tr_children(tr_ctx *, const char **ids, size_t cap);
+TR_API int tr_stop_actor(tr_ctx *, const char *id);
+/* Calls fn (may be NULL) with the id of each of self's children, newest
+ * first; returns how many there are. The ids are valid during the call;
+ * fn must not spawn or stop actors. */
+TR_API int tr_children(tr_ctx *, void (*fn)(void *arg, const char *id),
+                       void *arg);
 /* TR_MSG_DOWN (sender = target, status = reason) when target stops, and at
- * once (status TR_ENOTFOUND) when it does not exist. */
-int tr_monitor(tr_ctx *, const char *target);
+ * once (status TR_ENOTFOUND) when it does not exist; for a target on
+ * another node also TR_EUNREACHABLE when that node dies or leaves.
+ * Returns 0, or TR_EINVAL, TR_ESTATE (self is stopping), TR_ENOMEM. */
+TR_API int tr_monitor(tr_ctx *, const char *target);
 /* Removes self's monitors on target; TR_ENOTFOUND when there were none. */
-int tr_demonitor(tr_ctx *, const char *target);
+TR_API int tr_demonitor(tr_ctx *, const char *target);
 /* Sends TR_MSG_ASK; exactly one TR_MSG_REPLY with the same ask id follows:
  * the answer (status 0), or status TR_ETIMEDOUT after timeout_ms (0: the node
  * default), or TR_ENOTFOUND as soon as the target stops without having
  * replied. On failure nothing is sent and no reply comes. ask_id may be
  * NULL. */
-int tr_ask(tr_ctx *, const char *to, const void *, size_t,
-           uint32_t timeout_ms, uint64_t *ask_id);
-/* Answers an ask envelope. TR_ETIMEDOUT if the ask is no longer pending (it
- * timed out, or its asker stopped): the reply is counted as a late reply and
- * discarded. TR_EINVAL if env is not an ask. */
-int tr_reply(tr_ctx *, const tr_envelope *ask, const void *, size_t);
+TR_API int tr_ask(tr_ctx *, const char *to, const void *, size_t,
+                  uint32_t timeout_ms, uint64_t *ask_id);
+/* Answers an ask envelope (the payload is copied). TR_ETIMEDOUT if the ask
+ * is no longer pending (it timed out, or its asker stopped): the reply is
+ * counted as a late reply and discarded. TR_EINVAL if env is not an ask;
+ * TR_ETOOBIG; for an ask from another node also TR_EUNREACHABLE, TR_EFULL
+ * (the link's queue). */
+TR_API int tr_reply(tr_ctx *, const tr_envelope *ask, const void *, size_t);
 /* One message from self to `to` after delay_ms. The payload is copied now;
- * the target is looked up when it fires (a miss is a dead letter). */
-int tr_send_after(tr_ctx *, uint32_t delay_ms, const char *to, const void *,
-                  size_t);
+ * the target is looked up when it fires (a miss is a dead letter). The timer
+ * ends with self. TR_EINVAL, TR_ETOOBIG, TR_ESTATE, TR_ENOMEM. */
+TR_API int tr_send_after(tr_ctx *, uint32_t delay_ms, const char *to,
+                         const void *, size_t);
 /* Repeating timer: a message every interval_ms (> 0) until cancelled or self
- * stops. timer_id may be NULL. */
-int tr_send_every(tr_ctx *, uint32_t interval_ms, const char *to,
-                  const void *, size_t, uint64_t *timer_id);
+ * stops. timer_id may be NULL. Errors as tr_send_after. */
+TR_API int tr_send_every(tr_ctx *, uint32_t interval_ms, const char *to,
+                         const void *, size_t, uint64_t *timer_id);
 /* Cancels one of self's timers; TR_ENOTFOUND if it is not pending. */
-int tr_timer_cancel(tr_ctx *, uint64_t timer_id);
+TR_API int tr_timer_cancel(tr_ctx *, uint64_t timer_id);
 
 /* ---- stats (loop thread) ------------------------------------------------ */
+
+/* The stats getters below write at most out_size bytes of their struct (the
+ * macros pass the caller's sizeof): a program built against an older header
+ * gets the fields it knows. TR_EINVAL for NULL arguments. */
 
 /* Why a message could not be delivered after it was accepted (or, for the
  * _REJECTED_ rows, why a send call returned an error). */
@@ -268,7 +372,8 @@ typedef enum {
   TR_DL_COUNT
 } tr_dead_reason;
 
-const char *tr_dead_reason_name(tr_dead_reason); /* "mailbox_full", ... */
+/* "mailbox_full", ... (static; "unknown" past the last). Any thread. */
+TR_API const char *tr_dead_reason_name(tr_dead_reason);
 
 typedef struct tr_node_stats {
   uint64_t actors;           /* alive now */
@@ -285,7 +390,11 @@ typedef struct tr_node_stats {
   uint64_t subscriptions;
 } tr_node_stats;
 
-void tr_node_stats_get(tr_node *, tr_node_stats *out);
+TR_API int tr_node_stats_get_sized(tr_node *, tr_node_stats *out,
+                                   size_t out_size);
+TR_API int(tr_node_stats_get)(tr_node *, tr_node_stats *out);
+#define tr_node_stats_get(n, out)                                           \
+  tr_node_stats_get_sized((n), (out), sizeof(tr_node_stats))
 
 typedef struct tr_actor_info {
   uint32_t queued;   /* messages in the mailbox now */
@@ -297,8 +406,13 @@ typedef struct tr_actor_info {
   const char *parent; /* NULL for a root actor */
 } tr_actor_info;
 
-/* TR_ENOTFOUND when no local actor has that id. */
-int tr_actor_info_get(tr_node *, const char *id, tr_actor_info *out);
+/* One local actor's figures; the strings are the actor's and its parent's
+ * (valid while they live). TR_ENOTFOUND when no local actor has that id. */
+TR_API int tr_actor_info_get_sized(tr_node *, const char *id,
+                                   tr_actor_info *out, size_t out_size);
+TR_API int(tr_actor_info_get)(tr_node *, const char *id, tr_actor_info *out);
+#define tr_actor_info_get(n, id, out)                                       \
+  tr_actor_info_get_sized((n), (id), (out), sizeof(tr_actor_info))
 
 /* ---- cluster (docs/cluster.md) ------------------------------------------ */
 
@@ -317,7 +431,8 @@ typedef enum {
   TR_MEMBER_LEFT
 } tr_member_state;
 
-const char *tr_member_state_name(tr_member_state); /* "alive", ... */
+/* "alive", ... (static; "unknown" for other values). Any thread. */
+TR_API const char *tr_member_state_name(tr_member_state);
 
 typedef struct tr_member {
   char name[TR_ID_MAX + 1];
@@ -328,13 +443,20 @@ typedef struct tr_member {
   tr_member_state state;
 } tr_member;
 
-/* The members this node knows, itself included (dead and left ones for a
- * while after). Writes up to cap; returns the count (may exceed cap). A
- * local node lists only itself. Loop thread. */
-int tr_node_members(tr_node *, tr_member *out, size_t cap);
+/* Calls fn (may be NULL) for each member this node knows, itself included
+ * (dead and left ones for a while after); returns how many, or TR_EINVAL,
+ * TR_ENOMEM. The member is valid during the call. A local node lists only
+ * itself. */
+TR_API int tr_node_members(tr_node *,
+                           void (*fn)(void *arg, const tr_member *),
+                           void *arg);
+/* The address other nodes dial this node at ("host:port", the port picked
+ * when listen asked for port 0); NULL for a local node. Owned by the node,
+ * valid until tr_node_free. */
+TR_API const char *tr_node_address(tr_node *);
 /* The node an actor id resolves to: 0 with its name copied into node
  * (cap bytes), TR_ENOTFOUND, or TR_EINVAL (bad id, or cap too small). */
-int tr_node_locate(tr_node *, const char *id, char *node, size_t cap);
+TR_API int tr_node_locate(tr_node *, const char *id, char *node, size_t cap);
 
 typedef struct tr_cluster_stats {
   uint32_t alive, suspect, dead, left; /* members in each state, self in */
@@ -362,8 +484,13 @@ typedef struct tr_cluster_stats {
   uint32_t local_health;    /* Lifeguard awareness; 0 is healthy */
 } tr_cluster_stats;
 
-/* TR_ESTATE for a local node. */
-int tr_node_cluster_stats(tr_node *, tr_cluster_stats *out);
+/* TR_ESTATE for a local node (*out untouched); writes at most out_size
+ * bytes. */
+TR_API int tr_node_cluster_stats_sized(tr_node *, tr_cluster_stats *out,
+                                       size_t out_size);
+TR_API int(tr_node_cluster_stats)(tr_node *, tr_cluster_stats *out);
+#define tr_node_cluster_stats(n, out)                                       \
+  tr_node_cluster_stats_sized((n), (out), sizeof(tr_cluster_stats))
 
 /* One subscription as this node holds it: a local subscriber of
  * (publisher, topic), wherever the publisher is; or, for a local
@@ -378,9 +505,10 @@ typedef struct tr_sub_info {
 } tr_sub_info;
 
 /* Calls fn (may be NULL) for each subscription; returns how many there
- * are. The strings are valid during the call. Loop thread. */
-int tr_node_subscriptions(tr_node *, void (*fn)(void *arg, const tr_sub_info *),
-                          void *arg);
+ * are, or TR_EINVAL. The strings are valid during the call. */
+TR_API int tr_node_subscriptions(tr_node *,
+                                 void (*fn)(void *arg, const tr_sub_info *),
+                                 void *arg);
 
 /* The link to one peer node. */
 typedef struct tr_peer_stats {
@@ -392,12 +520,21 @@ typedef struct tr_peer_stats {
   uint64_t reconnects, undeliverable, rejected_full;
 } tr_peer_stats;
 
-/* TR_ENOTFOUND when there is no link to that node; TR_ESTATE locally. */
-int tr_node_peer_stats(tr_node *, const char *peer, tr_peer_stats *out);
-/* Calls fn for every peer this node has a link to; returns how many. */
-int tr_node_peers(tr_node *, void (*fn)(void *arg, const char *peer,
-                                        const tr_peer_stats *),
-                  void *arg);
+/* TR_ENOTFOUND when there is no link to that node; TR_ESTATE locally;
+ * writes at most out_size bytes. */
+TR_API int tr_node_peer_stats_sized(tr_node *, const char *peer,
+                                    tr_peer_stats *out, size_t out_size);
+TR_API int(tr_node_peer_stats)(tr_node *, const char *peer,
+                               tr_peer_stats *out);
+#define tr_node_peer_stats(n, peer, out)                                    \
+  tr_node_peer_stats_sized((n), (peer), (out), sizeof(tr_peer_stats))
+/* Calls fn (may be NULL) for every peer this node has a link to; returns
+ * how many (0 for a local node), or TR_EINVAL. The name and the stats are
+ * valid during the call. */
+TR_API int tr_node_peers(tr_node *,
+                         void (*fn)(void *arg, const char *peer,
+                                    const tr_peer_stats *),
+                         void *arg);
 
 /* Refused peers and closed connections, by reason, since the node started
  * (a local node: all zero). The names ("untrusted", "timeout", ...) are
@@ -410,21 +547,29 @@ typedef struct tr_transport_stats {
   uint64_t accepted;       /* connections accepted */
   uint32_t links, conns;   /* now */
 } tr_transport_stats;
-int tr_node_transport_stats(tr_node *, tr_transport_stats *out);
-const char *tr_tls_fail_reason_name(int i);
-const char *tr_link_close_reason_name(int i);
+/* Writes at most out_size bytes; TR_EINVAL. */
+TR_API int tr_node_transport_stats_sized(tr_node *, tr_transport_stats *out,
+                                         size_t out_size);
+TR_API int(tr_node_transport_stats)(tr_node *, tr_transport_stats *out);
+#define tr_node_transport_stats(n, out)                                     \
+  tr_node_transport_stats_sized((n), (out), sizeof(tr_transport_stats))
+/* The names of the indexes of tls_refused and links_closed (static). Any
+ * thread. */
+TR_API const char *tr_tls_fail_reason_name(int i);
+TR_API const char *tr_link_close_reason_name(int i);
 
 /* Reloads the CA, certificate and key from the files the node was created
  * with: connections made from now on use them; links already up stay up.
  * On failure (the reason is logged) the old ones stay in use. TR_ESTATE for
  * a local node. Loop thread. */
-int tr_node_reload_tls(tr_node *);
+TR_API int tr_node_reload_tls(tr_node *);
 /* 1 when the node is ready for work: a local node always; a cluster node
  * with no seeds at once, else once it has seen another member up (and from
- * then on, even if the others go: it is the cluster then). */
-int tr_node_ready(tr_node *);
-/* Changes the log level (and callback's filtering) at run time. */
-void tr_node_set_log_level(tr_node *, tr_log_level);
+ * then on, even if the others go: it is the cluster then). 0 for NULL. */
+TR_API int tr_node_ready(tr_node *);
+/* Changes the log level (and callback's filtering) at run time; a level
+ * out of range is ignored. */
+TR_API void tr_node_set_log_level(tr_node *, tr_log_level);
 
 #ifdef __cplusplus
 }

@@ -3,8 +3,8 @@
  * header and troupe.h, links nothing of troupe (the daemon provides the
  * symbols), and exports exactly two things:
  *
- *   TROUPE_PLUGIN_DECLARE;                      // the ABI it was built for
- *   int troupe_plugin_init(const troupe_plugin_host *host) {
+ *   TR_PLUGIN_DECLARE;                      // the ABI it was built for
+ *   int tr_plugin_init(const tr_plugin_host *host) {
  *     return host->register_type(host->ctx, "counter", &counter_type);
  *   }
  *
@@ -24,11 +24,12 @@
 extern "C" {
 #endif
 
-/* Bumped whenever this header or troupe.h changes incompatibly. */
-#define TROUPE_PLUGIN_ABI 1u
+/* Bumped whenever this header or troupe.h changes incompatibly. 2: the
+ * tr_ prefix (ABI 1 named these troupe_plugin_*). */
+#define TR_PLUGIN_ABI 2u
 
-typedef struct troupe_plugin_host {
-  uint32_t abi; /* the daemon's TROUPE_PLUGIN_ABI */
+typedef struct tr_plugin_host {
+  uint32_t abi; /* the daemon's TR_PLUGIN_ABI */
   void *ctx;    /* pass back to register_type */
   /* Makes `type` spawnable as `name`. TR_EEXIST if a type of that name is
    * registered already, TR_EINVAL for a bad name (empty, over TR_ID_MAX,
@@ -36,13 +37,13 @@ typedef struct troupe_plugin_host {
   int (*register_type)(void *ctx, const char *name,
                        const tr_actor_type *type);
   tr_node *node; /* the node the daemon runs, for plugins that spawn */
-} troupe_plugin_host;
+} tr_plugin_host;
 
-#define TROUPE_PLUGIN_DECLARE \
-  const uint32_t troupe_plugin_abi = TROUPE_PLUGIN_ABI
+#define TR_PLUGIN_DECLARE \
+  TR_API const uint32_t tr_plugin_abi = TR_PLUGIN_ABI
 
 /* The entry point: non-zero fails the load (the daemon exits 2). */
-int troupe_plugin_init(const troupe_plugin_host *host);
+TR_API int tr_plugin_init(const tr_plugin_host *host);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
 
 #include "troupe_plugin.h"
 
-TROUPE_PLUGIN_DECLARE;
+TR_PLUGIN_DECLARE;
 
 typedef struct {
   uint64_t sends; /* TR_MSG_SEND received */
@@ -47,6 +47,6 @@ static const tr_actor_type echo_type = {
     .receive = echo_receive,
 };
 
-int troupe_plugin_init(const troupe_plugin_host *host) {
+int tr_plugin_init(const tr_plugin_host *host) {
   return host->register_type(host->ctx, "echo", &echo_type);
 }

@@ -10,7 +10,7 @@
 
 #include "troupe_plugin.h"
 
-TROUPE_PLUGIN_DECLARE;
+TR_PLUGIN_DECLARE;
 
 #define TICKER_TOPIC "prices"
 #define TICKER_DEFAULT_MS 1000
@@ -87,7 +87,7 @@ static const tr_actor_type printer_type = {
     .receive = printer_receive,
 };
 
-int troupe_plugin_init(const troupe_plugin_host *host) {
+int tr_plugin_init(const tr_plugin_host *host) {
   int rc = host->register_type(host->ctx, "ticker", &ticker_type);
   if (rc == 0) rc = host->register_type(host->ctx, "printer", &printer_type);
   return rc;

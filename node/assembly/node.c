@@ -5,6 +5,7 @@
  * remote ops, and takes them apart in order. The engine never names the
  * cluster; the cluster reaches the engine only through eng_remote.h. */
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "cluster.h"
@@ -25,11 +26,16 @@ static int node_check_cluster_config(const tr_node_config *cfg) {
   return 0;
 }
 
-int tr_node_new(tr_node **out, const tr_node_config *cfg) {
-  static const tr_node_config defaults = {0};
+int tr_node_new_sized(tr_node **out, const tr_node_config *user_cfg,
+                      size_t cfg_size) {
   if (!out) return TR_EINVAL;
   *out = NULL;
-  if (!cfg) cfg = &defaults;
+  /* The caller's config as this library's struct (troupe.h, "Growth"). */
+  tr_node_config copy, *cfg = &copy;
+  if (!user_cfg)
+    memset(&copy, 0, sizeof(copy));
+  else if (eng_struct_in(&copy, sizeof(copy), user_cfg, cfg_size) != 0)
+    return TR_EINVAL;
   int rc = node_check_cluster_config(cfg);
   if (rc != 0) return rc;
   tr_node *n = NULL;
@@ -47,6 +53,10 @@ int tr_node_new(tr_node **out, const tr_node_config *cfg) {
   }
   *out = n;
   return 0;
+}
+
+int(tr_node_new)(tr_node **out, const tr_node_config *cfg) {
+  return tr_node_new_sized(out, cfg, sizeof(*cfg));
 }
 
 void tr_node_free(tr_node *n) {

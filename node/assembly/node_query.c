@@ -22,16 +22,20 @@ const char *tr_member_state_name(tr_member_state s) {
   return "unknown";
 }
 
-int tr_node_members(tr_node *n, tr_member *out, size_t cap) {
-  if (!n || (cap && !out)) return TR_EINVAL;
+int tr_node_members(tr_node *n, void (*fn)(void *arg, const tr_member *),
+                    void *arg) {
+  if (!n) return TR_EINVAL;
   cluster *c = node_cluster(n);
-  if (c) return cluster_members(c, out, cap);
-  if (cap) {
-    memset(out, 0, sizeof(*out));
-    snprintf(out->name, sizeof(out->name), "%s", tr_node_name(n));
-    out->state = TR_MEMBER_ALIVE;
-  }
+  if (c) return cluster_members(c, fn, arg);
+  tr_member self = {.state = TR_MEMBER_ALIVE};
+  snprintf(self.name, sizeof(self.name), "%s", tr_node_name(n));
+  if (fn) fn(arg, &self);
   return 1;
+}
+
+const char *tr_node_address(tr_node *n) {
+  cluster *c = n ? node_cluster(n) : NULL;
+  return c ? cluster_address(c) : NULL;
 }
 
 int tr_node_locate(tr_node *n, const char *id, char *node, size_t cap) {
@@ -51,11 +55,19 @@ int tr_node_locate(tr_node *n, const char *id, char *node, size_t cap) {
   return 0;
 }
 
-int tr_node_cluster_stats(tr_node *n, tr_cluster_stats *out) {
+int tr_node_cluster_stats_sized(tr_node *n, tr_cluster_stats *out,
+                                size_t size) {
   if (!n || !out) return TR_EINVAL;
   cluster *c = node_cluster(n);
   if (!c) return TR_ESTATE;
-  return cluster_stats(c, out);
+  tr_cluster_stats s;
+  int rc = cluster_stats(c, &s);
+  if (rc == 0) eng_struct_out(out, size, &s, sizeof(s));
+  return rc;
+}
+
+int(tr_node_cluster_stats)(tr_node *n, tr_cluster_stats *out) {
+  return tr_node_cluster_stats_sized(n, out, sizeof(*out));
 }
 
 int tr_node_subscriptions(tr_node *n,
@@ -68,11 +80,19 @@ int tr_node_subscriptions(tr_node *n,
   return count;
 }
 
-int tr_node_peer_stats(tr_node *n, const char *peer, tr_peer_stats *out) {
+int tr_node_peer_stats_sized(tr_node *n, const char *peer,
+                             tr_peer_stats *out, size_t size) {
   if (!n || !peer || !out) return TR_EINVAL;
   cluster *c = node_cluster(n);
   if (!c) return TR_ESTATE;
-  return cluster_peer_stats(c, peer, out);
+  tr_peer_stats s;
+  int rc = cluster_peer_stats(c, peer, &s);
+  if (rc == 0) eng_struct_out(out, size, &s, sizeof(s));
+  return rc;
+}
+
+int(tr_node_peer_stats)(tr_node *n, const char *peer, tr_peer_stats *out) {
+  return tr_node_peer_stats_sized(n, peer, out, sizeof(*out));
 }
 
 int tr_node_peers(tr_node *n,
@@ -84,12 +104,19 @@ int tr_node_peers(tr_node *n,
   return c ? cluster_peers(c, fn, arg) : 0;
 }
 
-int tr_node_transport_stats(tr_node *n, tr_transport_stats *out) {
+int tr_node_transport_stats_sized(tr_node *n, tr_transport_stats *out,
+                                  size_t size) {
   if (!n || !out) return TR_EINVAL;
-  memset(out, 0, sizeof(*out));
+  tr_transport_stats s;
+  memset(&s, 0, sizeof(s));
   cluster *c = node_cluster(n);
-  if (c) cluster_transport_stats(c, out);
+  if (c) cluster_transport_stats(c, &s);
+  eng_struct_out(out, size, &s, sizeof(s));
   return 0;
+}
+
+int(tr_node_transport_stats)(tr_node *n, tr_transport_stats *out) {
+  return tr_node_transport_stats_sized(n, out, sizeof(*out));
 }
 
 const char *tr_tls_fail_reason_name(int i) {

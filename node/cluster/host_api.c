@@ -15,19 +15,25 @@ static void member_from(tr_member *m, const swim_update *u) {
   m->state = (tr_member_state)u->state; /* same order as swim_state */
 }
 
-int cluster_members(cluster *c, tr_member *out, size_t cap) {
+int cluster_members(cluster *c, void (*fn)(void *arg, const tr_member *),
+                    void *arg) {
   swim *s = c->swim;
   size_t total = swim_members(s, NULL, 0);
-  if (cap && total) {
+  if (fn && total) {
     swim_update *all = malloc(total * sizeof(*all));
     if (!all) return TR_ENOMEM;
     size_t got = swim_members(s, all, total);
-    for (size_t i = 0; i < got && i < total && i < cap; i++)
-      member_from(&out[i], &all[i]);
+    for (size_t i = 0; i < got && i < total; i++) {
+      tr_member m;
+      member_from(&m, &all[i]);
+      fn(arg, &m);
+    }
     free(all);
   }
   return (int)total;
 }
+
+const char *cluster_address(cluster *c) { return c->addr; }
 
 const char *cluster_locate(cluster *c, const char *id) {
   return reg_lookup(c->reg, id);

@@ -2,12 +2,12 @@
  * with a certificate from the cluster CA connects to the node's TLS port,
  * without joining the cluster, and sends OpRequest frames; the node answers
  * with OpReply frames on the same link. members / actors / stats / health
- * are answered at once; send goes through tr_node_send; ask and sub run as
- * a node-internal actor ("$op.<client>.<n>", never in the registry) that
+ * are answered at once, as structured replies (lists in batches) that the
+ * client formats; send goes through tr_node_send; ask and sub run as a
+ * node-internal actor ("$op.<client>.<n>", never in the registry) that
  * asks or subscribes and forwards what comes back. A subscription ends when
- * the client's link goes down. Bodies are text for people, or JSON. */
+ * the client's link goes down. The client side: op_client.c. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,53 +17,6 @@
 
 #include "host.h"
 
-/* ---- a growable text buffer ---------------------------------------------- */
-
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  bool failed;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-  if (b->failed) return;
-  for (int tries = 0; tries < 2; tries++) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    if (n < 0) break;
-    if (b->len + (size_t)n < b->cap) {
-      b->len += (size_t)n;
-      return;
-    }
-    size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-    char *p = realloc(b->p, cap);
-    if (!p) break;
-    b->p = p;
-    b->cap = cap;
-  }
-  b->failed = true;
-}
-
-/* A JSON string: ids and names are printable, but quote what must be. */
-static void sb_json_str(sbuf *b, const char *s, size_t len) {
-  sb_printf(b, "\"");
-  for (size_t i = 0; i < len; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch == '"' || ch == '\\')
-      sb_printf(b, "\\%c", ch);
-    else if (ch < 0x20 || ch >= 0x7f)
-      sb_printf(b, "\\u%04x", ch);
-    else
-      sb_printf(b, "%c", ch);
-  }
-  sb_printf(b, "\"");
-}
-
 /* ---- replies ------------------------------------------------------------- */
 
 static bool encode_body(pb_ostream_t *s, const pb_field_t *f, void *const *arg) {
@@ -71,23 +24,33 @@ static bool encode_body(pb_ostream_t *s, const pb_field_t *f, void *const *arg) 
   return pb_encode_tag_for_field(s, f) && pb_encode_string(s, b->p, b->len);
 }
 
+/* Sends r (id, status and more set here) to the client. */
+static void op_send(cluster *c, const char *client, troupe_OpReply *r,
+                    uint64_t id, int status, bool more) {
+  peer_link *lk = link_find(c->links, client);
+  if (!lk) return; /* the client went away */
+  r->has_id = true;
+  r->id = id;
+  r->has_status = true;
+  r->status = status;
+  r->has_more = more;
+  r->more = more;
+  int rc = link_send_frame(lk, troupe_FrameKind_FRAME_OPERATOR_REPLY, r,
+                           troupe_OpReply_fields);
+  if (rc != 0)
+    host_log(c, TR_LOG_WARN, "op_reply_lost", "client=%s error=%s", client,
+             tr_errname(rc));
+}
+
 static void op_reply(cluster *c, const char *client, uint64_t id,
                      int status, const void *body, size_t len, bool more,
                      const char *from, const char *node) {
-  peer_link *lk = link_find(c->links, client);
-  if (!lk) return; /* the client went away */
   troupe_OpReply r = troupe_OpReply_init_zero;
   wire_slice b = {body, len};
-  r.has_id = true;
-  r.id = id;
-  r.has_status = true;
-  r.status = status;
   if (len) {
     r.body.funcs.encode = encode_body;
     r.body.arg = &b;
   }
-  r.has_more = more;
-  r.more = more;
   if (from) {
     r.has_from = true;
     snprintf(r.from, sizeof(r.from), "%s", from);
@@ -96,104 +59,114 @@ static void op_reply(cluster *c, const char *client, uint64_t id,
     r.has_node = true;
     snprintf(r.node, sizeof(r.node), "%s", node);
   }
-  int rc = link_send_frame(lk, troupe_FrameKind_FRAME_OPERATOR_REPLY, &r,
-                           troupe_OpReply_fields);
-  if (rc != 0)
-    host_log(c, TR_LOG_WARN, "op_reply_lost", "client=%s error=%s", client,
-             tr_errname(rc));
+  op_send(c, client, &r, id, status, more);
 }
 
-static void op_reply_sb(cluster *c, const char *client, uint64_t id,
-                        sbuf *b) {
-  if (b->failed)
-    op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
-  else
-    op_reply(c, client, id, 0, b->p, b->len, false, NULL, NULL);
-  free(b->p);
+/* A reply naming the answering node, for the structured answers. */
+static troupe_OpReply *op_new_reply(cluster *c) {
+  troupe_OpReply *r = malloc(sizeof(*r));
+  if (!r) return NULL;
+  *r = (troupe_OpReply)troupe_OpReply_init_zero;
+  r->has_node = true;
+  snprintf(r->node, sizeof(r->node), "%s", c->name);
+  return r;
 }
+
+#define OP_BATCH(field) (sizeof(((troupe_OpReply *)0)->field) / \
+                         sizeof(((troupe_OpReply *)0)->field[0]))
 
 /* ---- members, actors, stats, health --------------------------------------- */
 
-static void op_members(cluster *c, const char *client, uint64_t id,
-                       bool json) {
+static void op_members(cluster *c, const char *client, uint64_t id) {
   size_t total = swim_members(c->swim, NULL, 0);
   swim_update *all = malloc((total ? total : 1) * sizeof(*all));
-  sbuf b = {0};
-  if (!all) {
+  troupe_OpReply *r = op_new_reply(c);
+  if (!all || !r) {
+    free(all);
+    free(r);
     op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
     return;
   }
   size_t got = swim_members(c->swim, all, total);
   if (got > total) got = total;
-  if (json) sb_printf(&b, "[");
-  for (size_t i = 0; i < got; i++) {
-    const swim_update *u = &all[i];
-    const char *st = swim_state_name((swim_state)u->state);
-    if (json) {
-      sb_printf(&b, "%s{\"name\":", i ? "," : "");
-      sb_json_str(&b, u->name, strlen(u->name));
-      sb_printf(&b, ",\"addr\":");
-      sb_json_str(&b, u->addr, strlen(u->addr));
-      sb_printf(&b, ",\"state\":\"%s\",\"epoch\":%" PRIu64
-                    ",\"incarnation\":%" PRIu32 "}",
-                st, u->epoch, u->incarnation);
-    } else {
-      sb_printf(&b, "%-24s %-8s %-24s epoch=%" PRIu64 " inc=%" PRIu32 "\n",
-                u->name, st, u->addr[0] ? u->addr : "-", u->epoch,
-                u->incarnation);
+  size_t i = 0;
+  do { /* one reply per batch; an empty list is one empty reply */
+    r->members_count = 0;
+    for (; i < got && r->members_count < OP_BATCH(members); i++) {
+      const swim_update *u = &all[i];
+      troupe_OpMember *m = &r->members[r->members_count++];
+      *m = (troupe_OpMember)troupe_OpMember_init_zero;
+      m->has_name = m->has_addr = m->has_state = m->has_epoch = true;
+      m->has_incarnation = true;
+      snprintf(m->name, sizeof(m->name), "%s", u->name);
+      snprintf(m->addr, sizeof(m->addr), "%s", u->addr);
+      m->state = u->state; /* same order as tr_member_state */
+      m->epoch = u->epoch;
+      m->incarnation = u->incarnation;
     }
-  }
-  if (json) sb_printf(&b, "]\n");
+    op_send(c, client, r, id, 0, i < got);
+  } while (i < got);
   free(all);
-  op_reply_sb(c, client, id, &b);
+  free(r);
 }
 
 typedef struct actors_arg {
-  sbuf *b;
+  cluster *c;
+  troupe_OpReply *r;
+  const char *client;
+  uint64_t id;
   const char *only; /* a node, or NULL */
-  bool json;
-  size_t n;
 } actors_arg;
 
 static void actors_each(void *arg, const char *id, const char *owner) {
   actors_arg *a = arg;
   if (a->only && strcmp(owner, a->only) != 0) return;
-  if (a->json) {
-    sb_printf(a->b, "%s{\"id\":", a->n ? "," : "");
-    sb_json_str(a->b, id, strlen(id));
-    sb_printf(a->b, ",\"node\":");
-    sb_json_str(a->b, owner, strlen(owner));
-    sb_printf(a->b, "}");
-  } else {
-    sb_printf(a->b, "%-40s %s\n", id, owner);
+  troupe_OpReply *r = a->r;
+  if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
+    op_send(a->c, a->client, r, a->id, 0, true);
+    r->actors_count = 0;
   }
-  a->n++;
+  troupe_OpActor *x = &r->actors[r->actors_count++];
+  *x = (troupe_OpActor)troupe_OpActor_init_zero;
+  x->has_id = x->has_node = true;
+  snprintf(x->id, sizeof(x->id), "%s", id);
+  snprintf(x->node, sizeof(x->node), "%s", owner);
 }
 
 static void op_actors(cluster *c, const char *client, uint64_t id,
-                      const char *only, bool json) {
-  sbuf b = {0};
-  actors_arg a = {&b, only && only[0] ? only : NULL, json, 0};
-  if (json) sb_printf(&b, "[");
+                      const char *only) {
+  troupe_OpReply *r = op_new_reply(c);
+  if (!r) {
+    op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
+    return;
+  }
+  actors_arg a = {c, r, client, id, only && only[0] ? only : NULL};
   reg_each(c->reg, actors_each, &a);
-  if (json) sb_printf(&b, "]\n");
-  op_reply_sb(c, client, id, &b);
+  op_send(c, client, r, id, 0, false); /* the last batch, maybe empty */
+  free(r);
 }
 
-/* Ready: no seeds (a cluster of one by design), or it has joined once. A
- * node whose peers have all gone stays ready: it is the cluster now, and
- * taking it out of service would not bring them back. */
 bool cluster_ready(cluster *c) { return c->nseeds == 0 || c->joined_peer; }
 
-static void op_stats(cluster *c, const char *client, uint64_t id,
-                     bool json) {
+static void counter_add(troupe_OpReply *r, const char *name, uint64_t v) {
+  if (r->counters_count == OP_BATCH(counters)) return;
+  troupe_OpCounter *k = &r->counters[r->counters_count++];
+  *k = (troupe_OpCounter)troupe_OpCounter_init_zero;
+  k->has_name = k->has_value = true;
+  snprintf(k->name, sizeof(k->name), "%s", name);
+  k->value = v;
+}
+
+static void op_stats(cluster *c, const char *client, uint64_t id) {
   tr_node_stats ns;
   tr_cluster_stats cs;
   tr_node_stats_get(c->node, &ns);
   cluster_stats(c, &cs);
-  sbuf b = {0};
-  const char *f = json ? "%s\"%s\":%" PRIu64 : "%s%-18s %" PRIu64;
-  const char *sep = json ? "," : "\n";
+  troupe_OpReply *r = op_new_reply(c);
+  if (!r) {
+    op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
+    return;
+  }
   struct {
     const char *name;
     uint64_t v;
@@ -212,43 +185,32 @@ static void op_stats(cluster *c, const char *client, uint64_t id,
               {"remote_failed", cs.remote_failed},
               {"undeliverable", cs.undeliverable},
               {"rejected", cs.rejected}};
-  if (json) sb_printf(&b, "{\"node\":\"%s\"", c->name);
-  else sb_printf(&b, "%-18s %s", "node", c->name);
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-    sb_printf(&b, f, sep, rows[i].name, rows[i].v);
-  for (int r = 0; r < TR_DL_COUNT; r++) {
-    if (json)
-      sb_printf(&b, ",\"dead_%s\":%" PRIu64,
-                tr_dead_reason_name((tr_dead_reason)r), ns.dead[r]);
-    else
-      sb_printf(&b, "\ndead_%-13s %" PRIu64,
-                tr_dead_reason_name((tr_dead_reason)r), ns.dead[r]);
+    counter_add(r, rows[i].name, rows[i].v);
+  for (int d = 0; d < TR_DL_COUNT; d++) {
+    char name[48];
+    snprintf(name, sizeof(name), "dead_%s",
+             tr_dead_reason_name((tr_dead_reason)d));
+    counter_add(r, name, ns.dead[d]);
   }
-  sb_printf(&b, json ? "}\n" : "\n");
-  op_reply_sb(c, client, id, &b);
+  op_send(c, client, r, id, 0, false);
+  free(r);
 }
 
-static void op_health(cluster *c, const char *client, uint64_t id,
-                      bool json) {
-  sbuf b = {0};
-  bool ready = cluster_ready(c) && !c->left;
-  size_t alive = swim_alive_count(c->swim);
-  if (json)
-    sb_printf(&b, "{\"node\":\"%s\",\"alive\":true,\"ready\":%s,"
-                  "\"members_up\":%zu}\n",
-              c->name, ready ? "true" : "false", alive);
-  else
-    sb_printf(&b, "%s: alive, %s, %zu member%s up (alive or suspect)\n",
-              c->name, ready ? "ready" : "not ready (joining)", alive,
-              alive == 1 ? "" : "s");
-  if (b.failed) {
+static void op_health(cluster *c, const char *client, uint64_t id) {
+  troupe_OpReply *r = op_new_reply(c);
+  if (!r) {
     op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
-    free(b.p);
     return;
   }
-  op_reply(c, client, id, ready ? 0 : TR_ESTATE, b.p, b.len, false, NULL,
-           NULL);
-  free(b.p);
+  bool ready = cluster_ready(c) && !c->left;
+  r->has_health = true;
+  r->health = (troupe_OpHealth)troupe_OpHealth_init_zero;
+  r->health.has_ready = r->health.has_members_up = true;
+  r->health.ready = ready;
+  r->health.members_up = (uint32_t)swim_alive_count(c->swim);
+  op_send(c, client, r, id, ready ? 0 : TR_ESTATE, false);
+  free(r);
 }
 
 /* ---- ask and sub: an internal actor per request ----------------------------- */
@@ -381,20 +343,19 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
   }
   host_log(c, TR_LOG_INFO, "op_request", "client=%s verb=%u target=%s",
            client, req.verb, req.has_target ? req.target : "-");
-  bool json = req.has_json && req.json;
   bool has_target = req.has_target && req.target[0];
   switch (req.verb) {
   case troupe_OpVerb_OP_MEMBERS:
-    op_members(c, client, req.id, json);
+    op_members(c, client, req.id);
     return;
   case troupe_OpVerb_OP_ACTORS:
-    op_actors(c, client, req.id, req.has_target ? req.target : NULL, json);
+    op_actors(c, client, req.id, req.has_target ? req.target : NULL);
     return;
   case troupe_OpVerb_OP_STATS:
-    op_stats(c, client, req.id, json);
+    op_stats(c, client, req.id);
     return;
   case troupe_OpVerb_OP_HEALTH:
-    op_health(c, client, req.id, json);
+    op_health(c, client, req.id);
     return;
   case troupe_OpVerb_OP_SEND: {
     int rc = has_target ? tr_node_send(c->node, req.target, data.p, data.len)

@@ -1,14 +1,16 @@
 /* cmd_ops.c — the operator verbs (members, actors, send, ask, sub, stats,
- * health): parse the common flags, make one OpRequest through ops_client,
- * print the answer. Exit 1 when the cluster says no or the node cannot be
- * asked (down, refused, timed out), 2 for bad flags or files. */
+ * health): parse the common flags, make one request through the public
+ * operator client (troupe_ops.h), print the answer (ops_print.c). Exit 1
+ * when the cluster says no or the node cannot be asked (down, refused,
+ * timed out), 2 for bad flags or files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
-#include "ops_client.h"
+#include "ops_print.h"
 #include "troupe.h"
+#include "troupe_ops.h"
 
 #define OPS_COMMON_USAGE                                                     \
   "\ncommon flags:\n"                                                        \
@@ -27,12 +29,27 @@
 
 typedef struct ops_cli {
   const char *verb;
-  ops_target t;
+  tr_op_target t;
   bool json;
   const char *on; /* actors --on NODE */
   const char *pos[2];
   int npos;
 } ops_cli;
+
+static const char *level_name(tr_log_level l) {
+  return l == TR_LOG_ERROR ? "error"
+         : l == TR_LOG_WARN ? "warn"
+         : l == TR_LOG_INFO ? "info"
+                            : "debug";
+}
+
+/* --verbose: the connection's own log lines. */
+static void verbose_log(void *user, tr_log_level level, const char *event,
+                        const char *fields) {
+  (void)user;
+  fprintf(stderr, "troupe: link %s %s %s\n", level_name(level), event,
+          fields);
+}
 
 static const char *env_or(const char *name, const char *dflt) {
   const char *v = getenv(name);
@@ -46,10 +63,11 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
   o->verb = argv[0];
   if (daemon_help_or_version(argc, argv, usage)) return TROUPE_EXIT_OK;
   o->t.node = env_or("TROUPE_NODE", "127.0.0.1:7000");
-  o->t.ca = env_or("TROUPE_CA", NULL);
-  o->t.cert = env_or("TROUPE_CERT", NULL);
-  o->t.key = env_or("TROUPE_KEY", NULL);
+  o->t.ca_file = env_or("TROUPE_CA", NULL);
+  o->t.cert_file = env_or("TROUPE_CERT", NULL);
+  o->t.key_file = env_or("TROUPE_KEY", NULL);
   o->t.timeout_ms = 5000;
+  o->t.stop_on_signals = 1;
   bool flags = true;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -71,7 +89,8 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
       continue;
     }
     if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-      o->t.verbose = true;
+      o->t.log = verbose_log;
+      o->t.log_level = TR_LOG_DEBUG;
       continue;
     }
     /* Flags with a value: --flag VALUE or --flag=VALUE. */
@@ -103,9 +122,9 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
     }
     switch (which) {
     case 0: o->t.node = val; break;
-    case 1: o->t.ca = val; break;
-    case 2: o->t.cert = val; break;
-    case 3: o->t.key = val; break;
+    case 1: o->t.ca_file = val; break;
+    case 2: o->t.cert_file = val; break;
+    case 3: o->t.key_file = val; break;
     case 4: o->t.name = val; break;
     case 5: {
       char *end;
@@ -129,10 +148,10 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
     fprintf(stderr, "troupe %s: --node is empty\n", o->verb);
     return TROUPE_EXIT_USAGE;
   }
-  const char *missing = !o->t.ca     ? "--ca (or TROUPE_CA)"
-                        : !o->t.cert ? "--cert (or TROUPE_CERT)"
-                        : !o->t.key  ? "--key (or TROUPE_KEY)"
-                                     : NULL;
+  const char *missing = !o->t.ca_file     ? "--ca (or TROUPE_CA)"
+                        : !o->t.cert_file ? "--cert (or TROUPE_CERT)"
+                        : !o->t.key_file  ? "--key (or TROUPE_KEY)"
+                                          : NULL;
   if (missing) {
     fprintf(stderr, "troupe %s: no %s given\n", o->verb, missing);
     return TROUPE_EXIT_USAGE;
@@ -140,192 +159,139 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
   return -1;
 }
 
-/* ---- printing ---------------------------------------------------------- */
+/* ---- results ------------------------------------------------------------ */
 
-static void print_json_str(FILE *f, const uint8_t *s, size_t len) {
-  fputc('"', f);
-  for (size_t i = 0; i < len; i++) {
-    unsigned ch = s[i];
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch == '\n')
-      fputs("\\n", f);
-    else if (ch < 0x20 || ch >= 0x7f)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc((int)ch, f);
-  }
-  fputc('"', f);
-}
-
-static void print_body(FILE *f, const ops_reply *r) {
-  if (!r->len) return;
-  fwrite(r->body, 1, r->len, f);
-  if (r->body[r->len - 1] != '\n') fputc('\n', f);
-}
-
-/* An ask's reply or a publish: the data, or a JSON object with its origin. */
-static void print_message(const ops_cli *o, const ops_reply *r) {
-  if (o->json) {
-    printf("{\"from\":");
-    print_json_str(stdout, (const uint8_t *)r->from, strlen(r->from));
-    printf(",\"node\":");
-    print_json_str(stdout, (const uint8_t *)r->node, strlen(r->node));
-    printf(",\"data\":");
-    print_json_str(stdout, r->body, r->len);
-    printf("}\n");
-  } else {
-    fwrite(r->body, 1, r->len, stdout);
-    if (!r->len || r->body[r->len - 1] != '\n') putchar('\n');
-  }
+/* The exit status for a call that returned rc: 0; the cluster's no; or why
+ * it could not be asked (a configuration problem exits 2). */
+static int ops_exit(const ops_cli *o, int rc, const tr_op_error *err) {
   fflush(stdout);
-}
-
-typedef struct ops_result {
-  const ops_cli *o;
-  int status;   /* of the final reply */
-  bool message; /* the body is data (ask, sub) */
-} ops_result;
-
-static bool on_reply(void *user, const ops_reply *r) {
-  ops_result *res = user;
-  res->status = r->status;
-  if (r->status != 0) {
-    /* health: the body still says why it is not ready. */
-    print_body(stdout, r);
-    return false;
-  }
-  if (res->message) {
-    if (r->more && !r->len && !r->from[0]) return true; /* a stream began */
-    print_message(res->o, r);
-  } else {
-    print_body(stdout, r);
-  }
-  return true;
-}
-
-static int ops_run(const ops_cli *o, troupe_OpRequest *req, const void *data,
-                   size_t len, bool message) {
-  ops_result res = {o, 0, message};
-  char err[512];
-  req->has_json = o->json;
-  req->json = o->json;
-  int rc = ops_request(&o->t, req, data, len, on_reply, &res, err,
-                       sizeof(err));
-  fflush(stdout);
-  if (rc == TR_EINVAL) {
-    fprintf(stderr, "troupe %s: %s\n", o->verb, err);
+  if (rc == 0) return TROUPE_EXIT_OK;
+  if (err->reason == TR_OP_FAIL_CONFIG || err->reason == TR_OP_FAIL_SELF) {
+    fprintf(stderr, "troupe %s: %s\n", o->verb, err->detail);
     return TROUPE_EXIT_USAGE;
   }
-  if (rc != 0) {
-    fprintf(stderr, "troupe %s: %s [%s]\n", o->verb, err, tr_errname(rc));
+  if (err->reason != TR_OP_FAIL_NONE) {
+    fprintf(stderr, "troupe %s: %s [%s]\n", o->verb, err->detail,
+            tr_errname(rc));
     return TROUPE_EXIT_ERROR;
   }
-  if (res.status != 0) {
-    if (req->verb == troupe_OpVerb_OP_HEALTH && res.status == TR_ESTATE)
-      fprintf(stderr, "troupe %s: not ready [%s]\n", o->verb,
-              tr_errname(res.status));
-    else
-      fprintf(stderr, "troupe %s: the cluster said no: %s [%s]\n", o->verb,
-              tr_strerror(res.status), tr_errname(res.status));
-    return TROUPE_EXIT_ERROR;
-  }
-  return TROUPE_EXIT_OK;
-}
-
-static int set_target(const ops_cli *o, troupe_OpRequest *req,
-                      const char *target) {
-  if (strlen(target) >= sizeof(req->target) || !target[0]) {
-    fprintf(stderr, "troupe %s: '%s' is not a valid id\n", o->verb, target);
-    return TROUPE_EXIT_USAGE;
-  }
-  req->has_target = true;
-  snprintf(req->target, sizeof(req->target), "%s", target);
-  return -1;
+  fprintf(stderr, "troupe %s: the cluster said no: %s [%s]\n", o->verb,
+          tr_strerror(rc), tr_errname(rc));
+  return TROUPE_EXIT_ERROR;
 }
 
 /* ---- the verbs --------------------------------------------------------- */
 
-static int simple_verb(int argc, char **argv, const char *usage,
-                       troupe_OpVerb verb) {
-  ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 0, 0, verb == troupe_OpVerb_OP_ACTORS,
-                     &o);
-  if (rc >= 0) return rc;
-  troupe_OpRequest req = troupe_OpRequest_init_zero;
-  req.has_verb = true;
-  req.verb = verb;
-  if (o.on && (rc = set_target(&o, &req, o.on)) >= 0) return rc;
-  return ops_run(&o, &req, NULL, 0, false);
-}
-
 int cmd_members(int argc, char **argv) {
-  return simple_verb(argc, argv,
-                     "usage: troupe members [flags]\n"
-                     "The members the node knows: name, state (alive, "
-                     "suspect, dead, left), address.\n" OPS_COMMON_USAGE,
-                     troupe_OpVerb_OP_MEMBERS);
+  const char *usage = "usage: troupe members [flags]\n"
+                      "The members the node knows: name, state (alive, "
+                      "suspect, dead, left), address.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 0, false, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  ops_list l = {.json = o.json};
+  ops_list_begin(&l);
+  rc = tr_op_members(&o.t, ops_print_member, &l, &err);
+  if (rc == 0) ops_list_end(&l);
+  return ops_exit(&o, rc, &err);
 }
 
 int cmd_actors(int argc, char **argv) {
-  return simple_verb(argc, argv,
-                     "usage: troupe actors [--on NODE] [flags]\n"
-                     "The registered actors and their nodes; --on: only that "
-                     "node's.\n" OPS_COMMON_USAGE,
-                     troupe_OpVerb_OP_ACTORS);
+  const char *usage = "usage: troupe actors [--on NODE] [flags]\n"
+                      "The registered actors and their nodes; --on: only "
+                      "that node's.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 0, true, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  ops_list l = {.json = o.json};
+  ops_list_begin(&l);
+  rc = tr_op_actors(&o.t, o.on, ops_print_actor, &l, &err);
+  if (rc == 0) ops_list_end(&l);
+  return ops_exit(&o, rc, &err);
 }
 
 int cmd_stats(int argc, char **argv) {
-  return simple_verb(argc, argv,
-                     "usage: troupe stats [flags]\n"
-                     "The node's counters.\n" OPS_COMMON_USAGE,
-                     troupe_OpVerb_OP_STATS);
+  const char *usage = "usage: troupe stats [flags]\n"
+                      "The node's counters.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 0, false, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  ops_list l = {.json = o.json};
+  rc = tr_op_stats(&o.t, ops_print_counter, &l, &err);
+  if (rc == 0 && o.json) printf(l.n ? "}\n" : "{}\n");
+  return ops_exit(&o, rc, &err);
 }
 
 int cmd_health(int argc, char **argv) {
-  return simple_verb(argc, argv,
-                     "usage: troupe health [flags]\n"
-                     "Exit 0 when the node is alive and ready (joined, or "
-                     "alone by design), 1 otherwise:\nfor container health "
-                     "checks.\n" OPS_COMMON_USAGE,
-                     troupe_OpVerb_OP_HEALTH);
+  const char *usage = "usage: troupe health [flags]\n"
+                      "Exit 0 when the node is alive and ready (joined, or "
+                      "alone by design), 1 otherwise:\nfor container health "
+                      "checks.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 0, false, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  tr_op_health_info h;
+  rc = tr_op_health(&o.t, &h, &err);
+  if (rc == 0 || (rc == TR_ESTATE && err.reason == TR_OP_FAIL_NONE))
+    ops_print_health(&h, o.json);
+  if (rc == TR_ESTATE && err.reason == TR_OP_FAIL_NONE) {
+    fflush(stdout);
+    fprintf(stderr, "troupe %s: not ready [%s]\n", o.verb, tr_errname(rc));
+    return TROUPE_EXIT_ERROR;
+  }
+  return ops_exit(&o, rc, &err);
 }
 
-static int data_verb(int argc, char **argv, const char *usage,
-                     troupe_OpVerb verb) {
-  ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 2, 2, false, &o);
-  if (rc >= 0) return rc;
-  troupe_OpRequest req = troupe_OpRequest_init_zero;
-  req.has_verb = true;
-  req.verb = verb;
-  if ((rc = set_target(&o, &req, o.pos[0])) >= 0) return rc;
-  if (verb == troupe_OpVerb_OP_ASK) {
-    /* The node times the ask out a little before we give up on the link,
-     * so a slow actor reads as TR_ETIMEDOUT from the cluster. */
-    req.has_timeout_ms = true;
-    req.timeout_ms = o.t.timeout_ms;
-    o.t.timeout_ms += 1000;
+/* The id argument, checked before anything is sent. */
+static int check_id_arg(const ops_cli *o, const char *id) {
+  if (!id[0] || strlen(id) > TR_ID_MAX) {
+    fprintf(stderr, "troupe %s: '%s' is not a valid id\n", o->verb, id);
+    return TROUPE_EXIT_USAGE;
   }
-  return ops_run(&o, &req, o.pos[1], strlen(o.pos[1]),
-                 verb == troupe_OpVerb_OP_ASK);
+  return -1;
 }
 
 int cmd_send(int argc, char **argv) {
-  return data_verb(argc, argv,
-                   "usage: troupe send ID DATA [flags]\n"
-                   "Sends DATA to actor ID, wherever it runs.\n"
-                   OPS_COMMON_USAGE,
-                   troupe_OpVerb_OP_SEND);
+  const char *usage = "usage: troupe send ID DATA [flags]\n"
+                      "Sends DATA to actor ID, wherever it runs.\n"
+                      OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 2, 2, false, &o);
+  if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
+  tr_op_error err = {0};
+  rc = tr_op_send(&o.t, o.pos[0], o.pos[1], strlen(o.pos[1]), &err);
+  return ops_exit(&o, rc, &err);
+}
+
+static void print_reply(void *arg, const tr_op_message *m) {
+  ops_print_message(m, *(const bool *)arg);
 }
 
 int cmd_ask(int argc, char **argv) {
-  return data_verb(argc, argv,
-                   "usage: troupe ask ID DATA [flags]\n"
-                   "Asks actor ID and prints its reply (--json: with the "
-                   "replying actor and node);\n--timeout bounds the ask.\n"
-                   OPS_COMMON_USAGE,
-                   troupe_OpVerb_OP_ASK);
+  const char *usage = "usage: troupe ask ID DATA [flags]\n"
+                      "Asks actor ID and prints its reply (--json: with the "
+                      "replying actor and node);\n--timeout bounds the "
+                      "ask.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 2, 2, false, &o);
+  if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
+  /* The node times the ask out a little before we give up on the link,
+   * so a slow actor reads as TR_ETIMEDOUT from the cluster. */
+  uint32_t ask_ms = o.t.timeout_ms;
+  o.t.timeout_ms += 1000;
+  tr_op_error err = {0};
+  rc = tr_op_ask(&o.t, o.pos[0], o.pos[1], strlen(o.pos[1]), ask_ms,
+                 print_reply, &o.json, &err);
+  return ops_exit(&o, rc, &err);
+}
+
+static int print_publish(void *arg, const tr_op_message *m) {
+  ops_print_message(m, *(const bool *)arg);
+  return 0; /* until a signal or the node ends it */
 }
 
 int cmd_sub(int argc, char **argv) {
@@ -336,18 +302,13 @@ int cmd_sub(int argc, char **argv) {
       "SIGINT or SIGTERM.\n" OPS_COMMON_USAGE;
   ops_cli o;
   int rc = ops_parse(argc, argv, usage, 1, 2, false, &o);
-  if (rc >= 0) return rc;
-  troupe_OpRequest req = troupe_OpRequest_init_zero;
-  req.has_verb = true;
-  req.verb = troupe_OpVerb_OP_SUB;
-  if ((rc = set_target(&o, &req, o.pos[0])) >= 0) return rc;
-  if (o.npos > 1) {
-    if (strlen(o.pos[1]) >= sizeof(req.topic)) {
-      fprintf(stderr, "troupe sub: topic too long\n");
-      return TROUPE_EXIT_USAGE;
-    }
-    req.has_topic = true;
-    snprintf(req.topic, sizeof(req.topic), "%s", o.pos[1]);
+  if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
+  if (o.npos > 1 && strlen(o.pos[1]) > TR_ID_MAX) {
+    fprintf(stderr, "troupe sub: topic too long\n");
+    return TROUPE_EXIT_USAGE;
   }
-  return ops_run(&o, &req, NULL, 0, true);
+  tr_op_error err = {0};
+  rc = tr_op_sub(&o.t, o.pos[0], o.npos > 1 ? o.pos[1] : NULL, NULL,
+                 print_publish, &o.json, &err);
+  return ops_exit(&o, rc, &err);
 }

@@ -352,9 +352,8 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
   for (size_t i = 0; i < c->nseeds; i++)
     list_add(seeds, sizeof(seeds), c->seeds[i]);
   if (c->listen) {
-    tr_member self;
-    if (tr_node_members(d->node, &self, 1) >= 1)
-      snprintf(advertise, sizeof(advertise), "%s", self.addr);
+    const char *addr = tr_node_address(d->node);
+    if (addr) snprintf(advertise, sizeof(advertise), "%s", addr);
   }
   const char *name = tr_node_name(d->node);
   const char *cluster = c->cluster_name ? c->cluster_name : "-";

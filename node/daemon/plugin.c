@@ -84,32 +84,39 @@ int plugin_load(plugin_set *s, const char *path, char *err, size_t errlen) {
   s->handles = grown;
   s->handles[s->nhandles++] = h;
 
-  const uint32_t *abi = dlsym(h, "troupe_plugin_abi");
+  const uint32_t *abi = dlsym(h, "tr_plugin_abi");
+  if (!abi && dlsym(h, "troupe_plugin_abi")) {
+    errf(err, errlen,
+         "plugin %s: built against an older troupe_plugin.h (ABI 1, "
+         "troupe_plugin_*); rebuild it against this one (ABI %u, tr_plugin_*)",
+         path, (unsigned)TR_PLUGIN_ABI);
+    return TR_EINVAL;
+  }
   if (!abi) {
     errf(err, errlen,
-         "plugin %s: no troupe_plugin_abi symbol (not built with "
-         "TROUPE_PLUGIN_DECLARE)", path);
+         "plugin %s: no tr_plugin_abi symbol (not built with "
+         "TR_PLUGIN_DECLARE)", path);
     return TR_EINVAL;
   }
-  if (*abi != TROUPE_PLUGIN_ABI) {
+  if (*abi != TR_PLUGIN_ABI) {
     errf(err, errlen, "plugin %s: built for plugin ABI %u, this troupe has %u",
-         path, (unsigned)*abi, (unsigned)TROUPE_PLUGIN_ABI);
+         path, (unsigned)*abi, (unsigned)TR_PLUGIN_ABI);
     return TR_EINVAL;
   }
-  int (*init)(const troupe_plugin_host *);
+  int (*init)(const tr_plugin_host *);
   /* POSIX: a function pointer from dlsym goes through an object pointer. */
-  *(void **)(&init) = dlsym(h, "troupe_plugin_init");
+  *(void **)(&init) = dlsym(h, "tr_plugin_init");
   if (!init) {
-    errf(err, errlen, "plugin %s: no entry point troupe_plugin_init", path);
+    errf(err, errlen, "plugin %s: no entry point tr_plugin_init", path);
     return TR_EINVAL;
   }
-  troupe_plugin_host host = {.abi = TROUPE_PLUGIN_ABI,
+  tr_plugin_host host = {.abi = TR_PLUGIN_ABI,
                              .ctx = s,
                              .register_type = plugin_register,
                              .node = s->node};
   int rc = init(&host);
   if (rc != 0) {
-    errf(err, errlen, "plugin %s: troupe_plugin_init failed: %s (%d)", path,
+    errf(err, errlen, "plugin %s: tr_plugin_init failed: %s (%d)", path,
          rc < 0 ? tr_errname(rc) : "non-zero", rc);
     return TR_EINVAL;
   }

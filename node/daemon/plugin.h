@@ -13,8 +13,8 @@ typedef struct plugin_set plugin_set;
 /* An empty set for plugins of node (handed to each plugin's init). *out
  * is freed with plugin_set_free. TR_ENOMEM. */
 int plugin_set_new(plugin_set **out, tr_node *node);
-/* Loads one plugin: dlopen(RTLD_NOW | RTLD_LOCAL), troupe_plugin_abi must
- * equal TROUPE_PLUGIN_ABI, troupe_plugin_init must return 0. On failure
+/* Loads one plugin: dlopen(RTLD_NOW | RTLD_LOCAL), tr_plugin_abi must
+ * equal TR_PLUGIN_ABI, tr_plugin_init must return 0. On failure
  * returns TR_EINVAL (or TR_ENOMEM) with one line naming the file in err;
  * types the plugin registered before failing stay registered. */
 int plugin_load(plugin_set *, const char *path, char *err, size_t errlen);

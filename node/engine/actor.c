@@ -257,17 +257,52 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
 
 /* ---- public calls -------------------------------------------------------- */
 
-int tr_node_spawn(tr_node *n, const tr_actor_type *t, const tr_spawn_opts *o) {
+/* The caller's type and options with their sizes (troupe.h, "Growth"). The
+ * type is kept by pointer, so it must have every field this library reads
+ * (it has had them all since the first version) and nothing it does not
+ * know; the options are copied. */
+static int actor_spawn_sized(tr_node *n, eng_actor *parent,
+                             const tr_actor_type *t, size_t type_size,
+                             const tr_spawn_opts *o, size_t opts_size) {
+  if (!t || type_size < sizeof(tr_actor_type)) return TR_EINVAL;
+  for (size_t i = sizeof(tr_actor_type); i < type_size; i++)
+    if (((const unsigned char *)t)[i]) return TR_EINVAL;
+  if (!o) return actor_spawn(n, parent, t, NULL);
+  tr_spawn_opts opts;
+  if (eng_struct_in(&opts, sizeof(opts), o, opts_size) != 0) return TR_EINVAL;
+  return actor_spawn(n, parent, t, &opts);
+}
+
+int tr_node_spawn_sized(tr_node *n, const tr_actor_type *t, size_t type_size,
+                        const tr_spawn_opts *o, size_t opts_size) {
+  return actor_spawn_sized(n, NULL, t, type_size, o, opts_size);
+}
+
+int(tr_node_spawn)(tr_node *n, const tr_actor_type *t,
+                   const tr_spawn_opts *o) {
   return actor_spawn(n, NULL, t, o);
 }
 
-int tr_spawn(tr_ctx *ctx, const tr_actor_type *t, const tr_spawn_opts *o) {
+int tr_spawn_sized(tr_ctx *ctx, const tr_actor_type *t, size_t type_size,
+                   const tr_spawn_opts *o, size_t opts_size) {
+  if (!ctx) return TR_EINVAL;
+  return actor_spawn_sized(ctx->node, NULL, t, type_size, o, opts_size);
+}
+
+int tr_spawn_child_sized(tr_ctx *ctx, const tr_actor_type *t,
+                         size_t type_size, const tr_spawn_opts *o,
+                         size_t opts_size) {
+  if (!ctx) return TR_EINVAL;
+  return actor_spawn_sized(ctx->node, ctx, t, type_size, o, opts_size);
+}
+
+int(tr_spawn)(tr_ctx *ctx, const tr_actor_type *t, const tr_spawn_opts *o) {
   if (!ctx) return TR_EINVAL;
   return actor_spawn(ctx->node, NULL, t, o);
 }
 
-int tr_spawn_child(tr_ctx *ctx, const tr_actor_type *t,
-                   const tr_spawn_opts *o) {
+int(tr_spawn_child)(tr_ctx *ctx, const tr_actor_type *t,
+                    const tr_spawn_opts *o) {
   if (!ctx) return TR_EINVAL;
   return actor_spawn(ctx->node, ctx, t, o);
 }
@@ -354,10 +389,11 @@ int eng_stop_now(tr_node *n, const char *id, int reason) {
 
 /* ---- public calls, continued --------------------------------------------------- */
 
-int tr_children(tr_ctx *ctx, const char **ids, size_t cap) {
-  if (!ctx || (cap && !ids)) return TR_EINVAL;
-  size_t i = 0;
-  for (eng_actor *c = ctx->first_child; c; c = c->next_sibling, i++)
-    if (i < cap) ids[i] = c->id->str;
-  return (int)i;
+int tr_children(tr_ctx *ctx, void (*fn)(void *arg, const char *id),
+                void *arg) {
+  if (!ctx) return TR_EINVAL;
+  int count = 0;
+  for (eng_actor *c = ctx->first_child; c; c = c->next_sibling, count++)
+    if (fn) fn(arg, c->id->str);
+  return count;
 }

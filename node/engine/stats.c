@@ -7,20 +7,27 @@ void eng_dead_log(tr_node *n, tr_dead_reason r, uint64_t total) {
            tr_dead_reason_name(r), (unsigned long long)total);
 }
 
-void tr_node_stats_get(tr_node *n, tr_node_stats *out) {
-  if (!n || !out) return;
-  *out = n->stats;
-  out->actors = HASH_COUNT(n->actors);
-  out->asks_pending = HASH_COUNT(n->asks);
-  out->dead[TR_DL_REJECTED_FULL] += atomic_load(&n->ts_rejected_full);
-  out->dead[TR_DL_REJECTED_TOOBIG] += atomic_load(&n->ts_rejected_toobig);
+int tr_node_stats_get_sized(tr_node *n, tr_node_stats *out, size_t size) {
+  if (!n || !out) return TR_EINVAL;
+  tr_node_stats s = n->stats;
+  s.actors = HASH_COUNT(n->actors);
+  s.asks_pending = HASH_COUNT(n->asks);
+  s.dead[TR_DL_REJECTED_FULL] += atomic_load(&n->ts_rejected_full);
+  s.dead[TR_DL_REJECTED_TOOBIG] += atomic_load(&n->ts_rejected_toobig);
+  eng_struct_out(out, size, &s, sizeof(s));
+  return 0;
 }
 
-int tr_actor_info_get(tr_node *n, const char *id, tr_actor_info *out) {
+int(tr_node_stats_get)(tr_node *n, tr_node_stats *out) {
+  return tr_node_stats_get_sized(n, out, sizeof(*out));
+}
+
+int tr_actor_info_get_sized(tr_node *n, const char *id, tr_actor_info *out,
+                            size_t size) {
   if (!n || !out || eng_check_id(id, NULL) != 0) return TR_EINVAL;
   eng_actor *a = actor_find(n, id);
   if (!a) return TR_ENOTFOUND;
-  *out = (tr_actor_info){
+  tr_actor_info info = (tr_actor_info){
       .queued = a->mb_count,
       .capacity = a->mb_capacity,
       .hwm = a->mb_hwm,
@@ -29,5 +36,10 @@ int tr_actor_info_get(tr_node *n, const char *id, tr_actor_info *out) {
       .type = a->type->name,
       .parent = a->parent ? a->parent->id->str : NULL,
   };
+  eng_struct_out(out, size, &info, sizeof(info));
   return 0;
+}
+
+int(tr_actor_info_get)(tr_node *n, const char *id, tr_actor_info *out) {
+  return tr_actor_info_get_sized(n, id, out, sizeof(*out));
 }

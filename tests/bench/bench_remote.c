@@ -141,10 +141,8 @@ static int serve_main(const char *dir, int fd) {
     tr_node_free(s.node);
     return 1;
   }
-  tr_member self;
-  tr_node_members(s.node, &self, 1);
   char line[160];
-  int len = snprintf(line, sizeof(line), "%s\n", self.addr);
+  int len = snprintf(line, sizeof(line), "%s\n", tr_node_address(s.node));
   if (write(fd, line, (size_t)len) != len) return 1;
   close(fd);
   uv_timer_t wd;

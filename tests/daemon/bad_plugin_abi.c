@@ -2,6 +2,6 @@
  * must refuse it before calling its entry point. */
 #include "troupe_plugin.h"
 
-const uint32_t troupe_plugin_abi = TROUPE_PLUGIN_ABI + 1000u;
+const uint32_t tr_plugin_abi = TR_PLUGIN_ABI + 1000u;
 
-int troupe_plugin_init(const troupe_plugin_host *host) { return 0; }
+int tr_plugin_init(const tr_plugin_host *host) { return 0; }

@@ -4,7 +4,7 @@
 
 #include "troupe_plugin.h"
 
-TROUPE_PLUGIN_DECLARE;
+TR_PLUGIN_DECLARE;
 
 static int hang_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
   return 0;
@@ -15,6 +15,6 @@ static void hang_deinit(tr_ctx *ctx, void *st) { sleep(20); }
 static const tr_actor_type hang_type = {
     .name = "hang", .receive = hang_receive, .deinit = hang_deinit};
 
-int troupe_plugin_init(const troupe_plugin_host *host) {
+int tr_plugin_init(const tr_plugin_host *host) {
   return host->register_type(host->ctx, "hang", &hang_type);
 }

@@ -28,11 +28,13 @@ static long now_ms(void) {
   return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void count_alive(void *arg, const tr_member *m) {
+  if (m->state == TR_MEMBER_ALIVE) ++*(int *)arg;
+}
+
 static int alive_count(tr_node *n) {
-  tr_member m[8];
-  int count = tr_node_members(n, m, 8), alive = 0;
-  for (int i = 0; i < count && i < 8; i++)
-    if (m[i].state == TR_MEMBER_ALIVE) alive++;
+  int alive = 0;
+  tr_node_members(n, count_alive, &alive);
   return alive;
 }
 
@@ -62,13 +64,12 @@ static int check_cluster(const char *dir, const char *n1, const char *n2,
     goto out;
   }
   /* Its address as peers dial it (the port was picked at listen). */
-  tr_member self[4];
-  int count = tr_node_members(node[0], self, 4);
-  if (count < 1 || !self[0].addr[0]) {
+  const char *addr = tr_node_address(node[0]);
+  if (!addr || !addr[0]) {
     fprintf(stderr, "cert_check: %s has no address\n", n1);
     goto out;
   }
-  const char *seeds[1] = {self[0].addr};
+  const char *seeds[1] = {addr};
   cfg.name = n2;
   cfg.cert_file = cert[1];
   cfg.key_file = key[1];

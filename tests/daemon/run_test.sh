@@ -195,12 +195,15 @@ case_bad_plugin() {
   expect_usage "plugin not a shared object" "^troupe run: plugin $WORK/text.so: cannot load" \
     --plugin "$WORK/text.so"
   expect_usage "plugin without entry point" \
-    "^troupe run: plugin $BAD_PLUGIN_DIR/bad_noentry.so: no entry point troupe_plugin_init" \
+    "^troupe run: plugin $BAD_PLUGIN_DIR/bad_noentry.so: no entry point tr_plugin_init" \
     --plugin "$BAD_PLUGIN_DIR/bad_noentry.so"
   expect_usage "plugin with the wrong ABI" \
-    "^troupe run: plugin $BAD_PLUGIN_DIR/bad_abi.so: built for plugin ABI 1001" \
+    "^troupe run: plugin $BAD_PLUGIN_DIR/bad_abi.so: built for plugin ABI 1002" \
     --plugin "$BAD_PLUGIN_DIR/bad_abi.so"
-  expect_usage "same plugin twice" "troupe_plugin_init failed: TR_EEXIST" \
+  expect_usage "plugin built against ABI 1 (troupe_plugin_*)" \
+    "^troupe run: plugin $BAD_PLUGIN_DIR/bad_old_abi.so: built against an older troupe_plugin.h" \
+    --plugin "$BAD_PLUGIN_DIR/bad_old_abi.so"
+  expect_usage "same plugin twice" "tr_plugin_init failed: TR_EEXIST" \
     --plugin "$PLUGIN_DIR/echo.so" --plugin "$PLUGIN_DIR/echo.so"
 }
 

@@ -1,7 +1,17 @@
 /* consumer.c — a program built against an installed troupe, through
- * find_package(troupe) and through pkg-config: one actor, one message. */
+ * find_package(troupe) and through pkg-config: one actor, one message. It
+ * defines functions with the names of troupe's internals (the engine's,
+ * the link's, nanopb's): the libraries export only the tr_ API, so these
+ * link, and troupe keeps using its own. */
 #include <stdio.h>
 #include <troupe.h>
+
+int actor_find(void);
+int link_send(void);
+int pb_encode(void);
+int actor_find(void) { return 1; }
+int link_send(void) { return 2; }
+int pb_encode(void) { return 3; }
 
 static int on_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
   printf("consumer: got %.*s\n", (int)env->len, (const char *)env->data);
@@ -18,5 +28,6 @@ int main(void) {
     return 1;
   tr_node_run(node);
   tr_node_free(node);
-  return 0;
+  /* The program's own functions of those names. */
+  return actor_find() + link_send() + pb_encode() == 6 ? 0 : 1;
 }

@@ -1,28 +1,21 @@
 /* test_cluster_inproc.c — 3 and 5 cluster nodes in one process, each on its
  * own thread and loop, over TLS on loopback: join, sends by id both ways,
  * asks, remote monitors, id conflicts, a hung node, leave. Every wait is
- * bounded (tn_wait); the bounds are for correctness, not speed. */
+ * bounded (tn_wait) and waits for an event; the bounds are for correctness,
+ * not speed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster_harness.h"
 #include "pki.h"
-#include <stdlib.h>
-#include <unistd.h>
 
 #define JOIN_MS 15000u
 #define SETTLE_MS 10000u
-
-static bool all_alive(tn_cluster *c, void *arg) {
-  int want = (int)(size_t)arg;
-  for (size_t i = 0; i < tn_count(c); i++)
-    if (tn_members_in(c, i, TR_MEMBER_ALIVE) != want) return false;
-  return true;
-}
 
 typedef struct where {
   const char *id, *owner; /* owner NULL: resolves nowhere */
@@ -49,22 +42,23 @@ typedef struct want_event {
   size_t count;
 } want_event;
 
-static bool has_event(tn_cluster *c, void *arg) {
-  want_event *w = arg;
-  if (w->count) return tn_count_events(c, w->kind, w->actor) >= w->count;
-  return tn_find(c, w->kind, w->actor, w->data, w->want_status, w->status,
-                 NULL);
-}
-
 static tn_cluster *start(size_t n) {
   tn_cluster *c = NULL;
-  assert_int_equal(tn_new(&c, n, NULL), 0);
-  assert_true(tn_wait(c, all_alive, (void *)n, JOIN_MS) >= 0);
+  assert_int_equal(tn_new_joined(&c, n, NULL, JOIN_MS), 0);
   return c;
 }
 
+static void copy_member(void *arg, const tr_member *m) {
+  *(tr_member *)arg = *m;
+}
+
+/* Waits for w.count events of w.kind for w.actor, or (count 0) for one
+ * matching every field. */
 static void wait_event(tn_cluster *c, want_event w, uint32_t ms) {
-  if (tn_wait(c, has_event, &w, ms) < 0)
+  long t = w.count ? tn_wait_events(c, w.kind, w.actor, w.count, ms)
+                   : tn_wait_find(c, w.kind, w.actor, w.data, w.want_status,
+                                  w.status, ms);
+  if (t < 0)
     fail_msg("no %s event for %s (data %s)", w.kind, w.actor ? w.actor : "-",
              w.data ? w.data : "-");
 }
@@ -170,6 +164,31 @@ static void reply_barrier(tn_cluster *c, size_t nreplies) {
   assert_string_equal(e.data, "re:barrier");
 }
 
+static bool clock_past(tn_cluster *c, void *arg) {
+  (void)c;
+  return tn_now_ms() > *(const uint64_t *)arg;
+}
+
+/* The target's node keeps a remote ask until the ask's own deadline: the
+ * time its loop took the ask in, plus the ask's timeout (host_ask.c). The
+ * target actor records the ask later, so the nth ask `actor` recorded
+ * (at_ms) plus timeout_ms is no earlier than that deadline. Waits until the
+ * clock has passed it: the nodes' loops read the same monotonic clock (one
+ * process), their cached time lagging by a millisecond at most, so what
+ * reaches that node from now on finds the record expired. No event shows
+ * the expiry itself (a count of expired records in tr_cluster_stats
+ * would); this waits for the deadline observed, not for a guess at it. */
+static void wait_past_ask_deadline(tn_cluster *c, const char *actor,
+                                   size_t nth, uint32_t timeout_ms) {
+  if (tn_wait_events(c, "ask", actor, nth + 1, SETTLE_MS) < 0)
+    fail_msg("%s never got ask #%zu", actor, nth + 1);
+  tn_event e;
+  assert_true(tn_nth(c, "ask", actor, nth, &e));
+  uint64_t past = e.at_ms + timeout_ms + 2;
+  if (tn_wait(c, clock_past, &past, SETTLE_MS + timeout_ms) < 0)
+    fail_msg("the clock did not pass %llu", (unsigned long long)past);
+}
+
 /* A remote target that stops without replying: every ask waiting on it is
  * answered TR_ENOTFOUND at once, long before its 30 s timeout, whether the
  * target had handled it (mute0..2, quit0) or it was still queued (quit1,
@@ -187,7 +206,7 @@ static void test_remote_ask_target_stops(void **state) {
   assert_int_equal(tn_cmd(c, 0, "asker", "askt sphinx 200 mute-late"), 0);
   wait_event(c, (want_event){"reply", "asker", NULL, true, TR_ETIMEDOUT, 0},
              SETTLE_MS);
-  usleep(100 * 1000); /* past its deadline on n1 as well */
+  wait_past_ask_deadline(c, "sphinx", 0, 200); /* on n1 as well */
   assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 3 mute"), 0);
   if (tn_wait_events(c, "ask", "sphinx", 4, SETTLE_MS) < 0)
     fail_msg("the mute asks did not reach sphinx");
@@ -230,7 +249,8 @@ static void test_remote_ask_records_swept(void **state) {
   tr_node_stats ns;
   tr_cluster_stats cs;
   for (size_t round = 1; round <= 2; round++) {
-    if (round == 2) usleep(100 * 1000); /* round 1 past its deadlines */
+    if (round == 2) /* round 1's asks, past their deadline on n1 */
+      wait_past_ask_deadline(c, "sphinx", 999, 200);
     assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 1000 mute 200"),
                      0);
     if (tn_wait_events(c, "reply", "asker", 1000 * round, SETTLE_MS) < 0)
@@ -242,7 +262,7 @@ static void test_remote_ask_records_swept(void **state) {
   assert_int_equal(tn_count_events(c, "ask", "sphinx"), 2000);
   assert_false(tn_find(c, "reply", "asker", NULL, true, 0, NULL));
   assert_false(tn_find(c, "reply", "asker", NULL, true, TR_ENOTFOUND, NULL));
-  usleep(100 * 1000); /* past every deadline on n1 too */
+  wait_past_ask_deadline(c, "sphinx", 1999, 200); /* every one, on n1 */
   assert_int_equal(tn_cmd(c, 0, "asker", "ask sphinx quit"), 0);
   if (tn_wait_events(c, "reply", "asker", 2001, SETTLE_MS) < 0)
     fail_msg("no answer to quit");
@@ -322,6 +342,31 @@ static void test_remote_mailbox_full(void **state) {
   tn_free(c);
 }
 
+/* Past this many messages waiting in its mailboxes a node stops reading
+ * its links (tr_cluster_stats.read_pauses). */
+#define READ_PAUSE_BOUND 65536u
+
+/* Envelopes node 0 has written to its link to n1 (queued, less those still
+ * waiting to be written). */
+static uint64_t written_to_n1(tn_cluster *c) {
+  tr_peer_stats ps;
+  assert_int_equal(tn_peer(c, 0, "n1", &ps), 0);
+  return ps.envelopes_out - ps.queued;
+}
+
+/* Node 0 has written more than *arg envelopes to n1. */
+static bool written_past(tn_cluster *c, void *arg) {
+  return written_to_n1(c) > *(const uint64_t *)arg;
+}
+
+/* Node 1 has received and delivered n sends. */
+static bool all_delivered(tn_cluster *c, void *arg) {
+  tr_node_stats ns;
+  tr_cluster_stats cs;
+  return tn_stats(c, 1, &ns, &cs) == 0 && cs.remote_received >= (size_t)arg &&
+         ns.delivered >= (size_t)arg;
+}
+
 /* A sender much faster than its receiver loses nothing: past 65,536
  * queued messages the receiving node stops reading its links until it has
  * caught up, so TCP pushes back instead of mailboxes overflowing. */
@@ -332,26 +377,27 @@ static void test_backpressure(void **state) {
   /* Room for the backlog bound plus one read, not for the whole burst. */
   assert_int_equal(tn_probe_cap(c, 1, "slow", 70000), 0);
   wait_resolve(c, "slow", "n1", SIZE_MAX);
-  /* The receiver hangs while the burst is sent, then finds it all waiting
-   * in its socket buffers at once. */
+  /* The receiver hangs while the burst is sent, until more than the
+   * read-pause bound waits for it in the sockets: thawed, it finds all that
+   * at once and must stop reading. */
+  uint64_t bound = written_to_n1(c) + READ_PAUSE_BOUND;
   tn_freeze(c, 1);
   assert_int_equal(tn_cmd(c, 0, "fast", "burst slow 300000"), 0);
   wait_event(c, (want_event){"cmd", "fast", "burst slow 300000", true, 0, 0},
              SETTLE_MS);
-  usleep(300000);
+  if (tn_wait(c, written_past, &bound, SETTLE_MS) < 0)
+    fail_msg("the hung receiver's sockets took only %llu envelopes",
+             (unsigned long long)(written_to_n1(c) - bound + READ_PAUSE_BOUND));
   tn_thaw(c, 1);
+  if (tn_wait(c, all_delivered, (void *)(size_t)300000, 30000) < 0)
+    fail_msg("n1 did not receive and deliver the 300000 sends");
   tr_node_stats ns0, ns1;
   tr_cluster_stats cs0, cs1;
-  bool done = false;
-  for (int k = 0; k < 3000 && !done; k++) {
-    assert_int_equal(tn_stats(c, 1, &ns1, &cs1), 0);
-    done = cs1.remote_received >= 300000 && ns1.delivered >= 300000;
-    if (!done) usleep(10000);
-  }
-  assert_true(done);
+  assert_int_equal(tn_stats(c, 1, &ns1, &cs1), 0);
   assert_int_equal(tn_stats(c, 0, &ns0, &cs0), 0);
   print_message("300000 sends: receiver paused reading %llu times\n",
                 (unsigned long long)cs1.read_pauses);
+  assert_true(cs1.read_pauses >= 1);
   assert_int_equal(ns1.dead[TR_DL_MAILBOX_FULL], 0);
   assert_int_equal(cs0.remote_failed, 0);
   assert_int_equal(ns0.dead[TR_DL_REMOTE_FULL], 0);
@@ -425,8 +471,7 @@ static void test_hung_node(void **state) {
   (void)state;
   tn_opts o = {.probe_interval_ms = 200, .probe_timeout_ms = 80};
   tn_cluster *c = NULL;
-  assert_int_equal(tn_new(&c, 3, &o), 0);
-  assert_true(tn_wait(c, all_alive, (void *)3, JOIN_MS) >= 0);
+  assert_int_equal(tn_new_joined(&c, 3, &o, JOIN_MS), 0);
   assert_int_equal(tn_probe(c, 0, "obs"), 0);
   assert_int_equal(tn_cmd(c, 0, "obs", "sub " TR_SYSTEM_PUBLISHER), 0);
   assert_int_equal(tn_probe(c, 2, "sleepy"), 0);
@@ -445,7 +490,7 @@ static void test_hung_node(void **state) {
   wait_resolve(c, "sleepy", NULL, 2);
   tn_thaw(c, 2);
   wait_event(c, (want_event){"node_up", "obs", "n2", false, 0, 0}, 20000);
-  assert_true(tn_wait(c, all_alive, (void *)3, JOIN_MS) >= 0);
+  assert_true(tn_wait_alive(c, 3, JOIN_MS) >= 0);
   tn_free(c);
 }
 
@@ -523,9 +568,10 @@ static void test_bad_config(void **state) {
   tr_node *first = NULL;
   assert_int_equal(tr_node_new(&first, &cfg), 0);
   tr_member self;
-  assert_int_equal(tr_node_members(first, &self, 1), 1);
+  assert_int_equal(tr_node_members(first, copy_member, &self), 1);
   assert_string_equal(self.name, "solo");
   assert_int_equal(self.state, TR_MEMBER_ALIVE);
+  assert_string_equal(tr_node_address(first), self.addr);
   cfg.listen = self.addr;
   assert_int_equal(tr_node_new(&n, &cfg), TR_ESYS);
 

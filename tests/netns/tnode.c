@@ -21,7 +21,8 @@
  *   monitor WATCHER TARGET   WATCHER monitors TARGET -> `down` when it ends
  *   members | stats | locate ID
  *   waitloc ID NODE|- MS     poll tr_node_locate every ms until it answers
- *                            NODE ("-": not found) -> `waitloc_ok` or
+ *                            NODE ("-": not found) -> `waitloc_start` (the
+ *                            poll is armed), then `waitloc_ok` or
  *                            `waitloc_timeout` after MS
  *   quit                     tr_node_stop (graceful leave), then exit
  * Streams (flap.sh), one numbered message every MS through FROM's mailbox:
@@ -393,6 +394,24 @@ static const tr_actor_type watch_type = {.name = "watch",
                                          .init = watch_init,
                                          .receive = watch_receive};
 
+/* ---- timed tasks (waitloc, streams) ---------------------------------------- */
+
+/* A task is a calloc'd struct whose timer calls it back; the timer's data
+ * is the task, freed once the timer is closed. */
+static void task_closed(uv_handle_t *h) { free(h->data); }
+
+static void task_start(tnode *t, uv_timer_t *timer, void *task, uv_timer_cb cb,
+                       uint64_t repeat_ms) {
+  uv_timer_init(tr_node_loop(t->node), timer);
+  timer->data = task;
+  uv_timer_start(timer, cb, 0, repeat_ms);
+}
+
+static void task_end(uv_timer_t *timer) {
+  uv_timer_stop(timer);
+  uv_close((uv_handle_t *)timer, task_closed);
+}
+
 /* ---- waitloc: poll the registry every millisecond ------------------------- */
 
 typedef struct waitloc {
@@ -401,8 +420,6 @@ typedef struct waitloc {
   char id[TR_ID_MAX + 1], want[TR_ID_MAX + 1];
   uint64_t start, deadline;
 } waitloc;
-
-static void waitloc_closed(uv_handle_t *h) { free(h->data); }
 
 static void waitloc_tick(uv_timer_t *timer) {
   waitloc *w = timer->data;
@@ -417,8 +434,7 @@ static void waitloc_tick(uv_timer_t *timer) {
     event("waitloc_timeout %s want=%s got=%s", w->id, w->want, got);
   else
     return;
-  uv_timer_stop(timer);
-  uv_close((uv_handle_t *)timer, waitloc_closed);
+  task_end(timer);
 }
 
 static void waitloc_start(tnode *t, const char *id, const char *want,
@@ -433,9 +449,8 @@ static void waitloc_start(tnode *t, const char *id, const char *want,
   snprintf(w->want, sizeof(w->want), "%s", want);
   w->start = now_ms();
   w->deadline = w->start + ms;
-  uv_timer_init(tr_node_loop(t->node), &w->timer);
-  w->timer.data = w;
-  uv_timer_start(&w->timer, waitloc_tick, 0, 1);
+  task_start(t, &w->timer, w, waitloc_tick, 1);
+  event("waitloc_start %s want=%s", w->id, w->want);
 }
 
 /* ---- askstream / sendstream: one numbered message every interval ---------- */
@@ -450,8 +465,6 @@ typedef struct stream {
   uint32_t next, n;
 } stream;
 
-static void stream_closed(uv_handle_t *h) { free(h->data); }
-
 static void stream_tick(uv_timer_t *timer) {
   stream *st = timer->data;
   char rest[TR_ID_MAX + 32];
@@ -459,8 +472,7 @@ static void stream_tick(uv_timer_t *timer) {
   to_actor(st->t, st->from, rest);
   if (st->next++ < st->n) return;
   event("stream_done %s sent=%u", st->from, st->n);
-  uv_timer_stop(timer);
-  uv_close((uv_handle_t *)timer, stream_closed);
+  task_end(timer);
 }
 
 static void stream_start(tnode *t, const char *verb, const char *from,
@@ -477,25 +489,30 @@ static void stream_start(tnode *t, const char *verb, const char *from,
   snprintf(st->to, sizeof(st->to), "%s", to);
   st->next = 1;
   st->n = n;
-  uv_timer_init(tr_node_loop(t->node), &st->timer);
-  st->timer.data = st;
-  uv_timer_start(&st->timer, stream_tick, 0, ms ? ms : 1);
+  task_start(t, &st->timer, st, stream_tick, ms ? ms : 1);
 }
 
 /* ---- commands -------------------------------------------------------------- */
 
-static void cmd_members(tnode *t) {
-  tr_member m[64];
-  int n = tr_node_members(t->node, m, 64);
+typedef struct members_line {
   char out[8192];
-  size_t off = 0;
-  off += (size_t)snprintf(out, sizeof(out), "members count=%d", n);
-  for (int i = 0; i < n && i < 64 && off < sizeof(out); i++)
-    off += (size_t)snprintf(out + off, sizeof(out) - off, " %s=%s/%llu/%u",
-                            m[i].name, tr_member_state_name(m[i].state),
-                            (unsigned long long)m[i].epoch,
-                            m[i].incarnation);
-  event("%s", out);
+  size_t off;
+} members_line;
+
+static void members_add(void *arg, const tr_member *m) {
+  members_line *l = arg;
+  if (l->off >= sizeof(l->out)) return;
+  l->off += (size_t)snprintf(l->out + l->off, sizeof(l->out) - l->off,
+                             " %s=%s/%llu/%u", m->name,
+                             tr_member_state_name(m->state),
+                             (unsigned long long)m->epoch, m->incarnation);
+}
+
+static void cmd_members(tnode *t) {
+  members_line l = {.off = 0};
+  l.out[0] = '\0';
+  int n = tr_node_members(t->node, members_add, &l);
+  event("members count=%d%s", n, l.out);
 }
 
 static void cmd_stats(tnode *t) {

@@ -106,6 +106,17 @@ long tn_wait(tn_cluster *c, bool (*pred)(tn_cluster *, void *), void *arg,
   return pred(c, arg) ? (long)(tn_now_ms() - start) : -1;
 }
 
+static bool all_alive(tn_cluster *c, void *arg) {
+  int want = (int)(size_t)arg;
+  for (size_t i = 0; i < c->count; i++)
+    if (tn_members_in(c, i, TR_MEMBER_ALIVE) != want) return false;
+  return true;
+}
+
+long tn_wait_alive(tn_cluster *c, int n, uint32_t max_ms) {
+  return tn_wait(c, all_alive, (void *)(size_t)n, max_ms);
+}
+
 /* ---- the event log -------------------------------------------------------- */
 
 static void copy_str(char *dst, size_t cap, const char *s, size_t len) {
@@ -265,6 +276,25 @@ long tn_wait_events(tn_cluster *c, const char *kind, const char *actor,
                     size_t n, uint32_t max_ms) {
   count_want w = {kind, actor, n};
   return tn_wait(c, has_count, &w, max_ms);
+}
+
+typedef struct find_want {
+  const char *kind, *actor, *data;
+  bool want_status;
+  int status;
+} find_want;
+
+static bool has_event(tn_cluster *c, void *arg) {
+  find_want *w = arg;
+  return tn_find(c, w->kind, w->actor, w->data, w->want_status, w->status,
+                 NULL);
+}
+
+long tn_wait_find(tn_cluster *c, const char *kind, const char *actor,
+                  const char *data, bool want_status, int status,
+                  uint32_t max_ms) {
+  find_want w = {kind, actor, data, want_status, status};
+  return tn_wait(c, has_event, &w, max_ms);
 }
 
 /* ---- probe actors --------------------------------------------------------- */
@@ -459,13 +489,21 @@ typedef struct member_arg {
   tr_member_state st;
   const char *name;
   tr_member m[64];
+  int n;
 } member_arg;
+
+/* Collects up to 64 members into a->m; a->n counts them all. */
+static void member_collect(void *arg, const tr_member *m) {
+  member_arg *a = arg;
+  if (a->n < 64) a->m[a->n] = *m;
+  a->n++;
+}
 
 static int do_members_in(tr_node *n, void *arg) {
   member_arg *a = arg;
-  int total = tr_node_members(n, a->m, 64);
+  tr_node_members(n, member_collect, a);
   int k = 0;
-  for (int i = 0; i < total && i < 64; i++) k += a->m[i].state == a->st;
+  for (int i = 0; i < a->n && i < 64; i++) k += a->m[i].state == a->st;
   return k;
 }
 
@@ -480,8 +518,8 @@ int tn_members_in(tn_cluster *c, size_t i, tr_member_state st) {
 
 static int do_member_state(tr_node *n, void *arg) {
   member_arg *a = arg;
-  int total = tr_node_members(n, a->m, 64);
-  for (int i = 0; i < total && i < 64; i++)
+  tr_node_members(n, member_collect, a);
+  for (int i = 0; i < a->n && i < 64; i++)
     if (strcmp(a->m[i].name, a->name) == 0) return (int)a->m[i].state;
   return -1;
 }
@@ -548,9 +586,7 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
   };
   int rc = tr_node_new(&s->node, &cfg);
   if (rc != 0) return rc;
-  tr_member self;
-  tr_node_members(s->node, &self, 1);
-  snprintf(s->addr, sizeof(s->addr), "%s", self.addr);
+  snprintf(s->addr, sizeof(s->addr), "%s", tr_node_address(s->node));
   uv_mutex_init(&s->lock);
   uv_sem_init(&s->done, 0);
   atomic_init(&s->frozen, false);
@@ -612,6 +648,19 @@ int tn_new(tn_cluster **out, size_t count, const tn_opts *o) {
 fail:
   tn_free(c);
   return rc;
+}
+
+int tn_new_joined(tn_cluster **out, size_t count, const tn_opts *o,
+                  uint32_t max_ms) {
+  tn_cluster *c = NULL;
+  int rc = tn_new(&c, count, o);
+  if (rc != 0) return rc;
+  if (tn_wait_alive(c, (int)count, max_ms) < 0) {
+    tn_free(c);
+    return TR_ETIMEDOUT;
+  }
+  *out = c;
+  return 0;
 }
 
 void tn_free(tn_cluster *c) {

@@ -22,6 +22,10 @@ typedef struct tn_opts {
 /* Nodes "n0".."n<count-1>" listening on 127.0.0.1, every one seeded with
  * n0's address; each runs on its own thread. NULL opts: defaults. */
 int tn_new(tn_cluster **out, size_t count, const tn_opts *);
+/* tn_new, then waits (tn_wait_alive) until every node sees all `count`
+ * alive; TR_ETIMEDOUT (nothing left behind) if they do not within max_ms. */
+int tn_new_joined(tn_cluster **out, size_t count, const tn_opts *,
+                  uint32_t max_ms);
 /* Stops (leaving the cluster) and frees every node still running. */
 void tn_free(tn_cluster *);
 
@@ -47,6 +51,9 @@ void tn_thaw(tn_cluster *, size_t i);
  * returns the ms it took, or -1 if it never held. */
 long tn_wait(tn_cluster *, bool (*pred)(tn_cluster *, void *), void *arg,
              uint32_t max_ms);
+/* Waits (tn_wait) until every node sees exactly n members alive (itself
+ * included); returns the ms it took, or -1. */
+long tn_wait_alive(tn_cluster *, int n, uint32_t max_ms);
 
 /* ---- probes --------------------------------------------------------------- */
 
@@ -97,6 +104,11 @@ void tn_clear_events(tn_cluster *);
  * returns the ms it took, or -1. */
 long tn_wait_events(tn_cluster *, const char *kind, const char *actor,
                     size_t n, uint32_t max_ms);
+/* Waits (tn_wait) until tn_find would find such an event; returns the ms it
+ * took, or -1. */
+long tn_wait_find(tn_cluster *, const char *kind, const char *actor,
+                  const char *data, bool want_status, int status,
+                  uint32_t max_ms);
 
 /* ---- views (run through tn_call) ------------------------------------------ */
 

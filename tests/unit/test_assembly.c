@@ -4,6 +4,18 @@
  * is a cluster of one. Links the whole library. */
 #include "tr_test.h"
 
+typedef struct tt_collect_members {
+  tr_member *m;
+  int cap;
+  int *seen;
+} tt_collect_members;
+
+static void tt_collect_member(void *arg, const tr_member *m) {
+  tt_collect_members *c = arg;
+  if (*c->seen < c->cap) c->m[*c->seen] = *m;
+  (*c->seen)++;
+}
+
 static void invalid_config_is_rejected_with_einval(void **st) {
   (void)st;
   tr_node *n = (tr_node *)&n; /* garbage the call must not keep */
@@ -61,9 +73,14 @@ static void local_node_answers_the_cluster_calls(void **st) {
   cfg.name = "lonely";
   tr_node *n = tt_node_new(&cfg);
   tr_member m[2];
-  assert_int_equal(tr_node_members(n, m, 2), 1);
+  int seen = 0;
+  tt_collect_members cm = {m, 2, &seen};
+  assert_int_equal(tr_node_members(n, tt_collect_member, &cm), 1);
+  assert_int_equal(seen, 1);
   assert_string_equal(m[0].name, "lonely");
   assert_int_equal(m[0].state, TR_MEMBER_ALIVE);
+  assert_null(tr_node_address(n));
+  assert_int_equal(tr_node_members(n, NULL, NULL), 1);
   assert_string_equal(tr_member_state_name(m[0].state), "alive");
   assert_string_equal(tr_member_state_name(TR_MEMBER_LEFT), "left");
   tr_cluster_stats cs;

@@ -29,7 +29,10 @@ void cluster_leave(cluster *);
 void cluster_free(cluster *);
 
 /* What the public tr_node_* calls of a cluster node read. */
-int cluster_members(cluster *, tr_member *out, size_t cap);
+int cluster_members(cluster *, void (*fn)(void *arg, const tr_member *),
+                    void *arg);
+/* The advertised "host:port" (owned by the cluster). */
+const char *cluster_address(cluster *);
 /* The owner of id in the registry, or NULL (valid until the loop runs). */
 const char *cluster_locate(cluster *, const char *id);
 int cluster_stats(cluster *, tr_cluster_stats *out);

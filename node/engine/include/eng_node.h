@@ -6,7 +6,35 @@
 #ifndef TR_ENG_NODE_H
 #define TR_ENG_NODE_H
 
+#include <string.h>
+
 #include "eng_remote.h"
+
+/* ---- structs that grow (troupe.h, "Growth") ------------------------------- */
+
+/* Copies a caller's struct of `have` bytes into the library's of `want`
+ * bytes: fields the caller's struct lacks are 0; bytes the library does not
+ * know must be 0 (TR_EINVAL otherwise: the caller asks for something this
+ * library cannot do). */
+static inline int eng_struct_in(void *dst, size_t want, const void *src,
+                                size_t have) {
+  memset(dst, 0, want);
+  if (have <= want) {
+    memcpy(dst, src, have);
+    return 0;
+  }
+  memcpy(dst, src, want);
+  for (size_t i = want; i < have; i++)
+    if (((const unsigned char *)src)[i]) return TR_EINVAL;
+  return 0;
+}
+
+/* Writes the library's struct of `have` bytes into the caller's of `room`
+ * bytes: what fits. */
+static inline void eng_struct_out(void *dst, size_t room, const void *src,
+                                  size_t have) {
+  memcpy(dst, src, room < have ? room : have);
+}
 
 /* Creates the engine of a node from the engine's part of cfg (name, loop,
  * mailbox and payload bounds, ask timeout, batch, thread-safe queue, log);

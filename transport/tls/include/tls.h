@@ -127,6 +127,12 @@ const char *tls_conn_ciphersuite(tls_conn *);
 /* Client side: save the session after a handshake (full or resumed), to
  * offer it next time. *out is the caller's (tls_session_free). TR_EINVAL on
  * a server, before the handshake or after a failure; TR_ENOMEM. */
+/* What the certificate in `file` is for (tls_ident.c): its subject CN into
+ * cn (cap bytes) and whether it is for clients only (an extended key usage
+ * without serverAuth). 0, or TR_EINVAL with a one-line reason in err. */
+int tls_cert_identity(const char *file, char *cn, size_t cap,
+                      bool *client_only, char *err, size_t errlen);
+
 int tls_conn_save_session(tls_conn *, tls_session **out);
 void tls_session_free(tls_session *); /* NULL ok */
 

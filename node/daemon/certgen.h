@@ -1,6 +1,7 @@
 /* certgen.h — creating ECDSA P-256 keys and X.509 certificates with
  * mbedTLS's writer: a cluster CA, and node or client certificates signed by
- * it. Used by test setup now and by `troupe cert` later. */
+ * it: `troupe cert` and the tests' certificates. Daemon code on mbedTLS;
+ * nothing of the library uses it. */
 #ifndef TR_CERTGEN_H
 #define TR_CERTGEN_H
 

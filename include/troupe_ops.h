@@ -1,0 +1,141 @@
+/* troupe_ops.h — the operator client: requests to a running node from
+ * outside the cluster, as the `troupe` CLI makes them. A client holds a
+ * certificate from the cluster CA for clients only (`troupe cert client
+ * NAME`); it connects to any node's TLS port without joining the cluster,
+ * sends one request and reads the answer.
+ *
+ * Each call connects, asks, waits for the whole answer on a private event
+ * loop and closes: it blocks the calling thread (any thread; calls on
+ * different threads are independent) for at most the target's timeout
+ * (a subscription, once it has begun, until its callback says stop).
+ *
+ * Results. A call returns 0 when the node answered yes, or a negative TR_E*
+ * code. *err (may be NULL) says whose code it is: err->reason is
+ * TR_OP_FAIL_NONE when the node answered with that code (TR_ENOTFOUND: no
+ * such actor...), else why no answer came (the node is down, refused the
+ * certificate, did not answer in time...) with a one-line detail for
+ * people. Callbacks run on the calling thread, inside the call; the strings
+ * and structs they get are valid during the callback. */
+#ifndef TROUPE_OPS_H
+#define TROUPE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Which node to ask and as whom. The files are read at each call. */
+typedef struct tr_op_target {
+  const char *node;                /* "host:port" of any node's TLS port */
+  const char *ca_file;             /* PEM: the cluster CA */
+  const char *cert_file, *key_file; /* PEM: a client certificate and key */
+  const char *name;     /* the client's name, one the certificate holds;
+                           NULL: its subject CN */
+  uint32_t timeout_ms;  /* connecting and answering [5000] */
+  /* Non-zero: SIGINT and SIGTERM end the call while it waits (a
+   * subscription then ends with 0; anything else with TR_ECLOSED,
+   * TR_OP_FAIL_INTERRUPTED). The handlers are the call's own and gone when
+   * it returns. 0: signals are left alone. */
+  int stop_on_signals;
+  /* The connection's own log lines (link events), for --verbose; NULL:
+   * none. */
+  tr_log_fn log;
+  void *log_user;
+  tr_log_level log_level;
+} tr_op_target;
+
+/* Why no answer came; TR_OP_FAIL_NONE: the node answered. */
+#define TR_OP_FAIL_MAP(X)                                                    \
+  X(NONE, "none")                 /* the node answered */                    \
+  X(CONFIG, "config")             /* a file, the name or the address */      \
+  X(UNREACHABLE, "unreachable")   /* no connection: down, wrong port... */   \
+  X(REFUSED_NODE, "refused_node") /* we refused the node's certificate */    \
+  X(REFUSED_US, "refused_us")     /* the node refused ours, or our name */   \
+  X(SELF, "self")                 /* the node has this client's name */      \
+  X(HANDSHAKE_TIMEOUT, "handshake_timeout") /* no TLS handshake in time */   \
+  X(TIMEOUT, "timeout")           /* connected, no answer in time */         \
+  X(CLOSED, "closed")             /* the node closed before the answer */    \
+  X(PROTOCOL, "protocol")         /* the node sent something else */        \
+  X(INTERRUPTED, "interrupted")   /* a signal (stop_on_signals) */           \
+  X(NOMEM, "nomem")
+
+typedef enum {
+#define TR_OP_FAIL_ENUM_(name, str) TR_OP_FAIL_##name,
+  TR_OP_FAIL_MAP(TR_OP_FAIL_ENUM_)
+#undef TR_OP_FAIL_ENUM_
+  TR_OP_FAIL_COUNT
+} tr_op_fail;
+
+/* "unreachable", ... (static; NULL past the last). Any thread. */
+TR_API const char *tr_op_fail_name(tr_op_fail);
+
+typedef struct tr_op_error {
+  tr_op_fail reason;
+  char detail[384]; /* for people: "connection refused", "the node's
+                       certificate is not from this CA (untrusted: ...)" */
+} tr_op_error;
+
+/* The members the node knows, each to fn with self non-zero for the node
+ * answering. */
+TR_API int tr_op_members(const tr_op_target *,
+                         void (*fn)(void *arg, const tr_member *, int self),
+                         void *arg, tr_op_error *err);
+/* The registry as the node sees it: every id and its node (only those on
+ * node `on` when it is not NULL). */
+TR_API int tr_op_actors(const tr_op_target *, const char *on,
+                        void (*fn)(void *arg, const char *id,
+                                   const char *node),
+                        void *arg, tr_op_error *err);
+/* The node's counters by name ("sent", "dead_mailbox_full", ...), in a
+ * stable order; node is the answering node's name. */
+TR_API int tr_op_stats(const tr_op_target *,
+                       void (*fn)(void *arg, const char *node,
+                                  const char *name, uint64_t value),
+                       void *arg, tr_op_error *err);
+
+typedef struct tr_op_health {
+  char node[TR_ID_MAX + 1]; /* the answering node */
+  int ready;                /* joined, or alone by design */
+  uint32_t members_up;      /* alive or suspect, itself included */
+} tr_op_health_info;
+
+/* Fills *out when the node answered; returns 0 when it is ready,
+ * TR_ESTATE (err->reason NONE) when it is alive but not ready. */
+TR_API int tr_op_health(const tr_op_target *, tr_op_health_info *out,
+                        tr_op_error *err);
+/* Sends data to actor `to`, wherever it runs, as tr_node_send on the node
+ * would: 0 when it was accepted. */
+TR_API int tr_op_send(const tr_op_target *, const char *to, const void *data,
+                      size_t len, tr_op_error *err);
+
+/* An ask's reply or a publish: data from actor `from` on node `node`. */
+typedef struct tr_op_message {
+  const char *from, *node;
+  const void *data;
+  size_t len;
+} tr_op_message;
+
+/* Asks actor `to` (the node answers TR_ETIMEDOUT after timeout_ms; 0: the
+ * node's default) and hands the reply to fn. The target's timeout should be
+ * longer than timeout_ms. */
+TR_API int tr_op_ask(const tr_op_target *, const char *to, const void *data,
+                     size_t len, uint32_t timeout_ms,
+                     void (*fn)(void *arg, const tr_op_message *),
+                     void *arg, tr_op_error *err);
+/* Subscribes to (publisher, topic) (topic NULL or "": the default topic)
+ * and hands each publish to fn until fn returns non-zero (the call then
+ * returns 0), the node goes away (TR_ECLOSED) or a signal ends it. started
+ * (may be NULL) runs once the subscription is in place. */
+TR_API int tr_op_sub(const tr_op_target *, const char *publisher,
+                     const char *topic, void (*started)(void *arg),
+                     int (*fn)(void *arg, const tr_op_message *), void *arg,
+                     tr_op_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TROUPE_OPS_H */

@@ -1,0 +1,261 @@
+/* op_verbs.c — the operator client's verbs (troupe_ops.h): each builds one
+ * OpRequest and turns the structured replies into the caller's callbacks.
+ * The connection and the call itself: op_client.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "op_client.h"
+
+static int start(op_call *k, const tr_op_target *t, const op_verb *v,
+                 void *user) {
+  memset(k, 0, sizeof(*k));
+  k->t = t;
+  k->verb = v;
+  k->user = user;
+  return t ? 0 : TR_EINVAL;
+}
+
+/* A request for verb with target (may be NULL); TR_EINVAL when the target
+ * does not fit an id. */
+static int request(troupe_OpRequest *req, troupe_OpVerb verb,
+                   const char *target, tr_op_error *err) {
+  *req = (troupe_OpRequest)troupe_OpRequest_init_zero;
+  req->has_verb = true;
+  req->verb = verb;
+  if (!target) return 0;
+  if (!target[0] || strlen(target) >= sizeof(req->target)) {
+    if (err) {
+      err->reason = TR_OP_FAIL_CONFIG;
+      snprintf(err->detail, sizeof(err->detail), "'%.300s' is not a valid id",
+               target);
+    }
+    return TR_EINVAL;
+  }
+  req->has_target = true;
+  snprintf(req->target, sizeof(req->target), "%s", target);
+  return 0;
+}
+
+static int bad_target(tr_op_error *err) {
+  if (err) {
+    err->reason = TR_OP_FAIL_CONFIG;
+    snprintf(err->detail, sizeof(err->detail), "no target given");
+  }
+  return TR_EINVAL;
+}
+
+/* ---- members ------------------------------------------------------------------ */
+
+typedef struct members_arg {
+  void (*fn)(void *, const tr_member *, int);
+  void *arg;
+} members_arg;
+
+static bool members_reply(op_call *k, const troupe_OpReply *r,
+                          wire_slice data) {
+  (void)data;
+  members_arg *a = k->user;
+  for (pb_size_t i = 0; i < r->members_count; i++) {
+    const troupe_OpMember *m = &r->members[i];
+    tr_member out = {.epoch = m->epoch,
+                     .incarnation = m->incarnation,
+                     .state = (tr_member_state)m->state};
+    snprintf(out.name, sizeof(out.name), "%s", m->name);
+    snprintf(out.addr, sizeof(out.addr), "%s", m->addr);
+    if (a->fn) a->fn(a->arg, &out, r->has_node && !strcmp(r->node, m->name));
+  }
+  return true;
+}
+
+static const op_verb members_verb = {.on_reply = members_reply};
+
+int tr_op_members(const tr_op_target *t,
+                  void (*fn)(void *, const tr_member *, int), void *arg,
+                  tr_op_error *err) {
+  op_call k;
+  members_arg a = {fn, arg};
+  if (start(&k, t, &members_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_MEMBERS, NULL, err);
+  return op_call_run(&k, &req, NULL, 0, err);
+}
+
+/* ---- actors --------------------------------------------------------------------- */
+
+typedef struct actors_arg {
+  void (*fn)(void *, const char *, const char *);
+  void *arg;
+} actors_arg;
+
+static bool actors_reply(op_call *k, const troupe_OpReply *r,
+                         wire_slice data) {
+  (void)data;
+  actors_arg *a = k->user;
+  for (pb_size_t i = 0; i < r->actors_count; i++)
+    if (a->fn) a->fn(a->arg, r->actors[i].id, r->actors[i].node);
+  return true;
+}
+
+static const op_verb actors_verb = {.on_reply = actors_reply};
+
+int tr_op_actors(const tr_op_target *t, const char *on,
+                 void (*fn)(void *, const char *, const char *), void *arg,
+                 tr_op_error *err) {
+  op_call k;
+  actors_arg a = {fn, arg};
+  if (start(&k, t, &actors_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_ACTORS, on && on[0] ? on : NULL,
+                   err);
+  return rc ? rc : op_call_run(&k, &req, NULL, 0, err);
+}
+
+/* ---- stats and health ---------------------------------------------------------- */
+
+typedef struct stats_arg {
+  void (*fn)(void *, const char *, const char *, uint64_t);
+  void *arg;
+} stats_arg;
+
+static bool stats_reply(op_call *k, const troupe_OpReply *r,
+                        wire_slice data) {
+  (void)data;
+  stats_arg *a = k->user;
+  for (pb_size_t i = 0; i < r->counters_count; i++)
+    if (a->fn)
+      a->fn(a->arg, r->node, r->counters[i].name, r->counters[i].value);
+  return true;
+}
+
+static const op_verb stats_verb = {.on_reply = stats_reply};
+
+int tr_op_stats(const tr_op_target *t,
+                void (*fn)(void *, const char *, const char *, uint64_t),
+                void *arg, tr_op_error *err) {
+  op_call k;
+  stats_arg a = {fn, arg};
+  if (start(&k, t, &stats_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_STATS, NULL, err);
+  return op_call_run(&k, &req, NULL, 0, err);
+}
+
+static void health_take(op_call *k, const troupe_OpReply *r) {
+  tr_op_health_info *h = k->user;
+  if (!h) return;
+  snprintf(h->node, sizeof(h->node), "%s", r->node);
+  h->ready = r->has_health && r->health.ready;
+  h->members_up = r->has_health ? r->health.members_up : 0;
+}
+
+static bool health_reply(op_call *k, const troupe_OpReply *r,
+                         wire_slice data) {
+  (void)data;
+  health_take(k, r);
+  return true;
+}
+
+static const op_verb health_verb = {.on_reply = health_reply,
+                                    .on_error = health_take};
+
+int tr_op_health(const tr_op_target *t, tr_op_health_info *out,
+                 tr_op_error *err) {
+  op_call k;
+  if (out) memset(out, 0, sizeof(*out));
+  if (start(&k, t, &health_verb, out) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_HEALTH, NULL, err);
+  return op_call_run(&k, &req, NULL, 0, err);
+}
+
+/* ---- send, ask, sub -------------------------------------------------------------- */
+
+static bool send_reply(op_call *k, const troupe_OpReply *r, wire_slice data) {
+  (void)k, (void)r, (void)data;
+  return false;
+}
+
+static const op_verb send_verb = {.on_reply = send_reply};
+
+int tr_op_send(const tr_op_target *t, const char *to, const void *data,
+               size_t len, tr_op_error *err) {
+  op_call k;
+  if (!to || start(&k, t, &send_verb, NULL) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_SEND, to, err);
+  return rc ? rc : op_call_run(&k, &req, data, len, err);
+}
+
+typedef struct message_arg {
+  void (*ask_fn)(void *, const tr_op_message *);
+  void (*started)(void *);
+  int (*sub_fn)(void *, const tr_op_message *);
+  void *arg;
+} message_arg;
+
+static tr_op_message message_of(const troupe_OpReply *r, wire_slice data) {
+  return (tr_op_message){.from = r->has_from ? r->from : "",
+                         .node = r->has_node ? r->node : "",
+                         .data = data.p ? (const void *)data.p : "",
+                         .len = data.len};
+}
+
+static bool ask_reply(op_call *k, const troupe_OpReply *r, wire_slice data) {
+  message_arg *a = k->user;
+  tr_op_message m = message_of(r, data);
+  if (a->ask_fn) a->ask_fn(a->arg, &m);
+  return false;
+}
+
+static const op_verb ask_verb = {.on_reply = ask_reply};
+
+int tr_op_ask(const tr_op_target *t, const char *to, const void *data,
+              size_t len, uint32_t timeout_ms,
+              void (*fn)(void *, const tr_op_message *), void *arg,
+              tr_op_error *err) {
+  op_call k;
+  message_arg a = {.ask_fn = fn, .arg = arg};
+  if (!to || start(&k, t, &ask_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_ASK, to, err);
+  if (rc) return rc;
+  req.has_timeout_ms = timeout_ms != 0;
+  req.timeout_ms = timeout_ms;
+  return op_call_run(&k, &req, data, len, err);
+}
+
+static bool sub_reply(op_call *k, const troupe_OpReply *r, wire_slice data) {
+  message_arg *a = k->user;
+  if (r->more && !data.len && !r->has_from) { /* the stream has begun */
+    if (a->started) a->started(a->arg);
+    return true;
+  }
+  tr_op_message m = message_of(r, data);
+  return !(a->sub_fn && a->sub_fn(a->arg, &m) != 0);
+}
+
+static const op_verb sub_verb = {.on_reply = sub_reply, .streams = true};
+
+int tr_op_sub(const tr_op_target *t, const char *publisher,
+              const char *topic, void (*started)(void *),
+              int (*fn)(void *, const tr_op_message *), void *arg,
+              tr_op_error *err) {
+  op_call k;
+  message_arg a = {.started = started, .sub_fn = fn, .arg = arg};
+  if (!publisher || start(&k, t, &sub_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_SUB, publisher, err);
+  if (rc) return rc;
+  if (topic && topic[0]) {
+    if (strlen(topic) >= sizeof(req.topic)) {
+      if (err) {
+        err->reason = TR_OP_FAIL_CONFIG;
+        snprintf(err->detail, sizeof(err->detail), "topic too long");
+      }
+      return TR_EINVAL;
+    }
+    req.has_topic = true;
+    snprintf(req.topic, sizeof(req.topic), "%s", topic);
+  }
+  return op_call_run(&k, &req, NULL, 0, err);
+}

@@ -1,0 +1,119 @@
+/* ops_print.c — the operator verbs' output, text for people or JSON: the
+ * formatting that the node used to do, now on the client side of the
+ * structured operator replies. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "ops_print.h"
+
+void ops_print_json_str(FILE *f, const void *p, size_t len) {
+  const unsigned char *s = p;
+  fputc('"', f);
+  for (size_t i = 0; i < len; i++) {
+    unsigned ch = s[i];
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch == '\n')
+      fputs("\\n", f);
+    else if (ch < 0x20 || ch >= 0x7f)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc((int)ch, f);
+  }
+  fputc('"', f);
+}
+
+static void json_str(const char *s) { ops_print_json_str(stdout, s, strlen(s)); }
+
+void ops_list_begin(ops_list *l) {
+  l->n = 0;
+  if (l->json) printf("[");
+}
+
+void ops_list_end(ops_list *l) {
+  if (l->json) printf("]\n");
+}
+
+void ops_print_member(void *arg, const tr_member *m, int self) {
+  ops_list *l = arg;
+  const char *st = tr_member_state_name(m->state);
+  if (l->json) {
+    printf("%s{\"name\":", l->n ? "," : "");
+    json_str(m->name);
+    printf(",\"addr\":");
+    json_str(m->addr);
+    printf(",\"state\":\"%s\",\"epoch\":%" PRIu64 ",\"incarnation\":%" PRIu32
+           ",\"self\":%s}",
+           st, m->epoch, m->incarnation, self ? "true" : "false");
+  } else {
+    printf("%-24s %-8s %-24s epoch=%" PRIu64 " inc=%" PRIu32 "%s\n", m->name,
+           st, m->addr[0] ? m->addr : "-", m->epoch, m->incarnation,
+           self ? " (this node)" : "");
+  }
+  l->n++;
+}
+
+void ops_print_actor(void *arg, const char *id, const char *node) {
+  ops_list *l = arg;
+  if (l->json) {
+    printf("%s{\"id\":", l->n ? "," : "");
+    json_str(id);
+    printf(",\"node\":");
+    json_str(node);
+    printf("}");
+  } else {
+    printf("%-40s %s\n", id, node);
+  }
+  l->n++;
+}
+
+/* Stats are one object (JSON) or aligned lines, led by the node's name. */
+void ops_print_counter(void *arg, const char *node, const char *name,
+                       uint64_t value) {
+  ops_list *l = arg;
+  if (l->n == 0) {
+    if (l->json) {
+      printf("{\"node\":");
+      json_str(node);
+    } else {
+      printf("%-18s %s\n", "node", node);
+    }
+  }
+  if (l->json) {
+    printf(",");
+    json_str(name);
+    printf(":%" PRIu64, value);
+  } else {
+    printf("%-18s %" PRIu64 "\n", name, value);
+  }
+  l->n++;
+}
+
+void ops_print_health(const tr_op_health_info *h, bool json) {
+  if (json) {
+    printf("{\"node\":");
+    json_str(h->node);
+    printf(",\"alive\":true,\"ready\":%s,\"members_up\":%" PRIu32 "}\n",
+           h->ready ? "true" : "false", h->members_up);
+  } else {
+    printf("%s: alive, %s, %" PRIu32 " member%s up (alive or suspect)\n",
+           h->node, h->ready ? "ready" : "not ready (joining)", h->members_up,
+           h->members_up == 1 ? "" : "s");
+  }
+}
+
+void ops_print_message(const tr_op_message *m, bool json) {
+  if (json) {
+    printf("{\"from\":");
+    json_str(m->from);
+    printf(",\"node\":");
+    json_str(m->node);
+    printf(",\"data\":");
+    ops_print_json_str(stdout, m->data, m->len);
+    printf("}\n");
+  } else {
+    fwrite(m->data, 1, m->len, stdout);
+    if (!m->len || ((const char *)m->data)[m->len - 1] != '\n') putchar('\n');
+  }
+  fflush(stdout);
+}
