@@ -17,9 +17,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Debian packages the build and the tests need; erlang only for benchmarks.
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
             libnanopb-dev nanopb libcmocka-dev uthash-dev)
-# The tests also need network namespaces and iptables (tests/netns), and
-# promtool and prometheus to check the daemon's /metrics (tests/daemon).
-test_pkgs=(iproute2 iptables prometheus curl python3 python3-yaml)
+# The tests also need network namespaces and iptables (tests/netns),
+# promtool and prometheus to check the daemon's /metrics (tests/daemon), and
+# shellcheck and systemd-analyze for the deployment files (tests/deploy).
+test_pkgs=(iproute2 iptables prometheus curl python3 python3-yaml shellcheck
+           systemd)
 bench_pkgs=(erlang-nox valgrind python3)
 
 as_root() {
@@ -52,14 +54,17 @@ configure_build() { # dir, extra cmake args...
 # tests/docker needs an engine and debian:bookworm-slim. Where the project's
 # CI environment sits beside the checkout (../shared/env) and we are root,
 # its scripts provide both without a registry; elsewhere (or with
-# TROUPE_DOCKER_TESTS=0) the test skips visibly.
+# TROUPE_DOCKER_TESTS=0) the test skips visibly. In CI (CI=true) that
+# preparation is required: TROUPE_REQUIRE_DOCKER makes docker.cluster fail,
+# not skip, when it did not work.
 prepare_docker() {
   local env=$here/../shared/env
   [ "$(id -u)" -eq 0 ] || return 0
   [ "${TROUPE_DOCKER_TESTS:-1}" != 0 ] || return 0
   [ -x "$env/docker-ready.sh" ] && [ -x "$env/base-image.sh" ] || return 0
+  [ "${CI:-}" = true ] && export TROUPE_REQUIRE_DOCKER=1
   "$env/docker-ready.sh" && "$env/base-image.sh" ||
-    echo "dev.sh: docker not prepared; tests/docker will skip" >&2
+    echo "dev.sh: docker not prepared; tests/docker will skip (fail in CI)" >&2
 }
 
 cmd=${1:-}
@@ -72,6 +77,11 @@ case "$cmd" in
     "$here/build/examples/ticker" ;;
   test)
     install_pkgs "${build_pkgs[@]}" "${test_pkgs[@]}"
+    # In CI, as root, with iproute2 and iptables just installed, the
+    # network-namespace tests must run: a missing prerequisite fails them.
+    if [ "${CI:-}" = true ] && [ "$(id -u)" -eq 0 ]; then
+      export TROUPE_REQUIRE_NETNS=1
+    fi
     prepare_docker
     echo "== plain build (-Werror) =="
     configure_build "$here/build" -DTR_BUILD_BENCH=ON

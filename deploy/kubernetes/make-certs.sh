@@ -50,8 +50,16 @@ cp "$ca/ca.pem" "$ca/ops.pem" "$ca/ops.key" "$sec/"
 for ((i = 0; i < replicas; i++)); do
   cp "$ca/troupe-$i.pem" "$ca/troupe-$i.key" "$sec/"
 done
-"$kubectl" create secret generic troupe-certs --namespace "$namespace" \
-  --from-file="$sec/" --dry-run=client -o yaml >"$dir/secret.yaml"
+# The Secret, written here (what `kubectl create secret generic
+# --from-file --dry-run=client -o yaml` writes), so only --apply needs
+# kubectl.
+{
+  printf 'apiVersion: v1\nkind: Secret\ntype: Opaque\nmetadata:\n'
+  printf '  name: troupe-certs\n  namespace: %s\ndata:\n' "$namespace"
+  for f in "$sec"/*; do
+    printf '  %s: %s\n' "$(basename "$f")" "$(base64 -w0 "$f")"
+  done
+} >"$dir/secret.yaml"
 chmod 0600 "$dir/secret.yaml"
 echo "make-certs.sh: $dir/secret.yaml holds the Secret troupe-certs ($replicas nodes)"
 echo "make-certs.sh: keep $ca (the CA key) safe and out of the cluster"

@@ -239,7 +239,8 @@ def main(root):
     if check(os.path.exists(mk), "make-certs.sh missing"):
         text = open(mk).read()
         secret_names = {get(v, "secret.secretName") for v in volumes.values()}
-        check(any(f"secret generic {s}" in text for s in secret_names if s),
+        # The Secret it writes names itself "name: <secret>".
+        check(any(f"name: {s}" in text for s in secret_names if s),
               f"make-certs.sh does not make the Secret {secret_names}")
         check("troupe-$i" in text, "make-certs.sh does not name the nodes troupe-N")
         check(sts["metadata"]["name"] == "troupe",

@@ -3,31 +3,25 @@
  * on unsubscribe and stop, subscribing before the publisher exists, the
  * publisher moving to another node and its node restarting, a slow
  * subscriber's drops counted while others get everything, and a
- * subscriber node leaving. Every wait is bounded. */
+ * subscriber node leaving. Every wait is bounded, and waits for an event:
+ * "nothing more arrived" is shown by a later message on the same path
+ * (from one sender to one receiver messages arrive in order), never by
+ * sleeping. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cluster_harness.h"
 
 #define JOIN_MS 15000u
 #define SETTLE_MS 10000u
 
-static bool all_alive(tn_cluster *c, void *arg) {
-  int want = (int)(size_t)arg;
-  for (size_t i = 0; i < tn_count(c); i++)
-    if (tn_members_in(c, i, TR_MEMBER_ALIVE) != want) return false;
-  return true;
-}
-
 static tn_cluster *start(size_t n) {
   tn_cluster *c = NULL;
-  assert_int_equal(tn_new(&c, n, NULL), 0);
-  assert_true(tn_wait(c, all_alive, (void *)n, JOIN_MS) >= 0);
+  assert_int_equal(tn_new_joined(&c, n, NULL, JOIN_MS), 0);
   return c;
 }
 
@@ -88,14 +82,25 @@ static void wait_owner(tn_cluster *c, size_t node, const char *id,
     fail_msg("node %zu never resolved %s to %s", node, id, owner);
 }
 
-/* The publishes actor got, in order, are exactly p0..p<n-1> on topic. */
-static void assert_in_order(tn_cluster *c, const char *actor,
-                            const char *topic, int n) {
-  assert_int_equal(tn_count_events(c, "publish", actor), (size_t)n);
-  for (int k = 0; k < n; k++) {
+/* Waits until actor has recorded command cmd (the probe records it once
+ * the command has run, every publish or send in it queued). */
+static void wait_cmd_done(tn_cluster *c, const char *actor, const char *cmd) {
+  if (tn_wait_find(c, "cmd", actor, cmd, true, 0, SETTLE_MS) < 0)
+    fail_msg("%s did not run \"%s\"", actor, cmd);
+}
+
+/* The publishes actor got, in order, are exactly p0..p<n-1> on topic, then
+ * "end" on topic: the barrier published after them. */
+static void assert_in_order_then_end(tn_cluster *c, const char *actor,
+                                     const char *topic, int n) {
+  assert_int_equal(tn_count_events(c, "publish", actor), (size_t)n + 1);
+  for (int k = 0; k <= n; k++) {
     tn_event e;
     char want[16];
-    snprintf(want, sizeof(want), "p%d", k);
+    if (k < n)
+      snprintf(want, sizeof(want), "p%d", k);
+    else
+      snprintf(want, sizeof(want), "end");
     assert_true(tn_nth(c, "publish", actor, (size_t)k, &e));
     assert_string_equal(e.data, want);
     assert_string_equal(e.topic, topic);
@@ -117,13 +122,16 @@ static void test_topics_and_order(void **state) {
   wait_interest(c, 0, 2); /* n1 (default), n2 (prices) */
   assert_int_equal(tn_cmd(c, 0, "pub", "pubn - 300"), 0);
   assert_int_equal(tn_cmd(c, 0, "pub", "pubn prices 200"), 0);
-  wait_count(c, "publish", "s0", 300);
-  wait_count(c, "publish", "s1", 300);
-  wait_count(c, "publish", "s2", 200);
-  usleep(100000); /* anything extra would show now */
-  assert_in_order(c, "s0", "", 300);
-  assert_in_order(c, "s1", "", 300);
-  assert_in_order(c, "s2", "prices", 200);
+  /* A barrier on each topic: once a subscriber has its "end", anything
+   * published before it (an extra copy, another topic's) would be in too. */
+  assert_int_equal(tn_cmd(c, 0, "pub", "pub - end"), 0);
+  assert_int_equal(tn_cmd(c, 0, "pub", "pub prices end"), 0);
+  wait_count(c, "publish", "s0", 301);
+  wait_count(c, "publish", "s1", 301);
+  wait_count(c, "publish", "s2", 201);
+  assert_in_order_then_end(c, "s0", "", 300);
+  assert_in_order_then_end(c, "s1", "", 300);
+  assert_in_order_then_end(c, "s2", "prices", 200);
   tn_event e;
   assert_true(tn_nth(c, "publish", "s1", 0, &e));
   assert_string_equal(e.from, "pub");
@@ -167,9 +175,18 @@ static void test_one_crossing_and_withdraw(void **state) {
   wait_interest(c, 0, 0);
   assert_int_equal(tn_peer(c, 0, "n1", &before), 0);
   assert_int_equal(tn_cmd(c, 0, "pub", "pubn - 20"), 0);
-  usleep(200000);
+  /* envelopes_out counts what is queued to the link, at once: once the
+   * command has run, the 20 publishes would show. */
+  wait_cmd_done(c, "pub", "pubn - 20");
   assert_int_equal(tn_peer(c, 0, "n1", &after), 0);
   assert_int_equal(after.envelopes_out, before.envelopes_out);
+  /* And a send from pub to m5 after them, on the same link, is the only
+   * envelope to cross: when it is in, nothing else came with it. */
+  assert_int_equal(tn_cmd(c, 0, "pub", "send m5 barrier"), 0);
+  if (tn_wait_find(c, "send", "m5", "barrier", false, 0, SETTLE_MS) < 0)
+    fail_msg("the barrier did not reach m5");
+  assert_int_equal(tn_peer(c, 0, "n1", &after), 0);
+  assert_int_equal(after.envelopes_out, before.envelopes_out + 1);
   assert_int_equal(tn_count_events(c, "publish", "m5"), 50);
   tn_free(c);
 }
@@ -210,7 +227,7 @@ static void test_pending_moves_and_restart(void **state) {
 
   /* n0's process restarts (new epoch) and spawns it again. */
   assert_int_equal(tn_restart(c, 0), 0);
-  assert_true(tn_wait(c, all_alive, (void *)3, JOIN_MS) >= 0);
+  assert_true(tn_wait_alive(c, 3, JOIN_MS) >= 0);
   assert_int_equal(tn_probe(c, 0, "later"), 0);
   wait_interest(c, 0, 1);
   assert_int_equal(tn_cmd(c, 0, "later", "pub news three"), 0);
@@ -222,6 +239,13 @@ static void test_pending_moves_and_restart(void **state) {
     assert_string_equal(e.data, want[k]);
   }
   tn_free(c);
+}
+
+/* tiny on node 1 has had n publishes delivered or dropped. */
+static bool tiny_accounted(tn_cluster *c, void *arg) {
+  uint64_t delivered = 0, dropped = 0;
+  return tn_sub_counts(c, 1, "tiny", &delivered, &dropped) == 1 &&
+         delivered + dropped == (size_t)arg;
 }
 
 /* A subscriber with a tiny mailbox under a burst: its drops are counted,
@@ -238,16 +262,17 @@ static void test_slow_subscriber(void **state) {
   wait_interest(c, 0, 1);
   assert_int_equal(tn_cmd(c, 0, "pub", "pubn - 500"), 0);
   wait_count(c, "publish", "big", 500);
+  if (tn_wait(c, tiny_accounted, (void *)(size_t)500, SETTLE_MS) < 0)
+    fail_msg("tiny's subscription does not account for 500 publishes");
   uint64_t delivered = 0, dropped = 0;
-  for (int k = 0; k < 500; k++) {
-    assert_int_equal(tn_sub_counts(c, 1, "tiny", &delivered, &dropped), 1);
-    if (delivered + dropped == 500) break;
-    usleep(10000);
-  }
+  assert_int_equal(tn_sub_counts(c, 1, "tiny", &delivered, &dropped), 1);
   print_message("tiny: %llu delivered, %llu dropped\n",
                 (unsigned long long)delivered, (unsigned long long)dropped);
   assert_int_equal(delivered + dropped, 500);
   assert_true(dropped > 0);
+  /* What was queued to tiny is what it gets, once it has worked through
+   * its mailbox. */
+  wait_count(c, "publish", "tiny", delivered);
   assert_int_equal(tn_count_events(c, "publish", "tiny"), delivered);
   assert_int_equal(tn_sub_counts(c, 1, "big", &delivered, &dropped), 1);
   assert_int_equal(delivered, 500);

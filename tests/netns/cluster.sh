@@ -11,22 +11,17 @@
 #             partition restart lossdelay
 # Prints PASS/FAIL per scenario and the figures as JSON lines (one object per
 # figure: name, value, unit, params). Exit 0 all passed, 1 a failure, 77
-# skipped (not root, no `ip netns`).
-# Environment: TROUPE_NETNS_PREFIX (default trn<pid>-), TROUPE_NETNS_SUBNET
+# skipped, the reason printed: not root, no `ip netns`, or (after the other
+# scenarios ran) no working iptables for partition and lossdelay.
+# Environment: TROUPE_REQUIRE_NETNS=1 (CI: fail wherever this would skip),
+# TROUPE_NETNS_PREFIX (default trn<pid>-), TROUPE_NETNS_SUBNET
 # (default 10.78.0, a /24), TR_NETNS_LOSS_SECS (CI loss run, default 60),
 # TNODE_ARGS (extra tnode flags, e.g. "--log-level 3"), TR_NETNS_KEEP=1
 # (keep the work directory with every node's output).
 set -uo pipefail
 
-# Each run has its own namespaces (the prefix carries the script's pid) and
-# its own bridge, so runs side by side (ctest in several build trees) do not
-# meet; the same subnet in two runs is two separate networks.
-P=${TROUPE_NETNS_PREFIX:-trn$$-}
 NET=${TROUPE_NETNS_SUBNET:-10.78.0}
-HUB=${P}hub
 N=5
-NODE_PORT=7000  # each node listens on 127.0.0.1 inside its namespace
-PROXY_PORT=7100 # its delay proxy listens on eth0; that is what peers dial
 
 BIN=${1:-}
 shift || true
@@ -54,13 +49,6 @@ partition() {  # partition "1 2" "3 4 5"
   done; done
 }
 heal() { local i; for i in $(seq 1 $N); do nsx "$i" iptables -w -F INPUT; done; }
-loss_all() {  # loss_all PROBABILITY: random drop on every host's eth0 egress
-  local i
-  for i in $(seq 1 $N); do
-    nsx "$i" iptables -w -A OUTPUT -o eth0 -m statistic --mode random \
-      --probability "$1" -j DROP || return 1
-  done
-}
 
 # ---- scenarios ------------------------------------------------------------
 
@@ -128,7 +116,10 @@ scenario_resolve() {
       mark[$i]=$(lines "$i")
       [ "$i" = "$owner" ] || cmd "$i" "waitloc r$k n$owner 8000"
     done
-    sleep 0.05 # the polls are running before the spawn
+    for i in $(seq 1 $N); do  # the polls are running before the spawn
+      [ "$i" = "$owner" ] || wait_line "$i" "waitloc_start r$k " 5 "${mark[$i]}" >/dev/null ||
+        { fail "n$i did not start polling for r$k"; return; }
+    done
     cmd "$owner" "spawn r$k"
     l=$(wait_line "$owner" "spawned r$k " 5 "${mark[$owner]}") || { fail "no spawn r$k"; return; }
     t0=$(ts "$l")
@@ -224,7 +215,7 @@ scenario_stop() {
 
 scenario_partition() {
   begin partition "partition {1,2}|{3,4,5}, same id on both sides, heal"
-  [ "$HAVE_IPTABLES" = 1 ] || { skipped "iptables not installed"; return; }
+  [ "$HAVE_IPTABLES" = 1 ] || { skipped "$NO_IPTABLES"; return; }
   start_cluster 0 || { fail "no cluster"; return; }
   local i l a b w loser locs
   partition "1 2" "3 4 5"
@@ -314,7 +305,7 @@ scenario_restart() {
 scenario_lossdelay() {
   local secs=$1 i before after downs=0 sus=0 rej=0 l s r
   begin lossdelay "5% loss on every link and 100 ms each way for ${secs} s: no false deaths"
-  [ "$HAVE_IPTABLES" = 1 ] || { skipped "iptables not installed"; return; }
+  [ "$HAVE_IPTABLES" = 1 ] || { skipped "$NO_IPTABLES"; return; }
   start_cluster 100 || { fail "no cluster"; return; }
   declare -A mark=() s0=()
   for i in $(seq 1 $N); do
@@ -350,10 +341,7 @@ scenario_lossdelay() {
 
 # ---- main -----------------------------------------------------------------
 
-ns_up || { echo "FAIL: could not create the namespaces"; exit 1; }
-mkdir -p "$WORK/pki"
-"$BIN/tnode" --gen-pki "$WORK/pki" $(seq -f 'n%g' 1 $N) || { echo "FAIL: gen-pki"; exit 1; }
-log "netns: $N hosts ${P}1..$P$N on $NET.0/24, work dir $WORK, mode $MODE"
+hosts_up "netns ($MODE)"
 
 if [ "$MODE" = bench ]; then
   want resolve && scenario_resolve 20
@@ -370,6 +358,4 @@ else
   want lossdelay && scenario_lossdelay "${TR_NETNS_LOSS_SECS:-60}"
 fi
 
-echo "netns: $PASSED passed, $FAILED failed, $SKIPPED skipped"
-[ "$FAILED" = 0 ] || exit 1
-exit 0
+finish netns

@@ -1,27 +1,58 @@
 #!/usr/bin/env bash
-# lib.sh — shared by the network-namespace tests (cluster.sh, pubsub.sh):
-# hosts in namespaces on one bridge, tnode processes fed through fifos,
-# bounded waits on their output, PASS/FAIL reporting, cleanup on exit.
-# Source it after setting P (namespace prefix), NET (a /24 prefix), HUB, N
-# (hosts), NODE_PORT, PROXY_PORT, BIN and ONLY; sourcing checks for root
-# and `ip netns` (exit 77 when missing), makes WORK and sets the traps.
+# lib.sh — shared by the network-namespace tests (cluster.sh, pubsub.sh,
+# flap.sh): hosts in namespaces on one bridge, tnode processes fed through
+# fifos, bounded waits on their output, PASS/FAIL reporting, cleanup on exit.
+# Source it after setting NET (a /24 prefix), N (hosts), BIN and ONLY;
+# sourcing sets P (the namespace prefix, TROUPE_NETNS_PREFIX or one of this
+# run's own), HUB and the ports, checks for root and `ip netns` (exit 77
+# when missing), makes WORK and sets the traps. A test ends with `finish`.
+#
+# Skips are skips: a test that cannot run here, or a scenario of it that
+# cannot (no iptables), makes the whole ctest entry skipped (exit 77, the
+# reasons printed), unless another scenario failed (exit 1). With
+# TROUPE_REQUIRE_NETNS=1 (CI, as root with iproute2 and iptables installed)
+# nothing may skip: every such case fails instead, saying what is missing.
 # shellcheck disable=SC2034  # the callers use what this sets
 
-skip() { echo "SKIP: $*"; exit 77; }
+# Each run has its own namespaces (the prefix carries the script's pid) and
+# its own bridge, so runs side by side (ctest in several build trees) do not
+# meet; the same subnet in two runs is two separate networks.
+P=${TROUPE_NETNS_PREFIX:-trn$$-}
+HUB=${P}hub
+NODE_PORT=7000  # each node listens on 127.0.0.1 inside its namespace
+PROXY_PORT=7100 # its delay proxy listens on eth0; that is what peers dial
+
+REQUIRE=${TROUPE_REQUIRE_NETNS:-0}
+skip() {  # skip REASON: this whole test cannot run here
+  if [ "$REQUIRE" = 1 ]; then
+    echo "FAIL: $* (TROUPE_REQUIRE_NETNS=1: the netns tests must run here)"
+    exit 1
+  fi
+  echo "SKIP: $*"
+  exit 77
+}
 [ "$(id -u)" -eq 0 ] || skip "not root (network namespaces need root)"
 command -v ip >/dev/null || skip "iproute2 (ip) not installed"
 if ! ip netns add "${P}probe" 2>/dev/null; then skip "ip netns unavailable here"; fi
+# iptables present and working in a namespace (the kernel's tables too).
+HAVE_IPTABLES=1
+NO_IPTABLES="iptables not installed"
+if command -v iptables >/dev/null; then
+  ip netns exec "${P}probe" iptables -w -S >/dev/null 2>&1 ||
+    { HAVE_IPTABLES=0; NO_IPTABLES="iptables does not work in a network namespace here"; }
+else
+  HAVE_IPTABLES=0
+fi
 ip netns del "${P}probe"
 [ -x "$BIN/tnode" ] && [ -x "$BIN/delay_proxy" ] || {
   echo "FAIL: $BIN/tnode or $BIN/delay_proxy missing"; exit 1; }
-HAVE_IPTABLES=1
-command -v iptables >/dev/null || HAVE_IPTABLES=0
 
 WORK=$(mktemp -d /tmp/troupe-netns.XXXXXX)
 declare -A PID PPID_ FD GEN  # node pid, proxy pid, fifo fd, start count
 FAILED=0
 PASSED=0
 SKIPPED=0
+SKIP_REASONS=""
 
 now_ms() { date +%s%3N; }
 log() { echo "[$(date +%T.%3N)] $*"; }
@@ -77,6 +108,17 @@ ns_up() {
 }
 
 nsx() { local i=$1; shift; ip netns exec "$P$i" "$@"; }
+
+# hosts_up WHAT: the namespaces and every node's certificates, then a line
+# saying where they are; exits 1 if they cannot be made.
+hosts_up() {
+  ns_up || { echo "FAIL: could not create the namespaces"; exit 1; }
+  mkdir -p "$WORK/pki"
+  # shellcheck disable=SC2046  # one argument per node name
+  "$BIN/tnode" --gen-pki "$WORK/pki" $(seq -f 'n%g' 1 "$N") ||
+    { echo "FAIL: gen-pki"; exit 1; }
+  log "$1: $N hosts ${P}1..$P$N on $NET.0/24, work dir $WORK"
+}
 
 
 # ---- nodes ----------------------------------------------------------------
@@ -217,6 +259,14 @@ start_cluster() {  # start_cluster DELAY_MS: 5 proxies and 5 nodes, formed
   fi
 }
 
+loss_all() {  # loss_all PROBABILITY: random drop on every host's eth0 egress
+  local i
+  for i in $(seq 1 "$N"); do
+    nsx "$i" iptables -w -A OUTPUT -o eth0 -m statistic --mode random \
+      --probability "$1" -j DROP || return 1
+  done
+}
+
 heal_all_rules() {
   local i
   [ "$HAVE_IPTABLES" = 1 ] || return 0
@@ -237,7 +287,29 @@ fail() {
     echo "--- n$i stderr (last 5 lines)"; tail -n 5 "$WORK/n$i.err" 2>/dev/null
   done
 }
-skipped() { log "SKIP: $CUR: $1"; SKIPPED=$((SKIPPED + 1)); }
+skipped() {  # skipped REASON: the current scenario cannot run here
+  if [ "$REQUIRE" = 1 ]; then
+    log "FAIL: $CUR: cannot run: $1 (TROUPE_REQUIRE_NETNS=1: the netns tests must run here)"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  log "SKIP: $CUR: $1"
+  SKIPPED=$((SKIPPED + 1))
+  SKIP_REASONS="${SKIP_REASONS:+$SKIP_REASONS; }$CUR: $1"
+}
+
+# finish NAME: the summary line and the exit code: 1 if a scenario failed,
+# else 77 (skipped, with the reasons) if one was skipped or none ran, else 0.
+finish() {
+  echo "$1: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+  [ "$FAILED" = 0 ] || exit 1
+  [ "$PASSED" -gt 0 ] || [ "$SKIPPED" -gt 0 ] || skip "no scenario ran (--only ${ONLY:-})"
+  if [ "$SKIPPED" -gt 0 ]; then
+    echo "SKIP: $SKIP_REASONS"
+    exit 77
+  fi
+  exit 0
+}
 figure() {  # figure NAME VALUE UNIT PARAMS_JSON
   echo "{\"name\":\"$1\",\"value\":$2,\"unit\":\"$3\",\"params\":$4}"
 }

@@ -11,15 +11,12 @@
 #             slow respawn frozen2 frozen1
 # Prints PASS/FAIL per scenario. Exit 0 all passed, 1 a failure, 77 skipped
 # (not root, no `ip netns`). Environment as for cluster.sh
-# (TROUPE_NETNS_PREFIX, TROUPE_NETNS_SUBNET, TNODE_ARGS, TR_NETNS_KEEP).
+# (TROUPE_REQUIRE_NETNS, TROUPE_NETNS_PREFIX, TROUPE_NETNS_SUBNET,
+# TNODE_ARGS, TR_NETNS_KEEP).
 set -uo pipefail
 
-P=${TROUPE_NETNS_PREFIX:-trn$$-}
 NET=${TROUPE_NETNS_SUBNET:-10.79.0}
-HUB=${P}hub
 N=3
-NODE_PORT=7000
-PROXY_PORT=7100
 
 BIN=${1:-}
 shift || true
@@ -99,6 +96,22 @@ count_of() {  # count_of I SUB: how many publishes a quiet subscriber got
   query "$1" "count $2" "count $2 n=" 5 | sed 's/.* n=//'
 }
 
+# barrier I ACTOR: n1 sends "barrier" to ACTOR (an echo or a subscriber) on
+# node I and waits until ACTOR has it. It leaves n1 after everything n1
+# queued for node I before, on the same link, and enters ACTOR's mailbox
+# after whatever that brought for ACTOR: once it is handled, anything sent
+# earlier has been too. Prints the reason and returns 1 if it fails.
+barrier() {
+  local i=$1 a=$2 m l
+  l=$(query 1 "waitloc $a n$i 5000" "waitloc_(ok|timeout) $a ")
+  [[ "$l" == *waitloc_ok* ]] || { echo "n1 does not resolve $a: ${l:-no answer}"; return 1; }
+  m=$(lines "$i")
+  l=$(query 1 "send $a barrier" "sent $a ")
+  [[ "$l" == *rc=TR_OK* ]] || { echo "send $a from n1: ${l:-no answer}"; return 1; }
+  wait_line "$i" "other $a type=|recv $a from=- node=n1 n=[0-9]+ barrier" 5 "$m" >/dev/null ||
+    { echo "the barrier from n1 did not reach $a on n$i"; return 1; }
+}
+
 spawn_ok() {  # spawn_ok I COMMAND ID: run a spawning command, check rc=TR_OK
   local l; l=$(query "$1" "$2" "spawned $3 ")
   [[ "$l" == *rc=TR_OK* ]] || { echo "n$1: $2: ${l:-no answer}"; return 1; }
@@ -121,7 +134,13 @@ scenario_order() {
   e=$(spawn_ok 3 "subscriber sC2 P t1" sC2) || { fail "$e"; return; }
   query 3 "sub sC2 P -" "subscribed sC2 P topic=- rc=TR_OK" >/dev/null ||
     { fail "sC2 could not add the default topic"; return; }
-  sleep 0.3 # P is still unknown: the subscriptions wait
+  # Every subscription is in (each answered rc=TR_OK) while no node knows
+  # P: they wait for it.
+  local i l
+  for i in 1 2 3; do
+    l=$(query "$i" "locate P" "locate P ")
+    [[ "$l" == *rc=TR_ENOTFOUND* ]] || { fail "n$i resolves P before it exists: $l"; return; }
+  done
   e=$(spawn_ok 1 "publisher P" P) || { fail "$e"; return; }
   local t n
   for t in - t1 t2; do for n in n2 n3; do
@@ -133,23 +152,22 @@ scenario_order() {
   for t in - t1 t2 - t2 t1; do  # two rounds per topic: p0..p49 twice
     l=$(pubn 1 "$t" "$k") || { fail "no answer to pubn $t"; return; }
   done
-  local want; want="$(pseq $k) $(pseq $k)"
+  # Then "end" on each topic, a barrier: from P to one subscriber publishes
+  # arrive in order, so once a subscriber has the "end" of each of its
+  # topics, anything published before (an extra copy, another topic) is in.
+  for t in - t1 t2; do
+    query 1 "pub P $t end" "published P topic=$t n=1 " >/dev/null ||
+      { fail "no answer to pub $t end"; return; }
+  done
+  local want; want="$(pseq $k) $(pseq $k) end"
   local spec sub node topics got # spec: "SUB NODE TOPIC..."
   for spec in "sA 1 -" "sB1 2 t1" "sB2 2 - t2" "sC1 3 t2" "sC2 3 t1 -"; do
     read -r sub node topics <<<"$spec"
     for t in $topics; do
-      wait_received "$node" "$sub" "$t" "${m[$node]}" $((2 * k)) 10 ||
-        { fail "$sub on n$node: only $(received "$node" "$sub" "$t" "${m[$node]}" | wc -w) of $((2 * k)) on $t"; return; }
+      wait_received "$node" "$sub" "$t" "${m[$node]}" $((2 * k + 1)) 10 ||
+        { fail "$sub on n$node: only $(received "$node" "$sub" "$t" "${m[$node]}" | wc -w) of $((2 * k + 1)) on $t"; return; }
       got=$(received "$node" "$sub" "$t" "${m[$node]}")
-      [ "$got" = "$want" ] || { fail "$sub on n$node, topic $t, out of order: $got"; return; }
-    done
-  done
-  sleep 0.3 # anything extra would have arrived by now
-  for spec in "sA 1 -" "sB1 2 t1" "sB2 2 - t2" "sC1 3 t2" "sC2 3 t1 -"; do
-    read -r sub node topics <<<"$spec"
-    for t in $topics; do
-      got=$(received "$node" "$sub" "$t" "${m[$node]}" | wc -w)
-      [ "$got" = $((2 * k)) ] || { fail "$sub on n$node got $got on $t, want $((2 * k))"; return; }
+      [ "$got" = "$want" ] || { fail "$sub on n$node, topic $t, not exactly 2x p0..p$((k - 1)) then end: $got"; return; }
     done
     l=$(other_topics "$node" "$sub" "${m[$node]}" "$topics")
     [ -z "$l" ] || { fail "$sub on n$node got another topic: $(echo "$l" | head -3)"; return; }
@@ -205,6 +223,7 @@ scenario_withdraw() {
   e=$(spawn_ok 2 "subscriber sB P -" sB) || { fail "$e"; return; }
   e=$(spawn_ok 2 "subscriber sB2 P -" sB2) || { fail "$e"; return; }
   e=$(spawn_ok 3 "subscriber sC P -" sC) || { fail "$e"; return; }
+  e=$(spawn_ok 3 "spawn x3" x3) || { fail "$e"; return; } # for a barrier
   wait_interest 1 - n2 yes 10 && wait_interest 1 - n3 yes 10 || { fail "interest not established"; return; }
   # One of two local subscribers goes: n2 still wants P.
   l=$(query 2 "unsub sB P -" "unsubscribed sB ")
@@ -213,7 +232,7 @@ scenario_withdraw() {
   l=$(pubn 1 - 10)
   [ "$(out_to "$l" n2)" = 10 ] || { fail "with sB2 left, n1->n2 should carry 10: $l"; return; }
   wait_received 2 sB2 - "$m2" 10 5 || { fail "sB2 did not get the 10"; return; }
-  sleep 0.2
+  e=$(barrier 2 sB) || { fail "$e"; return; }
   [ -z "$(received 2 sB - "$m2")" ] || { fail "sB got publishes after unsubscribing: $(received 2 sB - "$m2")"; return; }
   # The last subscriber on n2 unsubscribes; the one on n3 is stopped.
   l=$(query 2 "unsub sB2 P -" "unsubscribed sB2 ")
@@ -232,7 +251,7 @@ scenario_withdraw() {
   log "  after withdrawal: ${l#* out}; peer n2 $p2a -> $p2b, n3 $p3a -> $p3b"
   [[ "$l" == *"reached=0 "* ]] || { fail "P still reaches someone: $l"; return; }
   [ "$(out_to "$l" n2)" = 0 ] && [ "$(out_to "$l" n3)" = 0 ] || { fail "publishes still cross: $l"; return; }
-  sleep 0.3
+  e=$(barrier 2 sB2) && e=$(barrier 3 x3) || { fail "$e"; return; }
   l=$(tail -n +"$((m2 + 1))" "$(out 2)" | grep -c ' pub ')
   [ "$l" = 0 ] || { fail "n2 printed $l publishes after withdrawal"; return; }
   l=$(tail -n +"$((m3 + 1))" "$(out 3)" | grep -c ' pub ')
@@ -259,7 +278,11 @@ scenario_subdead() {
   m2=$(lines 2)
   pa=$(query 1 "peer n3" "peer n3 ")
   l=$(pubn 1 - 30)
-  sleep 0.5
+  # envelopes_out grows as an envelope is queued to the link: the
+  # `published` line, printed after the publishing turn, already counts
+  # whatever those 30 sent. The link's counter is read once they reached
+  # n2, as a check of its own.
+  wait_received 2 sB - "$m2" 30 5 || { fail "sB on n2 did not get the 30"; return; }
   pb=$(query 1 "peer n3" "peer n3 ")
   log "  n1 after n3 died: ${l#* out}; ${pa#* } -> ${pb#* }"
   [ -z "$(out_to "$l" n3)" ] || [ "$(out_to "$l" n3)" = 0 ] || { fail "publishes still sent to dead n3: $l"; return; }
@@ -272,7 +295,6 @@ scenario_subdead() {
   [ "$ob" = "$oa" ] || [ "$ob" = 0 ] ||
     { fail "n1->n3 envelopes_out still grows: $pa -> $pb"; return; }
   [ "$(out_to "$l" n2)" = 30 ] || { fail "n1->n2 should carry 30: $l"; return; }
-  wait_received 2 sB - "$m2" 30 5 || { fail "sB on n2 did not get the 30"; return; }
   [ "$(received 2 sB - "$m2")" = "$(pseq 30)" ] || { fail "sB: $(received 2 sB - "$m2")"; return; }
   pass "n3's interest gone at its death; n1->n3 flat, n2 got all 30"
 }
@@ -443,10 +465,7 @@ scenario_frozen() {
 
 # ---- main -----------------------------------------------------------------
 
-ns_up || { echo "FAIL: could not create the namespaces"; exit 1; }
-mkdir -p "$WORK/pki"
-"$BIN/tnode" --gen-pki "$WORK/pki" $(seq -f 'n%g' 1 $N) || { echo "FAIL: gen-pki"; exit 1; }
-log "netns pubsub: $N hosts ${P}1..$P$N on $NET.0/24, work dir $WORK"
+hosts_up "netns pubsub"
 
 want order && scenario_order
 want fanout && scenario_fanout
@@ -459,6 +478,4 @@ want respawn && scenario_respawn
 want frozen2 && scenario_frozen 2
 want frozen1 && scenario_frozen 1
 
-echo "netns pubsub: $PASSED passed, $FAILED failed, $SKIPPED skipped"
-[ "$FAILED" = 0 ] || exit 1
-exit 0
+finish "netns pubsub"

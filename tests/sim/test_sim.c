@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "vnet.h"
 
 #define MINUTE 60000u
 
@@ -166,12 +167,8 @@ static void partition_heal_resolves_id_conflicts_the_same_everywhere(
  * property checker runs. Returns the run's trace hash. */
 #define CHAOS_NODES 100u
 
-static uint64_t chaos_next(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+/* The script's own random source, apart from the network's. */
+static uint64_t chaos_next(uint64_t *x) { return vnet_splitmix64(x); }
 
 static uint64_t chaos_run(uint64_t seed) {
   uint64_t x = seed;

@@ -1,44 +1,21 @@
 /* test_registry.c — the actor registry state machine (node/cluster/
- * registry*.c) driven through an in-test router: several registry
- * instances, membership fed by the test, a virtual clock that jumps to the
- * next message or deadline, loss, jitter, partitions, killed and restarted
- * nodes. No sleeps, no sockets; the same seeds give the same run. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+ * registry*.c) driven through the virtual network of tests/support/vnet.h:
+ * several registry instances, membership fed by the test, a virtual clock
+ * that jumps to the next message or deadline, loss, jitter, partitions,
+ * killed and restarted nodes. No sleeps, no sockets; the same seeds give
+ * the same run. */
+#include "tr_test.h"
 
 #include "registry.h"
+#include "vnet.h"
+#include "vnet_msgs.h"
 
 #define MAX_NODES 128
 #define GOSSIP 50u  /* the default gossip interval, used for bounds */
 #define SYNC 5000u  /* the default sync interval */
 #define MAX_LOST 16
 
-/* Asserts an exact TR_ code (or 0) and names both values on mismatch. */
-#define assert_tr(expected, actual)                                          \
-  do {                                                                       \
-    int e_ = (expected), a_ = (actual);                                      \
-    if (e_ != a_)                                                            \
-      fail_msg("%s: expected %s (%d), got %s (%d)", #actual,                 \
-               tr_errname(e_), e_, tr_errname(a_), a_);                      \
-  } while (0)
-
-/* ---- the router --------------------------------------------------------- */
-
-typedef struct net_msg {
-  uint64_t at, seq;
-  int from, to;
-  reg_msg m;
-  reg_delta *deltas;
-  reg_digest *digests;
-  char **ids;
-} net_msg;
+/* ---- the nodes on the network ------------------------------------------- */
 
 typedef struct net net;
 
@@ -47,7 +24,6 @@ typedef struct tnode {
   int index;
   char name[16];
   uint64_t epoch;
-  bool up;
   registry *reg;
   /* conflict_lost calls, and the releases the "host" owes for them */
   int nlost;
@@ -58,179 +34,46 @@ typedef struct tnode {
 } tnode;
 
 struct net {
+  vnet *v; /* the clock, the messages in flight, who is up, the trace */
   tnode nodes[MAX_NODES];
   int count;
-  uint64_t now, seq, rng;
   reg_config cfg;
-  uint32_t loss_ppm;     /* per message */
-  uint32_t jitter_ms;    /* extra delay 0..jitter */
-  bool partitioned;
-  uint8_t group[MAX_NODES];
-  bool deaf[MAX_NODES];  /* drop everything sent to this node */
-  net_msg **heap;
-  size_t nheap, heap_cap;
-  uint64_t trace; /* FNV over every send and every callback */
-  uint64_t msgs, dropped;
 };
 
-static uint64_t net_rand(net *n) {
-  uint64_t z = (n->rng += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+static bool up(net *n, int i) { return vnet_is_up(n->v, (uint32_t)i); }
+static uint64_t now_of(net *n) { return vnet_now(n->v); }
+static uint64_t sends(net *n) { return vnet_get_stats(n->v).sent; }
 
-static void trace_add(net *n, const void *p, size_t len) {
-  const uint8_t *b = p;
-  uint64_t h = n->trace ? n->trace : 1469598103934665603ull;
-  for (size_t i = 0; i < len; i++) h = (h ^ b[i]) * 1099511628211ull;
-  n->trace = h;
-}
-
-static void trace_str(net *n, const char *s) {
-  trace_add(n, s ? s : "(null)", s ? strlen(s) + 1 : 7);
-}
-
-static void trace_u64(net *n, uint64_t v) { trace_add(n, &v, sizeof(v)); }
-
-static int index_of(net *n, const char *name) {
-  if (!name || name[0] != 'n') return -1;
-  char *end;
-  long i = strtol(name + 1, &end, 10);
-  if (end == name + 1 || *end || i < 0 || i >= n->count) return -1;
-  return (int)i;
-}
-
-static bool msg_before(const net_msg *a, const net_msg *b) {
-  return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-static void heap_push(net *n, net_msg *m) {
-  if (n->nheap == n->heap_cap) {
-    n->heap_cap = n->heap_cap ? n->heap_cap * 2 : 256;
-    n->heap = realloc(n->heap, n->heap_cap * sizeof(*n->heap));
-    assert_non_null(n->heap);
-  }
-  size_t i = n->nheap++;
-  n->heap[i] = m;
-  while (i > 0 && msg_before(n->heap[i], n->heap[(i - 1) / 2])) {
-    net_msg *t = n->heap[i];
-    n->heap[i] = n->heap[(i - 1) / 2];
-    n->heap[(i - 1) / 2] = t;
-    i = (i - 1) / 2;
-  }
-}
-
-static net_msg *heap_pop(net *n) {
-  net_msg *top = n->heap[0];
-  n->heap[0] = n->heap[--n->nheap];
-  size_t i = 0;
-  for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n->nheap && msg_before(n->heap[l], n->heap[m])) m = l;
-    if (r < n->nheap && msg_before(n->heap[r], n->heap[m])) m = r;
-    if (m == i) break;
-    net_msg *t = n->heap[i];
-    n->heap[i] = n->heap[m];
-    n->heap[m] = t;
-    i = m;
-  }
-  return top;
-}
-
-static void msg_free(net_msg *m) {
-  for (uint32_t i = 0; i < m->m.nids; i++) free(m->ids[i]);
-  free(m->ids);
-  free(m->deltas);
-  free(m->digests);
-  free(m);
-}
-
-static bool cut(net *n, int a, int b) {
-  return n->partitioned && n->group[a] != n->group[b];
-}
-
-static void trace_msg(net *n, int from, int to, const reg_msg *msg) {
-  trace_u64(n, n->now);
-  trace_u64(n, ((uint64_t)(uint32_t)from << 32) | (uint32_t)to);
-  trace_u64(n, msg->type);
-  for (uint32_t i = 0; i < msg->ndeltas; i++) {
-    const reg_delta *d = &msg->deltas[i];
-    trace_str(n, d->owner);
-    trace_str(n, d->id);
-    trace_u64(n, d->epoch);
-    trace_u64(n, d->version * 2 + d->removed);
-  }
-  for (uint32_t i = 0; i < msg->ndigests; i++) {
-    trace_str(n, msg->digests[i].owner);
-    trace_u64(n, msg->digests[i].epoch);
-    trace_u64(n, msg->digests[i].version);
-  }
-  for (uint32_t i = 0; i < msg->nids; i++) trace_str(n, msg->ids[i]);
-}
-
-/* Copies the message (it is only valid during the call) and schedules it
- * 1 ms later, plus jitter; loss, partitions and deaf nodes drop it. */
+/* Every send goes into the trace, dropped or not. */
 static void on_send(void *user, const char *to_name, const reg_msg *msg) {
   tnode *self = user;
   net *n = self->n;
-  int to = index_of(n, to_name);
-  assert_true(to >= 0);
+  uint32_t to = vnet_node_index(to_name, (uint32_t)n->count);
+  assert_true(to != VNET_NONE);
   assert_string_equal(msg->sender, self->name);
-  trace_msg(n, self->index, to, msg);
-  n->msgs++;
-  bool lost = n->loss_ppm && net_rand(n) % 1000000u < n->loss_ppm;
-  uint64_t jitter = n->jitter_ms ? net_rand(n) % (n->jitter_ms + 1) : 0;
-  if (!self->up || lost || n->deaf[to] || cut(n, self->index, to)) {
-    n->dropped++;
-    return;
-  }
-  net_msg *m = calloc(1, sizeof(*m));
+  vnet_trace_u64(n->v, now_of(n));
+  vnet_trace_u64(n->v, ((uint64_t)self->index << 32) | to);
+  vnet_trace_reg(n->v, msg);
+  vnet_cluster_msg *m = vnet_cluster_msg_reg(msg);
   assert_non_null(m);
-  m->from = self->index;
-  m->to = to;
-  m->seq = ++n->seq;
-  m->at = n->now + 1 + jitter;
-  m->m = *msg;
-  if (msg->ndeltas) {
-    m->deltas = malloc(msg->ndeltas * sizeof(*m->deltas));
-    assert_non_null(m->deltas);
-    memcpy(m->deltas, msg->deltas, msg->ndeltas * sizeof(*m->deltas));
-  }
-  if (msg->ndigests) {
-    m->digests = malloc(msg->ndigests * sizeof(*m->digests));
-    assert_non_null(m->digests);
-    memcpy(m->digests, msg->digests, msg->ndigests * sizeof(*m->digests));
-  }
-  if (msg->nids) {
-    m->ids = calloc(msg->nids, sizeof(*m->ids));
-    assert_non_null(m->ids);
-    for (uint32_t i = 0; i < msg->nids; i++) {
-      m->ids[i] = strdup(msg->ids[i]);
-      assert_non_null(m->ids[i]);
-    }
-  }
-  m->m.deltas = m->deltas;
-  m->m.digests = m->digests;
-  m->m.ids = (const char *const *)m->ids;
-  heap_push(n, m);
+  vnet_send(n->v, (uint32_t)self->index, to, &m->hdr);
 }
 
 static void on_changed(void *user, const char *id, const char *owner) {
   tnode *self = user;
   self->nchanged++;
-  trace_u64(self->n, 0xC0FFEE00u + (uint64_t)self->index);
-  trace_str(self->n, id);
-  trace_str(self->n, owner);
+  vnet_trace_u64(self->n->v, 0xC0FFEE00u + (uint64_t)self->index);
+  vnet_trace_str(self->n->v, id);
+  vnet_trace_str(self->n->v, owner);
 }
 
 /* The host's part: remember, and release after the call returns (the
  * callback must not call back into the registry). */
 static void on_conflict_lost(void *user, const char *id, const char *winner) {
   tnode *self = user;
-  trace_u64(self->n, 0xDEAD0000u + (uint64_t)self->index);
-  trace_str(self->n, id);
-  trace_str(self->n, winner);
+  vnet_trace_u64(self->n->v, 0xDEAD0000u + (uint64_t)self->index);
+  vnet_trace_str(self->n->v, id);
+  vnet_trace_str(self->n->v, winner);
   assert_true(self->nlost < MAX_LOST);
   snprintf(self->lost_id[self->nlost], sizeof(self->lost_id[0]), "%s", id);
   snprintf(self->lost_winner[self->nlost], sizeof(self->lost_winner[0]),
@@ -245,14 +88,41 @@ static const reg_ops ops = {.send = on_send,
                             .changed = on_changed,
                             .conflict_lost = on_conflict_lost};
 
-static void host_work(net *n) {
-  for (int i = 0; i < n->count; i++) {
-    tnode *t = &n->nodes[i];
-    for (int k = 0; k < t->npending; k++)
-      assert_tr(0, reg_release(t->reg, t->pending[k], n->now));
-    t->npending = 0;
-  }
+/* The releases node t owes for its lost conflicts, made once the registry
+ * call that reported them has returned. */
+static void host_work(tnode *t, uint64_t now) {
+  for (int k = 0; k < t->npending; k++)
+    assert_tr(0, reg_release(t->reg, t->pending[k], now));
+  t->npending = 0;
 }
+
+/* ---- what the network asks of the nodes --------------------------------- */
+
+static uint64_t node_deadline(void *user, uint32_t i) {
+  return reg_next_deadline(((net *)user)->nodes[i].reg);
+}
+
+static void node_tick(void *user, uint32_t i, uint64_t now) {
+  tnode *t = &((net *)user)->nodes[i];
+  reg_tick(t->reg, now);
+  /* Exact deadlines: everything due was done. */
+  assert_true(reg_next_deadline(t->reg) > now);
+  host_work(t, now);
+}
+
+static bool node_deliver(void *user, vnet_msg *h, uint64_t now) {
+  net *n = user;
+  tnode *to = &n->nodes[h->to];
+  reg_receive(to->reg, n->nodes[h->from].name, &((vnet_cluster_msg *)h)->reg,
+              now);
+  host_work(to, now);
+  return true;
+}
+
+static const vnet_ops net_ops = {.deadline = node_deadline,
+                                 .tick = node_tick,
+                                 .deliver = node_deliver,
+                                 .free_msg = vnet_cluster_msg_free};
 
 static void node_start(net *n, int i, uint64_t epoch) {
   tnode *t = &n->nodes[i];
@@ -260,17 +130,19 @@ static void node_start(net *n, int i, uint64_t epoch) {
   t->epoch = epoch;
   c.name = t->name;
   c.epoch = epoch;
-  c.seed = n->rng * 1000003u + (uint64_t)i * 7919u + epoch;
+  c.seed = vnet_node_seed(n->v, (uint32_t)i, epoch);
   assert_tr(0, reg_new(&t->reg, &c, &ops, t));
-  t->up = true;
+  vnet_set_up(n->v, (uint32_t)i, true);
 }
 
+/* Messages take 1 ms (loss and jitter are set by the tests that want
+ * them); the clock starts at 1000. */
 static net *net_new(int count, uint64_t seed) {
   net *n = calloc(1, sizeof(*n));
   assert_non_null(n);
+  vnet_config vc = {.nodes = (uint32_t)count, .seed = seed, .start_ms = 1000};
+  assert_tr(0, vnet_new(&n->v, &vc, &net_ops, n));
   n->count = count;
-  n->rng = seed;
-  n->now = 1000;
   for (int i = 0; i < count; i++) {
     tnode *t = &n->nodes[i];
     t->n = n;
@@ -282,80 +154,35 @@ static net *net_new(int count, uint64_t seed) {
 }
 
 static void net_free(net *n) {
+  vnet_free(n->v);
   for (int i = 0; i < n->count; i++) reg_free(n->nodes[i].reg);
-  while (n->nheap) msg_free(heap_pop(n));
-  free(n->heap);
   free(n);
 }
 
 /* What swim would report: node i learns that node j is up. */
 static void tell_up(net *n, int i, int j) {
-  reg_member_up(n->nodes[i].reg, n->nodes[j].name, n->nodes[j].epoch, n->now);
+  reg_member_up(n->nodes[i].reg, n->nodes[j].name, n->nodes[j].epoch,
+                now_of(n));
 }
 
 static void tell_gone(net *n, int i, int j) {
-  reg_member_gone(n->nodes[i].reg, n->nodes[j].name, n->now);
+  reg_member_gone(n->nodes[i].reg, n->nodes[j].name, now_of(n));
 }
 
 /* Every up node learns every other up node. */
 static void full_membership(net *n) {
   for (int i = 0; i < n->count; i++)
     for (int j = 0; j < n->count; j++)
-      if (i != j && n->nodes[i].up && n->nodes[j].up) tell_up(n, i, j);
+      if (i != j && up(n, i) && up(n, j)) tell_up(n, i, j);
 }
 
-/* One step: jump to the next message or deadline, deliver what is due,
- * tick every node whose deadline has come, then the host's owed work.
- * False when nothing is pending before limit. */
-static bool net_step(net *n, uint64_t limit) {
-  uint64_t next = n->nheap ? n->heap[0]->at : UINT64_MAX;
-  for (int i = 0; i < n->count; i++) {
-    if (!n->nodes[i].up) continue;
-    uint64_t d = reg_next_deadline(n->nodes[i].reg);
-    if (d < next) next = d;
-  }
-  if (next > limit) {
-    n->now = limit;
-    return false;
-  }
-  if (next > n->now) n->now = next;
-  while (n->nheap && n->heap[0]->at <= n->now) {
-    net_msg *m = heap_pop(n);
-    tnode *to = &n->nodes[m->to];
-    if (to->up && !cut(n, m->from, m->to))
-      reg_receive(to->reg, n->nodes[m->from].name, &m->m, n->now);
-    msg_free(m);
-    host_work(n);
-  }
-  for (int i = 0; i < n->count; i++) {
-    tnode *t = &n->nodes[i];
-    if (t->up && reg_next_deadline(t->reg) <= n->now) {
-      reg_tick(t->reg, n->now);
-      /* Exact deadlines: everything due was done. */
-      assert_true(reg_next_deadline(t->reg) > n->now);
-    }
-  }
-  host_work(n);
-  return true;
-}
-
-static void net_run(net *n, uint64_t ms) {
-  uint64_t end = n->now + ms;
-  while (n->now < end && net_step(n, end)) {
-  }
-}
-
-typedef bool (*net_pred)(net *, const void *);
-
-/* Runs until pred holds; the virtual time it took, or UINT64_MAX. */
-static uint64_t net_run_until(net *n, net_pred pred, const void *arg,
-                              uint64_t max_ms) {
-  uint64_t start = n->now, end = n->now + max_ms;
-  while (!pred(n, arg)) {
-    if (n->now >= end || !net_step(n, end))
-      return pred(n, arg) ? n->now - start : UINT64_MAX;
-  }
-  return n->now - start;
+/* `count` nodes that all know each other, 200 ms on: what they asked each
+ * other on meeting is answered. */
+static net *joined(int count, uint64_t seed) {
+  net *n = net_new(count, seed);
+  full_membership(n);
+  vnet_run(n->v, 200);
+  return n;
 }
 
 /* ---- views -------------------------------------------------------------- */
@@ -365,23 +192,28 @@ typedef struct resolves {
   const char *owner; /* NULL: resolves nowhere */
 } resolves;
 
-static bool all_resolve(net *n, const void *arg) {
-  const resolves *w = arg;
+/* The first up node where id does not resolve to owner, or -1. */
+static int misresolving(net *n, const char *id, const char *owner) {
   for (int i = 0; i < n->count; i++) {
-    if (!n->nodes[i].up) continue;
-    const char *o = reg_lookup(n->nodes[i].reg, w->id);
-    if (w->owner ? !o || strcmp(o, w->owner) != 0 : o != NULL) return false;
+    if (!up(n, i)) continue;
+    const char *o = reg_lookup(n->nodes[i].reg, id);
+    if (owner ? !o || strcmp(o, owner) != 0 : o != NULL) return i;
   }
-  return true;
+  return -1;
+}
+
+/* The predicates take the net as a void *, as vnet_run_until calls them. */
+static bool all_resolve(void *net_, const void *arg) {
+  const resolves *w = arg;
+  return misresolving(net_, w->id, w->owner) < 0;
 }
 
 static void assert_all_resolve(net *n, const char *id, const char *owner) {
-  for (int i = 0; i < n->count; i++) {
-    if (!n->nodes[i].up) continue;
+  int i = misresolving(n, id, owner);
+  if (i >= 0) {
     const char *o = reg_lookup(n->nodes[i].reg, id);
-    if (owner ? !o || strcmp(o, owner) != 0 : o != NULL)
-      fail_msg("%s: '%s' resolves to %s, expected %s", n->nodes[i].name, id,
-               o ? o : "nobody", owner ? owner : "nobody");
+    fail_msg("%s: '%s' resolves to %s, expected %s", n->nodes[i].name, id,
+             o ? o : "nobody", owner ? owner : "nobody");
   }
 }
 
@@ -399,12 +231,13 @@ typedef struct expect {
   bool live[512];
 } expect;
 
-static bool all_agree(net *n, const void *arg) {
+static bool all_agree(void *net_, const void *arg) {
+  net *n = net_;
   const expect *e = arg;
   size_t live = 0;
   for (int k = 0; k < e->nids; k++) live += e->live[k];
   for (int i = 0; i < n->count; i++) {
-    if (!n->nodes[i].up) continue;
+    if (!up(n, i)) continue;
     registry *r = n->nodes[i].reg;
     if (reg_count(r) != live) return false;
     for (int k = 0; k < e->nids; k++) {
@@ -423,14 +256,14 @@ static void claim_on_one_node_resolves_on_all_five_within_three_rounds(
   (void)state;
   net *n = net_new(5, 1);
   full_membership(n);
-  net_run(n, 1000);
+  vnet_run(n->v, 1000);
   for (int i = 0; i < 5; i++) assert_null(reg_lookup(n->nodes[i].reg, "billing"));
 
-  assert_tr(0, reg_claim(n->nodes[2].reg, "billing", n->now));
+  assert_tr(0, reg_claim(n->nodes[2].reg, "billing", now_of(n)));
   /* Local effects are immediate. */
   assert_string_equal("n2", reg_lookup(n->nodes[2].reg, "billing"));
   resolves w = {"billing", "n2"};
-  uint64_t t = net_run_until(n, all_resolve, &w, 10 * GOSSIP);
+  uint64_t t = vnet_run_until(n->v, all_resolve, &w, 10 * GOSSIP);
   print_message("claim resolved on all 5 in %llu ms\n", (unsigned long long)t);
   assert_true(t <= 3 * GOSSIP);
   for (int i = 0; i < 5; i++) {
@@ -442,62 +275,59 @@ static void claim_on_one_node_resolves_on_all_five_within_three_rounds(
   }
   assert_int_equal(1, stats(n, 2).claims);
   /* The gossip ends: with nothing queued only the sync timer is left. */
-  net_run(n, 20 * GOSSIP);
+  vnet_run(n->v, 20 * GOSSIP);
   for (int i = 0; i < 5; i++) {
     uint64_t d = reg_next_deadline(n->nodes[i].reg);
-    assert_true(d > n->now + 20 * GOSSIP); /* a sync, not a gossip round */
+    assert_true(d > now_of(n) + 20 * GOSSIP); /* a sync, not a gossip round */
   }
   net_free(n);
 }
 
 static void release_removes_it_everywhere_and_frees_the_id(void **state) {
   (void)state;
-  net *n = net_new(5, 2);
-  full_membership(n);
-  net_run(n, 200);
-  assert_tr(0, reg_claim(n->nodes[1].reg, "cart", n->now));
+  net *n = joined(5, 2);
+  assert_tr(0, reg_claim(n->nodes[1].reg, "cart", now_of(n)));
   resolves held = {"cart", "n1"};
-  assert_true(net_run_until(n, all_resolve, &held, 10 * GOSSIP) != UINT64_MAX);
+  assert_true(vnet_run_until(n->v, all_resolve, &held, 10 * GOSSIP) !=
+              UINT64_MAX);
 
-  assert_tr(0, reg_release(n->nodes[1].reg, "cart", n->now));
+  assert_tr(0, reg_release(n->nodes[1].reg, "cart", now_of(n)));
   assert_null(reg_lookup(n->nodes[1].reg, "cart"));
   resolves gone = {"cart", NULL};
-  uint64_t t = net_run_until(n, all_resolve, &gone, 10 * GOSSIP);
+  uint64_t t = vnet_run_until(n->v, all_resolve, &gone, 10 * GOSSIP);
   assert_true(t <= 3 * GOSSIP);
   for (int i = 0; i < 5; i++) assert_int_equal(0, reg_count(n->nodes[i].reg));
   assert_int_equal(1, stats(n, 1).releases);
 
   /* The id is free again, for any node. */
-  assert_tr(0, reg_claim(n->nodes[4].reg, "cart", n->now));
+  assert_tr(0, reg_claim(n->nodes[4].reg, "cart", now_of(n)));
   resolves again = {"cart", "n4"};
-  assert_true(net_run_until(n, all_resolve, &again, 10 * GOSSIP) <=
+  assert_true(vnet_run_until(n->v, all_resolve, &again, 10 * GOSSIP) <=
               3 * GOSSIP);
   net_free(n);
 }
 
 static void claim_of_an_id_held_anywhere_returns_eexist(void **state) {
   (void)state;
-  net *n = net_new(5, 3);
-  full_membership(n);
-  net_run(n, 200);
+  net *n = joined(5, 3);
   registry *r0 = n->nodes[0].reg, *r3 = n->nodes[3].reg;
-  assert_tr(0, reg_claim(r3, "billing", n->now));
-  assert_tr(TR_EEXIST, reg_claim(r3, "billing", n->now));
+  assert_tr(0, reg_claim(r3, "billing", now_of(n)));
+  assert_tr(TR_EEXIST, reg_claim(r3, "billing", now_of(n)));
   resolves w = {"billing", "n3"};
-  assert_true(net_run_until(n, all_resolve, &w, 10 * GOSSIP) != UINT64_MAX);
+  assert_true(vnet_run_until(n->v, all_resolve, &w, 10 * GOSSIP) != UINT64_MAX);
   for (int i = 0; i < 5; i++)
-    assert_tr(TR_EEXIST, reg_claim(n->nodes[i].reg, "billing", n->now));
-  assert_tr(TR_ENOTFOUND, reg_release(r0, "billing", n->now));
-  assert_tr(TR_ENOTFOUND, reg_release(r0, "nothing", n->now));
+    assert_tr(TR_EEXIST, reg_claim(n->nodes[i].reg, "billing", now_of(n)));
+  assert_tr(TR_ENOTFOUND, reg_release(r0, "billing", now_of(n)));
+  assert_tr(TR_ENOTFOUND, reg_release(r0, "nothing", now_of(n)));
 
   char longid[TR_ID_MAX + 2];
   memset(longid, 'a', sizeof(longid) - 1);
   longid[TR_ID_MAX + 1] = '\0';
-  assert_tr(TR_EINVAL, reg_claim(r0, longid, n->now));
-  assert_tr(TR_EINVAL, reg_claim(r0, "", n->now));
-  assert_tr(TR_EINVAL, reg_claim(r0, NULL, n->now));
+  assert_tr(TR_EINVAL, reg_claim(r0, longid, now_of(n)));
+  assert_tr(TR_EINVAL, reg_claim(r0, "", now_of(n)));
+  assert_tr(TR_EINVAL, reg_claim(r0, NULL, now_of(n)));
   longid[TR_ID_MAX] = '\0'; /* exactly TR_ID_MAX bytes is fine */
-  assert_tr(0, reg_claim(r0, longid, n->now));
+  assert_tr(0, reg_claim(r0, longid, now_of(n)));
   assert_string_equal("n0", reg_lookup(r0, longid));
   assert_int_equal(1, stats(n, 0).claims);
   assert_int_equal(1, stats(n, 3).claims);
@@ -506,20 +336,18 @@ static void claim_of_an_id_held_anywhere_returns_eexist(void **state) {
 
 static void owner_gone_makes_its_ids_vanish_everywhere(void **state) {
   (void)state;
-  net *n = net_new(5, 4);
-  full_membership(n);
-  net_run(n, 200);
+  net *n = joined(5, 4);
   const char *ids[3] = {"a", "b", "c"};
   for (int k = 0; k < 3; k++)
-    assert_tr(0, reg_claim(n->nodes[3].reg, ids[k], n->now));
-  assert_tr(0, reg_claim(n->nodes[1].reg, "d", n->now));
+    assert_tr(0, reg_claim(n->nodes[3].reg, ids[k], now_of(n)));
+  assert_tr(0, reg_claim(n->nodes[1].reg, "d", now_of(n)));
   resolves w = {"c", "n3"};
-  assert_true(net_run_until(n, all_resolve, &w, 10 * GOSSIP) != UINT64_MAX);
-  net_run(n, 2 * GOSSIP);
+  assert_true(vnet_run_until(n->v, all_resolve, &w, 10 * GOSSIP) != UINT64_MAX);
+  vnet_run(n->v, 2 * GOSSIP);
   for (int i = 0; i < 5; i++) assert_int_equal(4, reg_count(n->nodes[i].reg));
 
   /* n3 is killed; swim declares it dead everywhere. */
-  n->nodes[3].up = false;
+  vnet_set_up(n->v, 3, false);
   uint64_t changed_before = n->nodes[0].nchanged;
   for (int i = 0; i < 5; i++)
     if (i != 3) tell_gone(n, i, 3);
@@ -527,7 +355,7 @@ static void owner_gone_makes_its_ids_vanish_everywhere(void **state) {
   assert_all_resolve(n, "d", "n1");
   assert_int_equal(changed_before + 3, n->nodes[0].nchanged);
   /* And it stays so: nothing in flight brings them back. */
-  net_run(n, 3 * SYNC);
+  vnet_run(n->v, 3 * SYNC);
   for (int k = 0; k < 3; k++) assert_all_resolve(n, ids[k], NULL);
   for (int i = 0; i < 5; i++)
     if (i != 3) assert_int_equal(1, reg_count(n->nodes[i].reg));
@@ -537,13 +365,12 @@ static void owner_gone_makes_its_ids_vanish_everywhere(void **state) {
 static void owner_restart_drops_old_entries_and_accepts_new_ones(
     void **state) {
   (void)state;
-  net *n = net_new(5, 5);
-  full_membership(n);
-  net_run(n, 200);
-  assert_tr(0, reg_claim(n->nodes[3].reg, "a", n->now));
-  assert_tr(0, reg_claim(n->nodes[3].reg, "b", n->now));
+  net *n = joined(5, 5);
+  assert_tr(0, reg_claim(n->nodes[3].reg, "a", now_of(n)));
+  assert_tr(0, reg_claim(n->nodes[3].reg, "b", now_of(n)));
   resolves wb = {"b", "n3"};
-  assert_true(net_run_until(n, all_resolve, &wb, 10 * GOSSIP) != UINT64_MAX);
+  assert_true(vnet_run_until(n->v, all_resolve, &wb, 10 * GOSSIP) !=
+              UINT64_MAX);
   uint64_t old_epoch = n->nodes[3].epoch;
 
   /* kill -9 and restart with the same name before anyone saw it dead:
@@ -565,16 +392,18 @@ static void owner_restart_drops_old_entries_and_accepts_new_ones(
   reg_msg m = {.type = REG_MSG_DELTAS, .deltas = &old, .ndeltas = 1};
   strcpy(m.sender, "n1");
   reg_stats before = stats(n, 0);
-  reg_receive(n->nodes[0].reg, "n1", &m, n->now);
+  reg_receive(n->nodes[0].reg, "n1", &m, now_of(n));
   assert_int_equal(before.rejected_owner + 1, stats(n, 0).rejected_owner);
   assert_null(reg_lookup(n->nodes[0].reg, "zombie"));
 
   /* The new epoch's claims are accepted, "a" included. */
-  assert_tr(0, reg_claim(n->nodes[3].reg, "c", n->now));
-  assert_tr(0, reg_claim(n->nodes[3].reg, "a", n->now));
+  assert_tr(0, reg_claim(n->nodes[3].reg, "c", now_of(n)));
+  assert_tr(0, reg_claim(n->nodes[3].reg, "a", now_of(n)));
   resolves wc = {"c", "n3"}, wa = {"a", "n3"};
-  assert_true(net_run_until(n, all_resolve, &wc, 10 * GOSSIP) <= 3 * GOSSIP);
-  assert_true(net_run_until(n, all_resolve, &wa, 10 * GOSSIP) != UINT64_MAX);
+  assert_true(vnet_run_until(n->v, all_resolve, &wc, 10 * GOSSIP) <=
+              3 * GOSSIP);
+  assert_true(vnet_run_until(n->v, all_resolve, &wa, 10 * GOSSIP) !=
+              UINT64_MAX);
   assert_all_resolve(n, "b", NULL);
   for (int i = 0; i < 5; i++) assert_int_equal(2, reg_count(n->nodes[i].reg));
   net_free(n);
@@ -583,28 +412,26 @@ static void owner_restart_drops_old_entries_and_accepts_new_ones(
 static void node_that_missed_deltas_catches_up_through_pulls_and_digests(
     void **state) {
   (void)state;
-  net *n = net_new(5, 6);
-  full_membership(n);
-  net_run(n, 200);
-  n->deaf[4] = true; /* everything to n4 is lost for a while */
+  net *n = joined(5, 6);
+  vnet_set_deaf(n->v, 4, true); /* everything to n4 is lost for a while */
   char id[32];
   for (int i = 0; i < 4; i++)
     for (int k = 0; k < 3; k++) {
       snprintf(id, sizeof(id), "m%d.%d", i, k);
-      assert_tr(0, reg_claim(n->nodes[i].reg, id, n->now));
-      net_run(n, 7);
+      assert_tr(0, reg_claim(n->nodes[i].reg, id, now_of(n)));
+      vnet_run(n->v, 7);
     }
-  assert_tr(0, reg_release(n->nodes[1].reg, "m1.0", n->now));
-  net_run(n, 20 * GOSSIP);
+  assert_tr(0, reg_release(n->nodes[1].reg, "m1.0", now_of(n)));
+  vnet_run(n->v, 20 * GOSSIP);
   assert_int_equal(0, reg_count(n->nodes[4].reg));
   assert_int_equal(11, reg_count(n->nodes[0].reg));
-  n->deaf[4] = false;
+  vnet_set_deaf(n->v, 4, false);
 
   /* The next delta of n0 shows n4 a gap: it pulls n0's set from the
    * sender, long before any sync. */
-  assert_tr(0, reg_claim(n->nodes[0].reg, "m0.3", n->now));
+  assert_tr(0, reg_claim(n->nodes[0].reg, "m0.3", now_of(n)));
   resolves w = {"m0.0", "n0"};
-  uint64_t t = net_run_until(n, all_resolve, &w, 10 * GOSSIP);
+  uint64_t t = vnet_run_until(n->v, all_resolve, &w, 10 * GOSSIP);
   assert_true(t <= 5 * GOSSIP);
   assert_true(stats(n, 4).pulls >= 1);
   assert_true(stats(n, 4).sets_applied >= 1);
@@ -620,7 +447,7 @@ static void node_that_missed_deltas_catches_up_through_pulls_and_digests(
       snprintf(e->owner[e->nids], sizeof(e->owner[0]), "n%d", i);
       e->live[e->nids++] = !(i == 1 && k == 0);
     }
-  t = net_run_until(n, all_agree, e, 3 * SYNC);
+  t = vnet_run_until(n->v, all_agree, e, 3 * SYNC);
   print_message("deaf node caught up %llu ms after the gap pull\n",
                 (unsigned long long)t);
   assert_true(t != UINT64_MAX);
@@ -635,26 +462,25 @@ static void node_that_missed_deltas_catches_up_through_pulls_and_digests(
 static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
     void **state) {
   (void)state;
-  net *n = net_new(5, 7);
-  full_membership(n);
-  net_run(n, 200);
-  assert_tr(0, reg_claim(n->nodes[0].reg, "before", n->now));
-  net_run(n, 10 * GOSSIP);
+  net *n = joined(5, 7);
+  assert_tr(0, reg_claim(n->nodes[0].reg, "before", now_of(n)));
+  vnet_run(n->v, 10 * GOSSIP);
 
   int g1[2] = {1, 3}, g2[3] = {0, 2, 4};
-  n->partitioned = true;
-  for (int a = 0; a < 2; a++) n->group[g1[a]] = 1;
+  uint8_t group[5] = {0};
+  for (int a = 0; a < 2; a++) group[g1[a]] = 1;
+  assert_tr(0, vnet_partition(n->v, group));
   for (int a = 0; a < 2; a++)
     for (int b = 0; b < 3; b++) {
       tell_gone(n, g1[a], g2[b]);
       tell_gone(n, g2[b], g1[a]);
     }
   assert_null(reg_lookup(n->nodes[1].reg, "before"));
-  assert_tr(0, reg_claim(n->nodes[3].reg, "x", n->now));
-  assert_tr(0, reg_claim(n->nodes[2].reg, "x", n->now));
-  assert_tr(0, reg_claim(n->nodes[1].reg, "y", n->now));
-  assert_tr(0, reg_claim(n->nodes[4].reg, "y", n->now));
-  net_run(n, 2 * SYNC);
+  assert_tr(0, reg_claim(n->nodes[3].reg, "x", now_of(n)));
+  assert_tr(0, reg_claim(n->nodes[2].reg, "x", now_of(n)));
+  assert_tr(0, reg_claim(n->nodes[1].reg, "y", now_of(n)));
+  assert_tr(0, reg_claim(n->nodes[4].reg, "y", now_of(n)));
+  vnet_run(n->v, 2 * SYNC);
   assert_string_equal("n3", reg_lookup(n->nodes[1].reg, "x"));
   assert_string_equal("n2", reg_lookup(n->nodes[0].reg, "x"));
   assert_string_equal("n1", reg_lookup(n->nodes[3].reg, "y"));
@@ -662,7 +488,7 @@ static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
   for (int i = 0; i < 5; i++) assert_int_equal(0, n->nodes[i].nlost);
 
   /* Heal: swim sees everyone alive again, same epochs. */
-  n->partitioned = false;
+  vnet_partition(n->v, NULL);
   for (int a = 0; a < 2; a++)
     for (int b = 0; b < 3; b++) {
       tell_up(n, g1[a], g2[b]);
@@ -677,12 +503,12 @@ static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
     e->live[k] = true;
   }
   e->nids = 3;
-  uint64_t t = net_run_until(n, all_agree, e, 10 * SYNC);
+  uint64_t t = vnet_run_until(n->v, all_agree, e, 10 * SYNC);
   print_message("partition healed, registry agreed in %llu ms\n",
                 (unsigned long long)t);
   assert_true(t != UINT64_MAX);
   /* Let the losers' releases spread, then look again. */
-  net_run(n, 3 * SYNC);
+  vnet_run(n->v, 3 * SYNC);
   assert_true(all_agree(n, e));
   assert_int_equal(1, n->nodes[3].nlost);
   assert_string_equal("x", n->nodes[3].lost_id[0]);
@@ -695,8 +521,8 @@ static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
   assert_int_equal(1, stats(n, 3).releases);
   /* The losers released: nobody holds a second claimant any more, and
    * they may not claim the ids again. */
-  assert_tr(TR_ENOTFOUND, reg_release(n->nodes[3].reg, "x", n->now));
-  assert_tr(TR_EEXIST, reg_claim(n->nodes[3].reg, "x", n->now));
+  assert_tr(TR_ENOTFOUND, reg_release(n->nodes[3].reg, "x", now_of(n)));
+  assert_tr(TR_EEXIST, reg_claim(n->nodes[3].reg, "x", now_of(n)));
   free(e);
   net_free(n);
 }
@@ -706,7 +532,7 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   net *n = net_new(3, 8);
   full_membership(n);
   registry *r0 = n->nodes[0].reg;
-  assert_tr(0, reg_claim(r0, "mine", n->now));
+  assert_tr(0, reg_claim(r0, "mine", now_of(n)));
   uint64_t e2 = n->nodes[2].epoch;
   reg_delta d = {.epoch = e2, .version = 1};
   strcpy(d.owner, "n2");
@@ -715,23 +541,23 @@ static void forged_messages_are_rejected_and_counted(void **state) {
 
   /* Sender field is not the authenticated peer. */
   strcpy(m.sender, "n2");
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(1, stats(n, 0).rejected_sender);
   assert_null(reg_lookup(r0, "forged"));
 
   /* A relay for n2 in an epoch n2 is not up in. */
   strcpy(m.sender, "n1");
   d.epoch = e2 + 1;
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   d.epoch = e2 - 1;
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(2, stats(n, 0).rejected_owner);
   assert_null(reg_lookup(r0, "forged"));
 
   /* For a node that is not a member at all. */
   strcpy(d.owner, "n9");
   d.epoch = 1;
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(3, stats(n, 0).rejected_owner);
 
   /* Claims about the receiver's own set, by delta and by SET. */
@@ -740,7 +566,7 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   d.version = 2;
   d.removed = 1;
   strcpy(d.id, "mine");
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(1, stats(n, 0).rejected_self);
   assert_string_equal("n0", reg_lookup(r0, "mine"));
   reg_digest dg = {.epoch = n->nodes[0].epoch, .version = 9};
@@ -749,7 +575,7 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   reg_msg set = {.type = REG_MSG_SET, .digests = &dg, .ndigests = 1,
                  .ids = none, .nids = 1};
   strcpy(set.sender, "n1");
-  reg_receive(r0, "n1", &set, n->now);
+  reg_receive(r0, "n1", &set, now_of(n));
   assert_int_equal(2, stats(n, 0).rejected_self);
   assert_string_equal("n0", reg_lookup(r0, "mine"));
   assert_null(reg_lookup(r0, "other"));
@@ -758,26 +584,26 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   reg_stats before = stats(n, 0);
   reg_msg dig = {.type = REG_MSG_DIGEST, .digests = &dg, .ndigests = 1};
   strcpy(dig.sender, "n1");
-  reg_receive(r0, "n1", &dig, n->now);
+  reg_receive(r0, "n1", &dig, now_of(n));
   assert_int_equal(3, stats(n, 0).rejected_self);
   assert_int_equal(before.pulls, stats(n, 0).pulls);
 
   /* A SET for n2 in a wrong epoch. */
   strcpy(dg.owner, "n2");
   dg.epoch = e2 + 7;
-  reg_receive(r0, "n1", &set, n->now);
+  reg_receive(r0, "n1", &set, now_of(n));
   assert_int_equal(4, stats(n, 0).rejected_owner);
   assert_null(reg_lookup(r0, "other"));
 
   /* Malformed: an unterminated owner, an empty id, an unknown type. */
   memset(d.owner, 'z', sizeof(d.owner));
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   strcpy(d.owner, "n2");
   d.id[0] = '\0';
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   reg_msg bad = {.type = (reg_msg_type)42};
   strcpy(bad.sender, "n1");
-  reg_receive(r0, "n1", &bad, n->now);
+  reg_receive(r0, "n1", &bad, now_of(n));
   assert_int_equal(3, stats(n, 0).rejected_malformed);
 
   /* The control: the same delta, correct, relayed by n1, is applied. */
@@ -785,17 +611,17 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   d.version = 1;
   d.removed = 0;
   strcpy(d.id, "genuine");
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   assert_string_equal("n2", reg_lookup(r0, "genuine"));
   /* And a SET for n2 that is not newer changes nothing. */
   dg.epoch = e2;
   dg.version = 1;
-  reg_receive(r0, "n1", &set, n->now);
+  reg_receive(r0, "n1", &set, now_of(n));
   assert_null(reg_lookup(r0, "other"));
   assert_string_equal("n2", reg_lookup(r0, "genuine"));
   /* A newer one replaces the whole set. */
   dg.version = 2;
-  reg_receive(r0, "n1", &set, n->now);
+  reg_receive(r0, "n1", &set, now_of(n));
   assert_string_equal("n2", reg_lookup(r0, "other"));
   assert_null(reg_lookup(r0, "genuine"));
   reg_stats st = stats(n, 0);
@@ -814,7 +640,7 @@ static void loser_is_told_once_however_many_winners_appear(void **state) {
   net *n = net_new(3, 11);
   full_membership(n);
   registry *r2 = n->nodes[2].reg;
-  assert_tr(0, reg_claim(r2, "z", n->now));
+  assert_tr(0, reg_claim(r2, "z", now_of(n)));
   uint64_t changed0 = n->nodes[2].nchanged;
   reg_delta d = {.version = 1};
   strcpy(d.id, "z");
@@ -824,7 +650,7 @@ static void loser_is_told_once_however_many_winners_appear(void **state) {
     strcpy(d.owner, claimants[k]);
     d.epoch = n->nodes[1 - k].epoch;
     strcpy(m.sender, claimants[k]);
-    reg_receive(r2, claimants[k], &m, n->now);
+    reg_receive(r2, claimants[k], &m, now_of(n));
     assert_string_equal(claimants[k], reg_lookup(r2, "z"));
     assert_int_equal(changed0 + 1 + (uint64_t)k, n->nodes[2].nchanged);
     assert_int_equal(1, n->nodes[2].nlost);
@@ -834,10 +660,10 @@ static void loser_is_told_once_however_many_winners_appear(void **state) {
   assert_int_equal(2, st.conflicts);
   assert_int_equal(1, st.conflicts_lost);
   /* The host releases: the winner stays, nothing else fires. */
-  assert_tr(0, reg_release(r2, "z", n->now));
+  assert_tr(0, reg_release(r2, "z", now_of(n)));
   assert_string_equal("n0", reg_lookup(r2, "z"));
   assert_int_equal(changed0 + 2, n->nodes[2].nchanged);
-  assert_tr(TR_EEXIST, reg_claim(r2, "z", n->now));
+  assert_tr(TR_EEXIST, reg_claim(r2, "z", now_of(n)));
   /* n0 leaves: n1 is next in line, then nobody. */
   tell_gone(n, 2, 0);
   assert_string_equal("n1", reg_lookup(r2, "z"));
@@ -848,18 +674,19 @@ static void loser_is_told_once_however_many_winners_appear(void **state) {
   net_free(n);
 }
 
-/* The messages from node `from` to node `to` of one type still queued in
- * the router, oldest first; returns how many (up to max). */
-static int queued(net *n, int from, int to, reg_msg_type type,
-                  const net_msg **out, int max) {
+/* The messages from node `from` to node `to` of one type still queued on
+ * the network, oldest first; returns how many (up to max). */
+static int queued(net *n, uint32_t from, uint32_t to, reg_msg_type type,
+                  const vnet_cluster_msg **out, int max) {
+  const vnet_msg *all[64];
+  size_t total = vnet_queued(n->v, all, 64);
+  assert_true(total <= 64);
   int k = 0;
-  for (uint64_t seq = 1; seq <= n->seq && k < max; seq++)
-    for (size_t i = 0; i < n->nheap; i++) {
-      const net_msg *m = n->heap[i];
-      if (m->seq == seq && m->from == from && m->to == to &&
-          m->m.type == type)
-        out[k++] = m;
-    }
+  for (size_t i = 0; i < total && k < max; i++) {
+    const vnet_cluster_msg *m = (const vnet_cluster_msg *)all[i];
+    if (m->hdr.from == from && m->hdr.to == to && m->reg.type == type)
+      out[k++] = m;
+  }
   return k;
 }
 
@@ -872,7 +699,7 @@ static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender(
   /* Each member-up asked that member for its set (nothing to send yet):
    * drop those pulls, this test looks at gap pulls. */
   uint64_t pulls0 = stats(n, 0).pulls;
-  while (n->nheap) msg_free(heap_pop(n));
+  vnet_clear(n->v);
   reg_delta d[3];
   memset(d, 0, sizeof(d));
   const char *ids[3] = {"c", "a", "b"};
@@ -886,7 +713,7 @@ static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender(
   /* Relayed by n2, out of order in one message: all three apply. */
   reg_msg m = {.type = REG_MSG_DELTAS, .deltas = d, .ndeltas = 3};
   strcpy(m.sender, "n2");
-  reg_receive(r0, "n2", &m, n->now);
+  reg_receive(r0, "n2", &m, now_of(n));
   assert_int_equal(3, stats(n, 0).deltas_applied);
   assert_int_equal(pulls0, stats(n, 0).pulls);
   assert_int_equal(3, reg_count(r0));
@@ -896,24 +723,24 @@ static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender(
   d[0].version = 5;
   strcpy(d[0].id, "e");
   m.ndeltas = 1;
-  reg_receive(r0, "n2", &m, n->now);
+  reg_receive(r0, "n2", &m, now_of(n));
   assert_null(reg_lookup(r0, "e"));
-  const net_msg *out[4];
+  const vnet_cluster_msg *out[4];
   assert_int_equal(1, queued(n, 0, 2, REG_MSG_PULL, out, 4));
-  assert_int_equal(1, out[0]->m.ndigests);
-  assert_string_equal("n1", out[0]->m.digests[0].owner);
-  assert_int_equal(n->nodes[1].epoch, out[0]->m.digests[0].epoch);
-  assert_int_equal(3, out[0]->m.digests[0].version);
+  assert_int_equal(1, out[0]->reg.ndigests);
+  assert_string_equal("n1", out[0]->reg.digests[0].owner);
+  assert_int_equal(n->nodes[1].epoch, out[0]->reg.digests[0].epoch);
+  assert_int_equal(3, out[0]->reg.digests[0].version);
   /* Another gap at once asks no more; a duplicate is ignored quietly. */
   d[0].version = 6;
-  reg_receive(r0, "n2", &m, n->now + 10);
+  reg_receive(r0, "n2", &m, now_of(n) + 10);
   d[0].version = 2;
-  reg_receive(r0, "n2", &m, n->now + 10);
+  reg_receive(r0, "n2", &m, now_of(n) + 10);
   assert_int_equal(1, queued(n, 0, 2, REG_MSG_PULL, out, 4));
   assert_int_equal(pulls0 + 1, stats(n, 0).pulls);
   /* After the pull retry interval (4 gossip intervals) it asks again. */
   d[0].version = 7;
-  reg_receive(r0, "n2", &m, n->now + 4 * GOSSIP);
+  reg_receive(r0, "n2", &m, now_of(n) + 4 * GOSSIP);
   assert_int_equal(2, queued(n, 0, 2, REG_MSG_PULL, out, 4));
   reg_stats st = stats(n, 0);
   assert_int_equal(3, st.deltas_applied);
@@ -928,10 +755,10 @@ static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender(
   reg_msg set = {.type = REG_MSG_SET, .digests = &dg, .ndigests = 1,
                  .ids = set_ids, .nids = 2};
   strcpy(set.sender, "n2");
-  reg_receive(r0, "n2", &set, n->now + 4 * GOSSIP);
+  reg_receive(r0, "n2", &set, now_of(n) + 4 * GOSSIP);
   d[0].version = 8;
   strcpy(d[0].id, "h");
-  reg_receive(r0, "n2", &m, n->now + 4 * GOSSIP);
+  reg_receive(r0, "n2", &m, now_of(n) + 4 * GOSSIP);
   assert_string_equal("n1", reg_lookup(r0, "h"));
   assert_string_equal("n1", reg_lookup(r0, "g"));
   assert_null(reg_lookup(r0, "b"));
@@ -947,14 +774,14 @@ static void digest_is_answered_with_sets_where_newer_and_pulls_where_older(
   net *n = net_new(3, 13);
   full_membership(n);
   registry *r0 = n->nodes[0].reg;
-  net_run(n, 10 * GOSSIP);
-  assert_tr(0, reg_claim(n->nodes[1].reg, "b1", n->now));
-  net_run(n, 10 * GOSSIP);
+  vnet_run(n->v, 10 * GOSSIP);
+  assert_tr(0, reg_claim(n->nodes[1].reg, "b1", now_of(n)));
+  vnet_run(n->v, 10 * GOSSIP);
   assert_string_equal("n1", reg_lookup(r0, "b1"));
-  assert_tr(0, reg_claim(r0, "a1", n->now));
-  assert_tr(0, reg_claim(r0, "a2", n->now));
+  assert_tr(0, reg_claim(r0, "a1", now_of(n)));
+  assert_tr(0, reg_claim(r0, "a2", now_of(n)));
   /* Drain the router without delivering, so only the answer is left. */
-  while (n->nheap) msg_free(heap_pop(n));
+  vnet_clear(n->v);
 
   reg_digest dg[4];
   memset(dg, 0, sizeof(dg));
@@ -969,11 +796,11 @@ static void digest_is_answered_with_sets_where_newer_and_pulls_where_older(
   dg[3].version = 9;
   reg_msg m = {.type = REG_MSG_DIGEST, .digests = dg, .ndigests = 4};
   strcpy(m.sender, "n1");
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
 
-  const net_msg *out[4];
+  const vnet_cluster_msg *out[4];
   assert_int_equal(1, queued(n, 0, 1, REG_MSG_SET, out, 4));
-  const reg_msg *set = &out[0]->m;
+  const reg_msg *set = &out[0]->reg;
   assert_string_equal("n0", set->digests[0].owner);
   assert_int_equal(2, set->digests[0].version);
   assert_int_equal(2, set->nids);
@@ -984,23 +811,23 @@ static void digest_is_answered_with_sets_where_newer_and_pulls_where_older(
   }
   assert_true(a1 && a2);
   assert_int_equal(1, queued(n, 0, 1, REG_MSG_PULL, out, 4));
-  assert_int_equal(1, out[0]->m.ndigests);
-  assert_string_equal("n2", out[0]->m.digests[0].owner);
-  assert_int_equal(0, out[0]->m.digests[0].version);
-  assert_int_equal(2, (int)n->nheap);
+  assert_int_equal(1, out[0]->reg.ndigests);
+  assert_string_equal("n2", out[0]->reg.digests[0].owner);
+  assert_int_equal(0, out[0]->reg.digests[0].version);
+  assert_int_equal(2, (int)vnet_queued(n->v, NULL, 0));
 
   /* A PULL is answered only for what is held newer, never the asker's own
    * set. */
-  while (n->nheap) msg_free(heap_pop(n));
+  vnet_clear(n->v);
   dg[0].version = 0; /* n0: held 2, newer */
   dg[1].version = 0; /* n1: the asker itself */
   dg[2].version = 0; /* n2: held 0, not newer */
   m.type = REG_MSG_PULL;
   m.ndigests = 3;
-  reg_receive(r0, "n1", &m, n->now);
+  reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(1, queued(n, 0, 1, REG_MSG_SET, out, 4));
-  assert_string_equal("n0", out[0]->m.digests[0].owner);
-  assert_int_equal(1, (int)n->nheap);
+  assert_string_equal("n0", out[0]->reg.digests[0].owner);
+  assert_int_equal(1, (int)vnet_queued(n->v, NULL, 0));
   net_free(n);
 }
 
@@ -1010,54 +837,53 @@ static void deadline_is_exact_and_nothing_happens_before_it(void **state) {
   registry *r0 = n->nodes[0].reg;
   assert_int_equal(UINT64_MAX, reg_next_deadline(r0));
   /* Alone: a claim waits, no timer runs. */
-  assert_tr(0, reg_claim(r0, "early", n->now));
+  assert_tr(0, reg_claim(r0, "early", now_of(n)));
   assert_int_equal(UINT64_MAX, reg_next_deadline(r0));
-  reg_tick(r0, n->now + 100000);
-  assert_int_equal(0, n->msgs);
+  reg_tick(r0, now_of(n) + 100000);
+  assert_int_equal(0, sends(n));
 
   /* The first peer: the queued delta goes at once, a sync one gossip
    * interval later. */
   tell_up(n, 0, 1);
   tell_up(n, 1, 0);
   /* Each asked the other for its set on seeing it up. */
-  assert_int_equal(2, n->msgs);
-  n->msgs = 0;
-  assert_int_equal(n->now, reg_next_deadline(r0));
-  reg_tick(r0, n->now - 1);
-  assert_int_equal(0, n->msgs);
-  reg_tick(r0, n->now);
-  assert_int_equal(1, n->msgs);
-  uint64_t start = n->now;
-  uint64_t sends[8];
-  int nsends = 0;
-  while (nsends < 8) {
+  assert_int_equal(2, sends(n));
+  assert_int_equal(now_of(n), reg_next_deadline(r0));
+  reg_tick(r0, now_of(n) - 1);
+  assert_int_equal(2, sends(n));
+  reg_tick(r0, now_of(n));
+  assert_int_equal(3, sends(n));
+  uint64_t start = now_of(n);
+  uint64_t ticks[8]; /* the deadlines, from start */
+  int nticks = 0;
+  while (nticks < 8) {
     uint64_t d = reg_next_deadline(r0);
     if (d == UINT64_MAX) break;
-    uint64_t before = n->msgs;
+    uint64_t before = sends(n);
     reg_tick(r0, d - 1);
-    assert_int_equal(before, n->msgs);
-    n->now = d;
+    assert_int_equal(before, sends(n));
+    vnet_set_clock(n->v, d);
     reg_tick(r0, d);
-    assert_true(n->msgs > before); /* a deadline always does something */
-    sends[nsends++] = d - start;
+    assert_true(sends(n) > before); /* a deadline always does something */
+    ticks[nticks++] = d - start;
   }
   /* With one peer the delta rides one message per round: at +0 (above),
    * +50, +100, +150, the limit being 4. The first sync comes one gossip
    * interval after the peer, in the same tick as the second round, then
    * one every sync interval. */
-  assert_int_equal(8, nsends);
-  assert_int_equal(GOSSIP, sends[0]);
-  assert_int_equal(2 * GOSSIP, sends[1]);
-  assert_int_equal(3 * GOSSIP, sends[2]);
-  assert_int_equal(GOSSIP + SYNC, sends[3]);
-  assert_int_equal(GOSSIP + 2 * SYNC, sends[4]);
+  assert_int_equal(8, nticks);
+  assert_int_equal(GOSSIP, ticks[0]);
+  assert_int_equal(2 * GOSSIP, ticks[1]);
+  assert_int_equal(3 * GOSSIP, ticks[2]);
+  assert_int_equal(GOSSIP + SYNC, ticks[3]);
+  assert_int_equal(GOSSIP + 2 * SYNC, ticks[4]);
   assert_int_equal(4, stats(n, 0).deltas_out);
 
   /* A late tick catches up once, from then on. */
   uint64_t d = reg_next_deadline(r0);
-  n->now = d + 12345;
-  reg_tick(r0, n->now);
-  assert_int_equal(n->now + SYNC, reg_next_deadline(r0));
+  vnet_set_clock(n->v, d + 12345);
+  reg_tick(r0, now_of(n));
+  assert_int_equal(now_of(n) + SYNC, reg_next_deadline(r0));
   /* The last peer gone: no timers. */
   tell_gone(n, 0, 1);
   assert_int_equal(UINT64_MAX, reg_next_deadline(r0));
@@ -1068,28 +894,29 @@ static void deadline_is_exact_and_nothing_happens_before_it(void **state) {
  * restart, all driven by the seed; returns the trace. */
 static uint64_t scenario(uint64_t seed) {
   net *n = net_new(8, seed);
-  n->loss_ppm = 20000;
-  n->jitter_ms = 3;
+  vnet_set_loss_ppm(n->v, 20000);
+  vnet_set_jitter_ms(n->v, 3);
   full_membership(n);
   char id[32];
   for (int step = 0; step < 60; step++) {
-    int i = (int)(net_rand(n) % 8);
-    snprintf(id, sizeof(id), "s%d", (int)(net_rand(n) % 24));
+    int i = (int)(vnet_rand(n->v) % 8);
+    snprintf(id, sizeof(id), "s%d", (int)(vnet_rand(n->v) % 24));
     if (reg_lookup(n->nodes[i].reg, id) &&
         strcmp(reg_lookup(n->nodes[i].reg, id), n->nodes[i].name) == 0)
-      reg_release(n->nodes[i].reg, id, n->now);
+      reg_release(n->nodes[i].reg, id, now_of(n));
     else
-      reg_claim(n->nodes[i].reg, id, n->now);
-    net_run(n, 1 + net_rand(n) % 80);
+      reg_claim(n->nodes[i].reg, id, now_of(n));
+    vnet_run(n->v, 1 + vnet_rand(n->v) % 80);
     if (step == 20) {
-      n->partitioned = true;
-      for (int a = 0; a < 8; a++) n->group[a] = a < 3;
+      uint8_t group[8];
+      for (int a = 0; a < 8; a++) group[a] = a < 3;
+      assert_tr(0, vnet_partition(n->v, group));
       for (int a = 0; a < 8; a++)
         for (int b = 0; b < 8; b++)
-          if (n->group[a] != n->group[b]) tell_gone(n, a, b);
+          if (group[a] != group[b]) tell_gone(n, a, b);
     }
     if (step == 40) {
-      n->partitioned = false;
+      vnet_partition(n->v, NULL);
       full_membership(n);
     }
     if (step == 50) {
@@ -1098,8 +925,8 @@ static uint64_t scenario(uint64_t seed) {
       full_membership(n);
     }
   }
-  net_run(n, 4 * SYNC);
-  uint64_t trace = n->trace;
+  vnet_run(n->v, 4 * SYNC);
+  uint64_t trace = vnet_trace_hash(n->v);
   net_free(n);
   return trace;
 }
@@ -1114,15 +941,15 @@ static void same_seed_gives_an_identical_trace(void **state) {
 static void hundred_nodes_with_one_percent_loss_converge(void **state) {
   (void)state;
   net *n = net_new(100, 10);
-  n->loss_ppm = 10000;
-  n->jitter_ms = 4;
+  vnet_set_loss_ppm(n->v, 10000);
+  vnet_set_jitter_ms(n->v, 4);
   full_membership(n);
-  net_run(n, 200);
+  vnet_run(n->v, 200);
   expect *e = calloc(1, sizeof(*e));
   assert_non_null(e);
   /* Each node claims 3 ids at random times over 2 s, and releases its
    * first one 1 s after claiming it. */
-  uint64_t start = n->now, msgs0 = n->msgs;
+  uint64_t start = now_of(n), msgs0 = sends(n);
   for (int k = 0; k < 300; k++) {
     snprintf(e->id[k], sizeof(e->id[0]), "w%d", k);
     snprintf(e->owner[k], sizeof(e->owner[0]), "n%d", k % 100);
@@ -1130,27 +957,27 @@ static void hundred_nodes_with_one_percent_loss_converge(void **state) {
   }
   e->nids = 300;
   uint64_t at[300];
-  for (int k = 0; k < 300; k++) at[k] = start + net_rand(n) % 2000;
+  for (int k = 0; k < 300; k++) at[k] = start + vnet_rand(n->v) % 2000;
   bool claimed[300] = {false}, released[300] = {false};
   uint64_t last_change = start;
   for (uint64_t t = start; t < start + 3100; t += 10) {
     for (int k = 0; k < 300; k++) {
       registry *r = n->nodes[k % 100].reg;
-      if (!claimed[k] && at[k] <= n->now) {
-        assert_tr(0, reg_claim(r, e->id[k], n->now));
+      if (!claimed[k] && at[k] <= now_of(n)) {
+        assert_tr(0, reg_claim(r, e->id[k], now_of(n)));
         claimed[k] = true;
-        last_change = n->now;
+        last_change = now_of(n);
       }
-      if (k < 100 && claimed[k] && !released[k] && at[k] + 1000 <= n->now) {
-        assert_tr(0, reg_release(r, e->id[k], n->now));
+      if (k < 100 && claimed[k] && !released[k] && at[k] + 1000 <= now_of(n)) {
+        assert_tr(0, reg_release(r, e->id[k], now_of(n)));
         released[k] = true;
         e->live[k] = false;
-        last_change = n->now;
+        last_change = now_of(n);
       }
     }
-    net_run(n, 10);
+    vnet_run(n->v, 10);
   }
-  uint64_t settle = net_run_until(n, all_agree, e, 3 * SYNC);
+  uint64_t settle = vnet_run_until(n->v, all_agree, e, 3 * SYNC);
   uint64_t pulls = 0, sets = 0, rej = 0;
   for (int i = 0; i < 100; i++) {
     reg_stats st = stats(n, i);
@@ -1159,13 +986,14 @@ static void hundred_nodes_with_one_percent_loss_converge(void **state) {
     rej += st.rejected_owner + st.rejected_self + st.rejected_sender +
            st.rejected_malformed;
   }
-  double secs = (double)(n->now - start) / 1000.0;
+  double secs = (double)(now_of(n) - start) / 1000.0;
   print_message(
       "100 nodes, 1%% loss: agreed %llu ms after the last change; "
       "%.1f msgs/node/s, %llu dropped, %llu pulls, %llu sets\n",
-      (unsigned long long)(n->now - last_change),
-      (double)(n->msgs - msgs0) / 100.0 / secs,
-      (unsigned long long)n->dropped, (unsigned long long)pulls,
+      (unsigned long long)(now_of(n) - last_change),
+      (double)(sends(n) - msgs0) / 100.0 / secs,
+      (unsigned long long)vnet_get_stats(n->v).dropped,
+      (unsigned long long)pulls,
       (unsigned long long)sets);
   assert_true(settle != UINT64_MAX);
   assert_int_equal(0, rej);

@@ -1,7 +1,8 @@
 /* test_swim.c — the membership state machine (node/cluster/swim.c) driven
- * through an in-test network: several swim instances, a virtual clock that
- * jumps to the next message or swim deadline, per-link delays, killed nodes.
- * No sleeps, no sockets; the same seeds give the same run. */
+ * through the virtual network of tests/support/vnet.h: several swim
+ * instances, a virtual clock that jumps to the next message or swim
+ * deadline, per-link delays, killed nodes. No sleeps, no sockets; the same
+ * seeds give the same run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,18 +15,13 @@
 #include <string.h>
 
 #include "swim.h"
+#include "vnet.h"
+#include "vnet_msgs.h"
 
 #define MAX_NODES 64
 #define INTERVAL 500u /* the default probe interval, used for bounds */
 
-/* ---- the network -------------------------------------------------------- */
-
-typedef struct net_msg {
-  uint64_t at, seq;
-  int from, to;
-  swim_msg m;
-  swim_update *ups;
-} net_msg;
+/* ---- the nodes on the network ------------------------------------------- */
 
 typedef struct event {
   uint64_t at;
@@ -44,118 +40,40 @@ typedef struct tnode {
   int index;
   char name[16], addr[32];
   uint64_t epoch;
-  bool up;
   swim *sw;
 } tnode;
 
 struct net {
+  vnet *v; /* the clock, the messages in flight, who is up, the trace */
   tnode nodes[MAX_NODES];
   int count;
-  uint64_t now, seq, seed;
   swim_config cfg;
-  uint32_t delay[MAX_NODES][MAX_NODES]; /* extra one-way delay, ms */
-  uint8_t group[MAX_NODES]; /* while partitioned, groups cannot talk */
-  bool partitioned;
-  net_msg **heap;
-  size_t nheap, heap_cap;
   event *events;
   size_t nevents, events_cap;
-  uint64_t trace; /* FNV over every send and every event */
   /* Sends recorded by the join-retry test: times of SYNC_REQs to seeds. */
   uint64_t seed_sends[32];
   int nseed_sends;
 };
 
-static void trace_add(net *n, const void *p, size_t len) {
-  const uint8_t *b = p;
-  uint64_t h = n->trace ? n->trace : 1469598103934665603ull;
-  for (size_t i = 0; i < len; i++) h = (h ^ b[i]) * 1099511628211ull;
-  n->trace = h;
-}
+static bool up(net *n, int i) { return vnet_is_up(n->v, (uint32_t)i); }
+static uint64_t now_of(net *n) { return vnet_now(n->v); }
 
-static int index_of(net *n, const char *name_or_addr) {
-  if (!name_or_addr || name_or_addr[0] != 'n') return -1;
-  char *end;
-  long i = strtol(name_or_addr + 1, &end, 10);
-  if (end == name_or_addr + 1 || (*end && *end != ':') || i >= n->count)
-    return -1;
-  return (int)i;
-}
-
-static bool msg_before(const net_msg *a, const net_msg *b) {
-  return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-static void heap_push(net *n, net_msg *m) {
-  if (n->nheap == n->heap_cap) {
-    n->heap_cap = n->heap_cap ? n->heap_cap * 2 : 256;
-    n->heap = realloc(n->heap, n->heap_cap * sizeof(*n->heap));
-    assert_non_null(n->heap);
-  }
-  size_t i = n->nheap++;
-  n->heap[i] = m;
-  while (i > 0 && msg_before(n->heap[i], n->heap[(i - 1) / 2])) {
-    net_msg *t = n->heap[i];
-    n->heap[i] = n->heap[(i - 1) / 2];
-    n->heap[(i - 1) / 2] = t;
-    i = (i - 1) / 2;
-  }
-}
-
-static net_msg *heap_pop(net *n) {
-  net_msg *top = n->heap[0];
-  n->heap[0] = n->heap[--n->nheap];
-  size_t i = 0;
-  for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n->nheap && msg_before(n->heap[l], n->heap[m])) m = l;
-    if (r < n->nheap && msg_before(n->heap[r], n->heap[m])) m = r;
-    if (m == i) break;
-    net_msg *t = n->heap[i];
-    n->heap[i] = n->heap[m];
-    n->heap[m] = t;
-    i = m;
-  }
-  return top;
-}
-
-static bool cut(net *n, int a, int b) {
-  return n->partitioned && n->group[a] != n->group[b];
-}
-
+/* Every send goes into the trace, dropped or not. */
 static void on_send(void *user, const char *to_name, const char *to_addr,
                     const swim_msg *msg) {
   tnode *self = user;
   net *n = self->n;
-  int to = index_of(n, to_name ? to_name : to_addr);
-  uint64_t key[4] = {n->now, (uint64_t)self->index, (uint64_t)(int64_t)to,
-                     ((uint64_t)msg->type << 32) | msg->seq};
-  trace_add(n, key, sizeof(key));
-  for (uint32_t i = 0; i < msg->nupdates; i++) {
-    const swim_update *u = &msg->updates[i];
-    trace_add(n, u->name, strlen(u->name));
-    trace_add(n, &u->incarnation, sizeof(u->incarnation));
-    trace_add(n, &u->state, sizeof(u->state));
-  }
+  uint32_t to =
+      vnet_node_index(to_name ? to_name : to_addr, (uint32_t)n->count);
+  vnet_trace_u64(n->v, now_of(n));
+  vnet_trace_u64(n->v, ((uint64_t)self->index << 32) | to);
+  vnet_trace_swim(n->v, msg);
   if (!to_name && msg->type == SWIM_MSG_SYNC_REQ &&
       n->nseed_sends < (int)(sizeof(n->seed_sends) / sizeof(n->seed_sends[0])))
-    n->seed_sends[n->nseed_sends++] = n->now;
-  if (to < 0 || !self->up || cut(n, self->index, to))
-    return; /* unknown address, a dead sender, or a partition */
-  net_msg *m = calloc(1, sizeof(*m));
+    n->seed_sends[n->nseed_sends++] = now_of(n);
+  vnet_cluster_msg *m = vnet_cluster_msg_swim(msg);
   assert_non_null(m);
-  m->from = self->index;
-  m->to = to;
-  m->seq = ++n->seq;
-  m->at = n->now + 1 + n->delay[self->index][to];
-  m->m = *msg;
-  if (msg->nupdates) {
-    m->ups = malloc(msg->nupdates * sizeof(*m->ups));
-    assert_non_null(m->ups);
-    memcpy(m->ups, msg->updates, msg->nupdates * sizeof(*m->ups));
-  }
-  m->m.updates = m->ups;
-  heap_push(n, m);
+  vnet_send(n->v, (uint32_t)self->index, to, &m->hdr);
 }
 
 static void on_changed(void *user, const swim_update *u, swim_state was,
@@ -168,8 +86,8 @@ static void on_changed(void *user, const swim_update *u, swim_state was,
     assert_non_null(n->events);
   }
   event *e = &n->events[n->nevents++];
-  memset(e, 0, sizeof(*e));
-  e->at = n->now;
+  memset(e, 0, sizeof(*e)); /* the padding too: the trace hashes it */
+  e->at = now_of(n);
   e->node = self->index;
   memcpy(e->name, u->name, strnlen(u->name, sizeof(e->name) - 1));
   e->state = u->state;
@@ -177,10 +95,32 @@ static void on_changed(void *user, const swim_update *u, swim_state was,
   e->restarted = restarted;
   e->epoch = u->epoch;
   e->incarnation = u->incarnation;
-  trace_add(n, e, sizeof(*e));
+  vnet_trace(n->v, e, sizeof(*e));
 }
 
 static const swim_ops ops = {.send = on_send, .member_changed = on_changed};
+
+/* ---- what the network asks of the nodes --------------------------------- */
+
+static uint64_t node_deadline(void *user, uint32_t i) {
+  return swim_next_deadline(((net *)user)->nodes[i].sw);
+}
+
+static void node_tick(void *user, uint32_t i, uint64_t now) {
+  swim_tick(((net *)user)->nodes[i].sw, now);
+}
+
+static bool node_deliver(void *user, vnet_msg *h, uint64_t now) {
+  net *n = user;
+  swim_receive(n->nodes[h->to].sw, n->nodes[h->from].name,
+               &((vnet_cluster_msg *)h)->swim, now);
+  return true;
+}
+
+static const vnet_ops net_ops = {.deadline = node_deadline,
+                                 .tick = node_tick,
+                                 .deliver = node_deliver,
+                                 .free_msg = vnet_cluster_msg_free};
 
 static void node_start(net *n, int i, uint64_t epoch) {
   tnode *t = &n->nodes[i];
@@ -189,16 +129,17 @@ static void node_start(net *n, int i, uint64_t epoch) {
   c.name = t->name;
   c.addr = t->addr;
   c.epoch = epoch;
-  c.seed = n->seed * 1000003u + (uint64_t)i * 7919u + epoch;
+  c.seed = vnet_node_seed(n->v, (uint32_t)i, epoch);
   assert_int_equal(0, swim_new(&t->sw, &c, &ops, t));
-  t->up = true;
+  vnet_set_up(n->v, (uint32_t)i, true);
 }
 
 static net *net_new(int count, uint64_t seed, const swim_config *cfg) {
   net *n = calloc(1, sizeof(*n));
   assert_non_null(n);
+  vnet_config vc = {.nodes = (uint32_t)count, .seed = seed};
+  assert_int_equal(0, vnet_new(&n->v, &vc, &net_ops, n));
   n->count = count;
-  n->seed = seed;
   if (cfg) n->cfg = *cfg;
   for (int i = 0; i < count; i++) {
     tnode *t = &n->nodes[i];
@@ -212,13 +153,8 @@ static net *net_new(int count, uint64_t seed, const swim_config *cfg) {
 }
 
 static void net_free(net *n) {
+  vnet_free(n->v);
   for (int i = 0; i < n->count; i++) swim_free(n->nodes[i].sw);
-  while (n->nheap) {
-    net_msg *m = heap_pop(n);
-    free(m->ups);
-    free(m);
-  }
-  free(n->heap);
   free(n->events);
   free(n);
 }
@@ -226,61 +162,13 @@ static void net_free(net *n) {
 /* Node i joins through node `seed` (-1: alone). */
 static void node_join(net *n, int i, int seed) {
   const char *seeds[1] = {seed >= 0 ? n->nodes[seed].addr : NULL};
-  assert_int_equal(0,
-                   swim_join(n->nodes[i].sw, seeds, seed >= 0 ? 1 : 0, n->now));
+  assert_int_equal(0, swim_join(n->nodes[i].sw, seeds, seed >= 0 ? 1 : 0,
+                                now_of(n)));
 }
 
 /* Messages already sent by a killed node still arrive (they left before);
  * nothing reaches it and nothing new leaves it. */
-static void node_kill(net *n, int i) { n->nodes[i].up = false; }
-
-/* One step: jump to the next message or deadline, deliver what is due,
- * tick every node whose deadline has come. False when nothing is pending. */
-static bool net_step(net *n, uint64_t limit) {
-  uint64_t next = n->nheap ? n->heap[0]->at : UINT64_MAX;
-  for (int i = 0; i < n->count; i++) {
-    if (!n->nodes[i].up) continue;
-    uint64_t d = swim_next_deadline(n->nodes[i].sw);
-    if (d < next) next = d;
-  }
-  if (next > limit) {
-    n->now = limit;
-    return false;
-  }
-  if (next > n->now) n->now = next;
-  while (n->nheap && n->heap[0]->at <= n->now) {
-    net_msg *m = heap_pop(n);
-    tnode *to = &n->nodes[m->to];
-    if (to->up && !cut(n, m->from, m->to))
-      swim_receive(to->sw, n->nodes[m->from].name, &m->m, n->now);
-    free(m->ups);
-    free(m);
-  }
-  for (int i = 0; i < n->count; i++) {
-    tnode *t = &n->nodes[i];
-    if (t->up && swim_next_deadline(t->sw) <= n->now) swim_tick(t->sw, n->now);
-  }
-  return true;
-}
-
-static void net_run(net *n, uint64_t ms) {
-  uint64_t end = n->now + ms;
-  while (n->now < end && net_step(n, end)) {
-  }
-}
-
-typedef bool (*net_pred)(net *, const void *);
-
-/* Runs until pred holds; the virtual time it took, or UINT64_MAX. */
-static uint64_t net_run_until(net *n, net_pred pred, const void *arg,
-                              uint64_t max_ms) {
-  uint64_t start = n->now, end = n->now + max_ms;
-  while (!pred(n, arg)) {
-    if (n->now >= end || !net_step(n, end))
-      return pred(n, arg) ? n->now - start : UINT64_MAX;
-  }
-  return n->now - start;
-}
+static void node_kill(net *n, int i) { vnet_set_up(n->v, (uint32_t)i, false); }
 
 /* ---- views -------------------------------------------------------------- */
 
@@ -289,12 +177,15 @@ typedef struct who_state {
   swim_state state;
 } who_state;
 
+/* The predicates take the net as a void *, as vnet_run_until calls them. */
+
 /* Every up node other than `name` knows it in state st. */
-static bool all_see(net *n, const void *arg) {
+static bool all_see(void *net_, const void *arg) {
+  net *n = net_;
   const who_state *w = arg;
   for (int i = 0; i < n->count; i++) {
     tnode *t = &n->nodes[i];
-    if (!t->up || strcmp(t->name, w->name) == 0) continue;
+    if (!up(n, i) || strcmp(t->name, w->name) == 0) continue;
     swim_update u;
     if (!swim_member(t->sw, w->name, &u) || u.state != w->state) return false;
   }
@@ -302,17 +193,18 @@ static bool all_see(net *n, const void *arg) {
 }
 
 /* Every up node sees exactly the up nodes, all alive. */
-static bool converged(net *n, const void *arg) {
+static bool converged(void *net_, const void *arg) {
+  net *n = net_;
   (void)arg;
-  size_t up = 0;
-  for (int i = 0; i < n->count; i++) up += n->nodes[i].up;
+  size_t nup = 0;
+  for (int i = 0; i < n->count; i++) nup += up(n, i);
   for (int i = 0; i < n->count; i++) {
     tnode *t = &n->nodes[i];
-    if (!t->up) continue;
-    if (swim_alive_count(t->sw) != up) return false;
+    if (!up(n, i)) continue;
+    if (swim_alive_count(t->sw) != nup) return false;
     for (int j = 0; j < n->count; j++) {
       swim_update u;
-      if (!n->nodes[j].up) continue;
+      if (!up(n, j)) continue;
       if (!swim_member(t->sw, n->nodes[j].name, &u) || u.state != SWIM_ALIVE ||
           u.epoch != n->nodes[j].epoch)
         return false;
@@ -321,11 +213,12 @@ static bool converged(net *n, const void *arg) {
   return true;
 }
 
-static bool anyone_suspects(net *n, const void *arg) {
+static bool anyone_suspects(void *net_, const void *arg) {
+  net *n = net_;
   const char *name = arg;
   for (int i = 0; i < n->count; i++) {
     swim_update u;
-    if (n->nodes[i].up && swim_member(n->nodes[i].sw, name, &u) &&
+    if (up(n, i) && swim_member(n->nodes[i].sw, name, &u) &&
         u.state == SWIM_SUSPECT)
       return true;
   }
@@ -358,7 +251,7 @@ static net *cluster(int count, uint64_t seed, const swim_config *cfg,
   net *n = net_new(count, seed, cfg);
   node_join(n, 0, -1);
   for (int i = 1; i < count; i++) node_join(n, i, 0);
-  uint64_t t = net_run_until(n, converged, NULL, max_ms);
+  uint64_t t = vnet_run_until(n->v, converged, NULL, max_ms);
   if (t == UINT64_MAX)
     fail_msg("%d nodes did not converge in %llu ms", count,
              (unsigned long long)max_ms);
@@ -392,7 +285,7 @@ static void alone_without_seeds_is_a_cluster_of_one_and_sends_nothing(
   (void)state;
   net *n = net_new(1, 2, NULL);
   node_join(n, 0, -1);
-  net_run(n, 30000);
+  vnet_run(n->v, 30000);
   swim_stats st = stats_of(n, 0);
   assert_int_equal(0, st.msgs_out);
   assert_int_equal(1, swim_alive_count(n->nodes[0].sw));
@@ -405,7 +298,7 @@ static void join_retries_seeds_with_doubling_backoff_until_one_answers(
   net *n = net_new(2, 3, NULL);
   node_kill(n, 0); /* the seed is not up yet */
   node_join(n, 1, 0);
-  net_run(n, 12000);
+  vnet_run(n->v, 12000);
   /* 0, then +500, +1000, +2000, +4000 (capped at 8x), +4000 ... */
   const uint64_t expect[] = {0, 500, 1500, 3500, 7500, 11500};
   assert_int_equal(6, n->nseed_sends);
@@ -414,9 +307,9 @@ static void join_retries_seeds_with_doubling_backoff_until_one_answers(
   swim_free(n->nodes[0].sw);
   node_start(n, 0, 5000);
   node_join(n, 0, -1);
-  assert_true(net_run_until(n, converged, NULL, 6000) <= 4000 + 10);
+  assert_true(vnet_run_until(n->v, converged, NULL, 6000) <= 4000 + 10);
   int sends = n->nseed_sends;
-  net_run(n, 20000);
+  vnet_run(n->v, 20000);
   assert_int_equal(sends, n->nseed_sends); /* joined: no more retries */
   net_free(n);
 }
@@ -428,14 +321,14 @@ static void deadline_is_exact_and_nothing_happens_before_it(void **state) {
     for (int i = 0; i < 3; i++) {
       swim *sw = n->nodes[i].sw;
       uint64_t d = swim_next_deadline(sw);
-      assert_true(d > n->now && d != UINT64_MAX);
+      assert_true(d > now_of(n) && d != UINT64_MAX);
       swim_stats before = stats_of(n, i);
       swim_tick(sw, d - 1); /* early: a no-op */
       swim_stats after = stats_of(n, i);
       assert_int_equal(before.msgs_out, after.msgs_out);
       assert_int_equal(d, swim_next_deadline(sw));
     }
-    assert_true(net_step(n, UINT64_MAX));
+    assert_true(vnet_step(n->v, UINT64_MAX));
   }
   net_free(n);
 }
@@ -459,9 +352,9 @@ static void killed_node_is_suspected_then_dead_on_every_other_node(
   net *n = cluster(5, 5, &c, 10000);
   size_t first = n->nevents;
   node_kill(n, 4);
-  uint64_t killed = n->now;
+  uint64_t killed = now_of(n);
   who_state dead = {"n4", SWIM_DEAD};
-  uint64_t t = net_run_until(n, all_see, &dead, 120000);
+  uint64_t t = vnet_run_until(n->v, all_see, &dead, 120000);
   assert_true(t != UINT64_MAX);
   uint32_t lhm = 0;
   for (int i = 0; i < 4; i++) {
@@ -493,9 +386,9 @@ static void killed_node_is_suspected_then_dead_on_every_other_node(
   }
   /* Kept dead for dead_reclaim_ms, so late gossip cannot revive it, then
    * forgotten. */
-  net_run(n, 25000);
+  vnet_run(n->v, 25000);
   assert_true(swim_member(n->nodes[0].sw, "n4", NULL));
-  net_run(n, 10000);
+  vnet_run(n->v, 10000);
   for (int i = 0; i < 4; i++)
     assert_false(swim_member(n->nodes[i].sw, "n4", NULL));
   net_free(n);
@@ -507,9 +400,9 @@ static void closed_links_bring_a_kill_to_every_node_within_three_seconds(
   net *n = cluster(5, 13, NULL, 10000);
   node_kill(n, 4);
   /* kill -9: the kernel closes n4's sockets and every peer's link sees it. */
-  for (int i = 0; i < 4; i++) swim_link_closed(n->nodes[i].sw, "n4", n->now);
+  for (int i = 0; i < 4; i++) swim_link_closed(n->nodes[i].sw, "n4", now_of(n));
   who_state dead = {"n4", SWIM_DEAD};
-  uint64_t t = net_run_until(n, all_see, &dead, 60000);
+  uint64_t t = vnet_run_until(n->v, all_see, &dead, 60000);
   print_message("dead everywhere %llu ms after the kill\n",
                 (unsigned long long)t);
   /* A probe interval, then the shortest suspicion (4 intervals) once k
@@ -524,8 +417,9 @@ static void slow_node_that_answers_indirect_probes_is_not_suspected(
   net *n = cluster(4, 6, NULL, 10000);
   /* n0 <-> n3 takes 350 ms each way: a direct probe's ACK misses both the
    * 200 ms timeout and the 500 ms interval, but n1 and n2 reach n3 fast. */
-  n->delay[0][3] = n->delay[3][0] = 350;
-  net_run(n, 60000);
+  assert_int_equal(0, vnet_set_link_delay(n->v, 0, 3, 350));
+  assert_int_equal(0, vnet_set_link_delay(n->v, 3, 0, 350));
+  vnet_run(n->v, 60000);
   assert_int_equal(0, count_events(n, -1, "n3", SWIM_SUSPECT));
   assert_int_equal(0, count_events(n, -1, "n0", SWIM_SUSPECT));
   swim_stats st = stats_of(n, 0);
@@ -542,11 +436,11 @@ static void suspected_node_refutes_with_a_higher_incarnation(void **state) {
   assert_true(swim_member(n->nodes[2].sw, "n2", &before));
   /* Cut n2 off until someone suspects it, then heal before it can die. */
   node_kill(n, 2);
-  assert_true(net_run_until(n, anyone_suspects, "n2", 20000) != UINT64_MAX);
-  n->nodes[2].up = true;
-  uint64_t healed = n->now;
-  assert_true(net_run_until(n, converged, NULL, 10000) != UINT64_MAX);
-  assert_true(n->now - healed < 2000); /* before the 2 s minimum suspicion */
+  assert_true(vnet_run_until(n->v, anyone_suspects, "n2", 20000) != UINT64_MAX);
+  vnet_set_up(n->v, 2, true);
+  uint64_t healed = now_of(n);
+  assert_true(vnet_run_until(n->v, converged, NULL, 10000) != UINT64_MAX);
+  assert_true(now_of(n) - healed < 2000); /* before the 2 s minimum suspicion */
   swim_update after;
   assert_true(swim_member(n->nodes[2].sw, "n2", &after));
   assert_true(after.incarnation > before.incarnation);
@@ -570,7 +464,7 @@ static void restart_with_a_larger_epoch_is_reported_restarted_and_alive(
   swim_free(n->nodes[3].sw);
   node_start(n, 3, 9000);
   node_join(n, 3, 0);
-  assert_true(net_run_until(n, converged, NULL, 10000) != UINT64_MAX);
+  assert_true(vnet_run_until(n->v, converged, NULL, 10000) != UINT64_MAX);
   for (int i = 0; i < 3; i++) {
     swim_update u;
     assert_true(swim_member(n->nodes[i].sw, "n3", &u));
@@ -594,12 +488,12 @@ static void restart_with_a_larger_epoch_is_reported_restarted_and_alive(
 static void graceful_leave_is_left_everywhere_not_dead(void **state) {
   (void)state;
   net *n = cluster(5, 9, NULL, 10000);
-  swim_leave(n->nodes[4].sw, n->now);
+  swim_leave(n->nodes[4].sw, now_of(n));
   assert_int_equal(UINT64_MAX, swim_next_deadline(n->nodes[4].sw));
   node_kill(n, 4); /* the host closes once the LEAVEs went out */
   who_state left = {"n4", SWIM_LEFT};
-  assert_true(net_run_until(n, all_see, &left, 5000) <= 2 * INTERVAL);
-  net_run(n, 30000); /* far past any suspicion */
+  assert_true(vnet_run_until(n->v, all_see, &left, 5000) <= 2 * INTERVAL);
+  vnet_run(n->v, 30000); /* far past any suspicion */
   assert_true(all_see(n, &left));
   assert_int_equal(0, count_events(n, -1, "n4", SWIM_DEAD));
   assert_int_equal(0, count_events(n, -1, "n4", SWIM_SUSPECT));
@@ -622,7 +516,7 @@ static void inject(net *n, int to, const char *from, const char *sender,
   m.seq = 4242;
   m.updates = ups;
   m.nupdates = nups;
-  swim_receive(n->nodes[to].sw, from, &m, n->now);
+  swim_receive(n->nodes[to].sw, from, &m, now_of(n));
 }
 
 static void forged_messages_are_rejected_and_counted(void **state) {
@@ -683,19 +577,20 @@ static void partitioned_halves_that_declared_each_other_dead_merge_on_heal(
     void **state) {
   (void)state;
   net *n = cluster(6, 12, NULL, 10000);
-  for (int i = 0; i < 6; i++) n->group[i] = i < 3 ? 0 : 1;
-  n->partitioned = true;
-  net_run(n, 30000);
+  uint8_t group[6];
+  for (int i = 0; i < 6; i++) group[i] = i < 3 ? 0 : 1;
+  assert_int_equal(0, vnet_partition(n->v, group));
+  vnet_run(n->v, 30000);
   for (int i = 0; i < 6; i++) {
     assert_int_equal(3, swim_alive_count(n->nodes[i].sw));
     swim_update u;
     assert_true(swim_member(n->nodes[i].sw, i < 3 ? "n4" : "n1", &u));
     assert_int_equal(SWIM_DEAD, u.state);
   }
-  n->partitioned = false;
+  vnet_partition(n->v, NULL);
   /* Nobody probes the dead, but each sync also asks one dead member: both
    * sides refute and merge within a couple of (jittered) sync intervals. */
-  uint64_t t = net_run_until(n, converged, NULL, 60000);
+  uint64_t t = vnet_run_until(n->v, converged, NULL, 60000);
   assert_true(t <= 2 * 15000);
   for (int i = 0; i < 6; i++) assert_true(stats_of(n, i).refutations >= 1);
   net_free(n);
@@ -703,14 +598,14 @@ static void partitioned_halves_that_declared_each_other_dead_merge_on_heal(
 
 static uint64_t scripted_run(uint64_t seed, event **events, size_t *nevents) {
   net *n = cluster(6, seed, NULL, 10000);
-  n->delay[1][2] = 300;
+  assert_int_equal(0, vnet_set_link_delay(n->v, 1, 2, 300));
   node_kill(n, 5);
   who_state dead = {"n5", SWIM_DEAD};
-  assert_true(net_run_until(n, all_see, &dead, 60000) != UINT64_MAX);
-  swim_leave(n->nodes[4].sw, n->now);
+  assert_true(vnet_run_until(n->v, all_see, &dead, 60000) != UINT64_MAX);
+  swim_leave(n->nodes[4].sw, now_of(n));
   node_kill(n, 4);
-  net_run(n, 5000);
-  uint64_t trace = n->trace;
+  vnet_run(n->v, 5000);
+  uint64_t trace = vnet_trace_hash(n->v);
   *events = n->events;
   *nevents = n->nevents;
   n->events = NULL;
@@ -734,7 +629,8 @@ static void same_seed_gives_an_identical_trace(void **state) {
   free(c);
 }
 
-static bool all_know_newcomer(net *n, const void *arg) {
+static bool all_know_newcomer(void *net_, const void *arg) {
+  net *n = net_;
   const char *name = arg;
   for (int i = 0; i < n->count; i++) {
     swim_update u;
@@ -750,13 +646,13 @@ static void news_of_a_new_member_reaches_fifty_nodes_in_log_rounds(
   /* Anti-entropy off (an hour): only piggy-backed gossip spreads news. */
   swim_config c = {.sync_interval_ms = 3600000};
   net *n = net_new(51, 11, &c);
-  n->count = 50; /* n50 is started but not on the network yet */
+  node_kill(n, 50); /* n50 is started but not on the network yet */
   node_join(n, 0, -1);
   for (int i = 1; i < 50; i++) node_join(n, i, 0);
-  assert_true(net_run_until(n, converged, NULL, 120000) != UINT64_MAX);
-  n->count = 51;
+  assert_true(vnet_run_until(n->v, converged, NULL, 120000) != UINT64_MAX);
+  vnet_set_up(n->v, 50, true);
   node_join(n, 50, 0);
-  uint64_t t = net_run_until(n, all_know_newcomer, "n50", 60000);
+  uint64_t t = vnet_run_until(n->v, all_know_newcomer, "n50", 60000);
   uint64_t rounds = 4 * (uint64_t)ceil(log2(51.0)) + 4;
   print_message("n50 known to all 50 in %llu ms (bound %llu)\n",
                 (unsigned long long)t, (unsigned long long)(rounds * INTERVAL));
