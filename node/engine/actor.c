@@ -148,7 +148,7 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
     a->running = 0;
     if (rc != 0) {
       eng_log(n, TR_LOG_WARN, "actor_init_failed", "id=%s type=%s rc=%d",
-               a->id->str, t->name ? t->name : "?", rc);
+              a->id->str, t->name ? t->name : "?", rc);
       a->init_failed = 1;
       actor_teardown(a, TR_EINIT, false);
       return TR_EINIT;
@@ -242,7 +242,7 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     if (rc != 0) {
       n->stats.failed++;
       eng_log(n, TR_LOG_WARN, "actor_failed", "id=%s type=%s rc=%d",
-               a->id->str, a->type->name ? a->type->name : "?", rc);
+              a->id->str, a->type->name ? a->type->name : "?", rc);
       actor_teardown(a, rc, true);
       return done;
     }

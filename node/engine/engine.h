@@ -332,7 +332,7 @@ struct tr_node {
 static inline bool eng_remote(const tr_node *n) { return n->rops != NULL; }
 
 void eng_vlog(tr_node *, tr_log_level, const char *event, const char *fmt,
-               va_list) __attribute__((format(printf, 4, 0)));
+              va_list) __attribute__((format(printf, 4, 0)));
 void eng_dead_log(tr_node *, tr_dead_reason, uint64_t total);
 /* Counts a dead letter; logs it (INFO) at totals 1, 2, 4, 8..., per reason,
  * so a flood of drops is visible without a line per drop. */

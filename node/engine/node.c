@@ -17,7 +17,7 @@
 #define DEFAULT_THREADSAFE_MAX 65536u
 
 void eng_vlog(tr_node *n, tr_log_level level, const char *event,
-               const char *fmt, va_list ap) {
+              const char *fmt, va_list ap) {
   if (!n->log || level > n->log_level) return;
   char fields[512];
   vsnprintf(fields, sizeof(fields), fmt, ap);
@@ -25,7 +25,7 @@ void eng_vlog(tr_node *n, tr_log_level level, const char *event,
 }
 
 void eng_log(tr_node *n, tr_log_level level, const char *event,
-              const char *fmt, ...) {
+             const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   eng_vlog(n, level, event, fmt, ap);

@@ -107,8 +107,8 @@ void send_async(tr_node *n, const char *to, eng_name *sender,
                        len, 0, 0, NULL);
   if (rc == 0) return;
   eng_dead(n, rc == TR_EFULL            ? TR_DL_MAILBOX_FULL
-               : rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE
-                                       : TR_DL_NO_ACTOR);
+              : rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE
+                                      : TR_DL_NO_ACTOR);
 }
 
 void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
@@ -117,7 +117,7 @@ void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
                          status, ENG_BYPASS_CAPACITY);
   if (rc == TR_ENOMEM)
     eng_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem",
-             to->id->str, (int)type);
+            to->id->str, (int)type);
 }
 
 /* ---- the remote layer's way in (eng_remote.h) ---------------------------- */

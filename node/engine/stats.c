@@ -4,7 +4,7 @@
 
 void eng_dead_log(tr_node *n, tr_dead_reason r, uint64_t total) {
   eng_log(n, TR_LOG_INFO, "dead_letter", "reason=%s total=%llu",
-           tr_dead_reason_name(r), (unsigned long long)total);
+          tr_dead_reason_name(r), (unsigned long long)total);
 }
 
 int tr_node_stats_get_sized(tr_node *n, tr_node_stats *out, size_t size) {
