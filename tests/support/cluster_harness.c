@@ -674,6 +674,13 @@ void tn_free(tn_cluster *c) {
   free(c);
 }
 
+const char *tn_dir(tn_cluster *c) { return c->dir; }
+
+int tn_write_client(tn_cluster *c, const char *name, int other_ca) {
+  return pki_write_client_files(&c->pki, c->dir, name,
+                                other_ca ? PKI_OTHER_CA : PKI_GOOD);
+}
+
 size_t tn_count(tn_cluster *c) { return c->count; }
 const char *tn_name(tn_cluster *c, size_t i) { return c->slots[i].name; }
 const char *tn_addr(tn_cluster *c, size_t i) { return c->slots[i].addr; }

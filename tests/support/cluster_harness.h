@@ -30,6 +30,11 @@ int tn_new_joined(tn_cluster **out, size_t count, const tn_opts *,
 void tn_free(tn_cluster *);
 
 size_t tn_count(tn_cluster *);
+/* The directory holding ca.pem and each node's NAME.pem / NAME.key. */
+const char *tn_dir(tn_cluster *);
+/* Writes an operator's client certificate NAME.pem / NAME.key (and
+ * other-ca.pem, a CA nobody trusts) into tn_dir; kind as pki.h's. */
+int tn_write_client(tn_cluster *, const char *name, int other_ca);
 const char *tn_name(tn_cluster *, size_t i);
 const char *tn_addr(tn_cluster *, size_t i);
 

@@ -71,6 +71,25 @@ static int write_file(const char *dir, const char *file, const char *text) {
   return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+int pki_write_client_files(test_pki *p, const char *dir, const char *name,
+                           pki_kind kind) {
+  char *cert = NULL, *key = NULL;
+  int rc = certgen_key(&key);
+  certgen_req r = {.cn = name, .is_client = 1};
+  const char *icert = kind == PKI_OTHER_CA ? p->other_cert : p->ca_cert;
+  const char *ikey = kind == PKI_OTHER_CA ? p->other_key : p->ca_key;
+  if (rc == 0) rc = certgen_cert(&r, key, icert, ikey, &cert);
+  char f[300];
+  snprintf(f, sizeof(f), "%s.pem", name);
+  if (rc == 0) rc = write_file(dir, f, cert);
+  snprintf(f, sizeof(f), "%s.key", name);
+  if (rc == 0) rc = write_file(dir, f, key);
+  if (rc == 0) rc = write_file(dir, "other-ca.pem", p->other_cert);
+  free(cert);
+  free(key);
+  return rc;
+}
+
 int pki_write_files(test_pki *p, const char *dir, const char *name) {
   char *cert = NULL, *key = NULL;
   int rc = pki_node(p, name, PKI_GOOD, &cert, &key);

@@ -25,5 +25,10 @@ int pki_node(test_pki *, const char *name, pki_kind, char **cert, char **key);
 tls_config *pki_tls(test_pki *, const char *name, pki_kind);
 /* Writes ca.pem, NAME.pem and NAME.key into dir for a node process. */
 int pki_write_files(test_pki *, const char *dir, const char *name);
+/* Writes NAME.pem and NAME.key, a client-only certificate (an operator's)
+ * signed by the cluster CA (PKI_GOOD) or the foreign one (PKI_OTHER_CA),
+ * and other-ca.pem (the foreign CA) into dir. */
+int pki_write_client_files(test_pki *, const char *dir, const char *name,
+                           pki_kind);
 
 #endif
