@@ -68,7 +68,8 @@ extern "C" {
   X(ECLOSED, -10, "closed")                                                 \
   X(EINIT, -11, "actor init failed")                                        \
   X(ESTATE, -12, "call not allowed in this state")                          \
-  X(ESYS, -13, "system call failed")
+  X(ESYS, -13, "system call failed")                                        \
+  X(EPERM, -14, "not permitted")
 
 enum {
 #define TR_ERR_ENUM_(name, code, msg) TR_##name = (code),
@@ -482,6 +483,8 @@ typedef struct tr_cluster_stats {
   uint32_t remote_asks_pending; /* asks from other nodes kept until their
                                target replies, stops, or they time out */
   uint32_t local_health;    /* Lifeguard awareness; 0 is healthy */
+  uint64_t op_denied;       /* operator requests refused: not from an
+                               operator certificate, or a viewer's write */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node (*out untouched); writes at most out_size

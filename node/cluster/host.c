@@ -276,14 +276,14 @@ static void host_on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
                           const uint8_t *body, size_t len) {
   cluster *c = user;
   if (kind == troupe_FrameKind_FRAME_OPERATOR) {
-    host_op_on_frame(c, lk, body, len);
+    host_op_on_frame(c, lk, body, len); /* it checks the role */
     return;
   }
   if (c->left) return;
   const char *from = link_peer(lk);
   uint64_t now = host_now(c);
-  /* An operator's certificate does not make it a member. */
-  if (link_peer_client_only(lk)) goto bad;
+  /* Only a node's certificate makes a member. */
+  if (link_peer_role(lk) != TLS_PEER_NODE) goto bad;
   if (kind == troupe_FrameKind_FRAME_SWIM) {
     swim_msg m;
     if (ccodec_swim_decode(body, len, &m, &c->scratch) != 0) goto bad;
@@ -309,7 +309,9 @@ bad:
 
 static void host_on_state(void *user, peer_link *lk, link_state st) {
   cluster *c = user;
-  if (st == LINK_DOWN && link_peer_client_only(lk) && !c->freeing) {
+  tls_peer_role role = link_peer_role(lk);
+  bool op = role == TLS_PEER_OPERATOR || role == TLS_PEER_VIEWER;
+  if (st == LINK_DOWN && op && !c->freeing) {
     /* An operator left: its subscriptions end and its link goes (it has
      * no address, so it would only wait for a reconnect that never comes). */
     host_op_client_gone(c, link_peer(lk));
@@ -318,7 +320,7 @@ static void host_on_state(void *user, peer_link *lk, link_state st) {
       host_defer(c);
     return;
   }
-  if (st == LINK_UP && !link_peer_client_only(lk) && !c->left && !c->freeing) {
+  if (st == LINK_UP && role == TLS_PEER_NODE && !c->left && !c->freeing) {
     /* A peer that held this node dead (only slow, or cut off) dropped what
      * this node asked of it: ask again. Both requests are idempotent. */
     host_peer *p = host_peer_find(c, link_peer(lk));
@@ -395,12 +397,38 @@ static void host_on_links_freed(void *user) {
   host_maybe_free(c);
 }
 
+/* This node's certificate must be a node certificate that names it: any
+ * other (an operator's, one without a role, another node's) would only be
+ * refused by every peer, so the node does not start with it. */
+static int host_check_own_cert(cluster *c) {
+  tls_cert_info info;
+  char err[256] = "";
+  if (tls_cert_file_info(c->cert_file, c->name, &info, err, sizeof(err)) != 0) {
+    host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=TR_EINVAL "
+             "detail=\"%s\"", err);
+    return TR_EINVAL;
+  }
+  if (info.role == TLS_PEER_NODE && info.names_it) return 0;
+  host_log(c, TR_LOG_ERROR, "certificate_refused",
+           "cert=%s detail=\"%s is %s certificate for %s, not a node "
+           "certificate for %s (troupe cert node %s)\"", c->cert_file,
+           c->cert_file,
+           info.role == TLS_PEER_NODE       ? "a node"
+           : info.role == TLS_PEER_OPERATOR ? "an operator"
+           : info.role == TLS_PEER_VIEWER   ? "a viewer"
+                                            : "a role-less",
+           info.cn, c->name, c->name);
+  return TR_EINVAL;
+}
+
 static int host_tls_load(cluster *c, tls_config **out) {
   char err[256] = "";
+  int rc = host_check_own_cert(c);
+  if (rc != 0) return rc;
   tls_config_opts o = {.ca_file = c->ca_file,
                        .cert_file = c->cert_file,
                        .key_file = c->key_file};
-  int rc = tls_config_new(out, &o, err, sizeof(err));
+  rc = tls_config_new(out, &o, err, sizeof(err));
   if (rc != 0)
     host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=%s detail=\"%s\"",
              tr_errname(rc), err);

@@ -343,6 +343,21 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
   }
   host_log(c, TR_LOG_INFO, "op_request", "client=%s verb=%u target=%s",
            client, req.verb, req.has_target ? req.target : "-");
+  /* Operator frames come from operator certificates only (a node's
+   * certificate is for being a node), and a viewer only reads. */
+  tls_peer_role role = link_peer_role(lk);
+  bool writes = req.verb == troupe_OpVerb_OP_SEND ||
+                req.verb == troupe_OpVerb_OP_ASK;
+  if (role != TLS_PEER_OPERATOR && (role != TLS_PEER_VIEWER || writes)) {
+    uint64_t k = ++c->st.op_denied;
+    c->st.rejected++;
+    if ((k & (k - 1)) == 0) /* at totals 1, 2, 4, 8...: a flood stays quiet */
+      host_log(c, TR_LOG_WARN, "op_request_denied",
+               "client=%s role=%s verb=%u total=%llu", client,
+               tls_peer_role_name(role), req.verb, (unsigned long long)k);
+    op_reply(c, client, req.id, TR_EPERM, NULL, 0, false, NULL, NULL);
+    return;
+  }
   bool has_target = req.has_target && req.target[0];
   switch (req.verb) {
   case troupe_OpVerb_OP_MEMBERS:

@@ -165,12 +165,17 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
 void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   cluster *c = user;
   tr_node *n = c->node;
+  /* Operators send through requests; only nodes send envelopes (and only
+   * they get an entry in the peer table). */
+  if (link_peer_role(lk) != TLS_PEER_NODE) {
+    c->st.rejected++;
+    return;
+  }
   host_peer *p = c->last_rx_link == lk ? c->last_rx_peer
                                        : host_peer_get(c, link_peer(lk));
   c->last_rx_link = lk;
   c->last_rx_peer = p;
-  bool bad = e->target.len == 0 || e->target.len > TR_ID_MAX || !p ||
-             link_peer_client_only(lk); /* operators send via requests */
+  bool bad = e->target.len == 0 || e->target.len > TR_ID_MAX || !p;
   eng_name *sender = bad ? NULL : peer_sender(p, e, &bad);
   if (bad) {
     c->st.rejected++;

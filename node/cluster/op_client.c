@@ -88,9 +88,14 @@ static void on_seed_failed(void *user, const char *addr,
                    at, tls_fail_name(f->tls), f->tls_detail);
     return;
   case LINK_CLOSE_HELLO:
-    op_call_fail(k, TR_OP_FAIL_REFUSED_NODE,
-                 "refused the node at %s: its hello names a node its "
-                 "certificate does not (%s)", at, f->tls_detail);
+    if (f->refused_by == LINK_REFUSED_BY_PEER)
+      op_call_fail(k, TR_OP_FAIL_REFUSED_US,
+                   "the node at %s refused this client: %s", at,
+                   f->tls_detail);
+    else
+      op_call_fail(k, TR_OP_FAIL_REFUSED_NODE,
+                   "refused the node at %s: its hello names a node its "
+                   "certificate does not (%s)", at, f->tls_detail);
     return;
   case LINK_CLOSE_TIMEOUT:
     op_call_fail(k, TR_OP_FAIL_HANDSHAKE_TIMEOUT,
@@ -209,22 +214,24 @@ static bool encode_bytes(pb_ostream_t *s, const pb_field_t *f,
   return pb_encode_tag_for_field(s, f) && pb_encode_string(s, d->p, d->len);
 }
 
-/* The client's name: the target's, or its certificate's CN; a client-only
- * certificate is required (a node's could pass for that node). */
+/* The client's name: the target's, or its certificate's CN; an operator's
+ * or a viewer's certificate is required (a node's is for being a node). */
 static int call_name(op_call *k) {
   const tr_op_target *t = k->t;
-  bool client_only = false;
+  tls_cert_info info;
   char why[256];
-  if (tls_cert_identity(t->cert_file, k->name, sizeof(k->name), &client_only,
-                        why, sizeof(why)) != 0) {
+  if (tls_cert_file_info(t->cert_file, NULL, &info, why, sizeof(why)) != 0) {
     op_call_fail(k, TR_OP_FAIL_CONFIG, "%s", why);
     return k->rc;
   }
-  if (!client_only) {
-    op_call_fail(k, TR_OP_FAIL_CONFIG, "%s is a node certificate; operators "
-                 "need a client one (troupe cert client NAME)", t->cert_file);
+  if (info.role != TLS_PEER_OPERATOR && info.role != TLS_PEER_VIEWER) {
+    op_call_fail(k, TR_OP_FAIL_CONFIG, "%s is %s certificate; operators "
+                 "need a client one with a role (troupe cert client NAME "
+                 "[--role operator|viewer])", t->cert_file,
+                 info.role == TLS_PEER_NODE ? "a node" : "a role-less");
     return k->rc;
   }
+  snprintf(k->name, sizeof(k->name), "%s", info.cn);
   if (t->name && t->name[0]) snprintf(k->name, sizeof(k->name), "%s", t->name);
   /* A session of its own ("NAME#pid.rand"): two sessions with one
    * certificate (a health check next to a `sub`) never share a link. */

@@ -92,9 +92,11 @@ out:
   return rc;
 }
 
-/* "CN=<cn>,O=troupe" for mbedtls_x509_string_to_names, which knows one escape
- * (a backslash before a comma); anything it cannot express is refused. */
-static int cg_subject(char *out, size_t cap, const char *cn) {
+/* "CN=<cn>,O=troupe[,OU=<role>]" for mbedtls_x509_string_to_names, which
+ * knows one escape (a backslash before a comma); anything it cannot express
+ * is refused. The role is one of a few fixed words. */
+static int cg_subject(char *out, size_t cap, const char *cn,
+                      const char *role) {
   size_t n = strlen(cn);
   if (n == 0 || n > CG_CN_MAX)
     return TR_EINVAL;
@@ -108,7 +110,11 @@ static int cg_subject(char *out, size_t cap, const char *cn) {
       out[o++] = '\\';
     out[o++] = (char)ch;
   }
-  snprintf(out + o, cap - o, ",O=troupe");
+  if (role && strcmp(role, "node") != 0 && strcmp(role, "operator") != 0 &&
+      strcmp(role, "viewer") != 0)
+    return TR_EINVAL;
+  snprintf(out + o, cap - o, ",O=troupe%s%s", role ? ",OU=" : "",
+           role ? role : "");
   return 0;
 }
 
@@ -274,7 +280,7 @@ int certgen_cert(const certgen_req *r, const char *key_pem,
   cg_rng rng;
   unsigned char *pem = NULL;
   size_t pem_cap = CG_PEM_BASE;
-  char subject[16 + 2 * CG_CN_MAX];
+  char subject[32 + 2 * CG_CN_MAX];
   char nb[16], na[16];
   int ret = 0, rc;
 
@@ -287,7 +293,7 @@ int certgen_cert(const certgen_req *r, const char *key_pem,
     goto out;
 
   /* Names, keys and times are checked before anything is signed. */
-  if ((rc = cg_subject(subject, sizeof subject, r->cn)) != 0)
+  if ((rc = cg_subject(subject, sizeof subject, r->cn, r->role)) != 0)
     goto out;
   time_t now = time(NULL);
   time_t before = r->not_before ? r->not_before : now - CG_DEFAULT_BEFORE_S;

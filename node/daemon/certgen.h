@@ -18,6 +18,8 @@ typedef struct certgen_req {
   time_t not_before, not_after; /* 0/0: now-1h .. now+825 days */
   int is_ca;
   int is_client;            /* extended key usage: client only */
+  const char *role;         /* the subject's OU: "node", "operator" or
+                               "viewer" (tls.h, tls_peer_role); NULL: none */
 } certgen_req;
 
 /* A new P-256 key as PEM text (malloc'ed, NUL-terminated). */

@@ -22,7 +22,8 @@
 #define CERT_SYNOPSIS                                                     \
   "usage: troupe cert ca [--dir DIR] [--days N] [--force]\n"               \
   "       troupe cert node NAME [--dns NAME]... [--ip ADDR]... [flags]\n"  \
-  "       troupe cert client NAME [--dns NAME]... [--ip ADDR]... [flags]\n"
+  "       troupe cert client NAME [--role operator|viewer] [--dns NAME]...\n" \
+  "                          [--ip ADDR]... [flags]\n"
 
 static const char cert_usage[] =
     CERT_SYNOPSIS
@@ -30,9 +31,12 @@ static const char cert_usage[] =
     "Makes the cluster's certificates (ECDSA P-256):\n"
     "  ca           DIR/ca.pem and DIR/ca.key, a self-signed CA [10 years]\n"
     "  node NAME    DIR/NAME.pem and DIR/NAME.key for the node named NAME\n"
-    "               (CN and DNS name NAME; server and client use) [825 days]\n"
+    "               (CN and DNS name NAME, role node: server and client use;\n"
+    "               it may link only as NAME) [825 days]\n"
     "  client NAME  the same for an operator of the troupe verbs (client use\n"
-    "               only: it cannot act as a node) [825 days]\n"
+    "               only: it never links as a node) [825 days], with a role:\n"
+    "               operator (every verb) or viewer (members, actors, stats,\n"
+    "               health, sub: it may only read) [operator]\n"
     "node and client certificates are signed with DIR/ca.pem and DIR/ca.key.\n"
     "NAME is 1 to 64 of A-Z a-z 0-9 . _ - (not starting with . or -).\n"
     "\n"
@@ -41,6 +45,7 @@ static const char cert_usage[] =
     "  --days N      validity in days, 1 to 36500\n"
     "  --dns NAME    one more DNS name in the certificate (repeatable)\n"
     "  --ip ADDR     an IPv4 or IPv6 address in the certificate (repeatable)\n"
+    "  --role ROLE   client: operator or viewer [operator]\n"
     "  --force       replace files that exist\n"
     "\n"
     "Keys are written with mode 0600. Keep ca.key off the nodes: it is only\n"
@@ -70,6 +75,7 @@ typedef struct cert_cli {
   size_t ndns;
   const char *ips[CERT_MAX_SANS];
   size_t nips;
+  const char *role; /* client: operator or viewer */
 } cert_cli;
 
 /* One file to publish: its final path and the temp file holding it. */
@@ -151,7 +157,8 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
       c->force = 1;
       continue;
     }
-    static const char *const named[] = {"--dir", "--days", "--dns", "--ip"};
+    static const char *const named[] = {"--dir", "--days", "--dns", "--ip",
+                                        "--role"};
     size_t nnamed = sizeof(named) / sizeof(named[0]), which = nnamed;
     const char *val = NULL;
     for (size_t j = 0; j < nnamed; j++) {
@@ -168,7 +175,8 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
       which = j;
       break;
     }
-    if (which == nnamed || (c->kind == CERT_CA && which >= 2))
+    if (which == nnamed || (c->kind == CERT_CA && which >= 2) ||
+        (c->kind != CERT_CLIENT && which == 4))
       return usage_error("unknown flag '%s'", a);
     switch (which) {
     case 0:
@@ -190,6 +198,11 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
       if (c->ndns >= CERT_MAX_SANS)
         return usage_error("too many --dns (at most %d)", CERT_MAX_SANS);
       c->dns[c->ndns++] = val;
+      break;
+    case 4:
+      if (strcmp(val, "operator") != 0 && strcmp(val, "viewer") != 0)
+        return usage_error("--role wants operator or viewer, not '%s'", val);
+      c->role = val;
       break;
     default:
       if (!ip_ok(val))
@@ -392,6 +405,7 @@ int cmd_cert(int argc, char **argv) {
     req.ips = c.ips;
     req.nips = c.nips;
     req.is_client = c.kind == CERT_CLIENT;
+    req.role = c.kind == CERT_NODE ? "node" : c.role ? c.role : "operator";
   }
   unsigned days =
       c.days ? c.days : c.kind == CERT_CA ? CERT_CA_DAYS : CERT_LEAF_DAYS;

@@ -424,6 +424,9 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_link_read_pauses_total", "counter",
          "Times links stopped reading because mailboxes were backed up.",
          c->read_pauses);
+  single(r, "troupe_operator_denied_total", "counter",
+         "Operator requests refused: not from an operator certificate, or a "
+         "viewer's write.", c->op_denied);
   render_peers(r, node);
   render_transport(r, node);
 }

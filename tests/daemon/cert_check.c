@@ -76,6 +76,13 @@ static int check_cluster(const char *dir, const char *n1, const char *n2,
   cfg.seeds = seeds;
   cfg.nseeds = 1;
   if ((r = tr_node_new(&node[1], &cfg)) != 0) {
+    /* A certificate that is not a node certificate for n2 is refused by
+     * n2 itself, before any peer sees it. */
+    if (refused && r == TR_EINVAL) {
+      printf("cert_check: %s refused to start with that certificate\n", n2);
+      rc = 0;
+      goto out;
+    }
     fprintf(stderr, "cert_check: node %s: %s\n", n2, tr_strerror(r));
     goto out;
   }
@@ -172,6 +179,18 @@ static int check_verify(const char *ca_path, const char *cert_path,
             server, want_server);
     goto out;
   }
+  /* The role, in the subject's OU: node, operator (a client) or viewer. */
+  const char *want_role = strcmp(kind, "client") == 0 ? "operator" : kind;
+  int role_ok = 0;
+  for (const mbedtls_x509_name *a = &crt.subject; a; a = a->next)
+    if (a->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_ORG_UNIT, &a->oid) == 0)
+      role_ok = a->val.len == strlen(want_role) &&
+                memcmp(a->val.p, want_role, a->val.len) == 0;
+  if (!role_ok) {
+    fprintf(stderr, "cert_check: %s: no role %s (subject OU)\n", cert_path,
+            want_role);
+    goto out;
+  }
   printf("cert_check: %s verifies for %s as a %s certificate\n", cert_path,
          name, kind);
   rc = 0;
@@ -187,10 +206,10 @@ int main(int argc, char **argv) {
     return check_cluster(argv[2], argv[3], argv[4], argc == 6);
   if (argc == 6 && strcmp(argv[1], "verify") == 0 &&
       (strcmp(argv[5], "node") == 0 || strcmp(argv[5], "client") == 0 ||
-       strcmp(argv[5], "untrusted") == 0))
+       strcmp(argv[5], "viewer") == 0 || strcmp(argv[5], "untrusted") == 0))
     return check_verify(argv[2], argv[3], argv[4], argv[5]);
   fprintf(stderr, "usage: cert_check cluster DIR N1 N2 [refused]\n"
                   "       cert_check verify CA CERT NAME "
-                  "node|client|untrusted\n");
+                  "node|client|viewer|untrusted\n");
   return 2;
 }

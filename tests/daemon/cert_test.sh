@@ -62,7 +62,8 @@ ok "ca: certs/ca.pem, certs/ca.key (0600)"
 cert 0 node n1 --ip 127.0.0.1 --dns n1.example
 cert 0 node n2 --dir=certs --days 30
 cert 0 client ops
-for f in n1 n2 ops; do
+cert 0 client watcher --role viewer
+for f in n1 n2 ops watcher; do
   [ -s certs/$f.pem ] || fail "certs/$f.pem missing"
   [ "$(mode certs/$f.key)" = 600 ] || fail "$f.key mode $(mode certs/$f.key)"
   grep -q "BEGIN CERTIFICATE" certs/$f.pem || fail "certs/$f.pem is no PEM"
@@ -75,6 +76,8 @@ no_temps
   fail "n1's --dns name is not in its certificate"
 "$CERT_CHECK" verify certs/ca.pem certs/n2.pem n2 node || fail "n2 does not verify"
 "$CERT_CHECK" verify certs/ca.pem certs/ops.pem ops client || fail "ops does not verify"
+"$CERT_CHECK" verify certs/ca.pem certs/watcher.pem watcher viewer ||
+  fail "watcher does not verify as a viewer"
 "$CERT_CHECK" verify certs/ca.pem certs/n1.pem n2 untrusted ||
   fail "n1's certificate passes for n2"
 
@@ -95,6 +98,8 @@ fi
 # naming the node.
 cert 0 client n9
 "$CERT_CHECK" cluster certs n1 n9 refused || fail "a client certificate joined"
+expect 2 "--role wants operator or viewer" client x --role admin
+expect 2 "unknown flag '--role'" node y --role viewer
 
 # ---- no overwrite without --force ----------------------------------------
 before=$(digest certs/ca.key)

@@ -10,34 +10,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "certgen.h"
 #include "pki.h"
 #include "troupe.h"
-
-static int write_file(const char *dir, const char *name, const char *text) {
-  char path[512];
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  int rc = fputs(text, f) < 0 ? -1 : 0;
-  return fclose(f) != 0 ? -1 : rc;
-}
-
-/* A client-only certificate for CN `cn`, signed by (icert, ikey). */
-static int write_client(const char *dir, const char *file, const char *cn,
-                        const char *icert, const char *ikey) {
-  char *key = NULL, *cert = NULL, name[128];
-  certgen_req r = {.cn = cn, .is_client = 1};
-  int rc = certgen_key(&key);
-  if (rc == 0) rc = certgen_cert(&r, key, icert, ikey, &cert);
-  snprintf(name, sizeof(name), "%s.pem", file);
-  if (rc == 0) rc = write_file(dir, name, cert);
-  snprintf(name, sizeof(name), "%s.key", file);
-  if (rc == 0) rc = write_file(dir, name, key);
-  free(key);
-  free(cert);
-  return rc;
-}
 
 static int cmd_pki(int argc, char **argv) {
   test_pki pki;
@@ -45,12 +19,16 @@ static int cmd_pki(int argc, char **argv) {
   int rc = 0;
   for (int i = 3; i < argc && rc == 0; i++)
     rc = pki_write_files(&pki, argv[2], argv[i]);
+  const char *dir = argv[2];
   if (rc == 0)
-    rc = write_client(argv[2], "client", "ops", pki.ca_cert, pki.ca_key);
+    rc = pki_write_client_files(&pki, dir, "client", "ops", PKI_GOOD,
+                                "operator");
   if (rc == 0)
-    rc = write_client(argv[2], "client2", "ops2", pki.ca_cert, pki.ca_key);
+    rc = pki_write_client_files(&pki, dir, "client2", "ops2", PKI_GOOD,
+                                "operator");
   if (rc == 0)
-    rc = write_client(argv[2], "rogue", "ops", pki.other_cert, pki.other_key);
+    rc = pki_write_client_files(&pki, dir, "rogue", "ops", PKI_OTHER_CA,
+                                "operator");
   pki_free(&pki);
   if (rc != 0) fprintf(stderr, "ops_node pki: failed (%d)\n", rc);
   return rc == 0 ? 0 : 1;

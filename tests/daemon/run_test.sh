@@ -219,6 +219,17 @@ case_bad_cluster() {
   expect_usage "certificate that does not load" "^troupe run: cannot start the node: TR_E(TLS|INVAL)" \
     --name n1 --listen "127.0.0.1:$p" --ca "$WORK/ca.pem" \
     --cert "$WORK/garbage.pem" --key "$WORK/n1.key"
+  # Not a node certificate for --name: another node's, an operator's.
+  expect_usage "another node's certificate" \
+    "^troupe run: cannot start the node: TR_EINVAL.*not a node certificate for n3" \
+    --name n3 --listen "127.0.0.1:$p" "${tls[@]}"
+  { "$TROUPE_BIN" cert ca --dir "$WORK/ops" &&
+    "$TROUPE_BIN" cert client n1 --dir "$WORK/ops"; } >/dev/null 2>&1 ||
+    fail "troupe cert client n1"
+  expect_usage "an operator's certificate" \
+    "^troupe run: cannot start the node: TR_EINVAL.*an operator certificate for n1" \
+    --name n1 --listen "127.0.0.1:$p" --ca "$WORK/ca.pem" \
+    --cert "$WORK/ops/n1.pem" --key "$WORK/ops/n1.key"
   start a --name n1 --listen "127.0.0.1:$p" "${tls[@]}"
   wait_for "$WORK/a.out" '^troupe run: name=n1 mode=cluster' || fail "n1 did not start"
   expect_usage "port in use" "^troupe run: cannot start the node: TR_ESYS.*listen_failed" \

@@ -28,8 +28,8 @@ static int setup(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   if (!f || tn_new_joined(&f->c, 2, NULL, SETTLE_MS) != 0) return -1;
   const char *d = tn_dir(f->c);
-  if (tn_write_client(f->c, "ops1", 0) != 0 ||
-      tn_write_client(f->c, "rogue", 1) != 0)
+  if (tn_write_client(f->c, "ops1", 0, "operator") != 0 ||
+      tn_write_client(f->c, "rogue", 1, "operator") != 0)
     return -1;
   snprintf(f->ca, sizeof(f->ca), "%s/ca.pem", d);
   snprintf(f->other_ca, sizeof(f->other_ca), "%s/other-ca.pem", d);

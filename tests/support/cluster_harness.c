@@ -557,6 +557,14 @@ static void slot_thread(void *arg) {
   tr_node_run(s->node);
 }
 
+/* TN_LOG=1 (or 1..4, a tr_log_level) in the environment: every node's log
+ * lines on stderr, for a test being debugged. */
+static void slot_log(void *user, tr_log_level level, const char *event,
+                     const char *fields) {
+  fprintf(stderr, "[%s] %d %s %s\n", (const char *)user, (int)level, event,
+          fields);
+}
+
 /* listen: "127.0.0.1:0", or the address a restarted node had. */
 static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
                       const char *listen) {
@@ -584,6 +592,13 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
       .probe_interval_ms = o ? o->probe_interval_ms : 0,
       .probe_timeout_ms = o ? o->probe_timeout_ms : 0,
   };
+  const char *tn_log = getenv("TN_LOG");
+  if (tn_log && tn_log[0]) {
+    int lvl = atoi(tn_log);
+    cfg.log = slot_log;
+    cfg.log_user = s->name;
+    cfg.log_level = lvl >= 2 && lvl <= 4 ? (tr_log_level)lvl : TR_LOG_DEBUG;
+  }
   int rc = tr_node_new(&s->node, &cfg);
   if (rc != 0) return rc;
   snprintf(s->addr, sizeof(s->addr), "%s", tr_node_address(s->node));
@@ -676,9 +691,15 @@ void tn_free(tn_cluster *c) {
 
 const char *tn_dir(tn_cluster *c) { return c->dir; }
 
-int tn_write_client(tn_cluster *c, const char *name, int other_ca) {
-  return pki_write_client_files(&c->pki, c->dir, name,
-                                other_ca ? PKI_OTHER_CA : PKI_GOOD);
+int tn_write_client(tn_cluster *c, const char *name, int other_ca,
+                    const char *role) {
+  return pki_write_client_files(&c->pki, c->dir, name, name,
+                                other_ca ? PKI_OTHER_CA : PKI_GOOD, role);
+}
+
+int tn_write_node_cert(tn_cluster *c, const char *name, int no_role) {
+  return pki_write_node_files(&c->pki, c->dir, name,
+                              no_role ? PKI_NO_ROLE : PKI_GOOD);
 }
 
 size_t tn_count(tn_cluster *c) { return c->count; }

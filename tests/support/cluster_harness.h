@@ -32,9 +32,14 @@ void tn_free(tn_cluster *);
 size_t tn_count(tn_cluster *);
 /* The directory holding ca.pem and each node's NAME.pem / NAME.key. */
 const char *tn_dir(tn_cluster *);
-/* Writes an operator's client certificate NAME.pem / NAME.key (and
- * other-ca.pem, a CA nobody trusts) into tn_dir; kind as pki.h's. */
-int tn_write_client(tn_cluster *, const char *name, int other_ca);
+/* Writes a client certificate NAME.pem / NAME.key with role `role`
+ * ("operator", "viewer", NULL: none), signed by the cluster CA or (other_ca)
+ * a CA nobody trusts, and other-ca.pem, into tn_dir. */
+int tn_write_client(tn_cluster *, const char *name, int other_ca,
+                    const char *role);
+/* Writes a node certificate NAME.pem / NAME.key into tn_dir: with role
+ * node, or (no_role) signed by the cluster CA but without a role. */
+int tn_write_node_cert(tn_cluster *, const char *name, int no_role);
 const char *tn_name(tn_cluster *, size_t i);
 const char *tn_addr(tn_cluster *, size_t i);
 

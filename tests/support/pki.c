@@ -34,7 +34,8 @@ int pki_node(test_pki *p, const char *name, pki_kind kind, char **cert,
   if (certgen_key(key) != 0) return -1;
   const char *dns[] = {name, "localhost"};
   const char *ips[] = {"127.0.0.1"};
-  certgen_req r = {.cn = name, .dns = dns, .ndns = 2, .ips = ips, .nips = 1};
+  certgen_req r = {.cn = name, .dns = dns, .ndns = 2, .ips = ips, .nips = 1,
+                   .role = kind == PKI_NO_ROLE ? NULL : "node"};
   if (kind == PKI_EXPIRED) {
     time_t now = time(NULL);
     r.not_before = now - 30 * 86400;
@@ -71,35 +72,42 @@ static int write_file(const char *dir, const char *file, const char *text) {
   return fclose(f) == 0 && ok ? 0 : -1;
 }
 
-int pki_write_client_files(test_pki *p, const char *dir, const char *name,
-                           pki_kind kind) {
+/* Writes FILE.pem and FILE.key into dir. */
+static int write_pair(const char *dir, const char *file, const char *cert,
+                      const char *key) {
+  char f[300];
+  snprintf(f, sizeof(f), "%s.pem", file);
+  int rc = write_file(dir, f, cert);
+  snprintf(f, sizeof(f), "%s.key", file);
+  return rc == 0 ? write_file(dir, f, key) : rc;
+}
+
+int pki_write_client_files(test_pki *p, const char *dir, const char *file,
+                           const char *cn, pki_kind kind, const char *role) {
   char *cert = NULL, *key = NULL;
   int rc = certgen_key(&key);
-  certgen_req r = {.cn = name, .is_client = 1};
+  certgen_req r = {.cn = cn, .is_client = 1, .role = role};
   const char *icert = kind == PKI_OTHER_CA ? p->other_cert : p->ca_cert;
   const char *ikey = kind == PKI_OTHER_CA ? p->other_key : p->ca_key;
   if (rc == 0) rc = certgen_cert(&r, key, icert, ikey, &cert);
-  char f[300];
-  snprintf(f, sizeof(f), "%s.pem", name);
-  if (rc == 0) rc = write_file(dir, f, cert);
-  snprintf(f, sizeof(f), "%s.key", name);
-  if (rc == 0) rc = write_file(dir, f, key);
+  if (rc == 0) rc = write_pair(dir, file, cert, key);
   if (rc == 0) rc = write_file(dir, "other-ca.pem", p->other_cert);
   free(cert);
   free(key);
   return rc;
 }
 
-int pki_write_files(test_pki *p, const char *dir, const char *name) {
+int pki_write_node_files(test_pki *p, const char *dir, const char *name,
+                         pki_kind kind) {
   char *cert = NULL, *key = NULL;
-  int rc = pki_node(p, name, PKI_GOOD, &cert, &key);
-  char f[300];
-  if (rc == 0) rc = write_file(dir, "ca.pem", p->ca_cert);
-  snprintf(f, sizeof(f), "%s.pem", name);
-  if (rc == 0) rc = write_file(dir, f, cert);
-  snprintf(f, sizeof(f), "%s.key", name);
-  if (rc == 0) rc = write_file(dir, f, key);
+  int rc = pki_node(p, name, kind, &cert, &key);
+  if (rc == 0) rc = write_pair(dir, name, cert, key);
   free(cert);
   free(key);
   return rc;
+}
+
+int pki_write_files(test_pki *p, const char *dir, const char *name) {
+  int rc = write_file(dir, "ca.pem", p->ca_cert);
+  return rc == 0 ? pki_write_node_files(p, dir, name, PKI_GOOD) : rc;
 }

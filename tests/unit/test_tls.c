@@ -56,8 +56,11 @@ typedef struct pem_pair {
 typedef struct fixture {
   pem_pair ca, other_ca;
   pem_pair node_a, node_b, stranger_a, expired_a, client;
+  /* Roles: a viewer; an operator certificate naming node-b; a node's key
+   * usage without a role; OU=node on a client-only key usage. */
+  pem_pair viewer, op_as_b, norole, node_client_eku;
   tls_config *a, *a2, *b, *stranger, *intruder, *expired, *client_cfg,
-      *nocert;
+      *nocert, *viewer_cfg, *op_as_b_cfg, *norole_cfg, *node_client_cfg;
 } fixture;
 
 static int make_cert(pem_pair *out, const certgen_req *r, const pem_pair *ca) {
@@ -88,16 +91,24 @@ static int group_setup(void **state) {
   const char *ips[] = {"127.0.0.1"};
   certgen_req ca = {.cn = "troupe-ca", .is_ca = 1};
   certgen_req a = {.cn = "node-a", .dns = dns_a, .ndns = 2, .ips = ips,
-                   .nips = 1};
-  certgen_req b = {.cn = "node-b"};
+                   .nips = 1, .role = "node"};
+  certgen_req b = {.cn = "node-b", .role = "node"};
   certgen_req old = {.cn = "node-a", .not_before = now - 10 * 86400,
-                     .not_after = now - 86400};
-  certgen_req cli = {.cn = "ops-cli", .is_client = 1};
+                     .not_after = now - 86400, .role = "node"};
+  certgen_req cli = {.cn = "ops-cli", .is_client = 1, .role = "operator"};
+  certgen_req view = {.cn = "view-cli", .is_client = 1, .role = "viewer"};
+  certgen_req opb = {.cn = "node-b", .is_client = 1, .role = "operator"};
+  certgen_req nor = {.cn = "node-c"};
+  certgen_req nce = {.cn = "node-d", .is_client = 1, .role = "node"};
   if (make_cert(&f->ca, &ca, NULL) || make_cert(&f->other_ca, &ca, NULL) ||
       make_cert(&f->node_a, &a, &f->ca) || make_cert(&f->node_b, &b, &f->ca) ||
       make_cert(&f->stranger_a, &a, &f->other_ca) ||
       make_cert(&f->expired_a, &old, &f->ca) ||
-      make_cert(&f->client, &cli, &f->ca))
+      make_cert(&f->client, &cli, &f->ca) ||
+      make_cert(&f->viewer, &view, &f->ca) ||
+      make_cert(&f->op_as_b, &opb, &f->ca) ||
+      make_cert(&f->norole, &nor, &f->ca) ||
+      make_cert(&f->node_client_eku, &nce, &f->ca))
     return -1;
   if (make_config(&f->a, &f->ca, &f->node_a) ||
       make_config(&f->a2, &f->ca, &f->node_a) ||
@@ -106,7 +117,11 @@ static int group_setup(void **state) {
       make_config(&f->intruder, &f->ca, &f->stranger_a) ||
       make_config(&f->expired, &f->ca, &f->expired_a) ||
       make_config(&f->client_cfg, &f->ca, &f->client) ||
-      make_config(&f->nocert, &f->ca, NULL))
+      make_config(&f->nocert, &f->ca, NULL) ||
+      make_config(&f->viewer_cfg, &f->ca, &f->viewer) ||
+      make_config(&f->op_as_b_cfg, &f->ca, &f->op_as_b) ||
+      make_config(&f->norole_cfg, &f->ca, &f->norole) ||
+      make_config(&f->node_client_cfg, &f->ca, &f->node_client_eku))
     return -1;
   return 0;
 }
@@ -118,12 +133,16 @@ static void free_pair(pem_pair *p) {
 
 static int group_teardown(void **state) {
   fixture *f = *state;
-  tls_config *cfgs[] = {f->a, f->a2, f->b, f->stranger, f->intruder,
-                        f->expired, f->client_cfg, f->nocert};
+  tls_config *cfgs[] = {f->a,          f->a2,          f->b,
+                        f->stranger,   f->intruder,    f->expired,
+                        f->client_cfg, f->nocert,      f->viewer_cfg,
+                        f->op_as_b_cfg, f->norole_cfg, f->node_client_cfg};
   for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
     tls_config_free(cfgs[i]);
-  pem_pair *pairs[] = {&f->ca, &f->other_ca, &f->node_a, &f->node_b,
-                       &f->stranger_a, &f->expired_a, &f->client};
+  pem_pair *pairs[] = {&f->ca,        &f->other_ca, &f->node_a,
+                       &f->node_b,    &f->stranger_a, &f->expired_a,
+                       &f->client,    &f->viewer,   &f->op_as_b,
+                       &f->norole,    &f->node_client_eku};
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
     free_pair(pairs[i]);
   free(f);
@@ -516,6 +535,57 @@ static void client_certificate_may_dial_but_not_serve(void **state) {
   pair_close(&p);
 }
 
+/* The role comes from the subject's OU and the key usage together. */
+static void roles_come_from_the_ou_and_the_key_usage_together(void **state) {
+  fixture *f = *state;
+  struct {
+    tls_config *cfg;
+    tls_peer_role want;
+  } cases[] = {{f->b, TLS_PEER_NODE},
+               {f->client_cfg, TLS_PEER_OPERATOR},
+               {f->viewer_cfg, TLS_PEER_VIEWER},
+               {f->norole_cfg, TLS_PEER_NONE},
+               {f->node_client_cfg, TLS_PEER_NONE}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pair p;
+    pair_open(&p, cases[i].cfg, f->a, NULL); /* seen by node-a, serving */
+    assert_tr(0, p.rc_sv);
+    if (tls_conn_peer_role(p.sv) != cases[i].want)
+      fail_msg("case %zu: role %s, want %s", i,
+               tls_peer_role_name(tls_conn_peer_role(p.sv)),
+               tls_peer_role_name(cases[i].want));
+    assert_int_equal(TLS_PEER_NODE, tls_conn_peer_role(p.cl)); /* node-a */
+    pair_close(&p);
+  }
+  assert_string_equal("viewer", tls_peer_role_name(TLS_PEER_VIEWER));
+}
+
+/* Finding 4: a client certificate whose name equals a node's may not pass
+ * for that node; an operator's sessions are "NAME#session" only; a node's
+ * certificate cannot open operator sessions; no role, no name at all. */
+static void only_a_node_certificate_may_go_by_a_node_name(void **state) {
+  fixture *f = *state;
+  pair p;
+  pair_open(&p, f->op_as_b_cfg, f->a, NULL);
+  assert_tr(0, p.rc_sv);
+  assert_true(tls_conn_peer_is(p.sv, "node-b")); /* it names node-b... */
+  assert_false(tls_conn_peer_may_be(p.sv, "node-b")); /* ...but is none */
+  assert_true(tls_conn_peer_may_be(p.sv, "node-b#42"));
+  assert_false(tls_conn_peer_may_be(p.sv, "node-b#"));
+  assert_false(tls_conn_peer_may_be(p.sv, "#42"));
+  assert_false(tls_conn_peer_may_be(p.sv, "node-a#42"));
+  pair_close(&p);
+  pair_open(&p, f->b, f->a, NULL);
+  assert_true(tls_conn_peer_may_be(p.sv, "node-b"));
+  assert_false(tls_conn_peer_may_be(p.sv, "node-b#42"));
+  pair_close(&p);
+  pair_open(&p, f->norole_cfg, f->a, NULL);
+  assert_true(tls_conn_peer_is(p.sv, "node-c"));
+  assert_false(tls_conn_peer_may_be(p.sv, "node-c"));
+  assert_false(tls_conn_peer_may_be(p.sv, "node-c#1"));
+  pair_close(&p);
+}
+
 static void saved_session_resumes_with_fewer_round_trips_and_bytes(void **state) {
   fixture *f = *state;
   pair full, res;
@@ -823,6 +893,8 @@ int main(void) {
       TEST(tampered_record_fails_read_with_protocol),
       TEST(peer_is_accepts_cn_and_dns_sans_and_nothing_else),
       TEST(client_certificate_may_dial_but_not_serve),
+      TEST(roles_come_from_the_ou_and_the_key_usage_together),
+      TEST(only_a_node_certificate_may_go_by_a_node_name),
       TEST(saved_session_resumes_with_fewer_round_trips_and_bytes),
       TEST(data_sent_as_soon_as_the_client_resumed_reaches_the_server),
       TEST(session_from_another_server_falls_back_to_a_full_handshake),

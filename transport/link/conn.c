@@ -92,9 +92,12 @@ void conn_close_as(link_conn *c, link_close_reason reason) {
 /* The refusal behind a close, as on_closed reports it: ours after TLS
  * (conn_refuse), a handshake cut short, or what TLS recorded. */
 static void conn_describe(link_conn *c, conn_end *end, tls_fail refused,
-                          const char *detail) {
+                          const char *detail, bool by_peer) {
   end->detail = "";
-  if (refused != TLS_FAIL_NONE || detail) {
+  if (by_peer) {
+    end->detail = detail ? detail : "";
+    end->refused_by = LINK_REFUSED_BY_PEER;
+  } else if (refused != TLS_FAIL_NONE || detail) {
     end->tls = refused;
     end->detail = detail ? detail : "";
     end->refused_by = LINK_REFUSED_BY_US;
@@ -113,7 +116,8 @@ static void conn_describe(link_conn *c, conn_end *end, tls_fail refused,
 }
 
 static void conn_end_with(link_conn *c, link_close_reason reason,
-                          tls_fail refused, const char *detail) {
+                          tls_fail refused, const char *detail,
+                          bool by_peer) {
   if (c->st == CONN_CLOSED) return;
   conn_env *env = c->env;
   conn_state was = c->st;
@@ -147,17 +151,22 @@ static void conn_end_with(link_conn *c, link_close_reason reason,
   c->io = NULL;
   if (!ops || !ops->on_closed) return;
   conn_end end = {.reason = reason, .stage = was, .uv_error = c->uv_error};
-  conn_describe(c, &end, refused, detail);
+  conn_describe(c, &end, refused, detail, by_peer);
   ops->on_closed(owner, c, &end);
 }
 
 void conn_close(link_conn *c, link_close_reason reason) {
-  conn_end_with(c, reason, TLS_FAIL_NONE, NULL);
+  conn_end_with(c, reason, TLS_FAIL_NONE, NULL, false);
 }
 
 void conn_refuse(link_conn *c, link_close_reason reason, tls_fail why,
                  const char *detail) {
-  conn_end_with(c, reason, why, detail ? detail : "");
+  conn_end_with(c, reason, why, detail ? detail : "", false);
+}
+
+void conn_refused_by_peer(link_conn *c, link_close_reason reason,
+                          const char *detail) {
+  conn_end_with(c, reason, TLS_FAIL_NONE, detail ? detail : "", true);
 }
 
 /* ---- writing ------------------------------------------------------------ */

@@ -140,5 +140,8 @@ void conn_close(link_conn *, link_close_reason);
  * and detail reach on_closed as our refusal. */
 void conn_refuse(link_conn *, link_close_reason, tls_fail why,
                  const char *detail);
+/* Closes c because the peer refused us after TLS and said why (detail). */
+void conn_refused_by_peer(link_conn *, link_close_reason,
+                          const char *detail);
 
 #endif /* TR_LINK_CONN_H */

@@ -67,12 +67,43 @@ static link_close_reason hello_check(link_mgr *m, link_conn *c,
   return LINK_CLOSE_NONE;
 }
 
+/* Tells the peer why its hello was refused (a Close frame, in the clear of
+ * this TLS session) before the connection closes, so a refused joiner can
+ * say why; best effort: the socket write is attempted at once. */
+static void hello_send_refusal(link_conn *c, const char *detail) {
+  troupe_Close cl = troupe_Close_init_zero;
+  cl.has_reason = cl.has_detail = true;
+  cl.reason = TR_ETLS;
+  snprintf(cl.detail, sizeof(cl.detail), "%s", detail);
+  uint8_t buf[256];
+  int n = wire_encode_control(buf, sizeof(buf), troupe_FrameKind_FRAME_CLOSE,
+                              &cl);
+  if (n > 0 && conn_write_plain(c, buf, (size_t)n) == 0) conn_flush_out(c);
+}
+
+/* The peer refused our hello and said why (a Close frame in its place). */
+static void hello_refused_by_peer(link_mgr *m, link_conn *c,
+                                  const wire_frame *f) {
+  troupe_Close cl = troupe_Close_init_zero;
+  char detail[sizeof(cl.detail) + 32];
+  if (wire_decode_control(f->kind, f->body, f->len, &cl) != 0) cl.detail[0] = 0;
+  snprintf(detail, sizeof(detail), "the peer refused our hello: %s",
+           cl.detail[0] ? cl.detail : "no reason given");
+  mgr_log(m, TR_LOG_WARN, "hello_refused_by_peer", "addr=%s detail=\"%s\"",
+          c->addr ? c->addr : "?", cl.detail);
+  conn_refused_by_peer(c, LINK_CLOSE_HELLO, detail);
+}
+
 int hello_read(link_mgr *m, link_conn *c, const char *expect,
                troupe_Hello *h) {
   wire_frame f;
   int rc = conn_next_frame(c, &f);
   if (rc != 1) return rc;
   char detail[128 + 3 * sizeof(h->node)];
+  if (f.kind == troupe_FrameKind_FRAME_CLOSE) {
+    hello_refused_by_peer(m, c, &f);
+    return TR_ECLOSED;
+  }
   if (f.kind != troupe_FrameKind_FRAME_HELLO) {
     snprintf(detail, sizeof(detail), "first frame of kind %d, not a hello",
              (int)f.kind);
@@ -88,7 +119,11 @@ int hello_read(link_mgr *m, link_conn *c, const char *expect,
   detail[0] = '\0';
   link_close_reason r =
       hello_check(m, c, expect, h, &why, detail, sizeof(detail));
-  if (r == LINK_CLOSE_SELF) conn_close(c, r);
-  else if (r != LINK_CLOSE_NONE) conn_refuse(c, r, why, detail);
+  if (r == LINK_CLOSE_SELF) {
+    conn_close(c, r);
+  } else if (r != LINK_CLOSE_NONE) {
+    hello_send_refusal(c, detail);
+    conn_refuse(c, r, why, detail);
+  }
   return r == LINK_CLOSE_NONE ? 1 : TR_ECLOSED;
 }

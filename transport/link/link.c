@@ -122,7 +122,7 @@ int link_open(link_mgr *m, const char *peer, const char *addr, peer_link **out) 
 }
 
 const char *link_peer(peer_link *lk) { return lk->peer; }
-bool link_peer_client_only(peer_link *lk) { return lk->client_only; }
+tls_peer_role link_peer_role(peer_link *lk) { return lk->role; }
 
 /* ---- the connections it owns -------------------------------------------- */
 
@@ -180,7 +180,6 @@ void link_adopt(peer_link *lk, link_conn *c) {
 }
 
 void link_conn_ready(peer_link *lk, link_conn *c, const troupe_Hello *h) {
-  lk->client_only = tls_conn_peer_client_only(c->tls);
   conn_set_up(c);
   link_conn_up(lk, c, h);
 }
@@ -203,6 +202,9 @@ static bool conn_wins(peer_link *lk, link_conn *newer, link_conn *older) {
 
 void link_conn_up(peer_link *lk, link_conn *c, const troupe_Hello *h) {
   link_mgr *m = lk->mgr;
+  /* Every way up (dialed, accepted, a seed handed over) passes here; the
+   * hello check let only a certificate with a role through. */
+  lk->role = tls_conn_peer_role(c->tls);
   if (lk->dialing == c) lk->dialing = NULL;
   if (lk->active && lk->active != c) {
     if (!conn_wins(lk, c, lk->active)) {

@@ -64,7 +64,7 @@ struct peer_link {
   link_conn *active;  /* the connection envelopes flow on */
   link_conn *dialing; /* our attempt in progress */
   bool ever_up, unreachable, closing;
-  bool client_only; /* the peer's certificate is for clients only */
+  tls_peer_role role; /* what the peer's certificate is for */
   int refs; /* open timer handles; freed at 0 once closing */
 
   /* Our stream to the peer. */

@@ -34,6 +34,7 @@
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
+#include "tls_cert.h"
 #include "tls_fail.h"
 #include "troupe.h"
 
@@ -594,47 +595,33 @@ static const mbedtls_x509_crt *peer_cert(tls_conn *c) {
   return mbedtls_ssl_get_peer_cert(&c->ssl);
 }
 
-static bool bytes_eq(const mbedtls_x509_buf *b, const char *s, size_t n) {
-  return b->len == n && memcmp(b->p, s, n) == 0;
-}
-
 bool tls_conn_peer_is(tls_conn *c, const char *name) {
-  const mbedtls_x509_crt *crt = peer_cert(c);
-  if (!crt || !name || !name[0])
-    return false;
-  size_t n = strlen(name);
-  for (const mbedtls_x509_name *a = &crt->subject; a; a = a->next)
-    if (a->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &a->oid) == 0 &&
-        bytes_eq(&a->val, name, n))
-      return true;
-  for (const mbedtls_x509_sequence *s = &crt->subject_alt_names; s; s = s->next)
-    if (s->buf.p &&
-        s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME)
-        && bytes_eq(&s->buf, name, n))
-      return true;
-  return false;
+  return tls_crt_names(peer_cert(c), name);
 }
 
-bool tls_conn_peer_client_only(tls_conn *c) {
-  const mbedtls_x509_crt *crt = peer_cert(c);
-  if (!crt || !(crt->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE))
-    return false;
-  return mbedtls_x509_crt_check_extended_key_usage(
-             crt, MBEDTLS_OID_SERVER_AUTH,
-             MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)) != 0;
+tls_peer_role tls_conn_peer_role(tls_conn *c) {
+  return tls_crt_role(peer_cert(c));
 }
 
 bool tls_conn_peer_may_be(tls_conn *c, const char *name) {
-  if (tls_conn_peer_is(c, name)) return true;
-  const char *hash = name ? strchr(name, '#') : NULL;
-  if (!hash || hash == name || !hash[1] || !tls_conn_peer_client_only(c))
+  if (!name) return false;
+  const char *hash = strchr(name, '#');
+  switch (tls_conn_peer_role(c)) {
+  case TLS_PEER_NODE:
+    return !hash && tls_conn_peer_is(c, name);
+  case TLS_PEER_OPERATOR:
+  case TLS_PEER_VIEWER: {
+    if (!hash || hash == name || !hash[1]) return false;
+    char base[256];
+    size_t n = (size_t)(hash - name);
+    if (n >= sizeof(base)) return false;
+    memcpy(base, name, n);
+    base[n] = '\0';
+    return tls_conn_peer_is(c, base);
+  }
+  default:
     return false;
-  char base[256];
-  size_t n = (size_t)(hash - name);
-  if (n >= sizeof(base)) return false;
-  memcpy(base, name, n);
-  base[n] = '\0';
-  return tls_conn_peer_is(c, base);
+  }
 }
 
 const char *tls_conn_peer_cn(tls_conn *c) {

@@ -172,8 +172,10 @@ int link_open(link_mgr *, const char *peer_name, const char *addr,
               peer_link **out);
 peer_link *link_find(link_mgr *, const char *peer_name);
 const char *link_peer(peer_link *);
-/* The peer showed a client-only certificate (an operator, not a node). */
-bool link_peer_client_only(peer_link *);
+/* What the peer's certificate is for (tls.h): a node, or an operator or a
+ * viewer (whose sessions are named "CN#<session>"); the hello check let
+ * nothing else up. TLS_PEER_NONE until the link first comes up. */
+tls_peer_role link_peer_role(peer_link *);
 
 /* Queues an envelope (its seq is assigned here) and copies what it points
  * to. TR_EFULL when the link's queue bounds are reached (nothing queued),

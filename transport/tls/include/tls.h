@@ -25,6 +25,23 @@ typedef enum {
 
 const char *tls_fail_name(tls_fail); /* "no_cert", "untrusted", ... */
 
+/* What a certificate is for, from its subject's OU and its extended key
+ * usage, as `troupe cert` writes them:
+ * - NODE: OU=node, and both serverAuth and clientAuth: it may link as the
+ *   node it names, and nothing else;
+ * - OPERATOR / VIEWER: OU=operator / OU=viewer, clientAuth without
+ *   serverAuth: it may only open operator sessions (a viewer may only read);
+ * - NONE: anything else (no role, a role with the wrong key usage, no
+ *   extended key usage at all): refused as a node and as an operator. */
+typedef enum {
+  TLS_PEER_NONE = 0,
+  TLS_PEER_NODE,
+  TLS_PEER_OPERATOR,
+  TLS_PEER_VIEWER
+} tls_peer_role;
+
+const char *tls_peer_role_name(tls_peer_role); /* "none", "node", ... */
+
 typedef struct tls_config tls_config;
 typedef struct tls_conn tls_conn;
 typedef struct tls_session tls_session; /* a saved client session */
@@ -104,13 +121,14 @@ int tls_conn_take_out(tls_conn *, uint8_t **buf, size_t *len);
  * SANs are not names). After a resumed handshake: the certificate verified
  * when the session was created. False before the handshake is done. */
 bool tls_conn_peer_is(tls_conn *, const char *name);
-/* The peer's certificate is for clients only (its extended key usage
- * leaves out serverAuth, as `troupe cert client` makes them): an operator,
- * not a node. */
-bool tls_conn_peer_client_only(tls_conn *);
-/* The name a peer may go by: one its certificate names, or, for a
- * client-only certificate naming X, "X#<session>" — so several operator
- * sessions with one client certificate get links of their own. */
+/* The peer's role, as its certificate says (tls_peer_role); NONE before
+ * the handshake is done. */
+tls_peer_role tls_conn_peer_role(tls_conn *);
+/* The name a peer may go by: for a node certificate, a name it names (and
+ * nothing with '#'); for an operator or viewer certificate naming X, only
+ * "X#<session>" — so several operator sessions with one certificate get
+ * links of their own, and none can pass for a node, whatever its name; a
+ * certificate without a role, none. */
 bool tls_conn_peer_may_be(tls_conn *, const char *name);
 /* The peer certificate's CN for log lines (empty if none; unprintable bytes
  * shown as '?', at most 64); valid while conn lives. */
@@ -124,14 +142,20 @@ bool tls_conn_resumed(tls_conn *); /* the handshake resumed a session */
 /* e.g. "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256"; "" before done. */
 const char *tls_conn_ciphersuite(tls_conn *);
 
+/* What the certificate in `file` is for (tls_ident.c): its subject CN, its
+ * role, and whether it names `name` (CN or a DNS SAN; name may be NULL).
+ * 0, or TR_EINVAL with a one-line reason in err (unreadable file, no CN). */
+typedef struct tls_cert_info {
+  char cn[256];
+  tls_peer_role role;
+  bool names_it; /* it names `name` */
+} tls_cert_info;
+int tls_cert_file_info(const char *file, const char *name,
+                       tls_cert_info *out, char *err, size_t errlen);
+
 /* Client side: save the session after a handshake (full or resumed), to
  * offer it next time. *out is the caller's (tls_session_free). TR_EINVAL on
  * a server, before the handshake or after a failure; TR_ENOMEM. */
-/* What the certificate in `file` is for (tls_ident.c): its subject CN into
- * cn (cap bytes) and whether it is for clients only (an extended key usage
- * without serverAuth). 0, or TR_EINVAL with a one-line reason in err. */
-int tls_cert_identity(const char *file, char *cn, size_t cap,
-                      bool *client_only, char *err, size_t errlen);
 
 int tls_conn_save_session(tls_conn *, tls_session **out);
 void tls_session_free(tls_session *); /* NULL ok */
