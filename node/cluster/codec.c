@@ -28,6 +28,13 @@ static bool cstr_ok(const char *s, size_t cap, size_t min_len) {
 
 /* ---- encoding ------------------------------------------------------------ */
 
+static bool enc_proof(pb_ostream_t *st, const pb_field_t *f,
+                      void *const *arg) {
+  const swim_update *u = *arg;
+  return pb_encode_tag_for_field(st, f) &&
+         pb_encode_string(st, u->proof, u->proof_len);
+}
+
 static bool enc_updates(pb_ostream_t *st, const pb_field_t *f,
                         void *const *arg) {
   const swim_msg *m = *arg;
@@ -44,6 +51,10 @@ static bool enc_updates(pb_ostream_t *st, const pb_field_t *f,
     pb.epoch = u->epoch;
     pb.incarnation = u->incarnation;
     pb.state = u->state;
+    if (u->proof && u->proof_len) {
+      pb.proof.funcs.encode = enc_proof;
+      pb.proof.arg = (void *)u;
+    }
     if (!pb_encode_tag_for_field(st, f) ||
         !pb_encode_submessage(st, troupe_SwimUpdate_fields, &pb))
       return false;
@@ -60,7 +71,8 @@ int ccodec_swim_prepare(troupe_SwimMsg *pb, const swim_msg *m) {
   for (uint32_t i = 0; i < m->nupdates; i++) {
     const swim_update *u = &m->updates[i];
     if (!cstr_ok(u->name, sizeof(u->name), 1) ||
-        !cstr_ok(u->addr, sizeof(u->addr), 0) || u->state > SWIM_LEFT)
+        !cstr_ok(u->addr, sizeof(u->addr), 0) || u->state > SWIM_LEFT ||
+        u->proof_len > SWIM_PROOF_MAX)
       return TR_EINVAL;
   }
   *pb = (troupe_SwimMsg)troupe_SwimMsg_init_zero;
@@ -219,12 +231,33 @@ static bool inline_ok(bool has, const char *s, size_t cap, size_t min_len) {
   return memchr(s + n + 1, '\0', cap - n - 1) == NULL;
 }
 
+/* A proof: points into the body (it lives as long as the message). */
+typedef struct dec_proof {
+  const dec_ctx *c;
+  const uint8_t *p;
+  size_t len;
+} dec_proof;
+
+static bool dec_proof_bytes(pb_istream_t *st, const pb_field_t *f,
+                            void **arg) {
+  (void)f;
+  dec_proof *d = *arg;
+  if (!in_body(d->c, st) || st->bytes_left > SWIM_PROOF_MAX || d->p)
+    return false; /* off the body, too long, or sent twice */
+  d->p = st->state;
+  d->len = st->bytes_left;
+  return pb_read(st, NULL, st->bytes_left);
+}
+
 static bool dec_update(pb_istream_t *st, const pb_field_t *f, void **arg) {
   dec_ctx *c = *arg;
   if (!in_body(c, st) || c->nents >= CCODEC_SWIM_MAX_UPDATES) return false;
   troupe_SwimUpdate pb = troupe_SwimUpdate_init_zero;
   prefill(pb.name, sizeof(pb.name));
   prefill(pb.addr, sizeof(pb.addr));
+  dec_proof proof = {.c = c};
+  pb.proof.funcs.decode = dec_proof_bytes;
+  pb.proof.arg = &proof;
   if (!pb_decode_ex(st, troupe_SwimUpdate_fields, &pb, PB_DECODE_NOINIT) ||
       !inline_ok(pb.has_name, pb.name, sizeof(pb.name), 1) ||
       !inline_ok(pb.has_addr, pb.addr, sizeof(pb.addr), 0) ||
@@ -244,6 +277,8 @@ static bool dec_update(pb_istream_t *st, const pb_field_t *f, void **arg) {
   u->epoch = pb.epoch;
   u->incarnation = pb.incarnation;
   u->state = (uint8_t)pb.state;
+  u->proof = proof.p;
+  u->proof_len = (uint16_t)proof.len;
   return true;
 }
 

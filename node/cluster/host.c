@@ -190,6 +190,37 @@ static void host_swim_send(void *user, const char *to_name,
   link_send_frame(lk, troupe_FrameKind_FRAME_SWIM, &pb, troupe_SwimMsg_fields);
 }
 
+/* A member's own record, signed with this node's certificate key
+ * (tls_prove) so others can relay it; checked the same way. */
+static size_t host_swim_sign(void *user, const swim_update *self,
+                             uint8_t *out, size_t cap) {
+  cluster *c = user;
+  uint8_t rec[SWIM_RECORD_MAX];
+  size_t n = swim_record_bytes(self, rec), len = 0;
+  int rc = tls_prove(c->tls, rec, n, out, cap, &len);
+  if (rc != 0) {
+    host_log(c, TR_LOG_ERROR, "swim_sign_failed", "error=%s", tr_errname(rc));
+    return 0;
+  }
+  return len;
+}
+
+/* A failure is logged once per relayer per SWIM_PROOF_PENALTY_MS: swim
+ * does not check what it relays in between. */
+static bool host_swim_verify(void *user, const swim_update *u,
+                             const char *from) {
+  cluster *c = user;
+  uint8_t rec[SWIM_RECORD_MAX];
+  size_t n = swim_record_bytes(u, rec);
+  if (tls_proof_check(c->tls, u->name, rec, n, u->proof, u->proof_len))
+    return true;
+  host_log(c, TR_LOG_WARN, "swim_proof_refused",
+           "member=%s from=%s epoch=%llu incarnation=%u ignore_ms=%u",
+           u->name, from, (unsigned long long)u->epoch, u->incarnation,
+           SWIM_PROOF_PENALTY_MS);
+  return false;
+}
+
 static void host_reg_send(void *user, const char *to, const reg_msg *m) {
   cluster *c = user;
   peer_link *lk = host_link(c, to);
@@ -495,7 +526,9 @@ static int host_links(cluster *c, const tr_node_config *cfg) {
 
 static int host_machines(cluster *c, const tr_node_config *cfg) {
   static const swim_ops sops = {.send = host_swim_send,
-                                .member_changed = host_member_changed};
+                                .member_changed = host_member_changed,
+                                .sign = host_swim_sign,
+                                .verify = host_swim_verify};
   static const reg_ops rops = {.send = host_reg_send,
                                .changed = host_reg_changed,
                                .conflict_lost = host_reg_conflict_lost};

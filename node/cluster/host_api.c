@@ -48,7 +48,13 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
   out->deaths = ss.deaths;
   out->refutations = ss.refutations;
   out->local_health = ss.local_health;
-  out->rejected += ss.rejected_sender + ss.rejected_claim + ss.rejected_jump;
+  out->rejected += ss.rejected_sender + ss.rejected_claim + ss.rejected_jump +
+                   ss.rejected_proof;
+  out->forged_claims = ss.rejected_proof;
+  out->death_checks = ss.death_checks;
+  out->proofs_signed = ss.signs;
+  out->proofs_checked = ss.verifies;
+  out->proofs_refused = ss.proof_failures;
   reg_stats rs;
   reg_get_stats(c->reg, &rs);
   out->rejected += rs.rejected_sender + rs.rejected_self + rs.rejected_malformed;

@@ -77,6 +77,99 @@ swim_entry *swim_find(swim *s, const char *name) {
   return m;
 }
 
+/* ---- a member's own word (swim.h, "A member speaks only for itself") ---- */
+
+bool swim_trusting(const swim *s) { return s->ops.sign && s->ops.verify; }
+
+size_t swim_record_bytes(const swim_update *u, uint8_t out[SWIM_RECORD_MAX]) {
+  static const char tag[] = "troupe-swim-1";
+  size_t n = 0, len = strnlen(u->name, TR_ID_MAX);
+  memcpy(out, tag, sizeof(tag)); /* with its NUL */
+  n += sizeof(tag);
+  memcpy(out + n, u->name, len);
+  n += len;
+  out[n++] = 0;
+  for (int i = 7; i >= 0; i--) out[n++] = (uint8_t)(u->epoch >> (8 * i));
+  for (int i = 3; i >= 0; i--) out[n++] = (uint8_t)(u->incarnation >> (8 * i));
+  out[n++] = u->state == SWIM_LEFT ? SWIM_LEFT : SWIM_ALIVE;
+  len = strnlen(u->addr, SWIM_ADDR_MAX - 1);
+  memcpy(out + n, u->addr, len);
+  n += len;
+  out[n++] = 0;
+  return n;
+}
+
+/* The record u stands on: the member's own alive (or left) at u's
+ * (epoch, incarnation, addr), with u's proof. */
+static swim_update anchor_of(const swim_update *u) {
+  swim_update a = *u;
+  if (a.state != SWIM_LEFT) a.state = SWIM_ALIVE;
+  return a;
+}
+
+/* Whether u says more than what m's proven record covers: a later epoch or
+ * incarnation, or left when it was alive. */
+static bool beyond_proof(const swim_entry *m, const swim_update *u) {
+  if (!m->sr_known) return true;
+  if (u->epoch != m->sr_epoch) return u->epoch > m->sr_epoch;
+  if (u->incarnation != m->sr_inc) return u->incarnation > m->sr_inc;
+  return u->state == SWIM_LEFT && !m->sr_left;
+}
+
+/* Keeps u's proof as m's, for the record u stands on. */
+static void proof_keep(swim_entry *m, const swim_update *u) {
+  uint8_t *p = NULL;
+  if (u->proof && u->proof_len && u->proof_len <= SWIM_PROOF_MAX &&
+      (p = malloc(u->proof_len)) != NULL)
+    memcpy(p, u->proof, u->proof_len);
+  free(m->proof);
+  m->proof = p;
+  m->u.proof = p;
+  m->u.proof_len = p ? u->proof_len : 0;
+  m->sr_epoch = u->epoch;
+  m->sr_inc = u->incarnation;
+  m->sr_left = u->state == SWIM_LEFT;
+  m->sr_known = true;
+}
+
+/* This node's own record changed (start, refutation, leave): sign it. */
+void swim_self_sign(swim *s) {
+  if (!swim_trusting(s)) return;
+  uint8_t buf[SWIM_PROOF_MAX];
+  swim_update me = s->self->u;
+  me.proof = NULL;
+  me.proof_len = 0;
+  size_t n = s->ops.sign(s->user, &me, buf, sizeof(buf));
+  s->st.signs++;
+  me.proof = n && n <= sizeof(buf) ? buf : NULL;
+  me.proof_len = me.proof ? (uint16_t)n : 0;
+  proof_keep(s->self, &me);
+}
+
+/* Whether u's claim is the member's own word: said on its own link, or
+ * with a proof that verifies. *proof_ok: the proof verified (then it can
+ * be kept and relayed). A relayer whose proof failed is not believed for
+ * SWIM_PROOF_PENALTY_MS (swim_ops.verify). */
+static bool own_word(swim *s, const swim_update *u, const char *from,
+                     uint64_t now, bool *proof_ok) {
+  *proof_ok = false;
+  bool first_hand = strcmp(from, u->name) == 0;
+  if (!u->proof || !u->proof_len) return first_hand;
+  swim_entry *relayer = swim_find(s, from);
+  if (relayer && relayer->proofs_ignored_until > now) {
+    s->st.proofs_ignored++;
+    return first_hand;
+  }
+  swim_update a = anchor_of(u);
+  s->st.verifies++;
+  *proof_ok = s->ops.verify(s->user, &a, from);
+  if (!*proof_ok) {
+    s->st.proof_failures++;
+    if (relayer) relayer->proofs_ignored_until = now + SWIM_PROOF_PENALTY_MS;
+  }
+  return *proof_ok || first_hand;
+}
+
 uint32_t swim_scaled(const swim *s, uint32_t base_ms) {
   return base_ms * (1 + s->lhm);
 }
@@ -180,6 +273,8 @@ static swim_entry *member_new(swim *s, const swim_update *u) {
   swim_entry *m = calloc(1, sizeof(*m));
   if (!m) return NULL;
   m->u = *u;
+  m->u.proof = NULL; /* the sender's: proof_keep copies it */
+  m->u.proof_len = 0;
   m->name_hash = swim_name_hash(u->name);
   bool hash_oom = false;
   HASH_ADD_STR(s->members, u.name, m);
@@ -195,6 +290,7 @@ static void member_forget(swim *s, swim_entry *m) {
   swim_gq_remove(s, m);
   probe_remove(s, m);
   HASH_DEL(s->members, m);
+  free(m->proof);
   free(m);
 }
 
@@ -263,7 +359,11 @@ static void member_set(swim *s, swim_entry *m, const swim_update *u,
   m->u.epoch = u->epoch;
   m->u.incarnation = u->incarnation;
   m->u.state = u->state;
-  if (u->addr[0]) memcpy(m->u.addr, u->addr, sizeof(m->u.addr));
+  /* An address is the member's own word: taken from what proves it
+   * (swim_apply) when trusting. */
+  if (u->addr[0] && !swim_trusting(s))
+    memcpy(m->u.addr, u->addr, sizeof(m->u.addr));
+  if (u->state != SWIM_SUSPECT) m->death_check = false;
   bool live = swim_is_live(m), changed = was != u->state || restarted;
   if (was_live && !live) s->nlive--;
   if (!was_live && live) s->nlive++;
@@ -315,6 +415,7 @@ static bool overrides(const swim_update *u, const swim_entry *m) {
 
 static void refute(swim *s) {
   s->self->u.incarnation++;
+  swim_self_sign(s);
   swim_gq_enqueue(s, s->self);
   s->st.refutations++;
   swim_lhm_add(s, 1);
@@ -339,6 +440,16 @@ static bool update_valid(const swim_update *u) {
          memchr(u->addr, 0, sizeof(u->addr)) && u->state <= SWIM_LEFT;
 }
 
+/* A relayed death of a live member: suspect it here and probe it now;
+ * this node's own failed probe (swim_suspect) or its suspicion running out
+ * declares it dead, and if it is alive it refutes at once. */
+static void death_check(swim *s, swim_entry *m, uint64_t now) {
+  if (m->death_check || m->u.state != SWIM_SUSPECT) return;
+  m->death_check = true;
+  s->st.death_checks++;
+  if (s->started && !s->left) swim_probe_urgent(s, m, now);
+}
+
 void swim_apply(swim *s, const swim_update *u, const char *from,
                 swim_origin origin, uint64_t now) {
   if (!update_valid(u)) return;
@@ -347,7 +458,19 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
     return;
   }
   bool gossip = origin != ORIGIN_JOIN;
+  bool trusting = swim_trusting(s);
   swim_entry *m = swim_find(s, u->name);
+  /* What only the member may say needs its word (swim.h). */
+  bool proven = false, proof_ok = false;
+  if (trusting && (!m || beyond_proof(m, u)) &&
+      (m || u->state == SWIM_ALIVE || u->state == SWIM_SUSPECT)) {
+    if (m && u->epoch < m->u.epoch) return; /* old news, nothing to prove */
+    if (!own_word(s, u, from, now, &proof_ok)) {
+      s->st.rejected_proof++;
+      return;
+    }
+    proven = true;
+  }
   if (!m) {
     /* The end of a member never known: nothing to forget. */
     if (u->state != SWIM_ALIVE && u->state != SWIM_SUSPECT) return;
@@ -357,6 +480,11 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
       HASH_DEL(s->members, m);
       free(m);
       return;
+    }
+    if (proven) {
+      swim_update a = anchor_of(u);
+      if (!proof_ok) a.proof = NULL;
+      proof_keep(m, &a);
     }
     s->nlive++;
     s->st.joins++;
@@ -372,31 +500,47 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
     return;
   }
   if (u->epoch < m->u.epoch) return;
-  if (u->epoch > m->u.epoch) { /* a restart: the new process wins */
-    member_set(s, m, u, from, origin, now);
-    return;
+  swim_update v = *u;
+  bool relayed_death = false;
+  /* A death is never taken on another's word (trusting), nor from a full
+   * state: the member is suspected instead, and can refute (as
+   * memberlist's merge). */
+  if (v.state == SWIM_DEAD && swim_is_live(m) &&
+      (trusting || origin != ORIGIN_GOSSIP)) {
+    v.state = SWIM_SUSPECT;
+    relayed_death = trusting;
   }
-  if (strcmp(from, u->name) != 0 &&
-      (uint64_t)u->incarnation > (uint64_t)m->u.incarnation + 1) {
+  if (u->epoch > m->u.epoch) { /* a restart: the new process wins */
+    member_set(s, m, &v, from, origin, now);
+  } else if (!proven && strcmp(from, u->name) != 0 &&
+             (uint64_t)u->incarnation > (uint64_t)m->u.incarnation + 1) {
     s->st.rejected_jump++;
     return;
-  }
-  swim_update v = *u;
-  /* A full state says "dead" about a member we believe live: suspect it
-   * instead, giving it the chance to refute (as memberlist's merge). */
-  if (origin != ORIGIN_GOSSIP && v.state == SWIM_DEAD && swim_is_live(m))
-    v.state = SWIM_SUSPECT;
-  if (v.state == SWIM_SUSPECT && m->u.state == SWIM_SUSPECT &&
-      v.incarnation == m->u.incarnation) {
+  } else if (v.state == SWIM_SUSPECT && m->u.state == SWIM_SUSPECT &&
+             v.incarnation == m->u.incarnation) {
     suspicion_confirm(s, m, from);
+  } else if (overrides(&v, m)) {
+    member_set(s, m, &v, from, origin, now);
+  } else {
     return;
   }
-  if (overrides(&v, m)) member_set(s, m, &v, from, origin, now);
+  if (proven) { /* the member's own word: its proof and its address */
+    swim_update a = anchor_of(u);
+    if (!proof_ok) a.proof = NULL;
+    proof_keep(m, &a);
+    if (u->addr[0]) memcpy(m->u.addr, u->addr, sizeof(m->u.addr));
+  }
+  if (relayed_death) death_check(s, m, now);
 }
 
 /* Our own probe of m failed. */
 void swim_suspect(swim *s, swim_entry *m, uint64_t now) {
-  if (m->u.state == SWIM_SUSPECT) {
+  if (m->u.state == SWIM_SUSPECT && m->death_check) {
+    /* Another said it died, and this node's own probe agrees. */
+    swim_update v = m->u;
+    v.state = SWIM_DEAD;
+    member_set(s, m, &v, s->self->u.name, ORIGIN_GOSSIP, now);
+  } else if (m->u.state == SWIM_SUSPECT) {
     suspicion_confirm(s, m, s->self->u.name);
   } else if (m->u.state == SWIM_ALIVE) {
     swim_update v = m->u;
@@ -445,6 +589,7 @@ int swim_new(swim **out, const swim_config *cfg, const swim_ops *ops,
   if (alen) memcpy(me.addr, cfg->addr, alen);
   s->self = member_new(s, &me);
   if (!s->self) goto fail;
+  swim_self_sign(s);
   s->nlive = 1;
   s->pr.stage = PROBE_IDLE;
   s->pr.next_at = s->sync_at = s->join_at = UINT64_MAX;
@@ -461,6 +606,7 @@ void swim_free(swim *s) {
   swim_entry *m, *tmp;
   HASH_ITER(hh, s->members, m, tmp) {
     HASH_DEL(s->members, m);
+    free(m->proof);
     free(m);
   }
   free(s->probe);
@@ -513,6 +659,7 @@ void swim_leave(swim *s, uint64_t now_ms) {
   swim_entry *me = s->self;
   me->u.incarnation++;
   me->u.state = SWIM_LEFT;
+  swim_self_sign(s);
   s->nlive--;
   swim_gq_enqueue(s, me);
   swim_leave_send(s);

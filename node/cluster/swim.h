@@ -24,6 +24,18 @@
  * rejected alike (nobody can know one); one at its current (epoch,
  * incarnation) that is not alive is refuted.
  *
+ * A member speaks only for itself (when the host gives sign and verify).
+ * What only a member can say — a new epoch (a restart), leaving, a new
+ * incarnation, its address — is believed from the member itself (its own
+ * link) or with its proof; a relayed claim without one is rejected and
+ * counted (rejected_proof). Suspect and dead are rumours, believed only at
+ * an (epoch, incarnation) the member is known to have had. And a death is
+ * never taken on another's word: a relayed "dead" about a member held live
+ * makes it suspect here and has it probed at once (death_checks); only
+ * this node's own failed probe, or its suspicion running out, declares it
+ * dead. So no member can make the others hold another dead for longer than
+ * the probe that shows it alive, nor left, nor restarted.
+ *
  * Protocol choices worth knowing (details in swim.c / swim_probe.c):
  * - Every PING, PING_REQ, ACK, NACK and LEAVE carries the sender's own
  *   record first, then up to max_piggyback - 1 gossiped updates (a PING to a
@@ -31,7 +43,8 @@
  *   always knows who talks to it, and a restart is seen on first contact.
  * - Dead or left news about a member never known is ignored.
  * - A full state (SYNC_REQ / SYNC) saying "dead" about a member held live
- *   makes it suspect here, not dead, so it can still refute.
+ *   makes it suspect here, not dead, so it can still refute (and, with
+ *   sign and verify, so does gossip: see above).
  * - Each sync also sends a SYNC_REQ to one member held dead (a healed
  *   partition: both sides then refute), and every 8th one to a seed (a
  *   partition that outlived dead_reclaim_ms). Past 32 live members the sync
@@ -62,13 +75,24 @@ typedef enum {
 
 const char *swim_state_name(swim_state);
 
-/* What is known, or said, about one member. */
+#define SWIM_PROOF_MAX 2048 /* bytes of a member's proof of its own record */
+#define SWIM_PROOF_PENALTY_MS 1000u /* see swim_ops.verify */
+
+/* What is known, or said, about one member. Alive and left are the
+ * member's own word about itself, and proof (when the host signs) is its
+ * signature over (name, epoch, incarnation, alive or left, addr) with what
+ * verifies it; suspect and dead are others' words about it, anchored to an
+ * incarnation it has had, whose alive record the proof still is. The proof
+ * is the sender's, valid during the call (and, in what swim_members hands
+ * out, until the next swim call). */
 typedef struct swim_update {
   char name[TR_ID_MAX + 1];
   char addr[SWIM_ADDR_MAX];
   uint64_t epoch;
   uint32_t incarnation;
   uint8_t state; /* swim_state */
+  uint16_t proof_len;
+  const uint8_t *proof;
 } swim_update;
 
 typedef enum {
@@ -132,9 +156,28 @@ typedef struct swim_ops {
    * call. Optional (NULL). */
   void (*member_changed)(void *user, const swim_update *now, swim_state was,
                          bool restarted);
+  /* A member speaks only for itself (optional; without both, every claim
+   * is believed, as in plain SWIM). sign: this node's own record, alive or
+   * left as self->state says, as only it can say it: at most cap bytes to
+   * out; returns the length, 0 when it could not sign. verify: whether
+   * u->proof shows that member u->name said (name, epoch, incarnation,
+   * alive — or left when u->state is left —, addr); `from` relayed it.
+   * An honest peer relays only proofs it checked, so after one that fails
+   * the proofs `from` relays are not checked (their claims are refused)
+   * for SWIM_PROOF_PENALTY_MS: forged proofs cost one check per peer per
+   * penalty, not one per claim. */
+  size_t (*sign)(void *user, const swim_update *self, uint8_t *out,
+                 size_t cap);
+  bool (*verify)(void *user, const swim_update *u, const char *from);
 } swim_ops;
 
 typedef struct swim swim;
+
+/* What a member signs of its own record: "troupe-swim-1", name, epoch,
+ * incarnation, alive (0) or left (3), addr, in a fixed byte layout; the
+ * length written (at most SWIM_RECORD_MAX bytes to out). */
+#define SWIM_RECORD_MAX (16 + TR_ID_MAX + 1 + 8 + 4 + 1 + SWIM_ADDR_MAX)
+size_t swim_record_bytes(const swim_update *, uint8_t out[SWIM_RECORD_MAX]);
 
 /* TR_EINVAL for a NULL or empty name, a name over TR_ID_MAX or an addr
  * over SWIM_ADDR_MAX - 1 bytes, no ops->send, or probe_timeout_ms >=
@@ -198,6 +241,11 @@ typedef struct swim_stats {
   uint64_t probes, probes_indirect, acks, nacks, suspicions, refutations;
   uint64_t deaths, leaves, joins, syncs, msgs_out, updates_out;
   uint64_t rejected_sender, rejected_claim, rejected_jump;
+  uint64_t rejected_proof; /* a member-only claim relayed without proof */
+  uint64_t death_checks;   /* a relayed death checked by a probe first */
+  uint64_t signs, verifies; /* calls to ops sign and verify */
+  uint64_t proof_failures;  /* verifies that failed (the relayer penalized) */
+  uint64_t proofs_ignored;  /* proofs not checked: their relayer penalized */
   uint32_t local_health; /* Lifeguard awareness, 0 = healthy */
 } swim_stats;
 

@@ -40,6 +40,19 @@ struct swim_entry {
   swim_entry *gone_prev, *gone_next;
   uint64_t gone_since;
 
+  /* The member's own word, as proven: its latest signed record (u.proof
+   * points at proof) covers (sr_epoch, sr_inc, alive or sr_left). Rumours
+   * about it are believed up to there. */
+  uint8_t *proof;
+  uint64_t sr_epoch;
+  uint32_t sr_inc;
+  bool sr_known, sr_left;
+  /* A relayed death made it suspect: this node's own probe decides. */
+  bool death_check;
+  /* A proof this member relayed failed: its relayed proofs are not checked
+   * before then (swim_ops.verify). */
+  uint64_t proofs_ignored_until;
+
   /* Dissemination: in bucket gq_sent of swim.gq_buckets while queued. */
   swim_entry *gq_prev, *gq_next;
   uint32_t gq_sent;
@@ -146,6 +159,8 @@ uint32_t swim_pick_alive(swim *, swim_entry **out, uint32_t want,
 swim_entry *swim_next_target(swim *);
 swim_entry *swim_pick_dead(swim *);
 void swim_name_copy(char dst[TR_ID_MAX + 1], const char *src);
+bool swim_trusting(const swim *); /* the host gave sign and verify */
+void swim_self_sign(swim *); /* after this node's own record changed */
 
 /* swim_probe.c */
 void swim_probe_start(swim *, uint64_t now);

@@ -424,6 +424,18 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_link_read_pauses_total", "counter",
          "Times links stopped reading because mailboxes were backed up.",
          c->read_pauses);
+  single(r, "troupe_swim_forged_claims_total", "counter",
+         "Membership claims only a member may make, relayed without its "
+         "proof: refused.", c->forged_claims);
+  single(r, "troupe_swim_death_checks_total", "counter",
+         "Members said dead by another, suspected and probed before being "
+         "believed.", c->death_checks);
+  single(r, "troupe_swim_proofs_signed_total", "counter",
+         "This node's own membership records signed.", c->proofs_signed);
+  single(r, "troupe_swim_proofs_checked_total", "counter",
+         "Other members' signed records verified.", c->proofs_checked);
+  single(r, "troupe_swim_proofs_refused_total", "counter",
+         "Relayed membership proofs that failed to verify.", c->proofs_refused);
   single(r, "troupe_operator_denied_total", "counter",
          "Operator requests refused: not from an operator certificate, or a "
          "viewer's write.", c->op_denied);

@@ -69,6 +69,33 @@ static void on_swim_send(void *user, const char *to_name, const char *to_addr,
            vnet_cluster_msg_swim(msg));
 }
 
+/* The stand-in signature (sim.h, trust): FNV-1a over the signer's key and
+ * the record, 8 bytes. */
+static uint64_t fake_mac(sim *s, const swim_update *u) {
+  uint8_t rec[SWIM_RECORD_MAX];
+  size_t n = swim_record_bytes(u, rec);
+  uint64_t h = vnet_fnv1a(1469598103934665603ull, u->name, strlen(u->name));
+  h ^= s->cfg.seed * 0x9E3779B97F4A7C15ull; /* the key, per run */
+  return vnet_fnv1a(h, rec, n);
+}
+
+static size_t on_swim_sign(void *user, const swim_update *self, uint8_t *out,
+                           size_t cap) {
+  sim_node *n = user;
+  if (cap < 8) return 0;
+  uint64_t mac = fake_mac(n->s, self);
+  memcpy(out, &mac, 8);
+  return 8;
+}
+
+static bool on_swim_verify(void *user, const swim_update *u,
+                           const char *from) {
+  (void)from;
+  sim_node *n = user;
+  uint64_t mac = fake_mac(n->s, u);
+  return u->proof_len == 8 && memcmp(u->proof, &mac, 8) == 0;
+}
+
 static void on_member_changed(void *user, const swim_update *u,
                               swim_state was, bool restarted) {
   sim_node *n = user;
@@ -77,6 +104,12 @@ static void on_member_changed(void *user, const swim_update *u,
   vnet_trace_str(s->net, u->name);
   vnet_trace(s->net, &u->state, sizeof(u->state));
   uint32_t who = parse_index(s, u->name);
+  /* A live process said left, or seen in a process it never was. */
+  if (who != VNET_NONE && who != n->index && node_up(s, who)) {
+    if (u->state == SWIM_LEFT && s->nodes[who].epoch == u->epoch)
+      s->st.false_lefts++;
+    if (u->epoch > s->nodes[who].epoch) s->st.false_restarts++;
+  }
   if (u->state == SWIM_DEAD && was != SWIM_DEAD && who != VNET_NONE &&
       node_up(s, who) && s->nodes[who].epoch == u->epoch) {
     sim_node *v = &s->nodes[who];
@@ -185,6 +218,10 @@ static const vnet_ops net_ops = {.deadline = node_deadline,
 
 static const swim_ops swim_host = {.send = on_swim_send,
                                    .member_changed = on_member_changed};
+static const swim_ops swim_host_trusting = {.send = on_swim_send,
+                                            .member_changed = on_member_changed,
+                                            .sign = on_swim_sign,
+                                            .verify = on_swim_verify};
 static const reg_ops reg_host = {.send = on_reg_send,
                                  .changed = on_reg_changed,
                                  .conflict_lost = on_conflict_lost};
@@ -216,7 +253,8 @@ static int node_start(sim *s, sim_node *n) {
   rc.name = sc.name;
   rc.epoch = n->epoch;
   rc.seed = sc.seed ^ 0x5DEECE66Dull;
-  if (swim_new(&n->sw, &sc, &swim_host, n) != 0 ||
+  if (swim_new(&n->sw, &sc, s->cfg.trust ? &swim_host_trusting : &swim_host,
+               n) != 0 ||
       reg_new(&n->rg, &rc, &reg_host, n) != 0)
     return -1;
   vnet_set_up(s->net, n->index, true);
@@ -523,4 +561,35 @@ void sim_get_stats(sim *s, sim_stats *out) {
   out->msgs_dropped = ns.dropped;
   out->msgs_delivered = ns.delivered;
   out->trace_hash = vnet_trace_hash(s->net);
+  for (uint32_t i = 0; i < s->cfg.nodes; i++) {
+    if (!node_up(s, i)) continue;
+    swim_stats ss;
+    swim_get_stats(s->nodes[i].sw, &ss);
+    out->forged_rejected += ss.rejected_proof;
+    out->death_checks += ss.death_checks;
+    out->signs += ss.signs;
+    out->verifies += ss.verifies;
+  }
+}
+
+void sim_forge(sim *s, uint32_t byz, uint32_t victim, uint32_t to,
+               swim_state state, uint32_t epoch_up, uint32_t inc_up) {
+  sim_node *b = &s->nodes[byz];
+  swim_update ups[2];
+  if (!node_up(s, byz) || !swim_member(b->sw, b->name, &ups[0]) ||
+      !swim_member(b->sw, s->nodes[victim].name, &ups[1]))
+    return;
+  ups[1].state = (uint8_t)state;
+  ups[1].epoch += epoch_up;
+  ups[1].incarnation += inc_up;
+  ups[1].proof = NULL; /* it cannot make the victim's */
+  ups[1].proof_len = 0;
+  swim_msg m;
+  memset(&m, 0, sizeof(m));
+  m.type = SWIM_MSG_PING;
+  memcpy(m.sender, b->name, strlen(b->name) + 1);
+  m.seq = 0x7fffffffu; /* no probe of byz's: the ACK is dropped */
+  m.updates = ups;
+  m.nupdates = 2;
+  msg_send(s, b, to, vnet_cluster_msg_swim(&m));
 }

@@ -24,6 +24,11 @@ typedef struct sim_config {
                             rounded up to a step [50] */
   swim_config swim;      /* name/addr/epoch/seed are set per node */
   reg_config reg;
+  /* Members speak only for themselves (swim_ops sign and verify), as the
+   * real host runs them. The signature is a stand-in (a keyed hash whose
+   * key only the simulator knows): what it models is that no node can
+   * make another's, which sim_forge's node does not try. */
+  bool trust;
 } sim_config;
 
 int sim_new(sim **out, const sim_config *);
@@ -51,6 +56,13 @@ bool sim_is_up(sim *, uint32_t i);
 void sim_set_loss(sim *, uint32_t permille);
 /* Cuts the network between nodes with group[i] != group[j]; NULL heals. */
 void sim_partition(sim *, const uint8_t *group);
+
+/* A Byzantine member: node `byz` sends node `to` a PING carrying its own
+ * record and a claim about `victim` as byz sees it, with the state given
+ * and the epoch and incarnation raised by epoch_up and inc_up, and no
+ * proof (byz cannot make victim's). */
+void sim_forge(sim *, uint32_t byz, uint32_t victim, uint32_t to,
+               swim_state state, uint32_t epoch_up, uint32_t inc_up);
 
 /* Local actor ids: claim/release on node i (the registry's own calls). */
 int sim_claim(sim *, uint32_t i, const char *id);
@@ -83,7 +95,11 @@ typedef struct sim_stats {
                               per observer) */
   uint64_t false_victims;  /* up nodes declared dead by anyone (one per
                               victim and incarnation, however many saw it) */
+  uint64_t false_lefts;    /* an up node said left by an up node */
+  uint64_t false_restarts; /* an up node seen at an epoch it never had */
   uint64_t conflicts_lost; /* conflict_lost calls */
+  /* Summed over the nodes up now (swim_stats): */
+  uint64_t forged_rejected, death_checks, signs, verifies;
   uint64_t trace_hash;     /* FNV over every delivered message and event */
 } sim_stats;
 

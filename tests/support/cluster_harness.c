@@ -17,6 +17,14 @@
 #define TN_EVENTS_MAX 32768
 #define TN_CALL_WAIT_MS 10000
 
+#define TN_LOGS_MAX 64 /* distinct log events counted per node */
+
+typedef struct tn_logged {
+  char event[48];
+  size_t count;
+  char last[256]; /* the fields of the latest */
+} tn_logged;
+
 typedef struct tn_slot {
   tn_cluster *c;
   size_t i;
@@ -32,6 +40,9 @@ typedef struct tn_slot {
   void *arg;
   int result;
   atomic_bool frozen, freeze_req;
+  tn_logged logs[TN_LOGS_MAX]; /* warnings and errors; under c->ev_lock */
+  size_t nlogs;
+  bool print_logs;
 } tn_slot;
 
 struct tn_cluster {
@@ -533,6 +544,17 @@ int tn_member_state(tn_cluster *c, size_t i, const char *name) {
   return rc;
 }
 
+int tn_member(tn_cluster *c, size_t i, const char *name, tr_member *out) {
+  member_arg *a = calloc(1, sizeof(*a));
+  if (!a) return TR_ENOMEM;
+  a->name = name;
+  int rc = tn_call(c, i, do_member_state, a);
+  for (int k = 0; rc >= 0 && k < a->n && k < 64; k++)
+    if (strcmp(a->m[k].name, name) == 0) *out = a->m[k];
+  free(a);
+  return rc < 0 ? TR_ENOTFOUND : 0;
+}
+
 typedef struct locate_arg {
   const char *id;
   char *owner;
@@ -557,12 +579,42 @@ static void slot_thread(void *arg) {
   tr_node_run(s->node);
 }
 
-/* TN_LOG=1 (or 1..4, a tr_log_level) in the environment: every node's log
- * lines on stderr, for a test being debugged. */
+/* Warnings and errors are counted by event (tn_log_count). TN_LOG=1 (or
+ * 1..4, a tr_log_level) in the environment: every node's log lines from
+ * that level on stderr too, for a test being debugged. */
 static void slot_log(void *user, tr_log_level level, const char *event,
                      const char *fields) {
-  fprintf(stderr, "[%s] %d %s %s\n", (const char *)user, (int)level, event,
-          fields);
+  tn_slot *s = user;
+  if (s->print_logs)
+    fprintf(stderr, "[%s] %d %s %s\n", s->name, (int)level, event, fields);
+  if (level > TR_LOG_WARN) return;
+  uv_mutex_lock(&s->c->ev_lock);
+  tn_logged *l = NULL;
+  for (size_t k = 0; k < s->nlogs && !l; k++)
+    if (strcmp(s->logs[k].event, event) == 0) l = &s->logs[k];
+  if (!l && s->nlogs < TN_LOGS_MAX) {
+    l = &s->logs[s->nlogs++];
+    snprintf(l->event, sizeof(l->event), "%s", event);
+  }
+  if (l) {
+    l->count++;
+    snprintf(l->last, sizeof(l->last), "%s", fields);
+  }
+  uv_mutex_unlock(&s->c->ev_lock);
+}
+
+size_t tn_log_count(tn_cluster *c, size_t i, const char *event, char *last,
+                    size_t cap) {
+  tn_slot *s = &c->slots[i];
+  size_t n = 0;
+  uv_mutex_lock(&c->ev_lock);
+  for (size_t k = 0; k < s->nlogs; k++)
+    if (strcmp(s->logs[k].event, event) == 0) {
+      n = s->logs[k].count;
+      if (last && cap) snprintf(last, cap, "%s", s->logs[k].last);
+    }
+  uv_mutex_unlock(&c->ev_lock);
+  return n;
 }
 
 /* listen: "127.0.0.1:0", or the address a restarted node had. */
@@ -593,10 +645,12 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
       .probe_timeout_ms = o ? o->probe_timeout_ms : 0,
   };
   const char *tn_log = getenv("TN_LOG");
+  cfg.log = slot_log;
+  cfg.log_user = s;
+  cfg.log_level = TR_LOG_WARN;
   if (tn_log && tn_log[0]) {
     int lvl = atoi(tn_log);
-    cfg.log = slot_log;
-    cfg.log_user = s->name;
+    s->print_logs = true;
     cfg.log_level = lvl >= 2 && lvl <= 4 ? (tr_log_level)lvl : TR_LOG_DEBUG;
   }
   int rc = tr_node_new(&s->node, &cfg);

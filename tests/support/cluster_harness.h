@@ -124,8 +124,15 @@ long tn_wait_find(tn_cluster *, const char *kind, const char *actor,
 
 /* Members node i sees in state st, itself included. */
 int tn_members_in(tn_cluster *, size_t i, tr_member_state st);
+/* How many times node i logged `event` at warning or error level since it
+ * started (restarts count afresh); the latest one's fields into last (cap
+ * bytes; NULL: not wanted). */
+size_t tn_log_count(tn_cluster *, size_t i, const char *event, char *last,
+                    size_t cap);
 /* State of member `name` as node i sees it; -1 if unknown. */
 int tn_member_state(tn_cluster *, size_t i, const char *name);
+/* Member `name` as node i sees it: 0, or TR_ENOTFOUND. */
+int tn_member(tn_cluster *, size_t i, const char *name, tr_member *out);
 /* Where node i resolves id: 0 and owner copied, or TR_ENOTFOUND. */
 int tn_locate(tn_cluster *, size_t i, const char *id, char *owner, size_t cap);
 

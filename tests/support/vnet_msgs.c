@@ -18,15 +18,39 @@ static void *dup_array(const void *p, size_t n, size_t size, bool *ok) {
   return q;
 }
 
-/* *dst = *src, with its own copy of the updates; false if out of memory
- * (then dst holds nothing to free). */
+static void release_swim_msg(swim_msg *m) {
+  swim_update *ups = (swim_update *)m->updates;
+  for (uint32_t i = 0; ups && i < m->nupdates; i++) free((void *)ups[i].proof);
+  free(ups);
+  m->updates = NULL;
+  m->nupdates = 0;
+}
+
+/* *dst = *src, with its own copy of the updates and their proofs; false if
+ * out of memory (then dst holds nothing to free). */
 static bool copy_swim_msg(swim_msg *dst, const swim_msg *src) {
   bool ok = true;
   *dst = *src;
-  dst->updates = dup_array(src->updates, src->nupdates,
-                           sizeof(*src->updates), &ok);
-  if (!ok) dst->nupdates = 0;
-  return ok;
+  swim_update *ups = dup_array(src->updates, src->nupdates,
+                               sizeof(*src->updates), &ok);
+  dst->updates = ups;
+  if (!ok) {
+    dst->nupdates = 0;
+    return false;
+  }
+  for (uint32_t i = 0; i < dst->nupdates; i++) {
+    if (!ups[i].proof || !ups[i].proof_len) {
+      ups[i].proof = NULL;
+      continue;
+    }
+    ups[i].proof = dup_array(src->updates[i].proof, ups[i].proof_len, 1, &ok);
+    if (!ok) {
+      for (uint32_t j = i; j < dst->nupdates; j++) ups[j].proof = NULL;
+      release_swim_msg(dst);
+      return false;
+    }
+  }
+  return true;
 }
 
 static void release_reg_msg(reg_msg *m) {
@@ -91,7 +115,7 @@ vnet_cluster_msg *vnet_cluster_msg_reg(const reg_msg *m) {
 void vnet_cluster_msg_free(vnet_msg *h) {
   vnet_cluster_msg *c = (vnet_cluster_msg *)h;
   if (!c) return;
-  free((void *)c->swim.updates);
+  release_swim_msg(&c->swim);
   release_reg_msg(&c->reg);
   free(c);
 }

@@ -48,6 +48,7 @@ struct net {
   tnode nodes[MAX_NODES];
   int count;
   swim_config cfg;
+  bool trust; /* the nodes sign and verify (fake_mac below) */
   event *events;
   size_t nevents, events_cap;
   /* Sends recorded by the join-retry test: times of SYNC_REQs to seeds. */
@@ -100,6 +101,38 @@ static void on_changed(void *user, const swim_update *u, swim_state was,
 
 static const swim_ops ops = {.send = on_send, .member_changed = on_changed};
 
+/* A stand-in signature for the trust rules (swim.h, "A member speaks only
+ * for itself"): FNV-1a over a key only the member holds and its record.
+ * Another node cannot make one for a record the member never signed. */
+static uint64_t fake_mac(const swim_update *u) {
+  uint8_t rec[SWIM_RECORD_MAX];
+  size_t len = swim_record_bytes(u, rec);
+  uint64_t h = vnet_fnv1a(1469598103934665603ull, "key:", 4);
+  h = vnet_fnv1a(h, u->name, strlen(u->name));
+  return vnet_fnv1a(h, rec, len);
+}
+
+static size_t on_sign(void *user, const swim_update *self, uint8_t *out,
+                      size_t cap) {
+  (void)user;
+  if (cap < 8) return 0;
+  uint64_t mac = fake_mac(self);
+  memcpy(out, &mac, 8);
+  return 8;
+}
+
+static bool on_verify(void *user, const swim_update *u, const char *from) {
+  (void)user;
+  (void)from;
+  uint64_t mac = fake_mac(u);
+  return u->proof_len == 8 && memcmp(u->proof, &mac, 8) == 0;
+}
+
+static const swim_ops ops_trusting = {.send = on_send,
+                                      .member_changed = on_changed,
+                                      .sign = on_sign,
+                                      .verify = on_verify};
+
 /* ---- what the network asks of the nodes --------------------------------- */
 
 static uint64_t node_deadline(void *user, uint32_t i) {
@@ -130,13 +163,16 @@ static void node_start(net *n, int i, uint64_t epoch) {
   c.addr = t->addr;
   c.epoch = epoch;
   c.seed = vnet_node_seed(n->v, (uint32_t)i, epoch);
-  assert_int_equal(0, swim_new(&t->sw, &c, &ops, t));
+  assert_int_equal(0,
+                   swim_new(&t->sw, &c, n->trust ? &ops_trusting : &ops, t));
   vnet_set_up(n->v, (uint32_t)i, true);
 }
 
-static net *net_new(int count, uint64_t seed, const swim_config *cfg) {
+static net *net_new_as(int count, uint64_t seed, const swim_config *cfg,
+                       bool trust) {
   net *n = calloc(1, sizeof(*n));
   assert_non_null(n);
+  n->trust = trust;
   vnet_config vc = {.nodes = (uint32_t)count, .seed = seed};
   assert_int_equal(0, vnet_new(&n->v, &vc, &net_ops, n));
   n->count = count;
@@ -150,6 +186,10 @@ static net *net_new(int count, uint64_t seed, const swim_config *cfg) {
     node_start(n, i, 1000 + (uint64_t)i);
   }
   return n;
+}
+
+static net *net_new(int count, uint64_t seed, const swim_config *cfg) {
+  return net_new_as(count, seed, cfg, false);
 }
 
 static void net_free(net *n) {
@@ -246,9 +286,9 @@ static swim_stats stats_of(net *n, int i) {
 
 /* Starts `count` nodes, all joining through node 0, and waits until every
  * node sees every other alive. */
-static net *cluster(int count, uint64_t seed, const swim_config *cfg,
-                    uint64_t max_ms) {
-  net *n = net_new(count, seed, cfg);
+static net *cluster_as(int count, uint64_t seed, const swim_config *cfg,
+                       uint64_t max_ms, bool trust) {
+  net *n = net_new_as(count, seed, cfg, trust);
   node_join(n, 0, -1);
   for (int i = 1; i < count; i++) node_join(n, i, 0);
   uint64_t t = vnet_run_until(n->v, converged, NULL, max_ms);
@@ -256,6 +296,11 @@ static net *cluster(int count, uint64_t seed, const swim_config *cfg,
     fail_msg("%d nodes did not converge in %llu ms", count,
              (unsigned long long)max_ms);
   return n;
+}
+
+static net *cluster(int count, uint64_t seed, const swim_config *cfg,
+                    uint64_t max_ms) {
+  return cluster_as(count, seed, cfg, max_ms, false);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -573,6 +618,190 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   net_free(n);
 }
 
+/* ---- a member speaks only for itself (sign and verify) ------------------ */
+
+/* Node 0 holds `name` dead. */
+static bool first_sees_dead(void *net_, const void *arg) {
+  net *n = net_;
+  swim_update u;
+  return swim_member(n->nodes[0].sw, arg, &u) && u.state == SWIM_DEAD;
+}
+
+/* u as its member would sign it: the proof in buf. */
+static swim_update signed_by_member(swim_update u, uint8_t buf[8]) {
+  swim_update a = u;
+  if (a.state != SWIM_LEFT) a.state = SWIM_ALIVE;
+  a.proof = NULL;
+  a.proof_len = 0;
+  assert_int_equal(8, on_sign(NULL, &a, buf, 8));
+  u.proof = buf;
+  u.proof_len = 8;
+  return u;
+}
+
+static void trusted_cluster_joins_restarts_and_leaves_with_no_rejection(
+    void **state) {
+  (void)state;
+  net *n = cluster_as(5, 20, NULL, 10000, true);
+  /* Every node signed its own record once, and holds everyone's proof. */
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(1, stats_of(n, i).signs);
+    for (int j = 0; j < 5; j++) {
+      swim_update u;
+      assert_true(swim_member(n->nodes[i].sw, n->nodes[j].name, &u));
+      assert_int_equal(8, u.proof_len);
+      assert_true(on_verify(NULL, &u, NULL));
+    }
+  }
+  /* n3 restarts; n4 leaves; the news travels relayed, with proofs. */
+  swim_free(n->nodes[3].sw);
+  node_start(n, 3, 9000);
+  node_join(n, 3, 0);
+  assert_true(vnet_run_until(n->v, converged, NULL, 10000) != UINT64_MAX);
+  swim_leave(n->nodes[4].sw, now_of(n));
+  node_kill(n, 4);
+  who_state left = {"n4", SWIM_LEFT};
+  assert_true(vnet_run_until(n->v, all_see, &left, 5000) != UINT64_MAX);
+  vnet_run(n->v, 20000);
+  assert_true(all_see(n, &left));
+  for (int i = 0; i < 4; i++) {
+    swim_stats st = stats_of(n, i);
+    assert_int_equal(0, st.rejected_proof);
+    assert_true(st.verifies > 0);
+    swim_update u;
+    assert_true(swim_member(n->nodes[i].sw, "n3", &u));
+    assert_int_equal(9000, u.epoch);
+    assert_int_equal(SWIM_ALIVE, u.state);
+  }
+  assert_int_equal(0, count_events(n, -1, "n3", SWIM_DEAD));
+  assert_int_equal(0, count_events(n, -1, "n4", SWIM_DEAD));
+  net_free(n);
+}
+
+static void relayed_claims_only_a_member_can_make_need_its_proof(
+    void **state) {
+  (void)state;
+  net *n = cluster_as(3, 21, NULL, 5000, true);
+  swim_update n2;
+  assert_true(swim_member(n->nodes[0].sw, "n2", &n2));
+  uint8_t real[8];
+  memcpy(real, n2.proof, 8);
+  size_t events = n->nevents;
+
+  /* n1 says n2 moved on (a new incarnation), left, restarted, or moved to
+   * another address: without n2's proof, none of it is believed. */
+  swim_update claim = n2;
+  claim.proof = NULL;
+  claim.proof_len = 0;
+  claim.incarnation++;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_int_equal(1, stats_of(n, 0).rejected_proof);
+  claim.state = SWIM_LEFT;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_int_equal(2, stats_of(n, 0).rejected_proof);
+  claim = n2;
+  claim.proof = NULL;
+  claim.proof_len = 0;
+  claim.epoch++;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_int_equal(3, stats_of(n, 0).rejected_proof);
+  /* n2's real proof does not cover what it never said. */
+  claim = n2;
+  claim.incarnation++;
+  claim.proof = real;
+  claim.proof_len = 8;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_int_equal(4, stats_of(n, 0).rejected_proof);
+  assert_int_equal(1, stats_of(n, 0).proof_failures);
+  /* Nor does a new address at the same incarnation take. */
+  claim = n2;
+  snprintf(claim.addr, sizeof(claim.addr), "evil:1");
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  /* A member never seen is introduced only with its own proof. */
+  swim_update ghost;
+  memset(&ghost, 0, sizeof(ghost));
+  snprintf(ghost.name, sizeof(ghost.name), "ghost");
+  snprintf(ghost.addr, sizeof(ghost.addr), "ghost:7000");
+  ghost.epoch = 5;
+  ghost.state = SWIM_ALIVE;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &ghost, 1);
+  assert_int_equal(5, stats_of(n, 0).rejected_proof);
+  swim_update now;
+  assert_false(swim_member(n->nodes[0].sw, "ghost", &now));
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(n2.epoch, now.epoch);
+  assert_int_equal(n2.incarnation, now.incarnation);
+  assert_int_equal(SWIM_ALIVE, now.state);
+  assert_string_equal(n2.addr, now.addr);
+  assert_int_equal(events, n->nevents);
+
+  /* What n2 did sign is believed from anyone: its proof travels. But n1
+   * relayed a proof that failed: for a while its proofs are not checked
+   * (a forger pays one check per penalty, not one per claim). */
+  uint64_t verifies = stats_of(n, 0).verifies;
+  uint8_t buf[8];
+  claim = n2;
+  claim.incarnation += 3;
+  snprintf(claim.addr, sizeof(claim.addr), "n2:7001");
+  claim = signed_by_member(claim, buf);
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_int_equal(6, stats_of(n, 0).rejected_proof);
+  assert_int_equal(1, stats_of(n, 0).proofs_ignored);
+  assert_int_equal(verifies, stats_of(n, 0).verifies);
+  vnet_run(n->v, SWIM_PROOF_PENALTY_MS);
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &claim, 1);
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(n2.incarnation + 3, now.incarnation);
+  assert_string_equal("n2:7001", now.addr);
+  assert_int_equal(8, now.proof_len);
+  assert_memory_equal(buf, now.proof, 8);
+  uint8_t gbuf[8];
+  ghost = signed_by_member(ghost, gbuf);
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &ghost, 1);
+  assert_true(swim_member(n->nodes[0].sw, "ghost", &now));
+  assert_int_equal(6, stats_of(n, 0).rejected_proof);
+  assert_int_equal(1, stats_of(n, 0).proof_failures);
+  net_free(n);
+}
+
+static void relayed_death_of_a_live_member_is_checked_by_a_probe_first(
+    void **state) {
+  (void)state;
+  net *n = cluster_as(4, 22, NULL, 10000, true);
+  swim_update n2, now;
+  assert_true(swim_member(n->nodes[0].sw, "n2", &n2));
+  /* n1 says the live n2 is dead: n0 suspects it and probes it at once;
+   * n2 answers and refutes, and nobody ever holds it dead. */
+  swim_update dead = n2;
+  dead.proof = NULL;
+  dead.proof_len = 0;
+  dead.state = SWIM_DEAD;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &dead, 1);
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(SWIM_SUSPECT, now.state);
+  assert_int_equal(1, stats_of(n, 0).death_checks);
+  assert_true(vnet_run_until(n->v, converged, NULL, 5000) <= 2 * INTERVAL);
+  vnet_run(n->v, 20000);
+  assert_int_equal(0, count_events(n, -1, "n2", SWIM_DEAD));
+  assert_true(stats_of(n, 2).refutations >= 1);
+
+  /* n3 really died: the same word, checked, ends in dead within two probe
+   * rounds — long before a suspicion would run out. */
+  node_kill(n, 3);
+  swim_update n3;
+  assert_true(swim_member(n->nodes[0].sw, "n3", &n3));
+  dead = n3;
+  dead.proof = NULL;
+  dead.proof_len = 0;
+  dead.state = SWIM_DEAD;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &dead, 1);
+  uint64_t took = vnet_run_until(n->v, first_sees_dead, "n3", 10000);
+  assert_true(took <= 2 * INTERVAL + 50);
+  assert_true(swim_member(n->nodes[0].sw, "n3", &now));
+  assert_int_equal(SWIM_DEAD, now.state);
+  net_free(n);
+}
+
 static void partitioned_halves_that_declared_each_other_dead_merge_on_heal(
     void **state) {
   (void)state;
@@ -681,6 +910,11 @@ int main(void) {
       cmocka_unit_test(
           partitioned_halves_that_declared_each_other_dead_merge_on_heal),
       cmocka_unit_test(forged_messages_are_rejected_and_counted),
+      cmocka_unit_test(
+          trusted_cluster_joins_restarts_and_leaves_with_no_rejection),
+      cmocka_unit_test(relayed_claims_only_a_member_can_make_need_its_proof),
+      cmocka_unit_test(
+          relayed_death_of_a_live_member_is_checked_by_a_probe_first),
       cmocka_unit_test(same_seed_gives_an_identical_trace),
       cmocka_unit_test(news_of_a_new_member_reaches_fifty_nodes_in_log_rounds),
   };

@@ -61,15 +61,7 @@ static const mbedtls_ecp_group_id tls_curves[] = {
     MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE25519,
     MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
 
-struct tls_config {
-  mbedtls_entropy_context entropy;
-  mbedtls_ctr_drbg_context drbg;
-  mbedtls_x509_crt ca;
-  mbedtls_x509_crt cert;
-  mbedtls_pk_context key;
-  mbedtls_ssl_ticket_context ticket;
-  mbedtls_ssl_config client, server;
-};
+
 
 struct tls_session {
   mbedtls_ssl_session s;
@@ -370,6 +362,7 @@ void tls_config_free(tls_config *cfg) {
   mbedtls_x509_crt_free(&cfg->ca);
   mbedtls_ctr_drbg_free(&cfg->drbg);
   mbedtls_entropy_free(&cfg->entropy);
+  tls_proof_cache_free(cfg->proofs);
   free(cfg);
 }
 

@@ -153,6 +153,19 @@ typedef struct tls_cert_info {
 int tls_cert_file_info(const char *file, const char *name,
                        tls_cert_info *out, char *err, size_t errlen);
 
+/* A node's word about itself that others can relay and check (tls_proof.c):
+ * signs data with this config's key and appends its certificate, into out
+ * (cap bytes; about 620 for P-256 node certificates). 0, TR_EINVAL (no
+ * ECDSA key), TR_ETLS, TR_ETOOBIG. Loop thread (the config's DRBG). */
+int tls_prove(tls_config *, const void *data, size_t len, uint8_t *out,
+              size_t cap, size_t *out_len);
+/* Whether proof (tls_prove's) shows that node `name` said data: its
+ * certificate is from this config's CA, valid, a node certificate naming
+ * `name`, and the signature verifies. Certificates are checked once and
+ * cached (4096 at most). */
+bool tls_proof_check(tls_config *, const char *name, const void *data,
+                     size_t len, const uint8_t *proof, size_t proof_len);
+
 /* Client side: save the session after a handshake (full or resumed), to
  * offer it next time. *out is the caller's (tls_session_free). TR_EINVAL on
  * a server, before the handshake or after a failure; TR_ENOMEM. */
