@@ -4,7 +4,8 @@
  * everyone, messages per node per second, and the false-death rate under
  * 10% loss over a fixed virtual duration. One JSON line per figure; times
  * are virtual ms, measured to one simulation step (5 ms).
- * Usage: bench_sim [--quick]   (--quick: 100 nodes only, a short 10% run)
+ * Usage: bench_sim [--plain] [--quick]   (--quick: 100 nodes only, a short
+ *        10% run; --plain: members do not sign, as before issue "trust")
  *        bench_sim --false-deaths NODES MINUTES   (that figure alone) */
 #include <stdio.h>
 #include <time.h>
