@@ -533,14 +533,28 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
   if (relayed_death) death_check(s, m, now);
 }
 
+/* How many other members accused suspect m (the accuser and the
+ * confirmations, this node's own left out). */
+static uint32_t others_accusing(const swim *s, const swim_entry *m) {
+  uint64_t me = swim_name_hash(s->self->u.name);
+  uint32_t n = m->sus_accuser != me;
+  for (uint32_t i = 0; i < m->sus_nconfirm; i++)
+    n += m->sus_confirmers[i] != me;
+  return n;
+}
+
 /* Our own probe of m failed. */
 void swim_suspect(swim *s, swim_entry *m, uint64_t now) {
-  if (m->u.state == SWIM_SUSPECT && m->death_check) {
-    /* Another said it died, and this node's own probe agrees. */
+  if (m->u.state == SWIM_SUSPECT && m->death_check &&
+      others_accusing(s, m) >= SWIM_DEATH_WITNESSES) {
+    /* Others said it died, and this node's own probe agrees. One other's
+     * word and a lost probe are not enough (a lossy network would turn
+     * one false death into many): that waits for the suspicion. */
     swim_update v = m->u;
     v.state = SWIM_DEAD;
     member_set(s, m, &v, s->self->u.name, ORIGIN_GOSSIP, now);
   } else if (m->u.state == SWIM_SUSPECT) {
+    m->death_check = false; /* the next relayed death probes again */
     suspicion_confirm(s, m, s->self->u.name);
   } else if (m->u.state == SWIM_ALIVE) {
     swim_update v = m->u;

@@ -32,9 +32,10 @@
  * an (epoch, incarnation) the member is known to have had. And a death is
  * never taken on another's word: a relayed "dead" about a member held live
  * makes it suspect here and has it probed at once (death_checks); only
- * this node's own failed probe, or its suspicion running out, declares it
- * dead. So no member can make the others hold another dead for longer than
- * the probe that shows it alive, nor left, nor restarted.
+ * this node's own failed probe, after two others said it died, or its
+ * suspicion running out, declares it dead. So no member can make the
+ * others hold another dead for longer than the probe that shows it alive,
+ * nor left, nor restarted.
  *
  * Protocol choices worth knowing (details in swim.c / swim_probe.c):
  * - Every PING, PING_REQ, ACK, NACK and LEAVE carries the sender's own

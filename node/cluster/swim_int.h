@@ -6,6 +6,11 @@
 
 #include "swim.h"
 
+/* A relayed death of a member held live is checked by a probe; when that
+ * fails too, it is declared dead at once if this many other members said
+ * so, else its suspicion runs (swim_suspect). */
+#define SWIM_DEATH_WITNESSES 2
+
 /* A failed allocation inside HASH_ADD leaves the table as it was and sets
  * the `hash_oom` flag that the one caller declares, instead of exiting. */
 #define HASH_NONFATAL_OOM 1
