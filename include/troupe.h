@@ -490,12 +490,17 @@ typedef struct tr_cluster_stats {
                                relayed without its proof: refused */
   uint64_t death_checks;    /* members said dead by another, suspected and
                                probed here before being believed */
-  uint64_t proofs_signed, proofs_checked; /* own records signed, others'
-                               proofs verified (P-256 ECDSA: ~0.8 ms to
-                               sign, ~1.6 ms to verify here) */
+  uint64_t forged_entries;  /* registry entries relayed without their
+                               owner's seal, and sets not from their owner:
+                               refused */
+  uint64_t proofs_signed, proofs_checked; /* own membership records and
+                               registry batches signed, others' verified
+                               (P-256 ECDSA: ~0.8 ms to sign, ~1.6 ms to
+                               verify here) */
   uint64_t proofs_refused;  /* relayed proofs that failed to verify (each
-                               logged swim_proof_refused; the relayer's
-                               proofs then go unchecked, refused, for 1 s) */
+                               logged swim_proof_refused or
+                               registry_proof_refused; the relayer's proofs
+                               then go unchecked, refused, for 1 s) */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node (*out untouched); writes at most out_size

@@ -129,6 +129,35 @@ static bool enc_digests(pb_ostream_t *st, const pb_field_t *f,
   return true;
 }
 
+static bool enc_seal_proof(pb_ostream_t *st, const pb_field_t *f,
+                           void *const *arg) {
+  const reg_seal *s = *arg;
+  return pb_encode_tag_for_field(st, f) &&
+         pb_encode_string(st, s->proof, s->proof_len);
+}
+
+static bool enc_seals(pb_ostream_t *st, const pb_field_t *f,
+                      void *const *arg) {
+  const reg_msg *m = *arg;
+  for (uint32_t i = 0; i < m->nseals; i++) {
+    const reg_seal *s = &m->seals[i];
+    troupe_RegSeal pb = troupe_RegSeal_init_zero;
+    pb.has_owner = pb.has_epoch = pb.has_first = pb.has_last = true;
+    memcpy(pb.owner, s->owner, strlen(s->owner) + 1);
+    pb.epoch = s->epoch;
+    pb.first = s->first;
+    pb.last = s->last;
+    if (s->proof && s->proof_len) {
+      pb.proof.funcs.encode = enc_seal_proof;
+      pb.proof.arg = (void *)s;
+    }
+    if (!pb_encode_tag_for_field(st, f) ||
+        !pb_encode_submessage(st, troupe_RegSeal_fields, &pb))
+      return false;
+  }
+  return true;
+}
+
 static bool enc_ids(pb_ostream_t *st, const pb_field_t *f, void *const *arg) {
   const reg_msg *m = *arg;
   for (uint32_t i = 0; i < m->nids; i++) {
@@ -141,9 +170,10 @@ static bool enc_ids(pb_ostream_t *st, const pb_field_t *f, void *const *arg) {
 }
 
 int ccodec_reg_prepare(troupe_RegMsg *pb, const reg_msg *m) {
-  if ((unsigned)m->type > REG_MSG_SET ||
+  if ((unsigned)m->type > REG_MSG_DIGEST_REPLY ||
       !cstr_ok(m->sender, sizeof(m->sender), 1) ||
       m->ndeltas > CCODEC_REG_MAX_DELTAS || (m->ndeltas && !m->deltas) ||
+      m->nseals > CCODEC_REG_MAX_DELTAS || (m->nseals && !m->seals) ||
       m->ndigests > CCODEC_REG_MAX_DIGESTS || (m->ndigests && !m->digests) ||
       m->nids > CCODEC_REG_MAX_IDS || (m->nids && !m->ids))
     return TR_EINVAL;
@@ -153,6 +183,10 @@ int ccodec_reg_prepare(troupe_RegMsg *pb, const reg_msg *m) {
       return TR_EINVAL;
   for (uint32_t i = 0; i < m->ndigests; i++)
     if (!cstr_ok(m->digests[i].owner, TR_ID_MAX + 1, 1)) return TR_EINVAL;
+  for (uint32_t i = 0; i < m->nseals; i++)
+    if (!cstr_ok(m->seals[i].owner, TR_ID_MAX + 1, 1) ||
+        m->seals[i].proof_len > REG_PROOF_MAX)
+      return TR_EINVAL;
   for (uint32_t i = 0; i < m->nids; i++)
     if (!m->ids[i] || !cstr_ok(m->ids[i], TR_ID_MAX + 1, 1)) return TR_EINVAL;
   *pb = (troupe_RegMsg)troupe_RegMsg_init_zero;
@@ -171,8 +205,12 @@ int ccodec_reg_prepare(troupe_RegMsg *pb, const reg_msg *m) {
     pb->ids.funcs.encode = enc_ids;
     pb->ids.arg = (void *)m;
   }
-  /* At most 4 MiB / 3 + 2 * 4 MiB / 5 entries: no overflow. */
-  pb->nentries = m->ndeltas + m->ndigests + m->nids;
+  if (m->nseals) {
+    pb->seals.funcs.encode = enc_seals;
+    pb->seals.arg = (void *)m;
+  }
+  /* At most 4 MiB / 3 + 3 * 4 MiB / 5 entries: no overflow. */
+  pb->nentries = m->ndeltas + m->ndigests + m->nids + m->nseals;
   return 0;
 }
 
@@ -184,6 +222,7 @@ void ccodec_scratch_free(ccodec_scratch *s) {
   free(s->sc_digests);
   free(s->sc_chars);
   free(s->sc_ids);
+  free(s->sc_seals);
   memset(s, 0, sizeof(*s));
 }
 
@@ -203,7 +242,7 @@ static bool reserve(void **buf, size_t *cap, size_t need) {
 typedef struct dec_ctx {
   uintptr_t body, end; /* the body being decoded, [body, end) */
   ccodec_scratch *s;
-  size_t nents, ndigests, nids, nchars;
+  size_t nents, ndigests, nids, nchars, nseals;
   bool nomem;
 } dec_ctx;
 
@@ -234,6 +273,7 @@ static bool inline_ok(bool has, const char *s, size_t cap, size_t min_len) {
 /* A proof: points into the body (it lives as long as the message). */
 typedef struct dec_proof {
   const dec_ctx *c;
+  size_t max;
   const uint8_t *p;
   size_t len;
 } dec_proof;
@@ -242,7 +282,7 @@ static bool dec_proof_bytes(pb_istream_t *st, const pb_field_t *f,
                             void **arg) {
   (void)f;
   dec_proof *d = *arg;
-  if (!in_body(d->c, st) || st->bytes_left > SWIM_PROOF_MAX || d->p)
+  if (!in_body(d->c, st) || st->bytes_left > d->max || d->p)
     return false; /* off the body, too long, or sent twice */
   d->p = st->state;
   d->len = st->bytes_left;
@@ -255,7 +295,7 @@ static bool dec_update(pb_istream_t *st, const pb_field_t *f, void **arg) {
   troupe_SwimUpdate pb = troupe_SwimUpdate_init_zero;
   prefill(pb.name, sizeof(pb.name));
   prefill(pb.addr, sizeof(pb.addr));
-  dec_proof proof = {.c = c};
+  dec_proof proof = {.c = c, .max = SWIM_PROOF_MAX};
   pb.proof.funcs.decode = dec_proof_bytes;
   pb.proof.arg = &proof;
   if (!pb_decode_ex(st, troupe_SwimUpdate_fields, &pb, PB_DECODE_NOINIT) ||
@@ -361,6 +401,32 @@ static bool dec_digest(pb_istream_t *st, const pb_field_t *f, void **arg) {
   return true;
 }
 
+static bool dec_seal(pb_istream_t *st, const pb_field_t *f, void **arg) {
+  dec_ctx *c = *arg;
+  if (!in_body(c, st) || c->nseals >= CCODEC_REG_MAX_DELTAS) return false;
+  troupe_RegSeal pb = troupe_RegSeal_init_zero;
+  prefill(pb.owner, sizeof(pb.owner));
+  dec_proof proof = {.c = c, .max = REG_PROOF_MAX};
+  pb.proof.funcs.decode = dec_proof_bytes;
+  pb.proof.arg = &proof;
+  if (!pb_decode_ex(st, troupe_RegSeal_fields, &pb, PB_DECODE_NOINIT) ||
+      !inline_ok(pb.has_owner, pb.owner, sizeof(pb.owner), 1))
+    return false;
+  if (!reserve(&c->s->sc_seals, &c->s->sc_seals_cap,
+               (c->nseals + 1) * sizeof(reg_seal))) {
+    c->nomem = true;
+    return false;
+  }
+  reg_seal *s = (reg_seal *)c->s->sc_seals + c->nseals++;
+  memcpy(s->owner, pb.owner, strlen(pb.owner) + 1);
+  s->epoch = pb.epoch;
+  s->first = pb.first;
+  s->last = pb.last;
+  s->proof = proof.p;
+  s->proof_len = (uint16_t)proof.len;
+  return true;
+}
+
 /* Ids go back to back into sc_chars, NUL-terminated; the pointers are made
  * once all are in (the arena may move while it grows). */
 static bool dec_id(pb_istream_t *st, const pb_field_t *f, void **arg) {
@@ -394,11 +460,13 @@ int ccodec_reg_decode(const uint8_t *body, size_t len, reg_msg *out,
   pb.digests.arg = &c;
   pb.ids.funcs.decode = dec_id;
   pb.ids.arg = &c;
+  pb.seals.funcs.decode = dec_seal;
+  pb.seals.arg = &c;
   pb_istream_t st = pb_istream_from_buffer(body, len);
   if (!pb_decode_ex(&st, troupe_RegMsg_fields, &pb, PB_DECODE_NOINIT))
     return c.nomem ? TR_ENOMEM : TR_EINVAL;
-  if (!pb.has_type || pb.type > REG_MSG_SET || !pb.has_nentries ||
-      pb.nentries != c.nents + c.ndigests + c.nids ||
+  if (!pb.has_type || pb.type > REG_MSG_DIGEST_REPLY || !pb.has_nentries ||
+      pb.nentries != c.nents + c.ndigests + c.nids + c.nseals ||
       !inline_ok(pb.has_sender, pb.sender, sizeof(pb.sender), 1))
     return TR_EINVAL;
   if (c.nids &&
@@ -418,5 +486,7 @@ int ccodec_reg_decode(const uint8_t *body, size_t len, reg_msg *out,
   out->ndigests = (uint32_t)c.ndigests;
   out->ids = c.nids ? ids : NULL;
   out->nids = (uint32_t)c.nids;
+  out->seals = c.nseals ? s->sc_seals : NULL;
+  out->nseals = (uint32_t)c.nseals;
   return 0;
 }

@@ -46,6 +46,8 @@ typedef struct ccodec_scratch {
   size_t sc_chars_cap;
   void *sc_ids;       /* const char *[], into sc_chars */
   size_t sc_ids_cap;
+  void *sc_seals;     /* reg_seal[], their proofs pointing into the body */
+  size_t sc_seals_cap;
 } ccodec_scratch;
 
 #define CCODEC_SCRATCH_INIT {0}
@@ -68,7 +70,7 @@ void ccodec_scratch_free(ccodec_scratch *);
 
 /* Decodes a FRAME_SWIM body into *out. out->updates points into s and is
  * valid until the next decode with s or ccodec_scratch_free; the strings
- * are copied (out does not point into body). Reads only body[0, len); the
+ * are copied, the proofs point into body. Reads only body[0, len); the
  * memory taken grows with len only. Returns 0, TR_EINVAL for anything
  * malformed (bad protobuf, a field of the wrong wire type, missing type or
  * sender, unknown type, a name, sender or target empty, over TR_ID_MAX bytes
@@ -78,8 +80,9 @@ void ccodec_scratch_free(ccodec_scratch *);
 int ccodec_swim_decode(const uint8_t *body, size_t len, swim_msg *out,
                        ccodec_scratch *s);
 
-/* As ccodec_swim_decode, for a FRAME_REGISTRY body: out->deltas, ->digests
- * and ->ids (NUL-terminated) point into s; NULL when there are none.
+/* As ccodec_swim_decode, for a FRAME_REGISTRY body: out->deltas, ->digests,
+ * ->seals and ->ids (NUL-terminated) point into s, the seals' proofs into
+ * body; NULL when there are none.
  * TR_EINVAL for an unknown type, a missing or bad sender, owner or id (empty,
  * over TR_ID_MAX, holding a NUL), more entries than the CCODEC_REG_MAX_*
  * limits, or bad protobuf; TR_ENOMEM. The registry checks what the entries

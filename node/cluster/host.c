@@ -221,6 +221,38 @@ static bool host_swim_verify(void *user, const swim_update *u,
   return false;
 }
 
+/* A registry seal: the signature alone (tls_sign); the owner's certificate
+ * is the one its membership record's proof carries. */
+static size_t host_reg_sign(void *user, const uint8_t *data, size_t len,
+                            uint8_t *out, size_t cap) {
+  cluster *c = user;
+  size_t n = 0;
+  int rc = tls_sign(c->tls, data, len, out, cap, &n);
+  if (rc != 0) {
+    host_log(c, TR_LOG_ERROR, "registry_sign_failed", "error=%s",
+             tr_errname(rc));
+    return 0;
+  }
+  return n;
+}
+
+/* A failure is logged once per relayer per REG_PROOF_PENALTY_MS (the
+ * registry does not check what it relays in between). */
+static int host_reg_verify(void *user, const char *owner, const uint8_t *data,
+                           size_t len, const uint8_t *proof, size_t proof_len,
+                           const char *from) {
+  cluster *c = user;
+  swim_update m;
+  if (!swim_member(c->swim, owner, &m) || !m.proof_len) return REG_PROOF_UNKNOWN;
+  int rc = tls_sign_check(c->tls, owner, data, len, proof, proof_len, m.proof,
+                          m.proof_len);
+  if (rc == 0) return REG_PROOF_OK;
+  if (rc == TR_ENOTFOUND) return REG_PROOF_UNKNOWN;
+  host_log(c, TR_LOG_WARN, "registry_proof_refused",
+           "owner=%s from=%s ignore_ms=%u", owner, from, REG_PROOF_PENALTY_MS);
+  return REG_PROOF_BAD;
+}
+
 static void host_reg_send(void *user, const char *to, const reg_msg *m) {
   cluster *c = user;
   peer_link *lk = host_link(c, to);
@@ -530,6 +562,8 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
                                 .sign = host_swim_sign,
                                 .verify = host_swim_verify};
   static const reg_ops rops = {.send = host_reg_send,
+                               .sign = host_reg_sign,
+                               .verify = host_reg_verify,
                                .changed = host_reg_changed,
                                .conflict_lost = host_reg_conflict_lost};
   swim_config sc = {.name = c->name,

@@ -52,12 +52,14 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
                    ss.rejected_proof;
   out->forged_claims = ss.rejected_proof;
   out->death_checks = ss.death_checks;
-  out->proofs_signed = ss.signs;
-  out->proofs_checked = ss.verifies;
-  out->proofs_refused = ss.proof_failures;
   reg_stats rs;
   reg_get_stats(c->reg, &rs);
-  out->rejected += rs.rejected_sender + rs.rejected_self + rs.rejected_malformed;
+  out->forged_entries = rs.rejected_proof;
+  out->proofs_signed = ss.signs + rs.signs;
+  out->proofs_checked = ss.verifies + rs.verifies;
+  out->proofs_refused = ss.proof_failures + rs.proof_failures;
+  out->rejected += rs.rejected_sender + rs.rejected_self +
+                   rs.rejected_malformed + rs.rejected_proof;
   out->stale_updates = rs.rejected_owner;
   out->remote_asks_pending = c->nrasks;
   out->registry_ids = reg_count(c->reg);

@@ -29,6 +29,8 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
+bool reg_trusting(const registry *r) { return r->ops.sign && r->ops.verify; }
+
 uint64_t reg_rand(registry *r) {
   uint64_t z = (r->rng += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -234,22 +236,40 @@ void reg_member_gone(registry *r, const char *name, uint64_t now_ms) {
 
 /* ---- this node's own set ------------------------------------------------ */
 
-/* A delta about this node's own set, at the next version; the host's
- * change is applied before it is queued, and both or neither happen. */
-static reg_queued *own_delta(registry *r, const char *id, bool removed) {
-  reg_queued *q = calloc(1, sizeof(*q));
-  if (!q) return NULL;
-  memcpy(q->d.owner, r->self->name, strlen(r->self->name) + 1);
-  memcpy(q->d.id, id, strlen(id) + 1);
-  q->d.epoch = r->self->epoch;
-  q->d.version = r->self->version + 1;
-  q->d.removed = removed;
-  return q;
+/* Room for one more change in the open batch (sealing a full one first);
+ * NULL when out of memory. Alone, nothing is batched: whoever comes up
+ * pulls the whole set. */
+static reg_delta *own_slot(registry *r, uint64_t now) {
+  if (!r->npeers) {
+    free(r->open);
+    r->open = NULL;
+    return &r->out[0]; /* scratch: the change is not gossiped */
+  }
+  if (r->open && r->open->n == r->max_deltas) reg_seal_open(r, now);
+  if (!r->open) {
+    reg_queued *q = malloc(sizeof(*q) + r->max_deltas * sizeof(*q->d));
+    if (!q) return NULL;
+    memset(q, 0, sizeof(*q));
+    r->open = q;
+  }
+  return &r->open->d[r->open->n];
 }
 
-static void own_commit(registry *r, reg_queued *q, uint64_t now) {
-  r->self->version = r->self->seen = q->d.version;
-  reg_gq_push(r, q, now);
+/* The change in slot d (from own_slot) about this node's own set, at the
+ * next version: the host's change was applied, now it is recorded. */
+static void own_commit(registry *r, reg_delta *d, const char *id,
+                       bool removed, uint64_t now) {
+  memset(d, 0, sizeof(*d));
+  memcpy(d->owner, r->self->name, strlen(r->self->name) + 1);
+  memcpy(d->id, id, strlen(id) + 1);
+  d->epoch = r->self->epoch;
+  d->version = r->self->version + 1;
+  d->removed = removed;
+  r->self->version = r->self->seen = d->version;
+  if (r->open && d == &r->open->d[r->open->n]) {
+    r->open->n++;
+    reg_gossip_arm(r, now);
+  }
 }
 
 int reg_claim(registry *r, const char *id, uint64_t now_ms) {
@@ -257,13 +277,9 @@ int reg_claim(registry *r, const char *id, uint64_t now_ms) {
   reg_id *rid = NULL;
   HASH_FIND_STR(r->ids, id, rid);
   if (rid) return TR_EEXIST; /* every claimant is live */
-  reg_queued *q = own_delta(r, id, false);
-  if (!q) return TR_ENOMEM;
-  if (!reg_entry_add(r, r->self, id)) {
-    free(q);
-    return TR_ENOMEM;
-  }
-  own_commit(r, q, now_ms);
+  reg_delta *d = own_slot(r, now_ms);
+  if (!d || !reg_entry_add(r, r->self, id)) return TR_ENOMEM;
+  own_commit(r, d, id, false, now_ms);
   r->st.claims++;
   return 0;
 }
@@ -272,10 +288,12 @@ int reg_release(registry *r, const char *id, uint64_t now_ms) {
   if (!r || !id_ok(id)) return TR_EINVAL;
   reg_entry *c = reg_entry_find(r->self, id);
   if (!c) return TR_ENOTFOUND;
-  reg_queued *q = own_delta(r, id, true);
-  if (!q) return TR_ENOMEM;
+  reg_delta *d = own_slot(r, now_ms);
+  if (!d) return TR_ENOMEM;
+  char copy[TR_ID_MAX + 1];
+  memcpy(copy, id, strlen(id) + 1); /* id may be the entry's own */
   reg_entry_remove(r, c);
-  own_commit(r, q, now_ms);
+  own_commit(r, d, copy, true, now_ms);
   r->st.releases++;
   return 0;
 }
@@ -290,6 +308,15 @@ const char *reg_lookup(registry *r, const char *id) {
 }
 
 size_t reg_count(registry *r) { return r ? HASH_COUNT(r->ids) : 0; }
+
+bool reg_owner_state(registry *r, const char *owner, uint64_t *epoch,
+                     uint64_t *version) {
+  reg_owner *o = r && owner ? reg_owner_find(r, owner) : NULL;
+  if (!o) return false;
+  if (epoch) *epoch = o->epoch;
+  if (version) *version = o->version;
+  return true;
+}
 
 void reg_each(registry *r,
               void (*fn)(void *arg, const char *id, const char *owner),
@@ -367,8 +394,11 @@ int reg_new(registry **out, const reg_config *cfg, const reg_ops *ops,
   bool hash_oom = false;
   r->pick = calloc(2 * (size_t)r->max_deltas, sizeof(*r->pick));
   r->out = calloc(r->max_deltas, sizeof(*r->out));
+  r->out_seals = calloc(r->max_deltas, sizeof(*r->out_seals));
   r->self = calloc(1, sizeof(*r->self));
-  if (!r->pick || !r->out || !r->self || !reg_gq_reserve(r, 1)) goto fail;
+  if (!r->pick || !r->out || !r->out_seals || !r->self ||
+      !reg_gq_reserve(r, 1))
+    goto fail;
   memcpy(r->self->name, cfg->name, strlen(cfg->name) + 1);
   r->self->epoch = cfg->epoch;
   HASH_ADD_STR(r->owners, name, r->self);
@@ -380,6 +410,7 @@ fail:
   HASH_CLEAR(hh, r->owners);
   free(r->buckets);
   free(r->self);
+  free(r->out_seals);
   free(r->out);
   free(r->pick);
   free(r);
@@ -411,8 +442,12 @@ void reg_free(registry *r) {
     }
   }
   free(r->buckets);
+  free(r->open);
   free(r->peers);
   free(r->sorted);
+  free(r->seals);
+  free(r->seal_buf);
+  free(r->out_seals);
   free(r->out);
   free(r->pick);
   free(r);

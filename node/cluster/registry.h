@@ -4,15 +4,29 @@
  * sends what it asks.
  *
  * Model. Each owner's actors form a versioned set: the owner bumps its
- * version on every local claim or release and gossips the change as a delta
- * (owner, epoch, version, id, added|removed) to a few random members, each
- * delta riding lambda*log(N+1) sends (up to 8 peers: every round goes to
- * every peer, and each delta to each peer twice). A node applies a delta when it is the
- * next version of that owner; a gap marks the owner stale and the node pulls
- * the owner's full set. Anti-entropy: every sync interval a node sends a
- * digest (owner, epoch, version per owner) to one random member, who pushes
- * the sets it holds newer and pulls the ones it holds older. Lookups are a
- * hash lookup, never a round trip.
+ * version on every local claim or release. The changes of one gossip round
+ * are sealed together, a batch of deltas (owner, epoch, version, id,
+ * added|removed) for consecutive versions with the owner's signature over
+ * them (when the host signs), and the batch travels whole to a few random
+ * members, riding lambda*log(N+1) sends (up to 8 peers: every round goes
+ * to every peer, and each batch to each peer twice). A node applies a
+ * batch's deltas from the next version of that owner; a gap marks the owner
+ * stale and the node pulls the owner's full set from the owner.
+ * Anti-entropy: every sync interval a node sends a digest (owner, epoch,
+ * version per owner) to one random member, who sends its own set if the
+ * sender is behind on it, pulls from their owners the sets the sender holds
+ * newer, and answers with its own digest if it holds others newer. Lookups
+ * are a hash lookup, never a round trip.
+ *
+ * An owner speaks only for its set (when the host gives sign and verify).
+ * Deltas are believed from their owner (its own link) or, relayed, with
+ * its seal: a batch whose proof does not verify is refused and counted
+ * (rejected_proof), and the relayer's proofs go unchecked for
+ * REG_PROOF_PENALTY_MS. A full set (SET) is believed only from its owner,
+ * and only the owner answers a pull for it; digests from others never move
+ * what is believed of an owner's version, they only make this node ask the
+ * owner. So no member can add, remove or inflate the version of another's
+ * entries.
  *
  * Rules every node computes the same way:
  * - An owner that is dead or left, or that restarted (newer epoch), loses
@@ -29,12 +43,12 @@
  *
  * Protocol choices worth knowing (details in registry.c and
  * registry_gossip.c):
- * - A delta about the member it is gossiped to is counted as sent but not
- *   sent (its owner knows it); nobody is sent, or asked for, its own set.
- * - Deltas of one message are applied sorted by (owner, epoch, version).
+ * - A batch about the member it is gossiped to is counted as sent but not
+ *   sent (its owner knows it); nobody is sent its own set.
+ * - Batches of one message are applied sorted by (owner, epoch, first).
  *   Out-of-order ones past a gap are not buffered: the owner is marked
- *   stale and pulled (from the sender of the gapped delta), at most once
- *   per 4 gossip intervals per owner.
+ *   stale and pulled from the owner, at most once per 4 gossip intervals
+ *   per owner. A batch already held is skipped unchecked.
  * - A digest lists every owner up here, version 0 included, so an owner
  *   missing from it is one the sender does not know up: it gets no SET.
  *   Owners whose epoch differs on the two sides are skipped; membership
@@ -43,8 +57,9 @@
  *   (a joining node, or one that was alone), later ones every
  *   sync_interval_ms. After a partition heals, anti-entropy alone brings
  *   back the sets dropped meanwhile, within a few sync intervals.
- * - At most 1024 deltas wait to be gossiped; past that the most-sent one
- *   is dropped (receivers see a gap and pull the set). */
+ * - At most 1024 batches wait to be gossiped; past that the most-sent one
+ *   is dropped (receivers see a gap and pull the set). An own batch holds
+ *   at most max_deltas deltas (one message). */
 #ifndef TR_REGISTRY_H
 #define TR_REGISTRY_H
 
@@ -62,6 +77,29 @@ typedef struct reg_delta {
   uint8_t removed;
 } reg_delta;
 
+/* The owner's seal over its deltas for versions first..last (all of them
+ * in the same message): proof is its signature over reg_seal_bytes (none
+ * when the owner does not sign). Every delta travels under a seal. */
+typedef struct reg_seal {
+  char owner[TR_ID_MAX + 1];
+  uint64_t epoch;
+  uint64_t first, last;
+  const uint8_t *proof;
+  uint16_t proof_len;
+} reg_seal;
+
+#define REG_SEAL_MAX 4096         /* deltas under one seal */
+#define REG_PROOF_MAX 512         /* bytes of a seal's proof */
+#define REG_PROOF_PENALTY_MS 1000u /* see reg_ops.verify */
+
+/* What an owner signs: "troupe-reg-1", owner, epoch, first, last, then for
+ * each delta in version order removed (0 or 1) and id, in a fixed byte
+ * layout. deltas: the seal's, in version order. Returns the length written
+ * to out (at most reg_seal_bytes_max(n) bytes). */
+size_t reg_seal_bytes_max(uint32_t ndeltas);
+size_t reg_seal_bytes(const reg_seal *, const reg_delta *const *deltas,
+                      uint8_t *out);
+
 typedef struct reg_digest {
   char owner[TR_ID_MAX + 1];
   uint64_t epoch;
@@ -69,10 +107,11 @@ typedef struct reg_digest {
 } reg_digest;
 
 typedef enum {
-  REG_MSG_DELTAS,  /* deltas: changes to gossip on */
+  REG_MSG_DELTAS,  /* deltas and their seals: changes to gossip on */
   REG_MSG_DIGEST,  /* digests: what the sender holds, per owner */
-  REG_MSG_PULL,    /* digests: owners whose full set the sender wants */
-  REG_MSG_SET      /* one owner's full set: digests[0] + ids */
+  REG_MSG_PULL,    /* digests: the sender's own set is wanted */
+  REG_MSG_SET,     /* the sender's own full set: digests[0] + ids */
+  REG_MSG_DIGEST_REPLY /* a digest in answer to one (not answered) */
 } reg_msg_type;
 
 /* A message, in or out. Everything it points to is owned by whoever built
@@ -82,6 +121,8 @@ typedef struct reg_msg {
   char sender[TR_ID_MAX + 1]; /* must equal the authenticated peer */
   const reg_delta *deltas;
   uint32_t ndeltas;
+  const reg_seal *seals;
+  uint32_t nseals;
   const reg_digest *digests;
   uint32_t ndigests;
   const char *const *ids; /* REG_MSG_SET: the owner's live ids, all of
@@ -113,7 +154,22 @@ typedef struct reg_ops {
   /* This node lost `id` to another owner: stop the local actor (reason
    * TR_EEXIST), then call reg_release. Called once per claim. Optional. */
   void (*conflict_lost)(void *user, const char *id, const char *winner);
+  /* An owner speaks only for its set (optional; without both, relayed
+   * deltas are believed as from their owner). sign: this node's proof
+   * that it made data (a seal's reg_seal_bytes), at most cap bytes to out;
+   * the length, 0 when it could not sign. verify: whether proof shows that
+   * `owner` made data; `from` relayed it. REG_PROOF_BAD (a forgery: the
+   * relayer's proofs then go unchecked, refused, for REG_PROOF_PENALTY_MS)
+   * or REG_PROOF_UNKNOWN (this node cannot check it: refused, nobody
+   * blamed). */
+  size_t (*sign)(void *user, const uint8_t *data, size_t len, uint8_t *out,
+                 size_t cap);
+  int (*verify)(void *user, const char *owner, const uint8_t *data,
+                size_t len, const uint8_t *proof, size_t proof_len,
+                const char *from);
 } reg_ops;
+
+enum { REG_PROOF_OK = 0, REG_PROOF_BAD = 1, REG_PROOF_UNKNOWN = 2 };
 
 typedef struct registry registry;
 
@@ -157,6 +213,10 @@ void reg_tick(registry *, uint64_t now_ms);
 uint64_t reg_next_deadline(registry *);
 
 size_t reg_count(registry *); /* ids that resolve */
+/* The epoch and set version held for owner (this node included); false if
+ * it is not up here. */
+bool reg_owner_state(registry *, const char *owner, uint64_t *epoch,
+                     uint64_t *version);
 /* Calls fn for every (id, owner) that resolves, in no particular order. */
 void reg_each(registry *, void (*fn)(void *arg, const char *id,
                                      const char *owner), void *arg);
@@ -170,13 +230,19 @@ void reg_each(registry *, void (*fn)(void *arg, const char *id,
  * (tr_cluster_stats.stale_updates: a restart still spreading, benign);
  * rejected_self: deltas and SETs about this node's own set, and digest
  * entries saying another holds a newer version of it; rejected_malformed:
- * entries with an empty or unterminated name or id, or a message of an
- * unknown type. */
+ * entries with an empty or unterminated name or id, a delta under no seal
+ * or a seal missing its deltas, or a message of an unknown type;
+ * rejected_proof: deltas relayed under a seal that did not verify (or with
+ * none, or from a penalized relayer) and SETs not from their owner;
+ * signs, verifies: calls to ops sign and verify; proof_failures: verifies
+ * that said REG_PROOF_BAD; proofs_ignored: seals not checked, their relayer
+ * penalized. */
 typedef struct reg_stats {
   uint64_t claims, releases, deltas_applied, deltas_out, msgs_out;
   uint64_t pulls, sets_applied, conflicts, conflicts_lost;
   uint64_t rejected_sender, rejected_owner, rejected_self;
-  uint64_t rejected_malformed;
+  uint64_t rejected_malformed, rejected_proof;
+  uint64_t signs, verifies, proof_failures, proofs_ignored;
 } reg_stats;
 
 void reg_get_stats(registry *, reg_stats *out);

@@ -1,24 +1,32 @@
-/* registry_gossip.c — how the registry spreads and repairs: the delta queue,
- * gossip rounds to `fanout` random members, the digest exchange, and the
- * handling of every incoming message.
+/* registry_gossip.c — how the registry spreads and repairs: sealed
+ * batches, the batch queue, gossip rounds to `fanout` random members, the
+ * digest exchange, and the handling of every incoming message.
  *
  * Design notes.
- * - The queue holds own deltas and applied ones to relay. Each rides up to
- *   retransmit_mult * ceil(log10(N + 1)) messages, fewest-sent first; the
- *   entries live in buckets by how often they went out, oldest first in a
- *   bucket, so picking costs nothing per entry not picked. A delta about
- *   the target itself is counted as sent without being sent: its owner
- *   knows it, and would only reject it.
- * - Receivers apply deltas in version order per owner (a message is sorted
- *   first, since buckets mix versions). A gap marks the owner stale and
- *   pulls its set from whoever sent the gapped delta, who applied it and so
- *   holds at least that version. Pulls for one owner are spaced by
- *   pull_retry, so a burst of gapped deltas or digests asks once.
+ * - This node's changes gather in an open batch, sealed (signed, when the
+ *   host signs) at the next gossip round or when it holds max_deltas: one
+ *   signature per round, not per change. Alone, nothing is batched: a
+ *   member that comes up pulls the whole set.
+ * - The queue holds own batches and applied ones to relay, whole (their
+ *   seal covers exactly their deltas). Each rides up to retransmit_mult *
+ *   ceil(log10(N + 1)) messages, fewest-sent first; the entries live in
+ *   buckets by how often they went out, oldest first in a bucket, so
+ *   picking costs nothing per entry not picked. A batch about the target
+ *   itself is counted as sent without being sent: its owner knows it, and
+ *   would only reject it.
+ * - Receivers take a message's batches in (owner, epoch, first) order. One
+ *   already held is skipped before any check; a relayed one is checked
+ *   once (its seal), then applied from the next version. A gap marks the
+ *   owner stale and pulls its set from the owner, whose word alone sets a
+ *   set. Pulls for one owner are spaced by pull_retry, so a burst of
+ *   gapped batches or digests asks once.
  * - A digest lists every owner up with the (epoch, version) held. Its
- *   receiver answers in one go: a SET for each owner it holds newer, one
- *   PULL for the owners it holds older; owners in another epoch on either
- *   side are left to membership to settle first. Nobody is sent, or asked
- *   for, its own set.
+ *   receiver answers in one go: its own SET if the sender is behind on it,
+ *   a PULL to each owner the sender holds newer (a third party's digest
+ *   moves nothing it believes), and its own digest (a reply, not answered)
+ *   if it holds others newer than the sender, so the sender asks their
+ *   owners in turn. Owners in another epoch on either side are left to
+ *   membership to settle first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +34,89 @@
 #include "registry_int.h"
 #include "utlist.h"
 
-/* ---- the delta queue ---------------------------------------------------- */
+/* ---- seals -------------------------------------------------------------- */
+
+static const char seal_tag[] = "troupe-reg-1";
+
+size_t reg_seal_bytes_max(uint32_t ndeltas) {
+  return sizeof(seal_tag) + (TR_ID_MAX + 1) + 3 * 8 +
+         (size_t)ndeltas * (1 + TR_ID_MAX + 1);
+}
+
+static size_t put_u64(uint8_t *out, uint64_t v) {
+  for (int i = 0; i < 8; i++) out[i] = (uint8_t)(v >> (56 - 8 * i));
+  return 8;
+}
+
+static size_t put_str(uint8_t *out, const char *s) {
+  size_t len = strnlen(s, TR_ID_MAX);
+  memcpy(out, s, len);
+  out[len] = 0;
+  return len + 1;
+}
+
+size_t reg_seal_bytes(const reg_seal *seal, const reg_delta *const *deltas,
+                      uint8_t *out) {
+  size_t n = 0;
+  memcpy(out, seal_tag, sizeof(seal_tag));
+  n += sizeof(seal_tag);
+  n += put_str(out + n, seal->owner);
+  n += put_u64(out + n, seal->epoch);
+  n += put_u64(out + n, seal->first);
+  n += put_u64(out + n, seal->last);
+  for (uint64_t v = seal->first; v <= seal->last; v++) {
+    const reg_delta *d = deltas[v - seal->first];
+    out[n++] = d->removed ? 1 : 0;
+    n += put_str(out + n, d->id);
+  }
+  return n;
+}
+
+/* A buffer for reg_seal_bytes of ndeltas; NULL when out of memory. */
+uint8_t *reg_seal_scratch(registry *r, uint32_t ndeltas) {
+  size_t need = reg_seal_bytes_max(ndeltas);
+  if (need > r->seal_buf_cap) {
+    uint8_t *b = realloc(r->seal_buf, need);
+    if (!b) return NULL;
+    r->seal_buf = b;
+    r->seal_buf_cap = need;
+  }
+  return r->seal_buf;
+}
+
+/* Signs q's deltas as q->seal says (when the host signs). */
+static void seal_sign(registry *r, reg_queued *q) {
+  q->seal.proof = q->proof;
+  q->seal.proof_len = 0;
+  if (!reg_trusting(r)) return;
+  const reg_delta *stack[64], **ds = stack;
+  if (q->n > 64 && !(ds = malloc(q->n * sizeof(*ds)))) return;
+  for (uint32_t i = 0; i < q->n; i++) ds[i] = &q->d[i];
+  uint8_t *buf = reg_seal_scratch(r, q->n);
+  if (buf) {
+    size_t len = reg_seal_bytes(&q->seal, ds, buf);
+    size_t plen = r->ops.sign(r->user, buf, len, q->proof, sizeof(q->proof));
+    r->st.signs++;
+    if (plen <= sizeof(q->proof)) q->seal.proof_len = (uint16_t)plen;
+  }
+  if (ds != stack) free(ds);
+}
+
+void reg_seal_open(registry *r, uint64_t now) {
+  reg_queued *q = r->open;
+  if (!q || !q->n) return;
+  r->open = NULL;
+  reg_seal *s = &q->seal;
+  memset(s, 0, sizeof(*s));
+  memcpy(s->owner, r->self->name, strlen(r->self->name) + 1);
+  s->epoch = r->self->epoch;
+  s->first = q->d[0].version;
+  s->last = q->d[q->n - 1].version;
+  seal_sign(r, q);
+  reg_gq_push(r, q, now);
+}
+
+/* ---- the batch queue ---------------------------------------------------- */
 
 uint32_t reg_gq_limit(const registry *r) {
   /* ceil(log10(N + 1)) is the number of decimal digits of N (N >= 1). */
@@ -34,7 +124,7 @@ uint32_t reg_gq_limit(const registry *r) {
   for (uint32_t n = r->npeers + 1; n; n /= 10) digits++;
   uint32_t limit = r->retransmit_mult * digits;
   /* A small cluster: every round goes to every peer, twice over, so a
-   * delta reaches everyone at once instead of with a 1-in-5 chance of
+   * batch reaches everyone at once instead of with a 1-in-5 chance of
    * waiting for anti-entropy (4 sends to 3 random peers of 4). */
   if (r->npeers <= REG_SMALL_CLUSTER && limit < 2 * r->npeers)
     limit = 2 * r->npeers;
@@ -49,6 +139,10 @@ bool reg_gq_reserve(registry *r, uint32_t nbuckets) {
   r->buckets = b;
   r->nbuckets = nbuckets;
   return true;
+}
+
+static bool has_work(const registry *r) {
+  return r->nqueued || (r->open && r->open->n);
 }
 
 static void gq_unlink(registry *r, reg_queued *q) {
@@ -80,16 +174,16 @@ void reg_gq_drop_owner(registry *r, const char *owner) {
   for (uint32_t b = 0; b < r->nbuckets; b++) {
     reg_queued *q, *tmp;
     DL_FOREACH_SAFE(r->buckets[b], q, tmp) {
-      if (strcmp(q->d.owner, owner) != 0) continue;
+      if (strcmp(q->seal.owner, owner) != 0) continue;
       gq_unlink(r, q);
       free(q);
     }
   }
-  if (!r->nqueued) r->gossip_at = UINT64_MAX;
+  if (!has_work(r)) r->gossip_at = UINT64_MAX;
 }
 
-/* After the cluster shrank: deltas sent as often as the new limit asks are
- * done. */
+/* After the cluster shrank: batches sent as often as the new limit asks
+ * are done. */
 void reg_gq_prune(registry *r) {
   for (uint32_t b = reg_gq_limit(r); b < r->nbuckets; b++) {
     reg_queued *q, *tmp;
@@ -98,7 +192,7 @@ void reg_gq_prune(registry *r) {
       free(q);
     }
   }
-  if (!r->nqueued) r->gossip_at = UINT64_MAX;
+  if (!has_work(r)) r->gossip_at = UINT64_MAX;
 }
 
 /* One more transmission: to the next bucket, or out at the limit. */
@@ -114,25 +208,40 @@ static void gq_note_sent(registry *r, reg_queued *q, uint32_t limit) {
   r->nqueued++;
 }
 
-/* Fills r->out with up to max_deltas deltas for `to`; returns how many. */
-static uint32_t gq_take(registry *r, const reg_owner *to, uint32_t limit) {
-  uint32_t n = 0, nskip = 0, max = r->max_deltas;
+/* Fills r->out and r->out_seals with whole batches for `to`, up to
+ * max_deltas deltas; returns the number of seals, *ndeltas the deltas.
+ * The picked and skipped batches are counted sent by gq_done, after the
+ * message went out (the seals point into them). */
+static uint32_t gq_take(registry *r, const reg_owner *to, uint32_t limit,
+                        uint32_t *ndeltas) {
+  uint32_t n = 0, npick = 0, nskip = 0, max = r->max_deltas;
   reg_queued **skip = r->pick + max;
   for (uint32_t b = 0; b < limit && b < r->nbuckets && n < max; b++) {
     for (reg_queued *q = r->buckets[b]; q && n < max; q = q->next) {
-      if (strcmp(q->d.owner, to->name) == 0) {
+      if (strcmp(q->seal.owner, to->name) == 0) {
         if (nskip < max) skip[nskip++] = q;
         continue;
       }
-      r->pick[n] = q;
-      r->out[n++] = q->d;
+      if (q->n > max - n) continue; /* a smaller one may fit */
+      r->pick[npick] = q;
+      r->out_seals[npick++] = q->seal;
+      memcpy(r->out + n, q->d, q->n * sizeof(*q->d));
+      n += q->n;
     }
   }
-  /* Counted after the walk, so an entry moved to the next bucket is not
-   * picked twice for one message. */
-  for (uint32_t i = 0; i < n; i++) gq_note_sent(r, r->pick[i], limit);
-  for (uint32_t i = 0; i < nskip; i++) gq_note_sent(r, skip[i], limit);
-  return n;
+  r->npick = npick;
+  r->nskip = nskip;
+  *ndeltas = n;
+  return npick;
+}
+
+/* Counted after the walk, so an entry moved to the next bucket is not
+ * picked twice for one message. */
+static void gq_done(registry *r, uint32_t limit) {
+  for (uint32_t i = 0; i < r->npick; i++) gq_note_sent(r, r->pick[i], limit);
+  for (uint32_t i = 0; i < r->nskip; i++)
+    gq_note_sent(r, r->pick[r->max_deltas + i], limit);
+  r->npick = r->nskip = 0;
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -155,7 +264,9 @@ static void digest_fill(reg_digest *dg, const reg_owner *o) {
   dg->version = o->version;
 }
 
-static void send_set(registry *r, const char *to, reg_owner *o) {
+/* This node's own set: only an owner sends its set. */
+static void send_own_set(registry *r, const char *to) {
+  reg_owner *o = r->self;
   uint32_t n = HASH_COUNT(o->set), i = 0;
   const char **ids = NULL;
   if (n) {
@@ -176,31 +287,46 @@ static void send_set(registry *r, const char *to, reg_owner *o) {
   free(ids);
 }
 
-static void send_pull(registry *r, const char *to, const reg_digest *dg,
-                      uint32_t n);
-
+/* Asks owner o for its set, saying what this node holds of it. */
 void reg_pull_from_owner(registry *r, const reg_owner *o) {
   reg_digest dg;
   digest_fill(&dg, o);
-  send_pull(r, o->name, &dg, 1);
-}
-
-static void send_pull(registry *r, const char *to, const reg_digest *dg,
-                      uint32_t n) {
   reg_msg m;
   msg_init(r, &m, REG_MSG_PULL);
+  m.digests = &dg;
+  m.ndigests = 1;
+  r->st.pulls++;
+  msg_send(r, o->name, &m);
+}
+
+/* The same, at most once per pull_retry per owner. */
+static void pull_spaced(registry *r, reg_owner *o, uint64_t now) {
+  if (now < o->pull_after) return;
+  o->pull_after = now + r->pull_retry;
+  reg_pull_from_owner(r, o);
+}
+
+static void send_digest(registry *r, const char *to, reg_msg_type type) {
+  uint32_t n = HASH_COUNT(r->owners), i = 0;
+  reg_digest *dg = malloc(n * sizeof(*dg));
+  if (!dg) return; /* the next round */
+  reg_owner *o, *tmp;
+  HASH_ITER(hh, r->owners, o, tmp) digest_fill(&dg[i++], o);
+  reg_msg m;
+  msg_init(r, &m, type);
   m.digests = dg;
   m.ndigests = n;
-  r->st.pulls++;
   msg_send(r, to, &m);
+  free(dg);
 }
 
 /* ---- timers ------------------------------------------------------------- */
 
-/* Gossip runs while deltas wait and someone can take them, one interval
- * after the previous round; an idle queue sends its first delta at once. */
+/* Gossip runs while batches wait (or changes wait to be sealed) and someone
+ * can take them, one interval after the previous round; an idle queue
+ * sends its first batch at once. */
 void reg_gossip_arm(registry *r, uint64_t now) {
-  if (!r->nqueued || !r->npeers || r->gossip_at != UINT64_MAX) return;
+  if (!has_work(r) || !r->npeers || r->gossip_at != UINT64_MAX) return;
   uint64_t at = r->last_gossip + r->gossip_interval;
   r->gossip_at = at > now ? at : now;
 }
@@ -208,6 +334,7 @@ void reg_gossip_arm(registry *r, uint64_t now) {
 void reg_gossip_round(registry *r, uint64_t now) {
   r->gossip_at = UINT64_MAX;
   r->last_gossip = now;
+  reg_seal_open(r, now);
   uint32_t limit = reg_gq_limit(r);
   uint32_t k = r->fanout < r->npeers && r->npeers > REG_SMALL_CLUSTER
                    ? r->fanout
@@ -220,14 +347,18 @@ void reg_gossip_round(registry *r, uint64_t now) {
     r->peers[j]->peer_pos = j;
     r->peers[i] = to;
     to->peer_pos = i;
-    uint32_t n = gq_take(r, to, limit);
-    if (!n) continue;
-    reg_msg m;
-    msg_init(r, &m, REG_MSG_DELTAS);
-    m.deltas = r->out;
-    m.ndeltas = n;
-    r->st.deltas_out += n;
-    msg_send(r, to->name, &m);
+    uint32_t n = 0, nseals = gq_take(r, to, limit, &n);
+    if (nseals) {
+      reg_msg m;
+      msg_init(r, &m, REG_MSG_DELTAS);
+      m.deltas = r->out;
+      m.ndeltas = n;
+      m.seals = r->out_seals;
+      m.nseals = nseals;
+      r->st.deltas_out += n;
+      msg_send(r, to->name, &m);
+    }
+    gq_done(r, limit);
   }
   reg_gossip_arm(r, now);
 }
@@ -235,18 +366,8 @@ void reg_gossip_round(registry *r, uint64_t now) {
 void reg_sync_round(registry *r, uint64_t now) {
   r->sync_at = r->npeers ? now + r->sync_interval : UINT64_MAX;
   if (!r->npeers) return;
-  reg_owner *to = r->peers[reg_rand_below(r, r->npeers)];
-  uint32_t n = HASH_COUNT(r->owners), i = 0;
-  reg_digest *dg = malloc(n * sizeof(*dg));
-  if (!dg) return; /* the next round */
-  reg_owner *o, *tmp;
-  HASH_ITER(hh, r->owners, o, tmp) digest_fill(&dg[i++], o);
-  reg_msg m;
-  msg_init(r, &m, REG_MSG_DIGEST);
-  m.digests = dg;
-  m.ndigests = n;
-  msg_send(r, to->name, &m);
-  free(dg);
+  send_digest(r, r->peers[reg_rand_below(r, r->npeers)]->name,
+              REG_MSG_DIGEST);
 }
 
 /* ---- incoming ----------------------------------------------------------- */
@@ -265,23 +386,41 @@ static int delta_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y; /* message order: a deterministic sort */
 }
 
-/* Applies the next version of o's set and queues the delta for relay. Out
- * of memory: the version stays, so the owner reads as a gap to repair. */
-static void apply_delta(registry *r, reg_owner *o, const reg_delta *d,
-                        uint64_t now) {
-  reg_queued *q = calloc(1, sizeof(*q)); /* NULL: applied, not relayed */
+static int seal_cmp(const void *a, const void *b) {
+  const reg_seal *x = *(const reg_seal *const *)a;
+  const reg_seal *y = *(const reg_seal *const *)b;
+  int c = strcmp(x->owner, y->owner);
+  if (c) return c;
+  if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+  if (x->first != y->first) return x->first < y->first ? -1 : 1;
+  return x < y ? -1 : x > y;
+}
+
+/* Where delta d stands against seal s: before it (< 0), in it (0), after. */
+static int delta_vs_seal(const reg_delta *d, const reg_seal *s) {
+  int c = strcmp(d->owner, s->owner);
+  if (c) return c;
+  if (d->epoch != s->epoch) return d->epoch < s->epoch ? -1 : 1;
+  if (d->version < s->first) return -1;
+  return d->version > s->last;
+}
+
+static bool seal_ok(const reg_seal *s) {
+  return reg_name_ok(s->owner, sizeof(s->owner)) && s->first >= 1 &&
+         s->first <= s->last && s->last - s->first < REG_SEAL_MAX &&
+         s->proof_len <= REG_PROOF_MAX && (s->proof || !s->proof_len);
+}
+
+/* Applies one delta to o's set. False when out of memory: the version
+ * stays, so the owner reads as a gap to repair. */
+static bool apply_delta(registry *r, reg_owner *o, const reg_delta *d) {
   reg_entry *c = reg_entry_find(o, d->id);
-  bool ok = true;
   if (d->removed) {
     if (c) reg_entry_remove(r, c);
-  } else if (!c) {
-    ok = reg_entry_add(r, o, d->id) != NULL;
-  }
-  if (!ok) {
-    free(q);
+  } else if (!c && !reg_entry_add(r, o, d->id)) {
     if (o->seen < d->version) o->seen = d->version;
     o->stale = true;
-    return;
+    return false;
   }
   o->version = d->version;
   if (o->seen <= o->version) {
@@ -289,26 +428,102 @@ static void apply_delta(registry *r, reg_owner *o, const reg_delta *d,
     o->stale = false;
   }
   r->st.deltas_applied++;
-  if (q) {
-    q->d = *d;
-    q->d.removed = d->removed ? 1 : 0;
-    reg_gq_push(r, q, now);
+  return true;
+}
+
+/* Whether a relayed batch carries its owner's word: its seal verifies.
+ * Counts and penalizes as reg_ops.verify says. */
+static bool seal_believed(registry *r, const char *from, const reg_seal *s,
+                          const reg_delta *const *ds, uint32_t n,
+                          uint64_t now) {
+  reg_owner *relayer = reg_owner_find(r, from);
+  if (relayer && relayer->proofs_ignored_until > now) {
+    r->st.proofs_ignored++;
+    return false;
   }
+  if (!s->proof_len) return false;
+  uint8_t *buf = reg_seal_scratch(r, n);
+  if (!buf) return false;
+  size_t len = reg_seal_bytes(s, ds, buf);
+  r->st.verifies++;
+  int rc = r->ops.verify(r->user, s->owner, buf, len, s->proof, s->proof_len,
+                         from);
+  if (rc == REG_PROOF_BAD) {
+    r->st.proof_failures++;
+    if (relayer) relayer->proofs_ignored_until = now + REG_PROOF_PENALTY_MS;
+  }
+  return rc == REG_PROOF_OK;
+}
+
+/* Queues a copy of an applied batch, whole, to relay. */
+static void relay_batch(registry *r, const reg_seal *s,
+                        const reg_delta *const *ds, uint32_t n,
+                        uint64_t now) {
+  if (n > r->max_deltas) return; /* would not fit a message of ours */
+  reg_queued *q = malloc(sizeof(*q) + n * sizeof(*q->d));
+  if (!q) return; /* applied, not relayed */
+  memset(q, 0, sizeof(*q));
+  q->seal = *s;
+  if (s->proof_len) memcpy(q->proof, s->proof, s->proof_len);
+  q->seal.proof = q->proof;
+  q->n = n;
+  for (uint32_t i = 0; i < n; i++) {
+    q->d[i] = *ds[i];
+    q->d[i].removed = ds[i]->removed ? 1 : 0;
+  }
+  reg_gq_push(r, q, now);
+}
+
+/* One batch of a message: its seal s over ds[0..n) (versions first..last,
+ * checked). */
+static void recv_batch(registry *r, const char *from, const reg_seal *s,
+                       const reg_delta *const *ds, uint32_t n, uint64_t now) {
+  reg_owner *o = reg_owner_find(r, s->owner);
+  if (!o || o->epoch != s->epoch) {
+    r->st.rejected_owner += n;
+    return;
+  }
+  if (s->last <= o->version) return; /* old news, unchecked */
+  if (reg_trusting(r) && strcmp(from, s->owner) != 0 &&
+      !seal_believed(r, from, s, ds, n, now)) {
+    r->st.rejected_proof += n;
+    return;
+  }
+  if (s->first > o->version + 1) { /* a gap: the owner has the rest */
+    if (o->seen < s->last) o->seen = s->last;
+    o->stale = true;
+    pull_spaced(r, o, now);
+    return;
+  }
+  for (uint32_t i = (uint32_t)(o->version + 1 - s->first); i < n; i++)
+    if (!apply_delta(r, o, ds[i])) return;
+  relay_batch(r, s, ds, n, now);
+}
+
+static bool sorted_reserve(registry *r, uint32_t ndeltas, uint32_t nseals) {
+  if (ndeltas > r->sorted_cap) {
+    const reg_delta **p = realloc(r->sorted, ndeltas * sizeof(*p));
+    if (!p) return false;
+    r->sorted = p;
+    r->sorted_cap = ndeltas;
+  }
+  if (nseals > r->seals_cap) {
+    const reg_seal **p = realloc(r->seals, nseals * sizeof(*p));
+    if (!p) return false;
+    r->seals = p;
+    r->seals_cap = nseals;
+  }
+  return true;
 }
 
 static void recv_deltas(registry *r, const char *from, const reg_msg *m,
                         uint64_t now) {
-  if (m->ndeltas && !m->deltas) {
+  if ((m->ndeltas && !m->deltas) || (m->nseals && !m->seals)) {
     r->st.rejected_malformed++;
     return;
   }
-  if (m->ndeltas > r->sorted_cap) {
-    const reg_delta **p = realloc(r->sorted, m->ndeltas * sizeof(*p));
-    if (!p) return; /* dropped, as if lost */
-    r->sorted = p;
-    r->sorted_cap = m->ndeltas;
-  }
-  uint32_t n = 0;
+  if (!sorted_reserve(r, m->ndeltas, m->nseals)) return; /* as if lost */
+  uint32_t n = 0, ns = 0;
   for (uint32_t i = 0; i < m->ndeltas; i++) {
     const reg_delta *d = &m->deltas[i];
     if (!reg_name_ok(d->owner, sizeof(d->owner)) ||
@@ -320,32 +535,42 @@ static void recv_deltas(registry *r, const char *from, const reg_msg *m,
       r->sorted[n++] = d;
     }
   }
-  qsort(r->sorted, n, sizeof(*r->sorted), delta_cmp);
-
-  reg_digest *pull = NULL;
-  uint32_t npull = 0;
-  reg_owner *o = NULL;
-  for (uint32_t i = 0; i < n; i++) {
-    const reg_delta *d = r->sorted[i];
-    if (!o || strcmp(o->name, d->owner) != 0) o = reg_owner_find(r, d->owner);
-    if (!o || o->epoch != d->epoch) {
-      r->st.rejected_owner++;
-      continue;
-    }
-    if (d->version <= o->version) continue; /* old news */
-    if (d->version == o->version + 1) {
-      apply_delta(r, o, d, now);
-      continue;
-    }
-    if (o->seen < d->version) o->seen = d->version;
-    o->stale = true;
-    if (now < o->pull_after) continue;
-    if (!pull && !(pull = calloc(n, sizeof(*pull)))) continue;
-    o->pull_after = now + r->pull_retry;
-    digest_fill(&pull[npull++], o);
+  for (uint32_t i = 0; i < m->nseals; i++) {
+    const reg_seal *s = &m->seals[i];
+    if (!seal_ok(s))
+      r->st.rejected_malformed++;
+    else if (!is_self(r, s->owner)) /* its deltas were counted above */
+      r->seals[ns++] = s;
   }
-  if (npull) send_pull(r, from, pull, npull);
-  free(pull);
+  if (n > 1) qsort(r->sorted, n, sizeof(*r->sorted), delta_cmp);
+  if (ns > 1) qsort(r->seals, ns, sizeof(*r->seals), seal_cmp);
+  /* Both in (owner, epoch, version) order: each seal takes the run of
+   * deltas that must be exactly its versions; what no seal covers, or a
+   * seal whose deltas are not all there, is malformed. */
+  uint32_t i = 0;
+  for (uint32_t k = 0; k < ns; k++) {
+    const reg_seal *s = r->seals[k];
+    while (i < n && delta_vs_seal(r->sorted[i], s) < 0) {
+      r->st.rejected_malformed++;
+      i++;
+    }
+    uint32_t want = (uint32_t)(s->last - s->first + 1), got = 0;
+    while (i + got < n && got < want &&
+           delta_vs_seal(r->sorted[i + got], s) == 0 &&
+           r->sorted[i + got]->version == s->first + got)
+      got++;
+    if (got == want) {
+      recv_batch(r, from, s, r->sorted + i, want, now);
+      i += want;
+      continue;
+    }
+    r->st.rejected_malformed++;
+    while (i < n && delta_vs_seal(r->sorted[i], s) == 0) {
+      r->st.rejected_malformed++;
+      i++;
+    }
+  }
+  r->st.rejected_malformed += n - i;
 }
 
 static void recv_digest(registry *r, const char *from, const reg_msg *m,
@@ -354,8 +579,7 @@ static void recv_digest(registry *r, const char *from, const reg_msg *m,
     r->st.rejected_malformed++;
     return;
   }
-  reg_digest *pull = NULL;
-  uint32_t npull = 0;
+  bool they_lag = false;
   for (uint32_t i = 0; i < m->ndigests; i++) {
     const reg_digest *dg = &m->digests[i];
     if (!reg_name_ok(dg->owner, sizeof(dg->owner))) {
@@ -364,23 +588,23 @@ static void recv_digest(registry *r, const char *from, const reg_msg *m,
     }
     reg_owner *o = reg_owner_find(r, dg->owner);
     if (!o || o->epoch != dg->epoch) continue;
-    if (o->version > dg->version) {
-      if (strcmp(o->name, from) != 0) send_set(r, from, o);
-    } else if (o->version < dg->version) {
-      if (o == r->self) { /* nobody holds more of it than this node */
+    if (o == r->self) {
+      if (o->version > dg->version)
+        send_own_set(r, from);
+      else if (o->version < dg->version) /* nobody holds more of it */
         r->st.rejected_self++;
-        continue;
+    } else if (o->version < dg->version) {
+      if (strcmp(from, o->name) == 0) { /* the owner's own word */
+        if (o->seen < dg->version) o->seen = dg->version;
+        o->stale = true;
       }
-      if (o->seen < dg->version) o->seen = dg->version;
-      o->stale = true;
-      if (now < o->pull_after) continue;
-      if (!pull && !(pull = calloc(m->ndigests, sizeof(*pull)))) continue;
-      o->pull_after = now + r->pull_retry;
-      digest_fill(&pull[npull++], o);
+      pull_spaced(r, o, now);
+    } else if (o->version > dg->version && strcmp(from, o->name) != 0) {
+      they_lag = true;
     }
   }
-  if (npull) send_pull(r, from, pull, npull);
-  free(pull);
+  if (they_lag && m->type == REG_MSG_DIGEST)
+    send_digest(r, from, REG_MSG_DIGEST_REPLY);
 }
 
 static void recv_pull(registry *r, const char *from, const reg_msg *m) {
@@ -394,16 +618,19 @@ static void recv_pull(registry *r, const char *from, const reg_msg *m) {
       r->st.rejected_malformed++;
       continue;
     }
-    reg_owner *o = reg_owner_find(r, dg->owner);
-    if (!o || o->epoch != dg->epoch || o->version <= dg->version) continue;
-    if (strcmp(o->name, from) == 0) continue;
-    send_set(r, from, o);
+    /* Only an owner sends its set. */
+    if (!is_self(r, dg->owner) || dg->epoch != r->self->epoch ||
+        r->self->version <= dg->version)
+      continue;
+    send_own_set(r, from);
+    return;
   }
 }
 
 /* Replaces o's whole set: ids in the new set are marked (added if new),
- * the unmarked rest removed, so ids in both never flicker. */
-static void recv_set(registry *r, const reg_msg *m) {
+ * the unmarked rest removed, so ids in both never flicker. Only from the
+ * owner: its word is also the version it is at. */
+static void recv_set(registry *r, const char *from, const reg_msg *m) {
   if (m->ndigests < 1 || !m->digests || (m->nids && !m->ids) ||
       !reg_name_ok(m->digests[0].owner, sizeof(m->digests[0].owner))) {
     r->st.rejected_malformed++;
@@ -414,12 +641,20 @@ static void recv_set(registry *r, const reg_msg *m) {
     r->st.rejected_self++;
     return;
   }
+  if (strcmp(from, dg->owner) != 0) {
+    r->st.rejected_proof++;
+    return;
+  }
   reg_owner *o = reg_owner_find(r, dg->owner);
   if (!o || o->epoch != dg->epoch) {
     r->st.rejected_owner++;
     return;
   }
-  if (dg->version <= o->version) return; /* not newer */
+  if (dg->version <= o->version) { /* not newer; nothing more to wait for */
+    o->seen = o->version;
+    o->stale = false;
+    return;
+  }
   uint64_t gen = ++r->mark_gen;
   bool failed = false;
   for (uint32_t i = 0; i < m->nids; i++) {
@@ -439,14 +674,14 @@ static void recv_set(registry *r, const reg_msg *m) {
   HASH_ITER(hh, o->set, c, tmp) {
     if (c->mark != gen) reg_entry_remove(r, c);
   }
-  if (o->seen < dg->version) o->seen = dg->version;
+  o->seen = dg->version;
   if (failed) { /* a partial set: known to be behind, pulled again */
     o->version = 0;
     o->stale = true;
     return;
   }
   o->version = dg->version;
-  o->stale = o->version < o->seen;
+  o->stale = false;
   r->st.sets_applied++;
 }
 
@@ -463,13 +698,14 @@ void reg_msg_receive(registry *r, const char *from, const reg_msg *m,
       recv_deltas(r, from, m, now);
       break;
     case REG_MSG_DIGEST:
+    case REG_MSG_DIGEST_REPLY:
       recv_digest(r, from, m, now);
       break;
     case REG_MSG_PULL:
       recv_pull(r, from, m);
       break;
     case REG_MSG_SET:
-      recv_set(r, m);
+      recv_set(r, from, m);
       break;
     default:
       r->st.rejected_malformed++;

@@ -16,7 +16,7 @@
 #define uthash_nonfatal_oom(obj) (hash_oom = true)
 #include "uthash.h"
 
-/* Deltas waiting to be gossiped, at most. Past it the most-sent one goes:
+/* Batches waiting to be gossiped, at most. Past it the most-sent one goes:
  * a receiver that misses it sees a gap and pulls the whole set, which for
  * a burst of changes is cheaper than gossiping each one. */
 #define REG_QUEUE_MAX 1024
@@ -55,13 +55,19 @@ struct reg_owner {
   bool stale;           /* version < seen: a pull or a SET will repair */
   uint32_t peer_pos;    /* index in registry.peers (not for self) */
   reg_entry *set;       /* hash of claims by id */
+  uint64_t proofs_ignored_until; /* as a relayer: a seal of its failed */
 };
 
-/* A delta waiting to be gossiped: own changes and applied ones to relay. */
+/* A sealed batch waiting to be gossiped (own changes, and applied ones to
+ * relay, whole), or this node's open batch (registry.open, unsealed).
+ * seal.proof points at proof. */
 struct reg_queued {
   reg_queued *prev, *next; /* utlist DL in buckets[sent] */
   uint32_t sent;
-  reg_delta d;
+  reg_seal seal;
+  uint8_t proof[REG_PROOF_MAX];
+  uint32_t n;     /* deltas, versions seal.first.. */
+  reg_delta d[];
 };
 
 struct registry {
@@ -86,10 +92,17 @@ struct registry {
    * first; see registry_gossip.c. */
   reg_queued **buckets;
   uint32_t nbuckets, nqueued;
+  reg_queued *open;   /* own changes not sealed yet (max_deltas room) */
   reg_queued **pick;  /* scratch, 2 * max_deltas */
+  uint32_t npick, nskip; /* picked and skipped by the last gq_take */
   reg_delta *out;     /* scratch, max_deltas */
+  reg_seal *out_seals; /* scratch, max_deltas */
   const reg_delta **sorted; /* scratch for incoming deltas */
   uint32_t sorted_cap;
+  const reg_seal **seals; /* scratch for incoming seals */
+  uint32_t seals_cap;
+  uint8_t *seal_buf;  /* scratch for reg_seal_bytes */
+  size_t seal_buf_cap;
 
   uint64_t gossip_at, last_gossip, sync_at; /* UINT64_MAX: not armed */
 
@@ -97,6 +110,7 @@ struct registry {
 };
 
 /* registry.c */
+bool reg_trusting(const registry *); /* the host gave sign and verify */
 uint64_t reg_rand(registry *);
 uint32_t reg_rand_below(registry *, uint32_t n);
 bool reg_name_ok(const char *s, size_t cap);
@@ -106,6 +120,8 @@ reg_entry *reg_entry_add(registry *, reg_owner *, const char *id);
 void reg_entry_remove(registry *, reg_entry *);
 
 /* registry_gossip.c */
+uint8_t *reg_seal_scratch(registry *, uint32_t ndeltas);
+void reg_seal_open(registry *, uint64_t now);
 uint32_t reg_gq_limit(const registry *);
 bool reg_gq_reserve(registry *, uint32_t nbuckets);
 void reg_gq_push(registry *, reg_queued *, uint64_t now);

@@ -427,15 +427,21 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_swim_forged_claims_total", "counter",
          "Membership claims only a member may make, relayed without its "
          "proof: refused.", c->forged_claims);
+  single(r, "troupe_registry_forged_entries_total", "counter",
+         "Registry entries relayed without their owner's seal, and sets not "
+         "from their owner: refused.", c->forged_entries);
   single(r, "troupe_swim_death_checks_total", "counter",
          "Members said dead by another, suspected and probed before being "
          "believed.", c->death_checks);
-  single(r, "troupe_swim_proofs_signed_total", "counter",
-         "This node's own membership records signed.", c->proofs_signed);
-  single(r, "troupe_swim_proofs_checked_total", "counter",
-         "Other members' signed records verified.", c->proofs_checked);
-  single(r, "troupe_swim_proofs_refused_total", "counter",
-         "Relayed membership proofs that failed to verify.", c->proofs_refused);
+  single(r, "troupe_proofs_signed_total", "counter",
+         "This node's own membership records and registry batches signed.",
+         c->proofs_signed);
+  single(r, "troupe_proofs_checked_total", "counter",
+         "Other members' signed records and batches verified.",
+         c->proofs_checked);
+  single(r, "troupe_proofs_refused_total", "counter",
+         "Relayed membership or registry proofs that failed to verify.",
+         c->proofs_refused);
   single(r, "troupe_operator_denied_total", "counter",
          "Operator requests refused: not from an operator certificate, or a "
          "viewer's write.", c->op_denied);

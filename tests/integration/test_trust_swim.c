@@ -37,18 +37,9 @@ static uint64_t wall_ms(void) {
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   if (!f || tn_new_joined(&f->c, 3, NULL, SETTLE_MS) != 0) return -1;
-  if (tn_write_node_cert(f->c, "evil", 0) != 0) return -1;
-  char ca[300], cert[300], key[300];
-  snprintf(ca, sizeof(ca), "%s/ca.pem", tn_dir(f->c));
-  snprintf(cert, sizeof(cert), "%s/evil.pem", tn_dir(f->c));
-  snprintf(key, sizeof(key), "%s/evil.key", tn_dir(f->c));
-  wc_opts o = {.name = "evil", .ca_file = ca, .cert_file = cert,
-               .key_file = key};
-  for (int i = 0; i < 2; i++)
-    if (wc_new(&f->evil[i], &o) != 0) return -1;
-  tls_config_opts to = {.ca_file = ca, .cert_file = cert, .key_file = key};
-  char err[256];
-  if (tls_config_new(&f->evil_key, &to, err, sizeof(err)) != 0) return -1;
+  if (tn_attacker(f->c, "evil", &f->evil[0], &f->evil_key) != 0 ||
+      tn_attacker(f->c, "evil", &f->evil[1], NULL) != 0)
+    return -1;
   /* n2's actor, asked from n0; n0 and n1 watch the system publisher. */
   if (tn_probe(f->c, 2, "victim") != 0 || tn_probe(f->c, 0, "asker") != 0 ||
       tn_probe(f->c, 0, "watch0") != 0 || tn_probe(f->c, 1, "watch1") != 0 ||
@@ -150,15 +141,7 @@ static void n2_unharmed(fixture *f, const char *tag) {
   char owner[64];
   assert_int_equal(tn_locate(f->c, 0, "victim", owner, sizeof(owner)), 0);
   assert_string_equal(owner, "n2");
-  char cmd[64];
-  snprintf(cmd, sizeof(cmd), "ask victim %s", tag);
-  size_t before = tn_count_events(f->c, "reply", "asker");
-  assert_int_equal(tn_cmd(f->c, 0, "asker", cmd), 0);
-  assert_true(tn_wait_events(f->c, "reply", "asker", before + 1, SETTLE_MS) >=
-              0);
-  tn_event e;
-  assert_true(tn_nth(f->c, "reply", "asker", before, &e));
-  assert_int_equal(e.status, 0);
+  assert_int_equal(tn_ask(f->c, 0, "asker", "victim", tag, SETTLE_MS), 0);
 }
 
 /* Each claim only n2 may make, relayed by evil without n2's proof, is

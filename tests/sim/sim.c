@@ -96,6 +96,33 @@ static bool on_swim_verify(void *user, const swim_update *u,
   return u->proof_len == 8 && memcmp(u->proof, &mac, 8) == 0;
 }
 
+/* The registry's seals, the same way: keyed by the owner. */
+static uint64_t fake_seal_mac(sim *s, const char *owner, const uint8_t *data,
+                              size_t len) {
+  uint64_t h = vnet_fnv1a(1469598103934665603ull, owner, strlen(owner));
+  h ^= s->cfg.seed * 0x9E3779B97F4A7C15ull;
+  return vnet_fnv1a(h, data, len);
+}
+
+static size_t on_reg_sign(void *user, const uint8_t *data, size_t len,
+                          uint8_t *out, size_t cap) {
+  sim_node *n = user;
+  if (cap < 8) return 0;
+  uint64_t mac = fake_seal_mac(n->s, n->name, data, len);
+  memcpy(out, &mac, 8);
+  return 8;
+}
+
+static int on_reg_verify(void *user, const char *owner, const uint8_t *data,
+                         size_t len, const uint8_t *proof, size_t proof_len,
+                         const char *from) {
+  sim_node *n = user;
+  (void)from;
+  uint64_t mac = fake_seal_mac(n->s, owner, data, len);
+  return proof_len == 8 && memcmp(proof, &mac, 8) == 0 ? REG_PROOF_OK
+                                                       : REG_PROOF_BAD;
+}
+
 static void on_member_changed(void *user, const swim_update *u,
                               swim_state was, bool restarted) {
   sim_node *n = user;
@@ -225,6 +252,11 @@ static const swim_ops swim_host_trusting = {.send = on_swim_send,
 static const reg_ops reg_host = {.send = on_reg_send,
                                  .changed = on_reg_changed,
                                  .conflict_lost = on_conflict_lost};
+static const reg_ops reg_host_trusting = {.send = on_reg_send,
+                                          .changed = on_reg_changed,
+                                          .conflict_lost = on_conflict_lost,
+                                          .sign = on_reg_sign,
+                                          .verify = on_reg_verify};
 
 static void node_stop(sim_node *n) {
   swim_free(n->sw);
@@ -255,7 +287,8 @@ static int node_start(sim *s, sim_node *n) {
   rc.seed = sc.seed ^ 0x5DEECE66Dull;
   if (swim_new(&n->sw, &sc, s->cfg.trust ? &swim_host_trusting : &swim_host,
                n) != 0 ||
-      reg_new(&n->rg, &rc, &reg_host, n) != 0)
+      reg_new(&n->rg, &rc, s->cfg.trust ? &reg_host_trusting : &reg_host,
+              n) != 0)
     return -1;
   vnet_set_up(s->net, n->index, true);
   return 0;
@@ -569,7 +602,67 @@ void sim_get_stats(sim *s, sim_stats *out) {
     out->death_checks += ss.death_checks;
     out->signs += ss.signs;
     out->verifies += ss.verifies;
+    reg_stats rs;
+    reg_get_stats(s->nodes[i].rg, &rs);
+    out->reg_forged_rejected += rs.rejected_proof;
+    out->reg_signs += rs.signs;
+    out->reg_verifies += rs.verifies;
   }
+}
+
+void sim_forge_reg(sim *s, uint32_t byz, uint32_t victim, uint32_t to,
+                   sim_reg_lie lie, const char *id) {
+  sim_node *b = &s->nodes[byz];
+  const char *vname = s->nodes[victim].name;
+  uint64_t epoch = 0, version = 0;
+  if (!node_up(s, byz) || !reg_owner_state(b->rg, vname, &epoch, &version))
+    return;
+  reg_msg m;
+  memset(&m, 0, sizeof(m));
+  memcpy(m.sender, b->name, strlen(b->name) + 1);
+  reg_delta d;
+  reg_seal seal;
+  reg_digest dg;
+  uint8_t proof[8];
+  memset(&d, 0, sizeof(d));
+  memset(&seal, 0, sizeof(seal));
+  memset(&dg, 0, sizeof(dg));
+  memcpy(dg.owner, vname, strlen(vname) + 1);
+  dg.epoch = epoch;
+  dg.version = 1ull << 62;
+  if (lie == SIM_REG_ADD || lie == SIM_REG_REMOVE) {
+    memcpy(d.owner, vname, strlen(vname) + 1);
+    memcpy(d.id, id, strlen(id) + 1);
+    d.epoch = epoch;
+    d.version = version + 1;
+    d.removed = lie == SIM_REG_REMOVE;
+    memcpy(seal.owner, vname, strlen(vname) + 1);
+    seal.epoch = epoch;
+    seal.first = seal.last = d.version;
+    if (lie == SIM_REG_ADD) { /* sealed, but with byz's own key */
+      const reg_delta *ds[1] = {&d};
+      uint8_t buf[1024];
+      size_t len = reg_seal_bytes(&seal, ds, buf);
+      uint64_t mac = fake_seal_mac(s, b->name, buf, len);
+      memcpy(proof, &mac, 8);
+      seal.proof = proof;
+      seal.proof_len = 8;
+    }
+    m.type = REG_MSG_DELTAS;
+    m.deltas = &d;
+    m.ndeltas = 1;
+    m.seals = &seal;
+    m.nseals = 1;
+  } else if (lie == SIM_REG_SET) {
+    m.type = REG_MSG_SET;
+    m.digests = &dg;
+    m.ndigests = 1;
+  } else {
+    m.type = REG_MSG_DIGEST;
+    m.digests = &dg;
+    m.ndigests = 1;
+  }
+  msg_send(s, b, to, vnet_cluster_msg_reg(&m));
 }
 
 void sim_forge(sim *s, uint32_t byz, uint32_t victim, uint32_t to,

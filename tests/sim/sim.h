@@ -64,6 +64,17 @@ void sim_partition(sim *, const uint8_t *group);
 void sim_forge(sim *, uint32_t byz, uint32_t victim, uint32_t to,
                swim_state state, uint32_t epoch_up, uint32_t inc_up);
 
+/* The same, about victim's registry set, to node `to`. */
+typedef enum {
+  SIM_REG_ADD,     /* a batch adding an id to victim's set, at its next
+                      version, sealed with byz's key (a proof that fails) */
+  SIM_REG_REMOVE,  /* a batch removing `id` from victim's set, unsealed */
+  SIM_REG_SET,     /* victim's set, empty, at version 2^62, relayed */
+  SIM_REG_INFLATE  /* a digest saying byz holds victim's set at 2^62 */
+} sim_reg_lie;
+void sim_forge_reg(sim *, uint32_t byz, uint32_t victim, uint32_t to,
+                   sim_reg_lie, const char *id);
+
 /* Local actor ids: claim/release on node i (the registry's own calls). */
 int sim_claim(sim *, uint32_t i, const char *id);
 int sim_release(sim *, uint32_t i, const char *id);
@@ -98,8 +109,10 @@ typedef struct sim_stats {
   uint64_t false_lefts;    /* an up node said left by an up node */
   uint64_t false_restarts; /* an up node seen at an epoch it never had */
   uint64_t conflicts_lost; /* conflict_lost calls */
-  /* Summed over the nodes up now (swim_stats): */
+  /* Summed over the nodes up now (swim_stats, and reg_stats for the
+   * reg_ ones): */
   uint64_t forged_rejected, death_checks, signs, verifies;
+  uint64_t reg_forged_rejected, reg_signs, reg_verifies;
   uint64_t trace_hash;     /* FNV over every delivered message and event */
 } sim_stats;
 

@@ -89,9 +89,12 @@ static void thousand_nodes_with_one_percent_loss_converge(void **st) {
  * node 1 tells 20 random members, every 200 ms, each claim only a victim
  * may make (dead at its incarnation + 1, left, restarted, suspect at + 1)
  * and the rumour anyone may start (dead at its incarnation), about a
- * random victim. No correct member is ever held dead, left or restarted
- * by a correct one; the forged claims are refused and counted, the
- * rumours checked by a probe and refuted; membership stays converged. */
+ * random victim, and lies about the victim's registry set (an id added
+ * under a seal of its own, the victim's id removed unsealed, an empty set
+ * at version 2^62, a digest inflating its version). No correct member is
+ * ever held dead, left or restarted by a correct one, no correct owner's
+ * entry is lost or added; the forged claims are refused and counted, the
+ * rumours checked by a probe and refuted; everything stays converged. */
 static void byzantine_member_harms_nobody(void **st) {
   uint32_t n = big_nodes();
   print_message("%u nodes, node 1 lies about the others\n", n);
@@ -99,6 +102,12 @@ static void byzantine_member_harms_nobody(void **st) {
   sim_join_all(s);
   uint64_t t = sim_run_until(s, membership_ok, NULL, 5 * MINUTE);
   assert_true(t != UINT64_MAX);
+  char id[32];
+  for (uint32_t i = 0; i < n; i++) {
+    snprintf(id, sizeof(id), "own-%u", i);
+    assert_int_equal(0, sim_claim(s, i, id));
+  }
+  assert_converged(s, MINUTE);
   sim_stats before;
   sim_get_stats(s, &before);
   uint64_t rng = 7;
@@ -120,15 +129,33 @@ static void byzantine_member_harms_nobody(void **st) {
         sim_forge(s, 1, victim, to, claims[k].state, claims[k].epoch_up,
                   claims[k].inc_up);
       }
+    static const sim_reg_lie lies[] = {SIM_REG_ADD, SIM_REG_REMOVE,
+                                       SIM_REG_SET, SIM_REG_INFLATE};
+    for (size_t k = 0; k < sizeof(lies) / sizeof(lies[0]); k++)
+      for (uint32_t j = 0; j < 20; j++) {
+        uint32_t to = (uint32_t)(vnet_splitmix64(&rng) % n);
+        if (to == 1 || to == victim) continue;
+        snprintf(id, sizeof(id), lies[k] == SIM_REG_ADD ? "stolen-%u"
+                                                        : "own-%u",
+                 victim);
+        sim_forge_reg(s, 1, victim, to, lies[k], id);
+      }
     sim_run(s, 200);
   }
-  t = sim_run_until(s, membership_ok, NULL, MINUTE);
-  assert_true(t != UINT64_MAX);
+  assert_converged(s, MINUTE);
+  for (uint32_t i = 0; i < n; i++) {
+    snprintf(id, sizeof(id), "own-%u", i);
+    if (!sim_all_resolve(s, id, sim_name(s, i)))
+      fail_msg("%s's entry %s was lost somewhere", sim_name(s, i), id);
+    snprintf(id, sizeof(id), "stolen-%u", i);
+    assert_true(sim_all_resolve(s, id, NULL));
+  }
   sim_stats ss;
   sim_get_stats(s, &ss);
   print_message("%u rounds: %llu forged claims refused, %llu deaths checked; "
                 "false deaths %llu, lefts %llu, restarts %llu; %llu signs, "
-                "%llu verifies in all\n",
+                "%llu verifies in all; registry: %llu forged entries "
+                "refused, %llu seals signed, %llu checked\n",
                 rounds, (unsigned long long)(ss.forged_rejected -
                                              before.forged_rejected),
                 (unsigned long long)(ss.death_checks - before.death_checks),
@@ -136,11 +163,16 @@ static void byzantine_member_harms_nobody(void **st) {
                 (unsigned long long)ss.false_lefts,
                 (unsigned long long)ss.false_restarts,
                 (unsigned long long)ss.signs,
-                (unsigned long long)ss.verifies);
+                (unsigned long long)ss.verifies,
+                (unsigned long long)(ss.reg_forged_rejected -
+                                     before.reg_forged_rejected),
+                (unsigned long long)ss.reg_signs,
+                (unsigned long long)ss.reg_verifies);
   assert_int_equal(0, ss.false_deaths);
   assert_int_equal(0, ss.false_lefts);
   assert_int_equal(0, ss.false_restarts);
   assert_true(ss.forged_rejected > before.forged_rejected);
+  assert_true(ss.reg_forged_rejected > before.reg_forged_rejected);
   assert_true(ss.death_checks > before.death_checks);
   sim_free(s);
 }

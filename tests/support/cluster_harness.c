@@ -12,6 +12,8 @@
 #include <uv.h>
 
 #include "pki.h"
+#include "tls.h"
+#include "wire_client.h"
 
 #define TN_MAX 8
 #define TN_EVENTS_MAX 32768
@@ -494,6 +496,19 @@ int tn_cmd(tn_cluster *c, size_t i, const char *id, const char *cmd) {
   return tn_call(c, i, do_cmd, &a);
 }
 
+int tn_ask(tn_cluster *c, size_t i, const char *asker, const char *target,
+           const char *text, uint32_t max_ms) {
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "ask %s %s", target, text);
+  size_t before = tn_count_events(c, "reply", asker);
+  int rc = tn_cmd(c, i, asker, cmd);
+  if (rc != 0) return rc;
+  if (tn_wait_events(c, "reply", asker, before + 1, max_ms) < 0)
+    return TR_ETIMEDOUT;
+  tn_event e;
+  return tn_nth(c, "reply", asker, before, &e) ? e.status : TR_ETIMEDOUT;
+}
+
 /* ---- views ---------------------------------------------------------------- */
 
 typedef struct member_arg {
@@ -754,6 +769,25 @@ int tn_write_client(tn_cluster *c, const char *name, int other_ca,
 int tn_write_node_cert(tn_cluster *c, const char *name, int no_role) {
   return pki_write_node_files(&c->pki, c->dir, name,
                               no_role ? PKI_NO_ROLE : PKI_GOOD);
+}
+
+int tn_attacker(tn_cluster *c, const char *name, wc **out, tls_config **key) {
+  int rc = tn_write_node_cert(c, name, 0);
+  if (rc != 0) return rc;
+  char ca[300], cert[300], keyf[300], err[256];
+  snprintf(ca, sizeof(ca), "%s/ca.pem", c->dir);
+  snprintf(cert, sizeof(cert), "%s/%s.pem", c->dir, name);
+  snprintf(keyf, sizeof(keyf), "%s/%s.key", c->dir, name);
+  wc_opts o = {.name = name, .ca_file = ca, .cert_file = cert,
+               .key_file = keyf};
+  if ((rc = wc_new(out, &o)) != 0) return rc;
+  if (!key) return 0;
+  tls_config_opts to = {.ca_file = ca, .cert_file = cert, .key_file = keyf};
+  if ((rc = tls_config_new(key, &to, err, sizeof(err))) != 0) {
+    wc_free(*out);
+    *out = NULL;
+  }
+  return rc;
 }
 
 size_t tn_count(tn_cluster *c) { return c->count; }

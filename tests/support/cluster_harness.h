@@ -40,6 +40,13 @@ int tn_write_client(tn_cluster *, const char *name, int other_ca,
 /* Writes a node certificate NAME.pem / NAME.key into tn_dir: with role
  * node, or (no_role) signed by the cluster CA but without a role. */
 int tn_write_node_cert(tn_cluster *, const char *name, int no_role);
+/* An attacker: a node certificate NAME from the cluster CA (tn_write_node_
+ * cert), a hand-held peer using it (*out, wire_client.h: wc_free) and, if
+ * key is not NULL, a tls_config with its key to sign as NAME (*key:
+ * tls_config_free). 0 or an error. */
+typedef struct wc wc;
+typedef struct tls_config tls_config;
+int tn_attacker(tn_cluster *, const char *name, wc **out, tls_config **key);
 const char *tn_name(tn_cluster *, size_t i);
 const char *tn_addr(tn_cluster *, size_t i);
 
@@ -88,6 +95,10 @@ int tn_probe(tn_cluster *, size_t i, const char *id);
 int tn_probe_cap(tn_cluster *, size_t i, const char *id, uint32_t capacity);
 /* Sends cmd to probe `id` on node i (from outside actors). */
 int tn_cmd(tn_cluster *, size_t i, const char *id, const char *cmd);
+/* Has probe `asker` on node i ask `target` text and waits for the reply:
+ * its status, or TR_ETIMEDOUT after max_ms. */
+int tn_ask(tn_cluster *, size_t i, const char *asker, const char *target,
+           const char *text, uint32_t max_ms);
 
 typedef struct tn_event {
   char kind[12];  /* "send", "ask", "reply", "down", "node_up",

@@ -55,17 +55,35 @@ static bool copy_swim_msg(swim_msg *dst, const swim_msg *src) {
 
 static void release_reg_msg(reg_msg *m) {
   for (uint32_t i = 0; i < m->nids; i++) free((void *)m->ids[i]);
+  reg_seal *seals = (reg_seal *)m->seals;
+  for (uint32_t i = 0; seals && i < m->nseals; i++)
+    free((void *)seals[i].proof);
+  free(seals);
   free((void *)m->ids);
   free((void *)m->deltas);
   free((void *)m->digests);
   m->ids = NULL;
   m->deltas = NULL;
   m->digests = NULL;
-  m->nids = m->ndeltas = m->ndigests = 0;
+  m->seals = NULL;
+  m->nids = m->ndeltas = m->ndigests = m->nseals = 0;
 }
 
-/* *dst = *src, with its own copies of the deltas, digests and ids; false
- * if out of memory (then dst holds nothing to free). */
+/* The seals of src, with their own copies of the proofs. */
+static reg_seal *copy_seals(const reg_msg *src, uint32_t *n, bool *ok) {
+  reg_seal *seals = dup_array(src->seals, src->nseals, sizeof(*src->seals),
+                              ok);
+  *n = seals ? src->nseals : 0;
+  for (uint32_t i = 0; i < *n; i++) {
+    const uint8_t *p = seals[i].proof_len ? seals[i].proof : NULL;
+    seals[i].proof = NULL;
+    if (*ok && p) seals[i].proof = dup_array(p, seals[i].proof_len, 1, ok);
+  }
+  return seals;
+}
+
+/* *dst = *src, with its own copies of the deltas, seals, digests and ids;
+ * false if out of memory (then dst holds nothing to free). */
 static bool copy_reg_msg(reg_msg *dst, const reg_msg *src) {
   bool ok = true;
   memset(dst, 0, sizeof(*dst));
@@ -77,6 +95,7 @@ static bool copy_reg_msg(reg_msg *dst, const reg_msg *src) {
   dst->digests = dup_array(src->digests, src->ndigests,
                            sizeof(*src->digests), &ok);
   dst->ndigests = dst->digests ? src->ndigests : 0;
+  dst->seals = copy_seals(src, &dst->nseals, &ok);
   if (ok && src->nids) {
     char **ids = calloc(src->nids, sizeof(*ids));
     ok = ids != NULL;
@@ -146,4 +165,9 @@ void vnet_trace_reg(vnet *v, const reg_msg *m) {
     vnet_trace_u64(v, m->digests[i].version);
   }
   for (uint32_t i = 0; i < m->nids; i++) vnet_trace_str(v, m->ids[i]);
+  for (uint32_t i = 0; i < m->nseals; i++) {
+    vnet_trace_str(v, m->seals[i].owner);
+    vnet_trace_u64(v, m->seals[i].first);
+    vnet_trace_u64(v, m->seals[i].last);
+  }
 }

@@ -139,6 +139,16 @@ static void assert_reg_equal(const reg_msg *a, const reg_msg *b) {
   assert_int_equal(a->nids, b->nids);
   for (uint32_t i = 0; i < a->nids; i++)
     assert_string_equal(a->ids[i], b->ids[i]);
+  assert_int_equal(a->nseals, b->nseals);
+  for (uint32_t i = 0; i < a->nseals; i++) {
+    const reg_seal *x = &a->seals[i], *y = &b->seals[i];
+    assert_string_equal(x->owner, y->owner);
+    assert_true(x->epoch == y->epoch);
+    assert_true(x->first == y->first);
+    assert_true(x->last == y->last);
+    assert_int_equal(x->proof_len, y->proof_len);
+    if (x->proof_len) assert_memory_equal(x->proof, y->proof, x->proof_len);
+  }
 }
 
 /* A small registry message of every kind of entry, for the malformed-input
@@ -248,9 +258,18 @@ static void registry_messages_of_every_type_round_trip(void **st) {
   deltas[2].id[TR_ID_MAX] = '\0';
   reg_digest digests[2] = {{"owner-0", 1, 0}, {"owner-1", 2, 77}};
   const char *ids[] = {"a", "orders", "svc/1"};
+  uint8_t proof[REG_PROOF_MAX];
+  for (size_t i = 0; i < sizeof(proof); i++) proof[i] = (uint8_t)(i * 7);
+  reg_seal seals[2] = {
+      {.owner = "owner-0", .epoch = 1700000000000ull, .first = 1,
+       .last = UINT64_MAX, .proof = proof, .proof_len = REG_PROOF_MAX},
+      {.owner = "owner-1", .epoch = 3, .first = 7, .last = 7}}; /* none */
   ccodec_scratch s = CCODEC_SCRATCH_INIT;
   reg_msg cases[] = {
       {.type = REG_MSG_DELTAS, .deltas = deltas, .ndeltas = 3},
+      {.type = REG_MSG_DELTAS, .deltas = deltas, .ndeltas = 3,
+       .seals = seals, .nseals = 2},
+      {.type = REG_MSG_DIGEST_REPLY, .digests = digests, .ndigests = 2},
       {.type = REG_MSG_DIGEST, .digests = digests, .ndigests = 2},
       {.type = REG_MSG_DIGEST}, /* a node that knows no owner */
       {.type = REG_MSG_PULL, .digests = digests + 1, .ndigests = 1},
@@ -266,11 +285,12 @@ static void registry_messages_of_every_type_round_trip(void **st) {
     reg_msg d;
     memset(&d, 0xa5, sizeof(d));
     assert_tr(0, ccodec_reg_decode(fr.f.body, fr.f.len, &d, &s));
+    assert_reg_equal(m, &d); /* the proofs point into the body */
     frame_free(&fr);
-    assert_reg_equal(m, &d);
     if (!m->ndeltas) assert_null(d.deltas);
     if (!m->ndigests) assert_null(d.digests);
     if (!m->nids) assert_null(d.ids);
+    if (!m->nseals) assert_null(d.seals);
   }
   ccodec_scratch_free(&s);
 }
@@ -364,7 +384,20 @@ static void prepare_refuses_what_the_decoder_would_reject(void **st) {
   troupe_RegMsg rpb;
   reg_msg r = small_reg();
   assert_tr(0, ccodec_reg_prepare(&rpb, &r));
-  r.type = (reg_msg_type)(REG_MSG_SET + 1);
+  r.type = (reg_msg_type)(REG_MSG_DIGEST_REPLY + 1);
+  assert_tr(TR_EINVAL, ccodec_reg_prepare(&rpb, &r));
+  r = small_reg();
+  reg_seal seal = {.owner = "n0", .first = 1, .last = 1};
+  r.seals = &seal;
+  r.nseals = 1;
+  assert_tr(0, ccodec_reg_prepare(&rpb, &r));
+  seal.proof_len = REG_PROOF_MAX + 1;
+  seal.proof = (const uint8_t *)small_ids; /* never read */
+  assert_tr(TR_EINVAL, ccodec_reg_prepare(&rpb, &r));
+  seal.proof_len = 0;
+  memset(seal.owner, 'o', sizeof(seal.owner));
+  assert_tr(TR_EINVAL, ccodec_reg_prepare(&rpb, &r));
+  r.seals = NULL;
   assert_tr(TR_EINVAL, ccodec_reg_prepare(&rpb, &r));
   r = small_reg();
   small_deltas[1].id[0] = '\0';
@@ -440,7 +473,7 @@ static void assert_swim_sane(const swim_msg *m) {
 }
 
 static void assert_reg_sane(const reg_msg *m) {
-  assert_true((unsigned)m->type <= REG_MSG_SET);
+  assert_true((unsigned)m->type <= REG_MSG_DIGEST_REPLY);
   size_t n = strnlen(m->sender, sizeof(m->sender));
   assert_true(n >= 1 && n <= TR_ID_MAX);
   for (uint32_t i = 0; i < m->ndeltas; i++) {
@@ -456,6 +489,11 @@ static void assert_reg_sane(const reg_msg *m) {
   for (uint32_t i = 0; i < m->nids; i++) {
     n = strnlen(m->ids[i], TR_ID_MAX + 1);
     assert_true(n >= 1 && n <= TR_ID_MAX);
+  }
+  for (uint32_t i = 0; i < m->nseals; i++) {
+    n = strnlen(m->seals[i].owner, TR_ID_MAX + 1);
+    assert_true(n >= 1 && n <= TR_ID_MAX);
+    assert_true(m->seals[i].proof_len <= REG_PROOF_MAX);
   }
 }
 
@@ -675,6 +713,22 @@ static void over_long_empty_and_nul_holding_strings_return_einval(void **st) {
     w_uint(&w, 15, 1);
     assert_tr(TR_EINVAL, reg_decode_copy(w.b, w.n, &rd, &s));
   }
+  /* A seal: its proof at most REG_PROOF_MAX bytes, once; an owner. */
+  static uint8_t big[REG_PROOF_MAX + 1];
+  for (int b = 0; b < 4; b++) {
+    w.n = 0;
+    pbw sub = {.n = 0};
+    if (b != 3) w_str(&sub, 1, "o");
+    w_uint(&sub, 3, 1);
+    w_uint(&sub, 4, 1);
+    w_bytes(&sub, 5, big, b == 1 ? sizeof(big) : sizeof(big) - 1);
+    if (b == 2) w_bytes(&sub, 5, big, 8);
+    w_uint(&w, 1, REG_MSG_DELTAS);
+    w_str(&w, 2, "s");
+    w_sub(&w, 6, &sub);
+    w_uint(&w, 15, 1);
+    assert_tr(b == 0 ? 0 : TR_EINVAL, reg_decode_copy(w.b, w.n, &rd, &s));
+  }
   ccodec_scratch_free(&s);
 }
 
@@ -751,7 +805,7 @@ static void wrong_types_counts_and_missing_fields_return_einval(void **st) {
 
   reg_msg rd;
   w.n = 0;
-  w_uint(&w, 1, REG_MSG_SET + 1);
+  w_uint(&w, 1, REG_MSG_DIGEST_REPLY + 1);
   w_str(&w, 2, "s");
   w_uint(&w, 15, 0);
   assert_tr(TR_EINVAL, reg_decode_copy(w.b, w.n, &rd, &s));

@@ -38,6 +38,7 @@ struct net {
   tnode nodes[MAX_NODES];
   int count;
   reg_config cfg;
+  bool trust; /* owners seal and relays are checked (fake_mac below) */
 };
 
 static bool up(net *n, int i) { return vnet_is_up(n->v, (uint32_t)i); }
@@ -88,6 +89,39 @@ static const reg_ops ops = {.send = on_send,
                             .changed = on_changed,
                             .conflict_lost = on_conflict_lost};
 
+/* A stand-in signature: FNV-1a over a key only `owner` holds and the data.
+ * A relayer cannot make one for data the owner never sealed. */
+static uint64_t fake_mac(const char *owner, const uint8_t *data, size_t len) {
+  uint64_t h = vnet_fnv1a(1469598103934665603ull, "key:", 4);
+  h = vnet_fnv1a(h, owner, strlen(owner));
+  return vnet_fnv1a(h, data, len);
+}
+
+static size_t on_sign(void *user, const uint8_t *data, size_t len,
+                      uint8_t *out, size_t cap) {
+  tnode *self = user;
+  if (cap < 8) return 0;
+  uint64_t mac = fake_mac(self->name, data, len);
+  memcpy(out, &mac, 8);
+  return 8;
+}
+
+static int on_verify(void *user, const char *owner, const uint8_t *data,
+                     size_t len, const uint8_t *proof, size_t proof_len,
+                     const char *from) {
+  (void)user;
+  (void)from;
+  uint64_t mac = fake_mac(owner, data, len);
+  return proof_len == 8 && memcmp(proof, &mac, 8) == 0 ? REG_PROOF_OK
+                                                       : REG_PROOF_BAD;
+}
+
+static const reg_ops ops_trusting = {.send = on_send,
+                                     .changed = on_changed,
+                                     .conflict_lost = on_conflict_lost,
+                                     .sign = on_sign,
+                                     .verify = on_verify};
+
 /* The releases node t owes for its lost conflicts, made once the registry
  * call that reported them has returned. */
 static void host_work(tnode *t, uint64_t now) {
@@ -131,15 +165,16 @@ static void node_start(net *n, int i, uint64_t epoch) {
   c.name = t->name;
   c.epoch = epoch;
   c.seed = vnet_node_seed(n->v, (uint32_t)i, epoch);
-  assert_tr(0, reg_new(&t->reg, &c, &ops, t));
+  assert_tr(0, reg_new(&t->reg, &c, n->trust ? &ops_trusting : &ops, t));
   vnet_set_up(n->v, (uint32_t)i, true);
 }
 
 /* Messages take 1 ms (loss and jitter are set by the tests that want
  * them); the clock starts at 1000. */
-static net *net_new(int count, uint64_t seed) {
+static net *net_new_as(int count, uint64_t seed, bool trust) {
   net *n = calloc(1, sizeof(*n));
   assert_non_null(n);
+  n->trust = trust;
   vnet_config vc = {.nodes = (uint32_t)count, .seed = seed, .start_ms = 1000};
   assert_tr(0, vnet_new(&n->v, &vc, &net_ops, n));
   n->count = count;
@@ -151,6 +186,10 @@ static net *net_new(int count, uint64_t seed) {
     node_start(n, i, 100 + (uint64_t)i);
   }
   return n;
+}
+
+static net *net_new(int count, uint64_t seed) {
+  return net_new_as(count, seed, false);
 }
 
 static void net_free(net *n) {
@@ -221,6 +260,115 @@ static reg_stats stats(net *n, int i) {
   reg_stats st;
   reg_get_stats(n->nodes[i].reg, &st);
   return st;
+}
+
+/* ---- crafted messages --------------------------------------------------- */
+
+static int delta_order(const void *a, const void *b) {
+  const reg_delta *x = a, *y = b;
+  int c = strcmp(x->owner, y->owner);
+  if (c) return c;
+  if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+  return x->version < y->version ? -1 : x->version > y->version;
+}
+
+typedef struct crafted {
+  reg_seal seals[16];
+  uint8_t proofs[16][8];
+  uint32_t nseals;
+} crafted;
+
+/* Seals for ds[0..nd): one per run of consecutive versions of one owner
+ * and epoch, signed as the owner would (fake_mac) when `sign`. */
+static void seal_all(crafted *c, const reg_delta *ds, uint32_t nd,
+                     bool sign) {
+  reg_delta sorted[16];
+  assert_true(nd <= 16);
+  memcpy(sorted, ds, nd * sizeof(*ds));
+  qsort(sorted, nd, sizeof(*sorted), delta_order);
+  c->nseals = 0;
+  for (uint32_t i = 0; i < nd;) {
+    uint32_t j = i + 1;
+    while (j < nd && strcmp(sorted[j].owner, sorted[i].owner) == 0 &&
+           sorted[j].epoch == sorted[i].epoch &&
+           sorted[j].version == sorted[j - 1].version + 1)
+      j++;
+    reg_seal *s = &c->seals[c->nseals];
+    memset(s, 0, sizeof(*s));
+    strcpy(s->owner, sorted[i].owner);
+    s->epoch = sorted[i].epoch;
+    s->first = sorted[i].version;
+    s->last = sorted[j - 1].version;
+    if (sign) {
+      const reg_delta *run[16];
+      for (uint32_t k = i; k < j; k++) run[k - i] = &sorted[k];
+      uint8_t buf[8192];
+      assert_true(reg_seal_bytes_max(j - i) <= sizeof(buf));
+      size_t len = reg_seal_bytes(s, run, buf);
+      uint64_t mac = fake_mac(s->owner, buf, len);
+      memcpy(c->proofs[c->nseals], &mac, 8);
+      s->proof = c->proofs[c->nseals];
+      s->proof_len = 8;
+    }
+    c->nseals++;
+    i = j;
+  }
+}
+
+/* Hands node `to` the deltas ds[0..nd) in one DELTAS message from peer
+ * `from`, sealed (and signed by their owners when `sign`). */
+static void deliver(net *n, int to, const char *from, const reg_delta *ds,
+                    uint32_t nd, bool sign) {
+  crafted c;
+  seal_all(&c, ds, nd, sign);
+  reg_msg m = {.type = REG_MSG_DELTAS,
+               .deltas = ds,
+               .ndeltas = nd,
+               .seals = c.seals,
+               .nseals = c.nseals};
+  strcpy(m.sender, from);
+  reg_receive(n->nodes[to].reg, from, &m, now_of(n));
+}
+
+/* A delta of owner node i (its epoch) at version v. */
+static reg_delta delta_of(net *n, int i, uint64_t v, const char *id,
+                          bool removed) {
+  reg_delta d;
+  memset(&d, 0, sizeof(d));
+  strcpy(d.owner, n->nodes[i].name);
+  d.epoch = n->nodes[i].epoch;
+  d.version = v;
+  strcpy(d.id, id);
+  d.removed = removed;
+  return d;
+}
+
+/* Hands node `to` a SET of `owner` (epoch, version) from peer `from`. */
+static void deliver_set(net *n, int to, const char *from, const char *owner,
+                        uint64_t epoch, uint64_t version,
+                        const char *const *ids, uint32_t nids) {
+  reg_digest dg = {.epoch = epoch, .version = version};
+  strcpy(dg.owner, owner);
+  reg_msg set = {.type = REG_MSG_SET, .digests = &dg, .ndigests = 1,
+                 .ids = ids, .nids = nids};
+  strcpy(set.sender, from);
+  reg_receive(n->nodes[to].reg, from, &set, now_of(n));
+}
+
+/* The messages from node `from` to node `to` of one type still queued on
+ * the network, oldest first; returns how many (up to max). */
+static int queued(net *n, uint32_t from, uint32_t to, reg_msg_type type,
+                  const vnet_cluster_msg **out, int max) {
+  const vnet_msg *all[64];
+  size_t total = vnet_queued(n->v, all, 64);
+  assert_true(total <= 64);
+  int k = 0;
+  for (size_t i = 0; i < total && k < max; i++) {
+    const vnet_cluster_msg *m = (const vnet_cluster_msg *)all[i];
+    if (m->hdr.from == from && m->hdr.to == to && m->reg.type == type)
+      out[k++] = m;
+  }
+  return k;
 }
 
 /* Expected state of the 100-node test: id -> owner, with counts. */
@@ -389,10 +537,8 @@ static void owner_restart_drops_old_entries_and_accepts_new_ones(
   reg_delta old = {.epoch = old_epoch, .version = 3};
   strcpy(old.owner, "n3");
   strcpy(old.id, "zombie");
-  reg_msg m = {.type = REG_MSG_DELTAS, .deltas = &old, .ndeltas = 1};
-  strcpy(m.sender, "n1");
   reg_stats before = stats(n, 0);
-  reg_receive(n->nodes[0].reg, "n1", &m, now_of(n));
+  deliver(n, 0, "n1", &old, 1, false);
   assert_int_equal(before.rejected_owner + 1, stats(n, 0).rejected_owner);
   assert_null(reg_lookup(n->nodes[0].reg, "zombie"));
 
@@ -534,94 +680,94 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   registry *r0 = n->nodes[0].reg;
   assert_tr(0, reg_claim(r0, "mine", now_of(n)));
   uint64_t e2 = n->nodes[2].epoch;
-  reg_delta d = {.epoch = e2, .version = 1};
-  strcpy(d.owner, "n2");
-  strcpy(d.id, "forged");
-  reg_msg m = {.type = REG_MSG_DELTAS, .deltas = &d, .ndeltas = 1};
+  reg_delta d = delta_of(n, 2, 1, "forged", false);
 
   /* Sender field is not the authenticated peer. */
+  reg_msg m = {.type = REG_MSG_DELTAS, .deltas = &d, .ndeltas = 1};
   strcpy(m.sender, "n2");
   reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(1, stats(n, 0).rejected_sender);
   assert_null(reg_lookup(r0, "forged"));
 
-  /* A relay for n2 in an epoch n2 is not up in. */
+  /* A delta under no seal; a seal missing one of its deltas. */
   strcpy(m.sender, "n1");
+  reg_receive(r0, "n1", &m, now_of(n));
+  assert_int_equal(1, stats(n, 0).rejected_malformed);
+  crafted c;
+  seal_all(&c, &d, 1, false);
+  c.seals[0].last = 2;
+  m.seals = c.seals;
+  m.nseals = 1;
+  reg_receive(r0, "n1", &m, now_of(n));
+  assert_int_equal(3, stats(n, 0).rejected_malformed); /* seal and delta */
+  assert_null(reg_lookup(r0, "forged"));
+
+  /* A relay for n2 in an epoch n2 is not up in. */
   d.epoch = e2 + 1;
-  reg_receive(r0, "n1", &m, now_of(n));
+  deliver(n, 0, "n1", &d, 1, false);
   d.epoch = e2 - 1;
-  reg_receive(r0, "n1", &m, now_of(n));
+  deliver(n, 0, "n1", &d, 1, false);
   assert_int_equal(2, stats(n, 0).rejected_owner);
   assert_null(reg_lookup(r0, "forged"));
 
   /* For a node that is not a member at all. */
   strcpy(d.owner, "n9");
   d.epoch = 1;
-  reg_receive(r0, "n1", &m, now_of(n));
+  deliver(n, 0, "n1", &d, 1, false);
   assert_int_equal(3, stats(n, 0).rejected_owner);
 
   /* Claims about the receiver's own set, by delta and by SET. */
-  strcpy(d.owner, "n0");
-  d.epoch = n->nodes[0].epoch;
-  d.version = 2;
-  d.removed = 1;
-  strcpy(d.id, "mine");
-  reg_receive(r0, "n1", &m, now_of(n));
+  d = delta_of(n, 0, 2, "mine", true);
+  deliver(n, 0, "n1", &d, 1, false);
   assert_int_equal(1, stats(n, 0).rejected_self);
   assert_string_equal("n0", reg_lookup(r0, "mine"));
-  reg_digest dg = {.epoch = n->nodes[0].epoch, .version = 9};
-  strcpy(dg.owner, "n0");
-  const char *none[1] = {"other"};
-  reg_msg set = {.type = REG_MSG_SET, .digests = &dg, .ndigests = 1,
-                 .ids = none, .nids = 1};
-  strcpy(set.sender, "n1");
-  reg_receive(r0, "n1", &set, now_of(n));
+  const char *other[1] = {"other"};
+  deliver_set(n, 0, "n1", "n0", n->nodes[0].epoch, 9, other, 1);
   assert_int_equal(2, stats(n, 0).rejected_self);
   assert_string_equal("n0", reg_lookup(r0, "mine"));
   assert_null(reg_lookup(r0, "other"));
 
   /* A digest saying n0's own set is newer than n0's: no pull. */
   reg_stats before = stats(n, 0);
+  reg_digest dg = {.epoch = n->nodes[0].epoch, .version = 9};
+  strcpy(dg.owner, "n0");
   reg_msg dig = {.type = REG_MSG_DIGEST, .digests = &dg, .ndigests = 1};
   strcpy(dig.sender, "n1");
   reg_receive(r0, "n1", &dig, now_of(n));
   assert_int_equal(3, stats(n, 0).rejected_self);
   assert_int_equal(before.pulls, stats(n, 0).pulls);
 
-  /* A SET for n2 in a wrong epoch. */
-  strcpy(dg.owner, "n2");
-  dg.epoch = e2 + 7;
-  reg_receive(r0, "n1", &set, now_of(n));
+  /* A SET for n2 from anyone but n2; from n2 in a wrong epoch. */
+  deliver_set(n, 0, "n1", "n2", e2, 5, other, 1);
+  assert_int_equal(1, stats(n, 0).rejected_proof);
+  deliver_set(n, 0, "n2", "n2", e2 + 7, 5, other, 1);
   assert_int_equal(4, stats(n, 0).rejected_owner);
   assert_null(reg_lookup(r0, "other"));
 
   /* Malformed: an unterminated owner, an empty id, an unknown type. */
+  d = delta_of(n, 2, 1, "x", false);
   memset(d.owner, 'z', sizeof(d.owner));
+  m.seals = NULL;
+  m.nseals = 0;
   reg_receive(r0, "n1", &m, now_of(n));
-  strcpy(d.owner, "n2");
-  d.id[0] = '\0';
-  reg_receive(r0, "n1", &m, now_of(n));
+  d = delta_of(n, 2, 1, "", false);
+  deliver(n, 0, "n1", &d, 1, false); /* its seal then misses it too */
   reg_msg bad = {.type = (reg_msg_type)42};
   strcpy(bad.sender, "n1");
   reg_receive(r0, "n1", &bad, now_of(n));
-  assert_int_equal(3, stats(n, 0).rejected_malformed);
+  assert_int_equal(3 + 1 + 2 + 1, stats(n, 0).rejected_malformed);
 
-  /* The control: the same delta, correct, relayed by n1, is applied. */
-  d.epoch = e2;
-  d.version = 1;
-  d.removed = 0;
-  strcpy(d.id, "genuine");
-  reg_receive(r0, "n1", &m, now_of(n));
+  /* The control: the same delta, correct, relayed by n1, is applied (no
+   * seal is checked here: this registry was given no verify). */
+  d = delta_of(n, 2, 1, "genuine", false);
+  deliver(n, 0, "n1", &d, 1, false);
   assert_string_equal("n2", reg_lookup(r0, "genuine"));
-  /* And a SET for n2 that is not newer changes nothing. */
-  dg.epoch = e2;
-  dg.version = 1;
-  reg_receive(r0, "n1", &set, now_of(n));
+  /* And a SET from n2 that is not newer changes nothing. */
+  deliver_set(n, 0, "n2", "n2", e2, 1, other, 1);
   assert_null(reg_lookup(r0, "other"));
   assert_string_equal("n2", reg_lookup(r0, "genuine"));
   /* A newer one replaces the whole set. */
-  dg.version = 2;
-  reg_receive(r0, "n1", &set, now_of(n));
+  deliver_set(n, 0, "n2", "n2", e2, 2, other, 1);
   assert_string_equal("n2", reg_lookup(r0, "other"));
   assert_null(reg_lookup(r0, "genuine"));
   reg_stats st = stats(n, 0);
@@ -630,6 +776,89 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   assert_int_equal(1, st.rejected_sender);
   assert_int_equal(4, st.rejected_owner);
   assert_int_equal(3, st.rejected_self);
+  assert_int_equal(1, st.rejected_proof);
+  net_free(n);
+}
+
+/* An owner speaks only for its set: relayed batches need its seal, SETs
+ * come only from it, and others' digests move nothing it is believed to
+ * be at. n1 lies about n2 to n0. */
+static void only_the_owner_speaks_for_its_set(void **state) {
+  (void)state;
+  net *n = net_new_as(3, 21, true);
+  full_membership(n);
+  vnet_run(n->v, 200);
+  registry *r0 = n->nodes[0].reg;
+  assert_tr(0, reg_claim(n->nodes[2].reg, "real", now_of(n)));
+  resolves w = {"real", "n2"};
+  assert_true(vnet_run_until(n->v, all_resolve, &w, 10 * GOSSIP) !=
+              UINT64_MAX);
+  uint64_t e2 = 0, v2 = 0;
+  assert_true(reg_owner_state(r0, "n2", &e2, &v2));
+  assert_int_equal(1, v2);
+  /* Only n2 signed (its own batch); n0 got it first-hand: no check. */
+  assert_int_equal(1, stats(n, 2).signs);
+  assert_int_equal(0, stats(n, 0).verifies);
+  vnet_clear(n->v);
+
+  /* n1 relays batches for n2 it made up: unsealed, then "sealed" with a
+   * proof that is not n2's. Refused, counted; after the failed check n1's
+   * seals go unchecked for a while. */
+  reg_delta d[2] = {delta_of(n, 2, 2, "real", true),
+                    delta_of(n, 2, 3, "stolen", false)};
+  deliver(n, 0, "n1", d, 2, false);
+  assert_int_equal(2, stats(n, 0).rejected_proof);
+  assert_int_equal(0, stats(n, 0).verifies);
+  crafted c;
+  seal_all(&c, d, 2, true);
+  c.proofs[0][3] ^= 1;
+  reg_msg m = {.type = REG_MSG_DELTAS, .deltas = d, .ndeltas = 2,
+               .seals = c.seals, .nseals = 1};
+  strcpy(m.sender, "n1");
+  reg_receive(r0, "n1", &m, now_of(n));
+  assert_int_equal(4, stats(n, 0).rejected_proof);
+  assert_int_equal(1, stats(n, 0).verifies);
+  assert_int_equal(1, stats(n, 0).proof_failures);
+  /* Even n2's real seal, relayed by n1 now, is not checked. */
+  deliver(n, 0, "n1", d, 2, true);
+  assert_int_equal(6, stats(n, 0).rejected_proof);
+  assert_int_equal(1, stats(n, 0).proofs_ignored);
+  assert_int_equal(1, stats(n, 0).verifies);
+  assert_string_equal("n2", reg_lookup(r0, "real"));
+  assert_null(reg_lookup(r0, "stolen"));
+
+  /* A SET for n2, empty at 2^62, from n1: refused. A digest from n1
+   * saying it holds n2 at 2^62: n0 asks n2 (not n1), and what n0 believes
+   * of n2 does not move. */
+  deliver_set(n, 0, "n1", "n2", e2, 1ull << 62, NULL, 0);
+  assert_int_equal(7, stats(n, 0).rejected_proof);
+  assert_string_equal("n2", reg_lookup(r0, "real"));
+  reg_digest dg = {.epoch = e2, .version = 1ull << 62};
+  strcpy(dg.owner, "n2");
+  reg_msg dig = {.type = REG_MSG_DIGEST, .digests = &dg, .ndigests = 1};
+  strcpy(dig.sender, "n1");
+  reg_receive(r0, "n1", &dig, now_of(n));
+  const vnet_cluster_msg *out[4];
+  assert_int_equal(1, queued(n, 0, 2, REG_MSG_PULL, out, 4));
+  assert_int_equal(0, queued(n, 0, 1, REG_MSG_PULL, out, 4));
+  assert_true(reg_owner_state(r0, "n2", NULL, &v2));
+  assert_int_equal(1, v2);
+
+  /* n2 goes on: its next changes apply everywhere as usual (its versions
+   * were not inflated), and after the penalty n2's real seal relayed by
+   * n1 is checked and believed. */
+  vnet_run(n->v, REG_PROOF_PENALTY_MS);
+  assert_tr(0, reg_claim(n->nodes[2].reg, "next", now_of(n)));
+  resolves wn = {"next", "n2"};
+  assert_true(vnet_run_until(n->v, all_resolve, &wn, 10 * GOSSIP) !=
+              UINT64_MAX);
+  assert_true(reg_owner_state(r0, "n2", NULL, &v2));
+  assert_int_equal(2, v2);
+  reg_delta more = delta_of(n, 2, 3, "relayed", false);
+  deliver(n, 0, "n1", &more, 1, true);
+  assert_string_equal("n2", reg_lookup(r0, "relayed"));
+  assert_int_equal(2, stats(n, 0).verifies);
+  assert_int_equal(1, stats(n, 0).proof_failures);
   net_free(n);
 }
 
@@ -642,15 +871,10 @@ static void loser_is_told_once_however_many_winners_appear(void **state) {
   registry *r2 = n->nodes[2].reg;
   assert_tr(0, reg_claim(r2, "z", now_of(n)));
   uint64_t changed0 = n->nodes[2].nchanged;
-  reg_delta d = {.version = 1};
-  strcpy(d.id, "z");
-  reg_msg m = {.type = REG_MSG_DELTAS, .deltas = &d, .ndeltas = 1};
   const char *claimants[2] = {"n1", "n0"};
   for (int k = 0; k < 2; k++) {
-    strcpy(d.owner, claimants[k]);
-    d.epoch = n->nodes[1 - k].epoch;
-    strcpy(m.sender, claimants[k]);
-    reg_receive(r2, claimants[k], &m, now_of(n));
+    reg_delta d = delta_of(n, 1 - k, 1, "z", false);
+    deliver(n, 2, claimants[k], &d, 1, false);
     assert_string_equal(claimants[k], reg_lookup(r2, "z"));
     assert_int_equal(changed0 + 1 + (uint64_t)k, n->nodes[2].nchanged);
     assert_int_equal(1, n->nodes[2].nlost);
@@ -674,23 +898,7 @@ static void loser_is_told_once_however_many_winners_appear(void **state) {
   net_free(n);
 }
 
-/* The messages from node `from` to node `to` of one type still queued on
- * the network, oldest first; returns how many (up to max). */
-static int queued(net *n, uint32_t from, uint32_t to, reg_msg_type type,
-                  const vnet_cluster_msg **out, int max) {
-  const vnet_msg *all[64];
-  size_t total = vnet_queued(n->v, all, 64);
-  assert_true(total <= 64);
-  int k = 0;
-  for (size_t i = 0; i < total && k < max; i++) {
-    const vnet_cluster_msg *m = (const vnet_cluster_msg *)all[i];
-    if (m->hdr.from == from && m->hdr.to == to && m->reg.type == type)
-      out[k++] = m;
-  }
-  return k;
-}
-
-static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender(
+static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_owner(
     void **state) {
   (void)state;
   net *n = net_new(3, 12);
@@ -700,65 +908,54 @@ static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender(
    * drop those pulls, this test looks at gap pulls. */
   uint64_t pulls0 = stats(n, 0).pulls;
   vnet_clear(n->v);
-  reg_delta d[3];
-  memset(d, 0, sizeof(d));
   const char *ids[3] = {"c", "a", "b"};
   const uint64_t versions[3] = {3, 1, 2};
-  for (int k = 0; k < 3; k++) {
-    strcpy(d[k].owner, "n1");
-    d[k].epoch = n->nodes[1].epoch;
-    d[k].version = versions[k];
-    strcpy(d[k].id, ids[k]);
-  }
+  reg_delta d[3];
+  for (int k = 0; k < 3; k++) d[k] = delta_of(n, 1, versions[k], ids[k], false);
   /* Relayed by n2, out of order in one message: all three apply. */
-  reg_msg m = {.type = REG_MSG_DELTAS, .deltas = d, .ndeltas = 3};
-  strcpy(m.sender, "n2");
-  reg_receive(r0, "n2", &m, now_of(n));
+  deliver(n, 0, "n2", d, 3, false);
   assert_int_equal(3, stats(n, 0).deltas_applied);
   assert_int_equal(pulls0, stats(n, 0).pulls);
   assert_int_equal(3, reg_count(r0));
 
   /* Version 5 without 4: a gap. Nothing applies; n1's set is pulled from
-   * n2, which sent it, with the version held. */
-  d[0].version = 5;
-  strcpy(d[0].id, "e");
-  m.ndeltas = 1;
-  reg_receive(r0, "n2", &m, now_of(n));
+   * n1 itself, with the version held. */
+  d[0] = delta_of(n, 1, 5, "e", false);
+  deliver(n, 0, "n2", d, 1, false);
   assert_null(reg_lookup(r0, "e"));
   const vnet_cluster_msg *out[4];
-  assert_int_equal(1, queued(n, 0, 2, REG_MSG_PULL, out, 4));
+  assert_int_equal(0, queued(n, 0, 2, REG_MSG_PULL, out, 4));
+  assert_int_equal(1, queued(n, 0, 1, REG_MSG_PULL, out, 4));
   assert_int_equal(1, out[0]->reg.ndigests);
   assert_string_equal("n1", out[0]->reg.digests[0].owner);
   assert_int_equal(n->nodes[1].epoch, out[0]->reg.digests[0].epoch);
   assert_int_equal(3, out[0]->reg.digests[0].version);
   /* Another gap at once asks no more; a duplicate is ignored quietly. */
-  d[0].version = 6;
-  reg_receive(r0, "n2", &m, now_of(n) + 10);
-  d[0].version = 2;
-  reg_receive(r0, "n2", &m, now_of(n) + 10);
-  assert_int_equal(1, queued(n, 0, 2, REG_MSG_PULL, out, 4));
+  vnet_set_clock(n->v, now_of(n) + 10);
+  d[0] = delta_of(n, 1, 6, "f", false);
+  deliver(n, 0, "n2", d, 1, false);
+  d[0] = delta_of(n, 1, 2, "b", false);
+  deliver(n, 0, "n2", d, 1, false);
+  assert_int_equal(1, queued(n, 0, 1, REG_MSG_PULL, out, 4));
   assert_int_equal(pulls0 + 1, stats(n, 0).pulls);
   /* After the pull retry interval (4 gossip intervals) it asks again. */
-  d[0].version = 7;
-  reg_receive(r0, "n2", &m, now_of(n) + 4 * GOSSIP);
-  assert_int_equal(2, queued(n, 0, 2, REG_MSG_PULL, out, 4));
+  vnet_set_clock(n->v, now_of(n) + 4 * GOSSIP);
+  d[0] = delta_of(n, 1, 7, "g", false);
+  deliver(n, 0, "n2", d, 1, false);
+  assert_int_equal(2, queued(n, 0, 1, REG_MSG_PULL, out, 4));
   reg_stats st = stats(n, 0);
   assert_int_equal(3, st.deltas_applied);
   assert_int_equal(0, st.rejected_owner + st.rejected_self +
                           st.rejected_sender + st.rejected_malformed);
 
-  /* The SET answering it (version 7) replaces the set and ends the gap:
-   * version 8 applies. */
-  reg_digest dg = {.epoch = n->nodes[1].epoch, .version = 7};
-  strcpy(dg.owner, "n1");
+  /* n1's SET answering it (version 7) replaces the set and ends the gap:
+   * version 8 applies. The same SET relayed by n2 would not count. */
   const char *set_ids[2] = {"a", "g"};
-  reg_msg set = {.type = REG_MSG_SET, .digests = &dg, .ndigests = 1,
-                 .ids = set_ids, .nids = 2};
-  strcpy(set.sender, "n2");
-  reg_receive(r0, "n2", &set, now_of(n) + 4 * GOSSIP);
-  d[0].version = 8;
-  strcpy(d[0].id, "h");
-  reg_receive(r0, "n2", &m, now_of(n) + 4 * GOSSIP);
+  deliver_set(n, 0, "n2", "n1", n->nodes[1].epoch, 7, set_ids, 2);
+  assert_int_equal(1, stats(n, 0).rejected_proof);
+  deliver_set(n, 0, "n1", "n1", n->nodes[1].epoch, 7, set_ids, 2);
+  d[0] = delta_of(n, 1, 8, "h", false);
+  deliver(n, 0, "n2", d, 1, false);
   assert_string_equal("n1", reg_lookup(r0, "h"));
   assert_string_equal("n1", reg_lookup(r0, "g"));
   assert_null(reg_lookup(r0, "b"));
@@ -767,8 +964,8 @@ static void deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender(
 }
 
 /* n0 holds n0 at 2, n1 at 1 and n2 at 0. A digest from n1 saying n0 0,
- * n1 1, n2 1: n0 answers with n0's set and pulls n2's. */
-static void digest_is_answered_with_sets_where_newer_and_pulls_where_older(
+ * n1 1, n2 1: n0 answers with n0's set and pulls n2's from n2. */
+static void digest_is_answered_with_own_set_and_pulls_from_owners(
     void **state) {
   (void)state;
   net *n = net_new(3, 13);
@@ -810,20 +1007,35 @@ static void digest_is_answered_with_sets_where_newer_and_pulls_where_older(
     a2 |= strcmp(set->ids[i], "a2") == 0;
   }
   assert_true(a1 && a2);
-  assert_int_equal(1, queued(n, 0, 1, REG_MSG_PULL, out, 4));
+  assert_int_equal(0, queued(n, 0, 1, REG_MSG_PULL, out, 4));
+  assert_int_equal(1, queued(n, 0, 2, REG_MSG_PULL, out, 4));
   assert_int_equal(1, out[0]->reg.ndigests);
   assert_string_equal("n2", out[0]->reg.digests[0].owner);
   assert_int_equal(0, out[0]->reg.digests[0].version);
   assert_int_equal(2, (int)vnet_queued(n->v, NULL, 0));
 
-  /* A PULL is answered only for what is held newer, never the asker's own
-   * set. */
+  /* n0 now holds n2 at 1; n1 says 0: n0 cannot send n2's set, so it
+   * answers with its own digest, for n1 to ask n2. A reply is not
+   * answered. */
+  reg_delta c1 = delta_of(n, 2, 1, "c1", false);
+  deliver(n, 0, "n2", &c1, 1, false);
   vnet_clear(n->v);
+  dg[0].version = 2;
+  dg[2].version = 0;
+  m.ndigests = 3;
+  reg_receive(r0, "n1", &m, now_of(n));
+  assert_int_equal(1, queued(n, 0, 1, REG_MSG_DIGEST_REPLY, out, 4));
+  assert_int_equal(1, (int)vnet_queued(n->v, NULL, 0));
+  vnet_clear(n->v);
+  m.type = REG_MSG_DIGEST_REPLY;
+  reg_receive(r0, "n1", &m, now_of(n));
+  assert_int_equal(0, (int)vnet_queued(n->v, NULL, 0));
+
+  /* A PULL is answered only for this node's own set, when held newer. */
   dg[0].version = 0; /* n0: held 2, newer */
   dg[1].version = 0; /* n1: the asker itself */
-  dg[2].version = 0; /* n2: held 0, not newer */
+  dg[2].version = 0; /* n2: held 1, newer, but not n0's to send */
   m.type = REG_MSG_PULL;
-  m.ndigests = 3;
   reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(1, queued(n, 0, 1, REG_MSG_SET, out, 4));
   assert_string_equal("n0", out[0]->reg.digests[0].owner);
@@ -836,18 +1048,21 @@ static void deadline_is_exact_and_nothing_happens_before_it(void **state) {
   net *n = net_new(2, 9);
   registry *r0 = n->nodes[0].reg;
   assert_int_equal(UINT64_MAX, reg_next_deadline(r0));
-  /* Alone: a claim waits, no timer runs. */
+  /* Alone: a claim is not gossiped (whoever comes up pulls the set), no
+   * timer runs. */
   assert_tr(0, reg_claim(r0, "early", now_of(n)));
   assert_int_equal(UINT64_MAX, reg_next_deadline(r0));
   reg_tick(r0, now_of(n) + 100000);
   assert_int_equal(0, sends(n));
 
-  /* The first peer: the queued delta goes at once, a sync one gossip
-   * interval later. */
+  /* The first peer: a sync one gossip interval later. */
   tell_up(n, 0, 1);
   tell_up(n, 1, 0);
   /* Each asked the other for its set on seeing it up. */
   assert_int_equal(2, sends(n));
+  assert_int_equal(now_of(n) + GOSSIP, reg_next_deadline(r0));
+  /* A claim now is sealed and sent at once. */
+  assert_tr(0, reg_claim(r0, "second", now_of(n)));
   assert_int_equal(now_of(n), reg_next_deadline(r0));
   reg_tick(r0, now_of(n) - 1);
   assert_int_equal(2, sends(n));
@@ -867,7 +1082,7 @@ static void deadline_is_exact_and_nothing_happens_before_it(void **state) {
     assert_true(sends(n) > before); /* a deadline always does something */
     ticks[nticks++] = d - start;
   }
-  /* With one peer the delta rides one message per round: at +0 (above),
+  /* With one peer the batch rides one message per round: at +0 (above),
    * +50, +100, +150, the limit being 4. The first sync comes one gossip
    * interval after the peer, in the same tick as the second round, then
    * one every sync interval. */
@@ -1015,11 +1230,11 @@ int main(void) {
       cmocka_unit_test(
           partition_then_same_id_on_both_sides_resolves_to_strcmp_first),
       cmocka_unit_test(forged_messages_are_rejected_and_counted),
+      cmocka_unit_test(only_the_owner_speaks_for_its_set),
       cmocka_unit_test(loser_is_told_once_however_many_winners_appear),
       cmocka_unit_test(
-          deltas_apply_in_version_order_and_a_gap_pulls_from_the_sender),
-      cmocka_unit_test(
-          digest_is_answered_with_sets_where_newer_and_pulls_where_older),
+          deltas_apply_in_version_order_and_a_gap_pulls_from_the_owner),
+      cmocka_unit_test(digest_is_answered_with_own_set_and_pulls_from_owners),
       cmocka_unit_test(deadline_is_exact_and_nothing_happens_before_it),
       cmocka_unit_test(same_seed_gives_an_identical_trace),
       cmocka_unit_test(hundred_nodes_with_one_percent_loss_converge),

@@ -4,7 +4,9 @@
  * signer's certificate, DER]. Checking one verifies the certificate against
  * the CA (once per certificate: a small cache), that it is a node
  * certificate for the name given, and the signature. Sign transitions, not
- * messages: P-256 signing costs about a millisecond here. */
+ * messages: P-256 signing costs about a millisecond here. A short proof
+ * (tls_sign) is the signature alone, checked with the certificate of the
+ * signer's full proof. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,23 +46,35 @@ void tls_proof_cache_free(tls_proof_cache *c) {
   free(c);
 }
 
-int tls_prove(tls_config *cfg, const void *data, size_t len, uint8_t *out,
-              size_t cap, size_t *out_len) {
+/* [1-byte length][ECDSA signature over SHA-256(data)] into out; with the
+ * certificate after it when with_cert. */
+static int sign(tls_config *cfg, const void *data, size_t len, uint8_t *out,
+                size_t cap, size_t *out_len, bool with_cert) {
   const mbedtls_x509_crt *own = &cfg->cert;
   if (!own->raw.p || !mbedtls_pk_can_do(&cfg->key, MBEDTLS_PK_ECDSA))
     return TR_EINVAL;
   unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
-  size_t sig_len = 0;
+  size_t sig_len = 0, cert_len = with_cert ? own->raw.len : 0;
   if (mbedtls_sha256_ret(data, len, hash, 0) != 0 ||
       mbedtls_pk_sign(&cfg->key, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig,
                       &sig_len, mbedtls_ctr_drbg_random, &cfg->drbg) != 0)
     return TR_ETLS;
-  if (sig_len > 255 || 1 + sig_len + own->raw.len > cap) return TR_ETOOBIG;
+  if (sig_len > 255 || 1 + sig_len + cert_len > cap) return TR_ETOOBIG;
   out[0] = (uint8_t)sig_len;
   memcpy(out + 1, sig, sig_len);
-  memcpy(out + 1 + sig_len, own->raw.p, own->raw.len);
-  *out_len = 1 + sig_len + own->raw.len;
+  if (cert_len) memcpy(out + 1 + sig_len, own->raw.p, cert_len);
+  *out_len = 1 + sig_len + cert_len;
   return 0;
+}
+
+int tls_prove(tls_config *cfg, const void *data, size_t len, uint8_t *out,
+              size_t cap, size_t *out_len) {
+  return sign(cfg, data, len, out, cap, out_len, true);
+}
+
+int tls_sign(tls_config *cfg, const void *data, size_t len, uint8_t *out,
+             size_t cap, size_t *out_len) {
+  return sign(cfg, data, len, out, cap, out_len, false);
 }
 
 /* The certificate of a proof, parsed and judged once. NULL: unusable. */
@@ -89,15 +103,35 @@ static proof_cert *cert_of(tls_config *cfg, const uint8_t *der, size_t len) {
   return p->good ? p : NULL;
 }
 
-bool tls_proof_check(tls_config *cfg, const char *name, const void *data,
-                     size_t len, const uint8_t *proof, size_t proof_len) {
-  if (!cfg || !name || !proof || proof_len < 2) return false;
+/* The good node certificate of `name` in a tls_prove proof; NULL if none. */
+static proof_cert *proof_cert_of(tls_config *cfg, const char *name,
+                                 const uint8_t *proof, size_t proof_len) {
+  if (!cfg || !name || !proof || proof_len < 2) return NULL;
   size_t sig_len = proof[0];
-  if (sig_len == 0 || 1 + sig_len >= proof_len) return false;
+  if (sig_len == 0 || 1 + sig_len >= proof_len) return NULL;
   proof_cert *p = cert_of(cfg, proof + 1 + sig_len, proof_len - 1 - sig_len);
-  if (!p || !tls_crt_names(&p->crt, name)) return false;
+  return p && tls_crt_names(&p->crt, name) ? p : NULL;
+}
+
+static bool sig_ok(proof_cert *p, const void *data, size_t len,
+                   const uint8_t *sig, size_t sig_len) {
   unsigned char hash[32];
   return mbedtls_sha256_ret(data, len, hash, 0) == 0 &&
          mbedtls_pk_verify(&p->crt.pk, MBEDTLS_MD_SHA256, hash, sizeof(hash),
-                           proof + 1, sig_len) == 0;
+                           sig, sig_len) == 0;
+}
+
+bool tls_proof_check(tls_config *cfg, const char *name, const void *data,
+                     size_t len, const uint8_t *proof, size_t proof_len) {
+  proof_cert *p = proof_cert_of(cfg, name, proof, proof_len);
+  return p && sig_ok(p, data, len, proof + 1, proof[0]);
+}
+
+int tls_sign_check(tls_config *cfg, const char *name, const void *data,
+                   size_t len, const uint8_t *sig, size_t sig_len,
+                   const uint8_t *proof, size_t proof_len) {
+  proof_cert *p = proof_cert_of(cfg, name, proof, proof_len);
+  if (!p) return TR_ENOTFOUND;
+  if (!sig || sig_len < 2 || (size_t)sig[0] + 1 != sig_len) return TR_EINVAL;
+  return sig_ok(p, data, len, sig + 1, sig[0]) ? 0 : TR_EINVAL;
 }

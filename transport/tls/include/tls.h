@@ -165,6 +165,17 @@ int tls_prove(tls_config *, const void *data, size_t len, uint8_t *out,
  * cached (4096 at most). */
 bool tls_proof_check(tls_config *, const char *name, const void *data,
                      size_t len, const uint8_t *proof, size_t proof_len);
+/* The same signature without the certificate (about 72 bytes), for what a
+ * node says often once others hold its certificate: tls_sign_check checks
+ * it with the certificate of a proof of `name` (tls_prove's, already
+ * checked once: cached). 0; TR_ENOTFOUND when that proof holds no good
+ * node certificate for name; TR_EINVAL when the signature does not
+ * verify. */
+int tls_sign(tls_config *, const void *data, size_t len, uint8_t *out,
+             size_t cap, size_t *out_len);
+int tls_sign_check(tls_config *, const char *name, const void *data,
+                   size_t len, const uint8_t *sig, size_t sig_len,
+                   const uint8_t *proof, size_t proof_len);
 
 /* Client side: save the session after a handshake (full or resumed), to
  * offer it next time. *out is the caller's (tls_session_free). TR_EINVAL on
