@@ -176,6 +176,11 @@ typedef struct tr_node_config {
   uint32_t suspicion_mult;     /* suspicion = mult*log10(N)*interval [4] */
   uint32_t gossip_interval_ms; /* registry deltas go out this often [50] */
   uint32_t sync_interval_ms;   /* registry anti-entropy [5000] */
+
+  /* The cluster CA's certificate revocation list (PEM, `troupe cert
+   * revoke`); NULL: none. Peers whose certificate it lists are refused;
+   * tr_node_reload_tls re-reads it and closes their links at once. */
+  const char *crl_file;
 } tr_node_config;
 
 /* ---- node lifecycle ---------------------------------------------------- */
@@ -501,6 +506,10 @@ typedef struct tr_cluster_stats {
                                logged swim_proof_refused or
                                registry_proof_refused; the relayer's proofs
                                then go unchecked, refused, for 1 s) */
+  uint32_t crl_entries;     /* certificates the revocation list revokes */
+  int64_t crl_next_update;  /* its nextUpdate, unix seconds; 0: no list. A
+                               list past it still revokes what it lists
+                               (logged crl_expired): renew it */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node (*out untouched); writes at most out_size
@@ -558,7 +567,7 @@ TR_API int tr_node_peers(tr_node *,
 /* Refused peers and closed connections, by reason, since the node started
  * (a local node: all zero). The names ("untrusted", "timeout", ...) are
  * stable, for metrics labels; NULL past the last index. */
-#define TR_TLS_FAIL_REASONS 8
+#define TR_TLS_FAIL_REASONS 16
 #define TR_LINK_CLOSE_REASONS 16
 typedef struct tr_transport_stats {
   uint64_t tls_refused[TR_TLS_FAIL_REASONS];
@@ -577,8 +586,9 @@ TR_API int(tr_node_transport_stats)(tr_node *, tr_transport_stats *out);
 TR_API const char *tr_tls_fail_reason_name(int i);
 TR_API const char *tr_link_close_reason_name(int i);
 
-/* Reloads the CA, certificate and key from the files the node was created
- * with: connections made from now on use them; links already up stay up.
+/* Reloads the CA, certificate, key and revocation list from the files the
+ * node was created with: connections made from now on use them; links
+ * already up stay up, but for peers the new list revokes, closed at once.
  * On failure (the reason is logged) the old ones stay in use. TR_ESTATE for
  * a local node. Loop thread. */
 TR_API int tr_node_reload_tls(tr_node *);

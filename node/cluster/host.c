@@ -444,6 +444,7 @@ void host_maybe_free(cluster *c) {
   free(c->ca_file);
   free(c->cert_file);
   free(c->key_file);
+  free(c->crl_file);
   free(c->name);
   free(c);
 }
@@ -490,19 +491,32 @@ static int host_tls_load(cluster *c, tls_config **out) {
   if (rc != 0) return rc;
   tls_config_opts o = {.ca_file = c->ca_file,
                        .cert_file = c->cert_file,
-                       .key_file = c->key_file};
+                       .key_file = c->key_file,
+                       .crl_file = c->crl_file};
   rc = tls_config_new(out, &o, err, sizeof(err));
-  if (rc != 0)
+  if (rc != 0) {
     host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=%s detail=\"%s\"",
              tr_errname(rc), err);
-  return rc;
+    return rc;
+  }
+  tls_crl_info ci;
+  tls_config_crl_info(*out, &ci);
+  if (ci.loaded)
+    host_log(c, ci.expired ? TR_LOG_WARN : TR_LOG_INFO,
+             ci.expired ? "crl_expired" : "crl_loaded",
+             "file=%s entries=%u next_update=%lld", c->crl_file, ci.entries,
+             (long long)ci.next_update);
+  return 0;
 }
 
 static int host_tls(cluster *c, const tr_node_config *cfg) {
   c->ca_file = strdup(cfg->ca_file);
   c->cert_file = strdup(cfg->cert_file);
   c->key_file = strdup(cfg->key_file);
-  if (!c->ca_file || !c->cert_file || !c->key_file) return TR_ENOMEM;
+  c->crl_file = cfg->crl_file ? strdup(cfg->crl_file) : NULL;
+  if (!c->ca_file || !c->cert_file || !c->key_file ||
+      (cfg->crl_file && !c->crl_file))
+    return TR_ENOMEM;
   return host_tls_load(c, &c->tls);
 }
 
@@ -518,8 +532,9 @@ int cluster_reload_tls(cluster *c) {
   c->old_tls = old;
   c->old_tls[c->nold_tls++] = c->tls;
   c->tls = fresh;
-  link_mgr_set_tls(c->links, fresh);
-  host_log(c, TR_LOG_INFO, "tls_reloaded", "cert=%s", c->cert_file);
+  uint32_t revoked = link_mgr_set_tls(c->links, fresh);
+  host_log(c, TR_LOG_INFO, "tls_reloaded", "cert=%s crl=%s revoked_closed=%u",
+           c->cert_file, c->crl_file ? c->crl_file : "-", revoked);
   return 0;
 }
 

@@ -118,7 +118,7 @@ struct cluster {
   tls_config *tls;
   tls_config **old_tls; /* replaced by reloads; conns may still use them */
   size_t nold_tls;
-  char *ca_file, *cert_file, *key_file;
+  char *ca_file, *cert_file, *key_file, *crl_file; /* crl_file: NULL none */
   link_mgr *links;
   swim *swim;
   registry *reg;

@@ -62,6 +62,10 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
                    rs.rejected_malformed + rs.rejected_proof;
   out->stale_updates = rs.rejected_owner;
   out->remote_asks_pending = c->nrasks;
+  tls_crl_info ci;
+  tls_config_crl_info(c->tls, &ci);
+  out->crl_entries = ci.entries;
+  out->crl_next_update = ci.loaded ? ci.next_update : 0;
   out->registry_ids = reg_count(c->reg);
   out->alive = out->suspect = out->dead = out->left = 0;
   size_t total = swim_members(c->swim, NULL, 0);

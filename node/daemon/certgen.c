@@ -1,10 +1,12 @@
 /* certgen.c — ECDSA P-256 keys and X.509 v3 certificates written with
- * mbedTLS 2.28: a self-signed cluster CA, and node or client certificates
- * signed by it, with the extensions the TLS layer checks (see certgen.h). */
+ * mbedTLS 2.28: a self-signed cluster CA, node or client certificates
+ * signed by it, with the extensions the TLS layer checks, and the CA's
+ * revocation list (see certgen.h). */
 #include "certgen.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,9 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
@@ -385,6 +389,263 @@ out:
   mbedtls_x509_crt_free(&issuer);
   mbedtls_pk_free(&issuer_key);
   mbedtls_pk_free(&key);
+  cg_rng_free(&rng);
+  return rc;
+}
+
+/* ---- the revocation list ------------------------------------------------
+ * mbedTLS 2.28 parses CRLs but cannot write them, so the DER of RFC 5280
+ * section 5.1 is written here, back to front as asn1write does:
+ *   CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm,
+ *                                  signatureValue BIT STRING }
+ *   TBSCertList ::= SEQUENCE { version INTEGER 1 (v2), signature,
+ *       issuer Name, thisUpdate Time, nextUpdate Time,
+ *       revokedCertificates SEQUENCE OF SEQUENCE {
+ *           userCertificate INTEGER, revocationDate Time } OPTIONAL }
+ * No extensions: mbedTLS's verification needs none, and a list without
+ * entries leaves revokedCertificates out rather than writing it empty. */
+
+/* A serial is at most 20 bytes (RFC 5280 4.1.2.2); 64 leaves room for
+ * other CAs' habits. Both bounds keep the buffer sizes below far from
+ * overflowing. */
+#define CG_CRL_SERIAL_MAX 64
+#define CG_CRL_MAX_ENTRIES 1000000
+/* One entry's DER at most: 3 (SEQUENCE) + 2 + 64 (INTEGER) + 2 + 15. */
+#define CG_CRL_ENTRY_MAX 96
+/* The rest of the tbsCertList, beside the issuer name: version,
+ * algorithm, two times, the headers. */
+#define CG_CRL_FIXED 128
+
+/* RFC 5280 5.1.2.4 and 4.1.2.5: UTCTime (two-digit year) for 1950 through
+ * 2049, GeneralizedTime otherwise; UTC, with seconds, ending in Z. mbedTLS
+ * reads years 0 to 9999 only. */
+static int cg_crl_time(time_t t, char out[32], int *tag) {
+  struct tm tm;
+  if (!gmtime_r(&t, &tm))
+    return TR_EINVAL;
+  long year = (long)tm.tm_year + 1900;
+  if (year < 0 || year > 9999)
+    return TR_EINVAL;
+  int n;
+  if (year >= 1950 && year <= 2049) {
+    *tag = MBEDTLS_ASN1_UTC_TIME;
+    n = snprintf(out, 32, "%02ld%02d%02d%02d%02d%02dZ", year % 100,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  } else {
+    *tag = MBEDTLS_ASN1_GENERALIZED_TIME;
+    n = snprintf(out, 32, "%04ld%02d%02d%02d%02d%02dZ", year, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  }
+  return n == (*tag == MBEDTLS_ASN1_UTC_TIME ? 13 : 15) ? 0 : TR_EINVAL;
+}
+
+/* Times were checked with cg_crl_time before anything was written. */
+static int cg_write_crl_time(unsigned char **p, unsigned char *start,
+                             time_t t) {
+  char s[32];
+  int tag;
+  if (cg_crl_time(t, s, &tag) != 0)
+    return MBEDTLS_ERR_ASN1_INVALID_DATA;
+  return mbedtls_asn1_write_tagged_string(p, start, tag, s, strlen(s));
+}
+
+/* AlgorithmIdentifier of ecdsa-with-SHA256: the OID and no parameters at
+ * all (RFC 5758 3.2). mbedtls_asn1_write_algorithm_identifier would add a
+ * NULL, which strict parsers refuse for ECDSA. */
+static int cg_write_ecdsa_sha256(unsigned char **p, unsigned char *start) {
+  int ret;
+  size_t len = 0;
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(
+                                p, start, MBEDTLS_OID_ECDSA_SHA256,
+                                MBEDTLS_OID_SIZE(MBEDTLS_OID_ECDSA_SHA256)));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(
+                                p, start, MBEDTLS_ASN1_CONSTRUCTED |
+                                              MBEDTLS_ASN1_SEQUENCE));
+  return (int)len;
+}
+
+/* SEQUENCE { userCertificate INTEGER, revocationDate Time }. The serial's
+ * content bytes go in as they are: they must equal the certificate's for
+ * mbedtls_x509_crt_is_revoked, which compares bytes. */
+static int cg_write_crl_entry(unsigned char **p, unsigned char *start,
+                              const certgen_revoked *r) {
+  int ret;
+  size_t len = 0;
+  MBEDTLS_ASN1_CHK_ADD(len, cg_write_crl_time(p, start, r->when));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(p, start, r->serial,
+                                                          r->serial_len));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, r->serial_len));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(p, start,
+                                                   MBEDTLS_ASN1_INTEGER));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(
+                                p, start, MBEDTLS_ASN1_CONSTRUCTED |
+                                              MBEDTLS_ASN1_SEQUENCE));
+  return (int)len;
+}
+
+/* The issuer name is the CA certificate's subject DER, copied whole, so
+ * that it matches byte for byte whoever wrote the CA. */
+static int cg_write_tbs_crl(unsigned char **p, unsigned char *start,
+                            const mbedtls_x509_buf *issuer,
+                            const certgen_revoked *revoked, size_t n,
+                            time_t this_update, time_t next_update) {
+  int ret;
+  size_t len = 0;
+  if (n > 0) {
+    size_t list = 0;
+    for (size_t i = n; i-- > 0;)
+      MBEDTLS_ASN1_CHK_ADD(list, cg_write_crl_entry(p, start, &revoked[i]));
+    MBEDTLS_ASN1_CHK_ADD(list, mbedtls_asn1_write_len(p, start, list));
+    MBEDTLS_ASN1_CHK_ADD(list, mbedtls_asn1_write_tag(
+                                   p, start, MBEDTLS_ASN1_CONSTRUCTED |
+                                                 MBEDTLS_ASN1_SEQUENCE));
+    len += list;
+  }
+  MBEDTLS_ASN1_CHK_ADD(len, cg_write_crl_time(p, start, next_update));
+  MBEDTLS_ASN1_CHK_ADD(len, cg_write_crl_time(p, start, this_update));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(p, start, issuer->p,
+                                                          issuer->len));
+  MBEDTLS_ASN1_CHK_ADD(len, cg_write_ecdsa_sha256(p, start));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_int(p, start, 1)); /* v2 */
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(
+                                p, start, MBEDTLS_ASN1_CONSTRUCTED |
+                                              MBEDTLS_ASN1_SEQUENCE));
+  return (int)len;
+}
+
+/* CertificateList around the signed tbs: the algorithm once more (it must
+ * equal the one inside, mbedTLS checks) and the DER ECDSA signature as a
+ * BIT STRING with no unused bits. */
+static int cg_write_crl(unsigned char **p, unsigned char *start,
+                        const unsigned char *tbs, size_t tbs_len,
+                        const unsigned char *sig, size_t sig_len) {
+  int ret;
+  size_t len = 0;
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_bitstring(p, start, sig,
+                                                         sig_len * 8));
+  MBEDTLS_ASN1_CHK_ADD(len, cg_write_ecdsa_sha256(p, start));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(p, start, tbs,
+                                                          tbs_len));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
+  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(
+                                p, start, MBEDTLS_ASN1_CONSTRUCTED |
+                                              MBEDTLS_ASN1_SEQUENCE));
+  return (int)len;
+}
+
+int certgen_crl(const char *issuer_cert_pem, const char *issuer_key_pem,
+                const certgen_revoked *revoked, size_t n, time_t this_update,
+                time_t next_update, char **crl_pem) {
+  if (!crl_pem)
+    return TR_EINVAL;
+  *crl_pem = NULL;
+  if (!issuer_cert_pem || !issuer_key_pem || (n && !revoked) ||
+      n > CG_CRL_MAX_ENTRIES || next_update <= this_update)
+    return TR_EINVAL;
+  /* Everything that can be wrong with the input is found before any
+   * writing, so the writers below fail only for mbedTLS's reasons. */
+  char ts[32];
+  int tag;
+  if (cg_crl_time(this_update, ts, &tag) != 0 ||
+      cg_crl_time(next_update, ts, &tag) != 0)
+    return TR_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!revoked[i].serial || revoked[i].serial_len == 0 ||
+        revoked[i].serial_len > CG_CRL_SERIAL_MAX ||
+        cg_crl_time(revoked[i].when, ts, &tag) != 0)
+      return TR_EINVAL;
+
+  mbedtls_x509_crt issuer;
+  mbedtls_pk_context key;
+  cg_rng rng;
+  unsigned char *tbs_buf = NULL, *der_buf = NULL, *pem = NULL;
+  unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+  size_t sig_len = 0;
+  int ret = 0, rc = 0;
+
+  mbedtls_x509_crt_init(&issuer);
+  mbedtls_pk_init(&key);
+  if (cg_rng_init(&rng) != 0) {
+    ret = MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+    goto out;
+  }
+  ret = mbedtls_x509_crt_parse(&issuer, (const unsigned char *)issuer_cert_pem,
+                               strlen(issuer_cert_pem) + 1);
+  if (ret == 0)
+    ret = mbedtls_pk_parse_key(&key, (const unsigned char *)issuer_key_pem,
+                               strlen(issuer_key_pem) + 1, NULL, 0);
+  if (ret != 0) {
+    if (ret != MBEDTLS_ERR_X509_ALLOC_FAILED &&
+        ret != MBEDTLS_ERR_PK_ALLOC_FAILED)
+      rc = TR_EINVAL;
+    goto out;
+  }
+  /* Only a CA may sign a list, with its own ECDSA key, and only if its key
+   * usage allows CRLs: mbedTLS would otherwise mark the list untrusted,
+   * which fails verification of every certificate of this CA. */
+  if (!issuer.ca_istrue ||
+      mbedtls_x509_crt_check_key_usage(&issuer, MBEDTLS_X509_KU_CRL_SIGN) !=
+          0 ||
+      !mbedtls_pk_can_do(&key, MBEDTLS_PK_ECDSA) ||
+      mbedtls_pk_check_pair(&issuer.pk, &key) != 0) {
+    rc = TR_EINVAL;
+    goto out;
+  }
+
+  size_t tbs_cap = CG_CRL_FIXED + issuer.subject_raw.len +
+                   n * CG_CRL_ENTRY_MAX;
+  if (!(tbs_buf = malloc(tbs_cap))) {
+    ret = MBEDTLS_ERR_ASN1_ALLOC_FAILED;
+    goto out;
+  }
+  unsigned char *p = tbs_buf + tbs_cap;
+  if ((ret = cg_write_tbs_crl(&p, tbs_buf, &issuer.subject_raw, revoked, n,
+                              this_update, next_update)) < 0)
+    goto out;
+  size_t tbs_len = (size_t)ret;
+
+  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+  if ((ret = mbedtls_md(md, p, tbs_len, hash)) != 0 ||
+      (ret = mbedtls_pk_sign(&key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig,
+                             &sig_len, mbedtls_ctr_drbg_random,
+                             &rng.drbg)) != 0)
+    goto out;
+
+  size_t der_cap = tbs_len + sig_len + CG_CRL_FIXED;
+  if (!(der_buf = malloc(der_cap))) {
+    ret = MBEDTLS_ERR_ASN1_ALLOC_FAILED;
+    goto out;
+  }
+  unsigned char *d = der_buf + der_cap;
+  if ((ret = cg_write_crl(&d, der_buf, p, tbs_len, sig, sig_len)) < 0)
+    goto out;
+  size_t der_len = (size_t)ret;
+
+  /* Base64 is 4 bytes per 3, plus a newline per 64 and the two lines. */
+  size_t pem_cap = der_len / 3 * 4 + der_len / 48 + 128, olen = 0;
+  if (!(pem = malloc(pem_cap))) {
+    ret = MBEDTLS_ERR_ASN1_ALLOC_FAILED;
+    goto out;
+  }
+  if ((ret = mbedtls_pem_write_buffer("-----BEGIN X509 CRL-----\n",
+                                      "-----END X509 CRL-----\n", d, der_len,
+                                      pem, pem_cap, &olen)) != 0)
+    goto out;
+  *crl_pem = (char *)pem; /* NUL-terminated: olen counts the NUL */
+  pem = NULL;
+  ret = 0;
+
+out:
+  if (rc == 0 && ret != 0)
+    rc = ret;
+  free(pem);
+  free(der_buf);
+  free(tbs_buf);
+  mbedtls_pk_free(&key);
+  mbedtls_x509_crt_free(&issuer);
   cg_rng_free(&rng);
   return rc;
 }

@@ -30,4 +30,22 @@ int certgen_cert(const certgen_req *, const char *key_pem,
                  const char *issuer_cert_pem, const char *issuer_key_pem,
                  char **cert_pem);
 
+/* A revoked certificate: its serial number (the content bytes of the
+ * certificate's serialNumber INTEGER, as mbedtls_x509_crt.serial holds
+ * them) and when it was revoked. */
+typedef struct certgen_revoked {
+  const unsigned char *serial;
+  size_t serial_len;
+  time_t when;
+} certgen_revoked;
+
+/* A certificate revocation list (X.509 v2 CRL, PEM "X509 CRL") issued by
+ * the CA (issuer_cert_pem, issuer_key_pem), signed with ECDSA SHA-256,
+ * listing the n revoked certificates (n may be 0), valid from this_update
+ * to next_update. *crl_pem malloc'ed. 0, or an error (a negative mbedTLS
+ * code, or TR_EINVAL for bad arguments). */
+int certgen_crl(const char *issuer_cert_pem, const char *issuer_key_pem,
+                const certgen_revoked *revoked, size_t n, time_t this_update,
+                time_t next_update, char **crl_pem);
+
 #endif /* TR_CERTGEN_H */

@@ -1,7 +1,7 @@
-/* cmd_cert.c — `troupe cert ca|node|client`: the cluster's private CA and
- * the certificates signed by it (ECDSA P-256, through transport/tls's
- * certgen), written so that no file is overwritten by accident and a crash
- * never leaves half a key. */
+/* cmd_cert.c — `troupe cert ca|node|client|revoke|crl`: the cluster's
+ * private CA, the certificates signed by it (ECDSA P-256, through certgen)
+ * and its revocation list, written so that no file is overwritten by
+ * accident and a crash never leaves half a key or half a list. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,12 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/error.h>
+#include <mbedtls/md.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/x509_crl.h>
+#include <mbedtls/x509_crt.h>
 
+#include "cert_files.h"
 #include "certgen.h"
 #include "daemon.h"
 #include "troupe.h"
@@ -23,12 +30,14 @@
   "usage: troupe cert ca [--dir DIR] [--days N] [--force]\n"               \
   "       troupe cert node NAME [--dns NAME]... [--ip ADDR]... [flags]\n"  \
   "       troupe cert client NAME [--role operator|viewer] [--dns NAME]...\n" \
-  "                          [--ip ADDR]... [flags]\n"
+  "                          [--ip ADDR]... [flags]\n"                 \
+  "       troupe cert revoke NAME|--cert FILE [--dir DIR] [--days N]\n"   \
+  "       troupe cert crl [--dir DIR] [--days N]\n"
 
 static const char cert_usage[] =
     CERT_SYNOPSIS
     "\n"
-    "Makes the cluster's certificates (ECDSA P-256):\n"
+    "Makes the cluster's certificates (ECDSA P-256) and revocation list:\n"
     "  ca           DIR/ca.pem and DIR/ca.key, a self-signed CA [10 years]\n"
     "  node NAME    DIR/NAME.pem and DIR/NAME.key for the node named NAME\n"
     "               (CN and DNS name NAME, role node: server and client use;\n"
@@ -37,8 +46,17 @@ static const char cert_usage[] =
     "               only: it never links as a node) [825 days], with a role:\n"
     "               operator (every verb) or viewer (members, actors, stats,\n"
     "               health, sub: it may only read) [operator]\n"
-    "node and client certificates are signed with DIR/ca.pem and DIR/ca.key.\n"
-    "NAME is 1 to 64 of A-Z a-z 0-9 . _ - (not starting with . or -).\n"
+    "  revoke NAME  adds the serial number of DIR/NAME.pem (or of --cert\n"
+    "               FILE) to DIR/crl.pem, the CA's certificate revocation\n"
+    "               list, made if missing, and signs the list again; the\n"
+    "               entries in it are kept. The certificate must be this\n"
+    "               CA's (an expired one may be revoked too); one already\n"
+    "               listed is not an error [list valid 10 years]\n"
+    "  crl          signs DIR/crl.pem again with fresh dates, the same\n"
+    "               entries (an empty list if missing) [10 years]\n"
+    "node and client certificates and crl.pem are signed with DIR/ca.pem and\n"
+    "DIR/ca.key. NAME is 1 to 64 of A-Z a-z 0-9 . _ - (not starting with .\n"
+    "or -).\n"
     "\n"
     "flags:\n"
     "  --dir DIR     where the files are read and written [certs]\n"
@@ -46,45 +64,33 @@ static const char cert_usage[] =
     "  --dns NAME    one more DNS name in the certificate (repeatable)\n"
     "  --ip ADDR     an IPv4 or IPv6 address in the certificate (repeatable)\n"
     "  --role ROLE   client: operator or viewer [operator]\n"
-    "  --force       replace files that exist\n"
+    "  --cert FILE   revoke: the certificate to revoke (NAME may then be\n"
+    "                left out; if given, it must be the certificate's CN)\n"
+    "  --force       replace files that exist (not for revoke and crl: they\n"
+    "                always replace crl.pem, keeping its entries)\n"
     "\n"
     "Keys are written with mode 0600. Keep ca.key off the nodes: it is only\n"
-    "needed to make certificates.\n"
+    "needed to make certificates and the revocation list.\n"
+    "\n"
+    "Revocation: copy crl.pem to the nodes, which load it with --crl FILE\n"
+    "(TROUPE_CRL, config key crl) and read it again on SIGHUP; a node with\n"
+    "the list refuses the certificates in it. Renew the list (troupe cert\n"
+    "crl) before its --days run out: past that date it is expired, and\n"
+    "other tools that check lists (mbedTLS's and OpenSSL's verification)\n"
+    "then refuse every certificate of this CA.\n"
     "\n"
     "exit status: 0 written; 1 a file could not be written or a certificate\n"
-    "not made; 2 bad flags, a file that exists (without --force), or a\n"
-    "missing or unusable CA.\n";
+    "or list not made; 2 bad flags, a file that exists (without --force), a\n"
+    "missing or unusable CA, a certificate to revoke that is missing or not\n"
+    "this CA's, or a crl.pem that is not this CA's list.\n";
 
-#define CERT_NAME_MAX 64 /* a CN's upper bound (RFC 5280) */
-#define CERT_DAYS_MAX 36500
-#define CERT_CA_DAYS 3650
-#define CERT_LEAF_DAYS 825
-#define CERT_BACKDATE_S 3600 /* not-before = now - 1 h: clocks disagree */
-#define CERT_MAX_SANS 32
-#define CERT_CA_CN "troupe-ca"
-
-typedef enum { CERT_CA, CERT_NODE, CERT_CLIENT } cert_kind;
-
-typedef struct cert_cli {
-  cert_kind kind;
-  const char *name; /* node/client; NULL for the CA */
-  const char *dir;
-  unsigned days; /* 0: the kind's default */
-  int force;
-  const char *dns[CERT_MAX_SANS + 1]; /* +1: the name itself */
-  size_t ndns;
-  const char *ips[CERT_MAX_SANS];
-  size_t nips;
-  const char *role; /* client: operator or viewer */
-} cert_cli;
-
-/* One file to publish: its final path and the temp file holding it. */
-typedef struct cert_out {
-  char path[4096];
-  char tmp[4096];
-  int written; /* tmp exists */
-  int placed;  /* path now holds our bytes */
-} cert_out;
+static const unsigned kind_flags[] = {
+    [CERT_CA] = CF_DIR | CF_DAYS | CF_FORCE,
+    [CERT_NODE] = CF_DIR | CF_DAYS | CF_DNS | CF_IP | CF_FORCE,
+    [CERT_CLIENT] = CF_DIR | CF_DAYS | CF_DNS | CF_IP | CF_ROLE | CF_FORCE,
+    [CERT_REVOKE] = CF_DIR | CF_DAYS | CF_CERT,
+    [CERT_CRL] = CF_DIR | CF_DAYS,
+};
 
 static int name_ok(const char *s) {
   size_t n = strlen(s);
@@ -130,15 +136,23 @@ static int usage_error(const char *fmt, ...) {
 static int cert_parse(int argc, char **argv, cert_cli *c) {
   memset(c, 0, sizeof(*c));
   c->dir = "certs";
-  if (argc < 2) return usage_error("which certificate: ca, node or client?");
+  if (argc < 2)
+    return usage_error("which certificate: ca, node or client (or revoke, "
+                       "crl)?");
   if (strcmp(argv[1], "ca") == 0)
     c->kind = CERT_CA;
   else if (strcmp(argv[1], "node") == 0)
     c->kind = CERT_NODE;
   else if (strcmp(argv[1], "client") == 0)
     c->kind = CERT_CLIENT;
+  else if (strcmp(argv[1], "revoke") == 0)
+    c->kind = CERT_REVOKE;
+  else if (strcmp(argv[1], "crl") == 0)
+    c->kind = CERT_CRL;
   else
-    return usage_error("unknown kind '%s' (ca, node or client)", argv[1]);
+    return usage_error("unknown kind '%s' (ca, node, client, revoke or crl)",
+                       argv[1]);
+  unsigned allowed = kind_flags[c->kind];
 
   int flags = 1;
   for (int i = 2; i < argc; i++) {
@@ -148,17 +162,18 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
       continue;
     }
     if (!flags || a[0] != '-' || a[1] == '\0') {
-      if (c->kind == CERT_CA || c->name)
+      if (c->kind == CERT_CA || c->kind == CERT_CRL || c->name)
         return usage_error("unexpected argument '%s'", a);
       c->name = a;
       continue;
     }
-    if (strcmp(a, "--force") == 0) {
+    if (strcmp(a, "--force") == 0 && (allowed & CF_FORCE)) {
       c->force = 1;
       continue;
     }
+    /* In the order of the CF_ bits. */
     static const char *const named[] = {"--dir", "--days", "--dns", "--ip",
-                                        "--role"};
+                                        "--role", "--cert"};
     size_t nnamed = sizeof(named) / sizeof(named[0]), which = nnamed;
     const char *val = NULL;
     for (size_t j = 0; j < nnamed; j++) {
@@ -175,8 +190,7 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
       which = j;
       break;
     }
-    if (which == nnamed || (c->kind == CERT_CA && which >= 2) ||
-        (c->kind != CERT_CLIENT && which == 4))
+    if (which == nnamed || !(allowed & (1u << which)))
       return usage_error("unknown flag '%s'", a);
     switch (which) {
     case 0:
@@ -204,6 +218,10 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
         return usage_error("--role wants operator or viewer, not '%s'", val);
       c->role = val;
       break;
+    case 5:
+      if (!val[0]) return usage_error("--cert wants a file");
+      c->cert_file = val;
+      break;
     default:
       if (!ip_ok(val))
         return usage_error("--ip wants an IPv4 or IPv6 address, not '%s'",
@@ -214,116 +232,29 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
       break;
     }
   }
-  if (c->kind != CERT_CA) {
+  if (c->kind == CERT_REVOKE && !c->name && !c->cert_file)
+    return usage_error("NAME (or --cert FILE) is missing");
+  if (c->kind == CERT_REVOKE && !c->name) return -1;
+  if (c->kind != CERT_CA && c->kind != CERT_CRL) {
     if (!c->name) return usage_error("NAME is missing");
     if (!name_ok(c->name))
       return usage_error("bad NAME '%s': 1 to 64 of A-Z a-z 0-9 . _ - "
                          "(not starting with . or -)", c->name);
-    /* ca.pem/ca.key are the CA's; a node named "ca" would replace them. */
+    /* ca.pem/ca.key are the CA's; a node named "ca" would replace them,
+     * and crl.pem is the list (crl.key would merely confuse). */
     if (strcmp(c->name, "ca") == 0)
-      return usage_error("NAME '%s' is taken by the CA's files", c->name);
+      return usage_error(c->kind == CERT_REVOKE
+                             ? "NAME '%s' is the CA itself: it cannot be "
+                               "revoked (make a new CA instead)"
+                             : "NAME '%s' is taken by the CA's files",
+                         c->name);
+    if (strcmp(c->name, CERT_CRL_FILE) == 0 && c->kind != CERT_REVOKE)
+      return usage_error("NAME '%s' is taken by the revocation list",
+                         c->name);
   }
   return -1;
 }
 
-/* Reads a whole PEM file into a NUL-terminated malloc'd string. 0, or an
- * errno value (ENOMEM included). */
-static int read_text(const char *path, char **out) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return errno;
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  int rc = 0;
-  for (;;) {
-    if (cap - len < 4096) {
-      if (cap > (1u << 20)) { /* no PEM certificate or key is 1 MiB */
-        rc = EFBIG;
-        goto out;
-      }
-      char *nb = realloc(buf, cap + 8192);
-      if (!nb) {
-        rc = ENOMEM;
-        goto out;
-      }
-      buf = nb;
-      cap += 8192;
-    }
-    size_t n = fread(buf + len, 1, cap - len - 1, f);
-    len += n;
-    if (n == 0) break;
-  }
-  if (ferror(f)) {
-    rc = EIO;
-    goto out;
-  }
-  buf[len] = '\0';
-  *out = buf;
-  buf = NULL;
-out:
-  free(buf);
-  fclose(f);
-  return rc;
-}
-
-static int path_join(char *out, size_t cap, const char *dir, const char *name,
-                     const char *ext) {
-  int n = snprintf(out, cap, "%s/%s%s", dir, name, ext);
-  return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
-/* Writes data to a new temp file next to o->path (same directory, so the
- * rename is atomic), with mode `mode`, flushed to disk. 0, or errno. */
-static int write_temp(cert_out *o, const char *dir, const char *data,
-                      mode_t mode) {
-  const char *base = strrchr(o->path, '/');
-  base = base ? base + 1 : o->path;
-  if (snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.tmp.XXXXXX", dir, base) >=
-      (int)sizeof(o->tmp))
-    return ENAMETOOLONG;
-  /* mkstemp creates the file 0600 before anything is written in it, so a
-   * key is never readable by others, not even for a moment. */
-  int fd = mkstemp(o->tmp);
-  if (fd < 0) return errno;
-  o->written = 1;
-  int err = 0;
-  size_t len = strlen(data), off = 0;
-  while (off < len) {
-    ssize_t n = write(fd, data + off, len - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    off += (size_t)n;
-  }
-  if (!err && fchmod(fd, mode) != 0) err = errno;
-  if (!err && fsync(fd) != 0) err = errno;
-  if (close(fd) != 0 && !err) err = errno;
-  return err;
-}
-
-/* Moves the temp file to its place. Without force, link(2) makes the
- * "does not exist yet" check and the placing one step, so a file created
- * since the first check is not overwritten either. 0, or errno. */
-static int place(cert_out *o, int force) {
-  if (force) {
-    if (rename(o->tmp, o->path) != 0) return errno;
-  } else {
-    if (link(o->tmp, o->path) != 0) return errno;
-    unlink(o->tmp);
-  }
-  o->written = 0;
-  o->placed = 1;
-  return 0;
-}
-
-static void fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  (void)fsync(fd);
-  close(fd);
-}
 
 static const char *kind_name(cert_kind k) {
   return k == CERT_CA ? "CA" : k == CERT_NODE ? "node" : "client";
@@ -334,6 +265,7 @@ int cmd_cert(int argc, char **argv) {
   cert_cli c;
   int rc = cert_parse(argc, argv, &c);
   if (rc >= 0) return rc;
+  if (c.kind == CERT_REVOKE || c.kind == CERT_CRL) return cert_crl_cmd(&c);
 
   const char *stem = c.kind == CERT_CA ? "ca" : c.name;
   cert_out out[2]; /* [0] the certificate, [1] its key */
@@ -342,15 +274,15 @@ int cmd_cert(int argc, char **argv) {
   char *ca_cert = NULL, *ca_key = NULL, *key = NULL, *cert = NULL;
   int exit_code = TROUPE_EXIT_ERROR;
 
-  if (path_join(out[0].path, sizeof(out[0].path), c.dir, stem, ".pem") ||
-      path_join(out[1].path, sizeof(out[1].path), c.dir, stem, ".key") ||
-      path_join(ca_pem_path, sizeof(ca_pem_path), c.dir, "ca", ".pem") ||
-      path_join(ca_key_path, sizeof(ca_key_path), c.dir, "ca", ".key")) {
+  if (cert_path_join(out[0].path, sizeof(out[0].path), c.dir, stem, ".pem") ||
+      cert_path_join(out[1].path, sizeof(out[1].path), c.dir, stem, ".key") ||
+      cert_path_join(ca_pem_path, sizeof(ca_pem_path), c.dir, "ca", ".pem") ||
+      cert_path_join(ca_key_path, sizeof(ca_key_path), c.dir, "ca", ".key")) {
     fprintf(stderr, "troupe cert: --dir %s: path too long\n", c.dir);
     return TROUPE_EXIT_USAGE;
   }
 
-  /* Refuse before doing any work; place() checks again, atomically. */
+  /* Refuse before doing any work; cert_place() checks again, atomically. */
   for (int i = 0; i < 2 && !c.force; i++) {
     struct stat st;
     if (lstat(out[i].path, &st) == 0) {
@@ -367,21 +299,10 @@ int cmd_cert(int argc, char **argv) {
       return TROUPE_EXIT_ERROR;
     }
   } else {
-    const char *paths[2] = {ca_pem_path, ca_key_path};
-    char **texts[2] = {&ca_cert, &ca_key};
-    for (int i = 0; i < 2; i++) {
-      int r = read_text(paths[i], texts[i]);
-      if (r == ENOMEM) {
-        fprintf(stderr, "troupe cert: out of memory\n");
-        goto out;
-      }
-      if (r != 0) {
-        fprintf(stderr, "troupe cert: %s: %s%s\n", paths[i], strerror(r),
-                r == ENOENT ? " (make the CA first: troupe cert ca)" : "");
-        exit_code = TROUPE_EXIT_USAGE;
-        goto out;
-      }
-    }
+    if ((exit_code = cert_read_ca(ca_pem_path, ca_key_path, &ca_cert,
+                                  &ca_key)) != TROUPE_EXIT_OK)
+      goto out;
+    exit_code = TROUPE_EXIT_ERROR;
   }
 
   /* The name is always in the certificate twice: as CN and as DNS name,
@@ -432,7 +353,7 @@ int cmd_cert(int argc, char **argv) {
   const char *data[2] = {cert, key};
   const mode_t modes[2] = {0644, 0600};
   for (int i = 0; i < 2; i++) {
-    int err = write_temp(&out[i], c.dir, data[i], modes[i]);
+    int err = cert_write_temp(&out[i], c.dir, data[i], modes[i]);
     if (err) {
       fprintf(stderr, "troupe cert: cannot write %s: %s\n", out[i].path,
               strerror(err));
@@ -443,7 +364,7 @@ int cmd_cert(int argc, char **argv) {
    * not its own from a crash in between (the reverse would be worse: a
    * key with no certificate is merely useless). */
   for (int i = 1; i >= 0; i--) {
-    int err = place(&out[i], c.force);
+    int err = cert_place(&out[i], c.force);
     if (err) {
       if (err == EEXIST) {
         fprintf(stderr, "troupe cert: %s exists; use --force to replace it\n",
@@ -456,7 +377,7 @@ int cmd_cert(int argc, char **argv) {
       goto out;
     }
   }
-  fsync_dir(c.dir);
+  cert_fsync_dir(c.dir);
 
   printf("%s  %s certificate %s, valid %u days\n", out[0].path,
          kind_name(c.kind), req.cn, days);

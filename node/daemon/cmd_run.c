@@ -44,7 +44,8 @@ static const char RUN_USAGE_TAIL[] =
     "  SIGTERM, SIGINT  leave the cluster (peers see the node left, not\n"
     "                   dead) and exit 0; exit 1 if that takes over 5 s;\n"
     "                   a second signal exits 1 at once\n"
-    "  SIGHUP           reload the CA, certificate and key (links stay up)\n"
+    "  SIGHUP           reload the CA, certificate, key and revocation list\n"
+    "                   (links stay up, but revoked peers' are closed)\n"
     "                   and the log level from the config file (unless a\n"
     "                   flag or TROUPE_LOG_LEVEL sets it)\n"
     "\n"
@@ -181,7 +182,7 @@ static int run_check_files(const run_config *c, char *err, size_t errlen) {
   if (!c->listen) {
     const char *stray = c->nseeds ? "seed" : c->advertise ? "advertise"
                       : c->ca     ? "ca"   : c->cert      ? "cert"
-                      : c->key    ? "key"  : NULL;
+                      : c->key    ? "key"  : c->crl ? "crl" : NULL;
     if (stray) {
       snprintf(err, errlen, "%s needs listen (without listen the node runs "
                "alone, in local mode)", stray);
@@ -197,8 +198,9 @@ static int run_check_files(const run_config *c, char *err, size_t errlen) {
     return TROUPE_EXIT_USAGE;
   }
   const char *files[][2] = {{"ca", c->ca}, {"cert", c->cert},
-                            {"key", c->key}};
-  for (int i = 0; i < 3; i++) {
+                            {"key", c->key}, {"crl", c->crl}};
+  for (int i = 0; i < 4; i++) {
+    if (!files[i][1]) continue; /* crl is optional */
     FILE *f = fopen(files[i][1], "r");
     if (!f) {
       snprintf(err, errlen, "%s %s: %s", files[i][0], files[i][1],
@@ -300,6 +302,7 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       .ca_file = c->ca,
       .cert_file = c->cert,
       .key_file = c->key,
+      .crl_file = c->crl,
       .log = run_log_fn,
       .log_user = d,
       .log_level = c->log_level,

@@ -31,7 +31,7 @@ typedef struct key_def {
 
 /* The order is the order of `troupe run --help`. */
 enum {
-  K_NAME, K_LISTEN, K_ADVERTISE, K_SEED, K_CA, K_CERT, K_KEY,
+  K_NAME, K_LISTEN, K_ADVERTISE, K_SEED, K_CA, K_CERT, K_KEY, K_CRL,
   K_CLUSTER_NAME, K_PLUGIN, K_SPAWN, K_METRICS, K_LOG_LEVEL, K_LOG_FORMAT,
   K_COUNT
 };
@@ -52,6 +52,10 @@ static const key_def KEYS[K_COUNT] = {
                 "this node's certificate (PEM), signed by the CA"},
     [K_KEY] = {"key", KEY_STR, false, false, "FILE",
                "this node's private key (PEM)"},
+    [K_CRL] = {"crl", KEY_STR, false, false, "FILE",
+               "the CA's certificate revocation list (PEM, troupe cert "
+               "revoke): peers it lists are refused; SIGHUP re-reads it and "
+               "closes their links [none]"},
     [K_CLUSTER_NAME] = {"cluster-name", KEY_WORD, false, false, "NAME",
                         "a label for logs and the start line; the CA, not "
                         "this name, decides who may join"},
@@ -361,7 +365,7 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
   char **scalars[K_COUNT] = {
       [K_NAME] = &cfg->name, [K_LISTEN] = &cfg->listen,
       [K_ADVERTISE] = &cfg->advertise, [K_CA] = &cfg->ca,
-      [K_CERT] = &cfg->cert, [K_KEY] = &cfg->key,
+      [K_CERT] = &cfg->cert, [K_KEY] = &cfg->key, [K_CRL] = &cfg->crl,
       [K_CLUSTER_NAME] = &cfg->cluster_name, [K_METRICS] = &cfg->metrics,
   };
   struct { char ***v; size_t *n; } lists[K_COUNT] = {
@@ -464,6 +468,7 @@ void run_config_free(run_config *cfg) {
   free(cfg->ca);
   free(cfg->cert);
   free(cfg->key);
+  free(cfg->crl);
   free(cfg->cluster_name);
   free(cfg->metrics);
   free_list(cfg->seeds, cfg->nseeds);

@@ -427,6 +427,11 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_swim_forged_claims_total", "counter",
          "Membership claims only a member may make, relayed without its "
          "proof: refused.", c->forged_claims);
+  single(r, "troupe_crl_entries", "gauge",
+         "Certificates the loaded revocation list revokes.", c->crl_entries);
+  single(r, "troupe_crl_next_update_seconds", "gauge",
+         "When the revocation list should be renewed (unix seconds; 0: no "
+         "list).", (uint64_t)(c->crl_next_update > 0 ? c->crl_next_update : 0));
   single(r, "troupe_registry_forged_entries_total", "counter",
          "Registry entries relayed without their owner's seal, and sets not "
          "from their owner: refused.", c->forged_entries);

@@ -138,6 +138,145 @@ cert 0 node n1 --dir other
 "$CERT_CHECK" verify certs/ca.pem other/n1.pem n1 untrusted ||
   fail "another CA's certificate verifies"
 
+# ---- revoke and crl: the CA's revocation list ------------------------------
+# cert_check reads the list with mbedTLS as a node does: "revoked SERIAL
+# DATE" per entry, and verifies certificates with it.
+serial() { "$CERT_CHECK" serial "$1" || fail "no serial in $1"; }
+# crl_lines DIR DAYS: the entries of DIR/crl.pem, after checking that it is
+# DIR/ca.pem's list, in date, valid DAYS more days.
+crl_lines() {
+  "$CERT_CHECK" crl "$1/ca.pem" "$1/crl.pem" "$2" >crl.out 2>crl.err ||
+    fail "$1/crl.pem is no good list of $1/ca.pem: $(cat crl.err)"
+  cat crl.out
+}
+s1=$(serial certs/n1.pem)
+sops=$(serial certs/ops.pem)
+[ -n "$s1" ] && [ -n "$sops" ] && [ "$s1" != "$sops" ] || fail "serials '$s1' '$sops'"
+[ -e certs/crl.pem ] && fail "crl.pem exists before any revoke"
+
+cert 0 revoke n1
+grep -qx 'certs/crl.pem  revocation list, 1 revoked, valid 3650 days' last.out ||
+  fail "revoke: no path line: $(cat last.out)"
+grep -qx "revoked n1 (serial $s1); 1 entry in the list" last.out ||
+  fail "revoke: no serial line: $(cat last.out)"
+[ "$(mode certs/crl.pem)" = 644 ] || fail "crl.pem mode $(mode certs/crl.pem)"
+grep -q 'BEGIN X509 CRL' certs/crl.pem || fail "crl.pem is no PEM CRL"
+first=$(crl_lines certs 3650)
+echo "$first" | grep -Eqx "revoked $s1 [0-9]{14}Z" || fail "crl.pem lists '$first', want $s1"
+# What a node with this list does: n1 refused as revoked, n2 still fine.
+"$CERT_CHECK" verify certs/ca.pem certs/n1.pem n1 revoked certs/crl.pem ||
+  fail "revoked n1 is not refused as revoked"
+"$CERT_CHECK" verify certs/ca.pem certs/n2.pem n2 node certs/crl.pem ||
+  fail "n2 does not verify with the list"
+ok "revoke n1: crl.pem (0644) lists $s1; n1 refused as revoked, n2 verifies"
+if command -v openssl >/dev/null; then
+  openssl crl -in certs/crl.pem -CAfile certs/ca.pem -noout 2>&1 |
+    grep -q 'verify OK' || fail "openssl does not verify crl.pem"
+  openssl crl -in certs/crl.pem -noout -text | grep -q "Serial Number: $s1" ||
+    fail "openssl does not see $s1 in crl.pem"
+  ok "openssl reads and verifies crl.pem"
+fi
+
+# A second one (by file, without NAME) keeps the first entry, date and all.
+cert 0 revoke --cert certs/ops.pem --days 30
+grep -qx "revoked ops (serial $sops); 2 entries in the list" last.out ||
+  fail "revoke --cert: $(cat last.out)"
+lines=$(crl_lines certs 30)
+[ "$(echo "$lines" | head -n 1)" = "$first" ] || fail "the first entry changed: $lines"
+echo "$lines" | sed -n 2p | grep -Eqx "revoked $sops [0-9]{14}Z" ||
+  fail "ops is not the second entry: $lines"
+[ "$(echo "$lines" | wc -l)" = 2 ] || fail "want 2 entries: $lines"
+"$CERT_CHECK" verify certs/ca.pem certs/ops.pem ops revoked certs/crl.pem ||
+  fail "revoked ops is not refused as revoked"
+"$CERT_CHECK" verify certs/ca.pem certs/n1.pem n1 revoked certs/crl.pem ||
+  fail "n1 is no longer revoked"
+ok "revoke --cert ops.pem: 2 entries, the first kept, 30 days"
+
+# The same one again: said, exit 0, nothing added, dates renewed.
+cert 0 revoke n1
+grep -qx "already revoked: n1 (serial $s1); 2 entries in the list" last.out ||
+  fail "revoking again: $(cat last.out)"
+[ "$(crl_lines certs 3650)" = "$lines" ] || fail "revoking again changed the entries"
+ok "revoke n1 again -> exit 0, already revoked, same 2 entries, 3650 days"
+
+# cert crl renews: new dates, the same entries.
+before=$(digest certs/crl.pem)
+cert 0 crl --days 7
+grep -qx 'certs/crl.pem  revocation list, 2 revoked, valid 7 days' last.out ||
+  fail "crl: $(cat last.out)"
+[ "$(digest certs/crl.pem)" != "$before" ] || fail "crl did not rewrite crl.pem"
+[ "$(crl_lines certs 7)" = "$lines" ] || fail "crl changed the entries"
+"$CERT_CHECK" verify certs/ca.pem certs/n1.pem n1 revoked certs/crl.pem ||
+  fail "n1 is not revoked after crl"
+"$CERT_CHECK" verify certs/ca.pem certs/n2.pem n2 node certs/crl.pem ||
+  fail "n2 does not verify after crl"
+cert 0 crl
+ok "crl --days 7 renews crl.pem with the same entries"
+# ... and makes an empty list where there is none, which refuses nobody.
+cert 0 crl --dir other
+grep -qx 'other/crl.pem  revocation list, 0 revoked, valid 3650 days' last.out ||
+  fail "crl --dir other: $(cat last.out)"
+[ -z "$(crl_lines other 3650)" ] || fail "other/crl.pem is not empty"
+"$CERT_CHECK" verify other/ca.pem other/n1.pem n1 node other/crl.pem ||
+  fail "other/n1 does not verify with an empty list"
+ok "crl --dir other: an empty list"
+
+# An expired certificate of this CA can still be revoked.
+"$CERT_CHECK" expired certs old || fail "cannot make an expired certificate"
+"$CERT_CHECK" verify certs/ca.pem certs/old.pem old untrusted ||
+  fail "the expired certificate verifies"
+sold=$(serial certs/old.pem)
+cert 0 revoke old
+grep -qx "revoked old (serial $sold); 3 entries in the list" last.out ||
+  fail "revoke an expired certificate: $(cat last.out)"
+crl_lines certs 3650 | sed -n 3p | grep -Eqx "revoked $sold [0-9]{14}Z" ||
+  fail "the expired certificate is not the third entry"
+ok "revoke old (expired a day ago) -> exit 0, 3 entries"
+
+# Refusals, and crl.pem untouched by them.
+before=$(digest certs/crl.pem)
+expect 2 'other/n1.pem was not issued by this CA \(certs/ca.pem\)' \
+  revoke --cert other/n1.pem
+expect 2 "no certificate named 'nosuch' in certs" revoke nosuch
+expect 2 "certs/n2.pem is the certificate of 'n2', not of 'n1'" \
+  revoke n1 --cert certs/n2.pem
+expect 2 'is the CA itself' revoke ca
+expect 2 'certs/ca.pem is the CA itself' revoke --cert certs/ca.pem
+expect 2 'NAME \(or --cert FILE\) is missing' revoke
+expect 2 "unknown flag '--force'" revoke n1 --force
+expect 2 "unknown flag '--cert'" crl --cert certs/n1.pem
+expect 2 "unexpected argument 'n1'" crl n1
+expect 2 '--days wants 1 to 36500' crl --days 36501
+expect 2 "NAME 'crl' is taken by the revocation list" node crl
+[ "$(digest certs/crl.pem)" = "$before" ] || fail "a refused revoke changed crl.pem"
+mkdir noca && cp certs/n1.pem noca/
+expect 2 '^troupe cert: noca/ca.pem: No such file.*troupe cert ca' revoke n1 --dir noca
+expect 2 '^troupe cert: noca/ca.pem: No such file' crl --dir noca
+[ -e noca/crl.pem ] && fail "a list was written without a CA"
+# The key must be the CA's own.
+mkdir badkey && cp certs/ca.pem certs/n2.pem badkey/ && cp other/ca.key badkey/
+expect 2 'not a usable CA' revoke n2 --dir badkey
+# A crl.pem that is not this CA's list is left alone: another CA's (same
+# name, troupe-ca, so only its signature tells), or no list at all.
+mkdir mixed && cp certs/ca.pem certs/ca.key certs/n2.pem mixed/
+cp other/crl.pem mixed/crl.pem
+expect 2 'mixed/crl.pem is not a revocation list of this CA .*signature' \
+  revoke n2 --dir mixed
+cmp -s other/crl.pem mixed/crl.pem || fail "another CA's crl.pem was changed"
+cp certs/n2.pem mixed/crl.pem
+expect 2 'mixed/crl.pem is not a revocation list' crl --dir mixed
+cmp -s certs/n2.pem mixed/crl.pem || fail "a bad crl.pem was changed"
+# Two at once: the second one waits for nobody and says so (exit 1).
+if command -v flock >/dev/null; then
+  timeout 60 flock certs "$TROUPE_BIN" cert crl --dir certs >last.out 2>last.err
+  rc=$?
+  [ "$rc" = 1 ] && grep -q 'another troupe cert is changing its crl.pem' last.err ||
+    fail "crl under a held lock: exit $rc"
+  ok "crl while certs is locked -> exit 1"
+fi
+[ "$(digest certs/crl.pem)" = "$before" ] || fail "a refused crl changed crl.pem"
+no_temps
+
 # ---- bad flags and arguments: exit 2 with the usage ------------------------
 expect 2 'which certificate'
 expect 2 "unknown kind 'server'" server x

@@ -501,11 +501,17 @@ int tn_ask(tn_cluster *c, size_t i, const char *asker, const char *target,
   char cmd[256];
   snprintf(cmd, sizeof(cmd), "ask %s %s", target, text);
   size_t before = tn_count_events(c, "reply", asker);
+  size_t cmds = tn_count_events(c, "cmd", asker);
   int rc = tn_cmd(c, i, asker, cmd);
   if (rc != 0) return rc;
+  /* The ask itself may fail (no such actor): no reply comes then. */
+  tn_event e;
+  if (tn_wait_events(c, "cmd", asker, cmds + 1, max_ms) < 0 ||
+      !tn_nth(c, "cmd", asker, cmds, &e))
+    return TR_ETIMEDOUT;
+  if (e.status != 0) return e.status;
   if (tn_wait_events(c, "reply", asker, before + 1, max_ms) < 0)
     return TR_ETIMEDOUT;
-  tn_event e;
   return tn_nth(c, "reply", asker, before, &e) ? e.status : TR_ETIMEDOUT;
 }
 
@@ -641,10 +647,11 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
   s->i = i;
   snprintf(s->name, sizeof(s->name), "n%zu", i);
   if (pki_write_files(&c->pki, c->dir, s->name) != 0) return TR_EINVAL;
-  char ca[128], cert[128], key[128];
+  char ca[128], cert[128], key[128], crl[128];
   snprintf(ca, sizeof(ca), "%s/ca.pem", c->dir);
   snprintf(cert, sizeof(cert), "%s/%s.pem", c->dir, s->name);
   snprintf(key, sizeof(key), "%s/%s.key", c->dir, s->name);
+  snprintf(crl, sizeof(crl), "%s/crl.pem", c->dir);
   /* n0 seeds everyone; a restarted n0 rejoins through n1. */
   const char *seeds[1] = {i > 0 ? c->slots[0].addr : c->slots[1].addr};
   bool seeded = i > 0 || (c->count > 1 && c->slots[1].running);
@@ -658,6 +665,7 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
       .key_file = key,
       .probe_interval_ms = o ? o->probe_interval_ms : 0,
       .probe_timeout_ms = o ? o->probe_timeout_ms : 0,
+      .crl_file = c->opts.crl ? crl : NULL,
   };
   const char *tn_log = getenv("TN_LOG");
   cfg.log = slot_log;
@@ -723,6 +731,7 @@ int tn_new(tn_cluster **out, size_t count, const tn_opts *o) {
   snprintf(c->dir, sizeof(c->dir), "/tmp/troupe-tn-XXXXXX");
   int rc = TR_ESYS;
   if (!mkdtemp(c->dir) || pki_init(&c->pki) != 0) goto fail;
+  if (c->opts.crl && pki_write_crl(&c->pki, c->dir, NULL, 0) != 0) goto fail;
   for (size_t i = 0; i < count; i++) {
     rc = slot_start(c, i, o, "127.0.0.1:0");
     if (rc != 0) goto fail;
@@ -788,6 +797,19 @@ int tn_attacker(tn_cluster *c, const char *name, wc **out, tls_config **key) {
     *out = NULL;
   }
   return rc;
+}
+
+int tn_revoke(tn_cluster *c, const char *const *names, size_t n) {
+  return pki_write_crl(&c->pki, c->dir, names, n);
+}
+
+static int do_reload_tls(tr_node *node, void *arg) {
+  (void)arg;
+  return tr_node_reload_tls(node);
+}
+
+int tn_reload_tls(tn_cluster *c, size_t i) {
+  return tn_call(c, i, do_reload_tls, NULL);
 }
 
 size_t tn_count(tn_cluster *c) { return c->count; }

@@ -17,6 +17,7 @@ typedef struct tn_opts {
   uint32_t probe_interval_ms; /* 0: the node default */
   uint32_t probe_timeout_ms;
   bool no_join; /* nodes start without seeds */
+  bool crl;     /* nodes load tn_dir/crl.pem (empty at start; tn_revoke) */
 } tn_opts;
 
 /* Nodes "n0".."n<count-1>" listening on 127.0.0.1, every one seeded with
@@ -47,6 +48,11 @@ int tn_write_node_cert(tn_cluster *, const char *name, int no_role);
 typedef struct wc wc;
 typedef struct tls_config tls_config;
 int tn_attacker(tn_cluster *, const char *name, wc **out, tls_config **key);
+/* Rewrites tn_dir/crl.pem revoking the certificates NAME.pem of the names
+ * given (nodes see it on tn_reload_tls). 0 or -1. */
+int tn_revoke(tn_cluster *, const char *const *names, size_t n);
+/* tr_node_reload_tls on node i's loop. */
+int tn_reload_tls(tn_cluster *, size_t i);
 const char *tn_name(tn_cluster *, size_t i);
 const char *tn_addr(tn_cluster *, size_t i);
 

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/x509_crt.h>
+
 #include "certgen.h"
 
 static int make_ca(const char *cn, char **cert, char **key) {
@@ -110,4 +112,38 @@ int pki_write_node_files(test_pki *p, const char *dir, const char *name,
 int pki_write_files(test_pki *p, const char *dir, const char *name) {
   int rc = write_file(dir, "ca.pem", p->ca_cert);
   return rc == 0 ? pki_write_node_files(p, dir, name, PKI_GOOD) : rc;
+}
+
+int pki_write_crl(test_pki *p, const char *dir, const char *const *names,
+                  size_t n) {
+  mbedtls_x509_crt *crts = calloc(n ? n : 1, sizeof(*crts));
+  certgen_revoked *list = calloc(n ? n : 1, sizeof(*list));
+  int rc = crts && list ? 0 : -1;
+  time_t now = time(NULL);
+  for (size_t i = 0; i < n; i++) mbedtls_x509_crt_init(&crts[i]);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s.pem", dir, names[i]);
+    rc = mbedtls_x509_crt_parse_file(&crts[i], path) == 0 ? 0 : -1;
+    list[i] = (certgen_revoked){.serial = crts[i].serial.p,
+                                .serial_len = crts[i].serial.len,
+                                .when = now - 1};
+  }
+  char *crl = NULL;
+  if (rc == 0)
+    rc = certgen_crl(p->ca_cert, p->ca_key, list, n, now - 60,
+                     now + 10 * 86400, &crl);
+  /* Written whole, then renamed: a node reloading never reads half. */
+  if (rc == 0) rc = write_file(dir, "crl.pem.tmp", crl);
+  if (rc == 0) {
+    char from[1024], to[1024];
+    snprintf(from, sizeof(from), "%s/crl.pem.tmp", dir);
+    snprintf(to, sizeof(to), "%s/crl.pem", dir);
+    rc = rename(from, to) == 0 ? 0 : -1;
+  }
+  for (size_t i = 0; crts && i < n; i++) mbedtls_x509_crt_free(&crts[i]);
+  free(crts);
+  free(list);
+  free(crl);
+  return rc;
 }

@@ -32,6 +32,11 @@ int pki_write_files(test_pki *, const char *dir, const char *name);
  * other-ca.pem (the foreign CA), into dir. */
 int pki_write_client_files(test_pki *, const char *dir, const char *file,
                            const char *cn, pki_kind, const char *role);
+/* Writes dir/crl.pem: the cluster CA's revocation list revoking the
+ * certificates dir/NAME.pem of the names given (none: an empty list),
+ * valid 10 days. */
+int pki_write_crl(test_pki *, const char *dir, const char *const *names,
+                  size_t n);
 /* Writes NAME.pem and NAME.key for a node certificate of that kind. */
 int pki_write_node_files(test_pki *, const char *dir, const char *name,
                          pki_kind);

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/x509_crt.h>
+
 #include "certgen.h"
 #include "tls.h"
 #include "troupe.h"
@@ -857,10 +859,144 @@ static void config_loads_pem_files(void **state) {
   rmdir(dir);
 }
 
+/* ---- revocation --------------------------------------------------------- */
+
+/* A revocation list of ca listing the certificates given, valid until
+ * next_update. */
+static char *crl_of(const pem_pair *ca, const pem_pair *const *revoked,
+                    size_t n, time_t next_update) {
+  mbedtls_x509_crt crts[4];
+  certgen_revoked list[4];
+  assert_true(n <= 4);
+  for (size_t i = 0; i < n; i++) {
+    mbedtls_x509_crt_init(&crts[i]);
+    assert_int_equal(0, mbedtls_x509_crt_parse(
+                            &crts[i], (const unsigned char *)revoked[i]->cert,
+                            strlen(revoked[i]->cert) + 1));
+    list[i] = (certgen_revoked){.serial = crts[i].serial.p,
+                                .serial_len = crts[i].serial.len,
+                                .when = time(NULL) - 60};
+  }
+  char *pem = NULL;
+  time_t now = time(NULL);
+  assert_int_equal(0, certgen_crl(ca->cert, ca->key, list, n, now - 120,
+                                  next_update, &pem));
+  for (size_t i = 0; i < n; i++) mbedtls_x509_crt_free(&crts[i]);
+  return pem;
+}
+
+/* node-a's config with a revocation list. */
+static tls_config *with_crl(fixture *f, const char *crl, char *err,
+                            size_t errlen) {
+  tls_config *cfg = NULL;
+  tls_config_opts o = {.ca_pem = f->ca.cert, .cert_pem = f->node_a.cert,
+                       .key_pem = f->node_a.key, .crl_pem = crl};
+  return tls_config_new(&cfg, &o, err, errlen) == 0 ? cfg : NULL;
+}
+
+static void a_revoked_peer_is_refused_as_revoked_either_way(void **state) {
+  fixture *f = *state;
+  const pem_pair *rev[] = {&f->node_b};
+  char *crl = crl_of(&f->ca, rev, 1, time(NULL) + 86400);
+  char err[256];
+  tls_config *a = with_crl(f, crl, err, sizeof(err));
+  assert_non_null(a);
+  tls_crl_info ci;
+  tls_config_crl_info(a, &ci);
+  assert_true(ci.loaded);
+  assert_false(ci.expired);
+  assert_int_equal(1, ci.entries);
+  pair p;
+  pair_open(&p, f->b, a, NULL); /* node-b dials: refused */
+  assert_tr(TR_ETLS, p.rc_sv);
+  assert_reason(TLS_FAIL_REVOKED, p.sv);
+  assert_non_null(strstr(tls_conn_fail_detail(p.sv), "revoked"));
+  assert_tr(TR_ETLS, p.rc_cl);
+  assert_non_null(strstr(tls_conn_fail_detail(p.cl), "certificate_revoked"));
+  pair_close(&p);
+  pair_open(&p, a, f->b, NULL); /* node-a dials node-b: refuses it */
+  assert_tr(TR_ETLS, p.rc_cl);
+  assert_reason(TLS_FAIL_REVOKED, p.cl);
+  pair_close(&p);
+  pair_open(&p, f->a2, a, NULL); /* another node-a certificate: fine */
+  assert_tr(0, p.rc_sv);
+  assert_tr(0, p.rc_cl);
+  pair_close(&p);
+  tls_config_free(a);
+  free(crl);
+}
+
+static void an_expired_list_still_revokes_and_says_it_expired(void **state) {
+  fixture *f = *state;
+  const pem_pair *rev[] = {&f->node_b};
+  char *crl = crl_of(&f->ca, rev, 1, time(NULL) - 60);
+  char err[256];
+  tls_config *a = with_crl(f, crl, err, sizeof(err));
+  assert_non_null(a);
+  tls_crl_info ci;
+  tls_config_crl_info(a, &ci);
+  assert_true(ci.expired);
+  assert_true(ci.next_update > 0 && ci.next_update < (int64_t)time(NULL));
+  pair p;
+  pair_open(&p, f->b, a, NULL);
+  assert_reason(TLS_FAIL_REVOKED, p.sv);
+  pair_close(&p);
+  pair_open(&p, f->a2, a, NULL); /* not everyone refused, as mbedTLS would */
+  assert_tr(0, p.rc_sv);
+  pair_close(&p);
+  tls_config_free(a);
+  free(crl);
+}
+
+static void a_list_not_of_the_ca_is_refused_at_load(void **state) {
+  fixture *f = *state;
+  const pem_pair *rev[] = {&f->node_b};
+  char *other = crl_of(&f->other_ca, rev, 1, time(NULL) + 86400);
+  char err[256];
+  assert_null(with_crl(f, other, err, sizeof(err)));
+  assert_non_null(strstr(err, "crl_file"));
+  assert_non_null(strstr(err, "not a revocation list of ca_file's CA"));
+  assert_null(with_crl(f, "-----BEGIN X509 CRL-----\nAAAA\n", err,
+                       sizeof(err)));
+  assert_non_null(strstr(err, "crl_file"));
+  tls_config *cfg = NULL;
+  tls_config_opts o = {.ca_pem = f->ca.cert, .cert_pem = f->node_a.cert,
+                       .key_pem = f->node_a.key,
+                       .crl_file = "/nonexistent/crl.pem"};
+  assert_tr(TR_EINVAL, tls_config_new(&cfg, &o, err, sizeof(err)));
+  assert_non_null(strstr(err, "/nonexistent/crl.pem"));
+  free(other);
+}
+
+static void a_reloaded_list_revokes_connections_already_up(void **state) {
+  fixture *f = *state;
+  pair p;
+  pair_open(&p, f->b, f->a, NULL);
+  assert_tr(0, p.rc_sv);
+  const pem_pair *rev[] = {&f->node_b};
+  char *crl = crl_of(&f->ca, rev, 1, time(NULL) + 86400);
+  char err[256];
+  tls_config *a = with_crl(f, crl, err, sizeof(err));
+  assert_non_null(a);
+  assert_true(tls_conn_peer_revoked(p.sv, a));
+  assert_false(tls_conn_peer_revoked(p.sv, f->a));
+  assert_false(tls_conn_peer_revoked(p.cl, a)); /* node-a is not listed */
+  pair_close(&p);
+  /* A revoked node's proofs no longer check either. */
+  uint8_t proof[1024];
+  size_t plen = 0;
+  assert_tr(0, tls_prove(f->b, "x", 1, proof, sizeof(proof), &plen));
+  assert_true(tls_proof_check(f->a, "node-b", "x", 1, proof, plen));
+  assert_false(tls_proof_check(a, "node-b", "x", 1, proof, plen));
+  tls_config_free(a);
+  free(crl);
+}
+
 static void fail_names_are_stable(void **state) {
   assert_string_equal("no_cert", tls_fail_name(TLS_FAIL_NO_CERT));
   assert_string_equal("untrusted", tls_fail_name(TLS_FAIL_UNTRUSTED));
   assert_string_equal("expired", tls_fail_name(TLS_FAIL_EXPIRED));
+  assert_string_equal("revoked", tls_fail_name(TLS_FAIL_REVOKED));
   assert_string_equal("name_mismatch", tls_fail_name(TLS_FAIL_NAME_MISMATCH));
   assert_string_equal("not_tls", tls_fail_name(TLS_FAIL_NOT_TLS));
   assert_string_equal("timeout", tls_fail_name(TLS_FAIL_TIMEOUT));
@@ -905,6 +1041,10 @@ int main(void) {
       TEST(calls_out_of_order_return_einval),
       TEST(config_errors_name_the_file_and_return_einval),
       TEST(config_loads_pem_files),
+      TEST(a_revoked_peer_is_refused_as_revoked_either_way),
+      TEST(an_expired_list_still_revokes_and_says_it_expired),
+      TEST(a_list_not_of_the_ca_is_refused_at_load),
+      TEST(a_reloaded_list_revokes_connections_already_up),
       TEST(fail_names_are_stable),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -308,6 +308,18 @@ static bool conn_handshake_step(link_conn *c) {
     return false;
   }
   if (conn_flush_out(c) != 0 || rc == 1) return false;
+  /* A handshake begun before a reload checked the peer against the old
+   * revocation list: check it against the one in force. */
+  if (tls_conn_peer_revoked(c->tls, c->env->cfg->tls)) {
+    c->env->st->tls_fail[TLS_FAIL_REVOKED]++;
+    mgr_log(c->env->mgr, TR_LOG_WARN, "peer_refused",
+            "reason=%s dialer=%d addr=%s detail=\"%s\"",
+            tls_fail_name(TLS_FAIL_REVOKED), c->dialer, conn_addr(c),
+            "revoked by the revocation list reloaded during the handshake");
+    conn_refuse(c, LINK_CLOSE_REVOKED, TLS_FAIL_REVOKED,
+                "its certificate is revoked (reloaded revocation list)");
+    return false;
+  }
   c->st = CONN_HELLO;
   if (c->ops && c->ops->on_tls_done) c->ops->on_tls_done(c->owner, c);
   return c->st != CONN_CLOSED;

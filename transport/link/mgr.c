@@ -266,7 +266,22 @@ void link_mgr_pause_reads(link_mgr *m, bool pause) {
   for (link_conn *c = m->env.conns; c; c = c->next) conn_pause_reads(c, pause);
 }
 
-void link_mgr_set_tls(link_mgr *m, tls_config *tls) { m->cfg.tls = tls; }
+uint32_t link_mgr_set_tls(link_mgr *m, tls_config *tls) {
+  m->cfg.tls = tls;
+  /* A closed connection stays on the list until its handles have closed,
+   * after this returns: next stays valid. */
+  uint32_t n = 0;
+  for (link_conn *c = m->env.conns, *next; c; c = next) {
+    next = c->next;
+    if (c->st == CONN_CLOSED || !tls_conn_peer_revoked(c->tls, tls)) continue;
+    mgr_log(m, TR_LOG_WARN, "peer_revoked", "peer=%s addr=%s",
+            c->peer ? c->peer : "?", c->addr ? c->addr : "?");
+    conn_refuse(c, LINK_CLOSE_REVOKED, TLS_FAIL_REVOKED,
+                "its certificate is revoked (reloaded revocation list)");
+    n++;
+  }
+  return n;
+}
 
 void link_mgr_set_log_level(link_mgr *m, tr_log_level level) {
   m->cfg.log_level = level;

@@ -30,6 +30,7 @@ const char *link_close_reason_name(link_close_reason r) {
       [LINK_CLOSE_SEQ_GAP] = "seq_out_of_order",
       [LINK_CLOSE_IO] = "io_error",
       [LINK_CLOSE_SELF] = "self",
+      [LINK_CLOSE_REVOKED] = "revoked",
   };
   return (unsigned)r < LINK_CLOSE_COUNT ? names[r] : "?";
 }

@@ -289,6 +289,7 @@ int tls_config_new(tls_config **out, const tls_config_opts *o, char *err,
   mbedtls_ssl_ticket_init(&cfg->ticket);
   mbedtls_ssl_config_init(&cfg->client);
   mbedtls_ssl_config_init(&cfg->server);
+  mbedtls_x509_crl_init(&cfg->crl);
 
   static const char pers[] = "troupe-tls";
   int rc, ret = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func,
@@ -327,6 +328,8 @@ int tls_config_new(tls_config **out, const tls_config_opts *o, char *err,
       goto fail;
     }
   }
+  if ((rc = tls_crl_load(cfg, o->crl_file, o->crl_pem, err, errlen)) != 0)
+    goto fail;
   uint32_t lifetime =
       o->ticket_lifetime_s ? o->ticket_lifetime_s : TLS_TICKET_LIFETIME_S;
   ret = mbedtls_ssl_ticket_setup(&cfg->ticket, mbedtls_ctr_drbg_random,
@@ -356,6 +359,7 @@ void tls_config_free(tls_config *cfg) {
     return;
   mbedtls_ssl_config_free(&cfg->server);
   mbedtls_ssl_config_free(&cfg->client);
+  mbedtls_x509_crl_free(&cfg->crl);
   mbedtls_ssl_ticket_free(&cfg->ticket);
   mbedtls_pk_free(&cfg->key);
   mbedtls_x509_crt_free(&cfg->cert);
@@ -374,6 +378,8 @@ static int conn_verify(void *ctx, mbedtls_x509_crt *crt, int depth,
                        uint32_t *flags) {
   tls_conn *c = ctx;
   c->full_handshake = true;
+  if (depth == 0 && tls_crt_revoked(c->cfg, crt))
+    *flags |= MBEDTLS_X509_BADCERT_REVOKED;
   c->verify_flags |= *flags;
   if (depth == 0 && *flags) {
     char subject[100], issuer[100];
@@ -462,6 +468,15 @@ int tls_conn_handshake(tls_conn *c) {
       mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                      MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED);
       return conn_fail(c, TLS_FAIL_EXPIRED, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
+    }
+    /* ... or one revoked since (the list is the config's: tickets from
+     * before a reload do not resume, but a list given at start does not
+     * change). */
+    if (!c->full_handshake && tls_crt_revoked(c->cfg, crt)) {
+      c->verify_flags = MBEDTLS_X509_BADCERT_REVOKED;
+      mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                     MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED);
+      return conn_fail(c, TLS_FAIL_REVOKED, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
     }
     c->handshake_done = true;
     return 0;
@@ -594,6 +609,11 @@ bool tls_conn_peer_is(tls_conn *c, const char *name) {
 
 tls_peer_role tls_conn_peer_role(tls_conn *c) {
   return tls_crt_role(peer_cert(c));
+}
+
+bool tls_conn_peer_revoked(tls_conn *c, const tls_config *cfg) {
+  return c && c->handshake_done && cfg &&
+         tls_crt_revoked(cfg, mbedtls_ssl_get_peer_cert(&c->ssl));
 }
 
 bool tls_conn_peer_may_be(tls_conn *c, const char *name) {

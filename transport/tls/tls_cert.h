@@ -13,6 +13,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 
 #include "tls.h"
@@ -27,8 +28,16 @@ struct tls_config {
   mbedtls_pk_context key;
   mbedtls_ssl_ticket_context ticket;
   mbedtls_ssl_config client, server;
+  mbedtls_x509_crl crl; /* the CA's revocation list (tls_crl.c) */
+  bool has_crl;
   tls_proof_cache *proofs; /* certificates already checked (tls_proof.c) */
 };
+
+/* tls_crl.c: loads the list (none when both are NULL), checked to be the
+ * CA's own; the reason into err. And whether it lists crt. */
+int tls_crl_load(tls_config *, const char *file, const char *pem, char *err,
+                 size_t errlen);
+bool tls_crt_revoked(const tls_config *, const mbedtls_x509_crt *crt);
 
 void tls_proof_cache_free(tls_proof_cache *);
 

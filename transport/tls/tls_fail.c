@@ -15,6 +15,7 @@ static const char *const fail_names[TLS_FAIL_COUNT] = {
     [TLS_FAIL_NO_CERT] = "no_cert",
     [TLS_FAIL_UNTRUSTED] = "untrusted",
     [TLS_FAIL_EXPIRED] = "expired",
+    [TLS_FAIL_REVOKED] = "revoked",
     [TLS_FAIL_NAME_MISMATCH] = "name_mismatch",
     [TLS_FAIL_NOT_TLS] = "not_tls",
     [TLS_FAIL_TIMEOUT] = "timeout",
@@ -36,6 +37,8 @@ tls_fail tls_fail_classify(int mbed_ret, uint32_t flags) {
       return TLS_FAIL_NO_CERT;
     if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
       return TLS_FAIL_UNTRUSTED;
+    if (flags & MBEDTLS_X509_BADCERT_REVOKED)
+      return TLS_FAIL_REVOKED;
     if (flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE))
       return TLS_FAIL_EXPIRED;
     return TLS_FAIL_PROTOCOL;

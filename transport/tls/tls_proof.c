@@ -96,6 +96,7 @@ static proof_cert *cert_of(tls_config *cfg, const uint8_t *der, size_t len) {
             mbedtls_x509_crt_verify(&p->crt, &cfg->ca, NULL, NULL, &flags,
                                     NULL, NULL) == 0 &&
             tls_crt_role(&p->crt) == TLS_PEER_NODE &&
+            !tls_crt_revoked(cfg, &p->crt) &&
             mbedtls_pk_can_do(&p->crt.pk, MBEDTLS_PK_ECDSA);
   /* A bad one is remembered too, so a flood of it costs one check. */
   HASH_ADD(hh, c->certs, digest, sizeof(p->digest), p);

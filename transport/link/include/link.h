@@ -52,6 +52,7 @@ typedef enum {
   LINK_CLOSE_SEQ_GAP,     /* an envelope sequence number out of order */
   LINK_CLOSE_IO,          /* socket error */
   LINK_CLOSE_SELF,        /* the peer is this node (a seed that is us) */
+  LINK_CLOSE_REVOKED,     /* a reloaded revocation list lists the peer */
   LINK_CLOSE_COUNT
 } link_close_reason;
 
@@ -223,8 +224,10 @@ void link_close(peer_link *);
 void link_fault_drop(peer_link *);
 
 /* Connections made from now on use tls (borrowed like the first one; the
- * caller keeps the old one alive for the connections still using it). */
-void link_mgr_set_tls(link_mgr *, tls_config *tls);
+ * caller keeps the old one alive for the connections still using it).
+ * Connections already up whose peer tls's revocation list lists are closed
+ * at once (LINK_CLOSE_REVOKED, logged); returns how many. */
+uint32_t link_mgr_set_tls(link_mgr *, tls_config *tls);
 void link_mgr_set_log_level(link_mgr *, tr_log_level);
 
 /* Stops (true) or resumes reading every connection that is up: the owner

@@ -16,6 +16,7 @@ typedef enum {
   TLS_FAIL_NO_CERT,       /* peer sent no certificate */
   TLS_FAIL_UNTRUSTED,     /* not signed by the cluster CA */
   TLS_FAIL_EXPIRED,       /* outside its validity period */
+  TLS_FAIL_REVOKED,       /* listed in the CA's revocation list */
   TLS_FAIL_NAME_MISMATCH, /* certificate does not name the claimed node */
   TLS_FAIL_NOT_TLS,       /* plaintext or garbage where a record belongs */
   TLS_FAIL_TIMEOUT,       /* handshake did not finish in time (link) */
@@ -53,6 +54,12 @@ typedef struct tls_config_opts {
   const char *ca_file, *cert_file, *key_file;
   const char *ca_pem, *cert_pem, *key_pem;
   uint32_t ticket_lifetime_s; /* session tickets; 0: 86400 */
+  /* The CA's certificate revocation list (`troupe cert revoke`), a PEM file
+   * or text; optional. It must be the CA's (issuer and signature). A peer
+   * certificate it lists is refused (TLS_FAIL_REVOKED), even when the list
+   * is past its nextUpdate (that is reported by tls_config_crl_info, not
+   * enforced by refusing everyone). */
+  const char *crl_file, *crl_pem;
 } tls_config_opts;
 
 /* Loads CA, own certificate and key (checked to match), seeds a CTR-DRBG
@@ -63,6 +70,15 @@ typedef struct tls_config_opts {
 int tls_config_new(tls_config **out, const tls_config_opts *o, char *err,
                    size_t errlen);
 void tls_config_free(tls_config *); /* NULL ok; after all its conns */
+
+/* The revocation list a config holds. */
+typedef struct tls_crl_info {
+  bool loaded;         /* a list was given */
+  bool expired;        /* past its nextUpdate: renew it (troupe cert crl) */
+  uint32_t entries;    /* certificates it revokes */
+  int64_t next_update; /* unix seconds; 0 if the list has none */
+} tls_crl_info;
+void tls_config_crl_info(const tls_config *, tls_crl_info *out);
 
 typedef enum { TLS_CLIENT, TLS_SERVER } tls_role;
 
@@ -130,6 +146,10 @@ tls_peer_role tls_conn_peer_role(tls_conn *);
  * links of their own, and none can pass for a node, whatever its name; a
  * certificate without a role, none. */
 bool tls_conn_peer_may_be(tls_conn *, const char *name);
+/* Whether cfg's revocation list (a reloaded config's, say) lists the
+ * certificate this connection's peer presented; false before the
+ * handshake is done. */
+bool tls_conn_peer_revoked(tls_conn *, const tls_config *cfg);
 /* The peer certificate's CN for log lines (empty if none; unprintable bytes
  * shown as '?', at most 64); valid while conn lives. */
 const char *tls_conn_peer_cn(tls_conn *);
