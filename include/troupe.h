@@ -181,6 +181,13 @@ typedef struct tr_node_config {
    * revoke`); NULL: none. Peers whose certificate it lists are refused;
    * tr_node_reload_tls re-reads it and closes their links at once. */
   const char *crl_file;
+
+  /* An authorization policy (docs/security.md, "Policy"): which actor ids
+   * each node may register, who may send, ask, stop and subscribe; NULL:
+   * none, everything allowed. A file that does not parse fails
+   * tr_node_new (TR_EINVAL, the line logged). tr_node_reload_policy
+   * re-reads it. */
+  const char *policy_file;
 } tr_node_config;
 
 /* ---- node lifecycle ---------------------------------------------------- */
@@ -506,6 +513,12 @@ typedef struct tr_cluster_stats {
                                logged swim_proof_refused or
                                registry_proof_refused; the relayer's proofs
                                then go unchecked, refused, for 1 s) */
+  uint64_t policy_denied;   /* other nodes' sends, asks, stops and
+                               subscriptions this node's policy refused
+                               (operators' and registrations are in
+                               tr_node_policy_stats / _denials) */
+  uint64_t remote_denied;   /* this node's sends another node's policy
+                               refused (also in remote_failed) */
   uint32_t crl_entries;     /* certificates the revocation list revokes */
   int64_t crl_next_update;  /* its nextUpdate, unix seconds; 0: no list. A
                                list past it still revokes what it lists
@@ -585,6 +598,52 @@ TR_API int(tr_node_transport_stats)(tr_node *, tr_transport_stats *out);
  * thread. */
 TR_API const char *tr_tls_fail_reason_name(int i);
 TR_API const char *tr_link_close_reason_name(int i);
+
+/* ---- policy ---------------------------------------------------------------
+ * Who may do what (docs/security.md, "Policy"): a node enforces its policy
+ * on what other nodes and operator clients ask of it — registering an id
+ * (on every node holding the registry), send, ask, stop, subscribe — and
+ * on its own actors, whose calls then fail with TR_EPERM. A refused
+ * remote ask is answered TR_EPERM; a refused remote send is reported back
+ * to the sending node (tr_cluster_stats.remote_failed). Loop thread. */
+
+/* Puts the policy in text in force (NULL: none). TR_EINVAL with "line N:
+ * why" in err (errlen bytes; may be NULL) and the old policy kept;
+ * TR_ENOMEM. */
+TR_API int tr_node_set_policy(tr_node *, const char *text, char *err,
+                              size_t errlen);
+/* Re-reads config.policy_file: 0; TR_ESTATE when the node has none; an
+ * error (logged policy_reload_failed with the file and line) with the old
+ * policy kept. */
+TR_API int tr_node_reload_policy(tr_node *);
+
+typedef struct tr_policy_stats {
+  uint32_t rules;        /* in the policy in force; 0 with none */
+  int loaded;            /* 1: a policy is in force */
+  int default_allow;     /* what no rule decides: 1 allowed */
+  uint64_t changes;      /* policies put in force since the start */
+  uint64_t denied;       /* requests refused, all together */
+} tr_policy_stats;
+TR_API int tr_node_policy_stats_sized(tr_node *, tr_policy_stats *out,
+                                      size_t out_size);
+TR_API int(tr_node_policy_stats)(tr_node *, tr_policy_stats *out);
+#define tr_node_policy_stats(n, out)                                        \
+  tr_node_policy_stats_sized((n), (out), sizeof(tr_policy_stats))
+
+/* One kind of refusal: who (a node or operator client name; "$other" for
+ * those past the first 1024 kinds), its role ("node", "operator",
+ * "viewer"), the action ("register", "send", "ask", "stop", "subscribe"),
+ * the rule (its line; 0: the default) and how many. */
+typedef struct tr_policy_denial {
+  const char *who, *role, *action;
+  uint32_t rule;
+  uint64_t count;
+} tr_policy_denial;
+/* Calls fn for each kind of refusal so far; returns how many kinds. */
+TR_API int tr_node_policy_denials(tr_node *,
+                                  void (*fn)(void *arg,
+                                             const tr_policy_denial *),
+                                  void *arg);
 
 /* Reloads the CA, certificate, key and revocation list from the files the
  * node was created with: connections made from now on use them; links

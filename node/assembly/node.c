@@ -41,15 +41,22 @@ int tr_node_new_sized(tr_node **out, const tr_node_config *user_cfg,
   tr_node *n = NULL;
   rc = eng_node_new(&n, cfg);
   if (rc != 0) return rc;
+  if ((rc = node_policy_new(n, cfg)) != 0) {
+    eng_node_free(n);
+    return rc;
+  }
   if (cfg->listen) {
     cluster *c = NULL;
     const eng_remote_ops *ops = NULL;
     rc = cluster_new(&c, n, cfg, &ops);
     if (rc != 0) {
+      node_policy *np = node_policy_of(n);
       eng_node_free(n); /* runs the loop: what the cluster closed goes */
+      node_policy_free(np);
       return rc;
     }
     eng_remote_attach(n, ops, c);
+    cluster_set_guard(c, node_policy_of(n)->guard);
   }
   *out = n;
   return 0;
@@ -62,6 +69,7 @@ int(tr_node_new)(tr_node **out, const tr_node_config *cfg) {
 void tr_node_free(tr_node *n) {
   if (!n) return;
   cluster *c = node_cluster(n);
+  node_policy *np = node_policy_of(n);
   eng_node_shutdown(n); /* every actor stops; the cluster hears of each */
   if (c) {
     /* Leave (a no-op if tr_node_stop did), and let the loop write the
@@ -72,4 +80,5 @@ void tr_node_free(tr_node *n) {
     cluster_free(c);
   }
   eng_node_free(n); /* runs the loop until every handle has closed */
+  node_policy_free(np);
 }

@@ -4,6 +4,21 @@
 
 #include "cluster.h"
 #include "eng_node.h"
+#include "policy_guard.h"
+
+/* The node's policy (node_policy.c): the guard in force, the file it is
+ * read from, how often it changed. The engine holds it as its guard's
+ * user pointer. */
+typedef struct node_policy {
+  tr_node *node;
+  policy_guard *guard;
+  char *file; /* NULL: set with tr_node_set_policy only */
+  uint64_t changes;
+} node_policy;
+
+int node_policy_new(tr_node *, const tr_node_config *cfg);
+void node_policy_free(node_policy *);
+node_policy *node_policy_of(tr_node *);
 
 /* The node's cluster, or NULL for a local node: the assembly attached it
  * to the engine as the remote ops' user pointer. */

@@ -142,6 +142,8 @@ int tr_node_ready(tr_node *n) {
 void tr_node_set_log_level(tr_node *n, tr_log_level level) {
   if (!n || level < TR_LOG_ERROR || level > TR_LOG_DEBUG) return;
   eng_set_log_level(n, level);
+  node_policy *np = node_policy_of(n);
+  if (np) policy_guard_set_log_level(np->guard, level);
   cluster *c = node_cluster(n);
   if (c) cluster_set_log_level(c, level);
 }

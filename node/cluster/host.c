@@ -253,6 +253,20 @@ static int host_reg_verify(void *user, const char *owner, const uint8_t *data,
   return REG_PROOF_BAD;
 }
 
+int host_policy_check(cluster *c, const char *who, policy_role role,
+                      policy_action a, const char *object,
+                      const char *topic) {
+  if (!c->guard || !policy_guard_policy(c->guard)) return 0;
+  policy_subject s = {who, role};
+  return policy_guard_check(c->guard, &s, a, object, topic, host_now(c));
+}
+
+/* A registry holder's part of the policy: may owner register id. */
+static bool host_reg_may_hold(void *user, const char *owner, const char *id) {
+  return host_policy_check(user, owner, POLICY_ROLE_NODE, POLICY_REGISTER,
+                           id, NULL) == 0;
+}
+
 static void host_reg_send(void *user, const char *to, const reg_msg *m) {
   cluster *c = user;
   peer_link *lk = host_link(c, to);
@@ -579,6 +593,7 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
   static const reg_ops rops = {.send = host_reg_send,
                                .sign = host_reg_sign,
                                .verify = host_reg_verify,
+                               .may_hold = host_reg_may_hold,
                                .changed = host_reg_changed,
                                .conflict_lost = host_reg_conflict_lost};
   swim_config sc = {.name = c->name,

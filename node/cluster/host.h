@@ -122,6 +122,7 @@ struct cluster {
   link_mgr *links;
   swim *swim;
   registry *reg;
+  policy_guard *guard; /* the node's policy (borrowed); NULL: none */
 
   uv_timer_t timer;    /* the next swim/registry deadline */
   uv_timer_t deferred; /* work that must not run inside a callback */
@@ -180,6 +181,10 @@ struct cluster {
 uint64_t host_now(cluster *);
 /* Re-arms the deadline timer after any swim_* / reg_* call. */
 void host_rearm(cluster *);
+/* 0, or TR_EPERM: the node's policy refuses who (a node, or an operator
+ * client with its role) this action on object (topic: subscribe). */
+int host_policy_check(cluster *, const char *who, policy_role,
+                      policy_action, const char *object, const char *topic);
 host_peer *host_peer_get(cluster *, const char *name); /* creates */
 host_peer *host_peer_find(cluster *, const char *name);
 host_peer *host_peer_at(cluster *, uint16_t idx);

@@ -143,3 +143,13 @@ const char *cluster_link_close_reason_name(int i) {
              ? link_close_reason_name((link_close_reason)i)
              : NULL;
 }
+
+void cluster_set_guard(cluster *c, policy_guard *g) { c->guard = g; }
+
+void cluster_policy_changed(cluster *c) {
+  if (c->left || c->freeing) return;
+  c->in_sm++;
+  reg_policy_changed(c->reg, host_now(c));
+  c->in_sm--;
+  host_rearm(c);
+}

@@ -359,6 +359,26 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     return;
   }
   bool has_target = req.has_target && req.target[0];
+  /* The node's policy, for who the certificate names (the link's name is
+   * "NAME#session"). */
+  if (has_target && (writes || req.verb == troupe_OpVerb_OP_SUB)) {
+    char who[TR_ID_MAX + 1];
+    snprintf(who, sizeof(who), "%s", client);
+    char *hash = strchr(who, '#');
+    if (hash) *hash = '\0';
+    policy_action a = req.verb == troupe_OpVerb_OP_SEND  ? POLICY_SEND
+                      : req.verb == troupe_OpVerb_OP_ASK ? POLICY_ASK
+                                                         : POLICY_SUBSCRIBE;
+    int rc = host_policy_check(
+        c, who,
+        role == TLS_PEER_VIEWER ? POLICY_ROLE_VIEWER : POLICY_ROLE_OPERATOR, a,
+        req.target,
+        a == POLICY_SUBSCRIBE ? (req.has_topic ? req.topic : "") : NULL);
+    if (rc != 0) {
+      op_reply(c, client, req.id, rc, NULL, 0, false, NULL, NULL);
+      return;
+    }
+  }
   switch (req.verb) {
   case troupe_OpVerb_OP_MEMBERS:
     op_members(c, client, req.id);
@@ -373,8 +393,9 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     op_health(c, client, req.id);
     return;
   case troupe_OpVerb_OP_SEND: {
-    int rc = has_target ? tr_node_send(c->node, req.target, data.p, data.len)
-                        : TR_EINVAL;
+    int rc = has_target
+                 ? eng_send_judged(c->node, req.target, data.p, data.len)
+                 : TR_EINVAL;
     op_reply(c, client, req.id, rc, NULL, 0, false, NULL, NULL);
     return;
   }

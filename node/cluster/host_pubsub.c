@@ -307,6 +307,14 @@ void host_pubsub_on_env(cluster *c, host_peer *from, const wire_envelope *e,
   /* target: the publisher here; topic: its topic. */
   size_t plen = strlen(target);
   if (e->type == HOST_ENV_SUB) {
+    char tcopy[TR_ID_MAX + 1];
+    memcpy(tcopy, topic, e->topic.len);
+    tcopy[e->topic.len] = '\0';
+    if (host_policy_check(c, from->name, POLICY_ROLE_NODE, POLICY_SUBSCRIBE,
+                          target, tcopy) != 0) {
+      c->st.policy_denied++; /* its subscribers get nothing from here */
+      return;
+    }
     if (interest_add(c, target, plen, topic, e->topic.len, from->idx) != 0)
       host_log(c, TR_LOG_ERROR, "interest_lost", "peer=%s reason=enomem",
                from->name);

@@ -142,8 +142,27 @@ static void target_copy(const wire_envelope *e, char out[TR_ID_MAX + 1]) {
 static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
                           eng_name *sender) {
   const char *to = (const char *)e->target.p;
-  int rc = eng_deliver(c->node, to, e->target.len, (uint8_t)e->type, sender,
-                       e->payload.p, e->payload.len, e->ask_id, p->idx);
+  int rc;
+  if (c->guard && policy_guard_policy(c->guard)) {
+    char target[TR_ID_MAX + 1];
+    target_copy(e, target);
+    rc = host_policy_check(c, p->name, POLICY_ROLE_NODE,
+                           e->type == TR_MSG_ASK ? POLICY_ASK : POLICY_SEND,
+                           target, NULL);
+    if (rc != 0) {
+      c->st.policy_denied++;
+      if (!sender) return; /* from outside actors: nobody to tell */
+      if (e->type == TR_MSG_ASK)
+        host_send_env(c, p, TR_MSG_REPLY, target, sender->str, e->ask_id, rc,
+                      NULL, 0);
+      else
+        host_send_env(c, p, HOST_ENV_FAILED, sender->str, target, 0, rc,
+                      NULL, 0);
+      return;
+    }
+  }
+  rc = eng_deliver(c->node, to, e->target.len, (uint8_t)e->type, sender,
+                   e->payload.p, e->payload.len, e->ask_id, p->idx);
   if (rc == 0) {
     if (e->type == TR_MSG_ASK && sender)
       host_rask_add(c, to, e->target.len, p, sender, e->ask_id,
@@ -199,8 +218,11 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     host_mon_on_env(c, p, e);
     return;
   case HOST_ENV_STOP:
-    if (eng_actor_live(n, target))
-      tr_node_stop_actor(n, target);
+    if (host_policy_check(c, p->name, POLICY_ROLE_NODE, POLICY_STOP, target,
+                          NULL) != 0)
+      c->st.policy_denied++; /* counted and logged by the guard too */
+    else if (eng_actor_live(n, target))
+      eng_stop_actor(n, target);
     else
       eng_count_dead(n, TR_DL_NO_ACTOR);
     return;
@@ -211,8 +233,11 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     return;
   case HOST_ENV_FAILED:
     c->st.remote_failed++;
-    eng_count_dead(n, e->status == TR_EFULL ? TR_DL_REMOTE_FULL
-                                            : TR_DL_REMOTE_NO_ACTOR);
+    if (e->status == TR_EPERM) /* its policy refused ours: not a drop */
+      c->st.remote_denied++;
+    else
+      eng_count_dead(n, e->status == TR_EFULL ? TR_DL_REMOTE_FULL
+                                              : TR_DL_REMOTE_NO_ACTOR);
     host_log(c, TR_LOG_DEBUG, "remote_send_failed",
              "peer=%s target=%s status=%s", p->name, target,
              tr_errname(e->status));

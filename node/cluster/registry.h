@@ -167,6 +167,11 @@ typedef struct reg_ops {
   int (*verify)(void *user, const char *owner, const uint8_t *data,
                 size_t len, const uint8_t *proof, size_t proof_len,
                 const char *from);
+  /* Whether `owner` may hold `id` (a policy; optional: all may). An entry
+   * it may not is not held here (counted rejected_policy), though its
+   * batch still counts as the owner's next version. Asked for other
+   * owners' entries only. */
+  bool (*may_hold)(void *user, const char *owner, const char *id);
 } reg_ops;
 
 enum { REG_PROOF_OK = 0, REG_PROOF_BAD = 1, REG_PROOF_UNKNOWN = 2 };
@@ -198,6 +203,10 @@ int reg_release(registry *, const char *id, uint64_t now_ms);
 
 /* The owner `id` resolves to, or NULL. Valid until the next call. */
 const char *reg_lookup(registry *, const char *id);
+
+/* The policy (may_hold) changed: entries it no longer allows go, and
+ * every owner is asked for its whole set, for those it now allows. */
+void reg_policy_changed(registry *, uint64_t now_ms);
 
 /* A message from authenticated peer `from`. */
 void reg_receive(registry *, const char *from, const reg_msg *,
@@ -234,6 +243,7 @@ void reg_each(registry *, void (*fn)(void *arg, const char *id,
  * or a seal missing its deltas, or a message of an unknown type;
  * rejected_proof: deltas relayed under a seal that did not verify (or with
  * none, or from a penalized relayer) and SETs not from their owner;
+ * rejected_policy: other owners' entries ops->may_hold refused;
  * signs, verifies: calls to ops sign and verify; proof_failures: verifies
  * that said REG_PROOF_BAD; proofs_ignored: seals not checked, their relayer
  * penalized. */
@@ -241,7 +251,7 @@ typedef struct reg_stats {
   uint64_t claims, releases, deltas_applied, deltas_out, msgs_out;
   uint64_t pulls, sets_applied, conflicts, conflicts_lost;
   uint64_t rejected_sender, rejected_owner, rejected_self;
-  uint64_t rejected_malformed, rejected_proof;
+  uint64_t rejected_malformed, rejected_proof, rejected_policy;
   uint64_t signs, verifies, proof_failures, proofs_ignored;
 } reg_stats;
 

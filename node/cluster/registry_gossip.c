@@ -411,13 +411,22 @@ static bool seal_ok(const reg_seal *s) {
          s->proof_len <= REG_PROOF_MAX && (s->proof || !s->proof_len);
 }
 
+/* Whether this node holds o's entry id (a policy may say no). */
+static bool may_hold(registry *r, const reg_owner *o, const char *id) {
+  if (!r->ops.may_hold || o == r->self ||
+      r->ops.may_hold(r->user, o->name, id))
+    return true;
+  r->st.rejected_policy++;
+  return false;
+}
+
 /* Applies one delta to o's set. False when out of memory: the version
  * stays, so the owner reads as a gap to repair. */
 static bool apply_delta(registry *r, reg_owner *o, const reg_delta *d) {
   reg_entry *c = reg_entry_find(o, d->id);
   if (d->removed) {
     if (c) reg_entry_remove(r, c);
-  } else if (!c && !reg_entry_add(r, o, d->id)) {
+  } else if (!c && may_hold(r, o, d->id) && !reg_entry_add(r, o, d->id)) {
     if (o->seen < d->version) o->seen = d->version;
     o->stale = true;
     return false;
@@ -664,6 +673,7 @@ static void recv_set(registry *r, const char *from, const reg_msg *m) {
       continue;
     }
     reg_entry *c = reg_entry_find(o, id);
+    if (!c && !may_hold(r, o, id)) continue;
     if (!c && !(c = reg_entry_add(r, o, id))) {
       failed = true;
       continue;
@@ -710,5 +720,22 @@ void reg_msg_receive(registry *r, const char *from, const reg_msg *m,
     default:
       r->st.rejected_malformed++;
       break;
+  }
+}
+
+void reg_policy_changed(registry *r, uint64_t now) {
+  reg_owner *o, *otmp;
+  HASH_ITER(hh, r->owners, o, otmp) {
+    if (o == r->self) continue;
+    reg_entry *c, *ctmp;
+    HASH_ITER(hh, o->set, c, ctmp)
+      if (!may_hold(r, o, c->rid->id)) reg_entry_remove(r, c);
+    /* Its whole set again, for the entries now allowed: a pull saying
+     * nothing is held brings the owner's SET. */
+    o->version = 0;
+    o->seen = 0;
+    o->stale = true;
+    o->pull_after = 0;
+    pull_spaced(r, o, now);
   }
 }

@@ -45,7 +45,8 @@ static const char RUN_USAGE_TAIL[] =
     "                   dead) and exit 0; exit 1 if that takes over 5 s;\n"
     "                   a second signal exits 1 at once\n"
     "  SIGHUP           reload the CA, certificate, key and revocation list\n"
-    "                   (links stay up, but revoked peers' are closed)\n"
+    "                   (links stay up, but revoked peers' are closed),\n"
+    "                   the policy (a bad one is logged, the old one kept)\n"
     "                   and the log level from the config file (unless a\n"
     "                   flag or TROUPE_LOG_LEVEL sets it)\n"
     "\n"
@@ -127,6 +128,9 @@ static void run_on_hup(uv_signal_t *h, int signum) {
   const char *tls = "local";
   if (d->cfg.listen)
     tls = tr_node_reload_tls(d->node) == 0 ? "reloaded" : "kept_old";
+  const char *pol = "none";
+  if (d->cfg.policy)
+    pol = tr_node_reload_policy(d->node) == 0 ? "reloaded" : "kept_old";
   char err[512];
   tr_log_level level;
   if (run_config_reload_log_level(&d->cfg, &level, err, sizeof(err)) != 0) {
@@ -135,8 +139,8 @@ static void run_on_hup(uv_signal_t *h, int signum) {
     level = d->cfg.log_level;
   }
   /* Logged at the old level first, so a reload that lowers it is seen. */
-  run_log(d, TR_LOG_INFO, "run_reloaded", "tls=%s log_level=%s", tls,
-          run_log_level_name(level));
+  run_log(d, TR_LOG_INFO, "run_reloaded", "tls=%s policy=%s log_level=%s",
+          tls, pol, run_log_level_name(level));
   d->cfg.log_level = level;
   tr_node_set_log_level(d->node, level);
 }
@@ -179,6 +183,14 @@ static void run_handles_close(run_daemon *d) {
 /* ---- start -------------------------------------------------------------- */
 
 static int run_check_files(const run_config *c, char *err, size_t errlen) {
+  if (c->policy) { /* a local node may have one too */
+    FILE *f = fopen(c->policy, "r");
+    if (!f) {
+      snprintf(err, errlen, "policy %s: %s", c->policy, strerror(errno));
+      return TROUPE_EXIT_USAGE;
+    }
+    fclose(f);
+  }
   if (!c->listen) {
     const char *stray = c->nseeds ? "seed" : c->advertise ? "advertise"
                       : c->ca     ? "ca"   : c->cert      ? "cert"
@@ -303,6 +315,7 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       .cert_file = c->cert,
       .key_file = c->key,
       .crl_file = c->crl,
+      .policy_file = c->policy,
       .log = run_log_fn,
       .log_user = d,
       .log_level = c->log_level,

@@ -32,6 +32,7 @@ typedef struct key_def {
 /* The order is the order of `troupe run --help`. */
 enum {
   K_NAME, K_LISTEN, K_ADVERTISE, K_SEED, K_CA, K_CERT, K_KEY, K_CRL,
+  K_POLICY,
   K_CLUSTER_NAME, K_PLUGIN, K_SPAWN, K_METRICS, K_LOG_LEVEL, K_LOG_FORMAT,
   K_COUNT
 };
@@ -56,6 +57,10 @@ static const key_def KEYS[K_COUNT] = {
                "the CA's certificate revocation list (PEM, troupe cert "
                "revoke): peers it lists are refused; SIGHUP re-reads it and "
                "closes their links [none]"},
+    [K_POLICY] = {"policy", KEY_STR, false, false, "FILE",
+                  "who may register, send, ask, stop, subscribe "
+                  "(docs/security.md); SIGHUP re-reads it [none: all "
+                  "allowed]"},
     [K_CLUSTER_NAME] = {"cluster-name", KEY_WORD, false, false, "NAME",
                         "a label for logs and the start line; the CA, not "
                         "this name, decides who may join"},
@@ -366,6 +371,7 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
       [K_NAME] = &cfg->name, [K_LISTEN] = &cfg->listen,
       [K_ADVERTISE] = &cfg->advertise, [K_CA] = &cfg->ca,
       [K_CERT] = &cfg->cert, [K_KEY] = &cfg->key, [K_CRL] = &cfg->crl,
+      [K_POLICY] = &cfg->policy,
       [K_CLUSTER_NAME] = &cfg->cluster_name, [K_METRICS] = &cfg->metrics,
   };
   struct { char ***v; size_t *n; } lists[K_COUNT] = {
@@ -469,6 +475,7 @@ void run_config_free(run_config *cfg) {
   free(cfg->cert);
   free(cfg->key);
   free(cfg->crl);
+  free(cfg->policy);
   free(cfg->cluster_name);
   free(cfg->metrics);
   free_list(cfg->seeds, cfg->nseeds);

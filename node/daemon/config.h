@@ -20,6 +20,7 @@ typedef struct run_config {
   char *name, *listen, *advertise;
   char *ca, *cert, *key;
   char *crl; /* NULL: no revocation list */
+  char *policy; /* NULL: no policy */
   char *cluster_name;
   char *metrics; /* "host:port" (a bare port became 127.0.0.1:PORT); NULL off */
   char **seeds;

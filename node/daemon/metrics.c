@@ -427,6 +427,9 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_swim_forged_claims_total", "counter",
          "Membership claims only a member may make, relayed without its "
          "proof: refused.", c->forged_claims);
+  single(r, "troupe_policy_remote_denied_total", "counter",
+         "This node's sends another node's policy refused.",
+         c->remote_denied);
   single(r, "troupe_crl_entries", "gauge",
          "Certificates the loaded revocation list revokes.", c->crl_entries);
   single(r, "troupe_crl_next_update_seconds", "gauge",
@@ -454,6 +457,34 @@ static void render_cluster(render *r, tr_node *node,
   render_transport(r, node);
 }
 
+/* ---- policy ---------------------------------------------------------------- */
+
+static void on_denial(void *arg, const tr_policy_denial *d) {
+  render *r = arg;
+  mb_printf(&r->b, "troupe_policy_denied_total{node=\"");
+  mb_label_value(&r->b, r->node);
+  mb_printf(&r->b, "\",who=\"");
+  mb_label_value(&r->b, d->who);
+  mb_printf(&r->b, "\",role=\"%s\",action=\"%s\",rule=\"%u\"} %llu\n",
+            d->role, d->action, d->rule, (unsigned long long)d->count);
+}
+
+static void render_policy(render *r, tr_node *node) {
+  tr_policy_stats s;
+  if (tr_node_policy_stats(node, &s) != 0) return;
+  single(r, "troupe_policy_loaded", "gauge",
+         "1 while an authorization policy is in force.", (uint64_t)s.loaded);
+  single(r, "troupe_policy_rules", "gauge",
+         "Rules in the policy in force.", s.rules);
+  single(r, "troupe_policy_changes_total", "counter",
+         "Policies put in force since the node started.", s.changes);
+  family(r, "troupe_policy_denied_total", "counter",
+         "Requests the policy refused, by who asked (node or client name), "
+         "its role, the action and the rule that decided (its line; 0: the "
+         "default).");
+  tr_node_policy_denials(node, on_denial, r);
+}
+
 int metrics_render(tr_node *node, char **out, size_t *len) {
   *out = NULL;
   *len = 0;
@@ -461,6 +492,7 @@ int metrics_render(tr_node *node, char **out, size_t *len) {
   if (!r.node) r.node = "";
   render_engine(&r, node);
   render_subscriptions(&r, node);
+  render_policy(&r, node);
   tr_cluster_stats cs;
   if (tr_node_cluster_stats(node, &cs) == 0) render_cluster(&r, node, &cs);
   mb_reserve(&r.b, 0); /* an empty exposition is still a string */

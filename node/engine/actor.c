@@ -115,6 +115,8 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   if ((o && o->id_out && o->id_out_size < len + 1) ||
       t->state_size > SIZE_MAX - STATE_OFFSET)
     goto fail;
+  if (!system && (rc = eng_guarded(n, ENG_ACT_REGISTER, id, NULL)) != 0)
+    goto fail;
   /* The remote layer is asked last, so a claim is only made for a spawn
    * that goes ahead. */
   if (!claimed && n->rops && !system) {
@@ -325,9 +327,11 @@ int tr_stop(tr_ctx *ctx) {
   return 0;
 }
 
-static int actor_queue_stop(tr_node *n, const char *id) {
+static int actor_queue_stop(tr_node *n, const char *id, bool guarded) {
   size_t len;
   if (!n || eng_check_id(id, &len) != 0) return TR_EINVAL;
+  int rc = guarded ? eng_guarded(n, ENG_ACT_STOP, id, NULL) : 0;
+  if (rc != 0) return rc;
   eng_actor *a = actor_find(n, id);
   if (!a && n->rops) return n->rops->stop(n->ruser, id);
   if (!a || a->stopping) return TR_ENOTFOUND;
@@ -347,12 +351,16 @@ static int actor_queue_stop(tr_node *n, const char *id) {
 }
 
 int tr_node_stop_actor(tr_node *n, const char *id) {
-  return actor_queue_stop(n, id);
+  return actor_queue_stop(n, id, true);
 }
 
 int tr_stop_actor(tr_ctx *ctx, const char *id) {
   if (!ctx) return TR_EINVAL;
-  return actor_queue_stop(ctx->node, id);
+  return actor_queue_stop(ctx->node, id, ctx->id->str[0] != '$');
+}
+
+int eng_stop_actor(tr_node *n, const char *id) {
+  return actor_queue_stop(n, id, false);
 }
 
 /* ---- the remote layer's way in (eng_remote.h) ---------------------------- */

@@ -102,7 +102,7 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
     }
   }
   int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, timeout_ms,
-                      &target, &remote);
+                      &target, &remote, true);
   if (rc != 0) {
     eng_name_unref(tname);
     ask_release(n, k);

@@ -149,10 +149,12 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
 /* Resolves `to` (locally, then through the remote layer), queues, and counts a
  * rejection on failure. *found (may be NULL) gets the local target when
  * there is one; *remote (may be NULL) the index of the remote node it went
- * to, else 0. */
+ * to, else 0. guarded: the node's guard is asked first (not for a '$'
+ * system sender, whose requests the remote layer judged). */
 int send_by_id(tr_node *, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
-               uint32_t timeout_ms, eng_actor **found, uint16_t *remote);
+               uint32_t timeout_ms, eng_actor **found, uint16_t *remote,
+               bool guarded);
 /* A send accepted earlier (timer, other thread): failures become dead
  * letters (no_actor, mailbox_full, unreachable). */
 void send_async(tr_node *, const char *to, eng_name *sender, const void *data,
@@ -320,6 +322,10 @@ struct tr_node {
   uint64_t next_timer_id;
   tr_node_stats stats;
 
+  /* A policy's say on what this node's actors ask (eng_set_guard). */
+  eng_guard_fn guard;
+  void *guard_user;
+
   /* The remote layer (eng_remote_attach); ops NULL: a local node. */
   const eng_remote_ops *rops;
   void *ruser;
@@ -330,6 +336,12 @@ struct tr_node {
 };
 
 static inline bool eng_remote(const tr_node *n) { return n->rops != NULL; }
+
+/* 0, or why the guard refuses (eng_set_guard). */
+static inline int eng_guarded(tr_node *n, eng_act act, const char *object,
+                              const char *topic) {
+  return n->guard ? n->guard(n->guard_user, act, object, topic) : 0;
+}
 
 void eng_vlog(tr_node *, tr_log_level, const char *event, const char *fmt,
               va_list) __attribute__((format(printf, 4, 0)));

@@ -172,6 +172,13 @@ void eng_set_log_level(tr_node *n, tr_log_level level) {
   n->log_level = level;
 }
 
+void eng_set_guard(tr_node *n, eng_guard_fn fn, void *user) {
+  n->guard = fn;
+  n->guard_user = user;
+}
+
+void *eng_guard_user(tr_node *n) { return n->guard_user; }
+
 /* Root actors are stopped one by one; each stops its children first. */
 static void node_stop_all_actors(tr_node *n) {
   while (n->actors) {

@@ -102,6 +102,10 @@ int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
     return TR_EINVAL;
   if (ctx->stopping) return TR_ESTATE;
   tr_node *n = ctx->node;
+  int rc = ctx->id->str[0] == '$'
+               ? 0 /* judged by the remote layer (an operator's) */
+               : eng_guarded(n, ENG_ACT_SUBSCRIBE, publisher, topic);
+  if (rc != 0) return rc;
   eng_pub *p = pub_get(n, publisher, plen);
   if (!p) return TR_ENOMEM;
   eng_topic *t = topic_get(n, p, topic, tlen);

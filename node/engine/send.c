@@ -72,15 +72,22 @@ static void send_rejected(tr_node *n, int rc) {
 
 int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
-               uint32_t timeout_ms, eng_actor **found, uint16_t *remote) {
+               uint32_t timeout_ms, eng_actor **found, uint16_t *remote,
+               bool guarded) {
   size_t tolen;
   if (eng_check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
     eng_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
-  eng_actor *a = actor_find_len(n, to, tolen);
   int rc;
+  /* No policy: one load and a branch. */
+  if (n->guard && guarded && !(sender && sender->str[0] == '$') &&
+      (rc = n->guard(n->guard_user,
+                     type == TR_MSG_ASK ? ENG_ACT_ASK : ENG_ACT_SEND, to,
+                     NULL)) != 0)
+    return rc;
+  eng_actor *a = actor_find_len(n, to, tolen);
   if (a) {
     if (found) *found = a;
     rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
@@ -165,10 +172,17 @@ uint32_t eng_ask_timeout_ms(tr_node *n) { return n->ask_timeout_ms; }
 int tr_send(tr_ctx *ctx, const char *to, const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;
   return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
-                    NULL, NULL);
+                    NULL, NULL, true);
 }
 
 int tr_node_send(tr_node *n, const char *to, const void *data, size_t len) {
   if (!n) return TR_EINVAL;
-  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, 0, NULL, NULL);
+  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, 0, NULL, NULL,
+                    true);
+}
+
+int eng_send_judged(tr_node *n, const char *to, const void *data,
+                    size_t len) {
+  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, 0, NULL, NULL,
+                    false);
 }

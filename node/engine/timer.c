@@ -43,6 +43,8 @@ static int timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t repeat_ms,
     eng_dead(n, TR_DL_REJECTED_TOOBIG);
     return TR_ETOOBIG;
   }
+  int rc = eng_guarded(n, ENG_ACT_SEND, to, NULL);
+  if (rc != 0) return rc;
   eng_timer *t = malloc(sizeof(*t) + len);
   if (!t) return TR_ENOMEM;
   t->to = eng_name_new(to, tolen);

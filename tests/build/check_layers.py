@@ -4,10 +4,10 @@
 Each source file belongs to a layer by where it lives; each quoted header
 it includes belongs to a layer's interface or to a layer's private side.
 A file may include only what its layer's row below allows: the engine
-stands alone, wire needs nanopb, tls mbedTLS, link tls and wire, the
-cluster the link and the engine's seam, the node assembly the engine and
-the cluster, and the daemon, the examples and plugins only the public
-headers. Exit 0 when every include is allowed; 1 with one line per
+and the policy stand alone, wire needs nanopb, tls mbedTLS, link tls and
+wire, the cluster the link, the policy and the engine's seam, the node
+assembly the engine, the policy and the cluster, and the daemon, the
+examples and plugins only the public headers. Exit 0 when every include is allowed; 1 with one line per
 violation otherwise; 2 for a bad call.
 
     check_layers.py SOURCE_ROOT
@@ -21,6 +21,7 @@ import sys
 LAYERS = [
     ("include/", "api"),
     ("node/engine/", "engine"),
+    ("node/policy/", "policy"),
     ("node/cluster/", "cluster"),
     ("node/assembly/", "assembly"),
     ("node/daemon/", "daemon"),
@@ -39,6 +40,8 @@ def header_kind(path):
         return "engine-if"
     if path.startswith("node/cluster/include/"):
         return "cluster-if"
+    if path.startswith("node/policy/include/"):
+        return "policy-if"
     if path.startswith("transport/link/include/"):
         return "link-if"
     if path.startswith("transport/tls/include/"):
@@ -53,12 +56,14 @@ def header_kind(path):
 ALLOWED = {
     "api": {"api"},
     "engine": {"api", "engine-if", "engine-private"},
+    "policy": {"api", "policy-if", "policy-private"},
     "wire": {"api", "wire"},
     "tls": {"api", "tls", "tls-private"},
     "link": {"api", "tls", "wire", "link-if", "link-private"},
     "cluster": {"api", "engine-if", "link-if", "tls", "wire", "cluster-if",
-                "cluster-private"},
-    "assembly": {"api", "engine-if", "cluster-if", "assembly-private"},
+                "cluster-private", "policy-if"},
+    "assembly": {"api", "engine-if", "cluster-if", "policy-if",
+                 "assembly-private"},
     "daemon": {"api", "daemon-private"},
     "example": {"api"},
 }

@@ -292,13 +292,13 @@ EOF
   fi
 
   kill -HUP "$PID_n1"
-  wait_for "$WORK/n1.err" 'event=run_reloaded tls=reloaded log_level=info' || fail "n1 did not reload"
+  wait_for "$WORK/n1.err" 'event=run_reloaded tls=reloaded policy=none log_level=info' || fail "n1 did not reload"
   sleep 0.3
   kill -0 "$PID_n1" || fail "n1 died on SIGHUP"
   ok "SIGHUP: certificates reloaded, n1 still running"
   sed -i 's/^log-level = info/log-level = debug/' "$WORK/n1.conf"
   kill -HUP "$PID_n1"
-  wait_for "$WORK/n1.err" 'event=run_reloaded tls=reloaded log_level=debug' ||
+  wait_for "$WORK/n1.err" 'event=run_reloaded tls=reloaded policy=none log_level=debug' ||
     fail "n1 did not take log-level = debug from its config file"
   kill -0 "$PID_n1" || fail "n1 died on the second SIGHUP"
   ok "SIGHUP: log level re-read from the config file (debug)"
@@ -327,6 +327,40 @@ case_stop_timeout() {
   stop_and_check a TERM 1 90
   grep -q 'did not stop within 5 s' "$WORK/a.err" || fail "no timeout message"
   ok "hung shutdown -> exit 1 after 5 s with a message"
+}
+
+# A policy file (docs/security.md): a bad one refuses the start with its
+# line; one in force refuses a spawn; SIGHUP re-reads it, keeping the old
+# one when the new one is bad.
+case_policy() {
+  printf 'allow * send x\nallow oops\n' >"$WORK/bad.policy"
+  expect_usage "a bad policy" 'bad\.policy: line 2' --name p \
+    --policy "$WORK/bad.policy"
+  expect_usage "a missing policy" 'policy .*No such file' --name p \
+    --policy "$WORK/none.policy"
+  printf 'deny * register echo1\n' >"$WORK/p.policy"
+  expect_usage "a spawn the policy refuses" 'echo1.*TR_EPERM' --name p \
+    --policy "$WORK/p.policy" --plugin "$PLUGIN_DIR/echo.so" \
+    --spawn echo:echo1
+  start p --name p --policy "$WORK/p.policy" --plugin "$PLUGIN_DIR/echo.so" \
+    --spawn echo:echo2 --log-level info
+  wait_for "$WORK/p.out" '^echo: echo2 ready' || fail "echo2 did not start"
+  grep -q 'event=policy_loaded .*rules=1 default=allow' "$WORK/p.err" ||
+    fail "no policy_loaded line"
+  cp "$WORK/bad.policy" "$WORK/p.policy"
+  kill -HUP "$PID_p"
+  wait_for "$WORK/p.err" 'event=run_reloaded tls=local policy=kept_old' ||
+    fail "a bad policy on SIGHUP was not refused"
+  grep -q 'event=policy_reload_failed .*line 2' "$WORK/p.err" ||
+    fail "no policy_reload_failed line naming line 2"
+  printf 'default deny\nallow * register *\n' >"$WORK/p.policy"
+  kill -HUP "$PID_p"
+  wait_for "$WORK/p.err" 'event=run_reloaded tls=local policy=reloaded' ||
+    fail "a good policy on SIGHUP was not put in force"
+  grep -q 'event=policy_reloaded .*rules=1 default=deny' "$WORK/p.err" ||
+    fail "no policy_reloaded line"
+  ok "policy: bad file refused with its line, spawn refused, SIGHUP reload"
+  stop_and_check p TERM 0 30
 }
 
 case_"${1:?usage: run_test.sh CASE}" || fail "case $1"

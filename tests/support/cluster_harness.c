@@ -812,6 +812,23 @@ int tn_reload_tls(tn_cluster *c, size_t i) {
   return tn_call(c, i, do_reload_tls, NULL);
 }
 
+typedef struct policy_arg {
+  const char *text;
+  char *err;
+  size_t errlen;
+} policy_arg;
+
+static int do_set_policy(tr_node *node, void *arg) {
+  policy_arg *a = arg;
+  return tr_node_set_policy(node, a->text, a->err, a->errlen);
+}
+
+int tn_set_policy(tn_cluster *c, size_t i, const char *text, char *err,
+                  size_t errlen) {
+  policy_arg a = {text, err, errlen};
+  return tn_call(c, i, do_set_policy, &a);
+}
+
 size_t tn_count(tn_cluster *c) { return c->count; }
 const char *tn_name(tn_cluster *c, size_t i) { return c->slots[i].name; }
 const char *tn_addr(tn_cluster *c, size_t i) { return c->slots[i].addr; }

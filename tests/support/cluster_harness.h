@@ -53,6 +53,10 @@ int tn_attacker(tn_cluster *, const char *name, wc **out, tls_config **key);
 int tn_revoke(tn_cluster *, const char *const *names, size_t n);
 /* tr_node_reload_tls on node i's loop. */
 int tn_reload_tls(tn_cluster *, size_t i);
+/* tr_node_set_policy on node i's loop (text NULL: none); the error into
+ * err (errlen bytes; may be NULL). */
+int tn_set_policy(tn_cluster *, size_t i, const char *text, char *err,
+                  size_t errlen);
 const char *tn_name(tn_cluster *, size_t i);
 const char *tn_addr(tn_cluster *, size_t i);
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "eng_remote.h"
+#include "policy_guard.h"
 #include "troupe.h"
 
 typedef struct cluster cluster;
@@ -52,5 +53,11 @@ const char *cluster_link_close_reason_name(int i);
 int cluster_reload_tls(cluster *);
 bool cluster_ready(cluster *);
 void cluster_set_log_level(cluster *, tr_log_level);
+/* The node's policy (borrowed, outlives the cluster; NULL: none): checked
+ * for what other nodes and operator clients ask. A change of policy is
+ * announced with cluster_policy_changed: the registry looks again at what
+ * it holds and asks every owner for its whole set. */
+void cluster_set_guard(cluster *, policy_guard *);
+void cluster_policy_changed(cluster *);
 
 #endif /* TR_CLUSTER_H */

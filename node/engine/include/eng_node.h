@@ -57,6 +57,28 @@ void eng_node_shutdown(tr_node *);
  * node owns its loop, runs it until every handle has closed (so what other
  * layers closed on it is released too) and closes it. NULL is a no-op. */
 void eng_node_free(tr_node *);
+/* What this node's own actors and callers ask to do, for a policy to
+ * refuse: a spawn (its id: given or generated), tr_send / tr_node_send /
+ * tr_ask, tr_send_after / tr_send_every (when scheduled), tr_stop_actor /
+ * tr_node_stop_actor, and tr_subscribe* (object the publisher, topic its
+ * topic; NULL otherwise). Not asked: replies, stopping oneself, what the
+ * engine sends itself, '$' system actors, and tr_node_send_threadsafe
+ * (another thread: the program's own). A non-zero return (TR_EPERM) fails
+ * the call with it, nothing done. */
+typedef enum {
+  ENG_ACT_REGISTER = 0,
+  ENG_ACT_SEND,
+  ENG_ACT_ASK,
+  ENG_ACT_STOP,
+  ENG_ACT_SUBSCRIBE
+} eng_act;
+typedef int (*eng_guard_fn)(void *user, eng_act, const char *object,
+                            const char *topic);
+/* fn NULL: no guard (the default). */
+void eng_set_guard(tr_node *, eng_guard_fn fn, void *user);
+/* The user pointer given to eng_set_guard, or NULL. */
+void *eng_guard_user(tr_node *);
+
 /* The engine's log level (the callback stays). */
 void eng_set_log_level(tr_node *, tr_log_level);
 /* Calls fn for each local subscriber of any (publisher, topic): the

@@ -125,6 +125,11 @@ int eng_topic_remote(tr_node *, const char *publisher, size_t pub_len,
                      const char *topic, size_t topic_len, bool remote);
 /* True when a local actor holds id and is not stopping. */
 bool eng_actor_live(tr_node *, const char *id);
+/* tr_node_stop_actor and tr_node_send for what the remote layer has
+ * already judged (another node's stop, an operator's send): the node's
+ * guard (eng_set_guard) is not asked. */
+int eng_stop_actor(tr_node *, const char *id);
+int eng_send_judged(tr_node *, const char *to, const void *data, size_t len);
 /* Another node won id: its local actor stops with `reason` (now, or after
  * its running callback). 1 when it does, 0 when it is already stopping,
  * TR_ENOTFOUND when no local actor holds id. */
