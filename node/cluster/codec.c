@@ -105,6 +105,8 @@ static bool enc_deltas(pb_ostream_t *st, const pb_field_t *f,
     memcpy(pb.id, d->id, strlen(d->id) + 1);
     pb.has_removed = d->removed != 0;
     pb.removed = d->removed != 0;
+    pb.has_since = d->since != 0;
+    pb.since = d->since;
     if (!pb_encode_tag_for_field(st, f) ||
         !pb_encode_submessage(st, troupe_RegDelta_fields, &pb))
       return false;
@@ -155,6 +157,21 @@ static bool enc_seals(pb_ostream_t *st, const pb_field_t *f,
         !pb_encode_submessage(st, troupe_RegSeal_fields, &pb))
       return false;
   }
+  return true;
+}
+
+/* Packed: one length-delimited run of varints. */
+static bool enc_sinces(pb_ostream_t *st, const pb_field_t *f,
+                       void *const *arg) {
+  const reg_msg *m = *arg;
+  pb_ostream_t sz = PB_OSTREAM_SIZING;
+  for (uint32_t i = 0; i < m->nids; i++)
+    if (!pb_encode_varint(&sz, m->sinces[i])) return false;
+  if (!pb_encode_tag(st, PB_WT_STRING, f->tag) ||
+      !pb_encode_varint(st, sz.bytes_written))
+    return false;
+  for (uint32_t i = 0; i < m->nids; i++)
+    if (!pb_encode_varint(st, m->sinces[i])) return false;
   return true;
 }
 
@@ -209,6 +226,10 @@ int ccodec_reg_prepare(troupe_RegMsg *pb, const reg_msg *m) {
     pb->seals.funcs.encode = enc_seals;
     pb->seals.arg = (void *)m;
   }
+  if (m->nids && m->sinces) {
+    pb->sinces.funcs.encode = enc_sinces;
+    pb->sinces.arg = (void *)m;
+  }
   /* At most 4 MiB / 3 + 3 * 4 MiB / 5 entries: no overflow. */
   pb->nentries = m->ndeltas + m->ndigests + m->nids + m->nseals;
   return 0;
@@ -223,6 +244,7 @@ void ccodec_scratch_free(ccodec_scratch *s) {
   free(s->sc_chars);
   free(s->sc_ids);
   free(s->sc_seals);
+  free(s->sc_sinces);
   memset(s, 0, sizeof(*s));
 }
 
@@ -242,7 +264,7 @@ static bool reserve(void **buf, size_t *cap, size_t need) {
 typedef struct dec_ctx {
   uintptr_t body, end; /* the body being decoded, [body, end) */
   ccodec_scratch *s;
-  size_t nents, ndigests, nids, nchars, nseals;
+  size_t nents, ndigests, nids, nchars, nseals, nsinces;
   bool nomem;
 } dec_ctx;
 
@@ -378,6 +400,7 @@ static bool dec_delta(pb_istream_t *st, const pb_field_t *f, void **arg) {
   d->version = pb.version;
   memcpy(d->id, pb.id, strlen(pb.id) + 1);
   d->removed = pb.removed ? 1 : 0;
+  d->since = pb.since;
   return true;
 }
 
@@ -427,6 +450,23 @@ static bool dec_seal(pb_istream_t *st, const pb_field_t *f, void **arg) {
   return true;
 }
 
+/* One varint of the packed sinces (called again while bytes are left). */
+static bool dec_since(pb_istream_t *st, const pb_field_t *f, void **arg) {
+  (void)f;
+  dec_ctx *c = *arg;
+  uint64_t v;
+  if (!in_body(c, st) || c->nsinces >= CCODEC_REG_MAX_IDS ||
+      !pb_decode_varint(st, &v))
+    return false;
+  if (!reserve(&c->s->sc_sinces, &c->s->sc_sinces_cap,
+               (c->nsinces + 1) * sizeof(uint64_t))) {
+    c->nomem = true;
+    return false;
+  }
+  ((uint64_t *)c->s->sc_sinces)[c->nsinces++] = v;
+  return true;
+}
+
 /* Ids go back to back into sc_chars, NUL-terminated; the pointers are made
  * once all are in (the arena may move while it grows). */
 static bool dec_id(pb_istream_t *st, const pb_field_t *f, void **arg) {
@@ -462,11 +502,14 @@ int ccodec_reg_decode(const uint8_t *body, size_t len, reg_msg *out,
   pb.ids.arg = &c;
   pb.seals.funcs.decode = dec_seal;
   pb.seals.arg = &c;
+  pb.sinces.funcs.decode = dec_since;
+  pb.sinces.arg = &c;
   pb_istream_t st = pb_istream_from_buffer(body, len);
   if (!pb_decode_ex(&st, troupe_RegMsg_fields, &pb, PB_DECODE_NOINIT))
     return c.nomem ? TR_ENOMEM : TR_EINVAL;
   if (!pb.has_type || pb.type > REG_MSG_DIGEST_REPLY || !pb.has_nentries ||
       pb.nentries != c.nents + c.ndigests + c.nids + c.nseals ||
+      (c.nsinces && c.nsinces != c.nids) ||
       !inline_ok(pb.has_sender, pb.sender, sizeof(pb.sender), 1))
     return TR_EINVAL;
   if (c.nids &&
@@ -486,6 +529,7 @@ int ccodec_reg_decode(const uint8_t *body, size_t len, reg_msg *out,
   out->ndigests = (uint32_t)c.ndigests;
   out->ids = c.nids ? ids : NULL;
   out->nids = (uint32_t)c.nids;
+  out->sinces = c.nsinces ? s->sc_sinces : NULL;
   out->seals = c.nseals ? s->sc_seals : NULL;
   out->nseals = (uint32_t)c.nseals;
   return 0;

@@ -48,6 +48,8 @@ typedef struct ccodec_scratch {
   size_t sc_ids_cap;
   void *sc_seals;     /* reg_seal[], their proofs pointing into the body */
   size_t sc_seals_cap;
+  void *sc_sinces;    /* uint64_t[], a SET's claim times */
+  size_t sc_sinces_cap;
 } ccodec_scratch;
 
 #define CCODEC_SCRATCH_INIT {0}

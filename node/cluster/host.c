@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -261,6 +262,14 @@ int host_policy_check(cluster *c, const char *who, policy_role role,
   return policy_guard_check(c->guard, &s, a, object, topic, host_now(c));
 }
 
+/* Claims' times are compared across nodes: the wall clock. */
+static uint64_t host_reg_wall(void *user) {
+  (void)user;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* A registry holder's part of the policy: may owner register id. */
 static bool host_reg_may_hold(void *user, const char *owner, const char *id) {
   return host_policy_check(user, owner, POLICY_ROLE_NODE, POLICY_REGISTER,
@@ -324,6 +333,7 @@ static void host_member_changed(void *user, const swim_update *now,
     }
     if (restarted) host_pubsub_node_down(c, p); /* its interest is void */
     reg_member_up(c->reg, now->name, now->epoch, t);
+    reg_member_contact(c->reg, now->name, now->state == SWIM_ALIVE, t);
     if (restarted) host_pubsub_refresh(c, NULL, p->idx);
     bool first = was == (swim_state)now->state && !restarted;
     bool came_up = first || restarted || !p->up;
@@ -594,6 +604,7 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
                                .sign = host_reg_sign,
                                .verify = host_reg_verify,
                                .may_hold = host_reg_may_hold,
+                               .wall_ms = host_reg_wall,
                                .changed = host_reg_changed,
                                .conflict_lost = host_reg_conflict_lost};
   swim_config sc = {.name = c->name,

@@ -8,9 +8,13 @@
  * - Two uthash tables. `owners`: every owner the membership knows up (this
  *   node included), with its epoch, the version of the set held for it and
  *   the set itself (a hash of claims by id). `ids`: every id at least one
- *   owner claims, with its claimants in a list sorted by owner name, so the
- *   resolution (the strcmp-first claimant) is the head. An id is interned
- *   once, in its reg_id; claims point to it.
+ *   owner claims, with its claimants in a list, earliest claim first (as
+ *   believed here, then FNV order), so the resolution is the head. An id
+ *   is interned once, in its reg_id; claims point to it.
+ * - A claim's time is judged once, when this node first holds it
+ *   (reg_claim_time), from what this node knows of its touch with the
+ *   owner: in touch since, lost at, first seen, and for owners gone from
+ *   membership a small table of when they were lost.
  * - Only live owners have claims: a gone owner's set is dropped and the
  *   owner freed, and a restart drops the older epoch's set. So every
  *   claimant is live and resolution needs no liveness check.
@@ -68,6 +72,48 @@ static void notify_changed(registry *r, reg_id *rid) {
                    rid->claims ? rid->claims->owner->name : NULL);
 }
 
+/* ---- claim times ---------------------------------------------------------- */
+
+uint64_t reg_wall(registry *r, uint64_t now) {
+  return r->ops.wall_ms ? r->ops.wall_ms(r->user) : now;
+}
+
+static uint64_t sat_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+uint64_t reg_claim_time(registry *r, const reg_owner *o, uint64_t declared,
+                        uint64_t now) {
+  if (o == r->self) return declared;
+  uint64_t a = reg_wall(r, now), w = r->claim_skew, floor = 0;
+  /* Nobody's claim is from after it arrived (past the skew). */
+  if (declared > a + w) declared = a;
+  if (o->touch_since != UINT64_MAX && a >= o->touch_since + w)
+    floor = sat_sub(a, w); /* in touch all along: it would have come sooner */
+  else if (o->lost_at)
+    floor = sat_sub(o->lost_at, w); /* back after being lost: made since */
+  else if (r->first_peer_at != UINT64_MAX &&
+           o->first_seen > r->first_peer_at + w)
+    floor = sat_sub(o->first_seen, w); /* a member new here: made since */
+  return declared > floor ? declared : floor;
+}
+
+static uint64_t claim_order(const char *id, const char *owner) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  h = (h ^ 0) * 1099511628211ull;
+  for (const unsigned char *p = (const unsigned char *)owner; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+/* Whether claim a wins over b: earlier, then smaller order, then (never in
+ * practice) the owner's name. */
+static bool claim_before(const reg_entry *a, const reg_entry *b) {
+  if (a->since != b->since) return a->since < b->since;
+  if (a->order != b->order) return a->order < b->order;
+  return strcmp(a->owner->name, b->owner->name) < 0;
+}
+
 /* ---- claims ------------------------------------------------------------- */
 
 /* After a claimant was added ahead of this node's own claim on rid. */
@@ -87,7 +133,8 @@ static void check_lost(registry *r, reg_id *rid) {
 
 /* Adds o's claim on id (not yet in o's set). NULL when out of memory,
  * with nothing changed. */
-reg_entry *reg_entry_add(registry *r, reg_owner *o, const char *id) {
+reg_entry *reg_entry_add(registry *r, reg_owner *o, const char *id,
+                         uint64_t since) {
   bool hash_oom = false;
   size_t len = strlen(id);
   reg_id *rid = NULL;
@@ -104,6 +151,8 @@ reg_entry *reg_entry_add(registry *r, reg_owner *o, const char *id) {
   }
   c->owner = o;
   c->rid = rid;
+  c->since = since;
+  c->order = claim_order(rid->id, o->name);
   HASH_ADD_KEYPTR(hh, o->set, rid->id, len, c);
   if (hash_oom) {
     if (new_rid) HASH_DEL(r->ids, rid);
@@ -111,7 +160,7 @@ reg_entry *reg_entry_add(registry *r, reg_owner *o, const char *id) {
   }
 
   reg_entry **pp = &rid->claims;
-  while (*pp && strcmp((*pp)->owner->name, o->name) < 0) pp = &(*pp)->next;
+  while (*pp && claim_before(*pp, c)) pp = &(*pp)->next;
   c->next = *pp;
   *pp = c;
   if (!new_rid) r->st.conflicts++;
@@ -175,6 +224,8 @@ static void peer_remove(registry *r, reg_owner *o) {
  * holds (a joining node, or one that was alone), and gossip of any deltas
  * queued meanwhile. The last one gone stops them. */
 static void peers_changed(registry *r, uint32_t before, uint64_t now) {
+  if (before == 0 && r->npeers > 0 && r->first_peer_at == UINT64_MAX)
+    r->first_peer_at = reg_wall(r, now);
   if (before == 0 && r->npeers > 0) {
     r->sync_at = now + r->gossip_interval;
     reg_gossip_arm(r, now);
@@ -189,15 +240,18 @@ void reg_member_up(registry *r, const char *name, uint64_t epoch,
   if (!r || !reg_name_ok(name, TR_ID_MAX + 1)) return;
   if (strcmp(name, r->self->name) == 0) return; /* only this node says */
   reg_owner *o = reg_owner_find(r, name);
+  uint64_t wall = reg_wall(r, now_ms);
   if (o) {
     if (epoch <= o->epoch) return; /* known, or older news */
-    /* A restart: the older epoch's entries go, the new one starts empty. */
+    /* A restart: the older epoch's entries go, the new one starts empty;
+     * the new process claimed nothing before it was seen. */
     reg_gq_drop_owner(r, name);
     owner_drop_set(r, o);
     o->epoch = epoch;
     o->version = o->seen = 0;
     o->pull_after = 0;
     o->stale = false;
+    o->touch_since = o->lost_at = wall;
     reg_pull_from_owner(r, o);
     return;
   }
@@ -205,6 +259,15 @@ void reg_member_up(registry *r, const char *name, uint64_t epoch,
   if (!o) return; /* its entries will be rejected until it shows again */
   memcpy(o->name, name, strlen(name) + 1);
   o->epoch = epoch;
+  o->touch_since = o->first_seen = wall;
+  reg_gone *g = NULL;
+  HASH_FIND_STR(r->gone, name, g);
+  if (g) { /* back from being gone: it was lost then */
+    o->lost_at = g->lost_at;
+    HASH_DEL(r->gone, g);
+    free(g);
+    r->ngone--;
+  }
   bool hash_oom = false;
   HASH_ADD_STR(r->owners, name, o);
   if (hash_oom) {
@@ -225,6 +288,32 @@ void reg_member_gone(registry *r, const char *name, uint64_t now_ms) {
   if (!r || !reg_name_ok(name, TR_ID_MAX + 1)) return;
   reg_owner *o = reg_owner_find(r, name);
   if (!o || o == r->self) return;
+  /* Remember when it was lost: claims it brings back are dated since. */
+  reg_gone *g = NULL;
+  HASH_FIND_STR(r->gone, name, g);
+  if (!g && r->ngone >= REG_GONE_MAX) { /* the oldest goes */
+    g = r->gone;
+    HASH_DEL(r->gone, g);
+    r->ngone--;
+    memset(g, 0, sizeof(*g));
+  } else if (!g) {
+    g = calloc(1, sizeof(*g));
+  } else {
+    HASH_DEL(r->gone, g);
+    r->ngone--;
+  }
+  if (g) {
+    memcpy(g->name, name, strlen(name) + 1);
+    g->lost_at = o->touch_since == UINT64_MAX && o->lost_at
+                     ? o->lost_at
+                     : reg_wall(r, now_ms);
+    bool hash_oom = false;
+    HASH_ADD_STR(r->gone, name, g);
+    if (hash_oom)
+      free(g);
+    else
+      r->ngone++;
+  }
   reg_gq_drop_owner(r, name);
   owner_drop_set(r, o);
   peer_remove(r, o);
@@ -232,6 +321,19 @@ void reg_member_gone(registry *r, const char *name, uint64_t now_ms) {
   free(o);
   reg_gq_prune(r); /* fewer members: fewer retransmissions */
   peers_changed(r, r->npeers + 1, now_ms);
+}
+
+void reg_member_contact(registry *r, const char *name, bool in_touch,
+                        uint64_t now_ms) {
+  reg_owner *o = r ? reg_owner_find(r, name) : NULL;
+  if (!o || o == r->self) return;
+  uint64_t wall = reg_wall(r, now_ms);
+  if (!in_touch && o->touch_since != UINT64_MAX) {
+    o->touch_since = UINT64_MAX;
+    o->lost_at = wall;
+  } else if (in_touch && o->touch_since == UINT64_MAX) {
+    o->touch_since = wall;
+  }
 }
 
 /* ---- this node's own set ------------------------------------------------ */
@@ -258,13 +360,14 @@ static reg_delta *own_slot(registry *r, uint64_t now) {
 /* The change in slot d (from own_slot) about this node's own set, at the
  * next version: the host's change was applied, now it is recorded. */
 static void own_commit(registry *r, reg_delta *d, const char *id,
-                       bool removed, uint64_t now) {
+                       bool removed, uint64_t since, uint64_t now) {
   memset(d, 0, sizeof(*d));
   memcpy(d->owner, r->self->name, strlen(r->self->name) + 1);
   memcpy(d->id, id, strlen(id) + 1);
   d->epoch = r->self->epoch;
   d->version = r->self->version + 1;
   d->removed = removed;
+  d->since = since;
   r->self->version = r->self->seen = d->version;
   if (r->open && d == &r->open->d[r->open->n]) {
     r->open->n++;
@@ -278,8 +381,9 @@ int reg_claim(registry *r, const char *id, uint64_t now_ms) {
   HASH_FIND_STR(r->ids, id, rid);
   if (rid) return TR_EEXIST; /* every claimant is live */
   reg_delta *d = own_slot(r, now_ms);
-  if (!d || !reg_entry_add(r, r->self, id)) return TR_ENOMEM;
-  own_commit(r, d, id, false, now_ms);
+  uint64_t since = reg_wall(r, now_ms);
+  if (!d || !reg_entry_add(r, r->self, id, since)) return TR_ENOMEM;
+  own_commit(r, d, id, false, since, now_ms);
   r->st.claims++;
   return 0;
 }
@@ -293,7 +397,7 @@ int reg_release(registry *r, const char *id, uint64_t now_ms) {
   char copy[TR_ID_MAX + 1];
   memcpy(copy, id, strlen(id) + 1); /* id may be the entry's own */
   reg_entry_remove(r, c);
-  own_commit(r, d, copy, true, now_ms);
+  own_commit(r, d, copy, true, 0, now_ms);
   r->st.releases++;
   return 0;
 }
@@ -388,6 +492,8 @@ int reg_new(registry **out, const reg_config *cfg, const reg_ops *ops,
   if (r->max_deltas > 4096) r->max_deltas = 4096;
   r->sync_interval = cfg->sync_interval_ms ? cfg->sync_interval_ms : 5000;
   r->pull_retry = 4 * r->gossip_interval;
+  r->claim_skew = cfg->claim_skew_ms ? cfg->claim_skew_ms : 30000;
+  r->first_peer_at = UINT64_MAX;
   r->rng = cfg->seed ? cfg->seed : name_hash(cfg->name) ^ cfg->epoch;
   r->gossip_at = r->sync_at = UINT64_MAX;
 
@@ -433,6 +539,11 @@ void reg_free(registry *r) {
   HASH_ITER(hh, r->ids, rid, rtmp) {
     HASH_DEL(r->ids, rid);
     free(rid);
+  }
+  reg_gone *g, *gtmp;
+  HASH_ITER(hh, r->gone, g, gtmp) {
+    HASH_DEL(r->gone, g);
+    free(g);
   }
   for (uint32_t b = 0; b < r->nbuckets; b++) {
     reg_queued *q, *qtmp;

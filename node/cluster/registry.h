@@ -36,10 +36,21 @@
  *   peer cannot register actors for a node it is not, or for a dead epoch.
  * - Claims from the network about *this* node's own set are ignored (only
  *   this node speaks for itself) and counted.
- * - Two live owners for one id (after a partition heals): the owner whose
- *   name sorts first (strcmp) wins. Lookups answer the winner everywhere;
+ * - Two live owners for one id: the earlier claim wins. Every claim
+ *   carries `since`, the owner's clock when it claimed (sealed with its
+ *   batch), and each holder bounds what it believes of it: a claim heard
+ *   while its owner has been in touch (alive here) for claim_skew_ms cannot
+ *   be older than its arrival minus claim_skew_ms (it would have arrived
+ *   sooner); one heard just after the owner came back (a partition healed)
+ *   cannot be older than when the owner was lost, minus claim_skew_ms; one
+ *   from an owner this node never lost is believed. So an id a live owner
+ *   holds cannot be taken by a later claim, however its claimant dates it
+ *   or is named, while after a genuine partition the claims' own times
+ *   decide, the same on every node (clocks within claim_skew_ms). Equal
+ *   times: the smaller FNV-1a of (id, owner). Lookups answer the winner;
  *   the losing node is told (conflict_lost) and must stop its actor and
- *   release the id.
+ *   release the id. (A node that joins after a contest began has no past
+ *   with the claimants: it believes their times as given.)
  *
  * Protocol choices worth knowing (details in registry.c and
  * registry_gossip.c):
@@ -75,6 +86,7 @@ typedef struct reg_delta {
   uint64_t version; /* the owner's set version after this change */
   char id[TR_ID_MAX + 1];
   uint8_t removed;
+  uint64_t since; /* a claim: the owner's wall clock, ms, when it claimed */
 } reg_delta;
 
 /* The owner's seal over its deltas for versions first..last (all of them
@@ -93,8 +105,8 @@ typedef struct reg_seal {
 #define REG_PROOF_PENALTY_MS 1000u /* see reg_ops.verify */
 
 /* What an owner signs: "troupe-reg-1", owner, epoch, first, last, then for
- * each delta in version order removed (0 or 1) and id, in a fixed byte
- * layout. deltas: the seal's, in version order. Returns the length written
+ * each delta in version order removed (0 or 1), since (0 for a removal)
+ * and id, in a fixed byte layout. deltas: the seal's, in version order. Returns the length written
  * to out (at most reg_seal_bytes_max(n) bytes). */
 size_t reg_seal_bytes_max(uint32_t ndeltas);
 size_t reg_seal_bytes(const reg_seal *, const reg_delta *const *deltas,
@@ -127,6 +139,8 @@ typedef struct reg_msg {
   uint32_t ndigests;
   const char *const *ids; /* REG_MSG_SET: the owner's live ids, all of
                              them in one message: nids may be large */
+  const uint64_t *sinces; /* REG_MSG_SET: each id's claim time (nids of
+                             them), or NULL: unknown (0) */
   uint32_t nids;
 } reg_msg;
 
@@ -140,6 +154,9 @@ typedef struct reg_config {
   uint32_t retransmit_mult;    /* lambda in lambda*log(N+1) [4] */
   uint32_t max_deltas;         /* per message [64], at most 4096 */
   uint32_t sync_interval_ms;   /* digest exchange [5000] */
+  uint32_t claim_skew_ms;      /* how far claim times are believed off
+                                  (clocks, delays): see the conflicts rule
+                                  above [30000] */
 } reg_config;
 
 /* Callbacks run inside reg_* calls and must not call back into the same
@@ -172,6 +189,10 @@ typedef struct reg_ops {
    * batch still counts as the owner's next version. Asked for other
    * owners' entries only. */
   bool (*may_hold)(void *user, const char *owner, const char *id);
+  /* The wall clock, ms since the epoch (claims' times are compared across
+   * nodes). Optional: without it, the now_ms the calls are given (the
+   * simulator's virtual clock, the same on every node). */
+  uint64_t (*wall_ms)(void *user);
 } reg_ops;
 
 enum { REG_PROOF_OK = 0, REG_PROOF_BAD = 1, REG_PROOF_UNKNOWN = 2 };
@@ -192,6 +213,11 @@ void reg_free(registry *); /* NULL ok */
 void reg_member_up(registry *, const char *name, uint64_t epoch,
                    uint64_t now_ms);
 void reg_member_gone(registry *, const char *name, uint64_t now_ms);
+/* Whether a member up here is in touch (alive) or not (suspect): its
+ * claims' times are judged by it (the conflicts rule above). A member
+ * comes up in touch. */
+void reg_member_contact(registry *, const char *name, bool in_touch,
+                        uint64_t now_ms);
 
 /* A local spawn: TR_EEXIST if the id resolves to a live owner (this node or
  * another), else 0 and the claim is gossiped. TR_EINVAL for an empty id or

@@ -40,7 +40,7 @@ static const char seal_tag[] = "troupe-reg-1";
 
 size_t reg_seal_bytes_max(uint32_t ndeltas) {
   return sizeof(seal_tag) + (TR_ID_MAX + 1) + 3 * 8 +
-         (size_t)ndeltas * (1 + TR_ID_MAX + 1);
+         (size_t)ndeltas * (1 + 8 + TR_ID_MAX + 1);
 }
 
 static size_t put_u64(uint8_t *out, uint64_t v) {
@@ -67,6 +67,7 @@ size_t reg_seal_bytes(const reg_seal *seal, const reg_delta *const *deltas,
   for (uint64_t v = seal->first; v <= seal->last; v++) {
     const reg_delta *d = deltas[v - seal->first];
     out[n++] = d->removed ? 1 : 0;
+    n += put_u64(out + n, d->removed ? 0 : d->since);
     n += put_str(out + n, d->id);
   }
   return n;
@@ -269,12 +270,21 @@ static void send_own_set(registry *r, const char *to) {
   reg_owner *o = r->self;
   uint32_t n = HASH_COUNT(o->set), i = 0;
   const char **ids = NULL;
+  uint64_t *sinces = NULL;
   if (n) {
     ids = malloc(n * sizeof(*ids));
-    if (!ids) return; /* the next digest asks again */
+    sinces = malloc(n * sizeof(*sinces));
+    if (!ids || !sinces) { /* the next digest asks again */
+      free(ids);
+      free(sinces);
+      return;
+    }
   }
   reg_entry *c, *tmp;
-  HASH_ITER(hh, o->set, c, tmp) ids[i++] = c->rid->id;
+  HASH_ITER(hh, o->set, c, tmp) {
+    sinces[i] = c->since;
+    ids[i++] = c->rid->id;
+  }
   reg_digest dg;
   digest_fill(&dg, o);
   reg_msg m;
@@ -282,9 +292,11 @@ static void send_own_set(registry *r, const char *to) {
   m.digests = &dg;
   m.ndigests = 1;
   m.ids = ids;
+  m.sinces = sinces;
   m.nids = n;
   msg_send(r, to, &m);
   free(ids);
+  free(sinces);
 }
 
 /* Asks owner o for its set, saying what this node holds of it. */
@@ -422,11 +434,14 @@ static bool may_hold(registry *r, const reg_owner *o, const char *id) {
 
 /* Applies one delta to o's set. False when out of memory: the version
  * stays, so the owner reads as a gap to repair. */
-static bool apply_delta(registry *r, reg_owner *o, const reg_delta *d) {
+static bool apply_delta(registry *r, reg_owner *o, const reg_delta *d,
+                        uint64_t now) {
   reg_entry *c = reg_entry_find(o, d->id);
   if (d->removed) {
     if (c) reg_entry_remove(r, c);
-  } else if (!c && may_hold(r, o, d->id) && !reg_entry_add(r, o, d->id)) {
+  } else if (!c && may_hold(r, o, d->id) &&
+             !reg_entry_add(r, o, d->id,
+                            reg_claim_time(r, o, d->since, now))) {
     if (o->seen < d->version) o->seen = d->version;
     o->stale = true;
     return false;
@@ -505,7 +520,7 @@ static void recv_batch(registry *r, const char *from, const reg_seal *s,
     return;
   }
   for (uint32_t i = (uint32_t)(o->version + 1 - s->first); i < n; i++)
-    if (!apply_delta(r, o, ds[i])) return;
+    if (!apply_delta(r, o, ds[i], now)) return;
   relay_batch(r, s, ds, n, now);
 }
 
@@ -639,7 +654,8 @@ static void recv_pull(registry *r, const char *from, const reg_msg *m) {
 /* Replaces o's whole set: ids in the new set are marked (added if new),
  * the unmarked rest removed, so ids in both never flicker. Only from the
  * owner: its word is also the version it is at. */
-static void recv_set(registry *r, const char *from, const reg_msg *m) {
+static void recv_set(registry *r, const char *from, const reg_msg *m,
+                     uint64_t now) {
   if (m->ndigests < 1 || !m->digests || (m->nids && !m->ids) ||
       !reg_name_ok(m->digests[0].owner, sizeof(m->digests[0].owner))) {
     r->st.rejected_malformed++;
@@ -674,7 +690,9 @@ static void recv_set(registry *r, const char *from, const reg_msg *m) {
     }
     reg_entry *c = reg_entry_find(o, id);
     if (!c && !may_hold(r, o, id)) continue;
-    if (!c && !(c = reg_entry_add(r, o, id))) {
+    uint64_t since = m->sinces ? m->sinces[i] : 0;
+    if (!c && !(c = reg_entry_add(r, o, id,
+                                  reg_claim_time(r, o, since, now)))) {
       failed = true;
       continue;
     }
@@ -715,7 +733,7 @@ void reg_msg_receive(registry *r, const char *from, const reg_msg *m,
       recv_pull(r, from, m);
       break;
     case REG_MSG_SET:
-      recv_set(r, from, m);
+      recv_set(r, from, m, now);
       break;
     default:
       r->st.rejected_malformed++;

@@ -26,10 +26,15 @@ typedef struct reg_id reg_id;
 typedef struct reg_entry reg_entry;
 typedef struct reg_queued reg_queued;
 
+/* Owners gone from membership are remembered this many at most (when
+ * each was lost: the floor of its claims' times when it comes back). */
+#define REG_GONE_MAX 4096
+
 /* One id that at least one owner claims (ids without claims are freed). */
 struct reg_id {
   UT_hash_handle hh;  /* registry.ids, keyed by id */
-  reg_entry *claims;  /* sorted by owner name: the head is the resolution */
+  reg_entry *claims;  /* earliest claim first (reg_claim_before): the head
+                         is the resolution */
   char id[];          /* interned once; claims and owner sets point here */
 };
 
@@ -40,8 +45,18 @@ struct reg_entry {
   reg_id *rid;
   reg_entry *next;    /* rid->claims */
   uint64_t mark;      /* SET replacement: seen in the new set */
+  uint64_t since;     /* its claim time as believed here (wall ms; fixed
+                         when first held): see registry.h, conflicts */
+  uint64_t order;     /* ties: FNV-1a of (id, owner) */
   bool lost_told;     /* own claims: conflict_lost already called */
 };
+
+/* An owner gone from membership, and when it was lost (wall ms). */
+typedef struct reg_gone {
+  UT_hash_handle hh; /* registry.gone, keyed by name */
+  char name[TR_ID_MAX + 1];
+  uint64_t lost_at;
+} reg_gone;
 
 /* An owner known up in `epoch` (membership), and the set held for it. Gone
  * owners are freed: unknown owners are rejected like dead ones. */
@@ -56,6 +71,10 @@ struct reg_owner {
   uint32_t peer_pos;    /* index in registry.peers (not for self) */
   reg_entry *set;       /* hash of claims by id */
   uint64_t proofs_ignored_until; /* as a relayer: a seal of its failed */
+  /* What this node knows of its touch with the owner, wall ms, to judge
+   * its claims' times (reg_claim_time): in touch since (UINT64_MAX: not
+   * now), last lost at (0: never), first seen at. */
+  uint64_t touch_since, lost_at, first_seen;
 };
 
 /* A sealed batch waiting to be gossiped (own changes, and applied ones to
@@ -76,7 +95,11 @@ struct registry {
 
   /* Configuration with defaults applied. */
   uint32_t gossip_interval, fanout, retransmit_mult, max_deltas;
-  uint32_t sync_interval, pull_retry;
+  uint32_t sync_interval, pull_retry, claim_skew;
+  uint64_t first_peer_at; /* wall ms when this node first had a peer
+                             (UINT64_MAX: not yet) */
+  reg_gone *gone;
+  uint32_t ngone;
 
   uint64_t rng;
   uint64_t mark_gen;
@@ -116,7 +139,14 @@ uint32_t reg_rand_below(registry *, uint32_t n);
 bool reg_name_ok(const char *s, size_t cap);
 reg_owner *reg_owner_find(registry *, const char *name);
 reg_entry *reg_entry_find(reg_owner *, const char *id);
-reg_entry *reg_entry_add(registry *, reg_owner *, const char *id);
+/* o's claim on id, believed made at since (reg_claim_time). */
+reg_entry *reg_entry_add(registry *, reg_owner *, const char *id,
+                         uint64_t since);
+uint64_t reg_wall(registry *, uint64_t now);
+/* The time this node believes o's claim on id was made, given the time
+ * it says (registry.h, conflicts). */
+uint64_t reg_claim_time(registry *, const reg_owner *o, uint64_t declared,
+                        uint64_t now);
 void reg_entry_remove(registry *, reg_entry *);
 
 /* registry_gossip.c */

@@ -408,6 +408,13 @@ static void test_backpressure(void **state) {
  * TR_EEXIST; two spawns racing on two nodes end with one owner everywhere
  * (the node whose name sorts first) and the loser stopped with TR_EEXIST,
  * its monitors told. */
+/* w1's or w2's child was stopped as the conflict's loser. */
+static bool a_watcher_lost(tn_cluster *c, void *arg) {
+  (void)arg;
+  return tn_find(c, "child_exit", "w1", NULL, true, TR_EEXIST, NULL) ||
+         tn_find(c, "child_exit", "w2", NULL, true, TR_EEXIST, NULL);
+}
+
 static void test_id_conflicts(void **state) {
   (void)state;
   tn_cluster *c = start(3);
@@ -417,27 +424,38 @@ static void test_id_conflicts(void **state) {
   assert_int_equal(tn_probe(c, 0, "unique"), TR_EEXIST);
 
   /* The race: both claims are made before either hears of the other
-   * (registry gossip runs every 50 ms). n2's is a child of w2, monitored
-   * by it. */
+   * (registry gossip runs every 50 ms), each a child of a watcher (w1 on
+   * n1, w2 on n2) that monitors it. */
   assert_int_equal(tn_probe(c, 2, "w2"), 0);
+  assert_int_equal(tn_probe(c, 1, "w1"), 0);
   assert_int_equal(tn_cmd(c, 2, "w2", "child contested"), 0);
-  int r1 = tn_probe(c, 1, "contested");
+  assert_int_equal(tn_cmd(c, 1, "w1", "child contested"), 0);
   wait_event(c, (want_event){"cmd", "w2", "child contested", true, 0, 0},
              SETTLE_MS);
-  print_message("contested id: %s\n", r1 == 0 ? "both claimed, resolved"
-                                                : "refused at spawn");
-  if (r1 == 0) {
-    /* Both held it: n1 sorts first and keeps it; n2's actor is stopped
-     * with TR_EEXIST, its parent and its monitor told. */
-    wait_event(c, (want_event){"child_exit", "w2", NULL, true, TR_EEXIST, 0},
+  wait_event(c, (want_event){"cmd", "w1", "child contested", false, 0, 0},
+             SETTLE_MS);
+  tn_event e1;
+  assert_true(tn_find(c, "cmd", "w1", "child contested", false, 0, &e1));
+  print_message("contested id: %s\n", e1.status == 0
+                                          ? "both claimed, resolved"
+                                          : "refused at spawn");
+  if (e1.status == 0) {
+    /* Both held it: the earlier claim keeps it (the later one's owner
+     * is not asked its name), the other actor is stopped with TR_EEXIST,
+     * its parent and its monitor told: one of w1, w2. */
+    assert_true(tn_wait(c, a_watcher_lost, NULL, SETTLE_MS) >= 0);
+    bool w1_lost = tn_find(c, "child_exit", "w1", NULL, true, TR_EEXIST, NULL);
+    bool w2_lost = tn_find(c, "child_exit", "w2", NULL, true, TR_EEXIST, NULL);
+    assert_true(w1_lost != w2_lost);
+    const char *loser = w1_lost ? "w1" : "w2";
+    wait_event(c, (want_event){"down", loser, NULL, true, TR_EEXIST, 0},
                SETTLE_MS);
-    wait_event(c, (want_event){"down", "w2", NULL, true, TR_EEXIST, 0},
-               SETTLE_MS);
+    wait_resolve(c, "contested", w1_lost ? "n2" : "n1", SIZE_MAX);
   } else {
     /* n1 already knew of n2's claim: the registry refused it. */
-    assert_int_equal(r1, TR_EEXIST);
+    assert_int_equal(e1.status, TR_EEXIST);
+    wait_resolve(c, "contested", "n2", SIZE_MAX);
   }
-  wait_resolve(c, "contested", r1 == 0 ? "n1" : "n2", SIZE_MAX);
   tn_free(c);
 }
 

@@ -148,10 +148,13 @@ static void on_member_changed(void *user, const swim_update *u,
     }
   }
   if (who == n->index) return; /* the registry knows itself */
-  if (u->state == SWIM_ALIVE || u->state == SWIM_SUSPECT)
+  if (u->state == SWIM_ALIVE || u->state == SWIM_SUSPECT) {
     reg_member_up(n->rg, u->name, u->epoch, vnet_now(s->net));
-  else
+    reg_member_contact(n->rg, u->name, u->state == SWIM_ALIVE,
+                       vnet_now(s->net));
+  } else {
     reg_member_gone(n->rg, u->name, vnet_now(s->net));
+  }
 }
 
 static void on_reg_send(void *user, const char *to_name, const reg_msg *msg) {

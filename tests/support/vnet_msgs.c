@@ -60,9 +60,11 @@ static void release_reg_msg(reg_msg *m) {
     free((void *)seals[i].proof);
   free(seals);
   free((void *)m->ids);
+  free((void *)m->sinces);
   free((void *)m->deltas);
   free((void *)m->digests);
   m->ids = NULL;
+  m->sinces = NULL;
   m->deltas = NULL;
   m->digests = NULL;
   m->seals = NULL;
@@ -96,6 +98,8 @@ static bool copy_reg_msg(reg_msg *dst, const reg_msg *src) {
                            sizeof(*src->digests), &ok);
   dst->ndigests = dst->digests ? src->ndigests : 0;
   dst->seals = copy_seals(src, &dst->nseals, &ok);
+  if (ok && src->nids && src->sinces)
+    dst->sinces = dup_array(src->sinces, src->nids, sizeof(*src->sinces), &ok);
   if (ok && src->nids) {
     char **ids = calloc(src->nids, sizeof(*ids));
     ok = ids != NULL;

@@ -602,10 +602,11 @@ static void node_that_missed_deltas_catches_up_through_pulls_and_digests(
   net_free(n);
 }
 
-/* Groups {n1, n3} | {n0, n2, n4}: both sides claim "x" (n3 | n2) and "y"
- * (n1 | n4). After the heal n2 keeps "x" and n1 keeps "y" everywhere; n3
- * and n4 are told once each. */
-static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
+/* Groups {n1, n3} | {n0, n2, n4}: both sides claim "x" (n3, then n2 a
+ * little later) and "y" (n4, then n1). After the heal the earlier claims
+ * keep them everywhere, n3 "x" and n4 "y", whatever the names; n2 and n1
+ * are told once each. */
+static void partition_then_same_id_on_both_sides_resolves_to_the_earlier(
     void **state) {
   (void)state;
   net *n = joined(5, 7);
@@ -623,9 +624,10 @@ static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
     }
   assert_null(reg_lookup(n->nodes[1].reg, "before"));
   assert_tr(0, reg_claim(n->nodes[3].reg, "x", now_of(n)));
+  assert_tr(0, reg_claim(n->nodes[4].reg, "y", now_of(n)));
+  vnet_run(n->v, 100);
   assert_tr(0, reg_claim(n->nodes[2].reg, "x", now_of(n)));
   assert_tr(0, reg_claim(n->nodes[1].reg, "y", now_of(n)));
-  assert_tr(0, reg_claim(n->nodes[4].reg, "y", now_of(n)));
   vnet_run(n->v, 2 * SYNC);
   assert_string_equal("n3", reg_lookup(n->nodes[1].reg, "x"));
   assert_string_equal("n2", reg_lookup(n->nodes[0].reg, "x"));
@@ -642,7 +644,7 @@ static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
     }
   expect *e = calloc(1, sizeof(*e));
   assert_non_null(e);
-  const char *exp[3][2] = {{"x", "n2"}, {"y", "n1"}, {"before", "n0"}};
+  const char *exp[3][2] = {{"x", "n3"}, {"y", "n4"}, {"before", "n0"}};
   for (int k = 0; k < 3; k++) {
     strcpy(e->id[k], exp[k][0]);
     strcpy(e->owner[k], exp[k][1]);
@@ -656,19 +658,21 @@ static void partition_then_same_id_on_both_sides_resolves_to_strcmp_first(
   /* Let the losers' releases spread, then look again. */
   vnet_run(n->v, 3 * SYNC);
   assert_true(all_agree(n, e));
-  assert_int_equal(1, n->nodes[3].nlost);
-  assert_string_equal("x", n->nodes[3].lost_id[0]);
-  assert_string_equal("n2", n->nodes[3].lost_winner[0]);
-  assert_int_equal(1, n->nodes[4].nlost);
-  assert_string_equal("y", n->nodes[4].lost_id[0]);
-  assert_string_equal("n1", n->nodes[4].lost_winner[0]);
-  for (int i = 0; i < 3; i++) assert_int_equal(0, n->nodes[i].nlost);
-  assert_int_equal(1, stats(n, 3).conflicts_lost);
-  assert_int_equal(1, stats(n, 3).releases);
+  assert_int_equal(1, n->nodes[2].nlost);
+  assert_string_equal("x", n->nodes[2].lost_id[0]);
+  assert_string_equal("n3", n->nodes[2].lost_winner[0]);
+  assert_int_equal(1, n->nodes[1].nlost);
+  assert_string_equal("y", n->nodes[1].lost_id[0]);
+  assert_string_equal("n4", n->nodes[1].lost_winner[0]);
+  assert_int_equal(0, n->nodes[0].nlost);
+  assert_int_equal(0, n->nodes[3].nlost);
+  assert_int_equal(0, n->nodes[4].nlost);
+  assert_int_equal(1, stats(n, 2).conflicts_lost);
+  assert_int_equal(1, stats(n, 2).releases);
   /* The losers released: nobody holds a second claimant any more, and
    * they may not claim the ids again. */
-  assert_tr(TR_ENOTFOUND, reg_release(n->nodes[3].reg, "x", now_of(n)));
-  assert_tr(TR_EEXIST, reg_claim(n->nodes[3].reg, "x", now_of(n)));
+  assert_tr(TR_ENOTFOUND, reg_release(n->nodes[2].reg, "x", now_of(n)));
+  assert_tr(TR_EEXIST, reg_claim(n->nodes[2].reg, "x", now_of(n)));
   free(e);
   net_free(n);
 }
@@ -862,7 +866,44 @@ static void only_the_owner_speaks_for_its_set(void **state) {
   net_free(n);
 }
 
-/* n2 holds "z"; n1's claim arrives, then n0's. n2 is told once (the host
+/* n2 has held "held" for a minute; n1, in touch all along, claims it
+ * dated before n2's claim: it is believed no older than its arrival less
+ * the skew, so n2 keeps it, and n1 (were it honest) is the one told. After
+ * n1 was lost and came back, its claims may be dated back to when it was
+ * lost, no further. */
+static void a_later_claim_cannot_take_a_held_id(void **state) {
+  (void)state;
+  net *n = net_new(3, 14);
+  full_membership(n);
+  registry *r0 = n->nodes[0].reg;
+  assert_tr(0, reg_claim(n->nodes[2].reg, "held", now_of(n)));
+  uint64_t t_claim = now_of(n);
+  vnet_run(n->v, 60000);
+  assert_string_equal("n2", reg_lookup(r0, "held"));
+  reg_delta d = delta_of(n, 1, 1, "held", false);
+  d.since = 1; /* "long before n2" */
+  deliver(n, 0, "n1", &d, 1, false);
+  assert_string_equal("n2", reg_lookup(r0, "held"));
+  assert_int_equal(1, stats(n, 0).conflicts);
+  /* A partition of n1: lost now, back 5 minutes later with a claim
+   * dated to its absence. Dated after n2's claim: it loses. */
+  tell_gone(n, 0, 1);
+  uint64_t lost = now_of(n);
+  vnet_run(n->v, 300000);
+  tell_up(n, 0, 1);
+  d = delta_of(n, 1, 1, "other", false);
+  d.since = lost + 1000;
+  deliver(n, 0, "n1", &d, 1, false);
+  assert_string_equal("n1", reg_lookup(r0, "other"));
+  d = delta_of(n, 1, 2, "held", false);
+  d.since = t_claim - 5000; /* before n2's claim: before it was lost too */
+  deliver(n, 0, "n1", &d, 1, false);
+  assert_string_equal("n2", reg_lookup(r0, "held"));
+  net_free(n);
+}
+
+/* n2 holds "z"; n1's earlier claim arrives (members just met: their
+ * times are believed), then n0's, earlier still. n2 is told once (the host
  * has not released yet when n0 shows up), and every step is reported. */
 static void loser_is_told_once_however_many_winners_appear(void **state) {
   (void)state;
@@ -874,6 +915,7 @@ static void loser_is_told_once_however_many_winners_appear(void **state) {
   const char *claimants[2] = {"n1", "n0"};
   for (int k = 0; k < 2; k++) {
     reg_delta d = delta_of(n, 1 - k, 1, "z", false);
+    d.since = now_of(n) - 10 - 10 * (uint64_t)k;
     deliver(n, 2, claimants[k], &d, 1, false);
     assert_string_equal(claimants[k], reg_lookup(r2, "z"));
     assert_int_equal(changed0 + 1 + (uint64_t)k, n->nodes[2].nchanged);
@@ -1228,10 +1270,11 @@ int main(void) {
       cmocka_unit_test(
           node_that_missed_deltas_catches_up_through_pulls_and_digests),
       cmocka_unit_test(
-          partition_then_same_id_on_both_sides_resolves_to_strcmp_first),
+          partition_then_same_id_on_both_sides_resolves_to_the_earlier),
       cmocka_unit_test(forged_messages_are_rejected_and_counted),
       cmocka_unit_test(only_the_owner_speaks_for_its_set),
       cmocka_unit_test(loser_is_told_once_however_many_winners_appear),
+      cmocka_unit_test(a_later_claim_cannot_take_a_held_id),
       cmocka_unit_test(
           deltas_apply_in_version_order_and_a_gap_pulls_from_the_owner),
       cmocka_unit_test(digest_is_answered_with_own_set_and_pulls_from_owners),
