@@ -633,12 +633,17 @@ void sim_forge_reg(sim *s, uint32_t byz, uint32_t victim, uint32_t to,
   memcpy(dg.owner, vname, strlen(vname) + 1);
   dg.epoch = epoch;
   dg.version = 1ull << 62;
-  if (lie == SIM_REG_ADD || lie == SIM_REG_REMOVE) {
+  if (lie == SIM_REG_STEAL) { /* as itself, first-hand: no seal needed */
+    vname = b->name;
+    if (!reg_owner_state(b->rg, vname, &epoch, &version)) return;
+  }
+  if (lie == SIM_REG_ADD || lie == SIM_REG_REMOVE || lie == SIM_REG_STEAL) {
     memcpy(d.owner, vname, strlen(vname) + 1);
     memcpy(d.id, id, strlen(id) + 1);
     d.epoch = epoch;
     d.version = version + 1;
     d.removed = lie == SIM_REG_REMOVE;
+    d.since = lie == SIM_REG_STEAL ? 1 : 0;
     memcpy(seal.owner, vname, strlen(vname) + 1);
     seal.epoch = epoch;
     seal.first = seal.last = d.version;

@@ -70,7 +70,9 @@ typedef enum {
                       version, sealed with byz's key (a proof that fails) */
   SIM_REG_REMOVE,  /* a batch removing `id` from victim's set, unsealed */
   SIM_REG_SET,     /* victim's set, empty, at version 2^62, relayed */
-  SIM_REG_INFLATE  /* a digest saying byz holds victim's set at 2^62 */
+  SIM_REG_INFLATE, /* a digest saying byz holds victim's set at 2^62 */
+  SIM_REG_STEAL    /* byz's own batch claiming `id` (victim's), dated to
+                      the start of time */
 } sim_reg_lie;
 void sim_forge_reg(sim *, uint32_t byz, uint32_t victim, uint32_t to,
                    sim_reg_lie, const char *id);
