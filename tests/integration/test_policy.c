@@ -175,6 +175,40 @@ static void sends_asks_and_stops_are_judged_by_the_receiving_node(
   assert_true(cs.policy_denied >= 3);
 }
 
+/* The status of asker1's last command (it ran: "cmd" event). */
+static int last_cmd(tn_cluster *c, const char *actor, size_t before) {
+  if (tn_wait_events(c, "cmd", actor, before + 1, SETTLE_MS) < 0)
+    return TR_ETIMEDOUT;
+  tn_event e;
+  return tn_nth(c, "cmd", actor, before, &e) ? e.status : TR_ETIMEDOUT;
+}
+
+static int cmd_status(tn_cluster *c, size_t i, const char *actor,
+                      const char *cmd) {
+  size_t before = tn_count_events(c, "cmd", actor);
+  assert_int_equal(tn_cmd(c, i, actor, cmd), 0);
+  return last_cmd(c, actor, before);
+}
+
+/* n1 with the policy too: its own actors' calls fail at once. */
+static void a_nodes_own_actors_are_judged_locally(void **state) {
+  fixture *f = *state;
+  char err[256];
+  assert_int_equal(tn_set_policy(f->c, 1, POLICY, err, sizeof(err)), 0);
+  assert_int_equal(cmd_status(f->c, 1, "asker1", "send secret x"), TR_EPERM);
+  assert_int_equal(cmd_status(f->c, 1, "asker1", "ask secret x"), TR_EPERM);
+  assert_int_equal(cmd_status(f->c, 1, "asker1", "stop open"), TR_EPERM);
+  assert_int_equal(cmd_status(f->c, 1, "asker1", "subt ticker hot"),
+                   TR_EPERM);
+  assert_int_equal(cmd_status(f->c, 1, "asker1", "send open x"), 0);
+  assert_int_equal(cmd_status(f->c, 1, "asker1", "subt ticker cold"), 0);
+  assert_true(denied(f->c, 1, "n1", "send", 4) >= 1);
+  assert_true(denied(f->c, 1, "n1", "stop", 5) >= 1);
+  assert_true(denied(f->c, 1, "n1", "subscribe", 6) >= 1);
+  assert_int_equal(tn_set_policy(f->c, 1, NULL, NULL, 0), 0);
+  assert_int_equal(cmd_status(f->c, 1, "asker1", "unsubt ticker cold"), 0);
+}
+
 static bool published(tn_cluster *c, void *arg) {
   const char *data = arg;
   return tn_find(c, "publish", "sub1", data, false, 0, NULL);
@@ -242,6 +276,7 @@ int main(void) {
           sends_asks_and_stops_are_judged_by_the_receiving_node),
       cmocka_unit_test(subscriptions_are_judged_by_the_publishers_node),
       cmocka_unit_test(an_operators_verbs_are_judged_by_its_certificate),
+      cmocka_unit_test(a_nodes_own_actors_are_judged_locally),
       cmocka_unit_test(
           a_changed_policy_takes_effect_and_a_bad_one_is_refused),
   };
