@@ -54,14 +54,18 @@ static link_close_reason hello_check(link_mgr *m, link_conn *c,
   if (strcmp(h->node, m->name) == 0 || !tls_conn_peer_may_be(c->tls, h->node) ||
       (expect && strcmp(h->node, expect) != 0)) {
     m->st.tls_fail[TLS_FAIL_NAME_MISMATCH]++;
+    tls_peer_role role = tls_conn_peer_role(c->tls);
     mgr_log(m, TR_LOG_WARN, "peer_refused",
-            "reason=name_mismatch claimed=%s cert_cn=%s", h->node,
-            tls_conn_peer_cn(c->tls));
+            "reason=name_mismatch claimed=%s cert_cn=%s cert_role=%s",
+            h->node, tls_conn_peer_cn(c->tls), tls_peer_role_name(role));
     *why = TLS_FAIL_NAME_MISMATCH;
     snprintf(detail, cap, "hello claims node \"%s\"%s%s%s, certificate "
-             "CN \"%s\"", h->node, expect ? " (dialed \"" : "",
+             "CN \"%s\" with role %s%s", h->node, expect ? " (dialed \"" : "",
              expect ? expect : "", expect ? "\")" : "",
-             tls_conn_peer_cn(c->tls));
+             tls_conn_peer_cn(c->tls), tls_peer_role_name(role),
+             role == TLS_PEER_NODE ? ""
+                                   : " (only a node certificate may link as "
+                                     "a node)");
     return LINK_CLOSE_HELLO;
   }
   return LINK_CLOSE_NONE;
