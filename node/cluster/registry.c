@@ -492,7 +492,7 @@ int reg_new(registry **out, const reg_config *cfg, const reg_ops *ops,
   if (r->max_deltas > 4096) r->max_deltas = 4096;
   r->sync_interval = cfg->sync_interval_ms ? cfg->sync_interval_ms : 5000;
   r->pull_retry = 4 * r->gossip_interval;
-  r->claim_skew = cfg->claim_skew_ms ? cfg->claim_skew_ms : 10000;
+  r->claim_skew = cfg->claim_skew_ms ? cfg->claim_skew_ms : 2000;
   r->first_peer_at = UINT64_MAX;
   r->rng = cfg->seed ? cfg->seed : name_hash(cfg->name) ^ cfg->epoch;
   r->gossip_at = r->sync_at = UINT64_MAX;

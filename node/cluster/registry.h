@@ -156,7 +156,7 @@ typedef struct reg_config {
   uint32_t sync_interval_ms;   /* digest exchange [5000] */
   uint32_t claim_skew_ms;      /* how far claim times are believed off
                                   (clocks, delays): see the conflicts rule
-                                  above [10000] */
+                                  above [2000] */
 } reg_config;
 
 /* Callbacks run inside reg_* calls and must not call back into the same
