@@ -4,7 +4,8 @@
 # messages per node per second and false deaths at 10% loss, for 100 and
 # 1,000 simulated nodes in virtual time, with members signing their own
 # records (the simulator's stand-in signature: the sim_*verifies* figures
-# count the checks a real node would make); then bench_proof, what one
+# count the checks a real node would make), then again without signing
+# ("trust":false, the before of a before/after); then bench_proof, what one
 # real P-256 sign and check cost here. One JSON line per figure.
 #
 # Usage: tests/bench/run_sim.sh [--quick] [BUILD_DIR]
@@ -44,4 +45,7 @@ if [[ ! -x $bin ]]; then
 fi
 # The full run takes a few minutes (1,000 nodes, 5 virtual minutes at 10%).
 timeout 1800 "$bin" "${quick[@]}" || exit 1
+# The same with members that do not sign ("trust":false): what speaking
+# only for oneself costs, as a before/after in one run.
+timeout 1800 "$bin" --plain "${quick[@]}" || exit 1
 timeout 600 "$build/tests/bench/bench_proof" "${quick[@]}" || exit 1
