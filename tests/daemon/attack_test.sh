@@ -14,28 +14,9 @@
 set -u
 
 : "${TROUPE_BIN:?}" "${EVIL_BIN:?}" "${PLUGIN_DIR:?}"
-for v in $(env | sed -n 's/^\(TROUPE_[A-Z_]*\)=.*/\1/p'); do
-  [ "$v" = TROUPE_BIN ] || unset "$v"
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-attack-test.XXXXXX")
-PIDS=()
-FAILED=0
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
-
-fail() {
-  FAILED=1
-  echo "FAIL: $*"
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [ -s "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
-  done
-  exit 1
-}
-ok() { echo "ok: $*"; }
+# shellcheck source=tests/daemon/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+daemon_test_init attack-test 20
 
 # wait_for TRIES CMD...: runs CMD every 100 ms until it succeeds.
 wait_for() {
@@ -72,34 +53,6 @@ export TROUPE_KEY=$CERTS/ops.key
 printf '# evil holds a node certificate: trust it with nothing\ndeny node:evil * *\n' \
   >"$WORK/policy"
 
-# free_ports N: N ports free on 127.0.0.1 now, below the kernel's
-# ephemeral range (so no outgoing connection takes one before the node
-# listens on it) and picked at random (so parallel tests rarely meet).
-free_ports() {
-  python3 - "$1" <<'EOF'
-import random, socket, sys
-try:
-    hi = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError, IndexError):
-    hi = 32768
-got = []
-while len(got) < int(sys.argv[1]):
-    s = socket.socket()
-    try:
-        if hi > 11000:
-            s.bind(("127.0.0.1", random.randrange(10000, hi)))
-        else:  # no room below it: let the kernel pick
-            s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        if p not in got:
-            got.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(*got)
-EOF
-}
 NODES="n1 n2 n3"
 
 # ---- the cluster ---------------------------------------------------------------

@@ -11,27 +11,9 @@
 set -u
 
 : "${TROUPE_BIN:?}" "${OPS_NODE:?}"
-for v in $(env | sed -n 's/^\(TROUPE_[A-Z_]*\)=.*/\1/p'); do
-  [ "$v" = TROUPE_BIN ] || unset "$v"
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-ops-test.XXXXXX")
-PIDS=()
-FAILED=0
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
-
-fail() {
-  FAILED=1
-  echo "FAIL: $*"
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [ -s "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
-  done
-  exit 1
-}
+# shellcheck source=tests/daemon/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+daemon_test_init ops-test 20
 
 # wait_for TRIES CMD...: runs CMD every 100 ms until it succeeds.
 wait_for() {

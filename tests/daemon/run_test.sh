@@ -8,33 +8,11 @@ set -u
 
 : "${TROUPE_BIN:?}" "${PLUGIN_DIR:?}" "${BAD_PLUGIN_DIR:?}" "${PKI_BIN:?}"
 # The settings of the caller's environment must not leak into the cases.
-for v in $(env | sed -n 's/^\(TROUPE_[A-Z_]*\)=.*/\1/p'); do
-  [ "$v" = TROUPE_BIN ] || unset "$v"
-done
+# shellcheck source=tests/daemon/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+daemon_test_init run-test 30
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-run-test.XXXXXX")
-PIDS=()
-FAILED=0
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  if [ "$FAILED" = 0 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
-
-fail() {
-  FAILED=1
-  echo "FAIL: $*"
-  for f in "$WORK"/*.out "$WORK"/*.err; do
-    [ -s "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
-  done
-  exit 1
-}
-ok() { echo "ok: $*"; }
-
-# A free TCP port on 127.0.0.1 (the kernel picks it; closed before use).
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { free_ports 1; }
 
 # start NAME ARGS...: runs `troupe run ARGS` in the background with stdout
 # in NAME.out and stderr in NAME.err; its pid goes to PID_<NAME>.

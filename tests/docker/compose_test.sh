@@ -132,7 +132,8 @@ for n in n1 n2 n3; do
   wait_for 40 healthy "${CID[$n]}" || fail "$n: docker health not healthy"
   port=$(dc port "$n" 9100) || fail "no published metrics port for $n"
   curl -fsS --max-time 5 "http://$port/healthz" >/dev/null || fail "$n /healthz on $port"
-  curl -fsS --max-time 5 "http://$port/metrics" | grep -q '^troupe_' ||
+  # grep reads all of it: grep -q would close the pipe early and fail curl
+  curl -fsS --max-time 5 "http://$port/metrics" | grep '^troupe_' >/dev/null ||
     fail "$n /metrics on $port"
 done
 log "docker health healthy; /healthz and /metrics answer on the published ports"

@@ -119,6 +119,7 @@ static void test_topics_and_order(void **state) {
   assert_int_equal(tn_cmd(c, 0, "s0", "sub pub"), 0);
   assert_int_equal(tn_cmd(c, 1, "s1", "sub pub"), 0);
   assert_int_equal(tn_cmd(c, 2, "s2", "subt pub prices"), 0);
+  wait_cmd_done(c, "s0", "sub pub");
   wait_interest(c, 0, 2); /* n1 (default), n2 (prices) */
   assert_int_equal(tn_cmd(c, 0, "pub", "pubn - 300"), 0);
   assert_int_equal(tn_cmd(c, 0, "pub", "pubn prices 200"), 0);
@@ -142,6 +143,12 @@ static void test_topics_and_order(void **state) {
 /* 100 subscribers on n1: each publish crosses the n0->n1 link once; n1
  * fans it out. Unsubscribing all of them (and stopping one) withdraws the
  * interest: no further envelope crosses. */
+static bool n0_resolves_m5(tn_cluster *c, void *arg) {
+  (void)arg;
+  char owner[64];
+  return tn_locate(c, 0, "m5", owner, sizeof(owner)) == 0;
+}
+
 static void test_one_crossing_and_withdraw(void **state) {
   (void)state;
   tn_cluster *c = start(3);
@@ -182,6 +189,10 @@ static void test_one_crossing_and_withdraw(void **state) {
   assert_int_equal(after.envelopes_out, before.envelopes_out);
   /* And a send from pub to m5 after them, on the same link, is the only
    * envelope to cross: when it is in, nothing else came with it. */
+  /* (n0 must know where m5 is: the registry may still be gossiping the
+   * claims of a moment ago.) */
+  if (tn_wait(c, n0_resolves_m5, NULL, SETTLE_MS) < 0)
+    fail_msg("n0 does not resolve m5");
   assert_int_equal(tn_cmd(c, 0, "pub", "send m5 barrier"), 0);
   if (tn_wait_find(c, "send", "m5", "barrier", false, 0, SETTLE_MS) < 0)
     fail_msg("the barrier did not reach m5");
@@ -259,6 +270,10 @@ static void test_slow_subscriber(void **state) {
   assert_int_equal(tn_probe(c, 1, "big"), 0);
   assert_int_equal(tn_cmd(c, 1, "tiny", "sub pub"), 0);
   assert_int_equal(tn_cmd(c, 1, "big", "sub pub"), 0);
+  /* n1's interest goes out with the first of the two subscriptions: the
+   * second must have run too before anything is published. */
+  wait_cmd_done(c, "tiny", "sub pub");
+  wait_cmd_done(c, "big", "sub pub");
   wait_interest(c, 0, 1);
   assert_int_equal(tn_cmd(c, 0, "pub", "pubn - 500"), 0);
   wait_count(c, "publish", "big", 500);

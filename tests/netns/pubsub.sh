@@ -50,7 +50,7 @@ wait_interest() {
   local i=$1 topic=$2 node=$3 want=$4 secs=$5 deadline have
   deadline=$(( $(now_ms) + secs * 1000 ))
   while :; do
-    if subs "$i" | grep -q "^sub pub=P topic=$topic subscriber=- node=$node "; then
+    if subs "$i" | grep "^sub pub=P topic=$topic subscriber=- node=$node " >/dev/null; then
       have=yes
     else
       have=no
@@ -410,7 +410,7 @@ scenario_respawn() {
   [ "$(out_to "$l" n1)" = 10 ] && [ "$(out_to "$l" n2)" = 10 ] || { fail "n3 should send 10 to n1 and n2: $l"; return; }
   for e in "2 sB" "1 sA"; do
     read -r i e <<<"$e"
-    tail -n +"$((mark[$i] + 1))" "$(out "$i")" | grep -qE "^[0-9]+ pub $e from=P node=n3 " ||
+    tail -n +"$((mark[$i] + 1))" "$(out "$i")" | grep -E "^[0-9]+ pub $e from=P node=n3 " >/dev/null ||
       { fail "$e on n$i got nothing from P on n3"; return; }
     l=$(tail -n +"$((mark[$i] + 1))" "$(out "$i")" | grep -E "^[0-9]+ pub $e " | sed 's/.* data=//' | tr '\n' ' ' | sed 's/ $//')
     deadline=$(( $(now_ms) + 5000 ))

@@ -37,11 +37,14 @@ typedef struct tn_slot {
   bool running;
   uv_async_t async;
   uv_mutex_t lock; /* one call at a time */
-  uv_sem_t done;
+  /* A call's end and a freeze's end, waited on (not polled). */
+  uv_mutex_t wait_lock;
+  uv_cond_t wait_cond;
+  bool call_done, frozen;
   int (*fn)(tr_node *, void *);
   void *arg;
   int result;
-  atomic_bool frozen, freeze_req;
+  atomic_bool freeze_req;
   tn_logged logs[TN_LOGS_MAX]; /* warnings and errors; under c->ev_lock */
   size_t nlogs;
   bool print_logs;
@@ -70,43 +73,58 @@ static void slot_on_async(uv_async_t *h) {
   tn_slot *s = h->data;
   if (atomic_exchange(&s->freeze_req, false)) {
     /* Hang the loop, as a stopped process would, until tn_thaw. */
-    while (atomic_load(&s->frozen)) usleep(1000);
+    uv_mutex_lock(&s->wait_lock);
+    while (s->frozen) uv_cond_wait(&s->wait_cond, &s->wait_lock);
+    uv_mutex_unlock(&s->wait_lock);
     return;
   }
   if (!s->fn) return;
-  s->result = s->fn(s->node, s->arg);
+  int result = s->fn(s->node, s->arg);
+  uv_mutex_lock(&s->wait_lock);
+  s->result = result;
   s->fn = NULL;
-  uv_sem_post(&s->done);
+  s->call_done = true;
+  uv_cond_broadcast(&s->wait_cond);
+  uv_mutex_unlock(&s->wait_lock);
 }
 
 int tn_call(tn_cluster *c, size_t i, int (*fn)(tr_node *, void *), void *arg) {
   tn_slot *s = &c->slots[i];
   if (!s->running) return TR_ESTATE;
   uv_mutex_lock(&s->lock);
+  uv_mutex_lock(&s->wait_lock);
   s->arg = arg;
   s->fn = fn;
+  s->call_done = false;
   uv_async_send(&s->async);
-  int rc = TR_ETIMEDOUT;
-  for (int t = 0; t < TN_CALL_WAIT_MS; t++) {
-    if (uv_sem_trywait(&s->done) == 0) {
-      rc = s->result;
+  uint64_t deadline = uv_hrtime() + (uint64_t)TN_CALL_WAIT_MS * 1000000u;
+  while (!s->call_done) {
+    uint64_t now = uv_hrtime();
+    if (now >= deadline ||
+        uv_cond_timedwait(&s->wait_cond, &s->wait_lock, deadline - now) != 0)
       break;
-    }
-    usleep(1000);
   }
+  int rc = s->call_done ? s->result : TR_ETIMEDOUT;
+  uv_mutex_unlock(&s->wait_lock);
   uv_mutex_unlock(&s->lock);
   return rc;
 }
 
 void tn_freeze(tn_cluster *c, size_t i) {
   tn_slot *s = &c->slots[i];
-  atomic_store(&s->frozen, true);
+  uv_mutex_lock(&s->wait_lock);
+  s->frozen = true;
+  uv_mutex_unlock(&s->wait_lock);
   atomic_store(&s->freeze_req, true);
   uv_async_send(&s->async);
 }
 
 void tn_thaw(tn_cluster *c, size_t i) {
-  atomic_store(&c->slots[i].frozen, false);
+  tn_slot *s = &c->slots[i];
+  uv_mutex_lock(&s->wait_lock);
+  s->frozen = false;
+  uv_cond_broadcast(&s->wait_cond);
+  uv_mutex_unlock(&s->wait_lock);
 }
 
 long tn_wait(tn_cluster *c, bool (*pred)(tn_cluster *, void *), void *arg,
@@ -680,8 +698,8 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
   if (rc != 0) return rc;
   snprintf(s->addr, sizeof(s->addr), "%s", tr_node_address(s->node));
   uv_mutex_init(&s->lock);
-  uv_sem_init(&s->done, 0);
-  atomic_init(&s->frozen, false);
+  uv_mutex_init(&s->wait_lock);
+  uv_cond_init(&s->wait_cond);
   atomic_init(&s->freeze_req, false);
   uv_async_init(tr_node_loop(s->node), &s->async, slot_on_async);
   s->async.data = s;
@@ -711,7 +729,8 @@ void tn_stop(tn_cluster *c, size_t i) {
   tr_node_free(s->node);
   s->node = NULL;
   uv_mutex_destroy(&s->lock);
-  uv_sem_destroy(&s->done);
+  uv_cond_destroy(&s->wait_cond);
+  uv_mutex_destroy(&s->wait_lock);
 }
 
 int tn_restart(tn_cluster *c, size_t i) {
