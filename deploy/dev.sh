@@ -91,7 +91,16 @@ case "$cmd" in
       -DTR_BUILD_BENCH=OFF
     (cd "$here/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --output-on-failure -j"$jobs") ;;
+      ctest --output-on-failure -j"$jobs")
+    # The calls other threads make (tr_node_send_threadsafe,
+    # tr_node_wait_writable, tr_node_stop) and the loop's side of them.
+    echo "== ThreadSanitizer build (the thread-safe entry) =="
+    cmake -S "$here" -B "$here/build-tsan" -DTR_WERROR=ON \
+      -DTR_SANITIZE=thread -DTR_BUILD_BENCH=OFF -DTR_BUILD_EXAMPLES=OFF >/dev/null
+    cmake --build "$here/build-tsan" -j"$jobs" \
+      --target test_threadsafe test_threadsafe_flow
+    (cd "$here/build-tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      ctest --output-on-failure -R '^unit[.]threadsafe') ;;
   bench)
     install_pkgs "${build_pkgs[@]}" "${bench_pkgs[@]}"
     configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \

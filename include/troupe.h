@@ -95,7 +95,8 @@ typedef enum {
   TR_MSG_DOWN,
   TR_MSG_CHILD_EXIT,
   TR_MSG_NODE_UP,
-  TR_MSG_NODE_DOWN
+  TR_MSG_NODE_DOWN,
+  TR_MSG_WRITABLE /* tr_send_notify: the sender (the target) has room */
 } tr_msg_type;
 
 /* What receive gets. Every pointer is valid until receive returns. */
@@ -162,7 +163,8 @@ typedef struct tr_node_config {
   size_t max_payload;         /* largest payload accepted [1 MiB] */
   uint32_t ask_timeout_ms;    /* tr_ask with timeout 0 [5000] */
   uint32_t batch;             /* messages one actor handles per turn [64] */
-  uint32_t threadsafe_max;    /* queued tr_node_send_threadsafe calls [65536] */
+  uint32_t threadsafe_max;    /* tr_node_send_threadsafe messages accepted
+                                 and not yet in a mailbox [65536] */
   /* An existing loop to run on (the node does not own or close it); NULL:
    * the node creates its own. */
   struct uv_loop_s *loop;
@@ -188,6 +190,10 @@ typedef struct tr_node_config {
    * tr_node_new (TR_EINVAL, the line logged). tr_node_reload_policy
    * re-reads it. */
   const char *policy_file;
+
+  /* Of threadsafe_max, what one target id may hold while it has no room
+   * [threadsafe_max / 4]: a slow target does not stop producers to others. */
+  uint32_t threadsafe_target_max;
 } tr_node_config;
 
 /* ---- node lifecycle ---------------------------------------------------- */
@@ -255,12 +261,25 @@ TR_API int(tr_node_spawn)(tr_node *, const tr_actor_type *,
  * (its node is not up), TR_ETOOBIG (over max_payload), TR_EINVAL (bad id,
  * NULL data with len > 0), TR_ENOMEM. */
 TR_API int tr_node_send(tr_node *, const char *to, const void *, size_t);
-/* Like tr_node_send, from any thread. 0 means queued: it will be
- * delivered, or counted as a dead letter if its target is gone or full by
- * then. TR_EFULL when threadsafe_max calls are already waiting; TR_ETOOBIG,
+/* Like tr_node_send, from any thread. 0 means accepted: it will be
+ * delivered, in order with this thread's other sends to `to`, unless its
+ * target is gone by then (a dead letter: no_actor, stopped, unreachable).
+ * A target without room holds what is meant for it until it has room,
+ * without holding up other targets. TR_EFULL (nothing queued) when
+ * threadsafe_max messages are waiting in all, or threadsafe_target_max for
+ * `to`: wait with tr_node_wait_writable and send again. TR_ETOOBIG,
  * TR_EINVAL, TR_ENOMEM. The payload is copied before it returns. */
 TR_API int tr_node_send_threadsafe(tr_node *, const char *to, const void *,
                                    size_t);
+/* Blocks the calling thread (not the loop's) until tr_node_send_threadsafe
+ * to `to` (NULL: to a target with nothing waiting) would not return
+ * TR_EFULL, or timeout_ms passes. 0 (room now: another producer may take
+ * it first), TR_ETIMEDOUT, TR_ECLOSED (the node is being freed), TR_ESTATE
+ * (called on the thread running the node's loop, which would wait for
+ * itself), TR_EINVAL. Producer threads must return from it before
+ * tr_node_free. Any thread. */
+TR_API int tr_node_wait_writable(tr_node *, const char *to,
+                                 uint32_t timeout_ms);
 /* Stops an actor in queue order: messages queued before this call are
  * handled first, later ones are dead letters. An actor on another node is
  * stopped there. TR_ENOTFOUND, TR_EUNREACHABLE, TR_EINVAL, TR_ENOMEM. */
@@ -282,6 +301,14 @@ TR_API struct uv_loop_s *tr_loop(tr_ctx *);
 /* Payload copied; FIFO per sender and receiver. Delivery is never inline.
  * Errors as tr_node_send. */
 TR_API int tr_send(tr_ctx *, const char *to, const void *, size_t);
+/* After TR_EFULL from a send or ask to `to`: one TR_MSG_WRITABLE (sender
+ * `to`, status 0) arrives when `to` has room again, at once if it has room
+ * now; status TR_ENOTFOUND or TR_EUNREACHABLE instead if `to` stops or its
+ * node goes first. Asking twice before the notice is asking once. Works
+ * alike for local and remote targets (docs/engine.md, "Back-pressure").
+ * TR_ENOTFOUND (no such actor), TR_EUNREACHABLE, TR_EINVAL, TR_ESTATE,
+ * TR_ENOMEM. */
+TR_API int tr_send_notify(tr_ctx *, const char *to);
 /* Publish on the default topic / a named topic to every subscriber of
  * (self, topic), on this node and others (one copy crosses each link). All
  * deliveries share one copy of the payload. A subscriber whose mailbox is
@@ -372,7 +399,7 @@ TR_API int tr_timer_cancel(tr_ctx *, uint64_t timer_id);
  * _REJECTED_ rows, why a send call returned an error). */
 typedef enum {
   TR_DL_NO_ACTOR,      /* accepted asynchronously, target unknown by then */
-  TR_DL_MAILBOX_FULL,  /* accepted asynchronously, target full by then */
+  TR_DL_MAILBOX_FULL,  /* a repeating timer's tick found its target full */
   TR_DL_STOPPED,       /* still queued when its target stopped */
   TR_DL_LATE_REPLY,    /* a reply after its ask timed out */
   TR_DL_PUBLISH_FULL,  /* a publish missed a full subscriber */
@@ -401,6 +428,8 @@ typedef struct tr_node_stats {
   uint64_t asks_pending;
   uint64_t timers_pending;
   uint64_t subscriptions;
+  uint64_t deferred; /* accepted sends waiting for their target's room */
+  uint64_t lost_nomem; /* accepted sends lost to out of memory (logged) */
 } tr_node_stats;
 
 TR_API int tr_node_stats_get_sized(tr_node *, tr_node_stats *out,

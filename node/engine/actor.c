@@ -196,6 +196,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   a->mb_count = 0;
 
   monitor_actor_stopped(a, reason);
+  room_actor_stopped(a);
   if (n->rops) n->rops->actor_gone(n->ruser, a->id->str, reason);
   eng_actor *parent = a->parent;
   actor_unlink_child(a);
@@ -253,6 +254,9 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
       return done;
     }
   }
+  /* Room again: deferred sends and waiting senders (room.c). */
+  if ((a->held_dq || a->writable) && a->mb_count <= a->mb_capacity / 2)
+    room_actor_drained(a);
   if (a->mb_head) sched_ready(a);
   return done;
 }

@@ -115,6 +115,8 @@ struct tr_ctx {
   eng_ask *asked;      /* asks waiting on self */
   eng_mon *watchers;   /* monitors on self */
   eng_mon *watching;   /* monitors self holds */
+  struct eng_dq *held_dq;       /* deferred sends waiting for room here */
+  struct eng_waiter *writable;  /* actors to tell when there is room */
 
   uint8_t in_ready;
   uint8_t running;       /* inside a callback of this actor */
@@ -155,10 +157,10 @@ int send_by_id(tr_node *, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
                uint32_t timeout_ms, eng_actor **found, uint16_t *remote,
                bool guarded);
-/* A send accepted earlier (timer, other thread): failures become dead
- * letters (no_actor, mailbox_full, unreachable). */
-void send_async(tr_node *, const char *to, eng_name *sender, const void *data,
-                size_t len);
+/* A send accepted earlier (a timer, another thread), handed on now: to the
+ * local actor or through the remote layer; no guard, nothing counted. */
+int send_accepted(tr_node *, const char *to, size_t to_len, eng_name *sender,
+                  const void *data, size_t len);
 /* A notice from the engine (DOWN, CHILD_EXIT, error replies). */
 void send_notice(tr_node *, eng_actor *to, uint8_t type, eng_name *sender,
                  uint64_t ask_id, int status);
@@ -247,17 +249,88 @@ struct eng_mon {
 
 void monitor_actor_stopped(eng_actor *, int reason);
 
-/* ---- thread-safe entry (threadsafe.c) ----------------------------------- */
+/* ---- deferred sends (defer.c) ------------------------------------------- */
 
-typedef struct eng_ts_msg {
-  struct eng_ts_msg *next;
+/* A send accepted before its target could take it: from another thread
+ * (sender NULL) or a one-shot timer (sender its owner; the reference is
+ * taken and dropped on the loop thread). */
+typedef struct eng_dmsg {
+  struct eng_dmsg *next;
+  eng_name *sender;
   size_t len;
-  size_t to_len;
-  char bytes[]; /* to, NUL, payload */
-} eng_ts_msg;
+  char data[];
+} eng_dmsg;
+
+/* The deferred sends to one id, in order: a per-target queue, so a target
+ * without room holds its own and no other's. (L) fields are under
+ * n->ts_lock (producer threads touch them); the others are the loop
+ * thread's. */
+typedef struct eng_dq {
+  UT_hash_handle hh;         /* (L) n->dqs, keyed by id */
+  eng_dmsg *head, *tail;     /* (L) */
+  uint32_t count;            /* (L) messages in head..tail */
+  bool on_ready;             /* (L) on n->dq_ready: the loop has not looked */
+  bool held;                 /* (L) the target had no room: wait for it */
+  struct eng_dq *ready_next; /* (L) */
+  eng_actor *held_on;        /* the local target it waits on; NULL: remote */
+  struct eng_dq *rnext, *rprev; /* n->dq_remote, while held on a remote id */
+  bool in_remote;
+  size_t id_len;
+  char id[];
+} eng_dq;
+
+/* Queues m for `to` behind what is deferred for it. bounded: a producer
+ * thread's send, refused (TR_EFULL) past threadsafe_max in all or
+ * threadsafe_target_max for this id. The caller holds n->ts_lock; *wake is
+ * set when the loop must look (the id was not waiting already). */
+int defer_push_locked(tr_node *, const char *to, size_t to_len, eng_dmsg *m,
+                      bool bounded, bool *wake);
+/* Hands what is deferred for dq's id on, in order, until its target has no
+ * room; the rest waits for room (defer_room_*). Loop thread. */
+void defer_feed(tr_node *, eng_dq *dq);
+/* Feeds every id the producers pushed to since the last look. */
+void defer_drain_ready(tr_node *);
+/* A one-shot timer's message: sent now when nothing waits for that id and
+ * the target has room, else deferred behind what waits. */
+void defer_send_later(tr_node *, const char *to, eng_name *sender,
+                      const void *data, size_t len);
+/* The target dq waited on stopped: its deferred sends are dead letters. */
+void defer_target_gone(tr_node *, eng_dq *dq);
+/* The remote layer has room for id (or for every id: NULL). */
+void defer_room_remote(tr_node *, const char *id, size_t len);
+/* At free: what still waits becomes dead letters; the queues go. */
+void defer_close(tr_node *);
+uint64_t defer_count(tr_node *); /* messages deferred now */
+
+/* ---- room for senders (room.c) ------------------------------------------ */
+
+/* An actor to tell (TR_MSG_WRITABLE) when a target has room. */
+typedef struct eng_waiter {
+  struct eng_waiter *next;
+  eng_name *who;
+} eng_waiter;
+
+/* Waiters on an id no local actor holds (n->rwaits). */
+typedef struct eng_rwait {
+  UT_hash_handle hh; /* keyed by id */
+  eng_waiter *waiters;
+  char id[];
+} eng_rwait;
+
+/* A local actor's mailbox went below half full after a turn: its deferred
+ * sends go in first, then its waiters are told if room is left. */
+void room_actor_drained(eng_actor *);
+/* The actor stopped: its deferred sends are dead letters and its waiters
+ * are told (status TR_ENOTFOUND). */
+void room_actor_stopped(eng_actor *);
+void room_free(tr_node *);
+
+/* ---- thread-safe entry (threadsafe.c) ----------------------------------- */
 
 int threadsafe_init(tr_node *);
 void threadsafe_drain(tr_node *);
+/* The calling thread runs the node's loop (true) or no longer does. */
+void threadsafe_set_loop_thread(tr_node *, bool running);
 void threadsafe_close(tr_node *);
 
 /* ---- the remote layer (eng_remote.h) ------------------------------------ */
@@ -283,7 +356,7 @@ struct tr_node {
   size_t max_payload;
   uint32_t ask_timeout_ms;
   uint32_t batch;
-  uint32_t threadsafe_max;
+  uint32_t threadsafe_max, threadsafe_target_max;
   tr_log_fn log;
   void *log_user;
   tr_log_level log_level;
@@ -309,8 +382,16 @@ struct tr_node {
 
   uv_async_t async; /* thread-safe sends and tr_node_stop */
   uv_mutex_t ts_lock;
-  eng_ts_msg *ts_head, *ts_tail;
-  uint32_t ts_count;
+  uv_cond_t ts_room;      /* signalled when deferred sends move on */
+  eng_dq *dqs;            /* (ts_lock) deferred sends per target id */
+  eng_dq *dq_ready;       /* (ts_lock) ids pushed to since the last look */
+  uint32_t ts_count;      /* (ts_lock) deferred messages in all */
+  uint32_t ts_waiting;    /* (ts_lock) threads in tr_node_wait_writable */
+  bool ts_closed;         /* (ts_lock) the node is being freed */
+  bool loop_running;      /* (ts_lock) loop_thread runs the node's loop */
+  uv_thread_t loop_thread;
+  eng_dq *dq_remote;      /* held on remote ids (loop thread) */
+  eng_rwait *rwaits;      /* tr_send_notify on remote ids (loop thread) */
   atomic_bool stop_requested;
   /* Rejections of tr_node_send_threadsafe, counted from any thread. */
   atomic_uint_fast64_t ts_rejected_full, ts_rejected_toobig;
@@ -353,5 +434,9 @@ static inline void eng_dead(tr_node *n, tr_dead_reason r) {
   if ((c & (c - 1)) == 0 && n->log && n->log_level >= TR_LOG_INFO)
     eng_dead_log(n, r, c);
 }
+
+/* An accepted send that cannot be delivered (rc: why): a dead letter
+ * (unreachable, no_actor), or for TR_ENOMEM a loss counted and logged. */
+void eng_undelivered(tr_node *, int rc);
 
 #endif /* TR_ENGINE_H */

@@ -66,6 +66,13 @@ int eng_node_new(tr_node **out, const tr_node_config *cfg) {
   n->batch = cfg->batch ? cfg->batch : DEFAULT_BATCH;
   n->threadsafe_max = cfg->threadsafe_max ? cfg->threadsafe_max
                                           : DEFAULT_THREADSAFE_MAX;
+  /* One slow target takes at most a quarter of the queue by default, so
+   * producers to other targets keep going. */
+  n->threadsafe_target_max = cfg->threadsafe_target_max
+                                 ? cfg->threadsafe_target_max
+                                 : (n->threadsafe_max + 3) / 4;
+  if (n->threadsafe_target_max > n->threadsafe_max)
+    n->threadsafe_target_max = n->threadsafe_max;
   n->log = cfg->log;
   n->log_user = cfg->log_user;
   n->log_level = cfg->log_level ? cfg->log_level : TR_LOG_WARN;
@@ -122,9 +129,11 @@ int tr_node_run(tr_node *n) {
   n->running = true;
   /* A stop requested before run makes run return at once. */
   if (!atomic_exchange(&n->stop_requested, false)) {
+    threadsafe_set_loop_thread(n, true);
     uv_ref((uv_handle_t *)&n->async);
     uv_run(n->loop, UV_RUN_DEFAULT);
     uv_unref((uv_handle_t *)&n->async);
+    threadsafe_set_loop_thread(n, false);
     atomic_store(&n->stop_requested, false);
   }
   n->running = false;
@@ -139,8 +148,10 @@ int tr_node_run_once(tr_node *n) {
    * than blocking for a wake-up that may never come; and a loop with no
    * referenced handle does not poll at all, so take what other threads
    * queued first. */
+  threadsafe_set_loop_thread(n, true);
   threadsafe_drain(n);
   int more = uv_run(n->loop, UV_RUN_ONCE);
+  threadsafe_set_loop_thread(n, false);
   n->running = false;
   return more != 0 || n->ready_head != NULL;
 }
@@ -203,6 +214,7 @@ void eng_node_free(tr_node *n) {
   pubsub_free(n);
   ask_free_all(n);
   threadsafe_close(n);
+  room_free(n);
   sched_close(n);
   eng_name_unref(n->system_id);
   /* Run the loop until every handle's close callback has run: the

@@ -103,19 +103,15 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
   return rc;
 }
 
-void send_async(tr_node *n, const char *to, eng_name *sender,
-                const void *data, size_t len) {
-  eng_actor *a = actor_find(n, to);
-  int rc = TR_ENOTFOUND;
+int send_accepted(tr_node *n, const char *to, size_t to_len,
+                  eng_name *sender, const void *data, size_t len) {
+  eng_actor *a = actor_find_len(n, to, to_len);
   if (a)
-    rc = send_to_actor(a, TR_MSG_SEND, sender, NULL, data, len, NULL, 0, 0, 0);
-  else if (n->rops)
-    rc = n->rops->send(n->ruser, to, strlen(to), TR_MSG_SEND, sender, data,
-                       len, 0, 0, NULL);
-  if (rc == 0) return;
-  eng_dead(n, rc == TR_EFULL            ? TR_DL_MAILBOX_FULL
-              : rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE
-                                      : TR_DL_NO_ACTOR);
+    return send_to_actor(a, TR_MSG_SEND, sender, NULL, data, len, NULL, 0, 0,
+                         0);
+  if (!n->rops) return TR_ENOTFOUND;
+  return n->rops->send(n->ruser, to, to_len, TR_MSG_SEND, sender, data, len,
+                       0, 0, NULL);
 }
 
 void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,

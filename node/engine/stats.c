@@ -7,6 +7,16 @@ void eng_dead_log(tr_node *n, tr_dead_reason r, uint64_t total) {
           tr_dead_reason_name(r), (unsigned long long)total);
 }
 
+void eng_undelivered(tr_node *n, int rc) {
+  if (rc == TR_ENOMEM) {
+    n->stats.lost_nomem++;
+    eng_log(n, TR_LOG_ERROR, "send_lost", "reason=enomem total=%llu",
+            (unsigned long long)n->stats.lost_nomem);
+    return;
+  }
+  eng_dead(n, rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE : TR_DL_NO_ACTOR);
+}
+
 int tr_node_stats_get_sized(tr_node *n, tr_node_stats *out, size_t size) {
   if (!n || !out) return TR_EINVAL;
   tr_node_stats s = n->stats;
@@ -14,6 +24,7 @@ int tr_node_stats_get_sized(tr_node *n, tr_node_stats *out, size_t size) {
   s.asks_pending = HASH_COUNT(n->asks);
   s.dead[TR_DL_REJECTED_FULL] += atomic_load(&n->ts_rejected_full);
   s.dead[TR_DL_REJECTED_TOOBIG] += atomic_load(&n->ts_rejected_toobig);
+  s.deferred = defer_count(n);
   eng_struct_out(out, size, &s, sizeof(s));
   return 0;
 }

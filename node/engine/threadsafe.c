@@ -1,6 +1,9 @@
-/* threadsafe.c — the one way in from other threads: a mutex-guarded queue
- * of sends drained on the loop thread by a uv_async wake-up, which also
- * carries tr_node_stop. The queue is bounded (threadsafe_max). */
+/* threadsafe.c — the one way in from other threads: a send is pushed onto
+ * its target's deferred queue (defer.c) under a mutex and the loop is woken
+ * by a uv_async, which also carries tr_node_stop. The queues are bounded in
+ * all (threadsafe_max) and per target (threadsafe_target_max); a producer
+ * that meets a bound gets TR_EFULL and may wait for room
+ * (tr_node_wait_writable). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +23,12 @@ static void threadsafe_on_async(uv_async_t *h) {
 
 int threadsafe_init(tr_node *n) {
   if (uv_mutex_init(&n->ts_lock) != 0) return TR_ESYS;
+  if (uv_cond_init(&n->ts_room) != 0) {
+    uv_mutex_destroy(&n->ts_lock);
+    return TR_ESYS;
+  }
   if (uv_async_init(n->loop, &n->async, threadsafe_on_async) != 0) {
+    uv_cond_destroy(&n->ts_room);
     uv_mutex_destroy(&n->ts_lock);
     return TR_ESYS;
   }
@@ -38,48 +46,81 @@ int tr_node_send_threadsafe(tr_node *n, const char *to, const void *data,
     atomic_fetch_add_explicit(&n->ts_rejected_toobig, 1, memory_order_relaxed);
     return TR_ETOOBIG;
   }
-  eng_ts_msg *m = malloc(sizeof(*m) + tolen + 1 + len);
+  eng_dmsg *m = malloc(sizeof(*m) + len);
   if (!m) return TR_ENOMEM;
-  m->next = NULL;
+  m->sender = NULL;
   m->len = len;
-  m->to_len = tolen;
-  memcpy(m->bytes, to, tolen + 1);
-  if (len) memcpy(m->bytes + tolen + 1, data, len);
+  if (len) memcpy(m->data, data, len);
 
+  bool wake;
   uv_mutex_lock(&n->ts_lock);
-  if (n->ts_count >= n->threadsafe_max) {
-    uv_mutex_unlock(&n->ts_lock);
-    free(m);
-    atomic_fetch_add_explicit(&n->ts_rejected_full, 1, memory_order_relaxed);
-    return TR_EFULL;
-  }
-  if (n->ts_tail)
-    n->ts_tail->next = m;
-  else
-    n->ts_head = m;
-  n->ts_tail = m;
-  n->ts_count++;
+  int rc = defer_push_locked(n, to, tolen, m, true, &wake);
   uv_mutex_unlock(&n->ts_lock);
-  uv_async_send(&n->async);
+  if (rc != 0) {
+    free(m);
+    if (rc == TR_EFULL)
+      atomic_fetch_add_explicit(&n->ts_rejected_full, 1, memory_order_relaxed);
+    return rc;
+  }
+  if (wake) uv_async_send(&n->async);
   return 0;
 }
 
-void threadsafe_drain(tr_node *n) {
-  uv_mutex_lock(&n->ts_lock);
-  eng_ts_msg *m = n->ts_head;
-  n->ts_head = n->ts_tail = NULL;
-  n->ts_count = 0;
-  uv_mutex_unlock(&n->ts_lock);
-  while (m) {
-    eng_ts_msg *next = m->next;
-    send_async(n, m->bytes, NULL, m->bytes + m->to_len + 1, m->len);
-    free(m);
-    m = next;
-  }
+/* Would a send to `to` (NULL: to an id with nothing deferred) meet a
+ * bound now? Under ts_lock. */
+static bool ts_full_locked(tr_node *n, const char *to) {
+  if (n->ts_count >= n->threadsafe_max) return true;
+  if (!to) return false;
+  eng_dq *dq = NULL;
+  HASH_FIND(hh, n->dqs, to, strlen(to), dq);
+  return dq && dq->count >= n->threadsafe_target_max;
 }
 
+int tr_node_wait_writable(tr_node *n, const char *to, uint32_t timeout_ms) {
+  if (!n || (to && eng_check_id(to, NULL) != 0)) return TR_EINVAL;
+  uv_thread_t self = uv_thread_self();
+  uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
+  int rc = 0;
+  uv_mutex_lock(&n->ts_lock);
+  /* The loop thread would wait for itself. */
+  if (n->loop_running && uv_thread_equal(&self, &n->loop_thread)) {
+    uv_mutex_unlock(&n->ts_lock);
+    return TR_ESTATE;
+  }
+  n->ts_waiting++;
+  while (ts_full_locked(n, to)) {
+    uint64_t now = uv_hrtime();
+    if (n->ts_closed) {
+      rc = TR_ECLOSED;
+      break;
+    }
+    if (now >= deadline ||
+        uv_cond_timedwait(&n->ts_room, &n->ts_lock, deadline - now) != 0) {
+      rc = ts_full_locked(n, to) ? TR_ETIMEDOUT : 0;
+      break;
+    }
+  }
+  n->ts_waiting--;
+  uv_mutex_unlock(&n->ts_lock);
+  return rc;
+}
+
+void threadsafe_set_loop_thread(tr_node *n, bool running) {
+  uv_mutex_lock(&n->ts_lock);
+  n->loop_running = running;
+  if (running) n->loop_thread = uv_thread_self();
+  uv_mutex_unlock(&n->ts_lock);
+}
+
+void threadsafe_drain(tr_node *n) { defer_drain_ready(n); }
+
 void threadsafe_close(tr_node *n) {
-  threadsafe_drain(n);
+  uv_mutex_lock(&n->ts_lock);
+  n->ts_closed = true;
+  uv_cond_broadcast(&n->ts_room);
+  uv_mutex_unlock(&n->ts_lock);
+  defer_close(n);
   uv_close((uv_handle_t *)&n->async, NULL);
+  uv_cond_destroy(&n->ts_room);
   uv_mutex_destroy(&n->ts_lock);
 }

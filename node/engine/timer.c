@@ -1,6 +1,9 @@
 /* timer.c — actor timers: one-shot (tr_send_after) and repeating
  * (tr_send_every), each a libuv timer owned by an actor and cancelled when
- * that actor stops. The target is looked up when the timer fires. */
+ * that actor stops. The target is looked up when the timer fires; a
+ * one-shot's message then waits for room like any accepted send (defer.c),
+ * a repeating timer's tick that finds its target full is missed and
+ * counted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +30,20 @@ static void timer_remove(eng_timer *t) {
 static void timer_on_fire(uv_timer_t *h) {
   eng_timer *t = h->data;
   tr_node *n = t->node;
-  bool repeats = uv_timer_get_repeat(h) != 0;
-  send_async(n, t->to->str, t->owner->id, t->data, t->len);
-  if (!repeats) timer_remove(t);
+  if (uv_timer_get_repeat(h) == 0) {
+    /* One-shot: accepted when scheduled, so it waits for room if need be. */
+    defer_send_later(n, t->to->str, t->owner->id, t->data, t->len);
+    timer_remove(t);
+    return;
+  }
+  /* A tick: a target without room misses it (counted), so a slow target
+   * does not pile up ticks. */
+  int rc = send_accepted(n, t->to->str, t->to->len, t->owner->id, t->data,
+                         t->len);
+  if (rc == TR_EFULL)
+    eng_dead(n, TR_DL_MAILBOX_FULL);
+  else if (rc != 0)
+    eng_undelivered(n, rc);
 }
 
 static int timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t repeat_ms,

@@ -360,6 +360,7 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
   if (strcmp(verb, "mon") == 0) return tr_monitor(ctx, to);
   if (strcmp(verb, "demon") == 0) return tr_demonitor(ctx, to);
   if (strcmp(verb, "sub") == 0) return tr_subscribe(ctx, to);
+  if (strcmp(verb, "notify") == 0) return tr_send_notify(ctx, to);
   if (strcmp(verb, "stop") == 0) return tr_stop_actor(ctx, to);
   if (strcmp(verb, "pub") == 0 || strcmp(verb, "pubn") == 0) {
     /* pub TOPIC TEXT | pubn TOPIC N ("-" is the default topic) */
@@ -422,6 +423,7 @@ static const char *kind_of(tr_msg_type t) {
   case TR_MSG_NODE_DOWN: return "node_down";
   case TR_MSG_PUBLISH: return "publish";
   case TR_MSG_CHILD_EXIT: return "child_exit";
+  case TR_MSG_WRITABLE: return "writable";
   }
   return "?";
 }

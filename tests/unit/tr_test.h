@@ -223,7 +223,7 @@ struct tt_probe {
   char id[TR_ID_MAX + 1]; /* tr_self, learned in init */
   int inits, deinits;
   long received;          /* receive calls */
-  long by_type[8];        /* receive calls per tr_msg_type */
+  long by_type[16];       /* receive calls per tr_msg_type */
   tt_rec rec[TT_REC_MAX]; /* the first TT_REC_MAX envelopes */
 
   /* Optional shared order log: deinit appends `tag`. */
@@ -261,7 +261,7 @@ static inline int tt_probe_receive(tr_ctx *ctx, void *state,
   tt_probe *p = *(tt_probe **)state;
   if (p->received < TT_REC_MAX) tt_record(&p->rec[p->received], env);
   p->received++;
-  if ((unsigned)env->type < 8) p->by_type[env->type]++;
+  if ((unsigned)env->type < 16) p->by_type[env->type]++;
   return p->on_msg ? p->on_msg(ctx, p, env) : 0;
 }
 

@@ -85,6 +85,10 @@ typedef struct eng_remote_ops {
                   const void *data, size_t len);
   /* tr_node_stop on a node with a remote layer: leave (graceful). */
   void (*leave)(void *user);
+  /* Would a send to `to` (no local actor holds it) be taken now? 1: yes;
+   * 0: TR_EFULL (the remote layer calls eng_room_open for it when that
+   * changes); TR_ENOTFOUND, TR_EUNREACHABLE. NULL: always 1. */
+  int (*room)(void *user, const char *to, size_t to_len);
 } eng_remote_ops;
 
 /* ---- what the remote layer may do in the engine ---------------------------- */
@@ -141,6 +145,11 @@ int eng_spawn_system(tr_node *, const tr_actor_type *, const char *id,
 /* Stops a local actor now with `reason` (not while one of its callbacks
  * runs: then after it). TR_ENOTFOUND. */
 int eng_stop_now(tr_node *, const char *id, int reason);
+/* A send to id (len bytes; NULL: to any id) that got TR_EFULL may be taken
+ * now: sends deferred for it move on, and the actors waiting for its room
+ * get TR_MSG_WRITABLE with status (0; or why it will never come:
+ * TR_ENOTFOUND, TR_EUNREACHABLE). */
+void eng_room_open(tr_node *, const char *id, size_t len, int status);
 /* Counts a dead letter (logged at totals 1, 2, 4, 8... per reason). */
 void eng_count_dead(tr_node *, tr_dead_reason);
 /* The node's default ask timeout. */
