@@ -552,6 +552,13 @@ typedef struct tr_cluster_stats {
   int64_t crl_next_update;  /* its nextUpdate, unix seconds; 0: no list. A
                                list past it still revokes what it lists
                                (logged crl_expired): renew it */
+  /* Flow-control credit (docs/cluster.md, "Flow control"). */
+  uint64_t credit_refused;  /* sends and asks to other nodes refused
+                               TR_EFULL: no credit left for the target */
+  uint64_t credit_in;       /* credit other nodes gave back to this one */
+  uint64_t credit_out;      /* credit this node gave back to others */
+  uint32_t credit_targets;  /* remote targets this node holds credit for */
+  uint32_t credit_waiting;  /* of those, with a sender waiting for more */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node (*out untouched); writes at most out_size

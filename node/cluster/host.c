@@ -117,7 +117,7 @@ static void host_on_timer(uv_timer_t *h) {
 
 /* ---- deferred work -------------------------------------------------------- */
 
-static int strv_push(char ***v, size_t *n, size_t *cap, const char *s) {
+int strv_push(char ***v, size_t *n, size_t *cap, const char *s) {
   if (*n == *cap) {
     size_t nc = *cap ? *cap * 2 : 8;
     char **b = realloc(*v, nc * sizeof(*b));
@@ -161,6 +161,17 @@ static void host_on_deferred(uv_timer_t *h) {
     free(c->resub_ids[i]);
   }
   c->nresub = 0;
+  /* Targets whose entry changed: the credit held for them is void. */
+  for (size_t i = 0; i < c->nrecredit; i++) {
+    host_credit_refresh(c, c->recredit_ids[i]);
+    free(c->recredit_ids[i]);
+  }
+  c->nrecredit = 0;
+  for (size_t i = 0; i < c->nrewake; i++) {
+    host_credit_rewake(c, c->rewake_ids[i]);
+    free(c->rewake_ids[i]);
+  }
+  c->nrewake = 0;
   host_rearm(c);
 }
 
@@ -301,6 +312,9 @@ static void host_reg_changed(void *user, const char *id, const char *owner) {
   cluster *c = user;
   (void)owner;
   c->reg_gen++; /* resolutions cached on the send path are stale */
+  if (host_credit_held(c, id) &&
+      strv_push(&c->recredit_ids, &c->nrecredit, &c->cap_recredit, id) == 0)
+    host_defer(c);
   /* Only publishers someone here subscribes to matter. */
   if (!host_pubsub_wanted(c, id)) return;
   if (strv_push(&c->resub_ids, &c->nresub, &c->cap_resub, id) == 0)
@@ -331,6 +345,7 @@ static void host_member_changed(void *user, const swim_update *now,
       host_mon_node_down(c, p, TR_EUNREACHABLE);
       host_rask_node_down(c, p);
     }
+    if (restarted) host_credit_node_down(c, p); /* its grants are void */
     if (restarted) host_pubsub_node_down(c, p); /* its interest is void */
     reg_member_up(c->reg, now->name, now->epoch, t);
     reg_member_contact(c->reg, now->name, now->state == SWIM_ALIVE, t);
@@ -352,6 +367,7 @@ static void host_member_changed(void *user, const swim_update *now,
   host_rask_node_down(c, p);
   host_pubsub_node_down(c, p);
   host_pubsub_refresh(c, NULL, p->idx);
+  host_credit_node_down(c, p);
   host_publish_member(c, TR_MSG_NODE_DOWN, now->name, reason);
   if (strv_push(&c->close_links, &c->nclose, &c->cap_close, now->name) == 0)
     host_defer(c);
@@ -576,6 +592,7 @@ static int host_links(cluster *c, const tr_node_config *cfg) {
       .ops = {.on_envelope = host_on_envelope,
               .on_state = host_on_state,
               .on_undeliverable = host_on_undeliverable,
+              .on_room = host_on_link_room,
               .on_frame = host_on_frame,
               .on_freed = host_on_links_freed},
       .user = c,
@@ -644,6 +661,8 @@ static const eng_remote_ops host_remote_ops = {
     .interest = host_remote_interest,
     .publish = host_remote_publish,
     .leave = host_remote_leave,
+    .room = host_credit_room,
+    .consumed = host_credit_consumed,
 };
 
 int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
@@ -726,6 +745,11 @@ void cluster_free(cluster *c) {
   free(c->lost_ids);
   for (size_t i = 0; i < c->nresub; i++) free(c->resub_ids[i]);
   free(c->resub_ids);
+  for (size_t i = 0; i < c->nrecredit; i++) free(c->recredit_ids[i]);
+  free(c->recredit_ids);
+  for (size_t i = 0; i < c->nrewake; i++) free(c->rewake_ids[i]);
+  free(c->rewake_ids);
+  host_credit_free(c);
   host_pubsub_free(c);
   host_peer *p, *tmp;
   HASH_ITER(hh, c->peers, p, tmp) {

@@ -37,7 +37,8 @@ enum {
   HOST_ENV_STOP = 66,      /* stop target in queue order */
   HOST_ENV_FAILED = 67,    /* a SEND to target was not delivered: status */
   HOST_ENV_SUB = 68,       /* the sender's node wants (target, topic) */
-  HOST_ENV_UNSUB = 69      /* it no longer does */
+  HOST_ENV_UNSUB = 69,     /* it no longer does */
+  HOST_ENV_CREDIT = 70     /* ask_id more sends to target (host_credit.c) */
 };
 
 #define HOST_MAX_PEERS 65535u
@@ -93,6 +94,11 @@ typedef struct host_rtarget host_rtarget;
 typedef struct host_interest host_interest;
 typedef struct host_wpub host_wpub;
 
+/* Flow-control credit (host_credit.c): held for a remote target, owed to
+ * other nodes for a local one. */
+typedef struct host_credit host_credit;
+typedef struct host_owed host_owed;
+
 /* An operator request running as a node-internal actor (host_operator.c). */
 typedef struct op_actor op_actor;
 
@@ -144,6 +150,12 @@ struct cluster {
 
   char **resub_ids;     /* publishers whose owner changed */
   size_t nresub, cap_resub;
+  char **recredit_ids;  /* targets we hold credit for whose entry changed */
+  size_t nrecredit, cap_recredit;
+  char **rewake_ids;    /* targets whose credit came back from a loss */
+  size_t nrewake, cap_rewake;
+  host_credit *credits, *last_credit; /* by target id; last: send cache */
+  host_owed *owed, *last_owed;        /* by local id; last: consume cache */
 
   host_interest *interests;   /* other nodes' interest in ours, by key */
   host_wpub *wpubs;           /* our interest, by publisher id */
@@ -179,6 +191,8 @@ struct cluster {
 
 /* host.c */
 uint64_t host_now(cluster *);
+/* Appends a copy of s to a list of strings: 0 or TR_ENOMEM. */
+int strv_push(char ***v, size_t *n, size_t *cap, const char *s);
 /* Re-arms the deadline timer after any swim_* / reg_* call. */
 void host_rearm(cluster *);
 /* 0, or TR_EPERM: the node's policy refuses who (a node, or an operator
@@ -208,6 +222,7 @@ void host_seeds_release(cluster *); /* frees; at the very end */
 void host_on_envelope(void *user, peer_link *, const wire_envelope *);
 void host_on_undeliverable(void *user, peer_link *, const wire_envelope *,
                            int reason);
+void host_on_link_room(void *user, peer_link *);
 /* Sends a control or notice envelope straight to node `p`. */
 int host_send_env(cluster *, host_peer *p, uint32_t type,
                   const char *sender, const char *target, uint64_t ask_id,
@@ -231,6 +246,38 @@ void host_pubsub_free(cluster *);
 void host_op_on_frame(cluster *, peer_link *, const uint8_t *body,
                       size_t len);
 void host_op_client_gone(cluster *, const char *client);
+
+/* host_credit.c */
+/* Whether p takes credited sends (its hello said so; assumed until its
+ * link has been up). */
+bool host_credit_peer(cluster *, host_peer *p);
+/* One credit for a send or ask to `to` at p: 0 (*out holds it, to give
+ * back if the send fails), TR_EFULL (none left: counted, the engine is
+ * told when it comes), TR_ENOMEM. */
+int host_credit_take(cluster *, host_peer *p, const char *to, size_t len,
+                     host_credit **out);
+void host_credit_give_back(host_credit *);
+/* A credited send or ask to id at p never reached its mailbox (the link
+ * gave up on it, the node refused it): the credit it took is back. */
+void host_credit_unused(cluster *, host_peer *p, const char *id, size_t len);
+/* A CREDIT envelope to p the link gave up on: owed again. */
+void host_credit_unreturned(cluster *, host_peer *p, const char *id,
+                            size_t len, uint64_t count);
+/* Deferred: wakes whoever waits on id if it has credit now. */
+void host_credit_rewake(cluster *, const char *id);
+void host_credit_on_env(cluster *, host_peer *from, const wire_envelope *);
+bool host_credit_held(cluster *, const char *id);
+/* id's registry entry changed: the credit held for it is void. */
+void host_credit_refresh(cluster *, const char *id);
+/* A local actor stopped: what other nodes were owed for it is void. */
+void host_credit_actor_gone(cluster *, const char *id);
+void host_credit_node_down(cluster *, host_peer *);
+uint32_t host_credit_targets(cluster *);
+void host_credit_free(cluster *);
+/* The engine's ops->room and ops->consumed. */
+int host_credit_room(void *c, const char *to, size_t len);
+void host_credit_consumed(void *c, const char *id, size_t len,
+                          uint16_t origin, uint32_t count, uint32_t capacity);
 
 /* host_ask.c */
 /* An ask from `from` was queued to the local actor whose id is the len

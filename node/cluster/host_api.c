@@ -62,6 +62,7 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
                    rs.rejected_malformed + rs.rejected_proof;
   out->stale_updates = rs.rejected_owner;
   out->remote_asks_pending = c->nrasks;
+  out->credit_targets = host_credit_targets(c);
   tls_crl_info ci;
   tls_config_crl_info(c->tls, &ci);
   out->crl_entries = ci.entries;

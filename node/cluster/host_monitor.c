@@ -262,6 +262,7 @@ void host_remote_actor_gone(void *user, const char *id, int reason) {
   cluster *c = user;
   if (id[0] != '$') host_remote_release(c, id);
   host_rask_actor_gone(c, id);
+  host_credit_actor_gone(c, id);
   host_wtarget *t = wtarget_find(c, id);
   if (t) {
     for (host_wmon *w = t->mons; w; w = w->next) {

@@ -75,6 +75,14 @@ int host_remote_send(void *user, const char *to, size_t to_len, uint8_t type,
   cluster *c = user;
   host_peer *p = resolve(c, to, to_len);
   if (!p) return TR_ENOTFOUND;
+  /* Room at the target is promised by credit, taken here: without it the
+   * send is refused now, as for a full local mailbox. */
+  host_credit *cr = NULL;
+  if ((type == TR_MSG_SEND || type == TR_MSG_ASK) && p->up && !c->left &&
+      host_credit_peer(c, p)) {
+    int rc = host_credit_take(c, p, to, to_len, &cr);
+    if (rc != 0) return rc;
+  }
   wire_envelope e = {.type = type,
                      .sender = sender ? (wire_slice){(const uint8_t *)sender->str,
                                                      sender->len}
@@ -85,6 +93,7 @@ int host_remote_send(void *user, const char *to, size_t to_len, uint8_t type,
                      .timeout_ms = timeout_ms};
   int rc = send_env(c, p, &e);
   if (rc == 0 && node) *node = p->idx;
+  if (rc != 0 && cr) host_credit_give_back(cr);
   return rc;
 }
 
@@ -162,7 +171,8 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
     }
   }
   rc = eng_deliver(c->node, to, e->target.len, (uint8_t)e->type, sender,
-                   e->payload.p, e->payload.len, e->ask_id, p->idx);
+                   e->payload.p, e->payload.len, e->ask_id, p->idx,
+                   host_credit_peer(c, p));
   if (rc == 0) {
     if (e->type == TR_MSG_ASK && sender)
       host_rask_add(c, to, e->target.len, p, sender, e->ask_id,
@@ -209,6 +219,9 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   target_copy(e, target);
   switch (e->type) {
   case TR_MSG_REPLY:
+    /* Refused by its policy, the ask never took room there. */
+    if (e->status == TR_EPERM && sender)
+      host_credit_unused(c, p, sender->str, sender->len);
     eng_ask_complete(n, e->ask_id, sender, e->payload.p, e->payload.len,
                      e->status, p->idx);
     return;
@@ -231,7 +244,12 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   case HOST_ENV_UNSUB:
     host_pubsub_on_env(c, p, e, target, sender);
     return;
+  case HOST_ENV_CREDIT:
+    host_credit_on_env(c, p, e);
+    return;
   case HOST_ENV_FAILED:
+    /* Not delivered: it never took room there. */
+    host_credit_unused(c, p, target, strlen(target));
     c->st.remote_failed++;
     if (e->status == TR_EPERM) /* its policy refused ours: not a drop */
       c->st.remote_denied++;
@@ -250,6 +268,14 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   }
 }
 
+void host_on_link_room(void *user, peer_link *lk) {
+  cluster *c = user;
+  (void)lk;
+  /* Rare (64 MiB queued to one peer): whoever waits on any remote target
+   * tries again; those still without credit wait on. */
+  eng_room_open(c->node, NULL, 0, 0);
+}
+
 void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
                            int reason) {
   cluster *c = user;
@@ -265,6 +291,14 @@ void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
     memcpy(sender, e->sender.p, e->sender.len);
     sender[e->sender.len] = '\0';
   }
+  /* Credit: what the link lost took no room there, and credit it lost is
+   * still owed. Neither is a message. */
+  if ((e->type == TR_MSG_SEND || e->type == TR_MSG_ASK) && p)
+    host_credit_unused(c, p, target, strlen(target));
+  if (e->type == HOST_ENV_CREDIT) {
+    if (p) host_credit_unreturned(c, p, target, strlen(target), e->ask_id);
+    return;
+  }
   if (e->type == TR_MSG_ASK && p) {
     eng_name *t = eng_name_new(target, strlen(target));
     if (t) {
@@ -277,5 +311,6 @@ void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
     host_mon_unreachable(c, p, sender, target);
     return;
   }
+
   eng_count_dead(n, TR_DL_UNREACHABLE);
 }

@@ -141,6 +141,11 @@ static void render_engine(render *r, tr_node *node) {
          s.timers_pending);
   single(r, "troupe_subscriptions", "gauge",
          "Subscriptions held by this node.", s.subscriptions);
+  single(r, "troupe_deferred_messages", "gauge",
+         "Accepted thread-safe sends and one-shot timer messages waiting for "
+         "their target's room.", s.deferred);
+  single(r, "troupe_messages_lost_nomem_total", "counter",
+         "Accepted messages lost because memory ran out.", s.lost_nomem);
 }
 
 /* ---- subscriptions, summed per publisher ----------------------------------- */
@@ -424,6 +429,20 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_link_read_pauses_total", "counter",
          "Times links stopped reading because mailboxes were backed up.",
          c->read_pauses);
+  single(r, "troupe_credit_refused_total", "counter",
+         "Sends and asks to other nodes refused TR_EFULL: no credit left.",
+         c->credit_refused);
+  single(r, "troupe_credit_in_total", "counter",
+         "Flow-control credit other nodes gave back to this one.",
+         c->credit_in);
+  single(r, "troupe_credit_out_total", "counter",
+         "Flow-control credit this node gave back to others.", c->credit_out);
+  single(r, "troupe_credit_targets", "gauge",
+         "Remote actors this node holds flow-control credit for.",
+         c->credit_targets);
+  single(r, "troupe_credit_waiting", "gauge",
+         "Remote actors a sender here waits on for credit.",
+         c->credit_waiting);
   single(r, "troupe_swim_forged_claims_total", "counter",
          "Membership claims only a member may make, relayed without its "
          "proof: refused.", c->forged_claims);

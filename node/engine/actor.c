@@ -207,9 +207,21 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   free(a);
 }
 
+/* Tells the remote layer that `count` sends and asks from node `origin`
+ * left a's mailbox (its credit to give back). */
+static void actor_consumed(eng_actor *a, uint16_t origin, uint32_t count) {
+  tr_node *n = a->node;
+  if (count && n->rops && n->rops->consumed)
+    n->rops->consumed(n->ruser, a->id->str, a->id->len, origin, count,
+                      a->mb_capacity);
+}
+
 uint32_t actor_run(eng_actor *a, uint32_t budget) {
   tr_node *n = a->node;
   uint32_t done = 0;
+  /* Sends and asks from other nodes taken this turn, by runs of one node. */
+  uint16_t from = 0;
+  uint32_t from_count = 0;
   /* Only what was queued when the turn began: a message an actor sends to
    * itself waits for its next turn, behind the other ready actors. */
   if (budget > a->mb_count) budget = a->mb_count;
@@ -220,6 +232,14 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     a->mb_count--;
     n->backlog--;
     done++;
+    if (m->origin && (m->type == TR_MSG_SEND || m->type == TR_MSG_ASK)) {
+      if (m->origin != from) {
+        actor_consumed(a, from, from_count);
+        from = m->origin;
+        from_count = 0;
+      }
+      from_count++;
+    }
     if (m->ctrl == ENG_CTRL_STOP) {
       pool_msg_put(&n->pool, m);
       actor_teardown(a, 0, true);
@@ -242,6 +262,10 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     pool_msg_put(&n->pool, m);
     a->delivered++;
     n->stats.delivered++;
+    if ((rc != 0 || a->stop_pending) && from_count) {
+      actor_consumed(a, from, from_count); /* before its id is released */
+      from_count = 0;
+    }
     if (rc != 0) {
       n->stats.failed++;
       eng_log(n, TR_LOG_WARN, "actor_failed", "id=%s type=%s rc=%d",
@@ -254,6 +278,7 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
       return done;
     }
   }
+  actor_consumed(a, from, from_count);
   /* Room again: deferred sends and waiting senders (room.c). */
   if ((a->held_dq || a->writable) && a->mb_count <= a->mb_capacity / 2)
     room_actor_drained(a);

@@ -343,6 +343,9 @@ void threadsafe_close(tr_node *);
 #define ENG_BACKLOG_LOW 8192u
 
 static inline bool eng_remote(const tr_node *n);
+/* After a delivery from another node: past ENG_BACKLOG_HIGH, pause the
+ * remote layer's reading. */
+void eng_backlog_check(tr_node *);
 
 /* ---- the node (node.c) -------------------------------------------------- */
 

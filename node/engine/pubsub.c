@@ -202,7 +202,9 @@ int eng_deliver_publish(tr_node *n, eng_name *pub, const char *topic,
   eng_pub *p = pub_find(n, pub->str);
   eng_topic *t = NULL;
   if (p) HASH_FIND(hh, p->topics, topic, topic_len, t);
-  return publish_to(n, t, TR_MSG_PUBLISH, pub, data, len, 0, origin);
+  int reached = publish_to(n, t, TR_MSG_PUBLISH, pub, data, len, 0, origin);
+  if (reached > 0) eng_backlog_check(n);
+  return reached;
 }
 
 int eng_topic_remote(tr_node *n, const char *pub, size_t pub_len,

@@ -127,18 +127,22 @@ void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
 
 int eng_deliver(tr_node *n, const char *to, size_t to_len, uint8_t type,
                 eng_name *sender, const void *data, size_t len,
-                uint64_t ask_id, uint16_t origin) {
+                uint64_t ask_id, uint16_t origin, bool credited) {
   eng_actor *a = actor_find_len(n, to, to_len);
   if (!a) return TR_ENOTFOUND;
   int rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0,
-                         ENG_ORIGIN(origin));
-  /* Back-pressure is decided here and in the scheduler only. */
-  if (rc == 0 && n->backlog > ENG_BACKLOG_HIGH && !n->remote_paused &&
-      n->rops) {
+                         ENG_ORIGIN(origin) |
+                             (credited ? ENG_BYPASS_CAPACITY : 0));
+  if (rc == 0) eng_backlog_check(n);
+  return rc;
+}
+
+void eng_backlog_check(tr_node *n) {
+  /* Back-pressure on reading is decided here and in the scheduler only. */
+  if (n->backlog > ENG_BACKLOG_HIGH && !n->remote_paused && n->rops) {
     n->remote_paused = true;
     n->rops->pause(n->ruser, true);
   }
-  return rc;
 }
 
 void eng_notice(tr_node *n, const char *to, uint8_t type, const char *sender,

@@ -251,8 +251,12 @@ static void test_remote_ask_records_swept(void **state) {
   for (size_t round = 1; round <= 2; round++) {
     if (round == 2) /* round 1's asks, past their deadline on n1 */
       wait_past_ask_deadline(c, "sphinx", 999, 200);
-    assert_int_equal(tn_cmd(c, 0, "asker", "askburst sphinx 1000 mute 200"),
+    /* Flow-controlled: the asks go out as sphinx's node gives credit. */
+    assert_int_equal(tn_cmd(c, 0, "asker", "askstream sphinx 1000 mute 200"),
                      0);
+    if (tn_wait_find(c, "stream", "asker", NULL, true, 0, SETTLE_MS) < 0 ||
+        tn_wait_events(c, "stream", "asker", round, SETTLE_MS) < 0)
+      fail_msg("round %zu: the ask stream did not end well", round);
     if (tn_wait_events(c, "reply", "asker", 1000 * round, SETTLE_MS) < 0)
       fail_msg("round %zu: the asks did not all time out", round);
     assert_int_equal(tn_stats(c, 1, &ns, &cs), 0);
@@ -302,43 +306,58 @@ static void test_remote_monitor(void **state) {
   tn_free(c);
 }
 
-/* Every one of n sends to "tiny" from node 0 was delivered or reported
- * back as refused by a full mailbox. */
-static bool burst_accounted(tn_cluster *c, void *arg) {
-  tr_node_stats ns;
-  tr_cluster_stats cs;
-  return tn_stats(c, 0, &ns, &cs) == 0 &&
-         tn_count_events(c, "send", "tiny") + ns.dead[TR_DL_REMOTE_FULL] ==
-             (size_t)arg;
+/* n0's sends to "tiny" that it holds credit for have all been delivered. */
+static bool tiny_got(tn_cluster *c, void *arg) {
+  return tn_count_events(c, "send", "tiny") >= (size_t)arg;
 }
 
-/* A full remote mailbox: the sends were accepted here, the other node
- * counts them as mailbox_full and reports back (remote_full here); asks get
- * a reply with status TR_EFULL. Nothing vanishes: delivered + reported =
- * sent. */
-static void test_remote_mailbox_full(void **state) {
+/* A remote mailbox of 2: a burst gets the first grant (64) through and is
+ * refused TR_EFULL at the call for the rest, nothing queued, as for a
+ * local target; nothing is dropped at the target (no mailbox_full, no
+ * remote_full). Once tiny has drained, its node gives back credit for its
+ * window of 2 only: a later burst gets 2 through; asks live under the same
+ * credit; a notify while credit is out comes when it is back. */
+static void test_remote_credit(void **state) {
   (void)state;
   tn_cluster *c = start(3);
   assert_int_equal(tn_probe(c, 0, "blaster"), 0);
   assert_int_equal(tn_probe_cap(c, 1, "tiny", 2), 0);
   wait_resolve(c, "tiny", "n1", SIZE_MAX);
   assert_int_equal(tn_cmd(c, 0, "blaster", "burst tiny 200"), 0);
-  wait_event(c, (want_event){"cmd", "blaster", "burst tiny 200", true, 0, 0},
+  wait_event(c, (want_event){"cmd", "blaster", "burst tiny 200", true,
+                             TR_EFULL, 0},
              SETTLE_MS);
-  assert_true(tn_wait(c, burst_accounted, (void *)(size_t)200, 5000) >= 0);
-  tr_node_stats ns;
-  tr_cluster_stats cs;
-  assert_int_equal(tn_stats(c, 0, &ns, &cs), 0);
-  assert_true(ns.dead[TR_DL_REMOTE_FULL] > 0);
-  assert_int_equal(cs.remote_failed, ns.dead[TR_DL_REMOTE_FULL]);
-  tr_node_stats ns1;
-  tr_cluster_stats cs1;
+  if (tn_wait(c, tiny_got, (void *)(size_t)64, SETTLE_MS) < 0)
+    fail_msg("tiny got %zu of the 64 credited sends",
+             tn_count_events(c, "send", "tiny"));
+  tr_node_stats ns0, ns1;
+  tr_cluster_stats cs0, cs1;
+  assert_int_equal(tn_stats(c, 0, &ns0, &cs0), 0);
   assert_int_equal(tn_stats(c, 1, &ns1, &cs1), 0);
-  assert_int_equal(ns1.dead[TR_DL_MAILBOX_FULL], ns.dead[TR_DL_REMOTE_FULL]);
+  assert_int_equal(cs0.credit_refused, 136);
+  assert_int_equal(ns0.dead[TR_DL_REJECTED_FULL], 136);
+  assert_int_equal(ns0.dead[TR_DL_REMOTE_FULL], 0);
+  assert_int_equal(cs0.remote_failed, 0);
+  assert_int_equal(ns1.dead[TR_DL_MAILBOX_FULL], 0);
+  assert_true(ns1.mailbox_hwm <= 64); /* the first grant, never more */
+  assert_int_equal(cs0.credit_targets, 1);
 
-  assert_int_equal(tn_cmd(c, 0, "blaster", "askburst tiny 50"), 0);
-  wait_event(c, (want_event){"reply", "blaster", NULL, true, TR_EFULL, 0},
+  /* tiny has drained: its node gave back its window (2) and no more. */
+  assert_int_equal(tn_cmd(c, 0, "blaster", "notify tiny"), 0);
+  wait_event(c, (want_event){"writable", "blaster", NULL, true, 0, 0},
              SETTLE_MS);
+  assert_int_equal(tn_cmd(c, 0, "blaster", "askburst tiny 50 q"), 0);
+  wait_event(c, (want_event){"cmd", "blaster", "askburst tiny 50 q", true,
+                             TR_EFULL, 0},
+             SETTLE_MS);
+  wait_event(c, (want_event){"reply", "blaster", NULL, false, 0, 2},
+             SETTLE_MS);
+  assert_true(tn_find(c, "reply", "blaster", "re:q0", true, 0, NULL));
+  assert_true(tn_find(c, "reply", "blaster", "re:q1", true, 0, NULL));
+  assert_int_equal(tn_stats(c, 0, &ns0, &cs0), 0);
+  assert_int_equal(cs0.credit_refused, 136 + 48);
+  /* 2 when tiny had drained; 2 more once it took the two asks. */
+  assert_true(cs0.credit_in >= 2 && cs0.credit_in <= 4);
   tn_free(c);
 }
 
@@ -359,48 +378,74 @@ static bool written_past(tn_cluster *c, void *arg) {
   return written_to_n1(c) > *(const uint64_t *)arg;
 }
 
-/* Node 1 has received and delivered n sends. */
-static bool all_delivered(tn_cluster *c, void *arg) {
-  tr_node_stats ns;
-  tr_cluster_stats cs;
-  return tn_stats(c, 1, &ns, &cs) == 0 && cs.remote_received >= (size_t)arg &&
-         ns.delivered >= (size_t)arg;
+/* n0 knows that n1 wants fast's publishes. */
+static bool has_interest_1(tn_cluster *c, void *arg) {
+  (void)arg;
+  return tn_interest(c, 0) == 1;
 }
 
-/* A sender much faster than its receiver loses nothing: past 65,536
- * queued messages the receiving node stops reading its links until it has
- * caught up, so TCP pushes back instead of mailboxes overflowing. */
+static const char *const SLOW[3] = {"slow0", "slow1", "slow2"};
+
+/* Each subscriber on n1 has had (or missed) n publishes. */
+static bool all_published(tn_cluster *c, void *arg) {
+  for (int i = 0; i < 3; i++) {
+    uint64_t delivered = 0, dropped = 0;
+    if (tn_sub_counts(c, 1, SLOW[i], &delivered, &dropped) != 1 ||
+        delivered + dropped < (size_t)arg)
+      return false;
+  }
+  return true;
+}
+
+/* Publishes are not credited (a publisher never waits): a publisher much
+ * faster than its remote subscriber's node loses nothing to it either:
+ * past 65,536 queued messages the receiving node stops reading its links
+ * until it has caught up, so TCP pushes back instead of mailboxes
+ * overflowing. */
 static void test_backpressure(void **state) {
   (void)state;
   tn_cluster *c = start(2);
   assert_int_equal(tn_probe(c, 0, "fast"), 0);
-  /* Room for the backlog bound plus one read, not for the whole burst. */
-  assert_int_equal(tn_probe_cap(c, 1, "slow", 70000), 0);
-  wait_resolve(c, "slow", "n1", SIZE_MAX);
+  /* Three subscribers: each publish read adds three messages to n1's
+   * backlog, so it passes the bound on the first reads after the thaw.
+   * Each has room for the bound plus a read, not for the whole burst. */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(tn_probe_cap(c, 1, SLOW[i], 70000), 0);
+    assert_int_equal(tn_cmd(c, 1, SLOW[i], "sub fast"), 0);
+  }
+  for (int i = 0; i < 3; i++)
+    wait_event(c, (want_event){"cmd", SLOW[i], "sub fast", true, 0, 0},
+               SETTLE_MS);
+  if (tn_wait(c, has_interest_1, NULL, SETTLE_MS) < 0)
+    fail_msg("n0 never learned of n1's interest in fast");
   /* The receiver hangs while the burst is sent, until more than the
    * read-pause bound waits for it in the sockets: thawed, it finds all that
    * at once and must stop reading. */
   uint64_t bound = written_to_n1(c) + READ_PAUSE_BOUND;
   tn_freeze(c, 1);
-  assert_int_equal(tn_cmd(c, 0, "fast", "burst slow 300000"), 0);
-  wait_event(c, (want_event){"cmd", "fast", "burst slow 300000", true, 0, 0},
+  assert_int_equal(tn_cmd(c, 0, "fast", "pubn - 300000"), 0);
+  wait_event(c, (want_event){"cmd", "fast", "pubn - 300000", true, 0, 0},
              SETTLE_MS);
   if (tn_wait(c, written_past, &bound, SETTLE_MS) < 0)
     fail_msg("the hung receiver's sockets took only %llu envelopes",
              (unsigned long long)(written_to_n1(c) - bound + READ_PAUSE_BOUND));
   tn_thaw(c, 1);
-  if (tn_wait(c, all_delivered, (void *)(size_t)300000, 30000) < 0)
-    fail_msg("n1 did not receive and deliver the 300000 sends");
+  if (tn_wait(c, all_published, (void *)(size_t)300000, 60000) < 0)
+    fail_msg("the subscribers did not get the 300000 publishes");
   tr_node_stats ns0, ns1;
   tr_cluster_stats cs0, cs1;
   assert_int_equal(tn_stats(c, 1, &ns1, &cs1), 0);
   assert_int_equal(tn_stats(c, 0, &ns0, &cs0), 0);
-  print_message("300000 sends: receiver paused reading %llu times\n",
+  print_message("300000 publishes: receiver paused reading %llu times\n",
                 (unsigned long long)cs1.read_pauses);
   assert_true(cs1.read_pauses >= 1);
-  assert_int_equal(ns1.dead[TR_DL_MAILBOX_FULL], 0);
-  assert_int_equal(cs0.remote_failed, 0);
-  assert_int_equal(ns0.dead[TR_DL_REMOTE_FULL], 0);
+  for (int i = 0; i < 3; i++) {
+    uint64_t delivered = 0, dropped = 0;
+    assert_int_equal(tn_sub_counts(c, 1, SLOW[i], &delivered, &dropped), 1);
+    assert_int_equal(delivered, 300000);
+    assert_int_equal(dropped, 0);
+  }
+  assert_int_equal(ns1.dead[TR_DL_PUBLISH_FULL], 0);
   tn_free(c);
 }
 
@@ -627,7 +672,7 @@ int main(void) {
       cmocka_unit_test(test_remote_ask_target_stops),
       cmocka_unit_test(test_remote_ask_records_swept),
       cmocka_unit_test(test_remote_monitor),
-      cmocka_unit_test(test_remote_mailbox_full),
+      cmocka_unit_test(test_remote_credit),
       cmocka_unit_test(test_backpressure),
       cmocka_unit_test(test_id_conflicts),
       cmocka_unit_test(test_leave),

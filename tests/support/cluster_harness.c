@@ -330,8 +330,20 @@ long tn_wait_find(tn_cluster *c, const char *kind, const char *actor,
 
 /* ---- probe actors --------------------------------------------------------- */
 
+/* A flow-controlled stream ("stream" / "askstream"): sends until TR_EFULL,
+ * then waits for TR_MSG_WRITABLE. */
+typedef struct probe_stream {
+  char to[TR_ID_MAX + 1];
+  char prefix[16];
+  unsigned ms;
+  int next, total;
+  long efull;
+  bool ask, active;
+} probe_stream;
+
 typedef struct probe {
   tn_cluster *c;
+  probe_stream st;
 } probe;
 
 static int probe_init(tr_ctx *ctx, void *state, const void *arg) {
@@ -341,6 +353,31 @@ static int probe_init(tr_ctx *ctx, void *state, const void *arg) {
 }
 
 static const tr_actor_type probe_type;
+
+/* Sends the stream's next messages until done (a "stream" event "done N
+ * efull=K", status 0), TR_EFULL (waits for room), or an error (the event
+ * with that status). */
+static void stream_pump(tr_ctx *ctx, probe *p) {
+  probe_stream *s = &p->st;
+  int rc = 0;
+  while (s->active && s->next < s->total) {
+    char msg[32];
+    int len = snprintf(msg, sizeof(msg), "%s%d", s->prefix, s->next);
+    rc = s->ask ? tr_ask(ctx, s->to, msg, (size_t)len, s->ms, NULL)
+                : tr_send(ctx, s->to, msg, (size_t)len);
+    if (rc == TR_EFULL) {
+      s->efull++;
+      rc = tr_send_notify(ctx, s->to);
+      if (rc == 0) return; /* TR_MSG_WRITABLE resumes it */
+    }
+    if (rc != 0) break;
+    s->next++;
+  }
+  char done[64];
+  snprintf(done, sizeof(done), "done %d efull=%ld", s->next, s->efull);
+  s->active = false;
+  record(p->c, "stream", tr_self(ctx), NULL, done, rc);
+}
 
 /* "verb to rest": runs one command, returns its status. */
 static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
@@ -385,6 +422,17 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
                           : tr_unsubscribe_topic(ctx, to, topic);
   }
   if (strcmp(verb, "unsub") == 0) return tr_unsubscribe(ctx, to);
+  if (strcmp(verb, "stream") == 0 || strcmp(verb, "askstream") == 0) {
+    probe_stream *s = &p->st;
+    if (s->active) return TR_ESTATE;
+    *s = (probe_stream){.ms = 30000, .prefix = "s", .ask = verb[0] == 'a',
+                        .active = true};
+    snprintf(s->to, sizeof(s->to), "%s", to);
+    if (sscanf(rest, "%d %15s %u", &s->total, s->prefix, &s->ms) < 1)
+      return TR_EINVAL;
+    stream_pump(ctx, p);
+    return 0;
+  }
   if (strcmp(verb, "burst") == 0 || strcmp(verb, "askburst") == 0) {
     /* N messages "b0".. (or PREFIX0..) in one turn: they leave in one
      * write and arrive in one read, faster than a small mailbox drains.
@@ -439,6 +487,17 @@ static int probe_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
     return 0;
   }
   record(p->c, kind_of(env->type), tr_self(ctx), env, NULL, env->status);
+  if (env->type == TR_MSG_WRITABLE && p->st.active) {
+    if (env->status == 0) {
+      stream_pump(ctx, p);
+    } else {
+      char done[64];
+      snprintf(done, sizeof(done), "done %d efull=%ld", p->st.next,
+               p->st.efull);
+      p->st.active = false;
+      record(p->c, "stream", tr_self(ctx), NULL, done, env->status);
+    }
+  }
   /* Asks "mute..." are not answered; "quit..." neither, and the probe
    * stops (what is still in its mailbox is dropped). */
   if (env->type == TR_MSG_ASK && env->len >= 4 &&

@@ -94,7 +94,10 @@ long tn_wait_alive(tn_cluster *, int n, uint32_t max_ms);
  *   spawned and monitored in one turn), "burst TO N [PREFIX]" / "askburst TO N
  *   [PREFIX [MS]]" (N sends / asks "b0".. or PREFIX0.. in one turn, asks
  *   with timeout MS, 30 s by default; the first error is the command's
- *   status),
+ *   status), "stream TO N [PREFIX]" / "askstream TO N [PREFIX [MS]]" (the
+ *   same, flow-controlled: on TR_EFULL it asks tr_send_notify and goes on
+ *   at TR_MSG_WRITABLE; a "stream" event "done SENT efull=K" ends it, with
+ *   the error that stopped it as status), "notify TO" (tr_send_notify),
  *   "pub TOPIC TEXT", "pubn TOPIC N" (N publishes "p0".."p<N-1>" in one
  *   turn; TOPIC "-" is the default topic), "subt PUB TOPIC",
  *   "unsubt PUB TOPIC", "unsub PUB".

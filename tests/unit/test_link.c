@@ -42,6 +42,7 @@ typedef struct node {
   uint64_t undeliverable, undeliverable_asks;
   int ups, downs;
   int frames, accepts;   /* cluster frames in (on_frame), on_accept calls */
+  int rooms;             /* on_room calls */
   uint64_t frame_nonces; /* sum of the nonces of the frames in */
   seed_report seed;      /* on_seed_failed */
 } node;
@@ -87,6 +88,10 @@ static void on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
 }
 
 static void on_accept(void *user, peer_link *lk) { ((node *)user)->accepts++; }
+static void on_room(void *user, peer_link *lk) {
+  (void)lk;
+  ((node *)user)->rooms++;
+}
 
 static void on_seed_failed(void *user, const char *addr,
                            const link_seed_failure *why) {
@@ -129,7 +134,7 @@ static void node_start_cfg(fixture *f, node *n, const char *name,
   c.ops = (link_ops){.on_envelope = on_envelope, .on_state = on_state,
                      .on_undeliverable = on_undeliverable,
                      .on_frame = on_frame, .on_accept = on_accept,
-                     .on_seed_failed = on_seed_failed};
+                     .on_room = on_room, .on_seed_failed = on_seed_failed};
   c.user = n;
   if (getenv("TR_TEST_LOG")) {
     c.log = test_log;
@@ -236,6 +241,8 @@ static bool link_is_up(void *arg) {
   return ((peer_link *)arg)->state == LINK_UP;
 }
 
+static bool link_has_room(void *arg) { return !link_full(arg); }
+
 /* ---- ordering and batching ---------------------------------------------- */
 
 static void hundred_thousand_envelopes_arrive_in_order(void **state) {
@@ -266,6 +273,36 @@ static void hundred_thousand_envelopes_arrive_in_order(void **state) {
   assert_true(st.rtt_us > 0);
   assert_true(st.bytes_out > 100000 * 64);
   assert_int_equal(1, st.connects);
+  node_stop(f, &a);
+  node_stop(f, &b);
+}
+
+/* A full queue refuses (TR_EFULL, nothing queued); once the peer's acks
+ * have drained it below half, on_room says so, once. The hello told each
+ * side that the other speaks credit. */
+static void a_full_queue_says_when_it_has_room_again(void **state) {
+  fixture *f = *state;
+  node a = {0}, b = {0};
+  link_config small = {.queue_max_frames = 16};
+  a.port = 0;
+  node_start_cfg(f, &a, "node-a", PKI_GOOD, NULL, &small);
+  node_start(f, &b, "node-b");
+  peer_link *lk;
+  assert_tr(0, link_open(a.m, "node-b", b.addr, &lk));
+  assert_true(run_until(f, link_is_up, lk, 5000));
+  assert_true(link_peer_speaks(lk, WIRE_FEATURE_CREDIT));
+  assert_false(link_full(lk));
+  uint64_t sent = 0;
+  pump(lk, &sent, 100);
+  assert_int_equal(16, sent); /* the rest refused */
+  assert_true(link_full(lk));
+  assert_int_equal(0, a.rooms);
+  pair p = {&b, 16};
+  assert_true(run_until(f, got_at_least, &p, 5000));
+  assert_true(run_until(f, link_has_room, lk, 5000));
+  assert_int_equal(1, a.rooms);
+  pump(lk, &sent, 20);
+  assert_int_equal(20, sent);
   node_stop(f, &a);
   node_stop(f, &b);
 }
@@ -1298,6 +1335,8 @@ static void seed_that_becomes_a_link_reports_no_failure(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(hundred_thousand_envelopes_arrive_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_full_queue_says_when_it_has_room_again,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(a_single_small_envelope_leaves_without_waiting_for_a_timer, setup, teardown),
       cmocka_unit_test_setup_teardown(oversized_envelope_fails_at_the_caller, setup, teardown),
       cmocka_unit_test_setup_teardown(server_certificate_from_another_ca_is_refused, setup, teardown),

@@ -123,6 +123,10 @@ int link_open(link_mgr *m, const char *peer, const char *addr, peer_link **out) 
 
 const char *link_peer(peer_link *lk) { return lk->peer; }
 tls_peer_role link_peer_role(peer_link *lk) { return lk->role; }
+bool link_full(peer_link *lk) { return lk->refused_full; }
+bool link_peer_speaks(peer_link *lk, uint32_t feature) {
+  return !lk->features_known || (lk->features & feature) == feature;
+}
 
 /* ---- the connections it owns -------------------------------------------- */
 
@@ -205,6 +209,8 @@ void link_conn_up(peer_link *lk, link_conn *c, const troupe_Hello *h) {
   /* Every way up (dialed, accepted, a seed handed over) passes here; the
    * hello check let only a certificate with a role through. */
   lk->role = tls_conn_peer_role(c->tls);
+  lk->features = h->features;
+  lk->features_known = true;
   if (lk->dialing == c) lk->dialing = NULL;
   if (lk->active && lk->active != c) {
     if (!conn_wins(lk, c, lk->active)) {

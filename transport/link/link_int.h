@@ -65,6 +65,9 @@ struct peer_link {
   link_conn *dialing; /* our attempt in progress */
   bool ever_up, unreachable, closing;
   tls_peer_role role; /* what the peer's certificate is for */
+  uint32_t features;  /* WIRE_FEATURE_* of the peer's last hello */
+  bool refused_full;  /* a send met the queue bounds: on_room when drained */
+  bool features_known; /* it has been up once */
   int refs; /* open timer handles; freed at 0 once closing */
 
   /* Our stream to the peer. */

@@ -67,6 +67,7 @@ int link_send(peer_link *lk, const wire_envelope *e) {
   if (lk->send_seq - lk->acked_seq >= m->cfg.queue_max_frames ||
       lk->held_bytes + bound > m->cfg.queue_max_bytes) {
     lk->st.rejected_full++;
+    lk->refused_full = true;
     return TR_EFULL;
   }
   wire_envelope s = *e;
@@ -194,6 +195,13 @@ static void link_on_ack(peer_link *lk, uint64_t seq) {
     if (!lk->r_head) lk->r_tail = NULL;
     lk->held_bytes -= k->cap;
     mgr_chunk_put(lk->mgr, k);
+  }
+  link_mgr *m = lk->mgr;
+  if (lk->refused_full &&
+      lk->send_seq - lk->acked_seq < m->cfg.queue_max_frames / 2 &&
+      lk->held_bytes < m->cfg.queue_max_bytes / 2) {
+    lk->refused_full = false;
+    if (m->cfg.ops.on_room) m->cfg.ops.on_room(m->cfg.user, lk);
   }
 }
 

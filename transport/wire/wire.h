@@ -11,6 +11,9 @@
 #include "troupe.pb.h"
 
 #define WIRE_VERSION 1
+/* Hello.features: what a node speaks beyond version 1. */
+#define WIRE_FEATURE_CREDIT 1u /* flow-control credit for sends and asks */
+#define WIRE_FEATURES WIRE_FEATURE_CREDIT
 #define WIRE_HDR 5u /* 4-byte big-endian length, then the kind byte */
 #define WIRE_MAX_FRAME_DEFAULT (4u << 20)
 #define WIRE_MAX_FRAME_MIN 1024u

@@ -89,17 +89,25 @@ typedef struct eng_remote_ops {
    * 0: TR_EFULL (the remote layer calls eng_room_open for it when that
    * changes); TR_ENOTFOUND, TR_EUNREACHABLE. NULL: always 1. */
   int (*room)(void *user, const char *to, size_t to_len);
+  /* Local actor id (len bytes) has taken `count` sends and asks that came
+   * from node `origin` out of its mailbox of `capacity`: room the remote
+   * layer may give back to that node (flow-control credit). Called after
+   * the actor's turn, once per run of messages from one node. */
+  void (*consumed)(void *user, const char *id, size_t id_len, uint16_t origin,
+                   uint32_t count, uint32_t capacity);
 } eng_remote_ops;
 
 /* ---- what the remote layer may do in the engine ---------------------------- */
 
 /* A SEND or ASK from node `origin` to the local actor whose id is the len
  * bytes at to (not NUL-terminated). 0, TR_ENOTFOUND, TR_EFULL (nothing
- * queued), TR_ENOMEM. Counts nothing: the caller knows who to tell. When
- * the backlog passes its bound the engine pauses the remote layer. */
+ * queued), TR_ENOMEM. credited: the sending node held credit for it (the
+ * room was promised), so a full mailbox takes it anyway (never TR_EFULL).
+ * Counts nothing: the caller knows who to tell. When the backlog passes its
+ * bound the engine pauses the remote layer. */
 int eng_deliver(tr_node *, const char *to, size_t to_len, uint8_t type,
                 eng_name *sender, const void *data, size_t len,
-                uint64_t ask_id, uint16_t origin);
+                uint64_t ask_id, uint16_t origin, bool credited);
 /* A reply (or an error status for it) from node `origin`: delivered to the
  * asker if the ask is pending and was sent there, else counted as a late
  * reply and TR_ETIMEDOUT returned. */

@@ -115,6 +115,10 @@ typedef struct link_ops {
    * TR_EUNREACHABLE. Called once per envelope, in send order. */
   void (*on_undeliverable)(void *user, peer_link *, const wire_envelope *,
                            int reason);
+  /* The link refused a link_send (TR_EFULL, its queue bounds) and its
+   * queue has since drained below half of them: sends may go again.
+   * Optional. */
+  void (*on_room)(void *user, peer_link *);
   /* A frame of a kind >= 16 (cluster messages); NULL: such frames close the
    * link as unknown. */
   void (*on_frame)(void *user, peer_link *, troupe_FrameKind, const uint8_t *body,
@@ -177,6 +181,13 @@ const char *link_peer(peer_link *);
  * viewer (whose sessions are named "CN#<session>"); the hello check let
  * nothing else up. TLS_PEER_NONE until the link first comes up. */
 tls_peer_role link_peer_role(peer_link *);
+/* Whether the peer speaks feature (WIRE_FEATURE_*): as its last hello
+ * said; true until the link has come up once (a node of this version is
+ * assumed). */
+bool link_peer_speaks(peer_link *, uint32_t feature);
+/* A send met the queue bounds and the queue has not drained to half since
+ * (link_ops.on_room comes when it has). */
+bool link_full(peer_link *);
 
 /* Queues an envelope (its seq is assigned here) and copies what it points
  * to. TR_EFULL when the link's queue bounds are reached (nothing queued),
