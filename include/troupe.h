@@ -194,6 +194,14 @@ typedef struct tr_node_config {
   /* Of threadsafe_max, what one target id may hold while it has no room
    * [threadsafe_max / 4]: a slow target does not stop producers to others. */
   uint32_t threadsafe_target_max;
+
+  /* Behave as a node from before flow-control credit (docs/cluster.md,
+   * "Flow control"): announce none, send without it, and take other nodes'
+   * sends only while there is room (a full mailbox drops and reports
+   * remote_full). For mixed-version tests and benchmarks; it gives up the
+   * guarantee that an accepted remote send is never dropped for want of
+   * room. */
+  int no_flow_credit; /* non-zero: on */
 } tr_node_config;
 
 /* ---- node lifecycle ---------------------------------------------------- */

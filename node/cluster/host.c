@@ -599,6 +599,7 @@ static int host_links(cluster *c, const tr_node_config *cfg) {
       .log = c->log,
       .log_user = c->log_user,
       .log_level = c->log_level,
+      .features_off = cfg->no_flow_credit ? WIRE_FEATURE_CREDIT : 0,
   };
   int rc = link_mgr_new(&c->links, &lc);
   if (rc != 0) return rc;
@@ -647,6 +648,11 @@ static void host_remote_pause(void *user, bool pause) {
 
 static void host_remote_leave(void *user) { cluster_leave(user); }
 
+static void host_remote_flush(void *user) {
+  cluster *c = user;
+  link_mgr_flush_queued(c->links);
+}
+
 static const eng_remote_ops host_remote_ops = {
     .send = host_remote_send,
     .reply = host_remote_reply,
@@ -663,6 +669,7 @@ static const eng_remote_ops host_remote_ops = {
     .leave = host_remote_leave,
     .room = host_credit_room,
     .consumed = host_credit_consumed,
+    .flush = host_remote_flush,
 };
 
 int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
@@ -680,6 +687,7 @@ int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
     return TR_ENOMEM;
   }
   c->epoch = wall_ms();
+  c->no_credit = cfg->no_flow_credit;
   int rc = host_tls(c, cfg);
   if (rc != 0) goto fail;
   rc = host_links(c, cfg);

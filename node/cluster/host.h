@@ -135,6 +135,7 @@ struct cluster {
   uv_timer_t reseed;   /* seed re-resolution */
   int open_handles;
   bool left, freeing, links_freed;
+  bool no_credit; /* tr_node_config.no_flow_credit */
   /* Set while inside swim_* / reg_*: their callbacks queue, not call. */
   int in_sm;
 

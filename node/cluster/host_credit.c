@@ -58,8 +58,9 @@ struct host_owed {
 };
 
 bool host_credit_peer(cluster *c, host_peer *p) {
-  (void)c;
-  return !p->link || link_peer_speaks(p->link, WIRE_FEATURE_CREDIT);
+  if (c->no_credit) return false;
+  peer_link *lk = p->link ? p->link : link_find(c->links, p->name);
+  return !lk || link_peer_speaks(lk, WIRE_FEATURE_CREDIT);
 }
 
 static host_credit *credit_find(cluster *c, const char *id, size_t len) {
@@ -253,6 +254,10 @@ void host_credit_consumed(void *user, const char *id, size_t len,
                     NULL, 0) == 0) {
     c->st.credit_out += (uint64_t)s->owed;
     s->owed = 0;
+    /* Now, not after this loop iteration's run of actors (up to 8192
+     * messages): the sender must not wait behind the work its credit
+     * frees room for. */
+    link_flush_now(p->link);
   } /* else the link refused: kept, returned with the next batch */
 }
 

@@ -6,16 +6,24 @@
 /* Messages handled per loop iteration before the loop polls I/O again. One
  * iteration costs an epoll_wait (~300 ns here), so the budget is large. */
 #define TICK_BUDGET 8192u
+/* Within one iteration, what the actors sent to other nodes goes out every
+ * this many messages, not only at its end: a reply, an ack or returned
+ * credit does not wait behind up to TICK_BUDGET messages of local work. */
+#define FLUSH_EVERY 1024u
 
 static void sched_on_idle(uv_idle_t *h) {
   tr_node *n = h->data;
-  uint32_t budget = TICK_BUDGET;
+  uint32_t budget = TICK_BUDGET, flush_at = TICK_BUDGET - FLUSH_EVERY;
   while (n->ready_head && budget > 0) {
     eng_actor *a = n->ready_head;
     sched_remove(a);
     uint32_t turn = budget < n->batch ? budget : n->batch;
     /* actor_run may tear the actor down; it re-queues it if mail is left. */
     budget -= actor_run(a, turn);
+    if (budget <= flush_at && n->ready_head) {
+      flush_at = budget > FLUSH_EVERY ? budget - FLUSH_EVERY : 0;
+      if (n->rops && n->rops->flush) n->rops->flush(n->ruser);
+    }
   }
   if (!n->ready_head && n->idle_active) {
     uv_idle_stop(&n->idle);

@@ -1,6 +1,6 @@
 /* bench_remote.c — remote send by id between two node processes on
  * loopback over TLS: the like-for-like counterpart of bench_link's
- * link_oneway_64. Same layout (two processes, the receiver execed by the
+ * link_oneway_64, and the same under flow control. Same layout (two processes, the receiver execed by the
  * sender), same envelope on the wire (sender "src", target "sink", a 64 B
  * payload carrying the message's index), same warm-up and repetitions,
  * same clock; but a whole cluster node at each end, and actors on both:
@@ -17,8 +17,33 @@
  *   remote_cpu_64_total  CPU seconds per million messages, both processes
  *                      (getrusage over each run), as link_cpu_64_total.
  *
+ * --mode picks the pattern (each prints its own figure, with the name
+ * below, and its cpu line with the same suffix):
+ *   unpaced   remote_oneway_64 as above; the sink's mailbox is 1 M, so the
+ *             credit window never binds after the first grant.
+ *   windowed  remote_windowed_64: src keeps at most 2,000 sends unacked and
+ *             the sink acks every 1,000 (a message back to src): the
+ *             pattern of erlang_link.escript's windowed figure.
+ *   credit    remote_credit_64: no window of the application's; the sink's
+ *             mailbox is 2,000 and troupe's credit paces src (TR_EFULL,
+ *             tr_send_notify, TR_MSG_WRITABLE).
+ *   slow      remote_slow_consumer_64: as credit, with a mailbox of 1,024
+ *             and a sink that spins ~2 µs a message; the line also gives
+ *             the sink's own speed (consumer_alone, the spin timed alone in
+ *             its process) and their ratio. Nothing may be lost.
+ *   slow-unpaced  remote_slow_consumer_64_unpaced: the same sink with a
+ *             mailbox of 1 M, so it is never kept waiting: the consumer's
+ *             own speed over the network, for the slow figure to be
+ *             compared with.
+ * --no-credit runs both nodes as nodes from before credit
+ * (tr_node_config.no_flow_credit): the figure's name gets "_nocredit".
+ * On TR_EFULL src asks tr_send_notify and resumes on TR_MSG_WRITABLE.
+ *
  * Usage: bench_remote [--quick] [--messages N] [--reps R]
- *        bench_remote --serve DIR --fd N   (internal: the receiving node)
+ *                     [--mode unpaced|windowed|credit|slow|slow-unpaced]
+ *                     [--no-credit]
+ *        bench_remote --serve DIR --fd N   (internal: the receiving node;
+ *        its mode comes in the environment and the start message)
  * Exit status 0, 1 if the run failed (a line with "error" says why), 2 for
  * bad usage. tests/bench/run_cluster.sh compares it with bench_link. */
 #define _GNU_SOURCE
@@ -38,6 +63,25 @@
 
 #define PAYLOAD 64
 #define TURN 4096           /* sends per turn of src */
+#define WINDOW 2000         /* windowed: sends unacked at most */
+#define ACK_EVERY 1000      /* windowed: the sink acks this often */
+#define CREDIT_CAP 2000     /* credit: the sink's mailbox */
+#define SLOW_CAP 1024       /* slow: the sink's mailbox */
+#define SLOW_SPIN 2000      /* slow: ns of work a message */
+
+typedef enum {
+  MODE_UNPACED,
+  MODE_WINDOWED,
+  MODE_CREDIT,
+  MODE_SLOW,
+  MODE_SLOW_FREE,
+  MODE_COUNT
+} mode;
+static const char *const MODE_ARG[] = {"unpaced", "windowed", "credit", "slow",
+                                       "slow-unpaced"};
+static const char *const MODE_NAME[] = {
+    "remote_oneway_64", "remote_windowed_64", "remote_credit_64",
+    "remote_slow_consumer_64", "remote_slow_consumer_64_unpaced"};
 #define PHASE_LIMIT_MS 180000u
 #define SERVE_LIMIT_S 1800  /* the receiver exits after this, whatever */
 #define MAX_REPS 15
@@ -55,7 +99,15 @@ static double cpu_s(void) {
 typedef struct start_msg {
   char tag; /* 's' */
   uint64_t expected;
+  uint32_t ack_every; /* 0: no acks */
+  uint32_t spin_ns;   /* work per message */
 } start_msg;
+
+/* sink -> src (windowed): everything up to `got` has arrived. */
+typedef struct ack_msg {
+  char tag; /* 'a' */
+  uint64_t got;
+} ack_msg;
 
 typedef struct report_msg {
   char tag; /* 'r' */
@@ -67,8 +119,17 @@ typedef struct report_msg {
 
 typedef struct sink_state {
   uint64_t expected, got, next_idx, bad_order, bad_len;
+  uint32_t ack_every, spin_ns;
   double cpu0;
 } sink_state;
+
+/* The slow sink's work: spins ~ns (uv_hrtime, so a loaded machine makes it
+ * no slower than it would make any other work). */
+static void spin(uint32_t ns) {
+  uint64_t until = uv_hrtime() + ns;
+  while (uv_hrtime() < until) {
+  }
+}
 
 static int sink_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
   sink_state *s = st;
@@ -77,7 +138,15 @@ static int sink_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
     memcpy(&idx, env->data, sizeof(idx));
     if (idx != s->next_idx) s->bad_order++;
     s->next_idx = idx + 1;
-    if (++s->got == s->expected) {
+    if (s->spin_ns) spin(s->spin_ns);
+    ++s->got;
+    if (s->ack_every && s->got % s->ack_every == 0) {
+      ack_msg a = {.tag = 'a', .got = s->got};
+      int rc = tr_send(ctx, "src", &a, sizeof(a));
+      if (rc != 0)
+        fprintf(stderr, "bench_remote serve: ack: %s\n", tr_errname(rc));
+    }
+    if (s->got == s->expected) {
       report_msg r = {.tag = 'r', .got = s->got, .bad_order = s->bad_order,
                       .bad_len = s->bad_len, .cpu_s = cpu_s() - s->cpu0};
       int rc = tr_send(ctx, "drv", &r, sizeof(r));
@@ -90,7 +159,8 @@ static int sink_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
   if (env->len == sizeof(start_msg) && d[0] == 's') {
     start_msg m;
     memcpy(&m, d, sizeof(m));
-    *s = (sink_state){.expected = m.expected, .cpu0 = cpu_s()};
+    *s = (sink_state){.expected = m.expected, .ack_every = m.ack_every,
+                      .spin_ns = m.spin_ns, .cpu0 = cpu_s()};
   } else if (env->len == 4 && memcmp(d, "quit", 4) == 0) {
     tr_node_stop(tr_node_of(ctx));
   } else {
@@ -132,9 +202,13 @@ static int serve_main(const char *dir, int fd) {
   tr_node_config cfg = {0};
   char paths[3][512];
   node_config(&cfg, paths, dir, "n1");
+  const char *cap = getenv("BENCH_REMOTE_SINK_CAP");
+  const char *nc = getenv("BENCH_REMOTE_NO_CREDIT");
+  cfg.no_flow_credit = nc && nc[0] == '1';
   serve s = {.parent = getppid(), .started = now_s()};
   int rc = tr_node_new(&s.node, &cfg);
-  tr_spawn_opts o = {.id = "sink", .capacity = 1u << 20};
+  tr_spawn_opts o = {.id = "sink",
+                     .capacity = cap ? (uint32_t)atoi(cap) : 1u << 20};
   if (rc == 0) rc = tr_node_spawn(s.node, &sink_type, &o);
   if (rc != 0) {
     fprintf(stderr, "bench_remote serve: %s\n", tr_errname(rc));
@@ -166,8 +240,11 @@ typedef struct run_result {
 typedef struct bench {
   uint64_t messages;
   int reps, run; /* run -1: the warm-up */
+  mode mode;
+  bool no_credit;
   /* src */
-  uint64_t total, sent, full;
+  uint64_t total, sent, full, acked;
+  bool waiting; /* for TR_MSG_WRITABLE, or (windowed) an ack */
   uint64_t t0;
   double cpu0;
   /* drv */
@@ -184,19 +261,40 @@ static int bind_arg(tr_ctx *ctx, void *st, const void *arg) {
 }
 
 static int src_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
-  (void)env;
   bench *b = *(bench **)st;
   uint8_t payload[PAYLOAD] = {0};
+  if (env->type == TR_MSG_WRITABLE) {
+    if (env->status != 0) {
+      b->error = tr_errname(env->status);
+      tr_node_stop(tr_node_of(ctx));
+      return 0;
+    }
+    b->waiting = false;
+  } else if (env->len == sizeof(ack_msg) && ((const char *)env->data)[0] ==
+                                                 'a') {
+    ack_msg a;
+    memcpy(&a, env->data, sizeof(a));
+    if (a.got > b->acked) b->acked = a.got;
+    if (!b->waiting) return 0; /* still sending: it will see the ack */
+    b->waiting = false;
+  } else if (b->waiting) {
+    return 0; /* a stray "go" while waiting */
+  }
   if (b->sent == 0) {
     b->t0 = uv_hrtime();
     b->cpu0 = cpu_s();
   }
   for (int k = 0; k < TURN && b->sent < b->total; k++) {
+    if (b->mode == MODE_WINDOWED && b->sent - b->acked >= WINDOW) {
+      b->waiting = true; /* the next ack resumes */
+      return 0;
+    }
     memcpy(payload, &b->sent, sizeof(b->sent));
     int rc = tr_send(ctx, "sink", payload, sizeof(payload));
     if (rc == TR_EFULL) {
       b->full++;
-      return tr_send_after(ctx, 1, tr_self(ctx), "go", 2);
+      b->waiting = true;
+      return tr_send_notify(ctx, "sink");
     }
     if (rc != 0) {
       b->error = tr_errname(rc);
@@ -224,10 +322,15 @@ static void drv_start_run(tr_ctx *ctx, bench *b) {
                                                      : 100000)
                         : b->messages;
   if (b->total == 0) b->total = 1;
-  b->sent = b->full = 0;
+  b->sent = b->full = b->acked = 0;
+  b->waiting = false;
   b->in_run = true;
   b->waited_ms = 0;
-  start_msg m = {.tag = 's', .expected = b->total};
+  start_msg m = {.tag = 's', .expected = b->total,
+                 .ack_every = b->mode == MODE_WINDOWED ? ACK_EVERY : 0,
+                 .spin_ns = b->mode == MODE_SLOW || b->mode == MODE_SLOW_FREE
+                                ? SLOW_SPIN
+                                : 0};
   if (tr_send(ctx, "sink", &m, sizeof(m)) != 0 ||
       tr_send(ctx, "src", "go", 2) != 0)
     drv_fail(ctx, b, "start");
@@ -301,33 +404,64 @@ static void rm_dir(const char *dir) {
   rmdir(dir);
 }
 
+/* The sink's own speed in slow mode: the spin alone, msgs/s. */
+static double consumer_alone(void) {
+  const int n = 50000;
+  uint64_t t0 = uv_hrtime();
+  for (int i = 0; i < n; i++) spin(SLOW_SPIN);
+  return (double)n / ((double)(uv_hrtime() - t0) * 1e-9);
+}
+
 static int report(bench *b) {
+  char name[64], cpu_name[80];
+  snprintf(name, sizeof(name), "%s%s", MODE_NAME[b->mode],
+           b->no_credit ? "_nocredit" : "");
+  if (b->mode == MODE_UNPACED)
+    snprintf(cpu_name, sizeof(cpu_name), "remote_cpu_64_total%s",
+             b->no_credit ? "_nocredit" : "");
+  else
+    snprintf(cpu_name, sizeof(cpu_name), "%s_cpu_total", name);
   if (!b->error && b->run < b->reps) b->error = "the node stopped early";
   if (b->error) {
-    printf("{\"name\":\"remote_oneway_64\",\"error\":\"%s\"}\n", b->error);
+    printf("{\"name\":\"%s\",\"error\":\"%s\"}\n", name, b->error);
     return 1;
   }
   run_result runs[MAX_REPS];
   memcpy(runs, b->runs, sizeof(runs));
   qsort(runs, (size_t)b->reps, sizeof(runs[0]), cmp_rate);
   const run_result *m = &runs[b->reps / 2];
-  printf("{\"name\":\"remote_oneway_64\",\"value\":%.0f,\"unit\":\"msgs/s\","
+  char extra[160] = "";
+  if (b->mode == MODE_SLOW || b->mode == MODE_SLOW_FREE) {
+    double alone = consumer_alone();
+    snprintf(extra, sizeof(extra),
+             ",\"consumer_alone\":%.0f,\"ratio_to_consumer\":%.3f,"
+             "\"lost\":0",
+             alone, m->rate / alone);
+  }
+  printf("{\"name\":\"%s\",\"value\":%.0f,\"unit\":\"msgs/s\","
          "\"payload\":%d,\"messages\":%llu,\"seconds\":%.3f,\"reps\":%d,"
-         "\"min\":%.0f,\"max\":%.0f,\"link_full_yields\":%llu,"
-         "\"processes\":2}\n",
-         m->rate, PAYLOAD, (unsigned long long)b->messages, m->seconds,
+         "\"min\":%.0f,\"max\":%.0f,\"efull_waits\":%llu,"
+         "\"processes\":2%s}\n",
+         name, m->rate, PAYLOAD, (unsigned long long)b->messages, m->seconds,
          b->reps, runs[0].rate, runs[b->reps - 1].rate,
-         (unsigned long long)m->full);
+         (unsigned long long)m->full, extra);
   double per = 1e6 / (double)b->messages;
-  printf("{\"name\":\"remote_cpu_64_total\",\"value\":%.4g,"
+  printf("{\"name\":\"%s\",\"value\":%.4g,"
          "\"unit\":\"cpu_s/M messages\",\"sender\":%.4g,\"receiver\":%.4g}\n",
-         (m->cpu_sender + m->cpu_receiver) * per, m->cpu_sender * per,
-         m->cpu_receiver * per);
+         cpu_name, (m->cpu_sender + m->cpu_receiver) * per,
+         m->cpu_sender * per, m->cpu_receiver * per);
   return 0;
 }
 
-static int run_bench(uint64_t messages, int reps) {
+static int run_bench(uint64_t messages, int reps, mode md, bool no_credit) {
   char dir[] = "/tmp/bench_remote.XXXXXX";
+  /* The receiving node reads its part from the environment. */
+  char cap[16];
+  snprintf(cap, sizeof(cap), "%u",
+           md == MODE_CREDIT ? CREDIT_CAP : md == MODE_SLOW ? SLOW_CAP
+                                                            : 1u << 20);
+  setenv("BENCH_REMOTE_SINK_CAP", cap, 1);
+  setenv("BENCH_REMOTE_NO_CREDIT", no_credit ? "1" : "0", 1);
   if (!mkdtemp(dir)) return 1;
   test_pki pki;
   int rc = pki_init(&pki);
@@ -338,8 +472,8 @@ static int run_bench(uint64_t messages, int reps) {
   pid_t child =
       rc == 0 ? bench_child_spawn("bench_remote", dir, addr, sizeof(addr)) : -1;
   if (child < 0) {
-    printf("{\"name\":\"remote_oneway_64\",\"error\":\"the receiving node "
-           "did not start\"}\n");
+    printf("{\"name\":\"%s\",\"error\":\"the receiving node "
+           "did not start\"}\n", MODE_NAME[md]);
     rm_dir(dir);
     return 1;
   }
@@ -349,7 +483,10 @@ static int run_bench(uint64_t messages, int reps) {
   const char *seeds[1] = {addr};
   cfg.seeds = seeds;
   cfg.nseeds = 1;
+  cfg.no_flow_credit = no_credit;
   bench *b = calloc(1, sizeof(*b));
+  b->mode = md;
+  b->no_credit = no_credit;
   b->messages = messages;
   b->reps = reps;
   b->run = -1;
@@ -372,7 +509,8 @@ static int run_bench(uint64_t messages, int reps) {
 int main(int argc, char **argv) {
   uint64_t messages = 0;
   int reps = 3, fd = -1;
-  bool quick = false;
+  bool quick = false, no_credit = false;
+  mode md = MODE_UNPACED;
   const char *serve_dir = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -384,6 +522,18 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--reps") == 0 && v) {
       reps = atoi(v);
       i++;
+    } else if (strcmp(a, "--mode") == 0 && v) {
+      int k = 0;
+      while (k < MODE_COUNT && strcmp(v, MODE_ARG[k]) != 0) k++;
+      if (k == MODE_COUNT) {
+        fprintf(stderr, "bench_remote: --mode unpaced|windowed|credit|slow|"
+                        "slow-unpaced\n");
+        return 2;
+      }
+      md = (mode)k;
+      i++;
+    } else if (strcmp(a, "--no-credit") == 0) {
+      no_credit = true;
     } else if (strcmp(a, "--serve") == 0 && v) {
       serve_dir = v;
       i++;
@@ -392,7 +542,9 @@ int main(int argc, char **argv) {
       i++;
     } else {
       fprintf(stderr, "usage: bench_remote [--quick] [--messages N] "
-                      "[--reps R]\n");
+                      "[--reps R] [--mode unpaced|windowed|credit|slow|"
+                      "slow-unpaced] "
+                      "[--no-credit]\n");
       return 2;
     }
   }
@@ -404,5 +556,5 @@ int main(int argc, char **argv) {
   if (quick) reps = 1;
   if (!messages) messages = quick ? 200000 : 5000000;
   signal(SIGPIPE, SIG_IGN);
-  return run_bench(messages, reps);
+  return run_bench(messages, reps, md, no_credit);
 }

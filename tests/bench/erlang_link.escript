@@ -17,7 +17,13 @@
 %%                        (/proc/self/stat), as bench_link's getrusage
 %%   link_rtt_64_p50/p99  µs, one 64 B message in flight, echoed
 %%
-%% Usage: erlang_link.escript [--quick] [--only rtt,oneway64,oneway4k]
+%%   remote_windowed_64   msgs/s, 64 B to the registered process with a
+%%                        window of 2,000 and an ack every 1,000: the
+%%                        pattern of bench_remote --mode windowed (with
+%%                        remote_windowed_64_cpu_* lines)
+%%
+%% Usage: erlang_link.escript [--quick]
+%%                            [--only rtt,oneway64,oneway4k,windowed64]
 %%                            [--certs DIR | --bench-link PATH]
 %%   --certs DIR        ca.pem, node-a.pem/.key, node-b.pem/.key made by
 %%                      `bench_link --write-certs DIR`
@@ -50,7 +56,7 @@ main(Args) ->
 parse([], O) -> O;
 parse(["--quick" | T], O) -> parse(T, O#{quick => true});
 parse(["--only", L | T], O) ->
-    Known = ["rtt", "oneway64", "oneway4k"],
+    Known = ["rtt", "oneway64", "oneway4k", "windowed64"],
     case string:tokens(L, ",") -- Known of
         [] -> parse(T, O#{only => L});
         [Bad | _] -> usage(Bad)
@@ -61,7 +67,7 @@ parse([A | _], _) -> usage(A).
 
 usage(A) ->
     io:format(standard_error, "unknown argument ~s~nusage: erlang_link.escript "
-              "[--quick] [--only rtt,oneway64,oneway4k] "
+              "[--quick] [--only rtt,oneway64,oneway4k,windowed64] "
               "[--certs DIR | --bench-link PATH]~n", [A]),
     halt(2).
 

@@ -91,6 +91,11 @@ run([PeerS, QuickS, OnlyS]) ->
                  Sel("oneway4k") andalso
                      oneway(Peer, "link_oneway_4k", 4096, C(10000, 100000),
                             Reps),
+                 %% bench_remote --mode windowed's pattern: 2,000 unacked
+                 %% at most, an ack every 1,000.
+                 Sel("windowed64") andalso
+                     oneway(Peer, "remote_windowed_64", 64,
+                            C(100000, 2000000), Reps, 2000, 1000),
                  0
              catch
                  throw:{error, Fig, What} ->
@@ -140,11 +145,15 @@ now_ns() -> erlang:monotonic_time(nanosecond).
 %% ?ACK_EVERY. The time runs from the first send to the receiver's report
 %% that the last message arrived (delivered, not queued).
 oneway(Peer, Name, Size, N, Reps) ->
+    oneway(Peer, Name, Size, N, Reps, ?WINDOW, ?ACK_EVERY).
+
+oneway(Peer, Name, Size, N, Reps, Window, AckEvery) ->
     Bin = binary:copy(<<"x">>, Size),
     Warm = max(1, min(N div 10, 100000)),
-    oneway_once(Peer, Name, Bin, Warm),
+    W = {Window, AckEvery},
+    oneway_once(Peer, Name, Bin, Warm, W),
     %% The median of Reps runs by rate, as bench_link does.
-    Runs = lists:sort([oneway_once(Peer, Name, Bin, N)
+    Runs = lists:sort([oneway_once(Peer, Name, Bin, N, W)
                        || _ <- lists:seq(1, Reps)]),
     {Secs, CpuA, CpuB, Busy} = lists:nth(Reps div 2 + 1, Runs),
     {MaxSecs, _, _, _} = lists:last(Runs),
@@ -155,14 +164,18 @@ oneway(Peer, Name, Size, N, Reps) ->
                  _ -> max(0.0, (Busy - CpuA - CpuB) / Secs)
              end,
     Common = [{payload, Size}, {envelopes, N}, {seconds, Secs},
-              {window, ?WINDOW}, {ack_every, ?ACK_EVERY},
+              {window, Window}, {ack_every, AckEvery},
               {others_cores, Others}, {reps, Reps}, {min, N / MaxSecs},
               {max, N / MinSecs}],
     emit(Name, Rate, "envelopes/s", Common),
     Size > 64 andalso
         emit(Name ++ "_mbps", Rate * Size / 1.0e6, "MB/s",
              [{payload, Size}, {envelopes, N}, {mb, "10^6 payload bytes"}]),
-    Prefix = case Size of 64 -> "link_cpu_64"; _ -> "link_cpu_4k" end,
+    Prefix = case {Name, Size} of
+                 {"remote_windowed_64", _} -> "remote_windowed_64_cpu";
+                 {_, 64} -> "link_cpu_64";
+                 _ -> "link_cpu_4k"
+             end,
     PerM = 1.0e6 / N,
     Cpu = [{envelopes, N}, {wall_s, Secs}],
     emit(Prefix ++ "_sender", CpuA * PerM, "cpu_s/M envelopes",
@@ -172,12 +185,12 @@ oneway(Peer, Name, Size, N, Reps) ->
     emit(Prefix ++ "_total", (CpuA + CpuB) * PerM, "cpu_s/M envelopes",
          [{cpu_s, CpuA + CpuB} | Cpu]).
 
-oneway_once(Peer, Name, Bin, N) ->
+oneway_once(Peer, Name, Bin, N, W) ->
     Self = self(),
     Ref = make_ref(),
     %% A fresh process per run: no heap or mailbox carries over.
     spawn_link(fun() ->
-                   Self ! {Ref, catch oneway_body(Peer, Name, Bin, N)}
+                   Self ! {Ref, catch oneway_body(Peer, Name, Bin, N, W)}
                end),
     receive
         {Ref, {error, _, _} = E} -> throw(E);
@@ -185,13 +198,14 @@ oneway_once(Peer, Name, Bin, N) ->
     after 10 * ?WAIT_MS -> throw({error, Name, "one-way run timed out"})
     end.
 
-oneway_body(Peer, Name, Bin, N) ->
+oneway_body(Peer, Name, Bin, N, {Window, AckEvery}) ->
     Sink = {sink, Peer},
-    Sink ! {start, self(), N, ?ACK_EVERY},
+    Sink ! {start, self(), N, AckEvery},
     Busy0 = machine_busy_s(),
     Cpu0 = cpu_s(),
     T0 = now_ns(),
-    ow_send(Sink, Bin, N, ?WINDOW, Name),
+    put(ack_every, AckEvery),
+    ow_send(Sink, Bin, N, Window, Name),
     CpuB = receive {done, C} -> C
            after ?WAIT_MS -> throw({error, Name, "no report from the receiver"})
            end,
@@ -237,7 +251,7 @@ machine_busy_s() ->
 
 ow_send(_, _, 0, _, _) -> ok;
 ow_send(To, Bin, N, 0, Name) ->
-    receive ack -> ow_send(To, Bin, N, ?ACK_EVERY, Name)
+    receive ack -> ow_send(To, Bin, N, get(ack_every), Name)
     after ?WAIT_MS -> throw({error, Name, "no ack from the receiver"})
     end;
 ow_send(To, Bin, N, Credit, Name) ->

@@ -10,6 +10,17 @@
 #   cluster_pubsub_fanout_64                  >= 2,000,000 deliveries/s and
 #     / erlang_pg_fanout_64                   >= 5x Erlang pg over TLS
 #   cluster_pubsub_frames_per_link            1 envelope per link per publish
+#   remote_windowed_64 / erlang's             the flow-controlled pattern (2,000
+#                                             unacked at most, an ack every
+#                                             1,000) vs Erlang distribution
+#                                             over TLS on it (target >= 5)
+#   remote_windowed_64 / remote_oneway_64     windowed vs unpaced (>= 0.7)
+#   remote_oneway_64 / its _nocredit run      the cost of credit on the
+#                                             unpaced figure (>= 0.95)
+#   remote_slow_consumer_64 / _unpaced        a producer paced by credit keeps
+#                                             a slower consumer busy: its
+#                                             speed over its speed when never
+#                                             kept waiting (>= 0.9), no loss
 #   erlang_detect (kill -9, SIGSTOP at net_ticktime 60 and 4) next to
 #   troupe's kill -9 detection from the netns bench (with --netns)
 #
@@ -60,8 +71,17 @@ if [[ ${#quick[@]} -gt 0 ]]; then reps=1; msgs=200000; fi
 for ((i = 0; i < reps; i++)); do
   timeout 300 "$bench/bench_link" --only oneway64 --reps 1 --messages "$msgs" \
     | tee -a "$tmp/link.jsonl" || status=1
-  timeout 300 "$bench/bench_remote" --reps 1 --messages "$msgs" \
-    | tee -a "$tmp/remote.jsonl" || status=1
+  for mode in "--mode unpaced" "--mode unpaced --no-credit" "--mode windowed"; do
+    # shellcheck disable=SC2086 # the mode is two words on purpose
+    timeout 300 "$bench/bench_remote" --reps 1 --messages "$msgs" $mode \
+      | tee -a "$tmp/remote.jsonl" || status=1
+  done
+done
+# A consumer slower than its producer (~2 us of work a message), paced by
+# credit, and the same consumer never kept waiting.
+for mode in slow slow-unpaced; do
+  timeout 300 "$bench/bench_remote" --reps 3 --messages $((msgs / 2)) \
+    --mode "$mode" | tee -a "$tmp/remote.jsonl" || status=1
 done
 # The same with both nodes in one process (for reference, no target).
 BENCH_CLUSTER_ONLY=oneway timeout 300 "$bench/bench_cluster" \
@@ -77,6 +97,8 @@ if command -v escript >/dev/null 2>&1; then
     | tee "$tmp/erl.jsonl" || status=1
   timeout 900 bash "$here/erlang_detect.sh" "${quick[@]}" \
     | tee -a "$tmp/erl.jsonl" || status=1
+  timeout 900 escript "$here/erlang_link.escript" "${quick[@]}" \
+    --only windowed64 --certs "$certs" | tee -a "$tmp/erl.jsonl" || status=1
 else
   echo '{"name":"erlang","error":"escript not found"}'
   : >"$tmp/erl.jsonl"
@@ -153,6 +175,26 @@ ratio("ratio_remote_oneway_64_vs_link", r1, l1, ">=0.9", lambda v: v >= 0.9,
       pair_ratio_median=statistics.median(pairs) if pairs else None,
       cpu_per_m_remote=median(remote, "remote_cpu_64_total"),
       cpu_per_m_link=median(link, "link_cpu_64_total"))
+win = median(remote, "remote_windowed_64")
+erl_win = median([r for r in erl if r.get("runtime") == "erlang"],
+                 "remote_windowed_64")
+ratio("ratio_remote_windowed_64_vs_erlang_tls", win, erl_win, ">=5",
+      lambda v: v >= 5, troupe=win, erlang=erl_win)
+ratio("ratio_remote_windowed_64_vs_unpaced", win, r1, ">=0.7",
+      lambda v: v >= 0.7, windowed=win, unpaced=r1)
+nocredit = median(remote, "remote_oneway_64_nocredit")
+ratio("ratio_remote_oneway_64_credit_vs_none", r1, nocredit, ">=0.95",
+      lambda v: v >= 0.95, credit=r1, no_credit=nocredit,
+      cpu_per_m_credit=median(remote, "remote_cpu_64_total"),
+      cpu_per_m_no_credit=median(remote, "remote_cpu_64_total_nocredit"))
+slow = median(remote, "remote_slow_consumer_64")
+slow_free = median(remote, "remote_slow_consumer_64_unpaced")
+ratio("ratio_remote_slow_consumer_paced_vs_free", slow, slow_free, ">=0.9",
+      lambda v: v >= 0.9, paced=slow, free=slow_free,
+      consumer_alone=median([{"name": "a", "value": r.get("consumer_alone")}
+                             for r in remote
+                             if r.get("name") == "remote_slow_consumer_64"],
+                            "a"))
 fan, pg = median(cl, "cluster_pubsub_fanout_64"), median(erl, "erlang_pg_fanout_64")
 ratio("ratio_pubsub_fanout_vs_erlang_pg", fan, pg, ">=5", lambda v: v >= 5,
       troupe=fan, erlang=pg)

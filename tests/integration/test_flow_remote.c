@@ -298,12 +298,69 @@ static void the_consumers_node_dies_mid_stream_nothing_hangs(void **state) {
   tn_free(c);
 }
 
+/* ---- a node from before credit ---------------------------------------------- */
+
+/* Every one of n sends from node `from` to `to` was delivered or reported
+ * back as refused by a full mailbox. */
+typedef struct burst_want {
+  size_t from;
+  const char *to;
+  size_t n;
+} burst_want;
+
+static bool burst_accounted(tn_cluster *c, void *arg) {
+  burst_want *w = arg;
+  tr_node_stats ns;
+  tr_cluster_stats cs;
+  return tn_stats(c, w->from, &ns, &cs) == 0 &&
+         tn_count_events(c, "send", w->to) + ns.dead[TR_DL_REMOTE_FULL] ==
+             w->n;
+}
+
+/* n1 is a node of the version before credit (its hello announces none):
+ * both ways, sends go without credit and a full mailbox drops what does
+ * not fit, reported back (remote_full), as before. The burst is accepted
+ * whole: nothing is refused at the call. */
+static void a_node_without_credit_is_sent_to_as_before(void **state) {
+  (void)state;
+  tn_opts o = {.no_credit_mask = 1u << 1};
+  tn_cluster *c = start(2, &o);
+  assert_int_equal(tn_probe(c, 0, "a0"), 0);
+  assert_int_equal(tn_probe_cap(c, 0, "tiny0", 2), 0);
+  assert_int_equal(tn_probe(c, 1, "a1"), 0);
+  assert_int_equal(tn_probe_cap(c, 1, "tiny1", 2), 0);
+  wait_resolves(c, "tiny0");
+  wait_resolves(c, "tiny1");
+  const struct {
+    size_t from;
+    const char *sender, *to, *cmd;
+  } dirs[2] = {{0, "a0", "tiny1", "burst tiny1 200"},
+               {1, "a1", "tiny0", "burst tiny0 200"}};
+  for (int d = 0; d < 2; d++) {
+    assert_int_equal(tn_cmd(c, dirs[d].from, dirs[d].sender, dirs[d].cmd), 0);
+    if (tn_wait_find(c, "cmd", dirs[d].sender, dirs[d].cmd, true, 0,
+                     SETTLE_MS) < 0)
+      fail_msg("%s's burst was not accepted whole", dirs[d].sender);
+    burst_want w = {dirs[d].from, dirs[d].to, 200};
+    if (tn_wait(c, burst_accounted, &w, SETTLE_MS) < 0)
+      fail_msg("%s's burst is not accounted for", dirs[d].sender);
+    tr_node_stats ns;
+    tr_cluster_stats cs;
+    assert_int_equal(tn_stats(c, dirs[d].from, &ns, &cs), 0);
+    assert_true(ns.dead[TR_DL_REMOTE_FULL] > 0);
+    assert_int_equal(cs.credit_refused, 0);
+    assert_int_equal(cs.credit_targets, 0);
+  }
+  tn_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_million_sends_to_a_slow_remote_actor_in_order),
       cmocka_unit_test(asks_live_under_the_same_credit),
       cmocka_unit_test(the_consumer_stops_mid_stream_the_producer_is_told),
       cmocka_unit_test(the_consumers_node_dies_mid_stream_nothing_hangs),
+      cmocka_unit_test(a_node_without_credit_is_sent_to_as_before),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

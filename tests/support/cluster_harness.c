@@ -745,6 +745,7 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
       .probe_interval_ms = o ? o->probe_interval_ms : 0,
       .probe_timeout_ms = o ? o->probe_timeout_ms : 0,
       .crl_file = c->opts.crl ? crl : NULL,
+      .no_flow_credit = o && i < 32 && (o->no_credit_mask >> i & 1),
   };
   const char *tn_log = getenv("TN_LOG");
   cfg.log = slot_log;

@@ -18,6 +18,7 @@ typedef struct tn_opts {
   uint32_t probe_timeout_ms;
   bool no_join; /* nodes start without seeds */
   bool crl;     /* nodes load tn_dir/crl.pem (empty at start; tn_revoke) */
+  uint32_t no_credit_mask; /* bit i: node i is a node before flow credit */
 } tn_opts;
 
 /* Nodes "n0".."n<count-1>" listening on 127.0.0.1, every one seeded with

@@ -11,7 +11,7 @@ int hello_send(link_mgr *m, link_conn *c, peer_link *lk, uint64_t session) {
   h.has_version = h.has_node = h.has_incarnation = h.has_session = true;
   h.has_peer_session = h.has_recv_seq = h.has_max_frame = true;
   h.has_features = true;
-  h.features = WIRE_FEATURES;
+  h.features = WIRE_FEATURES & ~m->cfg.features_off;
   h.version = WIRE_VERSION;
   strncpy(h.node, m->name, sizeof(h.node) - 1);
   h.incarnation = m->cfg.incarnation;

@@ -124,6 +124,9 @@ int link_open(link_mgr *m, const char *peer, const char *addr, peer_link **out) 
 const char *link_peer(peer_link *lk) { return lk->peer; }
 tls_peer_role link_peer_role(peer_link *lk) { return lk->role; }
 bool link_full(peer_link *lk) { return lk->refused_full; }
+void link_flush_now(peer_link *lk) {
+  if (lk) link_flush(lk);
+}
 bool link_peer_speaks(peer_link *lk, uint32_t feature) {
   return !lk->features_known || (lk->features & feature) == feature;
 }

@@ -99,6 +99,21 @@ static void mgr_flush_dirty(link_mgr *m) {
   }
 }
 
+void link_mgr_flush_queued(link_mgr *m) {
+  peer_link *lk = m->dirty_head;
+  m->dirty_head = NULL;
+  while (lk) {
+    peer_link *next = lk->dirty_next;
+    lk->dirty_next = NULL;
+    lk->dirty = false;
+    if (lk->q_head || lk->ctl.len)
+      link_flush(lk);
+    else
+      mgr_mark_dirty(lk); /* an ack alone waits for the iteration's end */
+    lk = next;
+  }
+}
+
 static void mgr_on_prepare(uv_prepare_t *h) { mgr_flush_dirty(h->data); }
 static void mgr_on_check(uv_check_t *h) { mgr_flush_dirty(h->data); }
 

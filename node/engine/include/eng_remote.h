@@ -95,6 +95,9 @@ typedef struct eng_remote_ops {
    * the actor's turn, once per run of messages from one node. */
   void (*consumed)(void *user, const char *id, size_t id_len, uint16_t origin,
                    uint32_t count, uint32_t capacity);
+  /* A long run of local work is under way (every ENG_FLUSH_EVERY messages
+   * of one loop iteration): write what it queued for other nodes now. */
+  void (*flush)(void *user);
 } eng_remote_ops;
 
 /* ---- what the remote layer may do in the engine ---------------------------- */

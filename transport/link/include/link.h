@@ -152,6 +152,9 @@ typedef struct link_config {
   uint32_t reconnect_min_ms; /* first backoff step [50] */
   uint32_t reconnect_max_ms; /* [5000] */
   uint32_t ping_interval_ms; /* RTT probe while up [1000] */
+  /* WIRE_FEATURE_* bits the hello announces beyond these: none (a node of
+   * an older version, as far as peers can tell). */
+  uint32_t features_off;
   link_ops ops;
   void *user;
   tr_log_fn log;
@@ -185,6 +188,14 @@ tls_peer_role link_peer_role(peer_link *);
  * said; true until the link has come up once (a node of this version is
  * assumed). */
 bool link_peer_speaks(peer_link *, uint32_t feature);
+/* Writes what is queued for the peer now (one TLS write, one syscall)
+ * rather than at the end of this loop iteration: for what must not wait
+ * behind a long run of local work (flow-control credit). */
+void link_flush_now(peer_link *);
+/* The same for every link with envelopes or control frames queued (not
+ * those owing only an ack): called between long runs of local work, so
+ * replies and acks the work produced leave while it goes on. */
+void link_mgr_flush_queued(link_mgr *);
 /* A send met the queue bounds and the queue has not drained to half since
  * (link_ops.on_room comes when it has). */
 bool link_full(peer_link *);
