@@ -26,13 +26,14 @@ wait_for() {
   return 1
 }
 
-# A port nobody listens on now; the nodes get consecutive ones after it.
-BASE=$((20000 + ($$ * 7) % 30000))
-A=127.0.0.1:$((BASE + 1))
-B=127.0.0.1:$((BASE + 2))
-C=127.0.0.1:$((BASE + 3))
-D=127.0.0.1:$((BASE + 4))
-DOWN=127.0.0.1:$((BASE + 5))
+# Free ports below the ephemeral range (lib.sh): four nodes, and one that
+# nobody listens on.
+read -r PA PB PC PD PDOWN <<<"$(free_ports 5)"
+A=127.0.0.1:$PA
+B=127.0.0.1:$PB
+C=127.0.0.1:$PC
+D=127.0.0.1:$PD
+DOWN=127.0.0.1:$PDOWN
 
 PKI=$WORK/pki
 mkdir -p "$PKI"
