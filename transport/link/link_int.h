@@ -35,6 +35,9 @@
 
 #define LINK_CHUNK_SIZE CONN_RECORD_MAX /* one TLS record of plaintext */
 #define LINK_FLUSH_MAX (1u << 20) /* plaintext per link per flush */
+/* link_send writes at once every this many envelopes when that many are
+ * unwritten (a power of two). */
+#define LINK_FLUSH_FRAMES 4096u
 #define LINK_CHUNK_CACHE 256u
 
 /* Encoded envelope frames, in seq order; never mixed with control frames so

@@ -97,7 +97,16 @@ int link_send(peer_link *lk, const wire_envelope *e) {
   c->last_seq = s.seq;
   lk->send_seq = s.seq;
   lk->st.envelopes_out++;
-  if (lk->state == LINK_UP) mgr_mark_dirty(lk);
+  if (lk->state == LINK_UP) {
+    /* A long run of sends in one loop iteration (a producer refilling its
+     * window) goes out as it is made, a flush's worth at a time, instead
+     * of all after the run: the peer starts on it meanwhile. */
+    if ((lk->send_seq & (LINK_FLUSH_FRAMES - 1)) == 0 &&
+        lk->send_seq - lk->written_seq >= LINK_FLUSH_FRAMES)
+      link_flush(lk); /* marks the link dirty if it could not write all */
+    else
+      mgr_mark_dirty(lk);
+  }
   return 0;
 }
 
