@@ -284,8 +284,10 @@ TR_API int tr_node_send_threadsafe(tr_node *, const char *to, const void *,
  * TR_EFULL, or timeout_ms passes. 0 (room now: another producer may take
  * it first), TR_ETIMEDOUT, TR_ECLOSED (the node is being freed), TR_ESTATE
  * (called on the thread running the node's loop, which would wait for
- * itself), TR_EINVAL. Producer threads must return from it before
- * tr_node_free. Any thread. */
+ * itself; with a loop the node does not run itself, cfg.loop, it cannot
+ * tell: do not call it there), TR_EINVAL. A thread waiting when
+ * tr_node_free begins returns TR_ECLOSED before the node goes; no call may
+ * start after. Any thread. */
 TR_API int tr_node_wait_writable(tr_node *, const char *to,
                                  uint32_t timeout_ms);
 /* Stops an actor in queue order: messages queued before this call are

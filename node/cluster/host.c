@@ -172,6 +172,7 @@ static void host_on_deferred(uv_timer_t *h) {
     free(c->rewake_ids[i]);
   }
   c->nrewake = 0;
+  host_credit_retry(c);
   host_rearm(c);
 }
 
@@ -345,7 +346,8 @@ static void host_member_changed(void *user, const swim_update *now,
       host_mon_node_down(c, p, TR_EUNREACHABLE);
       host_rask_node_down(c, p);
     }
-    if (restarted) host_credit_node_down(c, p); /* its grants are void */
+    if (restarted) host_credit_node_down(c, p, true); /* grants void */
+    host_credit_retry(c);
     if (restarted) host_pubsub_node_down(c, p); /* its interest is void */
     reg_member_up(c->reg, now->name, now->epoch, t);
     reg_member_contact(c->reg, now->name, now->state == SWIM_ALIVE, t);
@@ -367,7 +369,7 @@ static void host_member_changed(void *user, const swim_update *now,
   host_rask_node_down(c, p);
   host_pubsub_node_down(c, p);
   host_pubsub_refresh(c, NULL, p->idx);
-  host_credit_node_down(c, p);
+  host_credit_node_down(c, p, false);
   host_publish_member(c, TR_MSG_NODE_DOWN, now->name, reason);
   if (strv_push(&c->close_links, &c->nclose, &c->cap_close, now->name) == 0)
     host_defer(c);
@@ -431,6 +433,7 @@ static void host_on_state(void *user, peer_link *lk, link_state st) {
       host_pubsub_resend(c, p);
       host_mon_resend(c, p);
     }
+    if (p) host_credit_link_up(c, p);
     return;
   }
   /* Inside swim (a send that failed at once) the hint is dropped: swim's

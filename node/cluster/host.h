@@ -136,6 +136,7 @@ struct cluster {
   int open_handles;
   bool left, freeing, links_freed;
   bool no_credit; /* tr_node_config.no_flow_credit */
+  bool owed_stuck; /* some owed credit could not be sent: retry */
   /* Set while inside swim_* / reg_*: their callbacks queue, not call. */
   int in_sm;
 
@@ -272,7 +273,18 @@ bool host_credit_held(cluster *, const char *id);
 void host_credit_refresh(cluster *, const char *id);
 /* A local actor stopped: what other nodes were owed for it is void. */
 void host_credit_actor_gone(cluster *, const char *id);
-void host_credit_node_down(cluster *, host_peer *);
+/* p went down or (restarted) came back as a new process: credit held at
+ * it is dropped, waiters told; what it is owed goes only on a restart. */
+void host_credit_node_down(cluster *, host_peer *, bool restarted);
+/* The link to p came up: an older node's credit entries go; owed credit
+ * that could not be sent is sent. */
+void host_credit_link_up(cluster *, host_peer *);
+/* Sends the owed credit that could not be sent before (link full, peer
+ * down); cheap when there is none. */
+void host_credit_retry(cluster *);
+/* A credited send or ask from p to id refused before any mailbox, with no
+ * sender to tell: its one credit goes straight back. */
+void host_credit_refund(cluster *, host_peer *p, const char *id, size_t len);
 uint32_t host_credit_targets(cluster *);
 void host_credit_free(cluster *);
 /* The engine's ops->room and ops->consumed. */

@@ -37,6 +37,7 @@
 struct host_credit {
   UT_hash_handle hh; /* c->credits, keyed by id */
   int64_t avail;     /* sends and asks it may still make */
+  int64_t window;    /* the target's window, as its grants say; 0: unknown */
   uint16_t node;     /* the peer the credit is at */
   bool waiting;      /* a send met none: tell the engine when it comes */
   size_t len;
@@ -46,7 +47,8 @@ struct host_credit {
 /* Target side: what each sending node is owed for one local actor. */
 typedef struct owed_slot {
   uint16_t node;
-  int64_t owed; /* negative: held back (a window below CREDIT_INITIAL) */
+  uint32_t window; /* the target's capacity when last reported */
+  int64_t owed;    /* negative: held back (a window below CREDIT_INITIAL) */
 } owed_slot;
 
 struct host_owed {
@@ -95,6 +97,7 @@ int host_credit_take(cluster *c, host_peer *p, const char *to, size_t len,
     /* It moved: what was granted at the old node is void there. */
     cr->node = p->idx;
     cr->avail = CREDIT_INITIAL;
+    cr->window = 0;
   }
   if (cr->avail <= 0) {
     if (!cr->waiting) c->st.credit_waiting++;
@@ -142,7 +145,12 @@ void host_credit_on_env(cluster *c, host_peer *from, const wire_envelope *e) {
     return;
   c->st.credit_in += e->ask_id;
   cr->avail += (int64_t)e->ask_id;
-  if (cr->avail > CREDIT_MAX) cr->avail = CREDIT_MAX;
+  /* Never more than the window: returns that outlived a reset of this
+   * entry (the target restarted, this node dropped and remade it) must not
+   * widen it. */
+  if (e->status > 0) cr->window = e->status;
+  int64_t cap = cr->window ? cr->window : CREDIT_MAX;
+  if (cr->avail > cap) cr->avail = cap;
   if (cr->avail > 0) credit_wake(c, cr, 0);
 }
 
@@ -150,7 +158,7 @@ void host_credit_unused(cluster *c, host_peer *p, const char *id,
                         size_t len) {
   host_credit *cr = credit_find(c, id, len);
   if (!cr || cr->node != p->idx) return;
-  if (cr->avail < CREDIT_MAX) cr->avail++;
+  if (cr->avail < (cr->window ? cr->window : CREDIT_MAX)) cr->avail++;
   /* Woken from the deferred timer: this may run inside the link's own
    * reset, which must not be sent on. */
   if (cr->avail > 0 && cr->waiting &&
@@ -226,8 +234,30 @@ static owed_slot *owed_slot_get(cluster *c, const char *id, size_t len,
   }
   /* First contact: the node started with CREDIT_INITIAL; its window is
    * the mailbox's capacity. */
-  o->slots[o->n] = (owed_slot){node, (int64_t)capacity - CREDIT_INITIAL};
+  o->slots[o->n] =
+      (owed_slot){node, capacity, (int64_t)capacity - CREDIT_INITIAL};
   return &o->slots[o->n++];
+}
+
+/* Returns what s owes to p for id now. On failure (the link refused, p is
+ * down) it stays owed and c->owed_stuck makes host_credit_retry look. */
+static void owed_send(cluster *c, host_peer *p, const char *id, size_t len,
+                      owed_slot *s, uint32_t window) {
+  char target[TR_ID_MAX + 1];
+  memcpy(target, id, len);
+  target[len] = '\0';
+  if (p->up && !c->left &&
+      host_send_env(c, p, HOST_ENV_CREDIT, NULL, target, (uint64_t)s->owed,
+                    (int)window, NULL, 0) == 0) {
+    c->st.credit_out += (uint64_t)s->owed;
+    s->owed = 0;
+    /* Now, not after this loop iteration's run of actors (up to 8192
+     * messages): the sender must not wait behind the work its credit
+     * frees room for. */
+    link_flush_now(p->link);
+    return;
+  }
+  c->owed_stuck = true;
 }
 
 void host_credit_consumed(void *user, const char *id, size_t len,
@@ -245,20 +275,35 @@ void host_credit_consumed(void *user, const char *id, size_t len,
     return;
   }
   s->owed += count;
+  s->window = capacity;
   int64_t batch = capacity / 8 ? capacity / 8 : 1;
-  if (s->owed < batch || !p->up) return;
+  if (s->owed >= batch) owed_send(c, p, id, len, s, capacity);
+}
+
+void host_credit_retry(cluster *c) {
+  if (!c->owed_stuck) return;
+  c->owed_stuck = false;
+  host_owed *o, *tmp;
+  HASH_ITER(hh, c->owed, o, tmp) {
+    for (uint32_t i = 0; i < o->n; i++) {
+      owed_slot *s = &o->slots[i];
+      host_peer *p = host_peer_at(c, s->node);
+      if (s->owed > 0 && p) owed_send(c, p, o->id, o->len, s, s->window);
+    }
+  }
+}
+
+void host_credit_refund(cluster *c, host_peer *p, const char *id,
+                        size_t len) {
+  /* A credited message refused before any mailbox (its policy, memory):
+   * its credit goes straight back, or the sender's window shrinks for
+   * good. */
+  if (!host_credit_peer(c, p)) return;
   char target[TR_ID_MAX + 1];
   memcpy(target, id, len);
   target[len] = '\0';
-  if (host_send_env(c, p, HOST_ENV_CREDIT, NULL, target, (uint64_t)s->owed, 0,
-                    NULL, 0) == 0) {
-    c->st.credit_out += (uint64_t)s->owed;
-    s->owed = 0;
-    /* Now, not after this loop iteration's run of actors (up to 8192
-     * messages): the sender must not wait behind the work its credit
-     * frees room for. */
-    link_flush_now(p->link);
-  } /* else the link refused: kept, returned with the next batch */
+  if (host_send_env(c, p, HOST_ENV_CREDIT, NULL, target, 1, 0, NULL, 0) == 0)
+    c->st.credit_out++;
 }
 
 void host_credit_unreturned(cluster *c, host_peer *p, const char *id,
@@ -267,8 +312,10 @@ void host_credit_unreturned(cluster *c, host_peer *p, const char *id,
   if (!o || count > CREDIT_MAX) return; /* the actor is gone: void anyway */
   for (uint32_t i = 0; i < o->n; i++)
     if (o->slots[i].node == p->idx) {
-      o->slots[i].owed += (int64_t)count; /* back with the next batch */
+      o->slots[i].owed += (int64_t)count; /* sent again by the retry */
       c->st.credit_out -= count;
+      c->owed_stuck = true;
+      host_defer(c);
       return;
     }
 }
@@ -280,24 +327,48 @@ void host_credit_actor_gone(cluster *c, const char *id) {
 
 /* ---- both sides ------------------------------------------------------------- */
 
-void host_credit_node_down(cluster *c, host_peer *p) {
-  /* One at a time from the start: telling the engine may feed deferred
-   * sends, which may add entries (refused: the node is down). */
-  for (bool again = true; again;) {
-    again = false;
-    for (host_credit *cr = c->credits; cr; cr = cr->hh.next)
-      if (cr->node == p->idx) {
-        credit_drop(c, cr, TR_EUNREACHABLE);
-        again = true;
-        break;
-      }
+/* The ids of the entries held at node idx, each dropped: whoever waited on
+ * one is told `status` afterwards, once (telling may feed deferred sends,
+ * which may make new entries: those stay). */
+static void credit_drop_node(cluster *c, uint16_t idx, int status) {
+  char **ids = NULL;
+  size_t n = 0, cap = 0;
+  host_credit *cr, *tmp;
+  HASH_ITER(hh, c->credits, cr, tmp) {
+    if (cr->node != idx) continue;
+    if (cr->waiting && strv_push(&ids, &n, &cap, cr->id) != 0)
+      host_log(c, TR_LOG_ERROR, "notice_lost",
+               "type=writable from=%s reason=enomem", cr->id);
+    credit_free(c, cr);
   }
+  for (size_t i = 0; i < n; i++) {
+    eng_room_open(c->node, ids[i], strlen(ids[i]), status);
+    free(ids[i]);
+  }
+  free(ids);
+}
+
+void host_credit_node_down(cluster *c, host_peer *p, bool restarted) {
+  credit_drop_node(c, p->idx, TR_EUNREACHABLE);
+  /* A full link to it may hold back remote waiters and deferred sends the
+   * credit table does not know: they try again and meet the error. */
+  if (p->link && link_full(p->link)) eng_room_open(c->node, NULL, 0, 0);
+  /* What it is owed stays while it may come back as it was (held dead
+   * while only slow, it still holds credit here); a restart voids it. */
+  if (!restarted) return;
   host_owed *o, *otmp;
   HASH_ITER(hh, c->owed, o, otmp) {
     for (uint32_t i = 0; i < o->n; i++)
       if (o->slots[i].node == p->idx) o->slots[i--] = o->slots[--o->n];
     if (!o->n) owed_free(c, o);
   }
+}
+
+void host_credit_link_up(cluster *c, host_peer *p) {
+  /* An older node: sends go without credit now; those waiting for credit
+   * it will never give try again. */
+  if (!host_credit_peer(c, p)) credit_drop_node(c, p->idx, 0);
+  host_credit_retry(c);
 }
 
 uint32_t host_credit_targets(cluster *c) { return HASH_COUNT(c->credits); }

@@ -160,7 +160,10 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
                            target, NULL);
     if (rc != 0) {
       c->st.policy_denied++;
-      if (!sender) return; /* from outside actors: nobody to tell */
+      if (!sender) { /* from outside actors: nobody to tell */
+        host_credit_refund(c, p, to, e->target.len);
+        return;
+      }
       if (e->type == TR_MSG_ASK)
         host_send_env(c, p, TR_MSG_REPLY, target, sender->str, e->ask_id, rc,
                       NULL, 0);
@@ -181,7 +184,10 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
   }
   eng_count_dead(c->node,
                  rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
-  if (!sender) return; /* from outside actors: nobody to tell */
+  if (!sender) { /* from outside actors: nobody to tell */
+    if (rc != TR_ENOTFOUND) host_credit_refund(c, p, to, e->target.len);
+    return;
+  }
   char target[TR_ID_MAX + 1];
   target_copy(e, target);
   if (e->type == TR_MSG_ASK)
@@ -219,8 +225,8 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   target_copy(e, target);
   switch (e->type) {
   case TR_MSG_REPLY:
-    /* Refused by its policy, the ask never took room there. */
-    if (e->status == TR_EPERM && sender)
+    /* Refused by its policy or memory, the ask never took room there. */
+    if ((e->status == TR_EPERM || e->status == TR_ENOMEM) && sender)
       host_credit_unused(c, p, sender->str, sender->len);
     eng_ask_complete(n, e->ask_id, sender, e->payload.p, e->payload.len,
                      e->status, p->idx);
@@ -274,6 +280,7 @@ void host_on_link_room(void *user, peer_link *lk) {
   /* Rare (64 MiB queued to one peer): whoever waits on any remote target
    * tries again; those still without credit wait on. */
   eng_room_open(c->node, NULL, 0, 0);
+  host_credit_retry(c);
 }
 
 void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,

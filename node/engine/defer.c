@@ -131,7 +131,7 @@ void defer_feed(tr_node *n, eng_dq *dq) {
     int rc;
     if (a)
       rc = send_to_actor(a, TR_MSG_SEND, m->sender, NULL, m->data, m->len,
-                         NULL, 0, 0, 0);
+                         NULL, 0, 0, ENG_FEED);
     else if (n->rops)
       rc = n->rops->send(n->ruser, dq->id, dq->id_len, TR_MSG_SEND, m->sender,
                          m->data, m->len, 0, 0, NULL);

@@ -139,6 +139,9 @@ uint32_t actor_run(eng_actor *, uint32_t budget);
 /* ---- sending (send.c) --------------------------------------------------- */
 
 #define ENG_BYPASS_CAPACITY 1u /* engine notices: replies, DOWN, EXIT */
+/* Feeding an actor's held deferred sends (defer.c): while they wait, the
+ * actor counts as full for everything else, so nothing overtakes them. */
+#define ENG_FEED 2u
 /* send_to_actor flags, upper 16 bits: the node the message came from. */
 #define ENG_ORIGIN(idx) ((unsigned)(uint16_t)(idx) << 16)
 

@@ -19,7 +19,8 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
                   unsigned flags) {
   tr_node *n = to->node;
   if (to->stopping) return TR_ENOTFOUND;
-  if (!(flags & ENG_BYPASS_CAPACITY) && to->mb_count >= to->mb_capacity)
+  if (!(flags & ENG_BYPASS_CAPACITY) &&
+      (to->mb_count >= to->mb_capacity || (to->held_dq && !(flags & ENG_FEED))))
     return TR_EFULL;
   eng_msg *m = pool_msg_get(&n->pool);
   if (!m) return TR_ENOMEM;

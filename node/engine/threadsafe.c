@@ -101,6 +101,9 @@ int tr_node_wait_writable(tr_node *n, const char *to, uint32_t timeout_ms) {
     }
   }
   n->ts_waiting--;
+  /* The node is being freed: the last waiter out lets threadsafe_close go
+   * on. This thread touches n no more after the unlock. */
+  if (n->ts_closed && n->ts_waiting == 0) uv_cond_broadcast(&n->ts_room);
   uv_mutex_unlock(&n->ts_lock);
   return rc;
 }
@@ -118,6 +121,8 @@ void threadsafe_close(tr_node *n) {
   uv_mutex_lock(&n->ts_lock);
   n->ts_closed = true;
   uv_cond_broadcast(&n->ts_room);
+  /* Threads waiting in tr_node_wait_writable return TR_ECLOSED first. */
+  while (n->ts_waiting) uv_cond_wait(&n->ts_room, &n->ts_lock);
   uv_mutex_unlock(&n->ts_lock);
   defer_close(n);
   uv_close((uv_handle_t *)&n->async, NULL);

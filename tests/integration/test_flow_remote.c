@@ -354,6 +354,61 @@ static void a_node_without_credit_is_sent_to_as_before(void **state) {
   tn_free(c);
 }
 
+/* ---- refused before any mailbox: the credit comes back ---------------------- */
+
+typedef struct node_sends {
+  const char *to;
+  int n, refused;
+} node_sends;
+
+static int do_node_sends(tr_node *n, void *arg) {
+  node_sends *s = arg;
+  for (int k = 0; k < s->n; k++)
+    if (tr_node_send(n, s->to, "x", 1) != 0) s->refused++;
+  return 0;
+}
+
+typedef struct credit_want {
+  uint64_t in;
+} credit_want;
+
+static bool credit_in_reached(tn_cluster *c, void *arg) {
+  credit_want *w = arg;
+  tr_node_stats ns;
+  tr_cluster_stats cs;
+  return tn_stats(c, 0, &ns, &cs) == 0 && cs.credit_in >= w->in;
+}
+
+/* n1's policy refuses n0's sends to "secret". Sends from outside actors
+ * (no sender to tell) are dropped there, counted, and their credit comes
+ * straight back: five rounds of 50 never run out of the first 64. */
+static void sends_refused_by_policy_give_their_credit_back(void **state) {
+  (void)state;
+  tn_cluster *c = start(2, NULL);
+  char err[256];
+  assert_int_equal(tn_set_policy(c, 1, "deny node:n0 send secret\n", err,
+                                 sizeof(err)),
+                   0);
+  assert_int_equal(tn_probe(c, 1, "secret"), 0);
+  wait_resolves(c, "secret");
+  for (int round = 1; round <= 5; round++) {
+    node_sends s = {"secret", 50, 0};
+    assert_int_equal(tn_call(c, 0, do_node_sends, &s), 0);
+    assert_int_equal(s.refused, 0);
+    credit_want w = {(uint64_t)(50 * round)};
+    if (tn_wait(c, credit_in_reached, &w, SETTLE_MS) < 0)
+      fail_msg("round %d: the refused sends' credit did not come back", round);
+  }
+  tr_node_stats ns;
+  tr_cluster_stats cs;
+  assert_int_equal(tn_stats(c, 0, &ns, &cs), 0);
+  assert_int_equal(cs.credit_refused, 0);
+  assert_int_equal(tn_count_events(c, "send", "secret"), 0);
+  assert_int_equal(tn_stats(c, 1, &ns, &cs), 0);
+  assert_int_equal(cs.policy_denied, 250);
+  tn_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_million_sends_to_a_slow_remote_actor_in_order),
@@ -361,6 +416,7 @@ int main(void) {
       cmocka_unit_test(the_consumer_stops_mid_stream_the_producer_is_told),
       cmocka_unit_test(the_consumers_node_dies_mid_stream_nothing_hangs),
       cmocka_unit_test(a_node_without_credit_is_sent_to_as_before),
+      cmocka_unit_test(sends_refused_by_policy_give_their_credit_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,6 +151,68 @@ static void a_one_shot_timer_to_a_full_target_waits_for_room(void **st) {
   tt_node_free(n);
 }
 
+/* ---- nothing overtakes a held message --------------------------------------- */
+
+typedef struct overtake {
+  int timer_rc, send_rc;
+} overtake;
+
+static int owner_on_init(tr_ctx *ctx, tt_probe *p) {
+  overtake *o = p->user;
+  o->timer_rc = tr_send_after(ctx, 20, "target", "late", 4);
+  return 0;
+}
+
+static int owner_on_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
+  overtake *o = p->user;
+  if (tt_is(env, "go")) o->send_rc = tr_send(ctx, "target", "direct", 6);
+  return 0;
+}
+
+static void fill4_on_timer(uv_timer_t *h) {
+  tr_node *n = h->data;
+  static const char *const f[4] = {"f1", "f2", "f3", "f4"};
+  for (int i = 0; i < 4; i++) tr_node_send(n, "target", f[i], 2);
+}
+
+static void go_on_timer(uv_timer_t *h) {
+  tr_node_send(h->data, "owner", "go", 2);
+}
+
+/* One message a turn: target (capacity 4, filled) has taken one when the
+ * owner sends again, so it has room, but the owner's one-shot timer
+ * message waits for it: the new send is refused rather than overtake it. */
+static void a_send_never_overtakes_a_held_timer_message(void **st) {
+  (void)st;
+  tr_node_config cfg = tt_config();
+  cfg.batch = 1;
+  tr_node *n = tt_node_new(&cfg);
+  overtake o = {-100, -100};
+  tt_probe target = {0};
+  tt_probe owner = {.on_init = owner_on_init, .on_msg = owner_on_msg,
+                    .user = &o};
+  assert_tr_ok(tt_spawn(n, "target", &target, 4));
+  uv_timer_t fill, go;
+  assert_int_equal(0, uv_timer_init(tr_node_loop(n), &fill));
+  assert_int_equal(0, uv_timer_init(tr_node_loop(n), &go));
+  fill.data = go.data = n;
+  /* Due together, in this order: fill, the owner's timer, go. */
+  assert_int_equal(0, uv_timer_start(&fill, fill4_on_timer, 20, 0));
+  assert_tr_ok(tt_spawn(n, "owner", &owner, 0));
+  assert_int_equal(0, uv_timer_start(&go, go_on_timer, 20, 0));
+  assert_tr_ok(o.timer_rc);
+  ASSERT_RUN_UNTIL(n, o.send_rc != -100 && target.received >= 5, TT_ITERS,
+                   TT_MS);
+  ASSERT_RUN_UNTIL_IDLE(n);
+  assert_tr(TR_EFULL, o.send_rc);
+  assert_int_equal(5, target.received);
+  assert_true(rec_is(&target.rec[3], "f4"));
+  assert_true(rec_is(&target.rec[4], "late"));
+  uv_close((uv_handle_t *)&fill, NULL);
+  uv_close((uv_handle_t *)&go, NULL);
+  tt_node_free(n);
+}
+
 /* ---- a producer actor streaming through a mailbox of 8 -------------------- */
 
 #define STREAM_N 20000u
@@ -234,6 +296,7 @@ int main(void) {
       cmocka_unit_test(notify_on_an_unknown_id_is_enotfound),
       cmocka_unit_test(a_one_shot_timer_to_a_full_target_waits_for_room),
       cmocka_unit_test(a_producer_actor_streams_through_a_small_mailbox),
+      cmocka_unit_test(a_send_never_overtakes_a_held_timer_message),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
