@@ -201,6 +201,14 @@ void host_rearm(cluster *);
  * client with its role) this action on object (topic: subscribe). */
 int host_policy_check(cluster *, const char *who, policy_role,
                       policy_action, const char *object, const char *topic);
+/* s as an actor or node id string in out; empty when s is empty or longer
+ * than TR_ID_MAX. Returns the length copied. */
+static inline size_t host_id_copy(char out[TR_ID_MAX + 1], wire_slice s) {
+  size_t len = s.len > TR_ID_MAX ? 0 : s.len;
+  if (len) memcpy(out, s.p, len);
+  out[len] = '\0';
+  return len;
+}
 host_peer *host_peer_get(cluster *, const char *name); /* creates */
 host_peer *host_peer_find(cluster *, const char *name);
 host_peer *host_peer_at(cluster *, uint16_t idx);

@@ -190,16 +190,10 @@ static void wmon_remove(cluster *c, const char *target,
   if (!t->mons) wtarget_free(c, t);
 }
 
-static void copy_id(char *dst, wire_slice s) {
-  size_t len = s.len > TR_ID_MAX ? 0 : s.len;
-  memcpy(dst, s.p, len);
-  dst[len] = '\0';
-}
-
 void host_mon_on_env(cluster *c, host_peer *from, const wire_envelope *e) {
   char sender[TR_ID_MAX + 1], target[TR_ID_MAX + 1];
-  copy_id(sender, e->sender);
-  copy_id(target, e->target);
+  host_id_copy(sender, e->sender);
+  host_id_copy(target, e->target);
   if (!sender[0]) {
     c->st.rejected++;
     return;

@@ -140,12 +140,6 @@ static eng_name *peer_sender(host_peer *p, const wire_envelope *e, bool *bad) {
   return s;
 }
 
-/* e's target as a C string (its length is checked: 1..TR_ID_MAX). */
-static void target_copy(const wire_envelope *e, char out[TR_ID_MAX + 1]) {
-  memcpy(out, e->target.p, e->target.len);
-  out[e->target.len] = '\0';
-}
-
 /* A SEND or ASK from p for a local actor. The hot path looks the target up
  * by its bytes in the frame; only a failure needs it as a string. */
 static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
@@ -154,7 +148,7 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
   int rc;
   if (c->guard && policy_guard_policy(c->guard)) {
     char target[TR_ID_MAX + 1];
-    target_copy(e, target);
+    host_id_copy(target, e->target);
     rc = host_policy_check(c, p->name, POLICY_ROLE_NODE,
                            e->type == TR_MSG_ASK ? POLICY_ASK : POLICY_SEND,
                            target, NULL);
@@ -189,7 +183,7 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
     return;
   }
   char target[TR_ID_MAX + 1];
-  target_copy(e, target);
+  host_id_copy(target, e->target);
   if (e->type == TR_MSG_ASK)
     host_send_env(c, p, TR_MSG_REPLY, target, sender->str, e->ask_id, rc,
                   NULL, 0);
@@ -222,7 +216,7 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     return;
   }
   char target[TR_ID_MAX + 1];
-  target_copy(e, target);
+  size_t tlen = host_id_copy(target, e->target);
   switch (e->type) {
   case TR_MSG_REPLY:
     /* Refused by its policy or memory, the ask never took room there. */
@@ -255,7 +249,7 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     return;
   case HOST_ENV_FAILED:
     /* Not delivered: it never took room there. */
-    host_credit_unused(c, p, target, strlen(target));
+    host_credit_unused(c, p, target, tlen);
     c->st.remote_failed++;
     if (e->status == TR_EPERM) /* its policy refused ours: not a drop */
       c->st.remote_denied++;
@@ -289,25 +283,19 @@ void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
   tr_node *n = c->node;
   host_peer *p = host_peer_find(c, link_peer(lk));
   c->st.undeliverable++;
-  char target[TR_ID_MAX + 1] = "", sender[TR_ID_MAX + 1] = "";
-  if (e->target.len <= TR_ID_MAX) {
-    memcpy(target, e->target.p, e->target.len);
-    target[e->target.len] = '\0';
-  }
-  if (e->sender.len <= TR_ID_MAX) {
-    memcpy(sender, e->sender.p, e->sender.len);
-    sender[e->sender.len] = '\0';
-  }
+  char target[TR_ID_MAX + 1], sender[TR_ID_MAX + 1];
+  size_t tlen = host_id_copy(target, e->target);
+  host_id_copy(sender, e->sender);
   /* Credit: what the link lost took no room there, and credit it lost is
    * still owed. Neither is a message. */
   if ((e->type == TR_MSG_SEND || e->type == TR_MSG_ASK) && p)
-    host_credit_unused(c, p, target, strlen(target));
+    host_credit_unused(c, p, target, tlen);
   if (e->type == HOST_ENV_CREDIT) {
-    if (p) host_credit_unreturned(c, p, target, strlen(target), e->ask_id);
+    if (p) host_credit_unreturned(c, p, target, tlen, e->ask_id);
     return;
   }
   if (e->type == TR_MSG_ASK && p) {
-    eng_name *t = eng_name_new(target, strlen(target));
+    eng_name *t = eng_name_new(target, tlen);
     if (t) {
       eng_ask_complete(n, e->ask_id, t, NULL, 0, reason, p->idx);
       eng_name_unref(t);
