@@ -3,7 +3,7 @@
 # pass bash -n and ShellCheck, install.sh into a DESTDIR (layout, modes, the
 # paths substituted), systemd-analyze verify on the installed unit, the
 # installed binary running the installed sample config (healthy, then exit 0
-# on SIGTERM), and make-certs.sh writing the Secret the StatefulSet mounts.
+# on SIGTERM). What make-certs.sh writes is deploy.manifests' part.
 # A missing tool (shellcheck, systemd-analyze) skips its part: the other
 # parts still run, and then the test exits 77 (ctest: skipped) naming what
 # did not run; a failure anywhere exits 1 at once. deploy/dev.sh test
@@ -93,27 +93,8 @@ rc=0; wait "$pid" || rc=$?
 pid=
 [ "$rc" = 0 ] || { cat "$tmp/run.log" >&2; fail "exit $rc after SIGTERM, want 0"; }
 
-# make-certs.sh: the Secret holds ca.pem, troupe-N.pem/.key, ops; no ca.key.
-# (It needs kubectl only for --apply; KUBECTL=false proves it.)
-TROUPE=$troupe KUBECTL=false bash "$src/deploy/kubernetes/make-certs.sh" \
-  --replicas 3 --namespace prod --dir "$tmp/certs" >/dev/null ||
-  fail "make-certs.sh"
-  python3 - "$tmp/certs/secret.yaml" <<'PY' || fail "make-certs.sh: wrong Secret"
-import sys, yaml
-d = yaml.safe_load(open(sys.argv[1]))
-want = {"ca.pem", "ops.pem", "ops.key"} | {f"troupe-{i}.{e}" for i in range(3) for e in ("pem", "key")}
-assert d["kind"] == "Secret" and d["metadata"]["name"] == "troupe-certs", d["metadata"]
-assert d["metadata"]["namespace"] == "prod", d["metadata"]
-assert set(d["data"]) == want, sorted(d["data"])
-import base64
-pem = base64.b64decode(d["data"]["ca.pem"]).decode()
-assert pem.startswith("-----BEGIN CERTIFICATE-----"), pem[:40]
-PY
-{ [ -f "$tmp/certs/ca/ca.key" ] && [ ! -e "$tmp/certs/secret/ca.key" ]; } ||
-  fail "make-certs.sh: ca.key must stay in DIR/ca, out of the Secret"
-[ "$(stat -c %a "$tmp/certs/ca")" = 700 ] || fail "make-certs.sh: DIR/ca is not 0700"
 if [ ${#skipped[@]} -gt 0 ]; then
   printf 'SKIP: %s\n' "${skipped[@]}"
   exit 77
 fi
-echo "ok: install.sh, troupe.service, make-certs.sh"
+echo "ok: install.sh, troupe.service; the scripts pass bash -n and shellcheck"

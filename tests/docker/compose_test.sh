@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # compose_test.sh — ctest docker.cluster: builds docker/Dockerfile once, brings
 # up docker/compose.yml (certs + n1..n3) under a project name of its own and
-# checks the cluster through the operator verbs run with `exec`: members,
-# send/ask/sub across containers, docker kill/start of a node, a network
-# partition and its heal, and that `down` leaves nothing behind.
+# checks that each node container holds its own key and no other (no other
+# node's, not the CA's, not the operator's), then the cluster through the
+# operator verbs: members, send/ask/sub across containers, docker kill/start
+# of a node, a network partition and its heal, and that `down` leaves
+# nothing behind. The verbs run as the operator does, with the ops
+# certificate from the `ops` volume, in a helper container that shares the
+# node's network (so a partitioned node can still be asked), never inside
+# the node's own container.
 # Exits 77 (ctest skip) with "SKIP: reason" when there is no engine or no
 # debian:bookworm-slim image; with TROUPE_REQUIRE_DOCKER=1 (CI, where
 # deploy/dev.sh prepared both) it fails instead, saying what is missing.
@@ -53,7 +58,10 @@ teardown() {
     echo "--- logs"
     dc logs --no-color --tail 40 2>&1 | tail -n 150
   fi
+  helpers_down
   DC_TIMEOUT=120 dc down -v --remove-orphans -t 5 >/dev/null 2>&1
+  # A helper may have made a volume the compose file does not know.
+  docker volume ls -q --filter "name=${PROJECT}_" | xargs -r docker volume rm >/dev/null 2>&1
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -73,11 +81,31 @@ wait_for() {
   return 1
 }
 
-# ops NODE VERB ARGS...: the troupe CLI inside NODE's container, bounded.
-# `docker exec` on the container compose made (what `docker compose exec`
-# does, without compose's start-up cost, so the timed waits measure the
-# cluster, not the tool).
-ops() { local n=$1; shift; timeout 20 docker exec "${CID[$n]}" troupe "$@"; }
+# The operator's helpers: one container per node, in that node's network
+# namespace (it reaches the node at 127.0.0.1:7000 even when the node is cut
+# off from the others), with only the `ops` volume mounted. Labelled, so
+# teardown removes them before `down` (they hold the ops volume).
+HELPER_LABEL=troupe-test-helper=$PROJECT
+declare -A HELPER
+helper_up() { # NODE: (re)starts NODE's helper, after NODE (re)started
+  local n=$1
+  docker rm -f "${PROJECT}_helper_$n" >/dev/null 2>&1
+  HELPER[$n]=$(timeout 30 docker run -d --name "${PROJECT}_helper_$n" \
+    --label "$HELPER_LABEL" --network "container:${CID[$n]}" \
+    -v "${PROJECT}_ops:/ops:ro" -e TROUPE_CA=/ops/ca.pem \
+    -e TROUPE_CERT=/ops/ops.pem -e TROUPE_KEY=/ops/ops.key \
+    -e TROUPE_NODE=127.0.0.1:7000 --entrypoint sleep "$IMAGE" infinity) ||
+    fail "cannot start the operator helper for $n"
+}
+helpers_down() {
+  docker ps -aq --filter "label=$HELPER_LABEL" | xargs -r docker rm -f >/dev/null 2>&1
+}
+
+# ops NODE VERB ARGS...: the troupe CLI with the operator's certificate,
+# talking to NODE, bounded. `docker exec` on a running helper (no
+# container start per call, so the timed waits measure the cluster, not
+# the tool).
+ops() { local n=$1; shift; timeout 20 docker exec "${HELPER[$n]}" troupe "$@"; }
 
 # state_of VIEWER MEMBER: MEMBER's state, epoch and incarnation as VIEWER sees it.
 state_of() {
@@ -122,6 +150,57 @@ NET=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{en
   "${CID[n3]}")
 [ -n "$NET" ] || fail "no network for n3"
 
+# ---- each node holds its own key, and no other ---------------------------------
+# Every private key certs made, read from the CA's volume by a throwaway
+# container with no network: a line of each key's body identifies it
+# wherever it might be copied (the first 48 bytes of a P-256 key hold its
+# secret scalar).
+docker run --rm --network none -u 0 -v "${PROJECT}_ca:/ca:ro" --entrypoint sh \
+  "$IMAGE" -c 'for k in /ca/*.key; do printf "%s %s\n" "$(basename "$k" .key)" \
+    "$(sed -n 2p "$k")"; done' >"$WORK/keys" 2>&1 ||
+  { cat "$WORK/keys"; fail "cannot read the keys in the ca volume"; }
+sort -o "$WORK/keys" "$WORK/keys"
+[ "$(cut -d' ' -f1 "$WORK/keys" | tr '\n' ' ')" = "ca n1 n2 n3 ops " ] ||
+  fail "the ca volume holds keys $(cut -d' ' -f1 "$WORK/keys" | tr '\n' ' '), want ca n1 n2 n3 ops"
+for n in n1 n2 n3; do
+  # Its mounts: its own volume, read-only, at /certs; nothing else.
+  mounts=$(docker inspect -f '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}};{{end}}' \
+    "${CID[$n]}")
+  [ "$mounts" = "volume ${PROJECT}_$n-certs /certs false;" ] ||
+    fail "$n mounts '$mounts', want only its own volume at /certs, read-only"
+  files=$(timeout 20 docker exec "${CID[$n]}" ls -A /certs | tr '\n' ' ')
+  [ "$files" = "ca.pem $n.key $n.pem " ] || fail "$n's /certs holds '$files'"
+  # Every file in the container's filesystem (as root, so that no mode
+  # hides one) holding any of the keys, and which: only /certs/NODE.key,
+  # with NODE's key. grep exits 1 when it finds none: the check says so.
+  # shellcheck disable=SC2046
+  timeout 60 docker exec -u 0 "${CID[$n]}" grep -raoF --exclude-dir=proc \
+    --exclude-dir=sys --exclude-dir=dev $(sed 's/^[^ ]* /-e /' "$WORK/keys") / \
+    >"$WORK/found.$n" 2>/dev/null
+  docker inspect -f '{{range .Config.Env}}{{.}}{{"\n"}}{{end}}' "${CID[$n]}" \
+    >"$WORK/env.$n" || fail "docker inspect $n"
+  python3 - "$n" "$WORK/keys" "$WORK/found.$n" "$WORK/env.$n" <<'EOF' ||
+import sys
+node, keys, found, env = sys.argv[1:]
+by_line = dict(reversed(l.split()) for l in open(keys))
+seen = sorted({(path, by_line[line]) for path, line in
+               (l.rstrip("\n").rsplit(":", 1) for l in open(found) if ":" in l)})
+if seen != [(f"/certs/{node}.key", node)]:
+    sys.exit(f"{node}: keys found in its container: {seen}; want only its own")
+env_text = open(env).read()
+if any(line in env_text for line in by_line):
+    sys.exit(f"{node}: a private key in the container's environment")
+for var in ("TROUPE_KEY=", "TROUPE_CERT="):
+    if var in env_text:
+        sys.exit(f"{node}: {var} in the container's environment (the operator's?)")
+EOF
+    fail "$n's container holds a key that is not its own"
+done
+log "each node container holds only its own key: no other node's, no ca.key, no ops.key"
+
+# ---- the cluster, through the operator's verbs ---------------------------------
+for n in n1 n2 n3; do helper_up "$n"; done
+
 for n in n1 n2 n3; do
   wait_for 60 all_alive "$n" || fail "$n never saw n1 n2 n3 alive: $(ops "$n" members)"
 done
@@ -137,6 +216,12 @@ for n in n1 n2 n3; do
     fail "$n /metrics on $port"
 done
 log "docker health healthy; /healthz and /metrics answer on the published ports"
+
+# The README's way to the verbs: the ops tool, run by compose.
+DC_TIMEOUT=60 dc run --rm ops members --node n2:7000 >"$WORK/ops_run" 2>&1 ||
+  { cat "$WORK/ops_run"; fail "compose run --rm ops members"; }
+grep -q "^n1 *alive" "$WORK/ops_run" || { cat "$WORK/ops_run"; fail "compose run --rm ops members: no n1"; }
+log "the ops tool (compose run --rm ops) asks n2 with the operator's certificate"
 
 # ---- send and ask by ID across containers -------------------------------------
 # Every node must resolve every actor: the asks and sends below start at
@@ -156,9 +241,9 @@ log "send and ask by ID across containers"
 # ---- pub/sub: a subscriber on n3 gets what t1 publishes on n1 -------------------
 # The same 6 s window also subscribed on n1 itself: every publish n1's local
 # subscriber saw (but the edges of the window) must have reached n3.
-timeout 30 docker exec "${CID[n1]}" timeout -s INT 6 troupe sub t1 prices >"$WORK/sub1" 2>&1 &
+timeout 30 docker exec "${HELPER[n1]}" timeout -s INT 6 troupe sub t1 prices >"$WORK/sub1" 2>&1 &
 s1=$!
-timeout 30 docker exec "${CID[n3]}" timeout -s INT 6 troupe sub t1 prices >"$WORK/sub3" 2>&1 &
+timeout 30 docker exec "${HELPER[n3]}" timeout -s INT 6 troupe sub t1 prices >"$WORK/sub3" 2>&1 &
 s3=$!
 wait $s1 $s3
 python3 - "$WORK/sub1" "$WORK/sub3" <<'EOF' || fail "sub across containers"
@@ -203,6 +288,7 @@ log "echo-n1 and t1 left the registry"
 since=$(date +%s)
 docker start "${CID[n1]}" >/dev/null || fail "docker start n1"
 r0=$SECONDS
+helper_up n1   # the old one stayed in the killed container's network
 for n in n2 n3; do
   wait_for 60 is_state "$n" n1 alive || fail "$n never saw n1 alive again"
 done
@@ -234,11 +320,13 @@ log "healed: all three alive in every view after $((SECONDS - h0)) s"
 
 # ---- down leaves nothing behind --------------------------------------------------
 d0=$SECONDS
+helpers_down
 DC_TIMEOUT=120 dc down -v --remove-orphans -t 10 >"$WORK/down.log" 2>&1 ||
   { cat "$WORK/down.log"; fail "compose down"; }
 label="label=com.docker.compose.project=$PROJECT"
 left="$(docker ps -aq --filter "$label")$(docker network ls -q --filter "$label")"
 left+="$(docker volume ls -q --filter "$label")$(docker volume ls -q --filter "name=${PROJECT}_")"
+left+="$(docker ps -aq --filter "label=$HELPER_LABEL")"
 [ -z "$left" ] || fail "left behind after down: $left"
 log "down in $((SECONDS - d0)) s; no container, network or volume left"
 log "ok"
