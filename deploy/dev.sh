@@ -4,7 +4,9 @@
 # the test suite (plain and with ASan+UBSan) or the benchmarks.
 #   bash deploy/dev.sh demo    build and run examples/ticker (a local node)
 #   bash deploy/dev.sh test    build and run every test, twice: plain -Werror
-#                              build, then AddressSanitizer+UBSan build
+#                              build, then AddressSanitizer+UBSan build; then
+#                              the ThreadSanitizer tests and every fuzz
+#                              target for 20 s (TROUPE_FUZZ_SECONDS)
 #   bash deploy/dev.sh bench [--quick]
 #                              build (Release) and run tests/bench: the engine
 #                              and the TLS link, each side by side with Erlang
@@ -18,10 +20,12 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
             libnanopb-dev nanopb libcmocka-dev uthash-dev)
 # The tests also need network namespaces and iptables (tests/netns),
-# promtool and prometheus to check the daemon's /metrics (tests/daemon), and
-# shellcheck and systemd-analyze for the deployment files (tests/deploy).
+# promtool and prometheus to check the daemon's /metrics (tests/daemon),
+# the tools shellcheck and systemd-analyze for the deployment files
+# (tests/deploy), and clang with its libFuzzer runtime (only recommended
+# by clang, so named) for the fuzz targets (tests/fuzz).
 test_pkgs=(iproute2 iptables prometheus curl python3 python3-yaml shellcheck
-           systemd)
+           systemd clang libclang-rt-14-dev)
 bench_pkgs=(erlang-nox valgrind python3)
 
 as_root() {
@@ -100,7 +104,13 @@ case "$cmd" in
     cmake --build "$here/build-tsan" -j"$jobs" \
       --target test_threadsafe test_threadsafe_flow
     (cd "$here/build-tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-      ctest --output-on-failure -R '^unit[.]threadsafe') ;;
+      ctest --output-on-failure -R '^unit[.]threadsafe')
+    # libFuzzer on every decoder of bytes from outside (tests/fuzz), each
+    # from its committed corpus for a bounded time: a crash, or a target
+    # that no longer reaches its code, fails. About 4 minutes on 2 cores.
+    echo "== libFuzzer targets (clang, ASan+UBSan), ${TROUPE_FUZZ_SECONDS:-20} s each =="
+    FUZZ_BUILD_DIR="$here/build-fuzz" \
+      bash "$here/tests/fuzz/run.sh" "${TROUPE_FUZZ_SECONDS:-20}" ;;
   bench)
     install_pkgs "${build_pkgs[@]}" "${bench_pkgs[@]}"
     configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \

@@ -128,10 +128,8 @@ static bool decode_bytes(pb_istream_t *s, const pb_field_t *f, void **arg) {
   return pb_read(s, NULL, s->bytes_left);
 }
 
-static void on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
-                     const uint8_t *body, size_t len) {
-  op_call *k = user;
-  (void)lk;
+void op_call_on_frame(op_call *k, troupe_FrameKind kind, const uint8_t *body,
+                      size_t len) {
   if (k->done) return;
   if (kind != troupe_FrameKind_FRAME_OPERATOR_REPLY) {
     op_call_fail(k, TR_OP_FAIL_PROTOCOL, "the node at %s sent a frame of "
@@ -171,6 +169,12 @@ static void on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
     k->rc = 0;
     k->done = true;
   }
+}
+
+static void on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
+                     const uint8_t *body, size_t len) {
+  (void)lk;
+  op_call_on_frame(user, kind, body, len);
 }
 
 static void on_state(void *user, peer_link *lk, link_state st) {

@@ -44,6 +44,14 @@ struct op_call {
  * reads replies until done. Fills *err (may be NULL); returns k->rc. */
 int op_call_run(op_call *k, troupe_OpRequest *req, const void *data,
                 size_t len, tr_op_error *err);
+/* A frame from the node (kind and body as the link hands them): an
+ * OpReply to k is decoded into k->reply and given to k's verb; anything
+ * else fails the call (TR_OP_FAIL_PROTOCOL). Ignored once k is done. */
+void op_call_on_frame(op_call *k, troupe_FrameKind kind, const uint8_t *body,
+                      size_t len);
+/* The verb that reads the replies to a request of kind v (op_verbs.c), or
+ * NULL for none: what op_call_on_frame meets in the fuzz entry. */
+const op_verb *op_verb_for(troupe_OpVerb v);
 /* Ends the call with no answer, for why. */
 void op_call_fail(op_call *k, tr_op_fail why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -259,3 +259,16 @@ int tr_op_sub(const tr_op_target *t, const char *publisher,
   }
   return op_call_run(&k, &req, NULL, 0, err);
 }
+
+const op_verb *op_verb_for(troupe_OpVerb v) {
+  switch (v) {
+  case troupe_OpVerb_OP_MEMBERS: return &members_verb;
+  case troupe_OpVerb_OP_ACTORS: return &actors_verb;
+  case troupe_OpVerb_OP_STATS: return &stats_verb;
+  case troupe_OpVerb_OP_HEALTH: return &health_verb;
+  case troupe_OpVerb_OP_SEND: return &send_verb;
+  case troupe_OpVerb_OP_ASK: return &ask_verb;
+  case troupe_OpVerb_OP_SUB: return &sub_verb;
+  default: return NULL;
+  }
+}

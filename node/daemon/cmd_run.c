@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "plugin.h"
+#include "spawn_spec.h"
 #include "troupe.h"
 
 /* After the first SIGTERM/SIGINT the node has this long to leave and tear
@@ -227,33 +228,21 @@ static int run_check_files(const run_config *c, char *err, size_t errlen) {
 /* "TYPE[:ID[:ARG]]": an empty ID asks for a generated one. */
 static int run_spawn(run_daemon *d, const char *spec, char *id_out,
                      size_t id_cap, char *err, size_t errlen) {
-  char buf[4096];
-  if (strlen(spec) >= sizeof(buf)) {
-    snprintf(err, errlen, "spawn: spec longer than %zu bytes", sizeof(buf));
+  spawn_spec sp;
+  if (spawn_spec_parse(&sp, spec) != 0) {
+    snprintf(err, errlen, "spawn: spec longer than %d bytes",
+             SPAWN_SPEC_MAX - 1);
     return TROUPE_EXIT_USAGE;
   }
-  strcpy(buf, spec);
-  char *type = buf, *id = NULL, *arg = NULL;
-  char *colon = strchr(buf, ':');
-  if (colon) {
-    *colon = '\0';
-    id = colon + 1;
-    colon = strchr(id, ':');
-    if (colon) {
-      *colon = '\0';
-      arg = colon + 1;
-    }
-    if (!*id) id = NULL;
-  }
-  const tr_actor_type *t = plugin_type(d->plugins, type);
+  const tr_actor_type *t = plugin_type(d->plugins, sp.type);
   if (!t) {
     char names[512];
     plugin_type_names(d->plugins, names, sizeof(names));
     snprintf(err, errlen, "spawn %s: no actor type '%s' (loaded: %s)", spec,
-             type, *names ? names : "none, load one with --plugin");
+             sp.type, *names ? names : "none, load one with --plugin");
     return TROUPE_EXIT_USAGE;
   }
-  tr_spawn_opts o = {.id = id, .arg = arg, .id_out = id_out,
+  tr_spawn_opts o = {.id = sp.id, .arg = sp.arg, .id_out = id_out,
                      .id_out_size = id_cap};
   int rc = tr_node_spawn(d->node, t, &o);
   if (rc != 0) {

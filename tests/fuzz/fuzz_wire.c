@@ -1,11 +1,7 @@
-/* fuzz_wire.c — libFuzzer entry for the frame reader and decoders:
- *   cmake -DCMAKE_C_COMPILER=clang -DTR_FUZZ=ON ... && ./fuzz_wire corpus/ */
-#include <stddef.h>
-#include <stdint.h>
-
+/* fuzz_wire.c — the frame reader and every decoder of transport/wire:
+ * arbitrary bytes as a link's stream (wire_fuzz_input). */
+#include "fuzz.h"
 #include "wire.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   (void)wire_fuzz_input(data, size);

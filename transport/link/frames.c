@@ -12,8 +12,10 @@ int link_frames_add(link_mgr *m, link_frames *fs, troupe_FrameKind kind,
                     const void *msg, const pb_msgdesc_t *fields) {
   size_t limit = m->cfg.max_frame * 2u + 4096;
   for (;;) {
-    int n = wire_encode_msg(fs->p + fs->len, fs->cap - fs->len, kind, fields,
-                            msg);
+    /* An empty buffer has no memory yet: NULL + 0 is undefined in C. */
+    int n = fs->p ? wire_encode_msg(fs->p + fs->len, fs->cap - fs->len, kind,
+                                    fields, msg)
+                  : TR_EFULL;
     if (n >= 0) {
       if ((size_t)n - WIRE_HDR + 1 > m->cfg.max_frame) return TR_ETOOBIG;
       fs->len += (size_t)n;

@@ -33,12 +33,16 @@ int hello_send(link_mgr *m, link_conn *c, peer_link *lk, uint64_t session) {
   return rc != 0 ? rc : conn_flush_out(c);
 }
 
+bool hello_well_formed(const troupe_Hello *h) {
+  return h->version == WIRE_VERSION && h->node[0];
+}
+
 /* Why h may not open c, or LINK_CLOSE_NONE; a refusal is logged and
  * counted here, with its detail in `detail`. */
 static link_close_reason hello_check(link_mgr *m, link_conn *c,
                                      const char *expect, const troupe_Hello *h,
                                      tls_fail *why, char *detail, size_t cap) {
-  if (h->version != WIRE_VERSION || !h->node[0]) {
+  if (!hello_well_formed(h)) {
     mgr_log(m, TR_LOG_WARN, "hello_refused", "reason=bad_version_or_name "
             "version=%u node=%s", h->version, h->node);
     snprintf(detail, cap, "hello version %u (want %u), node \"%s\"",

@@ -178,6 +178,21 @@ int hello_send(link_mgr *, link_conn *, peer_link *lk, uint64_t session);
  * `expect`, when not NULL); 0 when not complete yet; < 0 when c closed
  * (refusals are logged and counted here). */
 int hello_read(link_mgr *, link_conn *, const char *expect, troupe_Hello *h);
+/* Whether h speaks this wire version and names a node (what every hello
+ * must, before its name is checked against the certificate). */
+bool hello_well_formed(const troupe_Hello *h);
+
+/* fuzz.c */
+/* Runs arbitrary bytes through m as a peer's side of a new connection
+ * after TLS: the first frame must be a well-formed hello (not naming m's
+ * node), which the link to that node resumes from as after a reconnect
+ * (a resend buffer of its own waits for it); every later frame goes
+ * through link_on_frame until one closes the connection. The link is
+ * closed (what it held reported undeliverable) before the return; run
+ * m's loop afterwards to free its timers. Returns the frames taken, or a
+ * negative error when the input stopped early. The fuzz entry point
+ * (tests/fuzz/fuzz_link.c). */
+int link_fuzz_input(link_mgr *m, const uint8_t *data, size_t len);
 
 /* accept.c */
 /* Takes the listener's pending connection. */
