@@ -29,6 +29,7 @@
 #ifndef TROUPE_H
 #define TROUPE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +41,10 @@ extern "C" {
  * so nothing else of it is seen from outside. */
 #if defined(__GNUC__) || defined(__clang__)
 #define TR_API __attribute__((visibility("default")))
+#define TR_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define TR_API
+#define TR_PRINTF(fmt, args)
 #endif
 
 #define TR_VERSION_MAJOR 0
@@ -143,10 +146,21 @@ typedef enum {
   TR_LOG_DEBUG
 } tr_log_level;
 
-/* A log line: a short stable event name and "key=value ..." fields. Called on
- * the loop thread; must not call back into the node. */
+/* A log line: a short stable event name and "key=value ..." fields (logfmt:
+ * a value with spaces, quotes, '=' or control characters is double-quoted,
+ * '"' and '\\' escaped with a backslash, control characters as \xNN).
+ * Called on the loop thread; must not call back into the node. */
 typedef void (*tr_log_fn)(void *user, tr_log_level level, const char *event,
                           const char *fields);
+
+/* Fields for a log line, formatted as snprintf would, except that every %s
+ * value is written as exactly one logfmt value as described above, so a
+ * name or a message chosen by someone else cannot add a field or a line;
+ * keys are the literal text of fmt. Returns the length it needed, as
+ * snprintf; buf is always terminated when cap > 0. Any thread. */
+TR_API int tr_log_vfields(char *buf, size_t cap, const char *fmt, va_list ap);
+TR_API int tr_log_fields(char *buf, size_t cap, const char *fmt, ...)
+    TR_PRINTF(3, 4);
 
 struct uv_loop_s;
 
@@ -202,7 +216,29 @@ typedef struct tr_node_config {
    * guarantee that an accepted remote send is never dropped for want of
    * room. */
   int no_flow_credit; /* non-zero: on */
+
+  /* Limits under abuse (docs/cluster.md, "Limits"); 0 means the default in
+   * brackets. Each one reached is counted in tr_cluster_stats and logged,
+   * at most one line per limit per 10 s. */
+  uint32_t max_members; /* members known, dead and left ones included
+                           [TR_MAX_MEMBERS]; the peer table holds 1,024 more
+                           (nodes that spoke but are not members) */
+  uint32_t max_pending_conns; /* accepted connections before their hello
+                                 [128]; at the cap the oldest is closed */
+  uint32_t handshake_timeout_ms; /* TCP accept or dial to hello done [5000] */
+  uint32_t max_op_conns;       /* operator connections at once [64] */
+  uint32_t op_idle_timeout_ms; /* an operator connection that sends no whole
+                                  frame for this long (it answers a ping a
+                                  second) is closed [30000] */
+  uint32_t max_op_subs;        /* subscriptions one operator connection
+                                  holds [1024] */
+  size_t memory_budget;        /* link queues and read buffers, all peers
+                                  together [256 MiB]: a send past it is
+                                  TR_EFULL as for a full link, an operator's
+                                  read past it closes that connection */
 } tr_node_config;
+
+#define TR_MAX_MEMBERS 10000u
 
 /* ---- node lifecycle ---------------------------------------------------- */
 
@@ -569,6 +605,17 @@ typedef struct tr_cluster_stats {
   uint64_t credit_out;      /* credit this node gave back to others */
   uint32_t credit_targets;  /* remote targets this node holds credit for */
   uint32_t credit_waiting;  /* of those, with a sender waiting for more */
+  /* Limits (docs/cluster.md, "Limits"): what each refused. */
+  uint64_t members_refused; /* new members not taken: max_members known
+                               (logged member_cap) */
+  uint64_t peers_refused;   /* nodes not given a peer entry: the table is
+                               full (logged peer_cap) */
+  uint64_t answers_limited; /* registry anti-entropy answers not sent: the
+                               asker had one within two gossip intervals
+                               (100 ms by default): a flood */
+  uint64_t op_subs_refused; /* operator asks and subscriptions refused
+                               TR_EFULL: max_op_subs running for that
+                               connection (logged operator_subs_cap) */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node (*out untouched); writes at most out_size
@@ -633,6 +680,16 @@ typedef struct tr_transport_stats {
   uint64_t links_closed[TR_LINK_CLOSE_REASONS];
   uint64_t accepted;       /* connections accepted */
   uint32_t links, conns;   /* now */
+  /* Limits (tr_node_config, docs/cluster.md "Limits"). */
+  uint32_t pending;        /* connections before their hello, now */
+  uint32_t op_conns;       /* operator connections up, now */
+  uint64_t pending_dropped; /* closed at max_pending_conns (the oldest) */
+  uint64_t op_refused;     /* operator connections refused: max_op_conns */
+  uint64_t memory_refused; /* sends refused TR_EFULL: memory_budget */
+  uint64_t memory_closed;  /* connections closed: their read buffer would
+                              pass memory_budget */
+  uint64_t memory_used;    /* link queues and read buffers now, bytes */
+  uint64_t memory_budget;  /* the budget in force, bytes */
 } tr_transport_stats;
 /* Writes at most out_size bytes; TR_EINVAL. */
 TR_API int tr_node_transport_stats_sized(tr_node *, tr_transport_stats *out,

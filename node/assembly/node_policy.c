@@ -48,7 +48,7 @@ int node_policy_new(tr_node *n, const tr_node_config *cfg) {
     char err[512];
     int rc = policy_load(&p, np->file, err, sizeof(err));
     if (rc != 0) {
-      eng_log(n, TR_LOG_ERROR, "policy_failed", "reason=\"%s\"", err);
+      eng_log(n, TR_LOG_ERROR, "policy_failed", "reason=%s", err);
       node_policy_free(np);
       return rc == TR_ENOMEM ? rc : TR_EINVAL;
     }
@@ -94,7 +94,7 @@ int tr_node_reload_policy(tr_node *n) {
   int rc = policy_load(&p, np->file, err, sizeof(err));
   if (rc != 0) {
     eng_log(n, TR_LOG_ERROR, "policy_reload_failed",
-            "reason=\"%s\" kept=old", err);
+            "reason=%s kept=old", err);
     return rc;
   }
   size_t rules = policy_count(p);

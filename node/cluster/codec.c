@@ -237,8 +237,14 @@ int ccodec_reg_prepare(troupe_RegMsg *pb, const reg_msg *m) {
 
 /* ---- decoding ------------------------------------------------------------ */
 
+size_t ccodec_scratch_bytes(const ccodec_scratch *s) {
+  return s->sc_ents_cap + s->sc_digests_cap + s->sc_chars_cap +
+         s->sc_ids_cap + s->sc_seals_cap + s->sc_sinces_cap;
+}
+
 void ccodec_scratch_free(ccodec_scratch *s) {
   if (!s) return;
+  uint32_t max = s->max_members;
   free(s->sc_ents);
   free(s->sc_digests);
   free(s->sc_chars);
@@ -246,6 +252,7 @@ void ccodec_scratch_free(ccodec_scratch *s) {
   free(s->sc_seals);
   free(s->sc_sinces);
   memset(s, 0, sizeof(*s));
+  s->max_members = max; /* a setting, not memory */
 }
 
 /* Room for `need` bytes in *buf; the arena doubles, so appending n entries
@@ -311,9 +318,16 @@ static bool dec_proof_bytes(pb_istream_t *st, const pb_field_t *f,
   return pb_read(st, NULL, st->bytes_left);
 }
 
+/* limit, or the scratch's member cap when that is lower. */
+static size_t member_cap(const ccodec_scratch *s, size_t limit) {
+  return s->max_members && s->max_members < limit ? s->max_members : limit;
+}
+
 static bool dec_update(pb_istream_t *st, const pb_field_t *f, void **arg) {
   dec_ctx *c = *arg;
-  if (!in_body(c, st) || c->nents >= CCODEC_SWIM_MAX_UPDATES) return false;
+  if (!in_body(c, st) ||
+      c->nents >= member_cap(c->s, CCODEC_SWIM_MAX_UPDATES))
+    return false;
   troupe_SwimUpdate pb = troupe_SwimUpdate_init_zero;
   prefill(pb.name, sizeof(pb.name));
   prefill(pb.addr, sizeof(pb.addr));
@@ -406,7 +420,9 @@ static bool dec_delta(pb_istream_t *st, const pb_field_t *f, void **arg) {
 
 static bool dec_digest(pb_istream_t *st, const pb_field_t *f, void **arg) {
   dec_ctx *c = *arg;
-  if (!in_body(c, st) || c->ndigests >= CCODEC_REG_MAX_DIGESTS) return false;
+  if (!in_body(c, st) ||
+      c->ndigests >= member_cap(c->s, CCODEC_REG_MAX_DIGESTS))
+    return false;
   troupe_RegDigest pb = troupe_RegDigest_init_zero;
   prefill(pb.owner, sizeof(pb.owner));
   if (!pb_decode_ex(st, troupe_RegDigest_fields, &pb, PB_DECODE_NOINIT) ||

@@ -50,7 +50,15 @@ typedef struct ccodec_scratch {
   size_t sc_seals_cap;
   void *sc_sinces;    /* uint64_t[], a SET's claim times */
   size_t sc_sinces_cap;
+  /* The node's member cap, if set: a SWIM message decoded with it carries
+   * at most that many updates and a registry message that many digests
+   * (a full state lists no more; one digest per owner), so a larger one
+   * costs nothing to refuse. 0: the CCODEC_* limits below. */
+  uint32_t max_members;
 } ccodec_scratch;
+
+/* What a scratch holds now, in bytes (arena capacities). */
+size_t ccodec_scratch_bytes(const ccodec_scratch *);
 
 #define CCODEC_SCRATCH_INIT {0}
 
@@ -77,7 +85,8 @@ void ccodec_scratch_free(ccodec_scratch *);
  * malformed (bad protobuf, a field of the wrong wire type, missing type or
  * sender, unknown type, a name, sender or target empty, over TR_ID_MAX bytes
  * or holding a NUL, an addr over SWIM_ADDR_MAX - 1 bytes or holding a NUL,
- * a state past SWIM_LEFT, more than CCODEC_SWIM_MAX_UPDATES updates), or
+ * a state past SWIM_LEFT, more updates than s->max_members or
+ * CCODEC_SWIM_MAX_UPDATES), or
  * TR_ENOMEM; *out is then unspecified. Any thread, one scratch per thread. */
 int ccodec_swim_decode(const uint8_t *body, size_t len, swim_msg *out,
                        ccodec_scratch *s);

@@ -19,7 +19,7 @@ void host_log(cluster *c, tr_log_level level, const char *event,
   char fields[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(fields, sizeof(fields), fmt, ap);
+  tr_log_vfields(fields, sizeof(fields), fmt, ap);
   va_end(ap);
   c->log(c->log_user, level, event, fields);
 }
@@ -37,7 +37,14 @@ host_peer *host_peer_find(cluster *c, const char *name) {
 host_peer *host_peer_get(cluster *c, const char *name) {
   host_peer *p = host_peer_find(c, name);
   if (p) return p;
-  if (c->npeers >= HOST_MAX_PEERS) return NULL;
+  if (c->npeers >= c->max_peers) {
+    uint64_t hits;
+    c->st.peers_refused++;
+    if (ratelog_hit(&c->rl_peers, host_now(c), &hits))
+      host_log(c, TR_LOG_WARN, "peer_cap", "name=%s peers=%u refused=%llu",
+               name, c->npeers, (unsigned long long)hits);
+    return NULL;
+  }
   if (c->npeers + 1 >= c->cap_peers) {
     uint32_t cap = c->cap_peers ? c->cap_peers * 2 : 16;
     host_peer **b = realloc(c->by_idx, cap * sizeof(*b));
@@ -327,6 +334,17 @@ static void host_publish_member(cluster *c, uint8_t type, const char *name,
   eng_publish_system(c->node, type, name, strlen(name) + 1, status);
 }
 
+static void host_member_refused(void *user, const char *name,
+                                const char *from) {
+  cluster *c = user;
+  uint64_t hits;
+  if (ratelog_hit(&c->rl_members, host_now(c), &hits))
+    host_log(c, TR_LOG_WARN, "member_cap",
+             "name=%s from=%s max_members=%u refused=%llu", name,
+             from ? from : "-", c->max_peers - HOST_PEERS_SLACK,
+             (unsigned long long)hits);
+}
+
 static void host_member_changed(void *user, const swim_update *now,
                                 swim_state was, bool restarted) {
   cluster *c = user;
@@ -377,6 +395,13 @@ static void host_member_changed(void *user, const swim_update *now,
 
 /* ---- link callbacks ------------------------------------------------------- */
 
+/* A large message's decoded entries are not kept once it is handled: the
+ * scratch goes back under a megabyte, as ordinary gossip needs. */
+static void host_scratch_trim(cluster *c) {
+  if (ccodec_scratch_bytes(&c->scratch) > (1u << 20))
+    ccodec_scratch_free(&c->scratch);
+}
+
 static void host_on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
                           const uint8_t *body, size_t len) {
   cluster *c = user;
@@ -404,9 +429,11 @@ static void host_on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
   } else {
     goto bad;
   }
+  host_scratch_trim(c);
   host_rearm(c);
   return;
 bad:
+  host_scratch_trim(c);
   c->st.rejected++;
   host_log(c, TR_LOG_WARN, "cluster_frame_rejected", "peer=%s kind=%d len=%zu",
            from, (int)kind, len);
@@ -512,19 +539,21 @@ static int host_check_own_cert(cluster *c) {
   char err[256] = "";
   if (tls_cert_file_info(c->cert_file, c->name, &info, err, sizeof(err)) != 0) {
     host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=TR_EINVAL "
-             "detail=\"%s\"", err);
+             "detail=%s", err);
     return TR_EINVAL;
   }
   if (info.role == TLS_PEER_NODE && info.names_it) return 0;
-  host_log(c, TR_LOG_ERROR, "certificate_refused",
-           "cert=%s detail=\"%s is %s certificate for %s, not a node "
-           "certificate for %s (troupe cert node %s)\"", c->cert_file,
-           c->cert_file,
+  char detail[512];
+  snprintf(detail, sizeof(detail),
+           "%s is %s certificate for %s, not a node certificate for %s "
+           "(troupe cert node %s)", c->cert_file,
            info.role == TLS_PEER_NODE       ? "a node"
            : info.role == TLS_PEER_OPERATOR ? "an operator"
            : info.role == TLS_PEER_VIEWER   ? "a viewer"
                                             : "a role-less",
            info.cn, c->name, c->name);
+  host_log(c, TR_LOG_ERROR, "certificate_refused", "cert=%s detail=%s",
+           c->cert_file, detail);
   return TR_EINVAL;
 }
 
@@ -538,7 +567,7 @@ static int host_tls_load(cluster *c, tls_config **out) {
                        .crl_file = c->crl_file};
   rc = tls_config_new(out, &o, err, sizeof(err));
   if (rc != 0) {
-    host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=%s detail=\"%s\"",
+    host_log(c, TR_LOG_ERROR, "tls_config_failed", "error=%s detail=%s",
              tr_errname(rc), err);
     return rc;
   }
@@ -603,6 +632,11 @@ static int host_links(cluster *c, const tr_node_config *cfg) {
       .log_user = c->log_user,
       .log_level = c->log_level,
       .features_off = cfg->no_flow_credit ? WIRE_FEATURE_CREDIT : 0,
+      .max_pending_conns = cfg->max_pending_conns,
+      .handshake_timeout_ms = cfg->handshake_timeout_ms,
+      .max_op_conns = cfg->max_op_conns,
+      .op_idle_timeout_ms = cfg->op_idle_timeout_ms,
+      .memory_budget = cfg->memory_budget,
   };
   int rc = link_mgr_new(&c->links, &lc);
   if (rc != 0) return rc;
@@ -620,7 +654,8 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
   static const swim_ops sops = {.send = host_swim_send,
                                 .member_changed = host_member_changed,
                                 .sign = host_swim_sign,
-                                .verify = host_swim_verify};
+                                .verify = host_swim_verify,
+                                .refused = host_member_refused};
   static const reg_ops rops = {.send = host_reg_send,
                                .sign = host_reg_sign,
                                .verify = host_reg_verify,
@@ -633,7 +668,8 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
                     .epoch = c->epoch,
                     .probe_interval_ms = cfg->probe_interval_ms,
                     .probe_timeout_ms = cfg->probe_timeout_ms,
-                    .suspicion_min_mult = cfg->suspicion_mult};
+                    .suspicion_min_mult = cfg->suspicion_mult,
+                    .max_members = c->max_peers - HOST_PEERS_SLACK};
   int rc = swim_new(&c->swim, &sc, &sops, c);
   if (rc != 0) return rc;
   reg_config rc_ = {.name = c->name,
@@ -691,6 +727,12 @@ int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
   }
   c->epoch = wall_ms();
   c->no_credit = cfg->no_flow_credit;
+  uint32_t members = cfg->max_members ? cfg->max_members : TR_MAX_MEMBERS;
+  if (members > HOST_MAX_PEERS - HOST_PEERS_SLACK)
+    members = HOST_MAX_PEERS - HOST_PEERS_SLACK;
+  c->max_peers = members + HOST_PEERS_SLACK;
+  c->scratch.max_members = members;
+  c->max_op_subs = cfg->max_op_subs ? cfg->max_op_subs : 1024;
   int rc = host_tls(c, cfg);
   if (rc != 0) goto fail;
   rc = host_links(c, cfg);
@@ -762,6 +804,7 @@ void cluster_free(cluster *c) {
   free(c->rewake_ids);
   host_credit_free(c);
   host_pubsub_free(c);
+  host_op_free(c);
   host_peer *p, *tmp;
   HASH_ITER(hh, c->peers, p, tmp) {
     HASH_DEL(c->peers, p);

@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "eng_remote.h"
 #include "link.h"
+#include "ratelog.h"
 #include "registry.h"
 #include "swim.h"
 
@@ -41,7 +42,11 @@ enum {
   HOST_ENV_CREDIT = 70     /* ask_id more sends to target (host_credit.c) */
 };
 
+/* The peer table (members, and nodes that spoke or were named as owners)
+ * holds at most max_members + HOST_PEERS_SLACK, and never more than the
+ * 16-bit index allows. */
 #define HOST_MAX_PEERS 65535u
+#define HOST_PEERS_SLACK 1024u
 
 typedef struct host_peer {
   UT_hash_handle hh; /* c->peers, keyed by name */
@@ -101,6 +106,7 @@ typedef struct host_owed host_owed;
 
 /* An operator request running as a node-internal actor (host_operator.c). */
 typedef struct op_actor op_actor;
+typedef struct host_op_client host_op_client;
 
 /* A seed as configured, and what it resolved to last. */
 typedef struct host_seed {
@@ -142,7 +148,8 @@ struct cluster {
 
   host_peer *peers;     /* by name */
   host_peer **by_idx;   /* [idx], idx 1..npeers */
-  uint32_t npeers, cap_peers;
+  uint32_t npeers, cap_peers, max_peers;
+  ratelog rl_members, rl_peers; /* member_cap, peer_cap lines */
 
   /* Work queued by callbacks, done by the deferred timer. */
   char **close_links;   /* links to close: their node died or left */
@@ -179,6 +186,9 @@ struct cluster {
   ccodec_scratch scratch; /* decoding cluster frames */
   uint64_t op_seq;        /* operator request actors spawned */
   op_actor *op_actors;    /* running operator requests */
+  host_op_client *op_clients; /* how many each client runs, by name */
+  uint32_t max_op_subs;   /* of those, per client (tr_node_config) */
+  ratelog rl_op_subs;
   /* Send path: the last target id, the peer it resolved to, and the
    * registry generation that answer is good for. */
   char last_to[TR_ID_MAX + 1];
@@ -256,6 +266,8 @@ void host_pubsub_free(cluster *);
 void host_op_on_frame(cluster *, peer_link *, const uint8_t *body,
                       size_t len);
 void host_op_client_gone(cluster *, const char *client);
+/* Frees what is left of the per-client counts (cluster_free). */
+void host_op_free(cluster *);
 
 /* host_credit.c */
 /* Whether p takes credited sends (its hello said so; assumed until its

@@ -52,6 +52,7 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
                    ss.rejected_proof;
   out->forged_claims = ss.rejected_proof;
   out->death_checks = ss.death_checks;
+  out->members_refused = ss.members_refused;
   reg_stats rs;
   reg_get_stats(c->reg, &rs);
   out->forged_entries = rs.rejected_proof;
@@ -61,6 +62,7 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
   out->rejected += rs.rejected_sender + rs.rejected_self +
                    rs.rejected_malformed + rs.rejected_proof;
   out->stale_updates = rs.rejected_owner;
+  out->answers_limited = rs.answers_limited;
   out->remote_asks_pending = c->nrasks;
   out->credit_targets = host_credit_targets(c);
   tls_crl_info ci;
@@ -133,6 +135,14 @@ void cluster_transport_stats(cluster *c, tr_transport_stats *out) {
   out->accepted = ms.accepted;
   out->links = ms.links;
   out->conns = ms.conns;
+  out->pending = ms.pending;
+  out->op_conns = ms.op_conns;
+  out->pending_dropped = ms.pending_dropped;
+  out->op_refused = ms.op_refused;
+  out->memory_refused = ms.memory_refused;
+  out->memory_closed = ms.memory_closed;
+  out->memory_used = ms.memory_used;
+  out->memory_budget = ms.memory_budget;
 }
 
 const char *cluster_tls_fail_reason_name(int i) {

@@ -215,6 +215,43 @@ static void op_health(cluster *c, const char *client, uint64_t id) {
 
 /* ---- ask and sub: an internal actor per request ----------------------------- */
 
+/* What one client runs (asks and subscriptions), against max_op_subs. */
+struct host_op_client {
+  UT_hash_handle hh; /* c->op_clients, keyed by name */
+  uint32_t actors;
+  char name[TR_ID_MAX + 1];
+};
+
+static host_op_client *op_client_find(cluster *c, const char *name) {
+  host_op_client *k = NULL;
+  HASH_FIND_STR(c->op_clients, name, k);
+  return k;
+}
+
+static void op_client_count(cluster *c, const char *name, int delta) {
+  host_op_client *k = op_client_find(c, name);
+  if (!k && delta > 0) {
+    if (!(k = calloc(1, sizeof(*k)))) return; /* uncounted: not capped */
+    snprintf(k->name, sizeof(k->name), "%s", name);
+    HASH_ADD_STR(c->op_clients, name, k);
+  }
+  if (!k) return;
+  if (delta < 0 && k->actors > 0) k->actors--;
+  if (delta > 0) k->actors++;
+  if (k->actors == 0) {
+    HASH_DEL(c->op_clients, k);
+    free(k);
+  }
+}
+
+void host_op_free(cluster *c) {
+  host_op_client *k, *tmp;
+  HASH_ITER(hh, c->op_clients, k, tmp) {
+    HASH_DEL(c->op_clients, k);
+    free(k);
+  }
+}
+
 struct op_actor {
   cluster *c;
   op_actor *next, *prev; /* c->op_actors, while it runs */
@@ -258,6 +295,7 @@ static int op_init(tr_ctx *ctx, void *state, const void *arg) {
   o->next = o->c->op_actors;
   if (o->next) o->next->prev = o;
   o->c->op_actors = o;
+  op_client_count(o->c, o->client, +1);
   return 0;
 }
 
@@ -269,6 +307,7 @@ static void op_deinit(tr_ctx *ctx, void *state) {
   else
     c->op_actors = o->next;
   if (o->next) o->next->prev = o->prev;
+  op_client_count(c, o->client, -1);
 }
 
 static int op_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
@@ -292,6 +331,17 @@ static const tr_actor_type op_type = {.name = "$op",
 
 static void op_spawn(cluster *c, const char *client,
                      const troupe_OpRequest *req, wire_slice data) {
+  host_op_client *k = op_client_find(c, client);
+  if (k && k->actors >= c->max_op_subs) {
+    uint64_t hits;
+    c->st.op_subs_refused++;
+    if (ratelog_hit(&c->rl_op_subs, host_now(c), &hits))
+      host_log(c, TR_LOG_WARN, "operator_subs_cap",
+               "client=%s max_op_subs=%u refused=%llu", client,
+               c->max_op_subs, (unsigned long long)hits);
+    op_reply(c, client, req->id, TR_EFULL, NULL, 0, false, NULL, NULL);
+    return;
+  }
   char id[TR_ID_MAX + 1];
   snprintf(id, sizeof(id), "$op.%.200s.%" PRIu64, client, ++c->op_seq);
   op_start s = {c, client, req, data};

@@ -37,8 +37,10 @@ static void seed_on_resolved(uv_getaddrinfo_t *req, int status,
     return;
   }
   if (status != 0) {
-    host_log(c, TR_LOG_WARN, "seed_unresolved", "seed=%s:%s error=%s",
-             s->host, s->port, uv_strerror(status));
+    char seed[300];
+    snprintf(seed, sizeof(seed), "%s:%s", s->host, s->port);
+    host_log(c, TR_LOG_WARN, "seed_unresolved", "seed=%s error=%s", seed,
+             uv_strerror(status));
   } else {
     char **addrs = calloc(SEED_ADDRS_MAX, sizeof(*addrs));
     size_t n = 0;

@@ -545,6 +545,7 @@ void reg_free(registry *r) {
     HASH_DEL(r->gone, g);
     free(g);
   }
+  reg_answered_free(r);
   for (uint32_t b = 0; b < r->nbuckets; b++) {
     reg_queued *q, *qtmp;
     DL_FOREACH_SAFE(r->buckets[b], q, qtmp) {

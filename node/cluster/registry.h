@@ -272,13 +272,17 @@ void reg_each(registry *, void (*fn)(void *arg, const char *id,
  * rejected_policy: other owners' entries ops->may_hold refused;
  * signs, verifies: calls to ops sign and verify; proof_failures: verifies
  * that said REG_PROOF_BAD; proofs_ignored: seals not checked, their relayer
- * penalized. */
+ * penalized; answers_limited: anti-entropy answers (this node's SET, a
+ * DIGEST_REPLY) not sent because the asker had had 8 at once and then one
+ * per gossip interval (a peer's pulls are pull_retry apart and its digests
+ * sync_interval: only floods are cut). */
 typedef struct reg_stats {
   uint64_t claims, releases, deltas_applied, deltas_out, msgs_out;
   uint64_t pulls, sets_applied, conflicts, conflicts_lost;
   uint64_t rejected_sender, rejected_owner, rejected_self;
   uint64_t rejected_malformed, rejected_proof, rejected_policy;
   uint64_t signs, verifies, proof_failures, proofs_ignored;
+  uint64_t answers_limited;
 } reg_stats;
 
 void reg_get_stats(registry *, reg_stats *out);

@@ -28,6 +28,7 @@
  *   owners in turn. Owners in another epoch on either side are left to
  *   membership to settle first.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,8 +266,65 @@ static void digest_fill(reg_digest *dg, const reg_owner *o) {
   dg->version = o->version;
 }
 
+/* k's bucket brought up to now. */
+static void answered_refill(const registry *r, reg_answered *k,
+                            uint64_t now) {
+  uint64_t gap = r->gossip_interval ? r->gossip_interval : 1;
+  uint64_t add = now > k->at ? (now - k->at) / gap : 0;
+  if (!add) return;
+  k->tokens = add >= REG_ANSWER_BURST - k->tokens ? REG_ANSWER_BURST
+                                                   : k->tokens + (uint32_t)add;
+  k->at = k->tokens == REG_ANSWER_BURST ? now : k->at + add * gap;
+}
+
+/* Forgets the askers whose bucket is full again (all = every one). */
+static void answered_sweep(registry *r, uint64_t now, bool all) {
+  reg_answered *k, *tmp;
+  HASH_ITER(hh, r->answered, k, tmp) {
+    answered_refill(r, k, now);
+    if (!all && k->tokens < REG_ANSWER_BURST) continue;
+    HASH_DEL(r->answered, k);
+    free(k);
+    r->nanswered--;
+  }
+}
+
+/* Whether `to` may have an answer now: REG_ANSWER_BURST at once, then one
+ * per gossip interval (20 a second by default), whatever it sends; a
+ * peer's own pulls are pull_retry apart and its digests sync_interval, so
+ * only floods meet the limit. */
+static bool answer_allowed(registry *r, const char *to, uint64_t now) {
+  reg_answered *k = NULL;
+  HASH_FIND_STR(r->answered, to, k);
+  if (!k) {
+    if (r->nanswered >= REG_ANSWERED_MAX) answered_sweep(r, now, false);
+    if (r->nanswered >= REG_ANSWERED_MAX || !(k = calloc(1, sizeof(*k))))
+      return true; /* unrecorded: answered */
+    snprintf(k->name, sizeof(k->name), "%s", to);
+    k->at = now;
+    k->tokens = REG_ANSWER_BURST;
+    bool hash_oom = false;
+    HASH_ADD_STR(r->answered, name, k);
+    if (hash_oom) {
+      free(k);
+      return true;
+    }
+    r->nanswered++;
+  }
+  answered_refill(r, k, now);
+  if (!k->tokens) {
+    r->st.answers_limited++;
+    return false;
+  }
+  k->tokens--;
+  return true;
+}
+
+void reg_answered_free(registry *r) { answered_sweep(r, 0, true); }
+
 /* This node's own set: only an owner sends its set. */
-static void send_own_set(registry *r, const char *to) {
+static void send_own_set(registry *r, const char *to, uint64_t now) {
+  if (!answer_allowed(r, to, now)) return;
   reg_owner *o = r->self;
   uint32_t n = HASH_COUNT(o->set), i = 0;
   const char **ids = NULL;
@@ -318,7 +376,10 @@ static void pull_spaced(registry *r, reg_owner *o, uint64_t now) {
   reg_pull_from_owner(r, o);
 }
 
-static void send_digest(registry *r, const char *to, reg_msg_type type) {
+static void send_digest(registry *r, const char *to, reg_msg_type type,
+                        uint64_t now) {
+  if (type == REG_MSG_DIGEST_REPLY && !answer_allowed(r, to, now))
+    return;
   uint32_t n = HASH_COUNT(r->owners), i = 0;
   reg_digest *dg = malloc(n * sizeof(*dg));
   if (!dg) return; /* the next round */
@@ -379,7 +440,7 @@ void reg_sync_round(registry *r, uint64_t now) {
   r->sync_at = r->npeers ? now + r->sync_interval : UINT64_MAX;
   if (!r->npeers) return;
   send_digest(r, r->peers[reg_rand_below(r, r->npeers)]->name,
-              REG_MSG_DIGEST);
+              REG_MSG_DIGEST, now);
 }
 
 /* ---- incoming ----------------------------------------------------------- */
@@ -603,7 +664,8 @@ static void recv_digest(registry *r, const char *from, const reg_msg *m,
     r->st.rejected_malformed++;
     return;
   }
-  bool they_lag = false;
+  /* Work linear in the message: copies of an entry answer once. */
+  bool they_lag = false, set_asked = false;
   for (uint32_t i = 0; i < m->ndigests; i++) {
     const reg_digest *dg = &m->digests[i];
     if (!reg_name_ok(dg->owner, sizeof(dg->owner))) {
@@ -613,8 +675,10 @@ static void recv_digest(registry *r, const char *from, const reg_msg *m,
     reg_owner *o = reg_owner_find(r, dg->owner);
     if (!o || o->epoch != dg->epoch) continue;
     if (o == r->self) {
-      if (o->version > dg->version)
-        send_own_set(r, from);
+      if (o->version > dg->version && !set_asked) {
+        set_asked = true; /* once, however many copies */
+        send_own_set(r, from, now);
+      }
       else if (o->version < dg->version) /* nobody holds more of it */
         r->st.rejected_self++;
     } else if (o->version < dg->version) {
@@ -628,10 +692,11 @@ static void recv_digest(registry *r, const char *from, const reg_msg *m,
     }
   }
   if (they_lag && m->type == REG_MSG_DIGEST)
-    send_digest(r, from, REG_MSG_DIGEST_REPLY);
+    send_digest(r, from, REG_MSG_DIGEST_REPLY, now);
 }
 
-static void recv_pull(registry *r, const char *from, const reg_msg *m) {
+static void recv_pull(registry *r, const char *from, const reg_msg *m,
+                      uint64_t now) {
   if (m->ndigests && !m->digests) {
     r->st.rejected_malformed++;
     return;
@@ -646,7 +711,7 @@ static void recv_pull(registry *r, const char *from, const reg_msg *m) {
     if (!is_self(r, dg->owner) || dg->epoch != r->self->epoch ||
         r->self->version <= dg->version)
       continue;
-    send_own_set(r, from);
+    send_own_set(r, from, now);
     return;
   }
 }
@@ -730,7 +795,7 @@ void reg_msg_receive(registry *r, const char *from, const reg_msg *m,
       recv_digest(r, from, m, now);
       break;
     case REG_MSG_PULL:
-      recv_pull(r, from, m);
+      recv_pull(r, from, m, now);
       break;
     case REG_MSG_SET:
       recv_set(r, from, m, now);

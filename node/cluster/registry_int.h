@@ -51,6 +51,19 @@ struct reg_entry {
   bool lost_told;     /* own claims: conflict_lost already called */
 };
 
+/* The anti-entropy answers (this node's SET, a DIGEST_REPLY) one asker, a
+ * member or not (the authenticated sender), may still have: a bucket of
+ * REG_ANSWER_BURST, one more each gossip interval. Full buckets are
+ * forgotten; at most REG_ANSWERED_MAX are kept (past it: not limited). */
+#define REG_ANSWER_BURST 8u
+#define REG_ANSWERED_MAX 4096u
+typedef struct reg_answered {
+  UT_hash_handle hh; /* registry.answered, keyed by name */
+  uint64_t at;       /* when tokens was last brought up to date */
+  uint32_t tokens;
+  char name[TR_ID_MAX + 1];
+} reg_answered;
+
 /* An owner gone from membership, and when it was lost (wall ms). */
 typedef struct reg_gone {
   UT_hash_handle hh; /* registry.gone, keyed by name */
@@ -103,6 +116,9 @@ struct registry {
 
   uint64_t rng;
   uint64_t mark_gen;
+  /* The anti-entropy answers each asker had lately (answer_allowed). */
+  reg_answered *answered;
+  uint32_t nanswered;
 
   reg_owner *owners; /* every owner up, self included */
   reg_owner *self;
@@ -166,5 +182,7 @@ void reg_msg_receive(registry *, const char *from, const reg_msg *,
 /* A member came up (first seen, or restarted): ask it for its own set
  * at once, rather than waiting for anti-entropy to bring it. */
 void reg_pull_from_owner(registry *, const reg_owner *);
+/* Frees the record of answers to askers (reg_free). */
+void reg_answered_free(registry *);
 
 #endif /* TR_REGISTRY_INT_H */

@@ -460,6 +460,13 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
   bool gossip = origin != ORIGIN_JOIN;
   bool trusting = swim_trusting(s);
   swim_entry *m = swim_find(s, u->name);
+  /* A new member past the cap: refused before any proof is checked. */
+  if (!m && (u->state == SWIM_ALIVE || u->state == SWIM_SUSPECT) &&
+      HASH_COUNT(s->members) >= s->max_members) {
+    s->st.members_refused++;
+    if (s->ops.refused) s->ops.refused(s->user, u->name, from);
+    return;
+  }
   /* What only the member may say needs its word (swim.h). */
   bool proven = false, proof_ok = false;
   if (trusting && (!m || beyond_proof(m, u)) &&
@@ -589,6 +596,8 @@ int swim_new(swim **out, const swim_config *cfg, const swim_ops *ops,
   s->sync_interval = DEFAULT(cfg->sync_interval_ms, 10000);
   s->join_retry = DEFAULT(cfg->join_retry_ms, 500);
   s->dead_reclaim = DEFAULT(cfg->dead_reclaim_ms, 60000);
+  s->max_members = DEFAULT(cfg->max_members, 10000);
+  if (s->max_members < 2) s->max_members = 2; /* self + one more */
   int rc = TR_EINVAL;
   if (s->probe_timeout >= s->probe_interval) goto fail;
   /* Seed 0 still gives a fixed sequence per (name, epoch). */

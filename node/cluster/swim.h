@@ -137,6 +137,9 @@ typedef struct swim_config {
   uint32_t sync_interval_ms;    /* full sync with one random member [10000] */
   uint32_t join_retry_ms;       /* first retry to seeds, doubles to 8x [500] */
   uint32_t dead_reclaim_ms;     /* dead/left kept, then forgotten [60000] */
+  uint32_t max_members;         /* members known, self, dead and left ones
+                                   included [10000]; a new one past it is
+                                   refused (stats.members_refused) */
 } swim_config;
 
 /* Callbacks run inside swim_* calls and must not call back into the same
@@ -170,6 +173,8 @@ typedef struct swim_ops {
   size_t (*sign)(void *user, const swim_update *self, uint8_t *out,
                  size_t cap);
   bool (*verify)(void *user, const swim_update *u, const char *from);
+  /* A new member was refused: max_members are known (optional). */
+  void (*refused)(void *user, const char *name, const char *from);
 } swim_ops;
 
 typedef struct swim swim;
@@ -247,6 +252,7 @@ typedef struct swim_stats {
   uint64_t signs, verifies; /* calls to ops sign and verify */
   uint64_t proof_failures;  /* verifies that failed (the relayer penalized) */
   uint64_t proofs_ignored;  /* proofs not checked: their relayer penalized */
+  uint64_t members_refused; /* new members not taken: max_members known */
   uint32_t local_health; /* Lifeguard awareness, 0 = healthy */
 } swim_stats;
 

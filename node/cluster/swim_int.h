@@ -86,7 +86,7 @@ struct swim {
   /* Configuration with defaults applied. */
   uint32_t probe_interval, probe_timeout, k, susp_min_mult, susp_max_mult;
   uint32_t retransmit_mult, max_piggyback, sync_interval, join_retry;
-  uint32_t dead_reclaim;
+  uint32_t dead_reclaim, max_members;
 
   uint64_t rng;
   uint32_t seq;

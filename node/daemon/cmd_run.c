@@ -90,7 +90,7 @@ static void run_log(run_daemon *d, tr_log_level level, const char *event,
   char fields[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(fields, sizeof(fields), fmt, ap);
+  tr_log_vfields(fields, sizeof(fields), fmt, ap);
   va_end(ap);
   log_sink_write(d->log, level, event, fields);
 }
@@ -135,7 +135,7 @@ static void run_on_hup(uv_signal_t *h, int signum) {
   char err[512];
   tr_log_level level;
   if (run_config_reload_log_level(&d->cfg, &level, err, sizeof(err)) != 0) {
-    run_log(d, TR_LOG_WARN, "run_reload_config_failed", "reason=\"%s\"",
+    run_log(d, TR_LOG_WARN, "run_reload_config_failed", "reason=%s",
             err);
     level = d->cfg.log_level;
   }
@@ -275,7 +275,7 @@ static unsigned long long run_raise_nofile(run_daemon *d) {
     rlim_t want = rl.rlim_max;
     rl.rlim_cur = want;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-      run_log(d, TR_LOG_WARN, "nofile_not_raised", "error=\"%s\"",
+      run_log(d, TR_LOG_WARN, "nofile_not_raised", "error=%s",
               strerror(errno));
     getrlimit(RLIMIT_NOFILE, &rl);
   }
@@ -308,6 +308,13 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       .log = run_log_fn,
       .log_user = d,
       .log_level = c->log_level,
+      .max_members = c->max_members,
+      .max_pending_conns = c->max_pending_conns,
+      .handshake_timeout_ms = c->handshake_timeout_ms,
+      .max_op_conns = c->max_op_conns,
+      .op_idle_timeout_ms = c->op_idle_timeout_ms,
+      .max_op_subs = c->max_op_subs,
+      .memory_budget = (size_t)c->memory_budget_mib << 20,
   };
   rc = tr_node_new(&d->node, &nc);
   if (rc != 0) {
@@ -334,7 +341,7 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
   }
 
   if (c->metrics) {
-    http_opts ho = {.addr = c->metrics};
+    http_opts ho = {.addr = c->metrics, .log = run_log_fn, .log_user = d};
     char herr[256] = "";
     rc = http_start(&d->http, d->node, &ho, herr, sizeof(herr));
     if (rc != 0) {

@@ -19,6 +19,7 @@ typedef enum {
   KEY_LEVEL, /* error|warn|info|debug */
   KEY_FORMAT, /* logfmt|json */
   KEY_SPAWN, /* TYPE[:ID[:ARG]] */
+  KEY_UINT,  /* 1..key_def.max, decimal */
 } key_kind;
 
 typedef struct key_def {
@@ -34,7 +35,17 @@ enum {
   K_NAME, K_LISTEN, K_ADVERTISE, K_SEED, K_CA, K_CERT, K_KEY, K_CRL,
   K_POLICY,
   K_CLUSTER_NAME, K_PLUGIN, K_SPAWN, K_METRICS, K_LOG_LEVEL, K_LOG_FORMAT,
+  K_MAX_MEMBERS, K_MAX_PENDING, K_HANDSHAKE_TIMEOUT, K_MAX_OP_CONNS,
+  K_OP_IDLE_TIMEOUT, K_MAX_OP_SUBS, K_MEMORY_BUDGET,
   K_COUNT
+};
+
+/* The largest value of each KEY_UINT key. */
+static const unsigned long KEY_MAX[K_COUNT] = {
+    [K_MAX_MEMBERS] = 64511,        [K_MAX_PENDING] = 65536,
+    [K_HANDSHAKE_TIMEOUT] = 600000, [K_MAX_OP_CONNS] = 65536,
+    [K_OP_IDLE_TIMEOUT] = 86400000, [K_MAX_OP_SUBS] = 1048576,
+    [K_MEMORY_BUDGET] = 1048576,
 };
 
 static const key_def KEYS[K_COUNT] = {
@@ -76,6 +87,30 @@ static const key_def KEYS[K_COUNT] = {
                      "the config file"},
     [K_LOG_FORMAT] = {"log-format", KEY_FORMAT, false, false, "FORMAT",
                       "logfmt|json, on stderr [logfmt]"},
+    /* Limits (docs/cluster.md, "Limits"): each one reached is counted in
+     * troupe_limit_refused_total and logged. */
+    [K_MAX_MEMBERS] = {"max-members", KEY_UINT, false, false, "N",
+                       "members known, dead and left ones included; more "
+                       "are refused [10000]"},
+    [K_MAX_PENDING] = {"max-pending-connections", KEY_UINT, false, false,
+                       "N", "accepted connections before their hello; past "
+                       "it the oldest is closed [128]"},
+    [K_HANDSHAKE_TIMEOUT] = {"handshake-timeout-ms", KEY_UINT, false, false,
+                             "MS", "TCP to hello done, or the connection "
+                             "closes [5000]"},
+    [K_MAX_OP_CONNS] = {"max-operator-connections", KEY_UINT, false, false,
+                        "N", "operator connections at once [64]"},
+    [K_OP_IDLE_TIMEOUT] = {"operator-idle-timeout-ms", KEY_UINT, false,
+                           false, "MS", "an operator connection that sends "
+                           "nothing whole (it answers pings every second) "
+                           "is closed [30000]"},
+    [K_MAX_OP_SUBS] = {"max-operator-subscriptions", KEY_UINT, false, false,
+                       "N", "subscriptions and asks one operator connection "
+                       "runs at once [1024]"},
+    [K_MEMORY_BUDGET] = {"memory-budget-mib", KEY_UINT, false, false, "MIB",
+                         "link queues and read buffers, all peers "
+                         "together; a send past it is refused like a full "
+                         "link [256]"},
 };
 
 static const char *const LEVEL_NAMES[] = {NULL, "error", "warn", "info",
@@ -150,6 +185,14 @@ static const char *check_value(const key_def *d, const char *v) {
                : "want logfmt|json";
   case KEY_SPAWN:
     return v[0] == ':' ? "want TYPE[:ID[:ARG]]" : NULL;
+  case KEY_UINT: {
+    for (const char *p = v; *p; p++)
+      if (!isdigit((unsigned char)*p)) return "want a whole number";
+    errno = 0;
+    unsigned long n = strtoul(v, NULL, 10);
+    if (errno || n < 1 || n > KEY_MAX[d - KEYS]) return "out of range";
+    return NULL;
+  }
   }
   return NULL;
 }
@@ -374,6 +417,15 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
       [K_POLICY] = &cfg->policy,
       [K_CLUSTER_NAME] = &cfg->cluster_name, [K_METRICS] = &cfg->metrics,
   };
+  uint32_t *nums[K_COUNT] = {
+      [K_MAX_MEMBERS] = &cfg->max_members,
+      [K_MAX_PENDING] = &cfg->max_pending_conns,
+      [K_HANDSHAKE_TIMEOUT] = &cfg->handshake_timeout_ms,
+      [K_MAX_OP_CONNS] = &cfg->max_op_conns,
+      [K_OP_IDLE_TIMEOUT] = &cfg->op_idle_timeout_ms,
+      [K_MAX_OP_SUBS] = &cfg->max_op_subs,
+      [K_MEMORY_BUDGET] = &cfg->memory_budget_mib,
+  };
   struct { char ***v; size_t *n; } lists[K_COUNT] = {
       [K_SEED] = {&cfg->seeds, &cfg->nseeds},
       [K_PLUGIN] = {&cfg->plugins, &cfg->nplugins},
@@ -390,6 +442,8 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
     } else if (k == K_LOG_FORMAT) {
       cfg->log_format = strcmp(top->vals[k][0], "json") == 0 ? RUN_LOG_JSON
                                                             : RUN_LOG_LOGFMT;
+    } else if (nums[k]) { /* checked by check_value */
+      *nums[k] = (uint32_t)strtoul(top->vals[k][0], NULL, 10);
     } else if (lists[k].v) {
       *lists[k].v = top->vals[k]; /* the array moves into cfg */
       *lists[k].n = top->n[k];

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "troupe.h"
@@ -34,6 +35,10 @@ typedef struct run_config {
   /* Where log-level came from, so SIGHUP re-reads it from the file only
    * when neither a flag nor the environment set it. */
   bool log_level_pinned;
+  /* Limits; 0: the library's default (tr_node_config). */
+  uint32_t max_members, max_pending_conns, handshake_timeout_ms;
+  uint32_t max_op_conns, op_idle_timeout_ms, max_op_subs;
+  uint32_t memory_budget_mib;
 } run_config;
 
 /* Fills cfg from argv (argv[0] is the verb), the environment and the

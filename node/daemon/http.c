@@ -15,6 +15,8 @@
 #include "metrics.h"
 
 #define HTTP_MAX_CONNS 64u
+#define HTTP_MAX_PER_CLIENT 16u
+#define HTTP_LOG_EVERY_MS 10000u
 #define HTTP_MAX_REQUEST 8192u
 #define HTTP_TIMEOUT_MS 5000u
 #define HTTP_LINGER_MS 1000u /* after the answer: wait for the client's FIN */
@@ -35,6 +37,7 @@ struct http_conn {
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
   conn_state state;
+  struct sockaddr_storage peer; /* zeroed when unknown */
   int open_handles; /* freed at 0 */
   bool closing;
   bool eof; /* the client half-closed: no lingering needed */
@@ -55,7 +58,11 @@ struct http_server {
   http_stats stats;
   bool (*ready)(void *);
   void *ready_arg;
-  uint32_t max_conns, max_request, timeout_ms;
+  uint32_t max_conns, max_per_client, max_request, timeout_ms;
+  tr_log_fn log;
+  void *log_user;
+  uint64_t log_after; /* no cap line before (loop ms) */
+  uint64_t unlogged;  /* caps hit since the last line */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
@@ -192,7 +199,14 @@ static void conn_handle(http_conn *c, size_t len) {
   if (PATH_IS("/metrics")) {
     char *text;
     size_t tl;
-    if (metrics_render(c->srv->node, &text, &tl) != 0) {
+    const http_stats *hs = &c->srv->stats;
+    metrics_http mh = {.requests = hs->requests,
+                       .refused = hs->refused,
+                       .evicted = hs->evicted,
+                       .timed_out = hs->timed_out,
+                       .too_large = hs->too_large,
+                       .conns = hs->conns};
+    if (metrics_render(c->srv->node, &mh, &text, &tl) != 0) {
       conn_answer_text(c, 500, "Internal Server Error", "out of memory\n",
                        NULL);
       return;
@@ -261,10 +275,67 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
+/* A cap was hit: one line per HTTP_LOG_EVERY_MS, with how many since. */
+static void server_cap_log(http_server *s, const char *why) {
+  s->unlogged++;
+  uint64_t now = uv_now(s->listener.loop);
+  if (!s->log || now < s->log_after) return;
+  char fields[160];
+  tr_log_fields(fields, sizeof(fields),
+                "reason=%s max_conns=%u max_per_client=%u hits=%llu", why,
+                s->max_conns, s->max_per_client,
+                (unsigned long long)s->unlogged);
+  s->log(s->log_user, TR_LOG_WARN, "http_cap", fields);
+  s->log_after = now + HTTP_LOG_EVERY_MS;
+  s->unlogged = 0;
+}
+
+static bool same_host(const struct sockaddr_storage *a,
+                      const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return false;
+  if (a->ss_family == AF_INET)
+    return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                  &((const struct sockaddr_in *)b)->sin_addr,
+                  sizeof(struct in_addr)) == 0;
+  if (a->ss_family == AF_INET6)
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
+  return false;
+}
+
+/* Whether c may stay: within its address's share, and (at max_conns) a
+ * connection still reading its request made room. */
+static bool server_admit(http_server *s, http_conn *c) {
+  uint32_t same = 0;
+  http_conn *oldest_reading = NULL;
+  for (http_conn *o = s->conns; o; o = o->next) { /* newest first */
+    if (o == c || o->closing) continue;
+    if (c->peer.ss_family && same_host(&o->peer, &c->peer)) same++;
+    if (o->state == CONN_READING) oldest_reading = o;
+  }
+  if (same >= s->max_per_client) {
+    s->stats.refused++;
+    server_cap_log(s, "per_client");
+    return false;
+  }
+  if (s->stats.conns <= s->max_conns) return true; /* c counted already */
+  if (!oldest_reading) {
+    s->stats.refused++;
+    server_cap_log(s, "max_conns");
+    return false;
+  }
+  s->stats.evicted++;
+  server_cap_log(s, "evicted_slow");
+  conn_close(oldest_reading);
+  return true;
+}
+
 static void server_on_connection(uv_stream_t *l, int status) {
   http_server *s = l->data;
   if (status < 0 || s->stopping) return;
-  if (s->stats.conns >= s->max_conns) {
+  http_conn *c = calloc(1, sizeof(*c) + s->max_request);
+  if (!c) {
     /* Take it off the backlog and close it, so it is not left waiting. */
     uv_tcp_t *t = malloc(sizeof(*t));
     if (!t) return;
@@ -273,8 +344,6 @@ static void server_on_connection(uv_stream_t *l, int status) {
     uv_close((uv_handle_t *)t, free_handle);
     return;
   }
-  http_conn *c = calloc(1, sizeof(*c) + s->max_request);
-  if (!c) return;
   c->srv = s;
   uv_tcp_init(l->loop, &c->tcp);
   uv_timer_init(l->loop, &c->timer);
@@ -284,7 +353,14 @@ static void server_on_connection(uv_stream_t *l, int status) {
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->stats.conns++;
-  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 ||
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  int plen = sizeof(c->peer);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) != 0)
+    memset(&c->peer, 0, sizeof(c->peer));
+  if (!server_admit(s, c) ||
       uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) != 0 ||
       uv_timer_start(&c->timer, conn_on_timeout, s->timeout_ms, 0) != 0)
     conn_close(c);
@@ -342,6 +418,9 @@ int http_start(http_server **out, tr_node *node, const http_opts *opts,
   s->ready = o.ready;
   s->ready_arg = o.ready_arg;
   s->max_conns = o.max_conns ? o.max_conns : HTTP_MAX_CONNS;
+  s->max_per_client = o.max_per_client ? o.max_per_client : HTTP_MAX_PER_CLIENT;
+  s->log = o.log;
+  s->log_user = o.log_user;
   s->max_request = o.max_request ? o.max_request : HTTP_MAX_REQUEST;
   s->timeout_ms = o.timeout_ms ? o.timeout_ms : HTTP_TIMEOUT_MS;
   uv_loop_t *loop = tr_node_loop(node);

@@ -26,9 +26,17 @@ typedef struct http_opts {
    * /readyz request. */
   bool (*ready)(void *ready_arg);
   void *ready_arg;
-  uint32_t max_conns;   /* open connections; more are closed at once [64] */
+  /* Open connections [64]. At the cap a new one closes the oldest still
+   * reading its request (a slow or silent client), so a probe is answered
+   * whoever holds connections; no client address holds more than
+   * max_per_client [16] (more are closed at once). */
+  uint32_t max_conns;
+  uint32_t max_per_client;
   uint32_t max_request; /* bytes of request line + headers; more: 431 [8192] */
   uint32_t timeout_ms;  /* a connection not done by then is closed [5000] */
+  /* Where the caps log (at most a line per 10 s); NULL: nowhere. */
+  tr_log_fn log;
+  void *log_user;
 } http_opts;
 
 /* Starts listening on node's loop (tr_node_loop). opts may be NULL (all
@@ -53,7 +61,9 @@ void http_stop(http_server *);
 /* Counters, for tests and logs. */
 typedef struct http_stats {
   uint64_t requests;  /* complete requests answered (any status) */
-  uint64_t refused;   /* connections closed at accept: over max_conns */
+  uint64_t refused;   /* connections closed at accept: max_per_client from
+                         that address, or max_conns all past their request */
+  uint64_t evicted;   /* connections still reading closed for a new one */
   uint64_t too_large; /* requests answered 431 */
   uint64_t timed_out; /* connections closed by timeout_ms */
   uint32_t conns;     /* open now */

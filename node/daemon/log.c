@@ -178,32 +178,76 @@ static bool is_json_number(const char *s, size_t n) {
   return i == n;
 }
 
-/* The fields "k=v k2=\"v w\" flag" as JSON members, each after a comma. */
+static int hex_val(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+/* How many of the keys before (keys[0..n)) are key. */
+static unsigned key_seen(const char *const *keys, const size_t *lens,
+                         size_t n, const char *key, size_t klen) {
+  unsigned seen = 0;
+  for (size_t i = 0; i < n; i++)
+    seen += lens[i] == klen && memcmp(keys[i], key, klen) == 0;
+  return seen;
+}
+
+#define LOG_KEYS_MAX 64
+
+/* The fields "k=v k2=\"v w\" flag" as JSON members, each after a comma.
+ * Keys are never repeated: ts, level and event become field_ts...; a key
+ * seen before gets _2, _3... (the first LOG_KEYS_MAX keys are tracked; a
+ * line with more is cut there). */
 static void put_json_fields(line *l, const char *f) {
+  const char *keys[LOG_KEYS_MAX];
+  size_t lens[LOG_KEYS_MAX], nkeys = 0;
   while (*f) {
     while (*f == ' ') f++;
     if (!*f) break;
     const char *key = f;
     while (*f && *f != '=' && *f != ' ') f++;
     size_t klen = (size_t)(f - key);
+    if (nkeys == LOG_KEYS_MAX) {
+      l->cut = true;
+      break;
+    }
+    unsigned seen = key_seen(keys, lens, nkeys, key, klen);
+    keys[nkeys] = key;
+    lens[nkeys++] = klen;
     if (!l->cut) l->mark = l->len;
     put_c(l, ',');
     put_c(l, '"');
     if ((klen == 2 && memcmp(key, "ts", 2) == 0) ||
         (klen == 5 && memcmp(key, "level", 5) == 0) ||
-        (klen == 5 && memcmp(key, "event", 5) == 0))
+        (klen == 5 && memcmp(key, "event", 5) == 0) ||
+        (klen == 9 && memcmp(key, "truncated", 9) == 0))
       put_s(l, "field_");
     put_json_str(l, key, klen);
+    if (seen) {
+      char suffix[16];
+      snprintf(suffix, sizeof(suffix), "_%u", seen + 1);
+      put_s(l, suffix);
+    }
     put_s(l, "\":");
     if (*f != '=') { /* a bare word */
       put_s(l, "true");
       continue;
     }
     f++;
-    if (*f == '"') { /* quoted: up to the closing quote; \x escapes x */
+    if (*f == '"') { /* quoted: up to the closing quote; \xNN is a byte,
+                        \c the character c */
       f++;
       put_c(l, '"');
       while (*f && *f != '"') {
+        if (*f == '\\' && f[1] == 'x' && hex_val(f[2]) >= 0 &&
+            hex_val(f[3]) >= 0) {
+          char byte = (char)(hex_val(f[2]) << 4 | hex_val(f[3]));
+          put_json_str(l, &byte, 1);
+          f += 4;
+          continue;
+        }
         if (*f == '\\' && f[1]) f++;
         put_json_str(l, f, 1);
         f++;

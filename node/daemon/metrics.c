@@ -376,6 +376,35 @@ static void render_transport(render *r, tr_node *node) {
          t.conns);
 }
 
+/* Every limit reached, one series each (docs/cluster.md, "Limits"). */
+static void render_limits(render *r, tr_node *node,
+                          const tr_cluster_stats *c) {
+  const char *name = "troupe_limit_refused_total";
+  family(r, name, "counter",
+         "What a limit refused, by limit (each also logged, at most once per "
+         "10 s).");
+  sample_u(r, name, "limit", "members", c->members_refused);
+  sample_u(r, name, "limit", "peers", c->peers_refused);
+  sample_u(r, name, "limit", "registry_answers", c->answers_limited);
+  sample_u(r, name, "limit", "operator_subscriptions", c->op_subs_refused);
+  tr_transport_stats t;
+  if (tr_node_transport_stats(node, &t) != 0) return;
+  sample_u(r, name, "limit", "pending_connections", t.pending_dropped);
+  sample_u(r, name, "limit", "operator_connections", t.op_refused);
+  sample_u(r, name, "limit", "memory_sends", t.memory_refused);
+  sample_u(r, name, "limit", "memory_connections", t.memory_closed);
+  single(r, "troupe_memory_used_bytes", "gauge",
+         "Link queues and read buffers now (against the memory budget).",
+         t.memory_used);
+  single(r, "troupe_memory_budget_bytes", "gauge",
+         "The node's memory budget for link queues and read buffers.",
+         t.memory_budget);
+  single(r, "troupe_connections_pending", "gauge",
+         "Connections accepted whose hello is not done yet.", t.pending);
+  single(r, "troupe_operator_connections", "gauge",
+         "Operator and viewer connections up now.", t.op_conns);
+}
+
 static void render_cluster(render *r, tr_node *node,
                            const tr_cluster_stats *c) {
   family(r, "troupe_cluster_members", "gauge",
@@ -474,6 +503,7 @@ static void render_cluster(render *r, tr_node *node,
          "viewer's write.", c->op_denied);
   render_peers(r, node);
   render_transport(r, node);
+  render_limits(r, node, c);
 }
 
 /* ---- policy ---------------------------------------------------------------- */
@@ -504,12 +534,29 @@ static void render_policy(render *r, tr_node *node) {
   tr_node_policy_denials(node, on_denial, r);
 }
 
-int metrics_render(tr_node *node, char **out, size_t *len) {
+static void render_http(render *r, const metrics_http *h) {
+  const char *name = "troupe_http_connections_closed_total";
+  single(r, "troupe_http_requests_total", "counter",
+         "Requests the metrics endpoint answered.", h->requests);
+  family(r, name, "counter",
+         "Connections to the metrics endpoint closed by its limits, by "
+         "reason.");
+  sample_u(r, name, "reason", "refused", h->refused);
+  sample_u(r, name, "reason", "evicted_slow", h->evicted);
+  sample_u(r, name, "reason", "timeout", h->timed_out);
+  sample_u(r, name, "reason", "too_large", h->too_large);
+  single(r, "troupe_http_connections", "gauge",
+         "Connections to the metrics endpoint open now.", h->conns);
+}
+
+int metrics_render(tr_node *node, const metrics_http *http, char **out,
+                   size_t *len) {
   *out = NULL;
   *len = 0;
   render r = {.node = tr_node_name(node)};
   if (!r.node) r.node = "";
   render_engine(&r, node);
+  if (http) render_http(&r, http);
   render_subscriptions(&r, node);
   render_policy(&r, node);
   tr_cluster_stats cs;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "troupe.h"
 
@@ -23,6 +24,14 @@
  * TR_ESTATE) has only the engine families; a cluster node adds members,
  * SWIM, registry, per-peer, TLS and link-close families. Returns 0 or
  * TR_ENOMEM (then *out is NULL). Loop thread. */
-int metrics_render(tr_node *node, char **out, size_t *len);
+/* The HTTP endpoint's own counters (http.h), when it renders. */
+typedef struct metrics_http {
+  uint64_t requests, refused, evicted, timed_out, too_large;
+  uint32_t conns;
+} metrics_http;
+
+/* ... and, with http not NULL, the troupe_http_* families. */
+int metrics_render(tr_node *node, const metrics_http *http, char **out,
+                   size_t *len);
 
 #endif /* TR_DAEMON_METRICS_H */

@@ -20,7 +20,7 @@ void eng_vlog(tr_node *n, tr_log_level level, const char *event,
               const char *fmt, va_list ap) {
   if (!n->log || level > n->log_level) return;
   char fields[512];
-  vsnprintf(fields, sizeof(fields), fmt, ap);
+  tr_log_vfields(fields, sizeof(fields), fmt, ap);
   n->log(n->log_user, level, event, fields);
 }
 

@@ -79,7 +79,7 @@ static void guard_log(policy_guard *g, tr_log_level level, const char *event,
   char fields[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(fields, sizeof(fields), fmt, ap);
+  tr_log_vfields(fields, sizeof(fields), fmt, ap);
   va_end(ap);
   g->log(g->log_user, level, event, fields);
 }
@@ -132,11 +132,12 @@ int policy_guard_check(policy_guard *g, const policy_subject *s,
   d->count++;
   if (!d->logged_at || now_ms - d->logged_at >= POLICY_LOG_EVERY_MS) {
     guard_log(g, TR_LOG_WARN, "policy_denied",
-              "who=%s role=%s action=%s object=%s%s%s rule=%u count=%llu",
+              "who=%s role=%s action=%s object=%s topic=%s rule=%u "
+              "count=%llu",
               d->key.who, role_name(s ? s->role : 0), policy_action_name(a),
-              object ? object : "?", a == POLICY_SUBSCRIBE ? " topic=" : "",
-              a == POLICY_SUBSCRIBE ? (topic && topic[0] ? topic : "-") : "",
-              line, (unsigned long long)(d->count - d->logged_count));
+              object ? object : "?",
+              a == POLICY_SUBSCRIBE && topic && topic[0] ? topic : "-", line,
+              (unsigned long long)(d->count - d->logged_count));
     d->logged_at = now_ms ? now_ms : 1;
     d->logged_count = d->count;
   }

@@ -18,17 +18,6 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 daemon_test_init attack-test 20
 
-# wait_for TRIES CMD...: runs CMD every 100 ms until it succeeds.
-wait_for() {
-  local tries=$1
-  shift
-  for ((i = 0; i < tries; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 T=$TROUPE_BIN
 CERTS=$WORK/certs
 
@@ -67,29 +56,6 @@ run_node() { # run_node NAME ARGS...
     >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PIDS+=($!)
   eval "PID_$name=$!"
-}
-started() { grep -q "^troupe run: name=$1 " "$WORK/$1.out"; }
-# start_node NAME ARGS...: runs it on two free ports (listen, metrics) until
-# it prints its start line; a port taken meanwhile: again, on others.
-start_node() {
-  local name=$1 pid k p m
-  for ((k = 0; k < 3; k++)); do
-    read -r p m < <(free_ports 2)
-    eval "ADDR_$name=127.0.0.1:$p METRICS_$name=$m"
-    run_node "$@"
-    eval "pid=\$PID_$name"
-    for ((i = 0; i < 100; i++)); do
-      started "$name" && return 0
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    started "$name" && return 0
-    kill -0 "$pid" 2>/dev/null && fail "$name did not start within 10 s"
-    grep -Eq 'listen_failed|metrics: ' "$WORK/$name.err" ||
-      fail "$name did not start: $(tail -n 3 "$WORK/$name.err")"
-    echo "note: $name found a port taken; again on others"
-  done
-  fail "$name found its ports taken 3 times"
 }
 start_node n1
 start_node n2 --seed "$ADDR_n1"
@@ -162,14 +128,9 @@ $out"
 # counter NODE FAMILY [LABELS]: the sum of FAMILY's samples on NODE's
 # /metrics whose labels match the regex LABELS.
 counter() {
-  local port body
+  local port
   eval "port=\$METRICS_$1"
-  body=$(python3 -c 'import sys,urllib.request
-print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
-    "http://127.0.0.1:$port/metrics") || { echo "-1"; return 1; }
-  awk -v fam="$2" -v re="${3:-}" '
-    index($0, fam "{") == 1 && $0 ~ re { s += $NF }
-    END { printf "%d\n", s }' <<<"$body"
+  metric_sum "$port" "$2" "${3:-}"
 }
 grew() { [ "$(counter "$1" "$2" "${4:-}")" -gt "$3" ]; } # NODE FAMILY BEFORE [LABELS]
 

@@ -37,6 +37,11 @@ static const char usage[] =
     "  reg-batch OWNER ID      a batch removing ID, versions 1..64, sealed\n"
     "                          with this certificate's key\n"
     "  reg-inflate OWNER       a digest holding OWNER's set at 2^62\n"
+    "  swim-flood COUNT        a PING carrying COUNT invented members\n"
+    "  reg-digest-flood OWNER COPIES TIMES\n"
+    "                          TIMES digests, each with COPIES copies of\n"
+    "                          OWNER's entry at version 0 (each asks for\n"
+    "                          OWNER's whole set)\n"
     "  op-verb VERB TARGET     an operator request (send, ask, members,\n"
     "                          actors, stats, health): exit 0 only if it is\n"
     "                          answered TR_EPERM\n"
@@ -220,12 +225,12 @@ static int member(const evil *e, const char *name, swim_update *out) {
   return 1;
 }
 
-/* A PING from this node carrying its own record, then `about` (if any). */
-static int send_ping(evil *e, const swim_update *about, uint32_t *seq) {
-  swim_update ups[2] = {own_record(e)};
-  if (about) ups[1] = *about;
+/* A PING from this node carrying ups[0..n) (ups[0]: its own record). */
+static int send_updates(evil *e, swim_update *ups, uint32_t n,
+                        uint32_t *seq) {
+  ups[0] = own_record(e);
   swim_msg m = {.type = SWIM_MSG_PING, .seq = ++e->seq, .updates = ups,
-                .nupdates = about ? 2 : 1};
+                .nupdates = n};
   snprintf(m.sender, sizeof(m.sender), "%s", e->name);
   troupe_SwimMsg pb;
   int rc = ccodec_swim_prepare(&pb, &m);
@@ -238,8 +243,15 @@ static int send_ping(evil *e, const swim_update *about, uint32_t *seq) {
     fprintf(stderr, "evil: PING to %s: %s\n", e->node, tr_errname(rc));
     return 1;
   }
-  *seq = m.seq;
+  if (seq) *seq = m.seq;
   return 0;
+}
+
+/* A PING from this node carrying its own record, then `about` (if any). */
+static int send_ping(evil *e, const swim_update *about, uint32_t *seq) {
+  swim_update ups[2];
+  if (about) ups[1] = *about;
+  return send_updates(e, ups, about ? 2 : 1, seq);
 }
 
 /* The node read everything sent before: a PING sent after it is ACKed
@@ -254,6 +266,17 @@ static int barrier(evil *e) {
     return 1;
   }
   return 0;
+}
+
+static bool never(wc *w, void *arg) {
+  (void)w;
+  (void)arg;
+  return false;
+}
+
+static int bad_count(const char *v) {
+  fprintf(stderr, "evil: bad count '%s'\n", v);
+  return 2;
 }
 
 /* ---- membership ------------------------------------------------------------ */
@@ -367,6 +390,65 @@ static int attack_reg(evil *e, const char *attack, const char *owner,
   return send_reg(e, &b);
 }
 
+/* ---- floods (issue 16) ----------------------------------------------------- */
+
+static int attack_swim_flood(evil *e, const char *count) {
+  long n = strtol(count, NULL, 10);
+  if (n < 1 || n > 200000) return bad_count(count);
+  swim_update *ups = calloc((size_t)n + 1, sizeof(*ups));
+  if (!ups) return 1;
+  for (long i = 1; i <= n; i++) {
+    snprintf(ups[i].name, sizeof(ups[i].name), "invented-%ld", i);
+    snprintf(ups[i].addr, sizeof(ups[i].addr), "10.%ld.%ld.%ld:7000",
+             (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    ups[i].state = SWIM_ALIVE;
+    ups[i].epoch = 1;
+  }
+  int rc = send_updates(e, ups, (uint32_t)n + 1, NULL);
+  free(ups);
+  if (rc != 0) return 1;
+  return barrier(e);
+}
+
+static int attack_digest_flood(evil *e, char **args) {
+  long copies = strtol(args[1], NULL, 10), times = strtol(args[2], NULL, 10);
+  if (copies < 1 || copies > 200000) return bad_count(args[1]);
+  if (times < 1 || times > 10000) return bad_count(args[2]);
+  swim_update o;
+  if (member(e, args[0], &o) != 0) return 1;
+  reg_digest *dg = calloc((size_t)copies, sizeof(*dg));
+  if (!dg) return 1;
+  for (long i = 0; i < copies; i++) {
+    snprintf(dg[i].owner, sizeof(dg[i].owner), "%s", args[0]);
+    dg[i].epoch = o.epoch;
+  }
+  reg_msg m = {.type = REG_MSG_DIGEST, .digests = dg,
+               .ndigests = (uint32_t)copies};
+  snprintf(m.sender, sizeof(m.sender), "%s", e->name);
+  int rc = 0, waits = 0;
+  for (long t = 0; t < times && rc == 0; t++) {
+    troupe_RegMsg pb;
+    peer_link *lk = wc_link(e->w, e->node);
+    rc = ccodec_reg_prepare(&pb, &m);
+    if (rc == 0 && !lk) rc = TR_EUNREACHABLE;
+    if (rc == 0)
+      rc = link_send_frame(lk, troupe_FrameKind_FRAME_REGISTRY, &pb,
+                           troupe_RegMsg_fields);
+    /* Let the link write it before the next (its frame queue is bounded). */
+    if (rc == TR_EFULL && waits++ < 1000) {
+      wc_run(e->w, never, NULL, 20);
+      rc = 0;
+      t--;
+    }
+  }
+  free(dg);
+  if (rc != 0) {
+    fprintf(stderr, "evil: digests to %s: %s\n", e->node, tr_errname(rc));
+    return 1;
+  }
+  return barrier(e);
+}
+
 /* ---- operator requests and envelopes -------------------------------------- */
 
 static bool encode_data(pb_ostream_t *s, const pb_field_t *f,
@@ -448,7 +530,8 @@ static bool attack_args(const char *a, int *min, int *max) {
            {"swim-rumour", 1, 1}, {"swim-forged-proof", 1, 1},
            {"reg-set", 1, -1},    {"reg-empty", 1, 1},
            {"reg-batch", 2, 2},   {"reg-inflate", 1, 1},
-           {"op-verb", 2, 2},     {"stop", 1, 1}};
+           {"op-verb", 2, 2},     {"stop", 1, 1},
+           {"swim-flood", 1, 1},  {"reg-digest-flood", 3, 3}};
   for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
     if (strcmp(a, t[i].name) == 0) {
       *min = t[i].min;
@@ -514,7 +597,11 @@ int main(int argc, char **argv) {
   rc = sign_own_record(&e);
   if (rc == 0) rc = link_up(&e, addr);
   if (rc != 0) goto done;
-  if (strncmp(attack, "swim-", 5) == 0)
+  if (strcmp(attack, "swim-flood") == 0)
+    rc = attack_swim_flood(&e, args[0]);
+  else if (strcmp(attack, "reg-digest-flood") == 0)
+    rc = attack_digest_flood(&e, args);
+  else if (strncmp(attack, "swim-", 5) == 0)
     rc = attack_swim(&e, attack, args[0]);
   else if (strncmp(attack, "reg-", 4) == 0)
     rc = attack_reg(&e, attack, args[0], args + 1, nargs - 1);

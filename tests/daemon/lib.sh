@@ -60,3 +60,53 @@ while len(got) < int(sys.argv[1]):
 print(*got)
 PY
 }
+
+# wait_for TRIES CMD...: runs CMD every 100 ms until it succeeds.
+wait_for() {
+  local tries=$1 i
+  shift
+  for ((i = 0; i < tries; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_node NAME ARGS...: picks two free ports (ADDR_<NAME>=127.0.0.1:P,
+# METRICS_<NAME>=M), calls the script's run_node NAME ARGS... (which starts
+# the daemon, its output in $WORK/NAME.out and .err, and sets PID_<NAME>),
+# and waits for its start line; a port taken meanwhile: again, on others.
+start_node() {
+  local name=$1 pid k p m i
+  for ((k = 0; k < 3; k++)); do
+    read -r p m < <(free_ports 2)
+    eval "ADDR_$name=127.0.0.1:$p METRICS_$name=$m"
+    run_node "$@"
+    eval "pid=\$PID_$name"
+    for ((i = 0; i < 100; i++)); do
+      node_started "$name" && return 0
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    node_started "$name" && return 0
+    kill -0 "$pid" 2>/dev/null && fail "$name did not start within 10 s"
+    grep -Eq 'listen_failed|metrics: ' "$WORK/$name.err" ||
+      fail "$name did not start: $(tail -n 3 "$WORK/$name.err")"
+    echo "note: $name found a port taken; again on others"
+  done
+  fail "$name found its ports taken 3 times"
+}
+node_started() { grep -q "^troupe run: name=$1 " "$WORK/$1.out"; }
+
+# metric_sum PORT FAMILY [LABEL_REGEX]: the sum of FAMILY's samples on the
+# /metrics at 127.0.0.1:PORT whose line matches LABEL_REGEX; -1 when it
+# does not answer.
+metric_sum() {
+  local body
+  body=$(python3 -c 'import sys,urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+    "http://127.0.0.1:$1/metrics") || { echo "-1"; return 1; }
+  awk -v fam="$2" -v re="${3:-}" '
+    index($0, fam "{") == 1 && $0 ~ re { s += $NF }
+    END { printf "%d\n", s }' <<<"$body"
+}

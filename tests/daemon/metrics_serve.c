@@ -32,7 +32,7 @@ static int do_stop(tr_node *n, void *arg) {
 
 static int do_render(tr_node *n, void *arg) {
   serve *s = arg;
-  return metrics_render(n, &s->text, &s->len);
+  return metrics_render(n, NULL, &s->text, &s->len);
 }
 
 static bool both_alive(tn_cluster *c, void *arg) {

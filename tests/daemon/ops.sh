@@ -15,17 +15,6 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 daemon_test_init ops-test 20
 
-# wait_for TRIES CMD...: runs CMD every 100 ms until it succeeds.
-wait_for() {
-  local tries=$1
-  shift
-  for ((i = 0; i < tries; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 # Free ports below the ephemeral range (lib.sh): four nodes, and one that
 # nobody listens on.
 read -r PA PB PC PD PDOWN <<<"$(free_ports 5)"

@@ -164,6 +164,17 @@ case_bad_input() {
   expect_usage "seed without listen" "seed needs listen" --seed 127.0.0.1:1
   expect_usage "listen without certificates" "needs ca, cert and key" \
     --listen 127.0.0.1:1
+  expect_usage "a limit of 0" "max-members: bad value '0' .out of range" \
+    --max-members 0
+  expect_usage "a limit past its range" \
+    "max-members: bad value '70000' .out of range" --max-members 70000
+  expect_usage "a limit not a number" \
+    "memory-budget-mib: bad value '1G' .want a whole number" \
+    --memory-budget-mib 1G
+  printf 'operator-idle-timeout-ms = -5\n' >"$WORK/limit.conf"
+  expect_usage "a limit in the config file" \
+    "$WORK/limit.conf:1: operator-idle-timeout-ms: bad value '-5'" \
+    --config "$WORK/limit.conf"
 }
 
 case_bad_plugin() {

@@ -110,6 +110,57 @@ static void control_characters_are_escaped_so_no_line_is_forged(void **st) {
   fx_free(f);
 }
 
+/* Issue 16, finding 5: an operator's name or a target id could add fields
+ * ("client=ops#z level=error event=..."). tr_log_fields writes each %s as
+ * one value, and the sink keeps it one value in both formats. */
+static void values_cannot_add_fields(void **st) {
+  char fields[256];
+  int n = tr_log_fields(fields, sizeof(fields), "client=%s target=%s n=%d",
+                        "ops#z level=error event=forged", "a\"b\\c\nd", 7);
+  assert_string_equal(fields, "client=\"ops#z level=error event=forged\" "
+                              "target=\"a\\\"b\\\\c\\x0ad\" n=7");
+  assert_int_equal(n, (int)strlen(fields));
+  fixture *f = fx_new(LOG_FORMAT_LOGFMT);
+  log_sink_write(f->sink, TR_LOG_WARN, "op_denied", fields);
+  assert_string_equal(after_ts(f->buf, " level="),
+                      " level=warn event=op_denied client=\"ops#z "
+                      "level=error event=forged\" target=\"a\\\"b\\\\c\\x0ad\" "
+                      "n=7\n");
+  fx_free(f);
+  f = fx_new(LOG_FORMAT_JSON);
+  log_sink_write(f->sink, TR_LOG_WARN, "op_denied", fields);
+  assert_string_equal(after_ts(f->buf, "\"level\""),
+                      "\"level\":\"warn\",\"event\":\"op_denied\",\"client\":"
+                      "\"ops#z level=error event=forged\",\"target\":"
+                      "\"a\\\"b\\\\c\\nd\",\"n\":7}\n");
+  fx_free(f);
+}
+
+static void log_fields_format_like_snprintf_otherwise(void **st) {
+  char b[128];
+  tr_log_fields(b, sizeof(b), "a=%s b=%s c=%s d=%.*s e=%5.1f%% f=%llu g=%zu "
+                "h=%x i=%-3d|", "plain", "", "x=y", 3, "abcdef", 2.25,
+                (unsigned long long)1 << 40, (size_t)9, 255u, -4);
+  assert_string_equal(b, "a=plain b=\"\" c=\"x=y\" d=abc e=  2.2% "
+                         "f=1099511627776 g=9 h=ff i=-4 |");
+  /* Cut like snprintf: the length wanted, always terminated. */
+  char small[8];
+  int n = tr_log_fields(small, sizeof(small), "peer=%s", "a b c");
+  assert_int_equal(n, (int)strlen("peer=\"a b c\""));
+  assert_string_equal(small, "peer=\"a");
+}
+
+static void json_keys_are_never_repeated(void **st) {
+  fixture *f = fx_new(LOG_FORMAT_JSON);
+  log_sink_write(f->sink, TR_LOG_INFO, "e",
+                 "a=1 a=2 ts=x a=3 truncated=1 event=y");
+  assert_string_equal(after_ts(f->buf, "\"level\""),
+                      "\"level\":\"info\",\"event\":\"e\",\"a\":1,\"a_2\":2,"
+                      "\"field_ts\":\"x\",\"a_3\":3,\"field_truncated\":1,"
+                      "\"field_event\":\"y\"}\n");
+  fx_free(f);
+}
+
 static void flood_of_one_event_is_cut_to_burst_then_summarised(void **st) {
   fixture *f = fx_new(LOG_FORMAT_LOGFMT);
   f->now = 1000;
@@ -230,6 +281,9 @@ int main(void) {
       cmocka_unit_test(json_line_turns_fields_into_members),
       cmocka_unit_test(json_values_that_only_look_numeric_stay_strings),
       cmocka_unit_test(control_characters_are_escaped_so_no_line_is_forged),
+      cmocka_unit_test(values_cannot_add_fields),
+      cmocka_unit_test(log_fields_format_like_snprintf_otherwise),
+      cmocka_unit_test(json_keys_are_never_repeated),
       cmocka_unit_test(flood_of_one_event_is_cut_to_burst_then_summarised),
       cmocka_unit_test(other_events_are_not_limited_by_a_flood),
       cmocka_unit_test(flush_reports_a_flood_that_stopped),

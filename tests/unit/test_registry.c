@@ -1073,15 +1073,81 @@ static void digest_is_answered_with_own_set_and_pulls_from_owners(
   reg_receive(r0, "n1", &m, now_of(n));
   assert_int_equal(0, (int)vnet_queued(n->v, NULL, 0));
 
-  /* A PULL is answered only for this node's own set, when held newer. */
+  /* A PULL is answered only for this node's own set, when held newer
+   * (a pull_retry after the SET above: n1's retries are that far apart). */
   dg[0].version = 0; /* n0: held 2, newer */
   dg[1].version = 0; /* n1: the asker itself */
   dg[2].version = 0; /* n2: held 1, newer, but not n0's to send */
   m.type = REG_MSG_PULL;
-  reg_receive(r0, "n1", &m, now_of(n));
+  reg_receive(r0, "n1", &m, now_of(n) + 4 * GOSSIP);
   assert_int_equal(1, queued(n, 0, 1, REG_MSG_SET, out, 4));
   assert_string_equal("n0", out[0]->reg.digests[0].owner);
   assert_int_equal(1, (int)vnet_queued(n->v, NULL, 0));
+  net_free(n);
+}
+
+/* Issue 16, finding 4: a DIGEST with 65,536 copies of one entry made a
+ * SET per copy. Now: one SET per message, and per asker 8 answers at once
+ * then one per gossip interval, however many digests or pulls it sends;
+ * the rest are counted (answers_limited). Other askers are answered
+ * meanwhile. */
+static void a_flood_of_digests_and_pulls_gets_a_bounded_rate_of_answers(
+    void **state) {
+  (void)state;
+  net *n = net_new(3, 21);
+  full_membership(n);
+  registry *r0 = n->nodes[0].reg;
+  vnet_run(n->v, 10 * GOSSIP);
+  for (int i = 0; i < 100; i++) {
+    char id[16];
+    snprintf(id, sizeof(id), "a%d", i);
+    assert_tr(0, reg_claim(r0, id, now_of(n)));
+  }
+  vnet_clear(n->v);
+  uint64_t t0 = now_of(n) + 10 * GOSSIP; /* past any earlier answer */
+
+  enum { COPIES = 65536 };
+  reg_digest *dg = calloc(COPIES, sizeof(*dg));
+  assert_non_null(dg);
+  for (uint32_t k = 0; k < COPIES; k++) {
+    strcpy(dg[k].owner, "n0");
+    dg[k].epoch = n->nodes[0].epoch;
+    dg[k].version = 0; /* n0 holds more: each copy asks for its set */
+  }
+  reg_msg m = {.type = REG_MSG_DIGEST, .digests = dg, .ndigests = COPIES};
+  strcpy(m.sender, "n1");
+  uint64_t limited0 = stats(n, 0).answers_limited;
+  reg_receive(r0, "n1", &m, t0);
+  const vnet_cluster_msg *out[4];
+  assert_int_equal(1, queued(n, 0, 1, REG_MSG_SET, out, 4));
+  assert_int_equal(100, out[0]->reg.nids);
+  assert_int_equal(1, (int)vnet_queued(n->v, NULL, 0));
+  vnet_clear(n->v);
+
+  /* 1,000 more digests and 1,000 pulls at once: the burst's other 7. */
+  m.ndigests = 1;
+  for (int i = 0; i < 1000; i++) {
+    m.type = REG_MSG_DIGEST;
+    reg_receive(r0, "n1", &m, t0 + 1);
+    m.type = REG_MSG_PULL;
+    reg_receive(r0, "n1", &m, t0 + 1);
+  }
+  assert_int_equal(7, (int)vnet_queued(n->v, NULL, 0));
+  assert_int_equal(1993, stats(n, 0).answers_limited - limited0);
+  vnet_clear(n->v);
+
+  /* Another asker is answered meanwhile. */
+  strcpy(m.sender, "n2");
+  reg_receive(r0, "n2", &m, t0 + 1);
+  assert_int_equal(1, queued(n, 0, 2, REG_MSG_SET, out, 4));
+  vnet_clear(n->v);
+
+  /* Two gossip intervals later, n1 has two answers again: a pull every
+   * pull_retry (four intervals) always is answered. */
+  strcpy(m.sender, "n1");
+  for (int i = 0; i < 5; i++) reg_receive(r0, "n1", &m, t0 + 2 * GOSSIP);
+  assert_int_equal(2, queued(n, 0, 1, REG_MSG_SET, out, 4));
+  free(dg);
   net_free(n);
 }
 
@@ -1278,6 +1344,8 @@ int main(void) {
       cmocka_unit_test(
           deltas_apply_in_version_order_and_a_gap_pulls_from_the_owner),
       cmocka_unit_test(digest_is_answered_with_own_set_and_pulls_from_owners),
+      cmocka_unit_test(
+          a_flood_of_digests_and_pulls_gets_a_bounded_rate_of_answers),
       cmocka_unit_test(deadline_is_exact_and_nothing_happens_before_it),
       cmocka_unit_test(same_seed_gives_an_identical_trace),
       cmocka_unit_test(hundred_nodes_with_one_percent_loss_converge),

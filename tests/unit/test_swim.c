@@ -618,6 +618,39 @@ static void forged_messages_are_rejected_and_counted(void **state) {
   net_free(n);
 }
 
+/* Issue 16, finding 1: one frame with 65,100 invented members filled the
+ * peer table. Members are capped (max_members, self, dead and left ones
+ * included): the rest are refused and counted before anything else is
+ * done with them; the members already known keep working. */
+static void members_past_the_cap_are_refused_and_counted(void **state) {
+  (void)state;
+  swim_config cfg = {.max_members = 5};
+  net *n = cluster(3, 12, &cfg, 5000);
+  enum { INVENTED = 1000 };
+  swim_update *ups = calloc(INVENTED, sizeof(*ups));
+  assert_non_null(ups);
+  for (int i = 0; i < INVENTED; i++) {
+    snprintf(ups[i].name, sizeof(ups[i].name), "x%d", i);
+    snprintf(ups[i].addr, sizeof(ups[i].addr), "x%d:7000", i);
+    ups[i].state = SWIM_ALIVE;
+    ups[i].epoch = 1;
+  }
+  /* Without proofs a relayed new member is believed: only the cap holds. */
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, ups, INVENTED);
+  assert_int_equal(5, swim_members(n->nodes[0].sw, NULL, 0));
+  assert_int_equal(INVENTED - 2, stats_of(n, 0).members_refused);
+  /* Known members are still updated: n2's refutation is taken. */
+  swim_update n2;
+  assert_true(swim_member(n->nodes[0].sw, "n2", &n2));
+  n2.incarnation++;
+  inject(n, 0, "n2", "n2", SWIM_MSG_PING, &n2, 1);
+  swim_update now;
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(n2.incarnation, now.incarnation);
+  free(ups);
+  net_free(n);
+}
+
 /* ---- a member speaks only for itself (sign and verify) ------------------ */
 
 /* Node 0 holds `name` dead. */
@@ -913,6 +946,7 @@ int main(void) {
       cmocka_unit_test(
           partitioned_halves_that_declared_each_other_dead_merge_on_heal),
       cmocka_unit_test(forged_messages_are_rejected_and_counted),
+      cmocka_unit_test(members_past_the_cap_are_refused_and_counted),
       cmocka_unit_test(
           trusted_cluster_joins_restarts_and_leaves_with_no_rejection),
       cmocka_unit_test(relayed_claims_only_a_member_can_make_need_its_proof),

@@ -8,7 +8,10 @@
 #include "conn.h"
 #include "mgr_svc.h"
 
-#define CONN_READ_BUF 65536u
+#define CONN_READ_BUF 65536u      /* socket reads once up */
+#define CONN_READ_BUF_HELLO 4096u /* before: a handshake needs no more */
+#define CONN_FRAME_MAX_HELLO 65536u /* the largest frame before the hello */
+#define CONN_READER_KEEP 262144u  /* a read buffer shrinks back under this */
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
@@ -21,6 +24,7 @@ static void conn_unref(link_conn *c) {
     env->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   tls_conn_free(c->tls);
+  env->mem_used -= c->rd_counted;
   wire_reader_free(&c->rd);
   free(c->peer);
   free(c->addr);
@@ -44,17 +48,14 @@ link_conn *conn_new(conn_env *env, bool dialer, const conn_ops *ops,
                     void *owner) {
   link_conn *c = calloc(1, sizeof(*c));
   if (!c) return NULL;
-  c->rbuf = malloc(CONN_READ_BUF);
-  if (!c->rbuf) {
-    free(c);
-    return NULL;
-  }
   c->env = env;
   c->ops = ops;
   c->owner = owner;
   c->dialer = dialer;
   c->st = CONN_CONNECTING; /* no request out yet: nothing to cancel */
-  wire_reader_init(&c->rd, env->cfg->max_frame);
+  wire_reader_init(&c->rd, env->cfg->max_frame < CONN_FRAME_MAX_HELLO
+                              ? env->cfg->max_frame
+                              : CONN_FRAME_MAX_HELLO);
   uv_timer_init(env->cfg->loop, &c->hs_timer);
   c->hs_timer.data = c;
   c->refs = 1; /* the timer handle */
@@ -122,6 +123,10 @@ static void conn_end_with(link_conn *c, link_close_reason reason,
   conn_env *env = c->env;
   conn_state was = c->st;
   c->st = CONN_CLOSED;
+  if (c->pending) {
+    c->pending = false;
+    env->npending--;
+  }
   /* A connection to ourselves ends however it ends (our own close, the EOF
    * when the other end refused our hello): the same normal event. */
   if (c->close_as != LINK_CLOSE_NONE && reason != LINK_CLOSE_LOCAL)
@@ -245,23 +250,45 @@ int conn_write_plain(link_conn *c, const uint8_t *data, size_t len) {
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* Brings the read buffer's size into the memory count; a connection whose
+ * buffer passes the budget is closed, unless exempt. 0 or TR_ECLOSED. */
+static int conn_count_reader(link_conn *c) {
+  conn_env *env = c->env;
+  if (c->rd.cap == c->rd_counted) return 0;
+  env->mem_used = env->mem_used - c->rd_counted + c->rd.cap;
+  c->rd_counted = c->rd.cap;
+  if (c->budget_exempt || env->mem_used <= env->cfg->memory_budget) return 0;
+  env->st->memory_closed++;
+  mgr_log(env->mgr, TR_LOG_WARN, "memory_budget",
+          "peer=%s addr=%s read_buffer=%zu used=%zu budget=%zu", conn_peer(c),
+          conn_addr(c), c->rd.cap, env->mem_used, env->cfg->memory_budget);
+  conn_close(c, LINK_CLOSE_LIMIT);
+  return TR_ECLOSED;
+}
+
 int conn_next_frame(link_conn *c, wire_frame *f) {
   for (;;) {
     if (c->st == CONN_CLOSED) return TR_ECLOSED;
     int rc = wire_reader_next(&c->rd, f);
-    if (rc == 1) return 1;
+    if (rc == 1) {
+      c->last_rx_ms = uv_now(c->env->cfg->loop);
+      return 1;
+    }
     if (rc < 0) {
       conn_close(c, rc == TR_ETOOBIG ? LINK_CLOSE_TOO_BIG
                                      : LINK_CLOSE_MALFORMED);
       return TR_ECLOSED;
     }
-    /* Nothing complete buffered: decrypt what TLS holds. */
+    /* Nothing complete buffered: decrypt what TLS holds, into a buffer
+     * that shrinks back once a large frame is done with. */
+    wire_reader_shrink(&c->rd, CONN_READER_KEEP);
     size_t avail;
     uint8_t *space = wire_reader_space(&c->rd, CONN_RECORD_MAX, &avail);
     if (!space) {
       conn_close(c, LINK_CLOSE_LOCAL);
       return TR_ECLOSED;
     }
+    if (conn_count_reader(c) != 0) return TR_ECLOSED;
     int n = tls_conn_read(c->tls, space, avail);
     if (n == 0) return 0;
     if (n == TR_ECLOSED) {
@@ -272,7 +299,7 @@ int conn_next_frame(link_conn *c, wire_frame *f) {
       tls_fail why = tls_conn_fail_reason(c->tls);
       c->env->st->tls_fail[why]++;
       mgr_log(c->env->mgr, TR_LOG_WARN, "tls_read_failed",
-              "peer=%s reason=%s detail=\"%s\"", conn_peer(c),
+              "peer=%s reason=%s detail=%s", conn_peer(c),
               tls_fail_name(why), tls_conn_fail_detail(c->tls));
       conn_close(c, LINK_CLOSE_MALFORMED);
       return TR_ECLOSED;
@@ -301,7 +328,7 @@ static bool conn_handshake_step(link_conn *c) {
     tls_fail why = tls_conn_fail_reason(c->tls);
     c->env->st->tls_fail[why]++;
     mgr_log(c->env->mgr, TR_LOG_WARN, "peer_refused",
-            "reason=%s dialer=%d addr=%s detail=\"%s\"", tls_fail_name(why),
+            "reason=%s dialer=%d addr=%s detail=%s", tls_fail_name(why),
             c->dialer, conn_addr(c), tls_conn_fail_detail(c->tls));
     conn_flush_out(c); /* the alert, if any */
     conn_close(c, LINK_CLOSE_TLS);
@@ -313,7 +340,7 @@ static bool conn_handshake_step(link_conn *c) {
   if (tls_conn_peer_revoked(c->tls, c->env->cfg->tls)) {
     c->env->st->tls_fail[TLS_FAIL_REVOKED]++;
     mgr_log(c->env->mgr, TR_LOG_WARN, "peer_refused",
-            "reason=%s dialer=%d addr=%s detail=\"%s\"",
+            "reason=%s dialer=%d addr=%s detail=%s",
             tls_fail_name(TLS_FAIL_REVOKED), c->dialer, conn_addr(c),
             "revoked by the revocation list reloaded during the handshake");
     conn_refuse(c, LINK_CLOSE_REVOKED, TLS_FAIL_REVOKED,
@@ -325,9 +352,19 @@ static bool conn_handshake_step(link_conn *c) {
   return c->st != CONN_CLOSED;
 }
 
+/* The socket's read buffer, made on the first read: an idle connection
+ * costs none, and one before its hello a small one. A failed allocation
+ * gives libuv an empty buffer: the read fails (UV_ENOBUFS) and closes. */
 static void conn_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   link_conn *c = h->data;
-  *buf = uv_buf_init((char *)c->rbuf, CONN_READ_BUF);
+  (void)hint;
+  size_t want = c->st == CONN_UP ? CONN_READ_BUF : CONN_READ_BUF_HELLO;
+  if (c->rcap != want) {
+    free(c->rbuf);
+    c->rbuf = malloc(want);
+    c->rcap = c->rbuf ? want : 0;
+  }
+  *buf = uv_buf_init((char *)c->rbuf, (unsigned)c->rcap);
 }
 
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -354,6 +391,21 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 void conn_set_up(link_conn *c) {
   uv_timer_stop(&c->hs_timer);
   c->st = CONN_UP;
+  c->rd.max_frame = c->env->cfg->max_frame;
+  c->last_rx_ms = uv_now(c->env->cfg->loop);
+  if (c->pending) {
+    c->pending = false;
+    c->env->npending--;
+  }
+}
+
+bool conn_close_oldest_pending(conn_env *env) {
+  link_conn *oldest = NULL;
+  for (link_conn *c = env->conns; c; c = c->next) /* newest first */
+    if (c->pending) oldest = c;
+  if (!oldest) return false;
+  conn_close(oldest, LINK_CLOSE_LIMIT);
+  return true;
 }
 
 void conn_pause_reads(link_conn *c, bool pause) {
@@ -489,5 +541,7 @@ void conn_accept(link_conn *c, uv_stream_t *listener) {
   c->refs++;
   int err = uv_accept(listener, (uv_stream_t *)&c->tcp);
   if (err != 0) c->uv_error = err;
+  c->pending = true;
+  c->env->npending++;
   if (err != 0 || conn_start_tls(c) != 0) conn_close(c, LINK_CLOSE_IO);
 }

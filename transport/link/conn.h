@@ -40,6 +40,10 @@ typedef struct conn_env {
   link_mgr_stats *st;     /* closes and TLS failures are counted here */
   link_conn *conns;       /* every connection until it is freed */
   bool reads_paused;      /* connections that are up do not read */
+  uint32_t npending;      /* accepted connections before their hello */
+  /* Against cfg->memory_budget: the read buffers of every connection, and
+   * what the links above add for their queues. */
+  size_t mem_used;
 } conn_env;
 
 /* How a connection ended, for its owner's on_closed. */
@@ -88,7 +92,14 @@ struct link_conn {
   uv_timer_t hs_timer;
   tls_conn *tls;
   wire_reader rd;
-  uint8_t *rbuf;
+  size_t rd_counted; /* rd's capacity as counted in env->mem_used */
+  uint8_t *rbuf;     /* the socket's read buffer, made on demand */
+  size_t rcap;
+  bool pending;      /* accepted, counted in env->npending until up */
+  /* A node's link that is up: its read buffer is counted but never closes
+   * it for the memory budget (see link_config.memory_budget). */
+  bool budget_exempt;
+  uint64_t last_rx_ms; /* when the last whole frame arrived (loop time) */
   char *peer, *addr;      /* for log lines; NULL shows as "?" */
   link_conn *next, *prev; /* env->conns */
 };
@@ -112,9 +123,13 @@ void conn_set_owner(link_conn *, const conn_ops *ops, void *owner);
 void conn_set_names(link_conn *, const char *peer, const char *addr);
 /* See close_as: a connection to ourselves ends that way, however. */
 void conn_close_as(link_conn *, link_close_reason);
-/* The hello exchange is done: stops the handshake timer, and reads pause
- * with the manager's from now on. */
+/* The hello exchange is done: stops the handshake timer, frames up to
+ * max_frame are read (64 KiB before), and reads pause with the manager's
+ * from now on. */
 void conn_set_up(link_conn *);
+/* Closes the oldest accepted connection still before its hello
+ * (LINK_CLOSE_LIMIT), for a new one at max_pending_conns; false if none. */
+bool conn_close_oldest_pending(conn_env *);
 /* Stops or resumes reading a connection that is up; one still in its
  * handshake or hello ignores it (those always read). */
 void conn_pause_reads(link_conn *, bool pause);

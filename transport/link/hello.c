@@ -99,7 +99,7 @@ static void hello_refused_by_peer(link_mgr *m, link_conn *c,
   if (wire_decode_control(f->kind, f->body, f->len, &cl) != 0) cl.detail[0] = 0;
   snprintf(detail, sizeof(detail), "the peer refused our hello: %s",
            cl.detail[0] ? cl.detail : "no reason given");
-  mgr_log(m, TR_LOG_WARN, "hello_refused_by_peer", "addr=%s detail=\"%s\"",
+  mgr_log(m, TR_LOG_WARN, "hello_refused_by_peer", "addr=%s detail=%s",
           c->addr ? c->addr : "?", cl.detail);
   conn_refused_by_peer(c, LINK_CLOSE_HELLO, detail);
 }

@@ -7,8 +7,16 @@
 
 #include "link_int.h"
 
+static bool link_is_op(const peer_link *lk) {
+  return lk->role == TLS_PEER_OPERATOR || lk->role == TLS_PEER_VIEWER;
+}
+
 static void link_set_state(peer_link *lk, link_state s) {
   if (lk->state == s) return;
+  if (link_is_op(lk)) {
+    if (s == LINK_UP) lk->mgr->nop_up++;
+    else if (lk->state == LINK_UP) lk->mgr->nop_up--;
+  }
   lk->state = s;
   lk->st.state = s;
   link_mgr *m = lk->mgr;
@@ -123,7 +131,9 @@ int link_open(link_mgr *m, const char *peer, const char *addr, peer_link **out) 
 
 const char *link_peer(peer_link *lk) { return lk->peer; }
 tls_peer_role link_peer_role(peer_link *lk) { return lk->role; }
-bool link_full(peer_link *lk) { return lk->refused_full; }
+bool link_full(peer_link *lk) {
+  return lk->refused_full || lk->mgr->memory_refused;
+}
 void link_flush_now(peer_link *lk) {
   if (lk) link_flush(lk);
 }
@@ -193,7 +203,19 @@ void link_conn_ready(peer_link *lk, link_conn *c, const troupe_Hello *h) {
 
 static void link_on_ping_timer(uv_timer_t *t) {
   peer_link *lk = t->data;
-  if (lk->state == LINK_UP) link_send_ping(lk);
+  if (lk->state != LINK_UP) return;
+  /* An operator answers every ping: one that sent no whole frame for this
+   * long is stalled (or stalls on purpose, half a large frame held). */
+  link_conn *c = lk->active;
+  link_mgr *m = lk->mgr;
+  if (c && link_is_op(lk) &&
+      uv_now(m->loop) - c->last_rx_ms >= m->cfg.op_idle_timeout_ms) {
+    mgr_log(m, TR_LOG_WARN, "operator_idle", "client=%s idle_ms=%llu",
+            lk->peer, (unsigned long long)(uv_now(m->loop) - c->last_rx_ms));
+    conn_close(c, LINK_CLOSE_IDLE);
+    return;
+  }
+  link_send_ping(lk);
 }
 
 /* ---- connections coming up and going ------------------------------------ */
@@ -212,6 +234,7 @@ void link_conn_up(peer_link *lk, link_conn *c, const troupe_Hello *h) {
   /* Every way up (dialed, accepted, a seed handed over) passes here; the
    * hello check let only a certificate with a role through. */
   lk->role = tls_conn_peer_role(c->tls);
+  c->budget_exempt = lk->role == TLS_PEER_NODE;
   lk->features = h->features;
   lk->features_known = true;
   if (lk->dialing == c) lk->dialing = NULL;
@@ -272,6 +295,7 @@ void link_free_now(peer_link *lk, bool report) {
   if (lk->closing) return;
   link_mgr *m = lk->mgr;
   lk->closing = true;
+  if (lk->state == LINK_UP && link_is_op(lk)) m->nop_up--;
   link_stream_reset(lk, report);
   HASH_DEL(m->links, lk);
   if (lk->dirty) {

@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "link.h"
 #include "mgr_svc.h"
+#include "ratelog.h"
 #include "uthash.h"
 
 #define LINK_CHUNK_SIZE CONN_RECORD_MAX /* one TLS record of plaintext */
@@ -120,6 +121,9 @@ struct link_mgr {
   bool freeing;
   int open; /* handles, links and conns still closing */
   link_mgr_stats st;
+  uint32_t nop_up;     /* operator and viewer links up */
+  bool memory_refused; /* a send met the memory budget: on_room below half */
+  ratelog rl_pending, rl_op, rl_memory;
 };
 
 /* link.c */

@@ -16,7 +16,7 @@ void mgr_log(link_mgr *m, tr_log_level level, const char *event,
   char fields[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(fields, sizeof(fields), fmt, ap);
+  tr_log_vfields(fields, sizeof(fields), fmt, ap);
   va_end(ap);
   m->cfg.log(m->cfg.log_user, level, event, fields);
 }
@@ -161,6 +161,10 @@ int link_mgr_new(link_mgr **out, const link_config *cfg) {
   if (!c->reconnect_min_ms) c->reconnect_min_ms = 50;
   if (!c->reconnect_max_ms) c->reconnect_max_ms = 5000;
   if (!c->ping_interval_ms) c->ping_interval_ms = 1000;
+  if (!c->max_pending_conns) c->max_pending_conns = 128;
+  if (!c->max_op_conns) c->max_op_conns = 64;
+  if (!c->op_idle_timeout_ms) c->op_idle_timeout_ms = 30000;
+  if (!c->memory_budget) c->memory_budget = (size_t)256 << 20;
   m->name = strdup(cfg->node_name);
   if (!m->name) {
     free(m);
@@ -308,4 +312,8 @@ void link_mgr_get_stats(link_mgr *m, link_mgr_stats *out) {
   uint32_t n = 0;
   for (link_conn *c = m->env.conns; c; c = c->next) n++;
   out->conns = n;
+  out->memory_used = m->env.mem_used;
+  out->memory_budget = m->cfg.memory_budget;
+  out->pending = m->env.npending;
+  out->op_conns = m->nop_up;
 }

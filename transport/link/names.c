@@ -31,6 +31,8 @@ const char *link_close_reason_name(link_close_reason r) {
       [LINK_CLOSE_IO] = "io_error",
       [LINK_CLOSE_SELF] = "self",
       [LINK_CLOSE_REVOKED] = "revoked",
+      [LINK_CLOSE_LIMIT] = "limit",
+      [LINK_CLOSE_IDLE] = "idle",
   };
   return (unsigned)r < LINK_CLOSE_COUNT ? names[r] : "?";
 }

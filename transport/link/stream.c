@@ -44,19 +44,41 @@ static void chunks_report(peer_link *lk, link_chunk *c) {
   }
 }
 
+/* The link's queue bytes, kept in the node's memory count too. */
+static void held_add(peer_link *lk, size_t n) {
+  lk->held_bytes += n;
+  lk->mgr->env.mem_used += n;
+}
+
+static void held_sub(peer_link *lk, size_t n) {
+  lk->held_bytes -= n;
+  lk->mgr->env.mem_used -= n;
+}
+
+/* After memory was given back: a send the budget refused is told (on any
+ * link: whoever waits on any link tries again) once half of it is free. */
+static void memory_room(peer_link *lk) {
+  link_mgr *m = lk->mgr;
+  if (m->memory_refused && m->env.mem_used < m->cfg.memory_budget / 2) {
+    m->memory_refused = false;
+    if (m->cfg.ops.on_room) m->cfg.ops.on_room(m->cfg.user, lk);
+  }
+}
+
 void link_stream_reset(peer_link *lk, bool report) {
   link_mgr *m = lk->mgr;
   link_chunk *r = lk->r_head, *q = lk->q_head;
   lk->r_head = lk->r_tail = lk->q_head = lk->q_tail = NULL;
+  held_sub(lk, lk->held_bytes);
   if (report) {
     chunks_report(lk, r);
     chunks_report(lk, q);
   }
   chunks_free(m, r);
   chunks_free(m, q);
-  lk->held_bytes = 0;
   lk->send_seq = lk->written_seq = lk->acked_seq = 0;
   lk->my_session = link_new_session(m);
+  memory_room(lk);
 }
 
 int link_send(peer_link *lk, const wire_envelope *e) {
@@ -68,6 +90,18 @@ int link_send(peer_link *lk, const wire_envelope *e) {
       lk->held_bytes + bound > m->cfg.queue_max_bytes) {
     lk->st.rejected_full++;
     lk->refused_full = true;
+    return TR_EFULL;
+  }
+  if (m->env.mem_used + bound > m->cfg.memory_budget) {
+    uint64_t hits;
+    lk->st.rejected_full++;
+    m->st.memory_refused++;
+    m->memory_refused = true;
+    if (ratelog_hit(&m->rl_memory, uv_now(m->loop), &hits))
+      mgr_log(m, TR_LOG_WARN, "memory_budget",
+              "peer=%s used=%zu budget=%zu refused=%llu", lk->peer,
+              m->env.mem_used, m->cfg.memory_budget,
+              (unsigned long long)hits);
     return TR_EFULL;
   }
   wire_envelope s = *e;
@@ -87,7 +121,7 @@ int link_send(peer_link *lk, const wire_envelope *e) {
     else
       lk->q_head = c;
     lk->q_tail = c;
-    lk->held_bytes += c->cap;
+    held_add(lk, c->cap);
   } else {
     int n = wire_encode_envelope(c->data + c->len, c->cap - c->len,
                                  m->cfg.max_frame, &s);
@@ -202,7 +236,7 @@ static void link_on_ack(peer_link *lk, uint64_t seq) {
     link_chunk *k = lk->r_head;
     lk->r_head = k->next;
     if (!lk->r_head) lk->r_tail = NULL;
-    lk->held_bytes -= k->cap;
+    held_sub(lk, k->cap);
     mgr_chunk_put(lk->mgr, k);
   }
   link_mgr *m = lk->mgr;
@@ -212,6 +246,7 @@ static void link_on_ack(peer_link *lk, uint64_t seq) {
     lk->refused_full = false;
     if (m->cfg.ops.on_room) m->cfg.ops.on_room(m->cfg.user, lk);
   }
+  memory_room(lk);
 }
 
 /* ---- the receive stream ------------------------------------------------- */
@@ -326,7 +361,7 @@ void link_stream_resume(peer_link *lk, const troupe_Hello *h) {
     link_chunk *r = lk->r_head;
     lk->r_head = lk->r_tail = NULL;
     chunks_report(lk, r);
-    for (link_chunk *k = r; k; k = k->next) lk->held_bytes -= k->cap;
+    for (link_chunk *k = r; k; k = k->next) held_sub(lk, k->cap);
     chunks_free(lk->mgr, r);
     lk->acked_seq = lk->written_seq;
   }

@@ -42,6 +42,13 @@ uint8_t *wire_reader_space(wire_reader *r, size_t want, size_t *avail) {
 
 void wire_reader_commit(wire_reader *r, size_t n) { r->end += n; }
 
+void wire_reader_shrink(wire_reader *r, size_t keep) {
+  if (r->start != r->end || r->cap <= keep) return;
+  free(r->buf);
+  r->buf = NULL;
+  r->cap = r->start = r->end = 0;
+}
+
 int wire_reader_feed(wire_reader *r, const void *data, size_t len) {
   size_t avail;
   uint8_t *p = wire_reader_space(r, len, &avail);

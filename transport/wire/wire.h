@@ -82,6 +82,9 @@ void wire_reader_free(wire_reader *);
  * straight into it; *avail gets how much. NULL on ENOMEM. */
 uint8_t *wire_reader_space(wire_reader *, size_t want, size_t *avail);
 void wire_reader_commit(wire_reader *, size_t n); /* n bytes were written */
+/* Gives the buffer back when nothing is buffered and it holds more than
+ * keep bytes (after a large frame): it grows again on demand. */
+void wire_reader_shrink(wire_reader *, size_t keep);
 /* Copies bytes in (for callers that cannot read in place). */
 int wire_reader_feed(wire_reader *, const void *data, size_t len);
 /* The next complete frame: 1 and *f set; 0 when more bytes are needed;

@@ -53,6 +53,10 @@ typedef enum {
   LINK_CLOSE_IO,          /* socket error */
   LINK_CLOSE_SELF,        /* the peer is this node (a seed that is us) */
   LINK_CLOSE_REVOKED,     /* a reloaded revocation list lists the peer */
+  LINK_CLOSE_LIMIT,       /* a cap: connections before their hello (the
+                             oldest goes), operator connections, memory */
+  LINK_CLOSE_IDLE,        /* an operator connection sent no whole frame
+                             (pongs included) for op_idle_timeout_ms */
   LINK_CLOSE_COUNT
 } link_close_reason;
 
@@ -152,6 +156,17 @@ typedef struct link_config {
   uint32_t reconnect_min_ms; /* first backoff step [50] */
   uint32_t reconnect_max_ms; /* [5000] */
   uint32_t ping_interval_ms; /* RTT probe while up [1000] */
+  /* Limits (docs/cluster.md, "Limits"); 0: the default in brackets. */
+  uint32_t max_pending_conns; /* accepted, hello not done [128]; at the cap
+                                 a new one closes the oldest */
+  uint32_t max_op_conns;      /* operator and viewer connections up [64] */
+  uint32_t op_idle_timeout_ms; /* see LINK_CLOSE_IDLE [30000] */
+  /* Link queues (queued + unacked) and read buffers of every connection,
+   * together [256 MiB]. A send past it is TR_EFULL (on_room when it has
+   * drained to half); a read buffer that would pass it closes its
+   * connection (LINK_CLOSE_LIMIT), except a node's link that is up: that
+   * one is counted and read on (bounded by max_frame per member). */
+  size_t memory_budget;
   /* WIRE_FEATURE_* bits the hello announces beyond these: none (a node of
    * an older version, as far as peers can tell). */
   uint32_t features_off;
@@ -196,8 +211,9 @@ void link_flush_now(peer_link *);
  * those owing only an ack): called between long runs of local work, so
  * replies and acks the work produced leave while it goes on. */
 void link_mgr_flush_queued(link_mgr *);
-/* A send met the queue bounds and the queue has not drained to half since
- * (link_ops.on_room comes when it has). */
+/* A send met the queue bounds and the queue has not drained to half since,
+ * or one met the memory budget and half of it is not free yet
+ * (link_ops.on_room comes when it is so). */
 bool link_full(peer_link *);
 
 /* Queues an envelope (its seq is assigned here) and copies what it points
@@ -282,6 +298,13 @@ typedef struct link_mgr_stats {
   uint64_t seed_failed; /* seed attempts dropped: no answer, TLS, hello */
   uint64_t seed_self;   /* seed attempts that reached this node itself */
   uint32_t links, conns; /* conns includes seed attempts in progress */
+  uint64_t pending_dropped; /* closed at max_pending_conns (the oldest) */
+  uint64_t op_refused;      /* operator connections refused: max_op_conns */
+  uint64_t memory_refused;  /* sends refused TR_EFULL: memory_budget */
+  uint64_t memory_closed;   /* connections closed: read buffer past it */
+  size_t memory_used;       /* link queues + read buffers now */
+  size_t memory_budget;     /* the budget in force */
+  uint32_t pending, op_conns; /* now: before their hello; operators up */
 } link_mgr_stats;
 
 void link_mgr_get_stats(link_mgr *, link_mgr_stats *out);
