@@ -10,6 +10,8 @@
 #   bash deploy/dev.sh bench [--quick]
 #                              build (Release) and run tests/bench: the engine
 #                              and the TLS link, each side by side with Erlang
+#   bash deploy/dev.sh soak [--seconds N] [--kill-every S]
+#                              the soak benchmark (tests/bench/soak.sh)
 #   bash deploy/dev.sh deps    only install the Debian packages
 set -euo pipefail
 
@@ -120,7 +122,16 @@ case "$cmd" in
     bash "$here/tests/bench/run_link.sh" "$@" "$here/build-bench/tests/bench/bench_link"
     bash "$here/tests/bench/run_cluster.sh" "$@" "$here/build-bench"
     bash "$here/tests/bench/run_sim.sh" "$@" "$here/build-bench" ;;
+  soak)
+    # 3 nodes under mixed load, one killed every 30 s, for 10 minutes (or
+    # --seconds N): losses, duplicates and reorders by sequence number,
+    # RSS and descriptors over time (tests/bench/soak.sh).
+    install_pkgs "${build_pkgs[@]}" python3
+    configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \
+      -DTR_BUILD_EXAMPLES=OFF
+    shift
+    bash "$here/tests/bench/soak.sh" "$here/build-bench" --out "$here/build-bench/soak" "$@" ;;
   *)
-    echo "usage: bash deploy/dev.sh demo|test|bench|deps" >&2
+    echo "usage: bash deploy/dev.sh demo|test|bench|soak|deps" >&2
     exit 2 ;;
 esac

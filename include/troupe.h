@@ -610,6 +610,8 @@ typedef struct tr_cluster_stats {
                                (logged member_cap) */
   uint64_t peers_refused;   /* nodes not given a peer entry: the table is
                                full (logged peer_cap) */
+  uint32_t peers;           /* the peer table: members and nodes that spoke
+                               (never operators) */
   uint64_t answers_limited; /* registry anti-entropy answers not sent: the
                                asker had one within two gossip intervals
                                (100 ms by default): a flood */

@@ -63,6 +63,7 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
                    rs.rejected_malformed + rs.rejected_proof;
   out->stale_updates = rs.rejected_owner;
   out->answers_limited = rs.answers_limited;
+  out->peers = c->npeers;
   out->remote_asks_pending = c->nrasks;
   out->credit_targets = host_credit_targets(c);
   tls_crl_info ci;

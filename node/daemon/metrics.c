@@ -393,6 +393,9 @@ static void render_limits(render *r, tr_node *node,
   sample_u(r, name, "limit", "operator_connections", t.op_refused);
   sample_u(r, name, "limit", "memory_sends", t.memory_refused);
   sample_u(r, name, "limit", "memory_connections", t.memory_closed);
+  single(r, "troupe_peers", "gauge",
+         "The peer table: members and nodes that spoke (never operators).",
+         c->peers);
   single(r, "troupe_memory_used_bytes", "gauge",
          "Link queues and read buffers now (against the memory budget).",
          t.memory_used);

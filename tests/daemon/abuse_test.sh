@@ -237,6 +237,12 @@ grep -E 'event=op_request' "$WORK/n2.err" | sed 's/"\([^"\\]\|\\.\)*"//g' |
   fail "an op_request line carries a second level or event field"
 ok "an operator target is logged as one value"
 
+# Finding 1: operator connections never took a peer entry (only nodes do):
+# n1, n3 and evil, whatever connected meanwhile.
+peers=$(counter troupe_peers)
+[ "$peers" -le 3 ] || fail "n2's peer table holds $peers entries after the attacks"
+ok "n2's peer table holds $peers entries (n1, n3, evil) after every operator connection"
+
 END_RSS=$(rss_kb)
 echo "figure: n2 RSS start=${BASE_RSS} kB end=${END_RSS} kB"
 ok "n2 stayed bounded and answered its peers through every attack"

@@ -316,6 +316,11 @@ for n in n1 n2 n3; do
   wait_for 60 all_alive "$n" || fail "after heal, $n: $(ops "$n" members)"
 done
 log "healed: all three alive in every view after $((SECONDS - h0)) s"
+# A node held dead lost its registry entries there: they come back with the
+# pull its return starts, at the latest with the next anti-entropy round.
+r0=$SECONDS
+wait_for 20 has_actor n3 echo-n1 n1 || fail "after heal, n3 never resolved echo-n1 again"
+log "n3 resolves echo-n1 again $((SECONDS - r0)) s after that"
 [ "$(ops n3 ask echo-n1 ping2)" = ping2 ] || fail "ask echo-n1 from n3 after heal"
 
 # ---- down leaves nothing behind --------------------------------------------------
