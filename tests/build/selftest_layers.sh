@@ -9,7 +9,7 @@ src=${1:?usage: selftest_layers.sh SOURCE_ROOT}
 check=$(dirname "$0")/check_layers.py
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r "$src/include" "$src/node" "$src/transport" "$src/examples" "$work/"
+cp -r "$src/include" "$src/base" "$src/node" "$src/transport" "$src/examples" "$work/"
 
 python3 "$check" "$work" >/dev/null ||
   { echo "FAIL: the clean copy does not pass"; exit 1; }
@@ -40,5 +40,7 @@ expect_violation transport/tls/tls.c '#include <uv.h>' \
   'the tls layer includes <uv.h>'
 expect_violation node/assembly/node.c '#include "host.h"' \
   'the assembly layer includes "host.h" (cluster-private)'
+expect_violation base/logfmt.c '#include "wire.h"' \
+  'the base layer includes "wire.h" (wire)'
 [ "$fails" -eq 0 ] || exit 1
 echo "selftest_layers: every forbidden include was reported"
