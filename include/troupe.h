@@ -230,12 +230,14 @@ typedef struct tr_node_config {
   uint32_t op_idle_timeout_ms; /* an operator connection that sends no whole
                                   frame for this long (it answers a ping a
                                   second) is closed [30000] */
-  uint32_t max_op_subs;        /* subscriptions one operator connection
-                                  holds [1024] */
+  uint32_t max_op_subs;        /* asks and subscriptions one operator
+                                  connection runs at once [1024]; more are
+                                  answered TR_EFULL */
   size_t memory_budget;        /* link queues and read buffers, all peers
                                   together [256 MiB]: a send past it is
-                                  TR_EFULL as for a full link, an operator's
-                                  read past it closes that connection */
+                                  TR_EFULL as for a full link; a read that
+                                  would pass it closes its connection,
+                                  unless it is a node's link that is up */
 } tr_node_config;
 
 #define TR_MAX_MEMBERS 10000u
@@ -613,8 +615,8 @@ typedef struct tr_cluster_stats {
   uint32_t peers;           /* the peer table: members and nodes that spoke
                                (never operators) */
   uint64_t answers_limited; /* registry anti-entropy answers not sent: the
-                               asker had one within two gossip intervals
-                               (100 ms by default): a flood */
+                               asker had had 8 at once, then one per gossip
+                               interval (20 a second by default): a flood */
   uint64_t op_subs_refused; /* operator asks and subscriptions refused
                                TR_EFULL: max_op_subs running for that
                                connection (logged operator_subs_cap) */
