@@ -277,11 +277,11 @@ static void answered_refill(const registry *r, reg_answered *k,
   k->at = k->tokens == REG_ANSWER_BURST ? now : k->at + add * gap;
 }
 
-/* Forgets the askers whose bucket is full again (all = every one). */
+/* Forgets the askers whose bucket is full again (all: every one). */
 static void answered_sweep(registry *r, uint64_t now, bool all) {
   reg_answered *k, *tmp;
   HASH_ITER(hh, r->answered, k, tmp) {
-    answered_refill(r, k, now);
+    if (!all) answered_refill(r, k, now);
     if (!all && k->tokens < REG_ANSWER_BURST) continue;
     HASH_DEL(r->answered, k);
     free(k);

@@ -170,8 +170,6 @@ typedef struct {
   stream streams[SOAK_STREAMS];
   int nstreams;
   uint64_t received, dup, gap, reorder, missed;
-  char peers[SOAK_MAX_PEERS][64];
-  int npeers;
   bool listener;
 } checker_state;
 
@@ -217,9 +215,10 @@ static int checker_init(tr_ctx *ctx, void *st, bool listener,
   s->listener = listener;
   if (listener) {
     const char *a = arg ? arg : "";
-    s->npeers = split_ids(a, strlen(a), s->peers);
-    for (int i = 0; i < s->npeers; i++) {
-      int rc = tr_subscribe_topic(ctx, s->peers[i], "soak");
+    char peers[SOAK_MAX_PEERS][64];
+    int n = split_ids(a, strlen(a), peers);
+    for (int i = 0; i < n; i++) {
+      int rc = tr_subscribe_topic(ctx, peers[i], "soak");
       if (rc != 0) return rc;
     }
   }
