@@ -99,7 +99,9 @@ typedef enum {
   TR_MSG_CHILD_EXIT,
   TR_MSG_NODE_UP,
   TR_MSG_NODE_DOWN,
-  TR_MSG_WRITABLE /* tr_send_notify: the sender (the target) has room */
+  TR_MSG_WRITABLE, /* tr_send_notify: the sender (the target) has room */
+  TR_MSG_GROUP_JOIN, /* a group gained a member (docs/groups.md) */
+  TR_MSG_GROUP_LEAVE /* a group lost a member */
 } tr_msg_type;
 
 /* What receive gets. Every pointer is valid until receive returns. */
@@ -113,6 +115,9 @@ typedef struct tr_envelope {
   int status;      /* TR_MSG_REPLY: 0 or TR_ETIMEDOUT ...;
                       TR_MSG_DOWN / CHILD_EXIT: the reason */
   const char *node; /* name of the node the message came from */
+  /* tr_group_broadcast: the group it was sent to (type TR_MSG_SEND); a
+   * membership event: the group. NULL otherwise. */
+  const char *group;
 } tr_envelope;
 
 typedef struct tr_actor_type {
@@ -437,6 +442,82 @@ TR_API int tr_send_every(tr_ctx *, uint32_t interval_ms, const char *to,
 /* Cancels one of self's timers; TR_ENOTFOUND if it is not pending. */
 TR_API int tr_timer_cancel(tr_ctx *, uint64_t timer_id);
 
+/* ---- groups (docs/groups.md) --------------------------------------------- */
+
+/* Cluster-wide named groups of actors, like Erlang's pg: join and leave,
+ * send to one member, ask one, send to all, list, and watch. A group name
+ * is 1..TR_GROUP_MAX bytes, none of them a space or a control character,
+ * not starting with '$'; the group name and the member's id together are
+ * at most TR_GROUP_KEY_MAX bytes (each membership is held in the cluster's
+ * registry under one key of that size). Each node speaks only for its own
+ * actors' memberships. Loop thread only. */
+#define TR_GROUP_MAX 64
+#define TR_GROUP_KEY_MAX 251 /* strlen(group) + strlen(id) at most */
+
+/* self joins group: 0 (also when already a member: joining twice is a
+ * no-op). It leaves every group when it stops. TR_EINVAL (a bad name, or
+ * name and id too long together), TR_EPERM (the node's policy: "join"),
+ * TR_ENOMEM. */
+TR_API int tr_group_join(tr_ctx *, const char *group);
+/* 0, or TR_ENOTFOUND when self is not a member; TR_EINVAL. */
+TR_API int tr_group_leave(tr_ctx *, const char *group);
+/* The same for a local actor by id (the daemon's --spawn, embedders). */
+TR_API int tr_node_group_join(tr_node *, const char *id, const char *group);
+TR_API int tr_node_group_leave(tr_node *, const char *id, const char *group);
+
+/* Sends to one member: a local member with room when there is one (round
+ * robin over the local members), else a remote member with room (round
+ * robin over them; room is the flow-control credit held for it). The send
+ * is then a tr_send to that member: same ordering, same guarantees.
+ * TR_ENOTFOUND: the group has no member anywhere this node knows;
+ * TR_EFULL: none has room (nothing queued; try later). The chosen member's
+ * id is copied into chosen (cap bytes) when chosen is not NULL. Errors of
+ * tr_send otherwise. */
+TR_API int tr_group_send(tr_ctx *, const char *group, const void *, size_t);
+TR_API int tr_group_send_to(tr_ctx *, const char *group, const void *,
+                            size_t, char *chosen, size_t cap);
+/* Asks one member, chosen as tr_group_send; then as tr_ask. */
+TR_API int tr_group_ask(tr_ctx *, const char *group, const void *, size_t,
+                        uint32_t timeout_ms, uint64_t *ask_id);
+/* Sends to every member: local members each get it (one shared copy), and
+ * every other node with members gets one envelope, which it hands to its
+ * own members. Like a publish, a member whose mailbox is full misses it
+ * (counted: dead letter group_full). Arrives as TR_MSG_SEND with
+ * envelope->group set. Returns the members reached on this node (>= 0);
+ * TR_EINVAL, TR_ETOOBIG, TR_ENOMEM. */
+TR_API int tr_group_broadcast(tr_ctx *, const char *group, const void *,
+                              size_t);
+/* tr_group_send and tr_group_broadcast from outside actors (no sender):
+ * the operator's verbs, embedders. */
+TR_API int tr_node_group_send(tr_node *, const char *group, const void *,
+                              size_t);
+TR_API int tr_node_group_broadcast(tr_node *, const char *group,
+                                   const void *, size_t);
+
+typedef struct tr_group_member {
+  const char *group;
+  const char *id;   /* the member */
+  const char *node; /* the node it lives on */
+} tr_group_member;
+
+/* Calls fn (may be NULL) for each member of group (NULL: of every group),
+ * local ones first; remote ones too unless local_only. Returns how many,
+ * or TR_EINVAL. The member is valid during the call. */
+TR_API int tr_group_members(tr_node *, const char *group, int local_only,
+                            void (*fn)(void *arg, const tr_group_member *),
+                            void *arg);
+/* How many members group has (local only, or cluster-wide); >= 0 or
+ * TR_EINVAL. */
+TR_API int tr_group_count(tr_node *, const char *group, int local_only);
+
+/* Membership events: subscribe to the system publisher on the topic
+ * "group:<name>" (tr_subscribe_topic(ctx, TR_SYSTEM_PUBLISHER,
+ * "group:workers")) for TR_MSG_GROUP_JOIN and TR_MSG_GROUP_LEAVE each time
+ * that group gains or loses a member, local or remote; envelope->group is
+ * the group, data the member's id then its node's name, each
+ * NUL-terminated (len counts both NULs). */
+#define TR_GROUP_TOPIC_PREFIX "group:"
+
 /* ---- stats (loop thread) ------------------------------------------------ */
 
 /* The stats getters below write at most out_size bytes of their struct (the
@@ -457,6 +538,7 @@ typedef enum {
   TR_DL_UNREACHABLE,   /* accepted for a remote node that never got it */
   TR_DL_REMOTE_FULL,   /* the remote target's mailbox was full */
   TR_DL_REMOTE_NO_ACTOR, /* the remote node no longer had the target */
+  TR_DL_GROUP_FULL,    /* a group broadcast missed a full member */
   TR_DL_COUNT
 } tr_dead_reason;
 
@@ -478,6 +560,10 @@ typedef struct tr_node_stats {
   uint64_t subscriptions;
   uint64_t deferred; /* accepted sends waiting for their target's room */
   uint64_t lost_nomem; /* accepted sends lost to out of memory (logged) */
+  uint64_t group_members;    /* local actors' group memberships now */
+  uint64_t group_broadcasts; /* tr_group_broadcast calls on this node */
+  uint64_t group_deliveries; /* broadcasts queued to local members (from
+                                this node's and other nodes' broadcasts) */
 } tr_node_stats;
 
 TR_API int tr_node_stats_get_sized(tr_node *, tr_node_stats *out,
@@ -620,6 +706,16 @@ typedef struct tr_cluster_stats {
   uint64_t op_subs_refused; /* operator asks and subscriptions refused
                                TR_EFULL: max_op_subs running for that
                                connection (logged operator_subs_cap) */
+  /* Groups (docs/groups.md). */
+  uint64_t group_keys;      /* group memberships the registry holds,
+                               this node's and others' */
+  uint64_t group_invalid;   /* others' memberships not believed: the actor
+                               is not their node's (forged or stale; logged
+                               group_members_unbelieved) */
+  uint64_t group_broadcasts_out; /* broadcast envelopes sent, one per node
+                                    with members per broadcast */
+  uint64_t group_broadcasts_in;  /* broadcast envelopes from other nodes */
+  uint64_t group_broadcasts_dropped; /* not sent: link full or down */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node (*out untouched); writes at most out_size

@@ -16,7 +16,7 @@ static int node_guard(void *user, eng_act act, const char *object,
   static const policy_action map[] = {
       [ENG_ACT_REGISTER] = POLICY_REGISTER, [ENG_ACT_SEND] = POLICY_SEND,
       [ENG_ACT_ASK] = POLICY_ASK,           [ENG_ACT_STOP] = POLICY_STOP,
-      [ENG_ACT_SUBSCRIBE] = POLICY_SUBSCRIBE};
+      [ENG_ACT_SUBSCRIBE] = POLICY_SUBSCRIBE, [ENG_ACT_JOIN] = POLICY_JOIN};
   policy_subject self = {tr_node_name(np->node), POLICY_ROLE_NODE};
   return policy_guard_check(np->guard, &self, map[act], object, topic,
                             uv_now(tr_node_loop(np->node)));

@@ -179,6 +179,7 @@ static void host_on_deferred(uv_timer_t *h) {
     free(c->rewake_ids[i]);
   }
   c->nrewake = 0;
+  host_group_announce(c);
   host_credit_retry(c);
   host_rearm(c);
 }
@@ -291,6 +292,7 @@ static uint64_t host_reg_wall(void *user) {
 
 /* A registry holder's part of the policy: may owner register id. */
 static bool host_reg_may_hold(void *user, const char *owner, const char *id) {
+  if (reg_shared_id(id)) return host_group_may_hold(user, owner, id);
   return host_policy_check(user, owner, POLICY_ROLE_NODE, POLICY_REGISTER,
                            id, NULL) == 0;
 }
@@ -320,6 +322,7 @@ static void host_reg_changed(void *user, const char *id, const char *owner) {
   cluster *c = user;
   (void)owner;
   c->reg_gen++; /* resolutions cached on the send path are stale */
+  if (c->group_unannounced) host_defer(c); /* a member may be believed now */
   if (host_credit_held(c, id) &&
       strv_push(&c->recredit_ids, &c->nrecredit, &c->cap_recredit, id) == 0)
     host_defer(c);
@@ -327,6 +330,11 @@ static void host_reg_changed(void *user, const char *id, const char *owner) {
   if (!host_pubsub_wanted(c, id)) return;
   if (strv_push(&c->resub_ids, &c->nresub, &c->cap_resub, id) == 0)
     host_defer(c);
+}
+
+static void host_reg_held(void *user, const char *id, const char *owner,
+                          bool held) {
+  host_group_held(user, id, owner, held);
 }
 
 static void host_publish_member(cluster *c, uint8_t type, const char *name,
@@ -662,6 +670,7 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
                                .may_hold = host_reg_may_hold,
                                .wall_ms = host_reg_wall,
                                .changed = host_reg_changed,
+                               .held = host_reg_held,
                                .conflict_lost = host_reg_conflict_lost};
   swim_config sc = {.name = c->name,
                     .addr = c->addr,
@@ -709,6 +718,10 @@ static const eng_remote_ops host_remote_ops = {
     .room = host_credit_room,
     .consumed = host_credit_consumed,
     .flush = host_remote_flush,
+    .group_join = host_remote_group_join,
+    .group_pick = host_remote_group_pick,
+    .group_broadcast = host_remote_group_broadcast,
+    .group_each = host_remote_group_each,
 };
 
 int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
@@ -804,6 +817,7 @@ void cluster_free(cluster *c) {
   free(c->rewake_ids);
   host_credit_free(c);
   host_pubsub_free(c);
+  host_group_free(c);
   host_op_free(c);
   host_peer *p, *tmp;
   HASH_ITER(hh, c->peers, p, tmp) {

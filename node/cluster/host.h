@@ -39,7 +39,9 @@ enum {
   HOST_ENV_FAILED = 67,    /* a SEND to target was not delivered: status */
   HOST_ENV_SUB = 68,       /* the sender's node wants (target, topic) */
   HOST_ENV_UNSUB = 69,     /* it no longer does */
-  HOST_ENV_CREDIT = 70     /* ask_id more sends to target (host_credit.c) */
+  HOST_ENV_CREDIT = 70,    /* ask_id more sends to target (host_credit.c) */
+  HOST_ENV_GROUP = 71      /* a broadcast to the members of group `target`
+                              on the receiving node (host_group.c) */
 };
 
 /* The peer table (members, and nodes that spoke or were named as owners)
@@ -55,6 +57,7 @@ typedef struct host_peer {
   bool up;            /* alive or suspect in membership */
   peer_link *link;    /* its link once used; cleared when closed */
   eng_name *last_sender; /* one-entry intern cache for incoming senders */
+  uint64_t group_mark;   /* host_group.c: sent this broadcast already */
 } host_peer;
 
 /* A remote monitor, watcher side: a local actor watches an id on `node`.
@@ -103,6 +106,11 @@ typedef struct host_wpub host_wpub;
  * other nodes for a local one. */
 typedef struct host_credit host_credit;
 typedef struct host_owed host_owed;
+
+/* Groups (host_group.c): other nodes' members, by registry key and by
+ * group. */
+typedef struct host_gmember host_gmember;
+typedef struct host_group host_group;
 
 /* An operator request running as a node-internal actor (host_operator.c). */
 typedef struct op_actor op_actor;
@@ -166,6 +174,12 @@ struct cluster {
   host_credit *credits, *last_credit; /* by target id; last: send cache */
   host_owed *owed, *last_owed;        /* by local id; last: consume cache */
 
+  host_gmember *gkeys;        /* other nodes' group members, by key */
+  host_group *groups;         /* the same, by group name */
+  uint64_t group_mark;        /* broadcasts sent (host_peer.group_mark) */
+  bool group_unannounced;     /* members held but not announced yet */
+  uint64_t group_invalid;     /* memberships held for an actor their
+                                 owner does not hold (forged or stale) */
   host_interest *interests;   /* other nodes' interest in ours, by key */
   host_wpub *wpubs;           /* our interest, by publisher id */
   host_rmon *rmons;           /* watcher side */
@@ -262,6 +276,19 @@ void host_pubsub_node_down(cluster *, host_peer *);
 void host_pubsub_resend(cluster *, host_peer *);
 void host_pubsub_free(cluster *);
 
+/* host_group.c */
+/* The registry's `held` for a shared id (a group membership). */
+void host_group_held(cluster *, const char *key, const char *owner,
+                     bool held);
+/* Deferred: publishes the joins of members newly held and believed. */
+void host_group_announce(cluster *);
+/* A HOST_ENV_GROUP broadcast from `from` to the local members of group. */
+void host_group_on_env(cluster *, host_peer *from, const wire_envelope *,
+                       const char *group, size_t glen, eng_name *sender);
+/* The policy's say on a shared id: may owner join its group. */
+bool host_group_may_hold(cluster *, const char *owner, const char *key);
+void host_group_free(cluster *);
+
 /* host_operator.c */
 void host_op_on_frame(cluster *, peer_link *, const uint8_t *body,
                       size_t len);
@@ -307,6 +334,8 @@ void host_credit_retry(cluster *);
 void host_credit_refund(cluster *, host_peer *p, const char *id, size_t len);
 uint32_t host_credit_targets(cluster *);
 void host_credit_free(cluster *);
+/* Whether a send to `to` would be taken now (ops->room without waiting). */
+bool host_credit_has_room(cluster *, const char *to, size_t len);
 /* The engine's ops->room and ops->consumed. */
 int host_credit_room(void *c, const char *to, size_t len);
 void host_credit_consumed(void *c, const char *id, size_t len,
@@ -348,6 +377,15 @@ void host_remote_interest(void *c, const char *publisher, const char *topic,
                           bool want);
 void host_remote_publish(void *c, eng_name *publisher, eng_name *topic,
                          const void *data, size_t len);  /* host_pubsub.c */
+int host_remote_group_join(void *c, const char *group, const char *id,
+                           bool join);
+int host_remote_group_pick(void *c, const char *group, char *out, size_t cap);
+void host_remote_group_broadcast(void *c, const char *group,
+                                 eng_name *sender, const void *data,
+                                 size_t len);
+int host_remote_group_each(void *c, const char *group,
+                           void (*fn)(void *arg, const tr_group_member *),
+                           void *arg);                    /* host_group.c */
 int host_remote_claim(void *c, const char *id);           /* host.c */
 void host_remote_release(void *c, const char *id);
 

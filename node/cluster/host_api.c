@@ -71,6 +71,8 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
   out->crl_entries = ci.entries;
   out->crl_next_update = ci.loaded ? ci.next_update : 0;
   out->registry_ids = reg_count(c->reg);
+  out->group_keys = reg_shared_count(c->reg);
+  out->group_invalid = c->group_invalid;
   out->alive = out->suspect = out->dead = out->left = 0;
   size_t total = swim_members(c->swim, NULL, 0);
   swim_update *all = malloc((total ? total : 1) * sizeof(*all));

@@ -112,8 +112,8 @@ int host_credit_take(cluster *c, host_peer *p, const char *to, size_t len,
 
 void host_credit_give_back(host_credit *cr) { cr->avail++; }
 
-int host_credit_room(void *user, const char *to, size_t len) {
-  cluster *c = user;
+/* mark: a sender will wait on it (eng_room_open when it has room). */
+static int credit_room(cluster *c, const char *to, size_t len, bool mark) {
   const char *owner = reg_lookup(c->reg, to);
   if (!owner || strcmp(owner, c->name) == 0) return TR_ENOTFOUND;
   host_peer *p = host_peer_find(c, owner);
@@ -123,9 +123,18 @@ int host_credit_room(void *user, const char *to, size_t len) {
   host_credit *cr = credit_find(c, to, len);
   if (!cr || cr->node != p->idx || cr->avail > 0 || !host_credit_peer(c, p))
     return 1;
+  if (!mark) return 0;
   if (!cr->waiting) c->st.credit_waiting++;
   cr->waiting = true;
   return 0;
+}
+
+int host_credit_room(void *user, const char *to, size_t len) {
+  return credit_room(user, to, len, true);
+}
+
+bool host_credit_has_room(cluster *c, const char *to, size_t len) {
+  return credit_room(c, to, len, false) == 1;
 }
 
 /* Credit at cr is gone (status: why) or back (0): wake whoever waits. */

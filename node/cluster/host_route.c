@@ -247,6 +247,9 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   case HOST_ENV_CREDIT:
     host_credit_on_env(c, p, e);
     return;
+  case HOST_ENV_GROUP:
+    host_group_on_env(c, p, e, target, tlen, sender);
+    return;
   case HOST_ENV_FAILED:
     /* Not delivered: it never took room there. */
     host_credit_unused(c, p, target, tlen);

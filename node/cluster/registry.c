@@ -66,6 +66,10 @@ reg_entry *reg_entry_find(reg_owner *o, const char *id) {
   return c;
 }
 
+bool reg_shared_id(const char *id) {
+  return strncmp(id, REG_SHARED_PREFIX, sizeof(REG_SHARED_PREFIX) - 1) == 0;
+}
+
 static void notify_changed(registry *r, reg_id *rid) {
   if (r->ops.changed)
     r->ops.changed(r->user, rid->id,
@@ -148,6 +152,7 @@ reg_entry *reg_entry_add(registry *r, reg_owner *o, const char *id,
     memcpy(rid->id, id, len + 1);
     HASH_ADD_KEYPTR(hh, r->ids, rid->id, len, rid);
     if (hash_oom) goto fail_rid;
+    if (reg_shared_id(rid->id)) r->nshared++;
   }
   c->owner = o;
   c->rid = rid;
@@ -155,10 +160,19 @@ reg_entry *reg_entry_add(registry *r, reg_owner *o, const char *id,
   c->order = claim_order(rid->id, o->name);
   HASH_ADD_KEYPTR(hh, o->set, rid->id, len, c);
   if (hash_oom) {
-    if (new_rid) HASH_DEL(r->ids, rid);
+    if (new_rid) {
+      HASH_DEL(r->ids, rid);
+      if (reg_shared_id(rid->id)) r->nshared--;
+    }
     goto fail_rid;
   }
 
+  if (reg_shared_id(rid->id)) { /* several owners, no resolution */
+    c->next = rid->claims;
+    rid->claims = c;
+    if (r->ops.held) r->ops.held(r->user, rid->id, o->name, true);
+    return c;
+  }
   reg_entry **pp = &rid->claims;
   while (*pp && claim_before(*pp, c)) pp = &(*pp)->next;
   c->next = *pp;
@@ -179,15 +193,20 @@ fail_claim:
  * empty. */
 void reg_entry_remove(registry *r, reg_entry *c) {
   reg_id *rid = c->rid;
-  bool was_head = rid->claims == c;
-  HASH_DEL(c->owner->set, c);
+  bool was_head = rid->claims == c, shared = reg_shared_id(rid->id);
+  reg_owner *o = c->owner;
+  HASH_DEL(o->set, c);
   reg_entry **pp = &rid->claims;
   while (*pp != c) pp = &(*pp)->next;
   *pp = c->next;
   free(c);
-  if (was_head) notify_changed(r, rid);
+  if (shared && r->ops.held)
+    r->ops.held(r->user, rid->id, o->name, false);
+  else if (was_head && !shared)
+    notify_changed(r, rid);
   if (!rid->claims) {
     HASH_DEL(r->ids, rid);
+    if (shared) r->nshared--;
     free(rid);
   }
 }
@@ -379,7 +398,9 @@ int reg_claim(registry *r, const char *id, uint64_t now_ms) {
   if (!r || !id_ok(id)) return TR_EINVAL;
   reg_id *rid = NULL;
   HASH_FIND_STR(r->ids, id, rid);
-  if (rid) return TR_EEXIST; /* every claimant is live */
+  /* Every claimant is live; a shared id is taken only by holding it. */
+  if (rid && (!reg_shared_id(id) || reg_entry_find(r->self, id)))
+    return TR_EEXIST;
   reg_delta *d = own_slot(r, now_ms);
   uint64_t since = reg_wall(r, now_ms);
   if (!d || !reg_entry_add(r, r->self, id, since)) return TR_ENOMEM;
@@ -411,7 +432,11 @@ const char *reg_lookup(registry *r, const char *id) {
   return rid ? rid->claims->owner->name : NULL;
 }
 
-size_t reg_count(registry *r) { return r ? HASH_COUNT(r->ids) : 0; }
+size_t reg_count(registry *r) {
+  return r ? HASH_COUNT(r->ids) - r->nshared : 0;
+}
+
+size_t reg_shared_count(registry *r) { return r ? r->nshared : 0; }
 
 bool reg_owner_state(registry *r, const char *owner, uint64_t *epoch,
                      uint64_t *version) {
@@ -427,7 +452,9 @@ void reg_each(registry *r,
               void *arg) {
   if (!r || !fn) return;
   reg_id *rid, *tmp;
-  HASH_ITER(hh, r->ids, rid, tmp) fn(arg, rid->id, rid->claims->owner->name);
+  HASH_ITER(hh, r->ids, rid, tmp) {
+    if (!reg_shared_id(rid->id)) fn(arg, rid->id, rid->claims->owner->name);
+  }
 }
 
 void reg_get_stats(registry *r, reg_stats *out) {

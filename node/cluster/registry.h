@@ -193,7 +193,20 @@ typedef struct reg_ops {
    * nodes). Optional: without it, the now_ms the calls are given (the
    * simulator's virtual clock, the same on every node). */
   uint64_t (*wall_ms)(void *user);
+  /* Shared ids (REG_SHARED_PREFIX): `owner` now holds id (held) or no
+   * longer does, this node included. Optional. */
+  void (*held)(void *user, const char *id, const char *owner, bool held);
 } reg_ops;
+
+/* Shared ids: an id starting with this may be held by several owners at
+ * once (a group membership, "$g:<group> <actor>": each node speaks for its
+ * own actors). They travel, are believed and go with their owners like any
+ * other, but they have no resolution and no conflicts: reg_claim refuses
+ * one only when this node holds it already, `changed` and `conflict_lost`
+ * never fire for them, ops->held does instead. reg_lookup answers one of
+ * their owners. */
+#define REG_SHARED_PREFIX "$g:"
+bool reg_shared_id(const char *id);
 
 enum { REG_PROOF_OK = 0, REG_PROOF_BAD = 1, REG_PROOF_UNKNOWN = 2 };
 
@@ -220,7 +233,7 @@ void reg_member_contact(registry *, const char *name, bool in_touch,
                         uint64_t now_ms);
 
 /* A local spawn: TR_EEXIST if the id resolves to a live owner (this node or
- * another), else 0 and the claim is gossiped. TR_EINVAL for an empty id or
+ * another; a shared id: this node), else 0 and the claim is gossiped. TR_EINVAL for an empty id or
  * one over TR_ID_MAX; TR_ENOMEM (nothing changed). */
 int reg_claim(registry *, const char *id, uint64_t now_ms);
 /* A local stop: releases an id this node owns (also one it lost in a
@@ -247,12 +260,14 @@ void reg_tick(registry *, uint64_t now_ms);
  * never decrease across calls. */
 uint64_t reg_next_deadline(registry *);
 
-size_t reg_count(registry *); /* ids that resolve */
+size_t reg_count(registry *); /* ids that resolve (shared ones not) */
+size_t reg_shared_count(registry *); /* shared ids held by anyone */
 /* The epoch and set version held for owner (this node included); false if
  * it is not up here. */
 bool reg_owner_state(registry *, const char *owner, uint64_t *epoch,
                      uint64_t *version);
-/* Calls fn for every (id, owner) that resolves, in no particular order. */
+/* Calls fn for every (id, owner) that resolves (not shared ids), in no
+ * particular order. */
 void reg_each(registry *, void (*fn)(void *arg, const char *id,
                                      const char *owner), void *arg);
 

@@ -123,6 +123,7 @@ struct registry {
   reg_owner *owners; /* every owner up, self included */
   reg_owner *self;
   reg_id *ids;
+  size_t nshared;    /* of them, shared ids */
 
   reg_owner **peers; /* the other owners up, for random picks */
   uint32_t npeers, peers_cap;

@@ -182,6 +182,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   timer_actor_stopped(a);
   ask_actor_stopped(a);
   pubsub_actor_stopped(a);
+  group_actor_stopped(a);
   HASH_DEL(n->actors, a); /* the id is free from here on */
   n->actors_gen++;
 
@@ -245,10 +246,23 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
       actor_teardown(a, 0, true);
       return done;
     }
+    const char *topic = m->topic ? m->topic->str : NULL, *group = NULL;
+    if (topic && m->type != TR_MSG_PUBLISH) {
+      /* A broadcast carries its group where a publish has its topic; a
+       * group event comes on "group:<name>". */
+      if (m->type == TR_MSG_SEND) {
+        group = topic;
+        topic = NULL;
+      } else if (m->type == TR_MSG_GROUP_JOIN ||
+                 m->type == TR_MSG_GROUP_LEAVE) {
+        group = topic + sizeof(TR_GROUP_TOPIC_PREFIX) - 1;
+      }
+    }
     tr_envelope env = {
         .type = (tr_msg_type)m->type,
         .sender = m->sender ? m->sender->str : NULL,
-        .topic = m->topic ? m->topic->str : NULL,
+        .topic = topic,
+        .group = group,
         .data = msg_data(m),
         .len = m->len,
         .ask_id = m->ask_id,

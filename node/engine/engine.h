@@ -88,6 +88,8 @@ typedef struct eng_pub eng_pub;
 typedef struct eng_timer eng_timer;
 typedef struct eng_ask eng_ask;
 typedef struct eng_mon eng_mon;
+typedef struct eng_group eng_group;
+typedef struct eng_gm eng_gm;
 
 /* The actor is the tr_ctx the user's callbacks receive. */
 struct tr_ctx {
@@ -117,6 +119,7 @@ struct tr_ctx {
   eng_mon *watching;   /* monitors self holds */
   struct eng_dq *held_dq;       /* deferred sends waiting for room here */
   struct eng_waiter *writable;  /* actors to tell when there is room */
+  eng_gm *groups;      /* the groups self is in (group.c) */
 
   uint8_t in_ready;
   uint8_t running;       /* inside a callback of this actor */
@@ -207,6 +210,25 @@ struct eng_sub {
 void pubsub_actor_started(eng_actor *); /* link a pub entry to the actor */
 void pubsub_actor_stopped(eng_actor *); /* drop its subs, unlink its pub */
 void pubsub_free(tr_node *);
+
+/* System publishes on a named topic of TR_SYSTEM_PUBLISHER (group events):
+ * subscribers reached. */
+int eng_publish_system_topic(tr_node *, const char *topic, uint8_t type,
+                             const void *data, size_t len);
+
+/* ---- groups (group.c) --------------------------------------------------- */
+
+struct eng_group {
+  UT_hash_handle hh; /* node->groups, keyed by name->str */
+  eng_name *name;
+  eng_gm *members;   /* local members */
+  eng_gm *cursor;    /* the next one a send tries (round robin) */
+  uint32_t count;
+};
+
+int eng_group_check(const char *group, size_t *len_out); /* TR_EINVAL */
+void group_actor_stopped(eng_actor *); /* leaves every group */
+void group_free(tr_node *);
 
 /* ---- asks (ask.c) ------------------------------------------------------- */
 
@@ -376,6 +398,7 @@ struct tr_node {
   size_t find_len;
   char find_id[TR_ID_MAX];
   eng_pub *pubs;     /* uthash by publisher id */
+  eng_group *groups; /* uthash by name: groups with local members */
   eng_ask *asks;     /* uthash by ask id */
   eng_ask *free_asks;
   uint32_t nfree_asks;

@@ -43,6 +43,7 @@ const char *tr_dead_reason_name(tr_dead_reason r) {
       [TR_DL_UNREACHABLE] = "unreachable",
       [TR_DL_REMOTE_FULL] = "remote_full",
       [TR_DL_REMOTE_NO_ACTOR] = "remote_no_actor",
+      [TR_DL_GROUP_FULL] = "group_full",
   };
   if ((unsigned)r >= TR_DL_COUNT) return "unknown";
   return names[r];

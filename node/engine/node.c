@@ -212,6 +212,7 @@ void eng_node_free(tr_node *n) {
   eng_node_shutdown(n);
   eng_remote_detach(n);
   pubsub_free(n);
+  group_free(n);
   ask_free_all(n);
   threadsafe_close(n);
   room_free(n);

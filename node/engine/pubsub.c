@@ -196,6 +196,13 @@ int eng_publish_system(tr_node *n, uint8_t type, const void *data, size_t len,
   return publish_to(n, t, type, n->system_id, data, len, status, 0);
 }
 
+int eng_publish_system_topic(tr_node *n, const char *topic, uint8_t type,
+                             const void *data, size_t len) {
+  eng_pub *p = pub_find(n, n->system_id->str);
+  eng_topic *t = p ? topic_find(p, topic) : NULL;
+  return publish_to(n, t, type, n->system_id, data, len, 0, 0);
+}
+
 int eng_deliver_publish(tr_node *n, eng_name *pub, const char *topic,
                         size_t topic_len, const void *data, size_t len,
                         uint16_t origin) {

@@ -37,7 +37,7 @@ struct policy {
 static const char *const action_names[POLICY_ACTIONS] = {
     [POLICY_REGISTER] = "register", [POLICY_SEND] = "send",
     [POLICY_ASK] = "ask",           [POLICY_STOP] = "stop",
-    [POLICY_SUBSCRIBE] = "subscribe"};
+    [POLICY_SUBSCRIBE] = "subscribe", [POLICY_JOIN] = "join"};
 
 const char *policy_action_name(policy_action a) {
   return (unsigned)a < POLICY_ACTIONS ? action_names[a] : "?";
@@ -134,7 +134,7 @@ static int parse_actions(rule *r, char *s, uint32_t line, char *err,
       if (strcmp(a, action_names[i]) == 0) bit = 1u << i;
     if (!bit)
       return fail(err, errlen, line,
-                  "action '%.40s': register, send, ask, stop, subscribe or *",
+                  "action '%.40s': register, send, ask, stop, subscribe, join or *",
                   a);
     r->actions |= bit;
   }

@@ -7,7 +7,9 @@
  *   - an empty set for owner n2 at version 2^62 (it removed echo2
  *     everywhere and made n2's later changes look old);
  *   - a batch for n2 removing echo2, sealed with evil's own key;
- *   - a digest saying evil holds n2's set at version 2^62.
+ *   - a digest saying evil holds n2's set at version 2^62;
+ *   - a batch for n2 removing echo2's membership of a group, sealed with
+ *     evil's key (docs/groups.md).
  * After each, echo2 still resolves to n2 on every node and answers asks,
  * n2's next claim still spreads, and the counters (forged_entries,
  * proofs_refused) and the log (registry_proof_refused) show the attempt.
@@ -162,10 +164,10 @@ static void full_sets_not_from_their_owner_are_refused(void **state) {
   n2_unharmed(f, "empty-set-for-n2");
 }
 
-static void a_batch_sealed_by_another_is_refused_and_logged(void **state) {
-  fixture *f = *state;
-  /* Versions 1..64 of n2's set, each removing echo2: whatever n2 is at,
-   * some are news, so the seal is checked. */
+/* Sends n0 versions 1..64 of n2's set, each removing `id`, sealed with
+ * evil's key: whatever n2 is at, some are news, so the seal is checked;
+ * waits until n0 refused them all and logged it. */
+static void send_removals_sealed_by_evil(fixture *f, const char *id) {
   enum { N = 64 };
   static reg_delta d[N];
   const reg_delta *ds[N];
@@ -175,7 +177,7 @@ static void a_batch_sealed_by_another_is_refused_and_logged(void **state) {
   for (int k = 0; k < N; k++) {
     memset(&d[k], 0, sizeof(d[k]));
     strcpy(d[k].owner, "n2");
-    strcpy(d[k].id, "echo2");
+    snprintf(d[k].id, sizeof(d[k].id), "%s", id);
     d[k].epoch = seal.epoch;
     d[k].version = (uint64_t)k + 1;
     d[k].removed = 1;
@@ -205,6 +207,11 @@ static void a_batch_sealed_by_another_is_refused_and_logged(void **state) {
                            sizeof(fields)) > logged);
   assert_non_null(strstr(fields, "owner=n2"));
   assert_non_null(strstr(fields, "from=evil"));
+}
+
+static void a_batch_sealed_by_another_is_refused_and_logged(void **state) {
+  fixture *f = *state;
+  send_removals_sealed_by_evil(f, "echo2");
   n2_unharmed(f, "batch-sealed-by-evil");
 }
 
@@ -227,11 +234,38 @@ static void a_digest_cannot_inflate_an_owners_version(void **state) {
   n2_unharmed(f, "digest-inflating-n2");
 }
 
+static int do_group_count(tr_node *n, void *arg) {
+  return tr_group_count(n, (const char *)arg, 0);
+}
+
+static bool one_member_everywhere(tn_cluster *c, void *arg) {
+  for (size_t i = 0; i < tn_count(c); i++)
+    if (tn_call(c, i, do_group_count, arg) != 1) return false;
+  return true;
+}
+
+/* A group membership is a registry key its node speaks for: another cannot
+ * remove it (docs/groups.md). */
+static void a_group_membership_cannot_be_removed_by_another(void **state) {
+  fixture *f = *state;
+  assert_int_equal(tn_cmd(f->c, 2, "echo2", "join guarded"), 0);
+  if (tn_wait(f->c, one_member_everywhere, "guarded", SETTLE_MS) < 0)
+    fail_msg("echo2's join of guarded did not spread");
+  /* Past the penalty of evil's earlier forgery, so this seal is checked
+   * (and refused) rather than ignored. */
+  wc_run(f->evil, never, NULL, REG_PROOF_PENALTY_MS + 200);
+  send_removals_sealed_by_evil(f, "$g:guarded echo2");
+  assert_true(one_member_everywhere(f->c, "guarded"));
+  assert_int_equal(tn_call(f->c, 0, do_group_count, "guarded"), 1);
+  n2_unharmed(f, "group-removal-sealed-by-evil");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(full_sets_not_from_their_owner_are_refused),
       cmocka_unit_test(a_batch_sealed_by_another_is_refused_and_logged),
       cmocka_unit_test(a_digest_cannot_inflate_an_owners_version),
+      cmocka_unit_test(a_group_membership_cannot_be_removed_by_another),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

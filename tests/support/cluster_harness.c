@@ -171,8 +171,9 @@ static void record(tn_cluster *c, const char *kind, const char *actor,
       copy_str(e->node, sizeof(e->node), env->node,
                env->node ? strlen(env->node) : 0);
       copy_str(e->data, sizeof(e->data), env->data, env->len);
-      copy_str(e->topic, sizeof(e->topic), env->topic,
-               env->topic ? strlen(env->topic) : 0);
+      /* A group broadcast or event: the group in topic. */
+      const char *topic = env->group ? env->group : env->topic;
+      copy_str(e->topic, sizeof(e->topic), topic, topic ? strlen(topic) : 0);
       /* NODE_UP/DOWN data is NUL-terminated: keep the text only. */
       e->data[strnlen(e->data, sizeof(e->data))] = '\0';
     }
@@ -341,9 +342,20 @@ typedef struct probe_stream {
   bool ask, active;
 } probe_stream;
 
+/* A paced stream of group sends ("gstream"): on TR_EFULL it retries after
+ * 1 ms (a group has no single target to wait on). */
+typedef struct probe_gstream {
+  char group[TR_GROUP_MAX + 1];
+  int next, total;
+  int per_tick; /* sends a turn before a 1 ms pause; 0: until TR_EFULL */
+  long efull;
+  bool active;
+} probe_gstream;
+
 typedef struct probe {
   tn_cluster *c;
   probe_stream st;
+  probe_gstream gs;
 } probe;
 
 static int probe_init(tr_ctx *ctx, void *state, const void *arg) {
@@ -379,6 +391,34 @@ static void stream_pump(tr_ctx *ctx, probe *p) {
   record(p->c, "stream", tr_self(ctx), NULL, done, rc);
 }
 
+/* Sends the group stream's next messages "g0".. until done (a "gstream"
+ * event "done N efull=K"), TR_EFULL (retried in 1 ms) or an error. */
+static void gstream_pump(tr_ctx *ctx, probe *p) {
+  probe_gstream *s = &p->gs;
+  int rc = 0, turn = 0;
+  while (s->active && s->next < s->total) {
+    if (s->per_tick && turn++ == s->per_tick) {
+      rc = tr_send_after(ctx, 1, tr_self(ctx), "gresume", 7);
+      if (rc == 0) return;
+      break;
+    }
+    char msg[32];
+    int len = snprintf(msg, sizeof(msg), "g%d", s->next);
+    rc = tr_group_send(ctx, s->group, msg, (size_t)len);
+    if (rc == TR_EFULL) {
+      s->efull++;
+      rc = tr_send_after(ctx, 1, tr_self(ctx), "gresume", 7);
+      if (rc == 0) return;
+    }
+    if (rc != 0) break;
+    s->next++;
+  }
+  char done[64];
+  snprintf(done, sizeof(done), "done %d efull=%ld", s->next, s->efull);
+  s->active = false;
+  record(p->c, "gstream", tr_self(ctx), NULL, done, rc);
+}
+
 /* "verb to rest": runs one command, returns its status. */
 static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
   char verb[16] = "", to[TR_ID_MAX + 1] = "";
@@ -393,6 +433,36 @@ static int probe_run(tr_ctx *ctx, probe *p, const char *cmd) {
     int toff = 0;
     if (sscanf(rest, "%u %n", &ms, &toff) < 1) return TR_EINVAL;
     return tr_ask(ctx, to, rest + toff, strlen(rest + toff), ms, NULL);
+  }
+  /* Groups: "to" is the group. */
+  if (strcmp(verb, "join") == 0) return tr_group_join(ctx, to);
+  if (strcmp(verb, "leave") == 0) return tr_group_leave(ctx, to);
+  if (strcmp(verb, "gsend") == 0) {
+    char chosen[TR_ID_MAX + 1] = "";
+    int rc = tr_group_send_to(ctx, to, rest, strlen(rest), chosen,
+                              sizeof(chosen));
+    record(p->c, "gchosen", tr_self(ctx), NULL, chosen, rc);
+    return rc;
+  }
+  if (strcmp(verb, "gask") == 0)
+    return tr_group_ask(ctx, to, rest, strlen(rest), 30000, NULL);
+  if (strcmp(verb, "gall") == 0) {
+    int rc = tr_group_broadcast(ctx, to, rest, strlen(rest));
+    return rc < 0 ? rc : 0;
+  }
+  if (strcmp(verb, "gwatch") == 0) {
+    char topic[TR_GROUP_MAX + 8];
+    snprintf(topic, sizeof(topic), "%s%s", TR_GROUP_TOPIC_PREFIX, to);
+    return tr_subscribe_topic(ctx, TR_SYSTEM_PUBLISHER, topic);
+  }
+  if (strcmp(verb, "gstream") == 0) {
+    probe_gstream *s = &p->gs;
+    if (s->active) return TR_ESTATE;
+    *s = (probe_gstream){.active = true};
+    snprintf(s->group, sizeof(s->group), "%s", to);
+    if (sscanf(rest, "%d %d", &s->total, &s->per_tick) < 1) return TR_EINVAL;
+    gstream_pump(ctx, p);
+    return 0;
   }
   if (strcmp(verb, "mon") == 0) return tr_monitor(ctx, to);
   if (strcmp(verb, "demon") == 0) return tr_demonitor(ctx, to);
@@ -472,6 +542,8 @@ static const char *kind_of(tr_msg_type t) {
   case TR_MSG_PUBLISH: return "publish";
   case TR_MSG_CHILD_EXIT: return "child_exit";
   case TR_MSG_WRITABLE: return "writable";
+  case TR_MSG_GROUP_JOIN: return "group_join";
+  case TR_MSG_GROUP_LEAVE: return "group_leave";
   }
   return "?";
 }
@@ -484,6 +556,12 @@ static int probe_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
     copy_str(cmd, sizeof(cmd), (const char *)env->data + 4, env->len - 4);
     int rc = probe_run(ctx, p, cmd);
     record(p->c, "cmd", tr_self(ctx), NULL, cmd, rc);
+    return 0;
+  }
+  if (env->type == TR_MSG_SEND && env->sender && env->len == 7 &&
+      memcmp(env->data, "gresume", 7) == 0 &&
+      strcmp(env->sender, tr_self(ctx)) == 0) {
+    if (p->gs.active) gstream_pump(ctx, p);
     return 0;
   }
   record(p->c, kind_of(env->type), tr_self(ctx), env, NULL, env->status);

@@ -101,7 +101,13 @@ long tn_wait_alive(tn_cluster *, int n, uint32_t max_ms);
  *   the error that stopped it as status), "notify TO" (tr_send_notify),
  *   "pub TOPIC TEXT", "pubn TOPIC N" (N publishes "p0".."p<N-1>" in one
  *   turn; TOPIC "-" is the default topic), "subt PUB TOPIC",
- *   "unsubt PUB TOPIC", "unsub PUB".
+ *   "unsubt PUB TOPIC", "unsub PUB"; groups: "join G", "leave G",
+ *   "gsend G TEXT" (tr_group_send_to; a "gchosen" event names the member),
+ *   "gask G TEXT", "gall G TEXT" (tr_group_broadcast), "gwatch G" (its
+ *   membership events: "group_join" / "group_leave" events, the member in
+ *   data, the group in topic), "gstream G N [K]" (N group sends "g0".., each
+ *   TR_EFULL retried 1 ms later, and with K a 1 ms pause every K sends; a "gstream" event "done N efull=K" ends
+ *   it). A group broadcast is recorded as "send" with the group in topic.
  * The result of each command is recorded as a "cmd" event with its status.
  * Returns the spawn's result. */
 int tn_probe(tn_cluster *, size_t i, const char *id);

@@ -60,8 +60,9 @@ void eng_node_free(tr_node *);
 /* What this node's own actors and callers ask to do, for a policy to
  * refuse: a spawn (its id: given or generated), tr_send / tr_node_send /
  * tr_ask, tr_send_after / tr_send_every (when scheduled), tr_stop_actor /
- * tr_node_stop_actor, and tr_subscribe* (object the publisher, topic its
- * topic; NULL otherwise). Not asked: replies, stopping oneself, what the
+ * tr_node_stop_actor, tr_subscribe* (object the publisher, topic its
+ * topic; NULL otherwise), tr_group_join (object the group) and
+ * tr_group_broadcast (a send to "group:<name>"). Not asked: replies, stopping oneself, what the
  * engine sends itself, '$' system actors, and tr_node_send_threadsafe
  * (another thread: the program's own). A non-zero return (TR_EPERM) fails
  * the call with it, nothing done. */
@@ -70,7 +71,8 @@ typedef enum {
   ENG_ACT_SEND,
   ENG_ACT_ASK,
   ENG_ACT_STOP,
-  ENG_ACT_SUBSCRIBE
+  ENG_ACT_SUBSCRIBE,
+  ENG_ACT_JOIN /* tr_group_join: object the group */
 } eng_act;
 typedef int (*eng_guard_fn)(void *user, eng_act, const char *object,
                             const char *topic);

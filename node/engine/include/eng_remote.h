@@ -98,6 +98,24 @@ typedef struct eng_remote_ops {
   /* A long run of local work is under way (every ENG_FLUSH_EVERY messages
    * of one loop iteration): write what it queued for other nodes now. */
   void (*flush)(void *user);
+  /* Groups (group.c). Local actor id joined group (join) or left it: the
+   * cluster learns of it. A join may fail: TR_EINVAL, TR_ENOMEM (the
+   * engine then does not join); a leave cannot. */
+  int (*group_join)(void *user, const char *group, const char *id,
+                    bool join);
+  /* A member of group on another node with room now (round robin over
+   * them): its id into out (cap >= TR_ID_MAX + 1 bytes). 1: picked; 0:
+   * members, none with room; TR_ENOTFOUND: none. */
+  int (*group_pick)(void *user, const char *group, char *out, size_t cap);
+  /* A broadcast on this node: one envelope to every other node with
+   * members of group (they fan it out with eng_deliver_group). */
+  void (*group_broadcast)(void *user, const char *group, eng_name *sender,
+                          const void *data, size_t len);
+  /* Calls fn (may be NULL) for each member of group (NULL: of every
+   * group) on other nodes; how many. */
+  int (*group_each)(void *user, const char *group,
+                    void (*fn)(void *arg, const tr_group_member *),
+                    void *arg);
 } eng_remote_ops;
 
 /* ---- what the remote layer may do in the engine ---------------------------- */
@@ -133,6 +151,21 @@ int eng_publish_system(tr_node *, uint8_t type, const void *data, size_t len,
 int eng_deliver_publish(tr_node *, eng_name *publisher, const char *topic,
                         size_t topic_len, const void *data, size_t len,
                         uint16_t origin);
+/* A broadcast to group (glen bytes) from node `origin`, to the local
+ * members: members reached (a full one misses it, counted group_full). */
+int eng_deliver_group(tr_node *, const char *group, size_t glen,
+                      eng_name *sender, const void *data, size_t len,
+                      uint16_t origin);
+/* One member of group with room, chosen as tr_group_send does: its id
+ * into out (cap >= TR_ID_MAX + 1). 0; TR_EFULL; TR_ENOTFOUND; TR_EINVAL
+ * (refusals counted like a send's). */
+int eng_group_pick(tr_node *, const char *group, char *out, size_t cap);
+/* TR_EINVAL unless group is a valid group name (troupe.h). */
+int eng_group_check(const char *group, size_t *len_out);
+/* A membership event: member `id` on `node` joined group (or left it), to
+ * the subscribers of "group:<group>" on the system publisher. */
+void eng_group_event(tr_node *, const char *group, const char *id,
+                     const char *node, bool joined);
 /* Other nodes want (publisher, topic) (true) or no longer do: while marked,
  * the topic lives without local subscribers and every local publish on it
  * goes to ops->publish as well. 0 or TR_ENOMEM. */

@@ -11,8 +11,11 @@
  *   allow|deny WHO ACTIONS WHAT [TOPIC]
  *
  *   WHO      node:GLOB | client:GLOB | role:node|operator|viewer | *
- *   ACTIONS  register, send, ask, stop, subscribe, comma-separated, or *
- *   WHAT     an actor id glob (for subscribe: the publisher's)
+ *   ACTIONS  register, send, ask, stop, subscribe, join, comma-separated,
+ *            or *
+ *   WHAT     an actor id glob (for subscribe: the publisher's; for join:
+ *            a group name glob; a group broadcast is a send to
+ *            "group:<name>")
  *   TOPIC    subscribe only: a topic glob [*]; "" is the default topic,
  *            written -
  *
@@ -36,6 +39,7 @@ typedef enum {
   POLICY_ASK,          /* ask an actor */
   POLICY_STOP,         /* stop an actor */
   POLICY_SUBSCRIBE,    /* subscribe to (publisher, topic) */
+  POLICY_JOIN,         /* join a group (object: the group name) */
   POLICY_ACTIONS
 } policy_action;
 
