@@ -126,6 +126,21 @@ TR_API int tr_op_ask(const tr_op_target *, const char *to, const void *data,
                      size_t len, uint32_t timeout_ms,
                      void (*fn)(void *arg, const tr_op_message *),
                      void *arg, tr_op_error *err);
+/* Every member of group (NULL: of every group) as the node knows them,
+ * each with its node: each node holds every group. */
+TR_API int tr_op_groups(const tr_op_target *, const char *group,
+                        void (*fn)(void *arg, const tr_group_member *),
+                        void *arg, tr_op_error *err);
+/* tr_op_send and tr_op_ask to one member of group, chosen by the node as
+ * tr_node_group_send would (TR_ENOTFOUND: no member; TR_EFULL: none has
+ * room). The ask's reply names the member that answered. */
+TR_API int tr_op_group_send(const tr_op_target *, const char *group,
+                            const void *data, size_t len, tr_op_error *err);
+TR_API int tr_op_group_ask(const tr_op_target *, const char *group,
+                           const void *data, size_t len, uint32_t timeout_ms,
+                           void (*fn)(void *arg, const tr_op_message *),
+                           void *arg, tr_op_error *err);
+
 /* Subscribes to (publisher, topic) (topic NULL or "": the default topic)
  * and hands each publish to fn until fn returns non-zero (the call then
  * returns 0), the node goes away (TR_ECLOSED) or a signal ends it. started

@@ -1,7 +1,9 @@
 /* echo.c — a troupe plugin with one actor type, `echo`: it answers every
  * ask with the same bytes, counts the plain messages sent to it, and
  * answers the ask "count" with that count in decimal. Load it with
- * `troupe run --plugin echo.so --spawn echo:echo1`. */
+ * `troupe run --plugin echo.so --spawn echo:echo1`; with the argument
+ * "groups=G1,G2" (`--spawn echo:echo1:groups=workers`) it joins those
+ * groups (docs/groups.md), so `troupe ask --group workers hi` finds it. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +16,32 @@ typedef struct {
   uint64_t sends; /* TR_MSG_SEND received */
 } echo_state;
 
+/* "groups=G1,G2": joins each; a bad name fails the spawn. */
+static int join_groups(tr_ctx *ctx, const char *arg) {
+  static const char key[] = "groups=";
+  if (!arg || strncmp(arg, key, sizeof(key) - 1) != 0) return 0;
+  const char *p = arg + sizeof(key) - 1;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    char group[TR_GROUP_MAX + 1];
+    if (n == 0 || n > TR_GROUP_MAX) return TR_EINVAL;
+    memcpy(group, p, n);
+    group[n] = '\0';
+    int rc = tr_group_join(ctx, group);
+    if (rc != 0) {
+      fprintf(stderr, "echo: %s cannot join %s: %s\n", tr_self(ctx), group,
+              tr_strerror(rc));
+      return rc;
+    }
+    p += n + (p[n] == ',');
+  }
+  return 0;
+}
+
 static int echo_init(tr_ctx *ctx, void *st, const void *arg) {
+  (void)st;
+  int rc = join_groups(ctx, arg);
+  if (rc != 0) return rc;
   printf("echo: %s ready\n", tr_self(ctx));
   fflush(stdout);
   return 0;

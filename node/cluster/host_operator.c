@@ -146,6 +146,44 @@ static void op_actors(cluster *c, const char *client, uint64_t id,
   free(r);
 }
 
+typedef struct groups_arg {
+  cluster *c;
+  troupe_OpReply *r;
+  const char *client;
+  uint64_t id;
+} groups_arg;
+
+static void groups_each(void *arg, const tr_group_member *m) {
+  groups_arg *a = arg;
+  troupe_OpReply *r = a->r;
+  if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
+    op_send(a->c, a->client, r, a->id, 0, true);
+    r->actors_count = 0;
+  }
+  troupe_OpActor *x = &r->actors[r->actors_count++];
+  *x = (troupe_OpActor)troupe_OpActor_init_zero;
+  x->has_id = x->has_node = x->has_group = true;
+  snprintf(x->id, sizeof(x->id), "%s", m->id);
+  snprintf(x->node, sizeof(x->node), "%s", m->node);
+  snprintf(x->group, sizeof(x->group), "%s", m->group);
+}
+
+/* Every member of group (NULL or "": of every group), as this node knows
+ * them: each node holds every group. */
+static void op_groups(cluster *c, const char *client, uint64_t id,
+                      const char *group) {
+  troupe_OpReply *r = op_new_reply(c);
+  if (!r) {
+    op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
+    return;
+  }
+  groups_arg a = {c, r, client, id};
+  int rc = tr_group_members(c->node, group && group[0] ? group : NULL, 0,
+                            groups_each, &a);
+  op_send(c, client, r, id, rc < 0 ? rc : 0, false); /* the last batch */
+  free(r);
+}
+
 bool cluster_ready(cluster *c) { return c->nseeds == 0 || c->joined_peer; }
 
 static void counter_add(troupe_OpReply *r, const char *name, uint64_t v) {
@@ -180,6 +218,9 @@ static void op_stats(cluster *c, const char *client, uint64_t id) {
               {"members_suspect", cs.suspect},
               {"members_dead", cs.dead},
               {"registry_ids", cs.registry_ids},
+              {"group_members", ns.group_members},
+              {"group_keys", cs.group_keys},
+              {"group_broadcasts", ns.group_broadcasts},
               {"remote_sent", cs.remote_sent},
               {"remote_received", cs.remote_received},
               {"remote_failed", cs.remote_failed},
@@ -408,6 +449,17 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     op_reply(c, client, req.id, TR_EPERM, NULL, 0, false, NULL, NULL);
     return;
   }
+  /* To one member of a group: the node picks it, and from here on it is a
+   * send or ask to that member (judged as one). */
+  if (writes && req.has_group && req.group[0]) {
+    int rc = eng_group_pick(c->node, req.group, req.target,
+                            sizeof(req.target));
+    if (rc != 0) {
+      op_reply(c, client, req.id, rc, NULL, 0, false, NULL, NULL);
+      return;
+    }
+    req.has_target = true;
+  }
   bool has_target = req.has_target && req.target[0];
   /* The node's policy, for who the certificate names (the link's name is
    * "NAME#session"). */
@@ -438,6 +490,9 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     return;
   case troupe_OpVerb_OP_STATS:
     op_stats(c, client, req.id);
+    return;
+  case troupe_OpVerb_OP_GROUPS:
+    op_groups(c, client, req.id, req.has_target ? req.target : NULL);
     return;
   case troupe_OpVerb_OP_HEALTH:
     op_health(c, client, req.id);

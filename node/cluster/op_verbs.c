@@ -36,6 +36,22 @@ static int request(troupe_OpRequest *req, troupe_OpVerb verb,
   return 0;
 }
 
+/* To one member of group rather than to the target. */
+static int request_group(troupe_OpRequest *req, const char *group,
+                         tr_op_error *err) {
+  if (!group || !group[0] || strlen(group) >= sizeof(req->group)) {
+    if (err) {
+      err->reason = TR_OP_FAIL_CONFIG;
+      snprintf(err->detail, sizeof(err->detail),
+               "'%.300s' is not a valid group", group ? group : "");
+    }
+    return TR_EINVAL;
+  }
+  req->has_group = true;
+  snprintf(req->group, sizeof(req->group), "%s", group);
+  return 0;
+}
+
 static int bad_target(tr_op_error *err) {
   if (err) {
     err->reason = TR_OP_FAIL_CONFIG;
@@ -107,6 +123,39 @@ int tr_op_actors(const tr_op_target *t, const char *on,
   troupe_OpRequest req;
   int rc = request(&req, troupe_OpVerb_OP_ACTORS, on && on[0] ? on : NULL,
                    err);
+  return rc ? rc : op_call_run(&k, &req, NULL, 0, err);
+}
+
+/* ---- groups --------------------------------------------------------------------- */
+
+typedef struct groups_arg {
+  void (*fn)(void *, const tr_group_member *);
+  void *arg;
+} groups_arg;
+
+static bool groups_reply(op_call *k, const troupe_OpReply *r,
+                         wire_slice data) {
+  (void)data;
+  groups_arg *a = k->user;
+  for (pb_size_t i = 0; i < r->actors_count; i++) {
+    tr_group_member m = {r->actors[i].group, r->actors[i].id,
+                         r->actors[i].node};
+    if (a->fn) a->fn(a->arg, &m);
+  }
+  return true;
+}
+
+static const op_verb groups_verb = {.on_reply = groups_reply};
+
+int tr_op_groups(const tr_op_target *t, const char *group,
+                 void (*fn)(void *, const tr_group_member *), void *arg,
+                 tr_op_error *err) {
+  op_call k;
+  groups_arg a = {fn, arg};
+  if (start(&k, t, &groups_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_GROUPS,
+                   group && group[0] ? group : NULL, err);
   return rc ? rc : op_call_run(&k, &req, NULL, 0, err);
 }
 
@@ -186,6 +235,16 @@ int tr_op_send(const tr_op_target *t, const char *to, const void *data,
   return rc ? rc : op_call_run(&k, &req, data, len, err);
 }
 
+int tr_op_group_send(const tr_op_target *t, const char *group,
+                     const void *data, size_t len, tr_op_error *err) {
+  op_call k;
+  if (start(&k, t, &send_verb, NULL) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_SEND, NULL, err);
+  int rc = request_group(&req, group, err);
+  return rc ? rc : op_call_run(&k, &req, data, len, err);
+}
+
 typedef struct message_arg {
   void (*ask_fn)(void *, const tr_op_message *);
   void (*started)(void *);
@@ -218,6 +277,22 @@ int tr_op_ask(const tr_op_target *t, const char *to, const void *data,
   if (!to || start(&k, t, &ask_verb, &a) != 0) return bad_target(err);
   troupe_OpRequest req;
   int rc = request(&req, troupe_OpVerb_OP_ASK, to, err);
+  if (rc) return rc;
+  req.has_timeout_ms = timeout_ms != 0;
+  req.timeout_ms = timeout_ms;
+  return op_call_run(&k, &req, data, len, err);
+}
+
+int tr_op_group_ask(const tr_op_target *t, const char *group,
+                    const void *data, size_t len, uint32_t timeout_ms,
+                    void (*fn)(void *, const tr_op_message *), void *arg,
+                    tr_op_error *err) {
+  op_call k;
+  message_arg a = {.ask_fn = fn, .arg = arg};
+  if (start(&k, t, &ask_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_ASK, NULL, err);
+  int rc = request_group(&req, group, err);
   if (rc) return rc;
   req.has_timeout_ms = timeout_ms != 0;
   req.timeout_ms = timeout_ms;
@@ -269,6 +344,7 @@ const op_verb *op_verb_for(troupe_OpVerb v) {
   case troupe_OpVerb_OP_SEND: return &send_verb;
   case troupe_OpVerb_OP_ASK: return &ask_verb;
   case troupe_OpVerb_OP_SUB: return &sub_verb;
+  case troupe_OpVerb_OP_GROUPS: return &groups_verb;
   default: return NULL;
   }
 }

@@ -1,5 +1,5 @@
-/* cmd_ops.c — the operator verbs (members, actors, send, ask, sub, stats,
- * health): parse the common flags, make one request through the public
+/* cmd_ops.c — the operator verbs (members, actors, groups, send, ask, sub,
+ * stats, health): parse the common flags, make one request through the public
  * operator client (troupe_ops.h), print the answer (ops_print.c). Exit 1
  * when the cluster says no or the node cannot be asked (down, refused,
  * timed out), 2 for bad flags or files. */
@@ -31,7 +31,8 @@ typedef struct ops_cli {
   const char *verb;
   tr_op_target t;
   bool json;
-  const char *on; /* actors --on NODE */
+  const char *on;    /* actors --on NODE */
+  const char *group; /* send, ask --group GROUP */
   const char *pos[2];
   int npos;
 } ops_cli;
@@ -56,9 +57,12 @@ static const char *env_or(const char *name, const char *dflt) {
   return v && v[0] ? v : dflt;
 }
 
+/* Flags only some verbs take. */
+enum { OPS_ON = 1, OPS_GROUP = 2 };
+
 /* Parses argv into o. Returns -1 to go on, or the exit status. */
 static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
-                     int max_pos, bool takes_on, ops_cli *o) {
+                     int max_pos, unsigned takes, ops_cli *o) {
   memset(o, 0, sizeof(*o));
   o->verb = argv[0];
   if (daemon_help_or_version(argc, argv, usage)) return TROUPE_EXIT_OK;
@@ -94,8 +98,9 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
       continue;
     }
     /* Flags with a value: --flag VALUE or --flag=VALUE. */
-    static const char *const named[] = {"--node", "--ca",      "--cert", "--key",
-                                        "--name", "--timeout", "--on"};
+    static const char *const named[] = {"--node",    "--ca", "--cert",
+                                        "--key",     "--name", "--timeout",
+                                        "--on",      "--group"};
     const char *val = NULL;
     size_t which = sizeof(named) / sizeof(named[0]);
     for (size_t j = 0; j < sizeof(named) / sizeof(named[0]); j++) {
@@ -116,7 +121,8 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
       break;
     }
     if (which == sizeof(named) / sizeof(named[0]) ||
-        (which == 6 && !takes_on)) {
+        (which == 6 && !(takes & OPS_ON)) ||
+        (which == 7 && !(takes & OPS_GROUP))) {
       fprintf(stderr, "troupe %s: unknown flag '%s'\n%s", o->verb, a, usage);
       return TROUPE_EXIT_USAGE;
     }
@@ -137,7 +143,8 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
       o->t.timeout_ms = (uint32_t)ms;
       break;
     }
-    default: o->on = val; break;
+    case 6: o->on = val; break;
+    default: o->group = val; break;
     }
   }
   if (o->npos < min_pos) {
@@ -187,7 +194,7 @@ int cmd_members(int argc, char **argv) {
                       "The members the node knows: name, state (alive, "
                       "suspect, dead, left), address.\n" OPS_COMMON_USAGE;
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 0, 0, false, &o);
+  int rc = ops_parse(argc, argv, usage, 0, 0, 0, &o);
   if (rc >= 0) return rc;
   tr_op_error err = {0};
   ops_list l = {.json = o.json};
@@ -202,7 +209,7 @@ int cmd_actors(int argc, char **argv) {
                       "The registered actors and their nodes; --on: only "
                       "that node's.\n" OPS_COMMON_USAGE;
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 0, 0, true, &o);
+  int rc = ops_parse(argc, argv, usage, 0, 0, OPS_ON, &o);
   if (rc >= 0) return rc;
   tr_op_error err = {0};
   ops_list l = {.json = o.json};
@@ -212,11 +219,27 @@ int cmd_actors(int argc, char **argv) {
   return ops_exit(&o, rc, &err);
 }
 
+int cmd_groups(int argc, char **argv) {
+  const char *usage = "usage: troupe groups [GROUP] [flags]\n"
+                      "The members of every group (or of GROUP) in the "
+                      "cluster: group, actor, node.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 1, 0, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  ops_list l = {.json = o.json};
+  ops_list_begin(&l);
+  rc = tr_op_groups(&o.t, o.npos ? o.pos[0] : NULL, ops_print_group, &l,
+                    &err);
+  if (rc == 0) ops_list_end(&l);
+  return ops_exit(&o, rc, &err);
+}
+
 int cmd_stats(int argc, char **argv) {
   const char *usage = "usage: troupe stats [flags]\n"
                       "The node's counters.\n" OPS_COMMON_USAGE;
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 0, 0, false, &o);
+  int rc = ops_parse(argc, argv, usage, 0, 0, 0, &o);
   if (rc >= 0) return rc;
   tr_op_error err = {0};
   ops_list l = {.json = o.json};
@@ -231,7 +254,7 @@ int cmd_health(int argc, char **argv) {
                       "alone by design), 1 otherwise:\nfor container health "
                       "checks.\n" OPS_COMMON_USAGE;
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 0, 0, false, &o);
+  int rc = ops_parse(argc, argv, usage, 0, 0, 0, &o);
   if (rc >= 0) return rc;
   tr_op_error err = {0};
   tr_op_health_info h;
@@ -255,15 +278,30 @@ static int check_id_arg(const ops_cli *o, const char *id) {
   return -1;
 }
 
+/* ID DATA, or with --group GROUP just DATA. */
+static int check_send_args(const ops_cli *o, const char *usage) {
+  if (o->npos != (o->group ? 1 : 2)) {
+    fprintf(stderr, "troupe %s: %s\n%s", o->verb,
+            o->group ? "with --group, DATA alone" : "ID and DATA wanted",
+            usage);
+    return TROUPE_EXIT_USAGE;
+  }
+  return o->group ? -1 : check_id_arg(o, o->pos[0]);
+}
+
 int cmd_send(int argc, char **argv) {
   const char *usage = "usage: troupe send ID DATA [flags]\n"
-                      "Sends DATA to actor ID, wherever it runs.\n"
-                      OPS_COMMON_USAGE;
+                      "       troupe send --group GROUP DATA [flags]\n"
+                      "Sends DATA to actor ID, wherever it runs, or to one "
+                      "member of GROUP (chosen by\nthe node: one of its own "
+                      "first, else one with room).\n" OPS_COMMON_USAGE;
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 2, 2, false, &o);
-  if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
+  int rc = ops_parse(argc, argv, usage, 1, 2, OPS_GROUP, &o);
+  if (rc >= 0 || (rc = check_send_args(&o, usage)) >= 0) return rc;
   tr_op_error err = {0};
-  rc = tr_op_send(&o.t, o.pos[0], o.pos[1], strlen(o.pos[1]), &err);
+  const char *data = o.pos[o.npos - 1];
+  rc = o.group ? tr_op_group_send(&o.t, o.group, data, strlen(data), &err)
+               : tr_op_send(&o.t, o.pos[0], data, strlen(data), &err);
   return ops_exit(&o, rc, &err);
 }
 
@@ -273,19 +311,23 @@ static void print_reply(void *arg, const tr_op_message *m) {
 
 int cmd_ask(int argc, char **argv) {
   const char *usage = "usage: troupe ask ID DATA [flags]\n"
-                      "Asks actor ID and prints its reply (--json: with the "
-                      "replying actor and node);\n--timeout bounds the "
-                      "ask.\n" OPS_COMMON_USAGE;
+                      "       troupe ask --group GROUP DATA [flags]\n"
+                      "Asks actor ID (or one member of GROUP) and prints "
+                      "its reply (--json: with the\nreplying actor and "
+                      "node); --timeout bounds the ask.\n" OPS_COMMON_USAGE;
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 2, 2, false, &o);
-  if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
+  int rc = ops_parse(argc, argv, usage, 1, 2, OPS_GROUP, &o);
+  if (rc >= 0 || (rc = check_send_args(&o, usage)) >= 0) return rc;
   /* The node times the ask out a little before we give up on the link,
    * so a slow actor reads as TR_ETIMEDOUT from the cluster. */
   uint32_t ask_ms = o.t.timeout_ms;
   o.t.timeout_ms += 1000;
   tr_op_error err = {0};
-  rc = tr_op_ask(&o.t, o.pos[0], o.pos[1], strlen(o.pos[1]), ask_ms,
-                 print_reply, &o.json, &err);
+  const char *data = o.pos[o.npos - 1];
+  rc = o.group ? tr_op_group_ask(&o.t, o.group, data, strlen(data), ask_ms,
+                                 print_reply, &o.json, &err)
+               : tr_op_ask(&o.t, o.pos[0], data, strlen(data), ask_ms,
+                           print_reply, &o.json, &err);
   return ops_exit(&o, rc, &err);
 }
 
@@ -301,7 +343,7 @@ int cmd_sub(int argc, char **argv) {
       "one line each\n(--json: an object with from, node and data), until "
       "SIGINT or SIGTERM.\n" OPS_COMMON_USAGE;
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 1, 2, false, &o);
+  int rc = ops_parse(argc, argv, usage, 1, 2, 0, &o);
   if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
   if (o.npos > 1 && strlen(o.pos[1]) > TR_ID_MAX) {
     fprintf(stderr, "troupe sub: topic too long\n");

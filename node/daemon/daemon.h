@@ -31,6 +31,7 @@ int cmd_run(int argc, char **argv);
 /* The operator verbs (cmd_ops.c). */
 int cmd_members(int argc, char **argv);
 int cmd_actors(int argc, char **argv);
+int cmd_groups(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_sub(int argc, char **argv);

@@ -146,6 +146,13 @@ static void render_engine(render *r, tr_node *node) {
          "their target's room.", s.deferred);
   single(r, "troupe_messages_lost_nomem_total", "counter",
          "Accepted messages lost because memory ran out.", s.lost_nomem);
+  single(r, "troupe_group_members", "gauge",
+         "Group memberships of this node's actors.", s.group_members);
+  single(r, "troupe_group_broadcasts_total", "counter",
+         "Group broadcasts made on this node.", s.group_broadcasts);
+  single(r, "troupe_group_deliveries_total", "counter",
+         "Group broadcasts queued to this node's members.",
+         s.group_deliveries);
 }
 
 /* ---- subscriptions, summed per publisher ----------------------------------- */
@@ -452,6 +459,21 @@ static void render_cluster(render *r, tr_node *node,
   single(r, "troupe_remote_publish_dropped_total", "counter",
          "Publishes not sent to an interested node (its link full or down).",
          c->publish_dropped);
+  single(r, "troupe_group_keys", "gauge",
+         "Group memberships the registry holds, this node's and others'.",
+         c->group_keys);
+  single(r, "troupe_group_unbelieved", "gauge",
+         "Other nodes' memberships not believed: the actor is not theirs.",
+         c->group_invalid);
+  single(r, "troupe_group_broadcast_envelopes_out_total", "counter",
+         "Group broadcast envelopes sent, one per node with members.",
+         c->group_broadcasts_out);
+  single(r, "troupe_group_broadcast_envelopes_in_total", "counter",
+         "Group broadcast envelopes from other nodes.",
+         c->group_broadcasts_in);
+  single(r, "troupe_group_broadcast_envelopes_dropped_total", "counter",
+         "Group broadcast envelopes not sent: link full or down.",
+         c->group_broadcasts_dropped);
   single(r, "troupe_remote_asks_abandoned_total", "counter",
          "Asks from other nodes whose target stopped without replying.",
          c->asks_abandoned);

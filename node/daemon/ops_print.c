@@ -67,6 +67,22 @@ void ops_print_actor(void *arg, const char *id, const char *node) {
   l->n++;
 }
 
+void ops_print_group(void *arg, const tr_group_member *m) {
+  ops_list *l = arg;
+  if (l->json) {
+    printf("%s{\"group\":", l->n ? "," : "");
+    json_str(m->group);
+    printf(",\"id\":");
+    json_str(m->id);
+    printf(",\"node\":");
+    json_str(m->node);
+    printf("}");
+  } else {
+    printf("%-24s %-40s %s\n", m->group, m->id, m->node);
+  }
+  l->n++;
+}
+
 /* Stats are one object (JSON) or aligned lines, led by the node's name. */
 void ops_print_counter(void *arg, const char *node, const char *name,
                        uint64_t value) {

@@ -20,6 +20,7 @@ void ops_list_begin(ops_list *);
 void ops_list_end(ops_list *);
 void ops_print_member(void *list, const tr_member *, int self);
 void ops_print_actor(void *list, const char *id, const char *node);
+void ops_print_group(void *list, const tr_group_member *);
 void ops_print_counter(void *list, const char *node, const char *name,
                        uint64_t value);
 void ops_print_health(const tr_op_health_info *, bool json);

@@ -5,7 +5,8 @@
 # loopback: answers across nodes, streams, exit codes and the messages of
 # each failure. `ops.sh run`: the same verbs against 3 `troupe run` daemons
 # with the example plugins, every certificate from `troupe cert`, ending
-# with one daemon killed (dead in members, its actors gone). Every wait is
+# with one daemon killed (dead in members, its actors gone, its group
+# member gone and group asks answered by the survivor). Every wait is
 # bounded (tries x 100 ms). Environment (tests/daemon/CMakeLists.txt):
 # TROUPE_BIN, OPS_NODE, PLUGIN_DIR (for "run").
 set -u
@@ -76,8 +77,10 @@ if [ "${1:-nodes}" = run ]; then
     PIDS+=($!)
   }
   run_node n1 "$A" --spawn echo:echo-n1 --spawn ticker:t1:100
-  run_node n2 "$B" --seed "$A" --spawn echo:echo-n2
-  run_node n3 "$C" --seed "$A" --spawn echo:echo-n3
+  run_node n2 "$B" --seed "$A" --spawn echo:echo-n2 \
+    --spawn echo:w-n2:groups=workers,all
+  run_node n3 "$C" --seed "$A" --spawn echo:echo-n3 \
+    --spawn echo:w-n3:groups=workers
   PID_n3=${PIDS[-1]}
   wait_for 100 members_alive 3 "$A" || fail "n1 never saw 3 members alive"
   wait_for 50 "$T" health --node "$B" || fail "n2 never became healthy"
@@ -107,6 +110,32 @@ if [ "${1:-nodes}" = run ]; then
   json_ok || fail "stats --json: $(cat "$WORK/o.out")"
   ops members --cert "$PKI/n1.pem" --key "$PKI/n1.key"
   expect_rc 2 "a node's own certificate as the client's"
+  # Groups: w-n2 and w-n3 in "workers", seen from n1 (no member of its
+  # own), asked there: both answer in turn.
+  two_workers() { [ "$("$T" groups workers | grep -c '^workers ')" = 2 ]; }
+  wait_for 100 two_workers || fail "n1 never listed 2 members of workers: $("$T" groups)"
+  ops groups --json
+  expect_rc 0 "groups --json"
+  py 'import json,sys; g=json.load(sys.stdin)
+assert {(x["group"],x["id"],x["node"]) for x in g} == {("workers","w-n2","n2"),("workers","w-n3","n3"),("all","w-n2","n2")}, g' ||
+    fail "groups --json: $(cat "$WORK/o.out")"
+  : >"$WORK/gask.out"
+  for k in 1 2 3 4; do
+    ops ask --group workers "g$k" --json
+    expect_rc 0 "ask --group workers"
+    cat "$WORK/o.out" >>"$WORK/gask.out"
+  done
+  grep -q '"from":"w-n2"' "$WORK/gask.out" && grep -q '"from":"w-n3"' "$WORK/gask.out" ||
+    fail "ask --group did not spread over w-n2 and w-n3: $(cat "$WORK/gask.out")"
+  ops send --group workers hello
+  expect_rc 0 "send --group workers"
+  ops ask --group nobody x
+  expect_rc 1 "ask --group with no member"
+  grep -q TR_ENOTFOUND "$WORK/o.err" || fail "ask --group nobody: $(cat "$WORK/o.err")"
+  ops send --group workers
+  expect_rc 2 "send --group without data"
+  ops send w-n2 x --group workers
+  expect_rc 2 "send --group with an id too"
   # The third daemon: asked through another, then killed: dead in members,
   # its actors gone from the registry.
   has_echo_n3() { "$T" actors --on n3 --node "$B" | grep -Eq '^echo-n3 +n3$'; }
@@ -114,6 +143,7 @@ if [ "${1:-nodes}" = run ]; then
   ops ask echo-n3 pong --node "$B"
   expect_rc 0 "ask echo-n3 via n2"
   [ "$(cat "$WORK/o.out")" = pong ] || fail "ask echo-n3: '$(cat "$WORK/o.out")'"
+  T0=$(date +%s%N)
   kill -KILL "$PID_n3"
   n3_dead() {
     "$T" members --json 2>/dev/null | python3 -c 'import json,sys
@@ -122,6 +152,16 @@ sys.exit(0 if any(x["name"]=="n3" and x["state"]=="dead" for x in json.load(sys.
   wait_for 100 n3_dead || fail "n1 never saw n3 dead: $("$T" members 2>&1)"
   no_echo_n3() { ! "$T" actors | grep -q 'echo-n3'; }
   wait_for 50 no_echo_n3 || fail "echo-n3 still in the registry after n3 died"
+  # Its group member went with it: every ask to the group now reaches
+  # w-n2, each answered well within its bound.
+  one_worker() { [ "$("$T" groups workers | grep -c '^workers ')" = 1 ]; }
+  wait_for 50 one_worker || fail "w-n3 still in workers after n3 died: $("$T" groups)"
+  echo "ok: w-n3 gone from workers $((($(date +%s%N) - T0) / 1000000)) ms after kill -9 of n3"
+  for k in 1 2 3 4; do
+    ops ask --group workers "after$k" --json --timeout 3000
+    expect_rc 0 "ask --group workers after n3 died"
+    grep -q '"from":"w-n2"' "$WORK/o.out" || fail "ask --group after n3 died: $(cat "$WORK/o.out")"
+  done
   echo "ok"
   exit 0
 fi
