@@ -10,6 +10,12 @@
 #   cluster_pubsub_fanout_64                  >= 2,000,000 deliveries/s and
 #     / erlang_pg_fanout_64                   >= 5x Erlang pg over TLS
 #   cluster_pubsub_frames_per_link            1 envelope per link per publish
+#   cluster_group_broadcast_64                group broadcast (bench_groups)
+#     / erlang_pg_fanout_64                   >= 5x Erlang pg + a send to each
+#                                             member over TLS (same pattern)
+#   cluster_group_broadcast_frames_per_link   1 envelope per link per send
+#   cluster_group_join_ms_p50/max             a join seen on 5 nodes <= 250
+#   cluster_group_send_one_64 (and _remote)   send to one member, no target
 #   remote_windowed_64 / erlang's             the flow-controlled pattern (2,000
 #                                             unacked at most, an ack every
 #                                             1,000) vs Erlang distribution
@@ -44,7 +50,7 @@ for arg in "$@"; do
   case $arg in
     --quick) quick=(--quick) ;;
     --netns) netns=1 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "run_cluster.sh: unknown option $arg" >&2; exit 2 ;;
     *) build=$arg ;;
   esac
@@ -53,7 +59,7 @@ done
 if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTR_BUILD_BENCH=ON >&2
 fi
-targets=(bench_cluster bench_link bench_remote)
+targets=(bench_cluster bench_groups bench_link bench_remote)
 [[ $netns == 1 ]] && targets+=(tnode delay_proxy)
 cmake --build "$build" -j2 --target "${targets[@]}" >&2
 bench=$build/tests/bench
@@ -88,6 +94,8 @@ BENCH_CLUSTER_ONLY=oneway timeout 300 "$bench/bench_cluster" \
   --messages "$msgs" | tee -a "$tmp/c.jsonl" || status=1
 BENCH_CLUSTER_ONLY=rtt,resolve,fanout timeout 600 "$bench/bench_cluster" \
   "${quick[@]}" | tee -a "$tmp/c.jsonl" || status=1
+timeout 600 "$bench/bench_groups" "${quick[@]}" | tee -a "$tmp/c.jsonl" ||
+  status=1
 
 if command -v escript >/dev/null 2>&1; then
   certs=$tmp/certs
@@ -198,8 +206,13 @@ ratio("ratio_remote_slow_consumer_paced_vs_free", slow, slow_free, ">=0.9",
 fan, pg = median(cl, "cluster_pubsub_fanout_64"), median(erl, "erlang_pg_fanout_64")
 ratio("ratio_pubsub_fanout_vs_erlang_pg", fan, pg, ">=5", lambda v: v >= 5,
       troupe=fan, erlang=pg)
+gb = median(cl, "cluster_group_broadcast_64")
+ratio("ratio_group_broadcast_vs_erlang_pg", gb, pg, ">=5", lambda v: v >= 5,
+      troupe=gb, erlang=pg)
 for name in ("cluster_pubsub_fanout_64", "cluster_pubsub_frames_per_link",
-             "cluster_resolve_ms_max"):
+             "cluster_resolve_ms_max", "cluster_group_broadcast_frames_per_link",
+             "cluster_group_join_ms_max", "cluster_group_send_one_64",
+             "cluster_group_send_one_remote_64"):
     row = next((r for r in cl if r.get("name") == name), None)
     if row is None:
         missing.append(name)

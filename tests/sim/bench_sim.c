@@ -141,6 +141,23 @@ static void figures(uint32_t n, uint64_t seed) {
        "\"loss\":0.01,\"what\":\"one claim: its batch checked once by "
        "each node that first hears it relayed\"");
 
+  /* A group join (docs/groups.md): a membership key "$g:<group> <actor>"
+   * of an actor every node already resolves, until every node holds it. */
+  if (sim_claim(s, n / 4, "bench-member") != 0) exit(1);
+  resolve m = {"bench-member", sim_name(s, n / 4)};
+  if (run_until_step(s, all_resolve, &m) == UINT64_MAX) exit(1);
+  sim_run(s, 2000);
+  if (sim_claim(s, n / 4, "$g:bench bench-member") != 0) exit(1);
+  resolve g = {"$g:bench bench-member", sim_name(s, n / 4)};
+  t = run_until_step(s, all_resolve, &g);
+  snprintf(extra, sizeof(extra),
+           "\"loss\":0.01,\"probe_rounds\":%.2f,\"gossip_rounds\":%.1f",
+           t == UINT64_MAX ? -1.0 : (double)t / PROBE_INTERVAL_MS,
+           t == UINT64_MAX ? -1.0 : (double)t / GOSSIP_INTERVAL_MS);
+  emit("sim_group_join_converge_ms", t == UINT64_MAX ? -1.0 : (double)t,
+       "ms", n, extra);
+  sim_run(s, 2000);
+
   /* Crash detection: until every live node marks it dead. */
   uint32_t victim = n / 3;
   sim_crash(s, victim);

@@ -534,6 +534,7 @@ bool sim_no_double_owner(sim *s) {
     sim_node *n = &s->nodes[i];
     if (!node_up(s, i)) continue;
     for (held_id *h = n->held; h && ok; h = h->hh.next) {
+      if (reg_shared_id(h->id)) continue; /* several owners by design */
       held_id *x = NULL;
       HASH_FIND_STR(seen, h->id, x);
       if (x) {
@@ -574,6 +575,7 @@ bool sim_owners_hold(sim *s) {
     if (!node_up(s, i)) continue;
     reg_each(n->rg, check_owner_holds, &c);
     for (held_id *h = n->held; h && c.ok; h = h->hh.next) {
+      if (reg_shared_id(h->id)) continue; /* no single owner to resolve */
       const char *o = reg_lookup(n->rg, h->id);
       if (!o || strcmp(o, n->name) != 0) c.ok = false;
     }

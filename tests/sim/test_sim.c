@@ -264,6 +264,57 @@ static void partition_heal_resolves_id_conflicts_the_same_everywhere(
   sim_free(s);
 }
 
+/* Every node holds the group key (one owner each, so it resolves). */
+static bool all_hold(sim *s, const char *key, bool held) {
+  for (uint32_t i = 0; i < 100; i++)
+    if (sim_is_up(s, i) && (reg_lookup(sim_reg(s, i), key) != NULL) != held)
+      return false;
+  return true;
+}
+
+/* Groups ride the registry as shared keys: members that join on both sides
+ * of a partition, and one that leaves on one side, end on every node as
+ * the union of what their live owners hold; a key two owners hold (one of
+ * them lying) is no conflict and costs nobody anything. */
+static void partition_heal_keeps_the_union_of_group_members(void **st) {
+  (void)st;
+  sim *s = new_sim(100, 7, 0);
+  sim_join_all(s);
+  assert_true(sim_run_until(s, membership_ok, NULL, 2 * MINUTE) != UINT64_MAX);
+  assert_int_equal(0, sim_claim(s, 20, "a20"));
+  assert_int_equal(0, sim_claim(s, 20, "$g:pool a20"));
+  assert_converged(s, MINUTE);
+  assert_true(all_hold(s, "$g:pool a20", true));
+  uint8_t group[100];
+  for (int i = 0; i < 100; i++) group[i] = i < 50 ? 0 : 1;
+  sim_partition(s, group);
+  assert_true(sim_run_until(s, halves_apart, NULL, 2 * MINUTE) != UINT64_MAX);
+  assert_int_equal(0, sim_claim(s, 10, "a10"));
+  assert_int_equal(0, sim_claim(s, 10, "$g:pool a10"));
+  assert_int_equal(0, sim_claim(s, 60, "a60"));
+  assert_int_equal(0, sim_claim(s, 60, "$g:pool a60"));
+  assert_int_equal(0, sim_release(s, 20, "$g:pool a20"));
+  /* A second owner of a shared key is taken, not a conflict. */
+  assert_int_equal(0, sim_claim(s, 70, "$g:pool a10"));
+  assert_int_equal(TR_EEXIST, sim_claim(s, 70, "$g:pool a10"));
+  sim_run(s, 5000);
+  /* Each side holds what its own side said. */
+  assert_non_null(reg_lookup(sim_reg(s, 90), "$g:pool a60"));
+  assert_non_null(reg_lookup(sim_reg(s, 90), "$g:pool a10")); /* n70's */
+  assert_null(reg_lookup(sim_reg(s, 90), "$g:pool a20")); /* n20 is dead */
+  assert_null(reg_lookup(sim_reg(s, 5), "$g:pool a60"));
+  assert_null(reg_lookup(sim_reg(s, 5), "$g:pool a20"));
+  sim_partition(s, NULL);
+  assert_converged(s, 2 * MINUTE);
+  assert_true(all_hold(s, "$g:pool a10", true));
+  assert_true(all_hold(s, "$g:pool a60", true));
+  assert_true(all_hold(s, "$g:pool a20", false));
+  sim_stats ss;
+  sim_get_stats(s, &ss);
+  assert_int_equal(0, ss.conflicts_lost);
+  sim_free(s);
+}
+
 /* A random script, drawn from `seed`: partitions into two or three groups,
  * crashes, restarts, claims on both sides of a cut (so ids collide) and
  * releases, under 2% loss; then the network heals and loss stops, and the
@@ -341,6 +392,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(crashed_node_is_declared_dead_and_its_actors_vanish),
       cmocka_unit_test(restarted_node_returns_and_its_old_actors_are_gone),
       cmocka_unit_test(partition_heal_resolves_id_conflicts_the_same_everywhere),
+      cmocka_unit_test(partition_heal_keeps_the_union_of_group_members),
   };
   const struct CMUnitTest chaos[] = {
       cmocka_unit_test(random_partitions_and_crashes_reproduce_the_same_trace),
