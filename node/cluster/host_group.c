@@ -58,6 +58,12 @@ struct host_group {
   host_gmember *members;
   host_gmember *cursor; /* the next one a pick tries */
   uint32_t count;
+  /* The nodes with believed members, for broadcasts: good while the
+   * registry's generation is nodes_gen and no key came or went. */
+  uint16_t *nodes;
+  uint32_t nnodes, nodes_cap;
+  uint64_t nodes_gen;
+  bool nodes_stale;
   char name[];
 };
 
@@ -100,17 +106,23 @@ static void member_event(cluster *c, host_gmember *m, bool joined) {
   eng_group_event(c->node, m->group->name, m->id, p ? p->name : "?", joined);
 }
 
+static void group_free(host_group *g) {
+  free(g->nodes);
+  free(g);
+}
+
 static void member_remove(cluster *c, host_gmember *m) {
   host_group *g = m->group;
   if (m->announced) member_event(c, m, false);
   if (g->cursor == m) g->cursor = m->next;
   DL_DELETE(g->members, m);
   g->count--;
+  g->nodes_stale = true;
   HASH_DEL(c->gkeys, m);
   free(m);
   if (!g->count) {
     HASH_DEL(c->groups, g);
-    free(g);
+    group_free(g);
   }
 }
 
@@ -145,7 +157,7 @@ void host_group_held(cluster *c, const char *key, const char *owner,
   }
   m = calloc(1, sizeof(*m) + hlen);
   if (!m) {
-    if (fresh) free(g);
+    if (fresh) group_free(g);
     goto enomem;
   }
   memcpy(m->hkey, hk, hlen);
@@ -157,6 +169,7 @@ void host_group_held(cluster *c, const char *key, const char *owner,
   HASH_ADD(hh, c->gkeys, hkey, hlen, m);
   DL_APPEND(g->members, m);
   g->count++;
+  g->nodes_stale = true;
   c->group_unannounced = true;
   host_defer(c);
   return;
@@ -231,20 +244,50 @@ int host_remote_group_pick(void *user, const char *group, char *out,
   return any ? 0 : TR_ENOTFOUND;
 }
 
+/* Brings g->nodes up to date: each node with a believed member, once.
+ * false when out of memory (the broadcast then walks the members). */
+static bool nodes_refresh(cluster *c, host_group *g) {
+  if (!g->nodes_stale && g->nodes_gen == c->reg_gen) return true;
+  uint64_t mark = ++c->group_mark;
+  g->nnodes = 0;
+  host_gmember *m;
+  DL_FOREACH(g->members, m) {
+    host_peer *p = host_peer_at(c, m->node);
+    if (!p || p->group_mark == mark || !member_valid(c, m)) continue;
+    p->group_mark = mark;
+    if (g->nnodes == g->nodes_cap) {
+      uint32_t cap = g->nodes_cap ? 2 * g->nodes_cap : 4;
+      uint16_t *n = realloc(g->nodes, cap * sizeof(*n));
+      if (!n) return false;
+      g->nodes = n;
+      g->nodes_cap = cap;
+    }
+    g->nodes[g->nnodes++] = m->node;
+  }
+  g->nodes_gen = c->reg_gen;
+  g->nodes_stale = false;
+  return true;
+}
+
 void host_remote_group_broadcast(void *user, const char *group,
                                  eng_name *sender, const void *data,
                                  size_t len) {
   cluster *c = user;
   host_group *g = group_find(c, group, strlen(group));
   if (!g || c->left) return;
-  uint64_t mark = ++c->group_mark;
-  host_gmember *m;
-  DL_FOREACH(g->members, m) {
-    host_peer *p = host_peer_at(c, m->node);
-    if (!p || p->group_mark == mark || !member_valid(c, m)) continue;
-    p->group_mark = mark;
-    int rc = host_send_env(c, p, HOST_ENV_GROUP, sender ? sender->str : NULL,
-                           group, 0, 0, data, len);
+  if (!nodes_refresh(c, g)) {
+    g->nodes_stale = true;
+    c->st.group_broadcasts_dropped++;
+    host_log(c, TR_LOG_ERROR, "group_broadcast_lost",
+             "group=%s reason=enomem", group);
+    return;
+  }
+  for (uint32_t i = 0; i < g->nnodes; i++) {
+    host_peer *p = host_peer_at(c, g->nodes[i]);
+    int rc = p ? host_send_env(c, p, HOST_ENV_GROUP,
+                               sender ? sender->str : NULL, group, 0, 0, data,
+                               len)
+               : TR_EUNREACHABLE;
     if (rc == 0)
       c->st.group_broadcasts_out++;
     else
@@ -296,12 +339,14 @@ void host_group_on_env(cluster *c, host_peer *from, const wire_envelope *e,
              "peer=%s sender=%s group=%s", from->name, sender->str, group);
     return;
   }
-  char object[sizeof(TR_GROUP_TOPIC_PREFIX) + TR_GROUP_MAX];
-  snprintf(object, sizeof(object), "%s%s", TR_GROUP_TOPIC_PREFIX, group);
-  if (host_policy_check(c, from->name, POLICY_ROLE_NODE, POLICY_SEND, object,
-                        NULL) != 0) {
-    c->st.policy_denied++;
-    return;
+  if (c->guard && policy_guard_policy(c->guard)) {
+    char object[sizeof(TR_GROUP_TOPIC_PREFIX) + TR_GROUP_MAX];
+    snprintf(object, sizeof(object), "%s%s", TR_GROUP_TOPIC_PREFIX, group);
+    if (host_policy_check(c, from->name, POLICY_ROLE_NODE, POLICY_SEND,
+                          object, NULL) != 0) {
+      c->st.policy_denied++;
+      return;
+    }
   }
   c->st.group_broadcasts_in++;
   eng_deliver_group(c->node, group, glen, sender, e->payload.p,
@@ -330,6 +375,6 @@ void host_group_free(cluster *c) {
   host_group *g, *gtmp;
   HASH_ITER(hh, c->groups, g, gtmp) {
     HASH_DEL(c->groups, g);
-    free(g);
+    group_free(g);
   }
 }
