@@ -72,7 +72,8 @@ extern "C" {
   X(EINIT, -11, "actor init failed")                                        \
   X(ESTATE, -12, "call not allowed in this state")                          \
   X(ESYS, -13, "system call failed")                                        \
-  X(EPERM, -14, "not permitted")
+  X(EPERM, -14, "not permitted")                                            \
+  X(EBADTYPE, -15, "message of another type")
 
 enum {
 #define TR_ERR_ENUM_(name, code, msg) TR_##name = (code),
@@ -118,6 +119,9 @@ typedef struct tr_envelope {
   /* tr_group_broadcast: the group it was sent to (type TR_MSG_SEND); a
    * membership event: the group. NULL otherwise. */
   const char *group;
+  /* The message's type tag (tr_send_tagged and the typed calls of
+   * troupe_pb.h: docs/typed.md); 0 for untagged bytes. */
+  uint32_t msg_type;
 } tr_envelope;
 
 typedef struct tr_actor_type {
@@ -518,6 +522,39 @@ TR_API int tr_group_count(tr_node *, const char *group, int local_only);
  * NUL-terminated (len counts both NULs). */
 #define TR_GROUP_TOPIC_PREFIX "group:"
 
+/* ---- tagged messages (docs/typed.md) ------------------------------------ */
+
+/* A message may carry a 32-bit type tag, which travels with it to the
+ * receiver (tr_envelope.msg_type): troupe_pb.h's typed nanopb calls tag
+ * each message with tr_msg_type_id of its full protobuf name; other
+ * encodings may use their own. 0 means untagged. The calls below are the
+ * untagged ones with the tag added: same errors, and TR_EBADTYPE when a
+ * local target declared the tags it takes (tr_accept_types) and this is
+ * not one (nothing queued, counted rejected_badtype). A remote target's
+ * node refuses it the same way: a send is then counted remote_badtype
+ * here, an ask answered TR_EBADTYPE. A reply is never refused for its tag;
+ * a publish misses a subscriber that does not take it (counted). */
+TR_API int tr_send_tagged(tr_ctx *, const char *to, uint32_t msg_type,
+                          const void *, size_t);
+TR_API int tr_node_send_tagged(tr_node *, const char *to, uint32_t msg_type,
+                               const void *, size_t);
+TR_API int tr_ask_tagged(tr_ctx *, const char *to, uint32_t msg_type,
+                         const void *, size_t, uint32_t timeout_ms,
+                         uint64_t *ask_id);
+TR_API int tr_reply_tagged(tr_ctx *, const tr_envelope *ask,
+                           uint32_t msg_type, const void *, size_t);
+/* topic NULL or "": the default topic. */
+TR_API int tr_publish_tagged(tr_ctx *, const char *topic, uint32_t msg_type,
+                             const void *, size_t);
+/* From now on self takes tagged messages only with one of these n tags
+ * (copied); untagged ones always. n 0: any tag again. Usually called in
+ * init. TR_EINVAL (a 0 tag, types NULL with n > 0), TR_ENOMEM. */
+TR_API int tr_accept_types(tr_ctx *, const uint32_t *types, size_t n);
+/* The tag for a message type's full name (e.g. "shop.Order"): 32-bit
+ * FNV-1a of its bytes, never 0 (a 0 hash becomes 1). Stable across
+ * versions: part of the wire format. Any thread. */
+TR_API uint32_t tr_msg_type_id(const char *full_name);
+
 /* ---- stats (loop thread) ------------------------------------------------ */
 
 /* The stats getters below write at most out_size bytes of their struct (the
@@ -539,6 +576,8 @@ typedef enum {
   TR_DL_REMOTE_FULL,   /* the remote target's mailbox was full */
   TR_DL_REMOTE_NO_ACTOR, /* the remote node no longer had the target */
   TR_DL_GROUP_FULL,    /* a group broadcast missed a full member */
+  TR_DL_REJECTED_BADTYPE, /* a send call returned TR_EBADTYPE */
+  TR_DL_REMOTE_BADTYPE,   /* the remote target does not take that type */
   TR_DL_COUNT
 } tr_dead_reason;
 
@@ -706,6 +745,9 @@ typedef struct tr_cluster_stats {
   uint64_t op_subs_refused; /* operator asks and subscriptions refused
                                TR_EFULL: max_op_subs running for that
                                connection (logged operator_subs_cap) */
+  uint64_t remote_badtype;  /* other nodes' sends and asks refused: the
+                               local target does not take their type tag
+                               (docs/typed.md) */
   /* Groups (docs/groups.md). */
   uint64_t group_keys;      /* group memberships the registry holds,
                                this node's and others' */

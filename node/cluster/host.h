@@ -265,6 +265,10 @@ int host_send_env(cluster *, host_peer *p, uint32_t type,
 int host_send_env_topic(cluster *, host_peer *p, uint32_t type,
                         const char *sender, const char *topic,
                         const void *data, size_t len);
+/* A publish, with its payload's type tag. */
+int host_send_publish(cluster *, host_peer *p, const char *publisher,
+                      const char *topic, const void *data, size_t len,
+                      uint32_t msg_type);
 
 /* host_pubsub.c */
 void host_pubsub_on_env(cluster *, host_peer *from, const wire_envelope *,
@@ -364,10 +368,11 @@ void host_mon_free(cluster *);
 /* The engine's remote ops (eng_remote.h), by file; user is the cluster. */
 int host_remote_send(void *c, const char *to, size_t to_len, uint8_t type,
                      eng_name *sender, const void *data, size_t len,
-                     uint64_t ask_id, uint32_t timeout_ms, uint16_t *node);
+                     uint64_t ask_id, uint32_t timeout_ms, uint16_t *node,
+                     uint32_t msg_type);
 int host_remote_reply(void *c, const char *node, const char *asker,
                       eng_name *sender, const void *data, size_t len,
-                      uint64_t ask_id);
+                      uint64_t ask_id, uint32_t msg_type);
 int host_remote_stop(void *c, const char *id);              /* host_route.c */
 int host_remote_monitor(void *c, const char *watcher, const char *target);
 int host_remote_demonitor(void *c, const char *watcher, const char *target);
@@ -376,7 +381,8 @@ void host_remote_actor_gone(void *c, const char *id, int reason);
 void host_remote_interest(void *c, const char *publisher, const char *topic,
                           bool want);
 void host_remote_publish(void *c, eng_name *publisher, eng_name *topic,
-                         const void *data, size_t len);  /* host_pubsub.c */
+                         const void *data, size_t len,
+                         uint32_t msg_type);              /* host_pubsub.c */
 int host_remote_group_join(void *c, const char *group, const char *id,
                            bool join);
 int host_remote_group_pick(void *c, const char *group, char *out, size_t cap);

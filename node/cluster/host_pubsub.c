@@ -253,7 +253,7 @@ void host_pubsub_resend(cluster *c, host_peer *p) {
 /* ---- publisher side ---------------------------------------------------------- */
 
 void host_remote_publish(void *user, eng_name *from, eng_name *topic,
-                         const void *data, size_t len) {
+                         const void *data, size_t len, uint32_t msg_type) {
   cluster *c = user;
   char key[KEY_MAX];
   size_t klen = key_make(key, from->str, from->len, topic->str, topic->len);
@@ -262,8 +262,8 @@ void host_remote_publish(void *user, eng_name *from, eng_name *topic,
   if (!in) return;
   for (uint32_t i = 0; i < in->n; i++) {
     host_peer *p = host_peer_at(c, in->nodes[i]);
-    int rc = p ? host_send_env_topic(c, p, TR_MSG_PUBLISH, from->str,
-                                     topic->str, data, len)
+    int rc = p ? host_send_publish(c, p, from->str, topic->str, data, len,
+                                   msg_type)
                : TR_EUNREACHABLE;
     if (rc == 0) {
       in->sent[i]++;
@@ -301,7 +301,7 @@ void host_pubsub_on_env(cluster *c, host_peer *from, const wire_envelope *e,
       return;
     }
     eng_deliver_publish(c->node, sender, topic, e->topic.len, e->payload.p,
-                        e->payload.len, from->idx);
+                        e->payload.len, from->idx, e->msg_type);
     return;
   }
   /* target: the publisher here; topic: its topic. */

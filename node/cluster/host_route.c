@@ -50,6 +50,18 @@ int host_send_env_topic(cluster *c, host_peer *p, uint32_t type,
   return send_env(c, p, &e);
 }
 
+int host_send_publish(cluster *c, host_peer *p, const char *publisher,
+                      const char *topic, const void *data, size_t len,
+                      uint32_t msg_type) {
+  wire_envelope e = {.type = TR_MSG_PUBLISH,
+                     .sender = slice(publisher),
+                     .target = slice(publisher),
+                     .topic = slice(topic),
+                     .payload = {data, len},
+                     .msg_type = msg_type};
+  return send_env(c, p, &e);
+}
+
 /* The peer `to` resolves to: the last answer while the registry has not
  * changed since, else a lookup. NULL: nobody (or this node) holds it. */
 static host_peer *resolve(cluster *c, const char *to, size_t to_len) {
@@ -71,7 +83,8 @@ static host_peer *resolve(cluster *c, const char *to, size_t to_len) {
 
 int host_remote_send(void *user, const char *to, size_t to_len, uint8_t type,
                      eng_name *sender, const void *data, size_t len,
-                     uint64_t ask_id, uint32_t timeout_ms, uint16_t *node) {
+                     uint64_t ask_id, uint32_t timeout_ms, uint16_t *node,
+                     uint32_t msg_type) {
   cluster *c = user;
   host_peer *p = resolve(c, to, to_len);
   if (!p) return TR_ENOTFOUND;
@@ -90,7 +103,8 @@ int host_remote_send(void *user, const char *to, size_t to_len, uint8_t type,
                      .target = {(const uint8_t *)to, to_len},
                      .payload = {data, len},
                      .ask_id = ask_id,
-                     .timeout_ms = timeout_ms};
+                     .timeout_ms = timeout_ms,
+                     .msg_type = msg_type};
   int rc = send_env(c, p, &e);
   if (rc == 0 && node) *node = p->idx;
   if (rc != 0 && cr) host_credit_give_back(cr);
@@ -99,13 +113,18 @@ int host_remote_send(void *user, const char *to, size_t to_len, uint8_t type,
 
 int host_remote_reply(void *user, const char *node, const char *asker,
                       eng_name *sender, const void *data, size_t len,
-                      uint64_t ask_id) {
+                      uint64_t ask_id, uint32_t msg_type) {
   cluster *c = user;
   host_peer *p = host_peer_find(c, node);
   if (!p || !asker) return TR_EINVAL;
   host_rask_done(c, p->idx, ask_id);
-  int rc = host_send_env(c, p, TR_MSG_REPLY, sender->str, asker, ask_id, 0,
-                         data, len);
+  wire_envelope e = {.type = TR_MSG_REPLY,
+                     .sender = slice(sender->str),
+                     .target = slice(asker),
+                     .payload = {data, len},
+                     .ask_id = ask_id,
+                     .msg_type = msg_type};
+  int rc = send_env(c, p, &e);
   if (rc == TR_EUNREACHABLE) eng_count_dead(c->node, TR_DL_UNREACHABLE);
   if (rc == TR_EFULL) eng_count_dead(c->node, TR_DL_REJECTED_FULL);
   return rc;
@@ -169,15 +188,18 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
   }
   rc = eng_deliver(c->node, to, e->target.len, (uint8_t)e->type, sender,
                    e->payload.p, e->payload.len, e->ask_id, p->idx,
-                   host_credit_peer(c, p));
+                   host_credit_peer(c, p), e->msg_type);
   if (rc == 0) {
     if (e->type == TR_MSG_ASK && sender)
       host_rask_add(c, to, e->target.len, p, sender, e->ask_id,
                     e->timeout_ms);
     return;
   }
-  eng_count_dead(c->node,
-                 rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
+  if (rc == TR_EBADTYPE)
+    c->st.remote_badtype++; /* the sender's node counts the dead letter */
+  else
+    eng_count_dead(c->node,
+                   rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
   if (!sender) { /* from outside actors: nobody to tell */
     if (rc != TR_ENOTFOUND) host_credit_refund(c, p, to, e->target.len);
     return;
@@ -220,10 +242,12 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
   switch (e->type) {
   case TR_MSG_REPLY:
     /* Refused by its policy or memory, the ask never took room there. */
-    if ((e->status == TR_EPERM || e->status == TR_ENOMEM) && sender)
+    if ((e->status == TR_EPERM || e->status == TR_ENOMEM ||
+         e->status == TR_EBADTYPE) &&
+        sender)
       host_credit_unused(c, p, sender->str, sender->len);
     eng_ask_complete(n, e->ask_id, sender, e->payload.p, e->payload.len,
-                     e->status, p->idx);
+                     e->status, p->idx, e->msg_type);
     return;
   case TR_MSG_DOWN:
   case HOST_ENV_MONITOR:
@@ -257,8 +281,9 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     if (e->status == TR_EPERM) /* its policy refused ours: not a drop */
       c->st.remote_denied++;
     else
-      eng_count_dead(n, e->status == TR_EFULL ? TR_DL_REMOTE_FULL
-                                              : TR_DL_REMOTE_NO_ACTOR);
+      eng_count_dead(n, e->status == TR_EFULL       ? TR_DL_REMOTE_FULL
+                        : e->status == TR_EBADTYPE ? TR_DL_REMOTE_BADTYPE
+                                                   : TR_DL_REMOTE_NO_ACTOR);
     host_log(c, TR_LOG_DEBUG, "remote_send_failed",
              "peer=%s target=%s status=%s", p->name, target,
              tr_errname(e->status));
@@ -300,7 +325,7 @@ void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
   if (e->type == TR_MSG_ASK && p) {
     eng_name *t = eng_name_new(target, tlen);
     if (t) {
-      eng_ask_complete(n, e->ask_id, t, NULL, 0, reason, p->idx);
+      eng_ask_complete(n, e->ask_id, t, NULL, 0, reason, p->idx, 0);
       eng_name_unref(t);
       return;
     }

@@ -205,7 +205,31 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
     send_notice(n, parent, TR_MSG_CHILD_EXIT, a->id, 0, reason);
   n->stats.stopped++;
   eng_name_unref(a->id);
+  free(a->accepts);
   free(a);
+}
+
+int tr_accept_types(tr_ctx *ctx, const uint32_t *types, size_t n) {
+  if (!ctx || (n && !types) || n > UINT32_MAX) return TR_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!types[i]) return TR_EINVAL;
+  uint32_t *copy = NULL;
+  if (n) {
+    copy = malloc(n * sizeof(*copy));
+    if (!copy) return TR_ENOMEM;
+    memcpy(copy, types, n * sizeof(*copy));
+  }
+  free(ctx->accepts);
+  ctx->accepts = copy;
+  ctx->naccepts = (uint32_t)n;
+  return 0;
+}
+
+uint32_t tr_msg_type_id(const char *name) {
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)name; p && *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return h ? h : 1;
 }
 
 /* Tells the remote layer that `count` sends and asks from node `origin`
@@ -263,6 +287,7 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
         .sender = m->sender ? m->sender->str : NULL,
         .topic = topic,
         .group = group,
+        .msg_type = m->msg_type,
         .data = msg_data(m),
         .len = m->len,
         .ask_id = m->ask_id,

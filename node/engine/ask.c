@@ -81,8 +81,9 @@ static void ask_on_timeout(uv_timer_t *h) {
   ask_fail(k->node, k, TR_ETIMEDOUT);
 }
 
-int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
-           uint32_t timeout_ms, uint64_t *ask_id) {
+static int ask_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
+                      const void *data, size_t len, uint32_t timeout_ms,
+                      uint64_t *ask_id) {
   if (!ctx) return TR_EINVAL;
   tr_node *n = ctx->node;
   if (ctx->stopping) return TR_ESTATE;
@@ -102,7 +103,7 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
     }
   }
   int rc = send_by_id(n, to, TR_MSG_ASK, ctx->id, data, len, id, timeout_ms,
-                      &target, &remote, true);
+                      &target, &remote, true, msg_type);
   if (rc != 0) {
     eng_name_unref(tname);
     ask_release(n, k);
@@ -133,8 +134,19 @@ int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
   return 0;
 }
 
-int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
-             size_t len) {
+int tr_ask(tr_ctx *ctx, const char *to, const void *data, size_t len,
+           uint32_t timeout_ms, uint64_t *ask_id) {
+  return ask_tagged(ctx, to, 0, data, len, timeout_ms, ask_id);
+}
+
+int tr_ask_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
+                  const void *data, size_t len, uint32_t timeout_ms,
+                  uint64_t *ask_id) {
+  return ask_tagged(ctx, to, msg_type, data, len, timeout_ms, ask_id);
+}
+
+static int reply_tagged(tr_ctx *ctx, const tr_envelope *ask,
+                        uint32_t msg_type, const void *data, size_t len) {
   if (!ctx || !ask || ask->type != TR_MSG_ASK || !ask->sender ||
       (len && !data))
     return TR_EINVAL;
@@ -147,7 +159,7 @@ int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
    * pending (a late one is counted there). */
   if (n->rops && ask->node && strcmp(ask->node, n->name) != 0)
     return n->rops->reply(n->ruser, ask->node, ask->sender, ctx->id, data,
-                          len, ask->ask_id);
+                          len, ask->ask_id, msg_type);
   eng_ask *k = ask_find(n, ask->ask_id);
   if (!k) {
     eng_dead(n, TR_DL_LATE_REPLY);
@@ -155,16 +167,26 @@ int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
   }
   /* The asker reserved room for this reply when it asked. */
   int rc = send_to_actor(k->asker, TR_MSG_REPLY, ctx->id, NULL, data, len,
-                         NULL, k->id, 0, ENG_BYPASS_CAPACITY);
+                         NULL, k->id, 0, ENG_BYPASS_CAPACITY, msg_type);
   if (rc != 0) return rc;
   ask_unlink(n, k);
   ask_release(n, k);
   return 0;
 }
 
+int tr_reply(tr_ctx *ctx, const tr_envelope *ask, const void *data,
+             size_t len) {
+  return reply_tagged(ctx, ask, 0, data, len);
+}
+
+int tr_reply_tagged(tr_ctx *ctx, const tr_envelope *ask, uint32_t msg_type,
+                    const void *data, size_t len) {
+  return reply_tagged(ctx, ask, msg_type, data, len);
+}
+
 int eng_ask_complete(tr_node *n, uint64_t ask_id, eng_name *sender,
                      const void *data, size_t len, int status,
-                     uint16_t origin) {
+                     uint16_t origin, uint32_t msg_type) {
   eng_ask *k = ask_find(n, ask_id);
   if (!k || k->target_node != origin) {
     eng_dead(n, TR_DL_LATE_REPLY);
@@ -172,7 +194,7 @@ int eng_ask_complete(tr_node *n, uint64_t ask_id, eng_name *sender,
   }
   int rc = send_to_actor(k->asker, TR_MSG_REPLY, sender, NULL, data, len,
                          NULL, k->id, status,
-                         ENG_BYPASS_CAPACITY | ENG_ORIGIN(origin));
+                         ENG_BYPASS_CAPACITY | ENG_ORIGIN(origin), msg_type);
   if (rc != 0) return rc;
   ask_unlink(n, k);
   ask_release(n, k);

@@ -131,10 +131,10 @@ void defer_feed(tr_node *n, eng_dq *dq) {
     int rc;
     if (a)
       rc = send_to_actor(a, TR_MSG_SEND, m->sender, NULL, m->data, m->len,
-                         NULL, 0, 0, ENG_FEED);
+                         NULL, 0, 0, ENG_FEED, 0);
     else if (n->rops)
       rc = n->rops->send(n->ruser, dq->id, dq->id_len, TR_MSG_SEND, m->sender,
-                         m->data, m->len, 0, 0, NULL);
+                         m->data, m->len, 0, 0, NULL, 0);
     else
       rc = TR_ENOTFOUND;
     if (rc == TR_EFULL) break; /* the rest waits for room */

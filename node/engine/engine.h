@@ -61,6 +61,7 @@ typedef struct eng_msg {
   uint8_t ctrl; /* ENG_CTRL_* */
   uint16_t origin; /* 0: this node; else the remote layer's index of the
                       sender's node (eng_remote_ops.node_name) */
+  uint32_t msg_type; /* tr_envelope.msg_type: 0 untagged bytes */
   char inline_data[ENG_INLINE];
 } eng_msg;
 
@@ -120,6 +121,8 @@ struct tr_ctx {
   struct eng_dq *held_dq;       /* deferred sends waiting for room here */
   struct eng_waiter *writable;  /* actors to tell when there is room */
   eng_gm *groups;      /* the groups self is in (group.c) */
+  uint32_t *accepts;   /* tr_accept_types: the tags it takes; NULL: any */
+  uint32_t naccepts;
 
   uint8_t in_ready;
   uint8_t running;       /* inside a callback of this actor */
@@ -149,11 +152,15 @@ uint32_t actor_run(eng_actor *, uint32_t budget);
 #define ENG_ORIGIN(idx) ((unsigned)(uint16_t)(idx) << 16)
 
 /* Queues one message to a local actor. Takes a new reference on sender and
- * topic; copies the payload (or shares blob, taking a reference). */
+ * topic; copies the payload (or shares blob, taking a reference).
+ * msg_type: its tag (0: none); TR_EBADTYPE when the actor takes a list of
+ * types (tr_accept_types) without it. */
 int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
                   eng_name *topic, const void *data, size_t len,
                   eng_blob *blob, uint64_t ask_id, int status,
-                  unsigned flags);
+                  unsigned flags, uint32_t msg_type);
+/* Whether actor a takes messages tagged msg_type (0 always). */
+bool actor_accepts(const eng_actor *a, uint32_t msg_type);
 /* Resolves `to` (locally, then through the remote layer), queues, and counts a
  * rejection on failure. *found (may be NULL) gets the local target when
  * there is one; *remote (may be NULL) the index of the remote node it went
@@ -162,7 +169,7 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
 int send_by_id(tr_node *, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
                uint32_t timeout_ms, eng_actor **found, uint16_t *remote,
-               bool guarded);
+               bool guarded, uint32_t msg_type);
 /* A send accepted earlier (a timer, another thread), handed on now: to the
  * local actor or through the remote layer; no guard, nothing counted. */
 int send_accepted(tr_node *, const char *to, size_t to_len, eng_name *sender,

@@ -44,6 +44,8 @@ const char *tr_dead_reason_name(tr_dead_reason r) {
       [TR_DL_REMOTE_FULL] = "remote_full",
       [TR_DL_REMOTE_NO_ACTOR] = "remote_no_actor",
       [TR_DL_GROUP_FULL] = "group_full",
+      [TR_DL_REJECTED_BADTYPE] = "rejected_badtype",
+      [TR_DL_REMOTE_BADTYPE] = "remote_badtype",
   };
   if ((unsigned)r >= TR_DL_COUNT) return "unknown";
   return names[r];

@@ -289,7 +289,7 @@ static int fan_out(tr_node *n, eng_group *g, eng_name *sender,
   int reached = 0;
   for (eng_gm *m = g->members; m; m = m->g_next) {
     int rc = send_to_actor(m->actor, TR_MSG_SEND, sender, g->name, NULL, len,
-                           b, 0, 0, ENG_ORIGIN(origin));
+                           b, 0, 0, ENG_ORIGIN(origin), 0);
     if (rc == 0)
       reached++;
     else

@@ -166,7 +166,7 @@ int tr_unsubscribe(tr_ctx *ctx, const char *publisher) {
  * misses it, counted. Returns the subscribers reached. */
 static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
                       const void *data, size_t len, int status,
-                      uint16_t origin) {
+                      uint16_t origin, uint32_t msg_type) {
   if (!t || !t->subs) return 0;
   eng_blob *b = pool_blob_get(&n->pool, len);
   if (!b) return TR_ENOMEM;
@@ -174,7 +174,7 @@ static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
   int reached = 0;
   for (eng_sub *s = t->subs; s; s = s->topic_next) {
     int rc = send_to_actor(s->subscriber, type, from, t->name, NULL, len, b,
-                           0, status, ENG_ORIGIN(origin));
+                           0, status, ENG_ORIGIN(origin), msg_type);
     if (rc == 0) {
       reached++;
       s->delivered++;
@@ -193,23 +193,24 @@ int eng_publish_system(tr_node *n, uint8_t type, const void *data, size_t len,
                        int status) {
   eng_pub *p = pub_find(n, n->system_id->str);
   eng_topic *t = p ? topic_find(p, "") : NULL;
-  return publish_to(n, t, type, n->system_id, data, len, status, 0);
+  return publish_to(n, t, type, n->system_id, data, len, status, 0, 0);
 }
 
 int eng_publish_system_topic(tr_node *n, const char *topic, uint8_t type,
                              const void *data, size_t len) {
   eng_pub *p = pub_find(n, n->system_id->str);
   eng_topic *t = p ? topic_find(p, topic) : NULL;
-  return publish_to(n, t, type, n->system_id, data, len, 0, 0);
+  return publish_to(n, t, type, n->system_id, data, len, 0, 0, 0);
 }
 
 int eng_deliver_publish(tr_node *n, eng_name *pub, const char *topic,
                         size_t topic_len, const void *data, size_t len,
-                        uint16_t origin) {
+                        uint16_t origin, uint32_t msg_type) {
   eng_pub *p = pub_find(n, pub->str);
   eng_topic *t = NULL;
   if (p) HASH_FIND(hh, p->topics, topic, topic_len, t);
-  int reached = publish_to(n, t, TR_MSG_PUBLISH, pub, data, len, 0, origin);
+  int reached =
+      publish_to(n, t, TR_MSG_PUBLISH, pub, data, len, 0, origin, msg_type);
   if (reached > 0) eng_backlog_check(n);
   return reached;
 }
@@ -268,8 +269,8 @@ int eng_subscriptions_each(tr_node *n,
 
 /* ---- public calls ------------------------------------------------------------ */
 
-int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
-                     size_t len) {
+static int publish_tagged(tr_ctx *ctx, const char *topic, uint32_t msg_type,
+                          const void *data, size_t len) {
   size_t tlen;
   if (!ctx || check_topic(topic, &tlen) != 0 || (len && !data))
     return TR_EINVAL;
@@ -281,8 +282,18 @@ int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
   n->stats.published++;
   eng_topic *t = ctx->pub ? topic_find(ctx->pub, topic) : NULL;
   if (t && t->remote && n->rops)
-    n->rops->publish(n->ruser, ctx->id, t->name, data, len);
-  return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0, 0);
+    n->rops->publish(n->ruser, ctx->id, t->name, data, len, msg_type);
+  return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0, 0, msg_type);
+}
+
+int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,
+                     size_t len) {
+  return publish_tagged(ctx, topic, 0, data, len);
+}
+
+int tr_publish_tagged(tr_ctx *ctx, const char *topic, uint32_t msg_type,
+                      const void *data, size_t len) {
+  return publish_tagged(ctx, topic ? topic : "", msg_type, data, len);
 }
 
 int tr_publish(tr_ctx *ctx, const void *data, size_t len) {

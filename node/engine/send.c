@@ -13,12 +13,22 @@ int eng_check_id(const char *id, size_t *len_out) {
   return 0;
 }
 
+bool actor_accepts(const eng_actor *a, uint32_t msg_type) {
+  if (!a->accepts || !msg_type) return true;
+  for (uint32_t i = 0; i < a->naccepts; i++)
+    if (a->accepts[i] == msg_type) return true;
+  return false;
+}
+
 int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
                   eng_name *topic, const void *data, size_t len,
                   eng_blob *blob, uint64_t ask_id, int status,
-                  unsigned flags) {
+                  unsigned flags, uint32_t msg_type) {
   tr_node *n = to->node;
   if (to->stopping) return TR_ENOTFOUND;
+  /* A reply is what its asker asked for: never refused for its tag. */
+  if (msg_type && type != TR_MSG_REPLY && !actor_accepts(to, msg_type))
+    return TR_EBADTYPE;
   if (!(flags & ENG_BYPASS_CAPACITY) &&
       (to->mb_count >= to->mb_capacity || (to->held_dq && !(flags & ENG_FEED))))
     return TR_EFULL;
@@ -48,6 +58,7 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
   m->type = type;
   m->ctrl = ENG_CTRL_NONE;
   m->origin = (uint16_t)(flags >> 16);
+  m->msg_type = msg_type;
 
   if (to->mb_tail)
     to->mb_tail->next = m;
@@ -69,12 +80,13 @@ static void send_rejected(tr_node *n, int rc) {
   if (rc == TR_EFULL) eng_dead(n, TR_DL_REJECTED_FULL);
   if (rc == TR_ENOTFOUND) eng_dead(n, TR_DL_REJECTED_NO_ACTOR);
   if (rc == TR_EUNREACHABLE) eng_dead(n, TR_DL_UNREACHABLE);
+  if (rc == TR_EBADTYPE) eng_dead(n, TR_DL_REJECTED_BADTYPE);
 }
 
 int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
                const void *data, size_t len, uint64_t ask_id,
                uint32_t timeout_ms, eng_actor **found, uint16_t *remote,
-               bool guarded) {
+               bool guarded, uint32_t msg_type) {
   size_t tolen;
   if (eng_check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
@@ -91,11 +103,12 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
   eng_actor *a = actor_find_len(n, to, tolen);
   if (a) {
     if (found) *found = a;
-    rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0);
+    rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0,
+                       msg_type);
   } else if (n->rops) {
     uint16_t idx = 0;
     rc = n->rops->send(n->ruser, to, tolen, type, sender, data, len, ask_id,
-                       timeout_ms, &idx);
+                       timeout_ms, &idx, msg_type);
     if (remote) *remote = idx;
   } else {
     rc = TR_ENOTFOUND;
@@ -109,16 +122,16 @@ int send_accepted(tr_node *n, const char *to, size_t to_len,
   eng_actor *a = actor_find_len(n, to, to_len);
   if (a)
     return send_to_actor(a, TR_MSG_SEND, sender, NULL, data, len, NULL, 0, 0,
-                         0);
+                         0, 0);
   if (!n->rops) return TR_ENOTFOUND;
   return n->rops->send(n->ruser, to, to_len, TR_MSG_SEND, sender, data, len,
-                       0, 0, NULL);
+                       0, 0, NULL, 0);
 }
 
 void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
                  uint64_t ask_id, int status) {
   int rc = send_to_actor(to, type, sender, NULL, NULL, 0, NULL, ask_id,
-                         status, ENG_BYPASS_CAPACITY);
+                         status, ENG_BYPASS_CAPACITY, 0);
   if (rc == TR_ENOMEM)
     eng_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem",
             to->id->str, (int)type);
@@ -128,12 +141,14 @@ void send_notice(tr_node *n, eng_actor *to, uint8_t type, eng_name *sender,
 
 int eng_deliver(tr_node *n, const char *to, size_t to_len, uint8_t type,
                 eng_name *sender, const void *data, size_t len,
-                uint64_t ask_id, uint16_t origin, bool credited) {
+                uint64_t ask_id, uint16_t origin, bool credited,
+                uint32_t msg_type) {
   eng_actor *a = actor_find_len(n, to, to_len);
   if (!a) return TR_ENOTFOUND;
   int rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0,
                          ENG_ORIGIN(origin) |
-                             (credited ? ENG_BYPASS_CAPACITY : 0));
+                             (credited ? ENG_BYPASS_CAPACITY : 0),
+                         msg_type);
   if (rc == 0) eng_backlog_check(n);
   return rc;
 }
@@ -157,7 +172,7 @@ void eng_notice(tr_node *n, const char *to, uint8_t type, const char *sender,
     return;
   }
   int rc = send_to_actor(a, type, s, NULL, NULL, 0, NULL, 0, status,
-                         ENG_BYPASS_CAPACITY | ENG_ORIGIN(origin));
+                         ENG_BYPASS_CAPACITY | ENG_ORIGIN(origin), 0);
   if (rc == TR_ENOMEM)
     eng_log(n, TR_LOG_ERROR, "notice_lost", "to=%s type=%d reason=enomem", to,
             (int)type);
@@ -173,17 +188,31 @@ uint32_t eng_ask_timeout_ms(tr_node *n) { return n->ask_timeout_ms; }
 int tr_send(tr_ctx *ctx, const char *to, const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;
   return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
-                    NULL, NULL, true);
+                    NULL, NULL, true, 0);
 }
 
 int tr_node_send(tr_node *n, const char *to, const void *data, size_t len) {
   if (!n) return TR_EINVAL;
   return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, 0, NULL, NULL,
-                    true);
+                    true, 0);
 }
 
 int eng_send_judged(tr_node *n, const char *to, const void *data,
                     size_t len) {
   return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, 0, NULL, NULL,
-                    false);
+                    false, 0);
+}
+
+int tr_send_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
+                   const void *data, size_t len) {
+  if (!ctx) return TR_EINVAL;
+  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
+                    NULL, NULL, true, msg_type);
+}
+
+int tr_node_send_tagged(tr_node *n, const char *to, uint32_t msg_type,
+                        const void *data, size_t len) {
+  if (!n) return TR_EINVAL;
+  return send_by_id(n, to, TR_MSG_SEND, NULL, data, len, 0, 0, NULL, NULL,
+                    true, msg_type);
 }

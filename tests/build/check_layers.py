@@ -20,6 +20,7 @@ import sys
 # Where a file lives -> its layer (first match wins; paths relative to the
 # source root).
 LAYERS = [
+    ("include/troupe_pb.h", "api_pb"),  # the typed calls: needs nanopb's pb.h
     ("include/", "api"),
     ("base/", "base"),
     ("node/engine/", "engine"),
@@ -27,6 +28,7 @@ LAYERS = [
     ("node/cluster/", "cluster"),
     ("node/assembly/", "assembly"),
     ("node/daemon/", "daemon"),
+    ("node/typed/", "typed"),
     ("transport/wire/", "wire"),
     ("transport/tls/", "tls"),
     ("transport/link/", "link"),
@@ -57,6 +59,7 @@ def header_kind(path):
 
 ALLOWED = {
     "api": {"api"},
+    "api_pb": {"api"},
     "base": {"api"},
     "engine": {"api", "engine-if", "engine-private"},
     "policy": {"api", "policy-if", "policy-private"},
@@ -68,6 +71,7 @@ ALLOWED = {
     "assembly": {"api", "engine-if", "cluster-if", "policy-if",
                  "assembly-private"},
     "daemon": {"api", "daemon-private"},
+    "typed": {"api"},
     "example": {"api"},
 }
 
@@ -84,13 +88,15 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # Libraries: which layers may include them (<...> includes). TLS and the
 # wire format are sans-I/O (no libuv); mbedTLS is the TLS layer's (and the
 # daemon's certificate writer's); nanopb the wire format's and of those
-# that encode messages of it.
+# that encode messages of it, and of the typed calls (node/typed, their
+# header, the examples that use them).
 SYSTEM = [
     (re.compile(r"^uv\.h$"), {"engine", "link", "cluster", "assembly",
                               "daemon", "example"}),
     (re.compile(r"^mbedtls/"), {"tls", "daemon"}),
     (re.compile(r"^pb(_encode|_decode|_common)?\.h$"), {"wire", "link",
-                                                       "cluster"}),
+                                                       "cluster", "typed",
+                                                       "api_pb", "example"}),
 ]
 SYSTEM_INCLUDE = re.compile(r"^\s*#\s*include\s+<([^>]+)>", re.M)
 

@@ -59,7 +59,7 @@ static void zero_is_tr_ok_with_a_non_empty_message(void **st) {
 
 static void unknown_codes_get_a_generic_non_empty_text(void **st) {
   (void)st;
-  const int unknown[] = {1, 42, -15, -100, -999, INT_MIN, INT_MAX};
+  const int unknown[] = {1, 42, -16, -100, -999, INT_MIN, INT_MAX};
   for (size_t u = 0; u < sizeof(unknown) / sizeof(unknown[0]); u++) {
     const char *name = tr_errname(unknown[u]);
     const char *msg = tr_strerror(unknown[u]);
@@ -87,6 +87,8 @@ static void codes_match_the_documented_values(void **st) {
   assert_int_equal(-8, TR_ETOOBIG);
   assert_int_equal(-11, TR_EINIT);
   assert_int_equal(-12, TR_ESTATE);
+  assert_int_equal(-14, TR_EPERM);
+  assert_int_equal(-15, TR_EBADTYPE);
 }
 
 static void every_dead_reason_has_a_distinct_short_name(void **st) {
@@ -116,6 +118,11 @@ static void dead_reason_names_match_the_documentation(void **st) {
                       tr_dead_reason_name(TR_DL_REJECTED_NO_ACTOR));
   assert_string_equal("rejected_toobig",
                       tr_dead_reason_name(TR_DL_REJECTED_TOOBIG));
+  assert_string_equal("group_full", tr_dead_reason_name(TR_DL_GROUP_FULL));
+  assert_string_equal("rejected_badtype",
+                      tr_dead_reason_name(TR_DL_REJECTED_BADTYPE));
+  assert_string_equal("remote_badtype",
+                      tr_dead_reason_name(TR_DL_REMOTE_BADTYPE));
 }
 
 static void out_of_range_dead_reason_gets_a_non_empty_name(void **st) {

@@ -51,7 +51,7 @@ static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
 
 size_t wire_envelope_bound(const wire_envelope *e) {
   /* Per field: tag (1) + varint length (<= 10) + data; numbers <= 11. */
-  return WIRE_HDR + 5 * 11 + 4 * 11 + e->sender.len + e->target.len +
+  return WIRE_HDR + 6 * 11 + 4 * 11 + e->sender.len + e->target.len +
          e->topic.len + e->payload.len;
 }
 
@@ -87,6 +87,8 @@ int wire_encode_envelope(uint8_t *buf, size_t cap, uint32_t max_frame,
   m.seq = e->seq;
   m.has_timeout_ms = e->timeout_ms != 0;
   m.timeout_ms = e->timeout_ms;
+  m.has_msg_type = e->msg_type != 0;
+  m.msg_type = e->msg_type;
   pb_ostream_t s = pb_ostream_from_buffer(buf + WIRE_HDR, cap - WIRE_HDR);
   if (!pb_encode(&s, troupe_Envelope_fields, &m)) return TR_EFULL;
   if (s.bytes_written + 1 > max_frame) return TR_ETOOBIG;
@@ -153,6 +155,7 @@ int wire_decode_envelope(const uint8_t *body, size_t len, wire_envelope *out) {
   out->status = m.status;
   out->seq = m.seq;
   out->timeout_ms = m.timeout_ms;
+  out->msg_type = m.msg_type;
   out->has_sender = out->sender.p != NULL;
   out->has_topic = out->topic.p != NULL;
   return 0;

@@ -32,6 +32,7 @@ typedef struct wire_envelope {
   int32_t status;
   uint64_t seq;
   uint32_t timeout_ms; /* TR_MSG_ASK only; 0: absent */
+  uint32_t msg_type;   /* the payload's type tag; 0: absent */
   /* Decode only: which optional strings were present. */
   uint8_t has_sender, has_topic;
 } wire_envelope;

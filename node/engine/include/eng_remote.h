@@ -47,12 +47,12 @@ typedef struct eng_remote_ops {
    * owner's node index on success. */
   int (*send)(void *user, const char *to, size_t to_len, uint8_t type,
               eng_name *sender, const void *data, size_t len, uint64_t ask_id,
-              uint32_t timeout_ms, uint16_t *node);
+              uint32_t timeout_ms, uint16_t *node, uint32_t msg_type);
   /* A reply from local `sender` to an ask that came from node `node` (the
    * name in the ask's envelope) from actor `asker`. Errors as send. */
   int (*reply)(void *user, const char *node, const char *asker,
                eng_name *sender, const void *data, size_t len,
-               uint64_t ask_id);
+               uint64_t ask_id, uint32_t msg_type);
   /* A local spawn of id: TR_EEXIST if another node holds it. */
   int (*claim)(void *user, const char *id);
   /* Gives back a claim whose spawn failed before the actor existed. */
@@ -82,7 +82,7 @@ typedef struct eng_remote_ops {
   /* A local publish on a topic marked remote (eng_topic_remote): one copy
    * to every interested node. */
   void (*publish)(void *user, eng_name *publisher, eng_name *topic,
-                  const void *data, size_t len);
+                  const void *data, size_t len, uint32_t msg_type);
   /* tr_node_stop on a node with a remote layer: leave (graceful). */
   void (*leave)(void *user);
   /* Would a send to `to` (no local actor holds it) be taken now? 1: yes;
@@ -128,13 +128,14 @@ typedef struct eng_remote_ops {
  * bound the engine pauses the remote layer. */
 int eng_deliver(tr_node *, const char *to, size_t to_len, uint8_t type,
                 eng_name *sender, const void *data, size_t len,
-                uint64_t ask_id, uint16_t origin, bool credited);
+                uint64_t ask_id, uint16_t origin, bool credited,
+                uint32_t msg_type);
 /* A reply (or an error status for it) from node `origin`: delivered to the
  * asker if the ask is pending and was sent there, else counted as a late
  * reply and TR_ETIMEDOUT returned. */
 int eng_ask_complete(tr_node *, uint64_t ask_id, eng_name *sender,
                      const void *data, size_t len, int status,
-                     uint16_t origin);
+                     uint16_t origin, uint32_t msg_type);
 /* Answers every ask waiting on node `origin` with status (it died, left or
  * restarted). */
 void eng_asks_node_down(tr_node *, uint16_t origin, int status);
@@ -150,7 +151,7 @@ int eng_publish_system(tr_node *, uint8_t type, const void *data, size_t len,
  * subscribers of (publisher, topic): subscribers reached. */
 int eng_deliver_publish(tr_node *, eng_name *publisher, const char *topic,
                         size_t topic_len, const void *data, size_t len,
-                        uint16_t origin);
+                        uint16_t origin, uint32_t msg_type);
 /* A broadcast to group (glen bytes) from node `origin`, to the local
  * members: members reached (a full one misses it, counted group_full). */
 int eng_deliver_group(tr_node *, const char *group, size_t glen,
