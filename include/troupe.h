@@ -488,7 +488,8 @@ TR_API int tr_group_ask(tr_ctx *, const char *group, const void *, size_t,
  * own members. Like a publish, a member whose mailbox is full misses it
  * (counted: dead letter group_full). Arrives as TR_MSG_SEND with
  * envelope->group set. Returns the members reached on this node (>= 0);
- * TR_EINVAL, TR_ETOOBIG, TR_ENOMEM. */
+ * TR_EINVAL, TR_ETOOBIG, TR_EPERM (the node's policy: a send to
+ * "group:<name>"), TR_ENOMEM. */
 TR_API int tr_group_broadcast(tr_ctx *, const char *group, const void *,
                               size_t);
 /* tr_group_send and tr_group_broadcast from outside actors (no sender):
@@ -531,9 +532,11 @@ TR_API int tr_group_count(tr_node *, const char *group, int local_only);
  * untagged ones with the tag added: same errors, and TR_EBADTYPE when a
  * local target declared the tags it takes (tr_accept_types) and this is
  * not one (nothing queued, counted rejected_badtype). A remote target's
- * node refuses it the same way: a send is then counted remote_badtype
- * here, an ask answered TR_EBADTYPE. A reply is never refused for its tag;
- * a publish misses a subscriber that does not take it (counted). */
+ * node refuses it the same way (counted there: remote_badtype in its
+ * cluster stats): a send from an actor is then counted remote_badtype
+ * here too, an ask answered TR_EBADTYPE. A reply is never refused for its
+ * tag; a publish misses a subscriber that does not take it (counted
+ * rejected_badtype on the subscriber's node). */
 TR_API int tr_send_tagged(tr_ctx *, const char *to, uint32_t msg_type,
                           const void *, size_t);
 TR_API int tr_node_send_tagged(tr_node *, const char *to, uint32_t msg_type,

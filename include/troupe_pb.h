@@ -54,7 +54,8 @@ TR_API int tr_publish_msg(tr_ctx *, const char *topic, const tr_msgtype *t,
 TR_API int tr_msg_decode(const tr_envelope *, const tr_msgtype *t,
                          void *out);
 
-/* tr_accept_types with the tags of these n types. */
+/* tr_accept_types with the tags of these n types (at most 64; past it
+ * TR_EINVAL: use tr_accept_types). */
 TR_API int tr_accept_msgtypes(tr_ctx *, const tr_msgtype *const *types,
                               size_t n);
 

@@ -133,7 +133,14 @@ void host_group_held(cluster *c, const char *key, const char *owner,
   const char *gname, *id;
   size_t glen, klen = strlen(key);
   if (strcmp(owner, c->name) == 0) return; /* the engine knows its own */
-  if (!key_split(key, &gname, &glen, &id)) {
+  char group[TR_GROUP_MAX + 1];
+  bool ok = key_split(key, &gname, &glen, &id) && id[0] != '$';
+  if (ok) { /* a name a node could have joined, and an actor's id */
+    memcpy(group, gname, glen);
+    group[glen] = '\0';
+    ok = eng_group_check(group, NULL) == 0;
+  }
+  if (!ok) {
     c->st.rejected++;
     return;
   }
@@ -216,6 +223,9 @@ int host_remote_group_join(void *user, const char *group, const char *id,
                 : reg_release(c->reg, key, host_now(c));
   c->in_sm--;
   host_rearm(c);
+  if (!join && rc == TR_ENOMEM) /* the key stays: others still see it */
+    host_log(c, TR_LOG_ERROR, "group_leave_lost", "group=%s id=%s "
+             "reason=enomem", group, id);
   if (!join || rc == TR_EEXIST || rc == TR_ENOTFOUND) return 0;
   return rc;
 }
@@ -245,7 +255,8 @@ int host_remote_group_pick(void *user, const char *group, char *out,
 }
 
 /* Brings g->nodes up to date: each node with a believed member, once.
- * false when out of memory (the broadcast then walks the members). */
+ * false when out of memory (the broadcast's envelopes to other nodes are
+ * then not sent: counted and logged). */
 static bool nodes_refresh(cluster *c, host_group *g) {
   if (!g->nodes_stale && g->nodes_gen == c->reg_gen) return true;
   uint64_t mark = ++c->group_mark;

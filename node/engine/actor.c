@@ -257,7 +257,10 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     a->mb_count--;
     n->backlog--;
     done++;
-    if (m->origin && (m->type == TR_MSG_SEND || m->type == TR_MSG_ASK)) {
+    /* Sends and asks from other nodes took credit there (a group
+     * broadcast, a SEND with its group as topic, took none). */
+    if (m->origin && (m->type == TR_MSG_SEND || m->type == TR_MSG_ASK) &&
+        !m->topic) {
       if (m->origin != from) {
         actor_consumed(a, from, from_count);
         from = m->origin;

@@ -100,7 +100,8 @@ typedef struct eng_remote_ops {
   void (*flush)(void *user);
   /* Groups (group.c). Local actor id joined group (join) or left it: the
    * cluster learns of it. A join may fail: TR_EINVAL, TR_ENOMEM (the
-   * engine then does not join); a leave cannot. */
+   * engine then does not join); a leave always leaves here (out of memory,
+   * the cluster may keep the membership: logged group_leave_lost). */
   int (*group_join)(void *user, const char *group, const char *id,
                     bool join);
   /* A member of group on another node with room now (round robin over
