@@ -16,6 +16,7 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/troupeConfigVersion
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/troupeConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/troupeConfigVersion.cmake
+  cmake/TroupeMessages.cmake cmake/troupe_messages.py
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/troupe)
 # Relocatable: the prefix is found from where troupe.pc was installed.
 file(RELATIVE_PATH TR_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")

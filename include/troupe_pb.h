@@ -24,6 +24,14 @@ typedef struct tr_msgtype {
   uint32_t id;
 } tr_msgtype;
 
+/* For descriptors a header defines (troupe_add_messages): one unused in a
+ * file is no warning. */
+#if defined(__GNUC__)
+#define TR_MSGTYPE_UNUSED __attribute__((unused))
+#else
+#define TR_MSGTYPE_UNUSED
+#endif
+
 /* static tr_msgtype order_type = TR_MSGTYPE("shop.Order", shop_Order);
  * then tr_msgtype_init(&order_type) fills the tag. */
 #define TR_MSGTYPE(full_name, nanopb_name)                                   \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check_install.sh BUILD_DIR — installs troupe from BUILD_DIR into a
 # temporary prefix, then builds and runs a consumer three ways: CMake
-# package (shared and static) and pkg-config.
+# package (shared and static) and pkg-config; and a typed-message consumer
+# with a .proto of its own (troupe_add_messages from the package).
 set -euo pipefail
 build=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,6 +14,7 @@ cmake -S "$here" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/consumer" >/dev/null
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/consumer/consumer_shared"
 "$tmp/consumer/consumer_static"
+"$tmp/consumer/typed_consumer"
 
 libdir=$(find "$tmp/prefix" -name troupe.pc -printf '%h\n' | head -1)
 export PKG_CONFIG_PATH=$libdir

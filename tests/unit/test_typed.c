@@ -6,9 +6,8 @@
  * subscribers encoded once (one shared payload); an ask answered with a
  * typed reply; the tag's definition; a message too large for the stack
  * buffer; bad arguments. */
-#include "shop.pb.h"
+#include "shop.tr.h" /* troupe_add_messages: shop.pb.h and the types */
 #include "tr_test.h"
-#include "troupe_pb.h"
 
 static tr_msgtype order_t = TR_MSGTYPE("shop.Order", shop_Order);
 static tr_msgtype cancel_t = TR_MSGTYPE("shop.Cancel", shop_Cancel);
@@ -67,6 +66,12 @@ static void test_tag(void **state) {
   assert_int_equal(tr_msg_type_id("shop.Order"), tr_msgtype_init(&order_t));
   assert_int_equal(order_t.id, tr_msg_type_id("shop.Order"));
   assert_true(tr_msg_type_id("shop.Order") != tr_msg_type_id("shop.Cancel"));
+  /* troupe_add_messages computed the same tags at build time. */
+  assert_int_equal(shop_Order_type.id, tr_msg_type_id("shop.Order"));
+  assert_int_equal(shop_Cancel_type.id, tr_msg_type_id("shop.Cancel"));
+  assert_int_equal(shop_Blob_type.id, tr_msg_type_id("shop.Blob"));
+  assert_string_equal(shop_Ack_type.name, "shop.Ack");
+  assert_ptr_equal(shop_Ack_type.fields, shop_Ack_fields);
 }
 
 static void test_send_and_decode(void **state) {
