@@ -836,6 +836,7 @@ static int slot_start(tn_cluster *c, size_t i, const tn_opts *o,
   }
   int rc = tr_node_new(&s->node, &cfg);
   if (rc != 0) return rc;
+  if (o && o->setup) o->setup(s->node, i, o->setup_arg);
   snprintf(s->addr, sizeof(s->addr), "%s", tr_node_address(s->node));
   uv_mutex_init(&s->lock);
   uv_mutex_init(&s->wait_lock);

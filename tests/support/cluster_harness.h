@@ -19,6 +19,10 @@ typedef struct tn_opts {
   bool no_join; /* nodes start without seeds */
   bool crl;     /* nodes load tn_dir/crl.pem (empty at start; tn_revoke) */
   uint32_t no_credit_mask; /* bit i: node i is a node before flow credit */
+  /* Called for each node right after tr_node_new, before its loop runs
+   * (e.g. to make it another version: link_mgr_emulate). */
+  void (*setup)(tr_node *, size_t i, void *arg);
+  void *setup_arg;
 } tn_opts;
 
 /* Nodes "n0".."n<count-1>" listening on 127.0.0.1, every one seeded with

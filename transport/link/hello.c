@@ -12,7 +12,7 @@ int hello_send(link_mgr *m, link_conn *c, peer_link *lk, uint64_t session) {
   h.has_peer_session = h.has_recv_seq = h.has_max_frame = true;
   h.has_features = true;
   h.features = WIRE_FEATURES & ~m->cfg.features_off;
-  h.version = WIRE_VERSION;
+  h.version = m->wire_version;
   strncpy(h.node, m->name, sizeof(h.node) - 1);
   h.incarnation = m->cfg.incarnation;
   h.max_frame = m->cfg.max_frame;
@@ -33,8 +33,12 @@ int hello_send(link_mgr *m, link_conn *c, peer_link *lk, uint64_t session) {
   return rc != 0 ? rc : conn_flush_out(c);
 }
 
+bool hello_version_ok(uint32_t mine, uint32_t theirs) {
+  return theirs + 1 >= mine && theirs <= mine + 1 && theirs >= 1;
+}
+
 bool hello_well_formed(const troupe_Hello *h) {
-  return h->version == WIRE_VERSION && h->node[0];
+  return h->version >= 1 && h->node[0];
 }
 
 /* Why h may not open c, or LINK_CLOSE_NONE; a refusal is logged and
@@ -43,10 +47,22 @@ static link_close_reason hello_check(link_mgr *m, link_conn *c,
                                      const char *expect, const troupe_Hello *h,
                                      tls_fail *why, char *detail, size_t cap) {
   if (!hello_well_formed(h)) {
-    mgr_log(m, TR_LOG_WARN, "hello_refused", "reason=bad_version_or_name "
+    mgr_log(m, TR_LOG_WARN, "hello_refused", "reason=malformed "
             "version=%u node=%s", h->version, h->node);
-    snprintf(detail, cap, "hello version %u (want %u), node \"%s\"",
-             h->version, WIRE_VERSION, h->node);
+    snprintf(detail, cap, "malformed hello: version %u, node \"%s\"",
+             h->version, h->node);
+    return LINK_CLOSE_HELLO;
+  }
+  if (!hello_version_ok(m->wire_version, h->version)) {
+    mgr_log(m, TR_LOG_WARN, "hello_refused",
+            "reason=wire_version node=%s version=%u speaks=%u..%u", h->node,
+            h->version, m->wire_version > 1 ? m->wire_version - 1 : 1,
+            m->wire_version + 1);
+    snprintf(detail, cap, "node \"%s\" speaks wire version %u; this node "
+             "(version %u) links with versions %u to %u", h->node,
+             h->version, m->wire_version,
+             m->wire_version > 1 ? m->wire_version - 1 : 1,
+             m->wire_version + 1);
     return LINK_CLOSE_HELLO;
   }
   /* We dialed ourselves, through a seed address that includes this node:

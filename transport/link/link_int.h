@@ -122,6 +122,11 @@ struct link_mgr {
   int open; /* handles, links and conns still closing */
   link_mgr_stats st;
   uint32_t nop_up;     /* operator and viewer links up */
+  /* link_mgr_emulate (tests): the version the hellos announce, and bytes
+   * appended to every envelope. */
+  uint32_t wire_version;
+  uint8_t *future;
+  size_t future_len;
   bool memory_refused; /* a send met the memory budget: on_room below half */
   ratelog rl_pending, rl_op, rl_memory;
 };
@@ -185,6 +190,9 @@ int hello_read(link_mgr *, link_conn *, const char *expect, troupe_Hello *h);
 /* Whether h speaks this wire version and names a node (what every hello
  * must, before its name is checked against the certificate). */
 bool hello_well_formed(const troupe_Hello *h);
+/* Whether a node of wire version `mine` links with one of `theirs`: one
+ * version apart at most (docs/transport.md, "Versions"). */
+bool hello_version_ok(uint32_t mine, uint32_t theirs);
 
 /* fuzz.c */
 /* Runs arbitrary bytes through m as a peer's side of a new connection

@@ -41,6 +41,7 @@ void mgr_release(link_mgr *m) {
     void (*on_freed)(void *) = m->cfg.ops.on_freed;
     void *user = m->cfg.user;
     free(m->name);
+    free(m->future);
     free(m);
     if (on_freed) on_freed(user);
   }
@@ -151,6 +152,7 @@ int link_mgr_new(link_mgr **out, const link_config *cfg) {
   link_mgr *m = calloc(1, sizeof(*m));
   if (!m) return TR_ENOMEM;
   m->cfg = *cfg;
+  m->wire_version = WIRE_VERSION;
   link_config *c = &m->cfg;
   if (!c->max_frame) c->max_frame = WIRE_MAX_FRAME_DEFAULT;
   if (c->max_frame < WIRE_MAX_FRAME_MIN) c->max_frame = WIRE_MAX_FRAME_MIN;
@@ -250,6 +252,19 @@ int link_mgr_port(link_mgr *m) {
   if (ss.ss_family == AF_INET6)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
   return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int link_mgr_emulate(link_mgr *m, uint32_t wire_version, const uint8_t *future,
+                     size_t len) {
+  if (!m || !wire_version || (len && !future)) return TR_EINVAL;
+  uint8_t *copy = NULL;
+  if (len && !(copy = malloc(len))) return TR_ENOMEM;
+  if (len) memcpy(copy, future, len);
+  free(m->future);
+  m->future = copy;
+  m->future_len = len;
+  m->wire_version = wire_version;
+  return 0;
 }
 
 void link_mgr_free(link_mgr *m) {

@@ -85,7 +85,9 @@ int link_send(peer_link *lk, const wire_envelope *e) {
   if (!lk || !e || lk->closing) return TR_EINVAL;
   link_mgr *m = lk->mgr;
   if (lk->unreachable) return TR_EUNREACHABLE;
-  size_t bound = wire_envelope_bound(e);
+  wire_envelope s = *e;
+  s.future = (wire_slice){m->future, m->future_len};
+  size_t bound = wire_envelope_bound(&s);
   if (lk->send_seq - lk->acked_seq >= m->cfg.queue_max_frames ||
       lk->held_bytes + bound > m->cfg.queue_max_bytes) {
     lk->st.rejected_full++;
@@ -104,7 +106,6 @@ int link_send(peer_link *lk, const wire_envelope *e) {
               (unsigned long long)hits);
     return TR_EFULL;
   }
-  wire_envelope s = *e;
   s.seq = lk->send_seq + 1;
   link_chunk *c = lk->q_tail;
   if (!c || c->cap - c->len < bound) {

@@ -52,7 +52,7 @@ static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
 size_t wire_envelope_bound(const wire_envelope *e) {
   /* Per field: tag (1) + varint length (<= 10) + data; numbers <= 11. */
   return WIRE_HDR + 6 * 11 + 4 * 11 + e->sender.len + e->target.len +
-         e->topic.len + e->payload.len;
+         e->topic.len + e->payload.len + e->future.len;
 }
 
 int wire_encode_envelope(uint8_t *buf, size_t cap, uint32_t max_frame,
@@ -91,6 +91,11 @@ int wire_encode_envelope(uint8_t *buf, size_t cap, uint32_t max_frame,
   m.msg_type = e->msg_type;
   pb_ostream_t s = pb_ostream_from_buffer(buf + WIRE_HDR, cap - WIRE_HDR);
   if (!pb_encode(&s, troupe_Envelope_fields, &m)) return TR_EFULL;
+  if (e->future.len) {
+    if (cap - WIRE_HDR - s.bytes_written < e->future.len) return TR_EFULL;
+    memcpy(buf + WIRE_HDR + s.bytes_written, e->future.p, e->future.len);
+    s.bytes_written += e->future.len;
+  }
   if (s.bytes_written + 1 > max_frame) return TR_ETOOBIG;
   put_header(buf, s.bytes_written, troupe_FrameKind_FRAME_ENVELOPE);
   return (int)(WIRE_HDR + s.bytes_written);

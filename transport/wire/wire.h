@@ -10,6 +10,9 @@
 
 #include "troupe.pb.h"
 
+/* The wire version this build speaks. A node links with peers of this
+ * version and of the one before or after it (docs/transport.md,
+ * "Versions"): the newer side keeps reading what the older one writes. */
 #define WIRE_VERSION 1
 /* Hello.features: what a node speaks beyond version 1. */
 #define WIRE_FEATURE_CREDIT 1u /* flow-control credit for sends and asks */
@@ -33,6 +36,9 @@ typedef struct wire_envelope {
   uint64_t seq;
   uint32_t timeout_ms; /* TR_MSG_ASK only; 0: absent */
   uint32_t msg_type;   /* the payload's type tag; 0: absent */
+  /* Encode only: bytes appended to the message as they are, fields a later
+   * version may add (rolling-upgrade tests; see link_mgr_emulate). */
+  wire_slice future;
   /* Decode only: which optional strings were present. */
   uint8_t has_sender, has_topic;
 } wire_envelope;

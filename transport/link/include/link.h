@@ -183,6 +183,12 @@ int link_mgr_new(link_mgr **out, const link_config *cfg);
  * one, readable with link_mgr_port. TR_ESYS (port in use...) / TR_EINVAL. */
 int link_mgr_listen(link_mgr *, const char *hostport);
 int link_mgr_port(link_mgr *);
+/* For rolling-upgrade tests: from now on this node's hellos announce
+ * wire_version, and `len` bytes (protobuf fields a later version might
+ * add; copied) are appended to every envelope it sends. 0, TR_EINVAL,
+ * TR_ENOMEM. Not for production use. */
+int link_mgr_emulate(link_mgr *, uint32_t wire_version, const uint8_t *future,
+                     size_t len);
 /* Closes every connection and the listener; the memory goes once the loop
  * has run the close callbacks (run the loop after this). Nothing is
  * reported undeliverable. NULL ok. */
