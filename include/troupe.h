@@ -622,6 +622,14 @@ typedef struct tr_actor_info {
   uint64_t delivered;
   const char *type;  /* tr_actor_type.name */
   const char *parent; /* NULL for a root actor */
+  uint64_t sent;     /* messages it sent: one per send, ask, reply, publish
+                        or broadcast call that took */
+  /* Its time in receive: 1 call in 64 is timed (two clock reads per 64
+   * messages); the mean and the longest of those, ns (0: none timed yet,
+   * the first call always is). */
+  uint64_t handler_mean_ns, handler_max_ns;
+  uint64_t age_ms;   /* since its spawn, by the loop's clock */
+  const char *id;
 } tr_actor_info;
 
 /* One local actor's figures; the strings are the actor's and its parent's
@@ -631,6 +639,13 @@ TR_API int tr_actor_info_get_sized(tr_node *, const char *id,
 TR_API int(tr_actor_info_get)(tr_node *, const char *id, tr_actor_info *out);
 #define tr_actor_info_get(n, id, out)                                       \
   tr_actor_info_get_sized((n), (id), (out), sizeof(tr_actor_info))
+
+/* Calls fn (may be NULL) for each local actor with its figures (valid
+ * during the call), in no particular order; returns how many, or
+ * TR_EINVAL. fn must not spawn or stop actors. */
+TR_API int tr_node_actors(tr_node *,
+                          void (*fn)(void *arg, const tr_actor_info *),
+                          void *arg);
 
 /* ---- cluster (docs/cluster.md) ------------------------------------------ */
 

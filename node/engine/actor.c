@@ -134,6 +134,7 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
     goto fail;
   }
   a->node = n;
+  a->born_ms = uv_now(n->loop);
   a->type = t;
   a->state = t->state_size ? (char *)a + STATE_OFFSET : NULL;
   a->mb_capacity = o && o->capacity ? o->capacity : n->default_capacity;
@@ -298,9 +299,17 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
         .node = m->origin && n->rops ? n->rops->node_name(n->ruser, m->origin)
                                      : n->name,
     };
+    bool timed = (a->delivered & (ENG_TIME_EVERY - 1)) == 0;
+    uint64_t t0 = timed ? uv_hrtime() : 0;
     a->running = 1;
     int rc = a->type->receive(a, a->state, &env);
     a->running = 0;
+    if (timed) {
+      uint64_t dt = uv_hrtime() - t0;
+      a->handler_ns += dt;
+      a->timed++;
+      if (dt > a->handler_max_ns) a->handler_max_ns = dt;
+    }
     pool_msg_put(&n->pool, m);
     a->delivered++;
     n->stats.delivered++;

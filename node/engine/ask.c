@@ -131,6 +131,7 @@ static int ask_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
   HASH_ADD(hh, n->asks, id, sizeof(k->id), k);
   uv_timer_start(&k->timer, ask_on_timeout, timeout_ms, 0);
   if (ask_id) *ask_id = id;
+  ctx->sent++;
   return 0;
 }
 
@@ -157,9 +158,12 @@ static int reply_tagged(tr_ctx *ctx, const tr_envelope *ask,
   }
   /* An ask from another node: the reply goes back there, where the ask is
    * pending (a late one is counted there). */
-  if (n->rops && ask->node && strcmp(ask->node, n->name) != 0)
-    return n->rops->reply(n->ruser, ask->node, ask->sender, ctx->id, data,
-                          len, ask->ask_id, msg_type);
+  if (n->rops && ask->node && strcmp(ask->node, n->name) != 0) {
+    int rc = n->rops->reply(n->ruser, ask->node, ask->sender, ctx->id, data,
+                            len, ask->ask_id, msg_type);
+    if (rc == 0) ctx->sent++;
+    return rc;
+  }
   eng_ask *k = ask_find(n, ask->ask_id);
   if (!k) {
     eng_dead(n, TR_DL_LATE_REPLY);
@@ -171,6 +175,7 @@ static int reply_tagged(tr_ctx *ctx, const tr_envelope *ask,
   if (rc != 0) return rc;
   ask_unlink(n, k);
   ask_release(n, k);
+  ctx->sent++;
   return 0;
 }
 

@@ -110,6 +110,14 @@ struct tr_ctx {
 
   struct tr_ctx *ready_next, *ready_prev; /* ready queue links */
   uint64_t delivered;
+  /* For tr_actor_info (the inspector's figures): messages it sent (one per
+   * send, ask, reply, publish or broadcast call that took), its time in
+   * receive over the calls timed (1 in ENG_TIME_EVERY: two clock reads
+   * per 64 messages), the longest of them, and when it was spawned. */
+  uint64_t sent;
+  uint64_t handler_ns, handler_max_ns;
+  uint32_t timed;
+  uint64_t born_ms;
 
   eng_sub *subs;       /* subscriptions self holds, linked by sub_next */
   eng_pub *pub;        /* publisher entry for self's id, if any */
@@ -139,6 +147,9 @@ int actor_spawn(tr_node *, eng_actor *parent, const tr_actor_type *,
                 const tr_spawn_opts *);
 /* Tears the actor down now (never while one of its callbacks runs). */
 void actor_teardown(eng_actor *, int reason, bool notify_parent);
+/* One receive call in this many is timed (a power of two). */
+#define ENG_TIME_EVERY 64u
+
 /* Runs up to `budget` messages of one actor; returns how many it ran. */
 uint32_t actor_run(eng_actor *, uint32_t budget);
 

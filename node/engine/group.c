@@ -323,7 +323,9 @@ static int broadcast(tr_node *n, eng_name *sender, const char *group,
 int tr_group_broadcast(tr_ctx *ctx, const char *group, const void *data,
                        size_t len) {
   if (!ctx) return TR_EINVAL;
-  return broadcast(ctx->node, ctx->id, group, data, len);
+  int rc = broadcast(ctx->node, ctx->id, group, data, len);
+  if (rc >= 0) ctx->sent++;
+  return rc;
 }
 
 int tr_node_group_broadcast(tr_node *n, const char *group, const void *data,

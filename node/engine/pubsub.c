@@ -285,6 +285,7 @@ static int publish_tagged(tr_ctx *ctx, const char *topic, uint32_t msg_type,
   eng_topic *t = ctx->pub ? topic_find(ctx->pub, topic) : NULL;
   if (t && t->remote && n->rops)
     n->rops->publish(n->ruser, ctx->id, t->name, data, len, msg_type);
+  ctx->sent++;
   return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0, 0, msg_type);
 }
 

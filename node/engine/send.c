@@ -187,8 +187,10 @@ uint32_t eng_ask_timeout_ms(tr_node *n) { return n->ask_timeout_ms; }
 
 int tr_send(tr_ctx *ctx, const char *to, const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;
-  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
-                    NULL, NULL, true, 0);
+  int rc = send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
+                      NULL, NULL, true, 0);
+  if (rc == 0) ctx->sent++;
+  return rc;
 }
 
 int tr_node_send(tr_node *n, const char *to, const void *data, size_t len) {
@@ -206,8 +208,10 @@ int eng_send_judged(tr_node *n, const char *to, const void *data,
 int tr_send_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
                    const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;
-  return send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
-                    NULL, NULL, true, msg_type);
+  int rc = send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
+                      NULL, NULL, true, msg_type);
+  if (rc == 0) ctx->sent++;
+  return rc;
 }
 
 int tr_node_send_tagged(tr_node *n, const char *to, uint32_t msg_type,

@@ -33,12 +33,8 @@ int(tr_node_stats_get)(tr_node *n, tr_node_stats *out) {
   return tr_node_stats_get_sized(n, out, sizeof(*out));
 }
 
-int tr_actor_info_get_sized(tr_node *n, const char *id, tr_actor_info *out,
-                            size_t size) {
-  if (!n || !out || eng_check_id(id, NULL) != 0) return TR_EINVAL;
-  eng_actor *a = actor_find(n, id);
-  if (!a) return TR_ENOTFOUND;
-  tr_actor_info info = (tr_actor_info){
+static tr_actor_info info_of(const eng_actor *a) {
+  return (tr_actor_info){
       .queued = a->mb_count,
       .capacity = a->mb_capacity,
       .hwm = a->mb_hwm,
@@ -46,9 +42,34 @@ int tr_actor_info_get_sized(tr_node *n, const char *id, tr_actor_info *out,
       .delivered = a->delivered,
       .type = a->type->name,
       .parent = a->parent ? a->parent->id->str : NULL,
+      .sent = a->sent,
+      .handler_mean_ns = a->timed ? a->handler_ns / a->timed : 0,
+      .handler_max_ns = a->handler_max_ns,
+      .age_ms = uv_now(a->node->loop) - a->born_ms,
+      .id = a->id->str,
   };
+}
+
+int tr_actor_info_get_sized(tr_node *n, const char *id, tr_actor_info *out,
+                            size_t size) {
+  if (!n || !out || eng_check_id(id, NULL) != 0) return TR_EINVAL;
+  eng_actor *a = actor_find(n, id);
+  if (!a) return TR_ENOTFOUND;
+  tr_actor_info info = info_of(a);
   eng_struct_out(out, size, &info, sizeof(info));
   return 0;
+}
+
+int tr_node_actors(tr_node *n, void (*fn)(void *, const tr_actor_info *),
+                   void *arg) {
+  if (!n) return TR_EINVAL;
+  int count = 0;
+  for (eng_actor *a = n->actors; a; a = a->hh.next, count++) {
+    if (!fn) continue;
+    tr_actor_info info = info_of(a);
+    fn(arg, &info);
+  }
+  return count;
 }
 
 int(tr_actor_info_get)(tr_node *n, const char *id, tr_actor_info *out) {

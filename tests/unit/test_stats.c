@@ -302,6 +302,64 @@ static void actor_info_names_type_parent_children_and_capacity(void **st) {
   tt_node_free(n);
 }
 
+/* An actor that, per message, sends one to "sink", publishes once and
+ * spins ~20 us when told "slow". */
+static int worker_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
+  (void)p;
+  if (env->type != TR_MSG_SEND || env->sender) return 0;
+  if (env->len == 4 && memcmp(env->data, "slow", 4) == 0) {
+    uint64_t t0 = tt_now_ns();
+    while (tt_now_ns() - t0 < 20000) {
+    }
+  }
+  tr_send(ctx, "sink", "x", 1);
+  tr_publish(ctx, "p", 1);
+  return 0;
+}
+
+static void count_actor(void *arg, const tr_actor_info *info) {
+  int *seen = arg;
+  if (strcmp(info->id, "worker") == 0) seen[0]++;
+  if (strcmp(info->id, "sink") == 0) seen[1]++;
+}
+
+/* The inspector's figures: messages sent, time in receive (1 call in 64
+ * timed), age; and tr_node_actors listing them. */
+static void actor_info_sent_handler_time_age_and_list(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  tt_probe w = {.on_msg = worker_msg}, sink = {0};
+  assert_tr_ok(tt_spawn(n, "worker", &w, 0));
+  assert_tr_ok(tt_spawn(n, "sink", &sink, 0));
+  assert_tr_ok(tt_send_str(n, "worker", "slow")); /* the first: timed */
+  for (int k = 0; k < 199; k++) assert_tr_ok(tt_send_str(n, "worker", "go"));
+  ASSERT_RUN_UNTIL_IDLE(n);
+  tr_actor_info info;
+  assert_tr_ok(tr_actor_info_get(n, "worker", &info));
+  assert_string_equal(info.id, "worker");
+  assert_int_equal(info.delivered, 200);
+  assert_int_equal(info.sent, 400); /* 200 sends, 200 publishes */
+  /* Calls 1, 65, 129, 193 were timed; the first spun >= 20 us. */
+  assert_true(info.handler_max_ns >= 20000);
+  assert_true(info.handler_mean_ns >= 20000 / 4);
+  assert_true(info.handler_mean_ns <= info.handler_max_ns);
+  assert_tr_ok(tr_actor_info_get(n, "sink", &info));
+  assert_int_equal(info.sent, 0);
+  assert_int_equal(info.delivered, 200);
+  int seen[2] = {0, 0};
+  assert_int_equal(tr_node_actors(n, count_actor, seen), 2);
+  assert_int_equal(seen[0], 1);
+  assert_int_equal(seen[1], 1);
+  assert_int_equal(tr_node_actors(n, NULL, NULL), 2);
+  assert_tr(TR_EINVAL, tr_node_actors(NULL, NULL, NULL));
+  /* Age: the loop's clock moves on. */
+  uint64_t t0 = tt_now_ms();
+  while (tt_now_ms() - t0 < 30) tr_node_run_once(n);
+  assert_tr_ok(tr_actor_info_get(n, "sink", &info));
+  assert_true(info.age_ms >= 20);
+  tt_node_free(n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_new_node_has_all_counters_at_zero),
@@ -312,6 +370,7 @@ int main(void) {
       cmocka_unit_test(live_asks_timers_and_subscriptions_are_counted),
       cmocka_unit_test(failing_send_calls_count_rejected_dead_letters),
       cmocka_unit_test(actor_info_names_type_parent_children_and_capacity),
+      cmocka_unit_test(actor_info_sent_handler_time_age_and_list),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
