@@ -187,8 +187,9 @@ int hello_send(link_mgr *, link_conn *, peer_link *lk, uint64_t session);
  * `expect`, when not NULL); 0 when not complete yet; < 0 when c closed
  * (refusals are logged and counted here). */
 int hello_read(link_mgr *, link_conn *, const char *expect, troupe_Hello *h);
-/* Whether h speaks this wire version and names a node (what every hello
- * must, before its name is checked against the certificate). */
+/* Whether h has a wire version and names a node (what every hello must,
+ * before its version and name are checked: hello_version_ok, the
+ * certificate). */
 bool hello_well_formed(const troupe_Hello *h);
 /* Whether a node of wire version `mine` links with one of `theirs`: one
  * version apart at most (docs/transport.md, "Versions"). */
