@@ -16,6 +16,10 @@
 #   cluster_group_broadcast_frames_per_link   1 envelope per link per send
 #   cluster_group_join_ms_p50/max             a join seen on 5 nodes <= 250
 #   cluster_group_send_one_64 (and _remote)   send to one member, no target
+#   ratio_typed_vs_raw, ratio_remote_typed_vs_raw  a typed nanopb message
+#                                             against the raw send of its
+#                                             bytes, one node and across
+#                                             the link (<= 1.3)
 #   remote_windowed_64 / erlang's             the flow-controlled pattern (2,000
 #                                             unacked at most, an ack every
 #                                             1,000) vs Erlang distribution
@@ -50,7 +54,7 @@ for arg in "$@"; do
   case $arg in
     --quick) quick=(--quick) ;;
     --netns) netns=1 ;;
-    -h|--help) sed -n '2,38p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "run_cluster.sh: unknown option $arg" >&2; exit 2 ;;
     *) build=$arg ;;
   esac
@@ -59,7 +63,8 @@ done
 if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTR_BUILD_BENCH=ON >&2
 fi
-targets=(bench_cluster bench_groups bench_link bench_remote)
+targets=(bench_cluster bench_groups bench_link bench_remote bench_typed
+  bench_typed_remote)
 [[ $netns == 1 ]] && targets+=(tnode delay_proxy)
 cmake --build "$build" -j2 --target "${targets[@]}" >&2
 bench=$build/tests/bench
@@ -96,6 +101,12 @@ BENCH_CLUSTER_ONLY=rtt,resolve,fanout timeout 600 "$bench/bench_cluster" \
   "${quick[@]}" | tee -a "$tmp/c.jsonl" || status=1
 timeout 600 "$bench/bench_groups" "${quick[@]}" | tee -a "$tmp/c.jsonl" ||
   status=1
+# Typed messages against the raw send of their bytes: on one node, and
+# across the link (docs/typed.md; each prints its ratio and target).
+timeout 600 "$bench/bench_typed" "${quick[@]}" | tee -a "$tmp/c.jsonl" ||
+  status=1
+timeout 600 "$bench/bench_typed_remote" "${quick[@]}" |
+  tee -a "$tmp/c.jsonl" || status=1
 
 if command -v escript >/dev/null 2>&1; then
   certs=$tmp/certs
@@ -212,7 +223,8 @@ ratio("ratio_group_broadcast_vs_erlang_pg", gb, pg, ">=5", lambda v: v >= 5,
 for name in ("cluster_pubsub_fanout_64", "cluster_pubsub_frames_per_link",
              "cluster_resolve_ms_max", "cluster_group_broadcast_frames_per_link",
              "cluster_group_join_ms_max", "cluster_group_send_one_64",
-             "cluster_group_send_one_remote_64"):
+             "cluster_group_send_one_remote_64", "ratio_typed_vs_raw",
+             "ratio_remote_typed_vs_raw"):
     row = next((r for r in cl if r.get("name") == name), None)
     if row is None:
         missing.append(name)
