@@ -43,7 +43,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "cluster_harness.h"
+#include "bench_nodes.h"
 
 /* ---- one-way throughput ---------------------------------------------------- */
 
@@ -106,26 +106,9 @@ static const tr_actor_type source_type = {
     .name = "source", .state_size = sizeof(flow *), .init = sink_init,
     .receive = source_receive};
 
-typedef struct spawn_arg {
-  const tr_actor_type *type;
-  const char *id;
-  void *arg;
-} spawn_arg;
-
-static int do_spawn(tr_node *n, void *a) {
-  spawn_arg *s = a;
-  tr_spawn_opts o = {.id = s->id, .arg = s->arg, .capacity = 1u << 20};
-  return tr_node_spawn(n, s->type, &o);
-}
-
 static int do_go(tr_node *n, void *a) {
   (void)a;
   return tr_node_send(n, "src", "go", 2);
-}
-
-static int do_locate(tr_node *n, void *a) {
-  char owner[TR_ID_MAX + 1];
-  return tr_node_locate(n, (const char *)a, owner, sizeof(owner));
 }
 
 /* CPU seconds the calling node's thread has used (tn_call runs it there). */
@@ -139,27 +122,22 @@ static int do_thread_cpu(tr_node *n, void *a) {
   return 0;
 }
 
-static bool all_alive(tn_cluster *c, void *arg) {
-  int want = (int)(size_t)arg;
-  for (size_t i = 0; i < tn_count(c); i++)
-    if (tn_members_in(c, i, TR_MEMBER_ALIVE) != want) return false;
-  return true;
-}
-
 static int bench_oneway(uint64_t total) {
   tn_cluster *c = NULL;
-  if (tn_new(&c, 2, NULL) != 0 || tn_wait(c, all_alive, (void *)2, 15000) < 0)
+  if (tn_new(&c, 2, NULL) != 0 ||
+      tn_wait(c, bench_all_alive, (void *)2, 15000) < 0)
     return 1;
   flow *f = calloc(1, sizeof(*f));
   f->total = total;
   /* "src" and "sink", as in bench_link: the same envelope on the wire
    * (88 bytes with a 64 B payload), so the two figures differ only by the
    * path the envelope takes, not by the bytes the cipher covers. */
-  spawn_arg sink = {&sink_type, "sink", f}, src = {&source_type, "src", f};
-  if (tn_call(c, 1, do_spawn, &sink) != 0 ||
-      tn_call(c, 0, do_spawn, &src) != 0)
+  spawn_arg sink = {&sink_type, "sink", f, 0},
+            src = {&source_type, "src", f, 0};
+  if (tn_call(c, 1, bench_spawn, &sink) != 0 ||
+      tn_call(c, 0, bench_spawn, &src) != 0)
     return 1;
-  for (int k = 0; k < 1000 && tn_call(c, 0, do_locate, "sink") != 0; k++)
+  for (int k = 0; k < 1000 && tn_call(c, 0, bench_locate, "sink") != 0; k++)
     usleep(1000);
   /* A warm-up run of the same size first, as bench_link does: the link's
    * chunk cache and the engine's pools grow there, not in the timed run. */
@@ -235,11 +213,6 @@ static const tr_actor_type asker_type = {
     .name = "asker", .state_size = sizeof(rtt *), .init = sink_init,
     .receive = asker_receive};
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 static int do_kick(tr_node *n, void *a) {
   (void)a;
   return tr_node_send(n, "asker", "go", 2);
@@ -247,15 +220,18 @@ static int do_kick(tr_node *n, void *a) {
 
 static int bench_rtt(uint64_t samples) {
   tn_cluster *c = NULL;
-  if (tn_new(&c, 2, NULL) != 0 || tn_wait(c, all_alive, (void *)2, 15000) < 0)
+  if (tn_new(&c, 2, NULL) != 0 ||
+      tn_wait(c, bench_all_alive, (void *)2, 15000) < 0)
     return 1;
   rtt *r = calloc(1, sizeof(*r));
   r->n = samples;
   r->samples = calloc(samples, sizeof(uint64_t));
-  spawn_arg echo = {&echo_type, "echo", NULL}, ask = {&asker_type, "asker", r};
-  if (tn_call(c, 1, do_spawn, &echo) != 0 || tn_call(c, 0, do_spawn, &ask) != 0)
+  spawn_arg echo = {&echo_type, "echo", NULL, 0},
+            ask = {&asker_type, "asker", r, 0};
+  if (tn_call(c, 1, bench_spawn, &echo) != 0 ||
+      tn_call(c, 0, bench_spawn, &ask) != 0)
     return 1;
-  for (int k = 0; k < 1000 && tn_call(c, 0, do_locate, "echo") != 0; k++)
+  for (int k = 0; k < 1000 && tn_call(c, 0, bench_locate, "echo") != 0; k++)
     usleep(1000);
   tn_call(c, 0, do_kick, NULL);
   for (int k = 0; k < 60000 && !atomic_load(&r->finished); k++) usleep(1000);
@@ -265,7 +241,7 @@ static int bench_rtt(uint64_t samples) {
             (unsigned long long)r->done);
     rc = 1;
   } else {
-    qsort(r->samples, samples, sizeof(uint64_t), cmp_u64);
+    qsort(r->samples, samples, sizeof(uint64_t), bench_cmp_u64);
     printf("{\"name\":\"cluster_ask_rtt_p50\",\"value\":%llu,\"unit\":\"us\"}\n",
            (unsigned long long)r->samples[samples / 2]);
     printf("{\"name\":\"cluster_ask_rtt_p99\",\"value\":%llu,\"unit\":\"us\"}\n",
@@ -292,7 +268,7 @@ static int bench_resolve(int rounds) {
   tn_cluster *c = NULL;
   uint64_t t0 = tn_now_ms();
   if (tn_new(&c, 5, NULL) != 0) return 1;
-  long join = tn_wait(c, all_alive, (void *)5, 30000);
+  long join = tn_wait(c, bench_all_alive, (void *)5, 30000);
   if (join < 0) return 1;
   printf("{\"name\":\"cluster_join_ms\",\"value\":%llu,\"unit\":\"ms\","
          "\"nodes\":5}\n", (unsigned long long)(tn_now_ms() - t0));
@@ -301,14 +277,14 @@ static int bench_resolve(int rounds) {
   for (int r = 0; r < rounds && rc == 0; r++) {
     char id[32];
     snprintf(id, sizeof(id), "fresh-%d", r);
-    spawn_arg s = {&nop_type, id, NULL};
+    spawn_arg s = {&nop_type, id, NULL, 0};
     uint64_t start = uv_hrtime();
-    if (tn_call(c, (size_t)r % 5, do_spawn, &s) != 0) rc = 1;
+    if (tn_call(c, (size_t)r % 5, bench_spawn, &s) != 0) rc = 1;
     size_t slowest = 0;
     uint64_t slowest_ms = 0;
     for (size_t i = 0; i < 5 && rc == 0; i++) {
       int k = 0;
-      while (tn_call(c, i, do_locate, id) != 0 && k++ < 10000) usleep(1000);
+      while (tn_call(c, i, bench_locate, id) != 0 && k++ < 10000) usleep(1000);
       if (k > 10000) rc = 1;
       uint64_t at = (uv_hrtime() - start) / 1000000u;
       if (at > slowest_ms) {
@@ -322,7 +298,7 @@ static int bench_resolve(int rounds) {
               id, r % 5, (unsigned long long)ms[r], slowest);
   }
   if (rc == 0) {
-    qsort(ms, (size_t)rounds, sizeof(uint64_t), cmp_u64);
+    qsort(ms, (size_t)rounds, sizeof(uint64_t), bench_cmp_u64);
     printf("{\"name\":\"cluster_resolve_ms_p50\",\"value\":%llu,\"unit\":\"ms\","
            "\"nodes\":5,\"target\":\"<=250\",\"pass\":%s}\n",
            (unsigned long long)ms[rounds / 2],
@@ -459,19 +435,10 @@ static int do_drops(tr_node *n, void *a) {
   return 0;
 }
 
-typedef struct peer_q {
-  const char *peer;
-  tr_peer_stats st;
-} peer_q;
-
-static int do_peer(tr_node *n, void *a) {
-  peer_q *q = a;
-  return tr_node_peer_stats(n, q->peer, &q->st);
-}
-
 static int bench_fanout(uint64_t publishes) {
   tn_cluster *c = NULL;
-  if (tn_new(&c, 3, NULL) != 0 || tn_wait(c, all_alive, (void *)3, 15000) < 0)
+  if (tn_new(&c, 3, NULL) != 0 ||
+      tn_wait(c, bench_all_alive, (void *)3, 15000) < 0)
     return 1;
   fan *f = calloc(1, sizeof(*f));
   f->total = publishes;
@@ -482,25 +449,25 @@ static int bench_fanout(uint64_t publishes) {
       char id[32];
       snprintf(id, sizeof(id), "fsub-%zu-%d", i, k);
       fsub_arg fa = {f, (int)i};
-      spawn_arg s = {&fsub_type, id, &fa};
-      rc = tn_call(c, i, do_spawn, &s);
+      spawn_arg s = {&fsub_type, id, &fa, 0};
+      rc = tn_call(c, i, bench_spawn, &s);
     }
   }
-  spawn_arg p = {&fpub_type, "publisher", f};
-  if (rc == 0) rc = tn_call(c, 0, do_spawn, &p);
+  spawn_arg p = {&fpub_type, "publisher", f, 0};
+  if (rc == 0) rc = tn_call(c, 0, bench_spawn, &p);
   /* Both other nodes' interest has reached n0. */
   for (int k = 0; k < 5000 && rc == 0 && tn_call(c, 0, do_interest, NULL) < 2;
        k++)
     usleep(1000);
   peer_q b1 = {.peer = "n1"}, b2 = {.peer = "n2"}, a1 = {.peer = "n1"},
          a2 = {.peer = "n2"};
-  tn_call(c, 0, do_peer, &b1);
-  tn_call(c, 0, do_peer, &b2);
+  tn_call(c, 0, bench_peer, &b1);
+  tn_call(c, 0, bench_peer, &b2);
   if (rc == 0) tn_call(c, 0, do_pub_go, NULL);
   uint64_t want = publishes * f->subs_total;
   for (int k = 0; k < 120000 && fan_delivered(f) < want; k++) usleep(1000);
-  tn_call(c, 0, do_peer, &a1);
-  tn_call(c, 0, do_peer, &a2);
+  tn_call(c, 0, bench_peer, &a1);
+  tn_call(c, 0, bench_peer, &a2);
   uint64_t drops = 0;
   for (size_t i = 0; i < 3; i++) tn_call(c, i, do_drops, &drops);
   for (int k = 0; k < 1000 && !fan_last_ns(f); k++) usleep(1000);

@@ -38,7 +38,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "cluster_harness.h"
+#include "bench_nodes.h"
 
 #define MEMBERS_PER_NODE 100
 #define WINDOW 1000u
@@ -149,20 +149,6 @@ static const tr_actor_type sender_type = {.name = "sender",
                                           .init = sender_init,
                                           .receive = sender_receive};
 
-typedef struct spawn_arg {
-  const tr_actor_type *type;
-  const char *id;
-  const void *arg;
-} spawn_arg;
-
-static int do_spawn(tr_node *n, void *a) {
-  spawn_arg *s = a;
-  /* Room for the whole window, as bench_cluster's subscribers have: the
-   * figure is the path's speed, not a mailbox bound's drops. */
-  tr_spawn_opts o = {.id = s->id, .arg = s->arg, .capacity = 1u << 20};
-  return tr_node_spawn(n, s->type, &o);
-}
-
 static int do_go(tr_node *n, void *a) {
   (void)a;
   return tr_node_send(n, "sender", "go", 2);
@@ -170,23 +156,6 @@ static int do_go(tr_node *n, void *a) {
 
 static int do_count(tr_node *n, void *a) {
   return tr_group_count(n, (const char *)a, 0);
-}
-
-static bool all_alive(tn_cluster *c, void *arg) {
-  int want = (int)(size_t)arg;
-  for (size_t i = 0; i < tn_count(c); i++)
-    if (tn_members_in(c, i, TR_MEMBER_ALIVE) != want) return false;
-  return true;
-}
-
-typedef struct peer_q {
-  const char *peer;
-  tr_peer_stats st;
-} peer_q;
-
-static int do_peer(tr_node *n, void *a) {
-  peer_q *q = a;
-  return tr_node_peer_stats(n, q->peer, &q->st);
 }
 
 /* Members per node (counts[i] on node i), the sender on n0; runs `total`
@@ -200,8 +169,8 @@ static double run_once(tn_cluster *c, run *r, const int counts[3],
       char id[32];
       snprintf(id, sizeof(id), "m-%zu-%d", i, k);
       member_arg ma = {r, (int)i};
-      spawn_arg s = {&member_type, id, &ma};
-      rc = tn_call(c, i, do_spawn, &s);
+      spawn_arg s = {&member_type, id, &ma, 0};
+      rc = tn_call(c, i, bench_spawn, &s);
       members++;
     }
   }
@@ -214,12 +183,12 @@ static double run_once(tn_cluster *c, run *r, const int counts[3],
   r->members = (uint64_t)members;
   for (int i = 0; i < 3; i++)
     r->node[i].expect = r->broadcast ? r->total * (uint64_t)counts[i] : 0;
-  spawn_arg s = {&sender_type, "sender", r};
-  if (rc == 0) rc = tn_call(c, 0, do_spawn, &s);
+  spawn_arg s = {&sender_type, "sender", r, 0};
+  if (rc == 0) rc = tn_call(c, 0, bench_spawn, &s);
   peer_q b1 = {.peer = "n1"}, b2 = {.peer = "n2"}, a1 = {.peer = "n1"},
          a2 = {.peer = "n2"};
-  tn_call(c, 0, do_peer, &b1);
-  tn_call(c, 0, do_peer, &b2);
+  tn_call(c, 0, bench_peer, &b1);
+  tn_call(c, 0, bench_peer, &b2);
   if (rc == 0) rc = tn_call(c, 0, do_go, NULL);
   uint64_t want = r->broadcast ? r->total * r->members : r->total;
   for (int k = 0; k < 120000 && rc == 0 && delivered(r) < want; k++)
@@ -227,8 +196,8 @@ static double run_once(tn_cluster *c, run *r, const int counts[3],
   /* Sends to one member: the end is when this poll saw them all (within
    * 0.2 ms; a clock read per delivery would cost more than that). */
   uint64_t end = r->broadcast ? last_ns(r) : uv_hrtime();
-  tn_call(c, 0, do_peer, &a1);
-  tn_call(c, 0, do_peer, &a2);
+  tn_call(c, 0, bench_peer, &a1);
+  tn_call(c, 0, bench_peer, &a2);
   *env1 = a1.st.envelopes_out - b1.st.envelopes_out;
   *env2 = a2.st.envelopes_out - b2.st.envelopes_out;
   if (rc != 0 || delivered(r) < want) {
@@ -241,7 +210,8 @@ static double run_once(tn_cluster *c, run *r, const int counts[3],
 
 static int bench_broadcast(uint64_t broadcasts) {
   tn_cluster *c = NULL;
-  if (tn_new(&c, 3, NULL) != 0 || tn_wait(c, all_alive, (void *)3, 15000) < 0)
+  if (tn_new(&c, 3, NULL) != 0 ||
+      tn_wait(c, bench_all_alive, (void *)3, 15000) < 0)
     return 1;
   run *r = calloc(1, sizeof(*r));
   r->total = broadcasts;
@@ -275,7 +245,8 @@ static int bench_broadcast(uint64_t broadcasts) {
 
 static int bench_send_one(uint64_t sends, bool remote_only) {
   tn_cluster *c = NULL;
-  if (tn_new(&c, 3, NULL) != 0 || tn_wait(c, all_alive, (void *)3, 15000) < 0)
+  if (tn_new(&c, 3, NULL) != 0 ||
+      tn_wait(c, bench_all_alive, (void *)3, 15000) < 0)
     return 1;
   run *r = calloc(1, sizeof(*r));
   r->total = sends;
@@ -298,11 +269,6 @@ static int bench_send_one(uint64_t sends, bool remote_only) {
   return rc;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 static int nop_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
   (void)ctx;
   (void)st;
@@ -321,14 +287,10 @@ static int do_join(tr_node *n, void *a) {
   return tr_node_group_join(n, j->id, j->group);
 }
 
-static int do_locate(tr_node *n, void *a) {
-  char owner[TR_ID_MAX + 1];
-  return tr_node_locate(n, (const char *)a, owner, sizeof(owner));
-}
-
 static int bench_join(int rounds) {
   tn_cluster *c = NULL;
-  if (tn_new(&c, 5, NULL) != 0 || tn_wait(c, all_alive, (void *)5, 30000) < 0)
+  if (tn_new(&c, 5, NULL) != 0 ||
+      tn_wait(c, bench_all_alive, (void *)5, 30000) < 0)
     return 1;
   uint64_t *ms = calloc((size_t)rounds, sizeof(uint64_t));
   int rc = 0;
@@ -337,11 +299,11 @@ static int bench_join(int rounds) {
     snprintf(id, sizeof(id), "joiner-%d", r);
     snprintf(group, sizeof(group), "g%d", r);
     size_t at = (size_t)r % 5;
-    spawn_arg s = {&nop_type, id, NULL};
-    if (tn_call(c, at, do_spawn, &s) != 0) rc = 1;
+    spawn_arg s = {&nop_type, id, NULL, 0};
+    if (tn_call(c, at, bench_spawn, &s) != 0) rc = 1;
     for (size_t i = 0; i < 5 && rc == 0; i++) { /* resolved everywhere */
       int k = 0;
-      while (tn_call(c, i, do_locate, id) != 0 && k++ < 10000) usleep(1000);
+      while (tn_call(c, i, bench_locate, id) != 0 && k++ < 10000) usleep(1000);
       if (k > 10000) rc = 1;
     }
     usleep(100000); /* the claim's batch has settled */
@@ -356,7 +318,7 @@ static int bench_join(int rounds) {
     ms[r] = (uv_hrtime() - start) / 1000000u;
   }
   if (rc == 0) {
-    qsort(ms, (size_t)rounds, sizeof(uint64_t), cmp_u64);
+    qsort(ms, (size_t)rounds, sizeof(uint64_t), bench_cmp_u64);
     uint64_t p50 = ms[rounds / 2], max = ms[rounds - 1];
     printf("{\"name\":\"cluster_group_join_ms_p50\",\"value\":%llu,"
            "\"unit\":\"ms\",\"nodes\":5,\"target\":\"<=250\",\"pass\":%s}\n",

@@ -22,7 +22,7 @@
 
 #include <pb_encode.h>
 
-#include "cluster_harness.h"
+#include "bench_nodes.h"
 #include "shop.pb.h"
 #include "troupe_pb.h"
 
@@ -87,18 +87,6 @@ static const tr_actor_type receiver_type = {.name = "receiver",
                                             .init = init_ptr,
                                             .receive = receiver_receive};
 
-typedef struct spawn_arg {
-  const tr_actor_type *type;
-  const char *id;
-  run *r;
-} spawn_arg;
-
-static int do_spawn(tr_node *n, void *a) {
-  spawn_arg *s = a;
-  tr_spawn_opts o = {.id = s->id, .arg = s->r, .capacity = 1u << 16};
-  return tr_node_spawn(n, s->type, &o);
-}
-
 static int do_stop(tr_node *n, void *a) {
   return tr_node_stop_actor(n, (const char *)a);
 }
@@ -108,26 +96,16 @@ static int do_go(tr_node *n, void *a) {
   return tr_node_send(n, "send", "go", 2);
 }
 
-static int do_locate(tr_node *n, void *a) {
-  char owner[TR_ID_MAX + 1];
-  return tr_node_locate(n, (const char *)a, owner, sizeof(owner));
-}
-
-static bool all_alive(tn_cluster *c, void *arg) {
-  (void)arg;
-  return tn_members_in(c, 0, TR_MEMBER_ALIVE) == 2 &&
-         tn_members_in(c, 1, TR_MEMBER_ALIVE) == 2;
-}
-
 /* One run on the cluster: msgs/s, or -1. */
 static double once(tn_cluster *c, run *r) {
-  spawn_arg recv = {&receiver_type, "recv", r}, send = {&sender_type, "send", r};
-  if (tn_call(c, 1, do_spawn, &recv) != 0) return -1;
-  for (int k = 0; k < 5000 && tn_call(c, 0, do_locate, "recv") != 0; k++)
+  spawn_arg recv = {&receiver_type, "recv", r, 1u << 16},
+            send = {&sender_type, "send", r, 1u << 16};
+  if (tn_call(c, 1, bench_spawn, &recv) != 0) return -1;
+  for (int k = 0; k < 5000 && tn_call(c, 0, bench_locate, "recv") != 0; k++)
     usleep(1000);
-  if (tn_call(c, 0, do_spawn, &send) != 0) return -1;
+  if (tn_call(c, 0, bench_spawn, &send) != 0) return -1;
   /* The receiver acks by id: n1 must know where "send" is. */
-  for (int k = 0; k < 5000 && tn_call(c, 1, do_locate, "send") != 0; k++)
+  for (int k = 0; k < 5000 && tn_call(c, 1, bench_locate, "send") != 0; k++)
     usleep(1000);
   if (tn_call(c, 0, do_go, NULL) != 0) return -1;
   for (int k = 0; k < 120000 && !atomic_load(&r->t1) && !atomic_load(&r->err);
@@ -137,8 +115,8 @@ static double once(tn_cluster *c, run *r) {
   tn_call(c, 0, do_stop, "send");
   tn_call(c, 1, do_stop, "recv");
   /* Both ids released everywhere before the next run spawns them again. */
-  for (int k = 0; k < 5000 && (tn_call(c, 0, do_locate, "recv") == 0 ||
-                               tn_call(c, 1, do_locate, "send") == 0);
+  for (int k = 0; k < 5000 && (tn_call(c, 0, bench_locate, "recv") == 0 ||
+                               tn_call(c, 1, bench_locate, "send") == 0);
        k++)
     usleep(1000);
   if (!t1 || r->bad || atomic_load(&r->err)) {
@@ -149,11 +127,6 @@ static double once(tn_cluster *c, run *r) {
     return -1;
   }
   return (double)r->total / ((double)(t1 - r->t0) / 1e9);
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
@@ -181,7 +154,8 @@ int main(int argc, char **argv) {
   pb_ostream_t s = pb_ostream_from_buffer(raw, sizeof(raw));
   if (!pb_encode(&s, shop_Order_fields, &o)) return 1;
   tn_cluster *c = NULL;
-  if (tn_new(&c, 2, NULL) != 0 || tn_wait(c, all_alive, NULL, 15000) < 0) {
+  if (tn_new(&c, 2, NULL) != 0 ||
+      tn_wait(c, bench_all_alive, (void *)2, 15000) < 0) {
     fprintf(stderr, "bench_typed_remote: no cluster\n");
     return 1;
   }
@@ -213,7 +187,7 @@ int main(int argc, char **argv) {
   static const char *names[2] = {"remote_raw_send_order",
                                  "remote_typed_send_order"};
   for (int t = 0; t < 2; t++) {
-    qsort(rate[t], (size_t)reps, sizeof(double), cmp_double);
+    qsort(rate[t], (size_t)reps, sizeof(double), bench_cmp_double);
     med[t] = rate[t][reps / 2];
     printf("{\"name\":\"%s\",\"value\":%.0f,\"unit\":\"msgs/s\","
            "\"payload\":%zu,\"messages\":%llu,\"reps\":%d,\"nodes\":2}\n",
