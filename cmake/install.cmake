@@ -1,7 +1,7 @@
 # Installs the headers, both libraries, a CMake package (troupe::) and troupe.pc.
 include(CMakePackageConfigHelpers)
 install(FILES include/troupe.h include/troupe_ops.h include/troupe_plugin.h
-  include/troupe_pb.h
+  include/troupe_pb.h include/troupe_inspect.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS troupe_static troupe_shared EXPORT troupeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

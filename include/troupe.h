@@ -630,6 +630,10 @@ typedef struct tr_actor_info {
   uint64_t handler_mean_ns, handler_max_ns;
   uint64_t age_ms;   /* since its spawn, by the loop's clock */
   const char *id;
+  /* Messages received (delivered) and sent per second, over the span
+   * between the two latest samples: reading the figures takes a sample
+   * when the last is 1 s old or more (0 until then). */
+  double in_per_s, out_per_s;
 } tr_actor_info;
 
 /* One local actor's figures; the strings are the actor's and its parent's

@@ -57,6 +57,7 @@ int tr_node_new_sized(tr_node **out, const tr_node_config *user_cfg,
     }
     eng_remote_attach(n, ops, c);
     cluster_set_guard(c, node_policy_of(n)->guard);
+    cluster_set_inspector(c, node_inspect_local);
   }
   *out = n;
   return 0;

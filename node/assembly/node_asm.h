@@ -20,6 +20,11 @@ int node_policy_new(tr_node *, const tr_node_config *cfg);
 void node_policy_free(node_policy *);
 node_policy *node_policy_of(tr_node *);
 
+/* The node's own view for tr_node_inspect (node_inspect.c); the cluster
+ * answers other nodes with it (cluster_set_inspector). */
+int node_inspect_local(tr_node *, const tr_inspect_query *,
+                       const tr_inspect_fns *, void *arg, uint32_t *total);
+
 /* The node's cluster, or NULL for a local node: the assembly attached it
  * to the engine as the remote ops' user pointer. */
 static inline cluster *node_cluster(tr_node *n) {

@@ -422,6 +422,10 @@ static void host_on_frame(void *user, peer_link *lk, troupe_FrameKind kind,
   uint64_t now = host_now(c);
   /* Only a node's certificate makes a member. */
   if (link_peer_role(lk) != TLS_PEER_NODE) goto bad;
+  if (kind == troupe_FrameKind_FRAME_OPERATOR_REPLY) {
+    host_inspect_on_reply(c, lk, body, len); /* to our inspect request */
+    return;
+  }
   if (kind == troupe_FrameKind_FRAME_SWIM) {
     swim_msg m;
     if (ccodec_swim_decode(body, len, &m, &c->scratch) != 0) goto bad;
@@ -752,8 +756,9 @@ int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
   if (rc != 0) goto fail;
   rc = host_machines(c, cfg);
   if (rc != 0) goto fail;
-  uv_timer_t *timers[] = {&c->timer, &c->deferred, &c->reseed};
-  for (size_t i = 0; i < 3; i++) {
+  uv_timer_t *timers[] = {&c->timer, &c->deferred, &c->reseed,
+                          &c->inspect_timer};
+  for (size_t i = 0; i < 4; i++) {
     uv_timer_init(c->loop, timers[i]);
     timers[i]->data = c;
     c->open_handles++;
@@ -819,6 +824,7 @@ void cluster_free(cluster *c) {
   host_pubsub_free(c);
   host_group_free(c);
   host_op_free(c);
+  host_inspect_free(c);
   host_peer *p, *tmp;
   HASH_ITER(hh, c->peers, p, tmp) {
     HASH_DEL(c->peers, p);
@@ -835,6 +841,7 @@ void cluster_free(cluster *c) {
   uv_close((uv_handle_t *)&c->timer, host_on_close);
   uv_close((uv_handle_t *)&c->deferred, host_on_close);
   uv_close((uv_handle_t *)&c->reseed, host_on_close);
+  uv_close((uv_handle_t *)&c->inspect_timer, host_on_close);
 }
 
 /* ---- the registry, from the engine --------------------------------------- */

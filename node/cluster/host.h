@@ -115,6 +115,8 @@ typedef struct host_group host_group;
 /* An operator request running as a node-internal actor (host_operator.c). */
 typedef struct op_actor op_actor;
 typedef struct host_op_client host_op_client;
+/* An inspect request waiting for other nodes' answers (host_inspect.c). */
+typedef struct host_inspect host_inspect;
 
 /* A seed as configured, and what it resolved to last. */
 typedef struct host_seed {
@@ -147,6 +149,7 @@ struct cluster {
   uv_timer_t timer;    /* the next swim/registry deadline */
   uv_timer_t deferred; /* work that must not run inside a callback */
   uv_timer_t reseed;   /* seed re-resolution */
+  uv_timer_t inspect_timer; /* the first inspect request's deadline */
   int open_handles;
   bool left, freeing, links_freed;
   bool no_credit; /* tr_node_config.no_flow_credit */
@@ -203,6 +206,9 @@ struct cluster {
   host_op_client *op_clients; /* how many each client runs, by name */
   uint32_t max_op_subs;   /* of those, per client (tr_node_config) */
   ratelog rl_op_subs;
+  host_inspect *inspects;  /* waiting for answers */
+  uint64_t inspect_seq;    /* their ids */
+  cluster_inspect_local_fn inspect_local; /* the node's own view */
   /* Send path: the last target id, the peer it resolved to, and the
    * registry generation that answer is good for. */
   char last_to[TR_ID_MAX + 1];
@@ -299,6 +305,23 @@ void host_op_on_frame(cluster *, peer_link *, const uint8_t *body,
 void host_op_client_gone(cluster *, const char *client);
 /* Frees what is left of the per-client counts (cluster_free). */
 void host_op_free(cluster *);
+/* A reply naming this node (malloc'd, the caller frees it); r sent to
+ * client with id, status and more set; a reply of status alone. */
+troupe_OpReply *host_op_new_reply(cluster *);
+void host_op_send(cluster *, const char *client, troupe_OpReply *r,
+                  uint64_t id, int status, bool more);
+void host_op_status(cluster *, const char *client, uint64_t id, int status);
+
+/* host_inspect.c */
+/* An OP_INSPECT request from client (an operator or a node). */
+void host_inspect_answer(cluster *, const char *client,
+                         const troupe_OpRequest *req);
+/* A FRAME_OPERATOR_REPLY on a node's link: an answer to our request. */
+void host_inspect_on_reply(cluster *, peer_link *, const uint8_t *body,
+                           size_t len);
+void host_inspect_on_timer(uv_timer_t *);
+/* Drops the requests still waiting, without callbacks (cluster_free). */
+void host_inspect_free(cluster *);
 
 /* host_credit.c */
 /* Whether p takes credited sends (its hello said so; assumed until its

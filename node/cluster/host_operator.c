@@ -25,7 +25,7 @@ static bool encode_body(pb_ostream_t *s, const pb_field_t *f, void *const *arg) 
 }
 
 /* Sends r (id, status and more set here) to the client. */
-static void op_send(cluster *c, const char *client, troupe_OpReply *r,
+void host_op_send(cluster *c, const char *client, troupe_OpReply *r,
                     uint64_t id, int status, bool more) {
   peer_link *lk = link_find(c->links, client);
   if (!lk) return; /* the client went away */
@@ -59,17 +59,22 @@ static void op_reply(cluster *c, const char *client, uint64_t id,
     r.has_node = true;
     snprintf(r.node, sizeof(r.node), "%s", node);
   }
-  op_send(c, client, &r, id, status, more);
+  host_op_send(c, client, &r, id, status, more);
 }
 
 /* A reply naming the answering node, for the structured answers. */
-static troupe_OpReply *op_new_reply(cluster *c) {
+troupe_OpReply *host_op_new_reply(cluster *c) {
   troupe_OpReply *r = malloc(sizeof(*r));
   if (!r) return NULL;
   *r = (troupe_OpReply)troupe_OpReply_init_zero;
   r->has_node = true;
   snprintf(r->node, sizeof(r->node), "%s", c->name);
   return r;
+}
+
+void host_op_status(cluster *c, const char *client, uint64_t id,
+                    int status) {
+  op_reply(c, client, id, status, NULL, 0, false, NULL, NULL);
 }
 
 #define OP_BATCH(field) (sizeof(((troupe_OpReply *)0)->field) / \
@@ -80,7 +85,7 @@ static troupe_OpReply *op_new_reply(cluster *c) {
 static void op_members(cluster *c, const char *client, uint64_t id) {
   size_t total = swim_members(c->swim, NULL, 0);
   swim_update *all = malloc((total ? total : 1) * sizeof(*all));
-  troupe_OpReply *r = op_new_reply(c);
+  troupe_OpReply *r = host_op_new_reply(c);
   if (!all || !r) {
     free(all);
     free(r);
@@ -104,7 +109,7 @@ static void op_members(cluster *c, const char *client, uint64_t id) {
       m->epoch = u->epoch;
       m->incarnation = u->incarnation;
     }
-    op_send(c, client, r, id, 0, i < got);
+    host_op_send(c, client, r, id, 0, i < got);
   } while (i < got);
   free(all);
   free(r);
@@ -123,7 +128,7 @@ static void actors_each(void *arg, const char *id, const char *owner) {
   if (a->only && strcmp(owner, a->only) != 0) return;
   troupe_OpReply *r = a->r;
   if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
-    op_send(a->c, a->client, r, a->id, 0, true);
+    host_op_send(a->c, a->client, r, a->id, 0, true);
     r->actors_count = 0;
   }
   troupe_OpActor *x = &r->actors[r->actors_count++];
@@ -135,14 +140,14 @@ static void actors_each(void *arg, const char *id, const char *owner) {
 
 static void op_actors(cluster *c, const char *client, uint64_t id,
                       const char *only) {
-  troupe_OpReply *r = op_new_reply(c);
+  troupe_OpReply *r = host_op_new_reply(c);
   if (!r) {
     op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
     return;
   }
   actors_arg a = {c, r, client, id, only && only[0] ? only : NULL};
   reg_each(c->reg, actors_each, &a);
-  op_send(c, client, r, id, 0, false); /* the last batch, maybe empty */
+  host_op_send(c, client, r, id, 0, false); /* the last batch, maybe empty */
   free(r);
 }
 
@@ -157,7 +162,7 @@ static void groups_each(void *arg, const tr_group_member *m) {
   groups_arg *a = arg;
   troupe_OpReply *r = a->r;
   if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
-    op_send(a->c, a->client, r, a->id, 0, true);
+    host_op_send(a->c, a->client, r, a->id, 0, true);
     r->actors_count = 0;
   }
   troupe_OpActor *x = &r->actors[r->actors_count++];
@@ -172,7 +177,7 @@ static void groups_each(void *arg, const tr_group_member *m) {
  * them: each node holds every group. */
 static void op_groups(cluster *c, const char *client, uint64_t id,
                       const char *group) {
-  troupe_OpReply *r = op_new_reply(c);
+  troupe_OpReply *r = host_op_new_reply(c);
   if (!r) {
     op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
     return;
@@ -180,13 +185,18 @@ static void op_groups(cluster *c, const char *client, uint64_t id,
   groups_arg a = {c, r, client, id};
   int rc = tr_group_members(c->node, group && group[0] ? group : NULL, 0,
                             groups_each, &a);
-  op_send(c, client, r, id, rc < 0 ? rc : 0, false); /* the last batch */
+  host_op_send(c, client, r, id, rc < 0 ? rc : 0, false); /* the last batch */
   free(r);
 }
 
 bool cluster_ready(cluster *c) { return c->nseeds == 0 || c->joined_peer; }
 
-static void counter_add(troupe_OpReply *r, const char *name, uint64_t v) {
+/* The node's counters, from its own view (node_inspect.c): as many as
+ * one reply holds. */
+static void stats_counter(void *arg, const char *node, const char *name,
+                          uint64_t v) {
+  (void)node;
+  troupe_OpReply *r = arg;
   if (r->counters_count == OP_BATCH(counters)) return;
   troupe_OpCounter *k = &r->counters[r->counters_count++];
   *k = (troupe_OpCounter)troupe_OpCounter_init_zero;
@@ -196,50 +206,23 @@ static void counter_add(troupe_OpReply *r, const char *name, uint64_t v) {
 }
 
 static void op_stats(cluster *c, const char *client, uint64_t id) {
-  tr_node_stats ns;
-  tr_cluster_stats cs;
-  tr_node_stats_get(c->node, &ns);
-  cluster_stats(c, &cs);
-  troupe_OpReply *r = op_new_reply(c);
-  if (!r) {
-    op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
+  troupe_OpReply *r = host_op_new_reply(c);
+  if (!r || !c->inspect_local) {
+    free(r);
+    op_reply(c, client, id, r ? TR_EINVAL : TR_ENOMEM, NULL, 0, false, NULL,
+             NULL);
     return;
   }
-  struct {
-    const char *name;
-    uint64_t v;
-  } rows[] = {{"actors", ns.actors},
-              {"spawned", ns.spawned},
-              {"stopped", ns.stopped},
-              {"sent", ns.sent},
-              {"delivered", ns.delivered},
-              {"published", ns.published},
-              {"members_alive", cs.alive},
-              {"members_suspect", cs.suspect},
-              {"members_dead", cs.dead},
-              {"registry_ids", cs.registry_ids},
-              {"group_members", ns.group_members},
-              {"group_keys", cs.group_keys},
-              {"group_broadcasts", ns.group_broadcasts},
-              {"remote_sent", cs.remote_sent},
-              {"remote_received", cs.remote_received},
-              {"remote_failed", cs.remote_failed},
-              {"undeliverable", cs.undeliverable},
-              {"rejected", cs.rejected}};
-  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-    counter_add(r, rows[i].name, rows[i].v);
-  for (int d = 0; d < TR_DL_COUNT; d++) {
-    char name[48];
-    snprintf(name, sizeof(name), "dead_%s",
-             tr_dead_reason_name((tr_dead_reason)d));
-    counter_add(r, name, ns.dead[d]);
-  }
-  op_send(c, client, r, id, 0, false);
+  tr_inspect_query q = {.what = TR_INSPECT_COUNTERS};
+  tr_inspect_fns fns = {.counter = stats_counter};
+  uint32_t total;
+  int rc = c->inspect_local(c->node, &q, &fns, r, &total);
+  host_op_send(c, client, r, id, rc, false);
   free(r);
 }
 
 static void op_health(cluster *c, const char *client, uint64_t id) {
-  troupe_OpReply *r = op_new_reply(c);
+  troupe_OpReply *r = host_op_new_reply(c);
   if (!r) {
     op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
     return;
@@ -250,7 +233,7 @@ static void op_health(cluster *c, const char *client, uint64_t id) {
   r->health.has_ready = r->health.has_members_up = true;
   r->health.ready = ready;
   r->health.members_up = (uint32_t)swim_alive_count(c->swim);
-  op_send(c, client, r, id, ready ? 0 : TR_ESTATE, false);
+  host_op_send(c, client, r, id, ready ? 0 : TR_ESTATE, false);
   free(r);
 }
 
@@ -432,14 +415,21 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
              client);
     return;
   }
-  host_log(c, TR_LOG_INFO, "op_request", "client=%s verb=%u target=%s",
-           client, req.verb, req.has_target ? req.target : "-");
-  /* Operator frames come from operator certificates only (a node's
-   * certificate is for being a node), and a viewer only reads. */
+  /* Inspectors ask every second: their requests are logged at debug. */
+  bool inspect = req.verb == troupe_OpVerb_OP_INSPECT;
+  host_log(c, inspect ? TR_LOG_DEBUG : TR_LOG_INFO, "op_request",
+           "client=%s verb=%u target=%s", client, req.verb,
+           req.has_target ? req.target : "-");
+  /* Operator frames come from operator certificates (a viewer only
+   * reads); a node may only inspect (host_inspect.c: an inspector on
+   * another node gathering the cluster's view). */
   tls_peer_role role = link_peer_role(lk);
   bool writes = req.verb == troupe_OpVerb_OP_SEND ||
                 req.verb == troupe_OpVerb_OP_ASK;
-  if (role != TLS_PEER_OPERATOR && (role != TLS_PEER_VIEWER || writes)) {
+  bool allowed = role == TLS_PEER_OPERATOR ||
+                 (role == TLS_PEER_VIEWER && !writes) ||
+                 (role == TLS_PEER_NODE && inspect);
+  if (!allowed) {
     uint64_t k = ++c->st.op_denied;
     c->st.rejected++;
     if ((k & (k - 1)) == 0) /* at totals 1, 2, 4, 8...: a flood stays quiet */
@@ -496,6 +486,9 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     return;
   case troupe_OpVerb_OP_HEALTH:
     op_health(c, client, req.id);
+    return;
+  case troupe_OpVerb_OP_INSPECT:
+    host_inspect_answer(c, client, &req);
     return;
   case troupe_OpVerb_OP_SEND: {
     int rc = has_target

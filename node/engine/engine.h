@@ -118,6 +118,10 @@ struct tr_ctx {
   uint64_t handler_ns, handler_max_ns;
   uint32_t timed;
   uint64_t born_ms;
+  /* The rates' last sample (stats.c, info_of): when, and the counters
+   * then; the rates it gave. */
+  uint64_t rate_ms, rate_delivered, rate_sent;
+  float in_per_s, out_per_s;
 
   eng_sub *subs;       /* subscriptions self holds, linked by sub_next */
   eng_pub *pub;        /* publisher entry for self's id, if any */

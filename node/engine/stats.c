@@ -33,7 +33,24 @@ int(tr_node_stats_get)(tr_node *n, tr_node_stats *out) {
   return tr_node_stats_get_sized(n, out, sizeof(*out));
 }
 
-static tr_actor_info info_of(const eng_actor *a) {
+/* Messages per second between samples at least ENG_RATE_MS apart: a read
+ * takes a new sample when the last is that old (the first is the spawn). */
+#define ENG_RATE_MS 1000u
+
+static void rate_sample(eng_actor *a, uint64_t now) {
+  uint64_t since = a->rate_ms ? a->rate_ms : a->born_ms;
+  if (now < since + ENG_RATE_MS) return;
+  double span = (double)(now - since) / 1000.0;
+  a->in_per_s = (float)((double)(a->delivered - a->rate_delivered) / span);
+  a->out_per_s = (float)((double)(a->sent - a->rate_sent) / span);
+  a->rate_ms = now;
+  a->rate_delivered = a->delivered;
+  a->rate_sent = a->sent;
+}
+
+static tr_actor_info info_of(eng_actor *a) {
+  uint64_t now = uv_now(a->node->loop);
+  rate_sample(a, now);
   return (tr_actor_info){
       .queued = a->mb_count,
       .capacity = a->mb_capacity,
@@ -45,8 +62,10 @@ static tr_actor_info info_of(const eng_actor *a) {
       .sent = a->sent,
       .handler_mean_ns = a->timed ? a->handler_ns / a->timed : 0,
       .handler_max_ns = a->handler_max_ns,
-      .age_ms = uv_now(a->node->loop) - a->born_ms,
+      .age_ms = now - a->born_ms,
       .id = a->id->str,
+      .in_per_s = a->in_per_s,
+      .out_per_s = a->out_per_s,
   };
 }
 

@@ -12,6 +12,7 @@
 #include "eng_remote.h"
 #include "policy_guard.h"
 #include "troupe.h"
+#include "troupe_inspect.h"
 
 typedef struct cluster cluster;
 
@@ -59,5 +60,18 @@ void cluster_set_log_level(cluster *, tr_log_level);
  * it holds and asks every owner for its whole set. */
 void cluster_set_guard(cluster *, policy_guard *);
 void cluster_policy_changed(cluster *);
+
+/* The node's own view, as the assembly gives it (node_inspect.c): items
+ * for q to fns, named by this node; *total: its actors matching q's
+ * filter. The cluster answers other nodes' and operators' inspect requests
+ * (and `troupe stats`) with it. */
+typedef int (*cluster_inspect_local_fn)(tr_node *, const tr_inspect_query *q,
+                                        const tr_inspect_fns *fns, void *arg,
+                                        uint32_t *total);
+void cluster_set_inspector(cluster *, cluster_inspect_local_fn);
+/* tr_node_inspect for a cluster node (the query is checked already). */
+int cluster_inspect(cluster *, const tr_inspect_query *,
+                    const tr_inspect_fns *, void *arg, uint64_t *handle);
+void cluster_inspect_cancel(cluster *, uint64_t handle);
 
 #endif /* TR_CLUSTER_H */

@@ -1,0 +1,104 @@
+/* troupe_inspect.h — the whole cluster's view, for inspectors (the
+ * daemon's web inspector, docs/inspector.md, is built on it). A node asks
+ * every member for its own view over the cluster links (nodes answer each
+ * other's inspect requests; they only read) and answers its own part
+ * itself; what comes back is handed to callbacks as the public structs of
+ * troupe.h. A local node answers for itself alone.
+ *
+ * Loop thread only, like the rest of tr_node_*. */
+#ifndef TROUPE_INSPECT_H
+#define TROUPE_INSPECT_H
+
+#include <stdint.h>
+
+#include "troupe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What to gather (tr_inspect_query.what). */
+#define TR_INSPECT_ACTORS 1u   /* its actors' figures (filtered, sorted) */
+#define TR_INSPECT_LINKS 2u    /* its links to peers */
+#define TR_INSPECT_COUNTERS 4u /* its counters, by the names of troupe stats */
+#define TR_INSPECT_SUBS 8u     /* the subscriptions it holds */
+#define TR_INSPECT_GROUPS 16u  /* its actors' group memberships */
+
+/* The actor figure to sort by. */
+#define TR_INSPECT_SORT_MAP(X)                                               \
+  X(ID, "id")                                                                \
+  X(TYPE, "type")                                                            \
+  X(QUEUED, "queued")                                                        \
+  X(CAPACITY, "capacity")                                                    \
+  X(HWM, "hwm")                                                              \
+  X(DELIVERED, "delivered")                                                  \
+  X(SENT, "sent")                                                            \
+  X(IN_PER_S, "in_per_s")                                                    \
+  X(OUT_PER_S, "out_per_s")                                                  \
+  X(HANDLER_MEAN, "handler_mean_ns")                                         \
+  X(HANDLER_MAX, "handler_max_ns")                                           \
+  X(AGE, "age_ms")
+
+typedef enum {
+#define TR_INSPECT_SORT_ENUM_(name, str) TR_INSPECT_SORT_##name,
+  TR_INSPECT_SORT_MAP(TR_INSPECT_SORT_ENUM_)
+#undef TR_INSPECT_SORT_ENUM_
+  TR_INSPECT_SORT_COUNT
+} tr_inspect_sort;
+
+/* "id", "queued", ... (static; NULL past the last). Any thread. */
+TR_API const char *tr_inspect_sort_name(tr_inspect_sort);
+
+#define TR_INSPECT_LIMIT_MAX 10000u
+
+typedef struct tr_inspect_query {
+  unsigned what;       /* TR_INSPECT_* bits */
+  const char *node;    /* only this member; NULL: every member alive or
+                          suspect (itself included) */
+  const char *actor;   /* actors: only this id (NULL: all) */
+  const char *filter;  /* actors: only those whose id or type holds it */
+  tr_inspect_sort sort;
+  int desc;            /* non-zero: largest first (ties by id) */
+  uint32_t limit;      /* actors per node: the first `limit` by sort
+                          [100], at most TR_INSPECT_LIMIT_MAX */
+  uint32_t timeout_ms; /* for every node's answer [1000] */
+} tr_inspect_query;
+
+/* Each callback may be NULL. node is the member the item is from. Strings
+ * and structs are valid during the call. Items of one node come before its
+ * node_done, nodes in the order they answer. */
+typedef struct tr_inspect_fns {
+  void (*actor)(void *arg, const char *node, const tr_actor_info *);
+  void (*link)(void *arg, const char *node, const char *peer,
+               const tr_peer_stats *);
+  void (*counter)(void *arg, const char *node, const char *name,
+                  uint64_t value);
+  void (*sub)(void *arg, const char *node, const tr_sub_info *);
+  void (*group)(void *arg, const char *node, const tr_group_member *);
+  /* The node's answer is complete (status 0; total: its actors matching
+   * the filter, of which at most limit were given) or will not come:
+   * TR_ETIMEDOUT, TR_EUNREACHABLE (no link), TR_ENOMEM, or the node's own
+   * error (TR_EINVAL from a node too old to know inspect requests). */
+  void (*node_done)(void *arg, const char *node, int status,
+                    uint32_t total);
+  /* Every asked node is done; the last call for this request. */
+  void (*done)(void *arg);
+} tr_inspect_fns;
+
+/* Asks the members the query names. The node's own part, and done when
+ * no other node is asked, are given during the call; the rest from the
+ * loop. *handle (may be NULL) names the request for tr_node_inspect_cancel
+ * until done runs. TR_EINVAL (bad query: no what, limit too large, a node
+ * or actor that is not a valid id, a sort past the last), TR_ENOTFOUND
+ * (query.node is not a member), TR_ENOMEM. */
+TR_API int tr_node_inspect(tr_node *, const tr_inspect_query *,
+                           const tr_inspect_fns *, void *arg,
+                           uint64_t *handle);
+/* No more callbacks for that request (not even done). A handle already
+ * done or unknown is a no-op. */
+TR_API void tr_node_inspect_cancel(tr_node *, uint64_t handle);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TROUPE_INSPECT_H */

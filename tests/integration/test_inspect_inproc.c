@@ -1,0 +1,309 @@
+/* test_inspect_inproc.c — tr_node_inspect (troupe_inspect.h) across three
+ * cluster nodes in one process: every node's actors, links, counters,
+ * subscriptions and group memberships gathered from one node and named by
+ * the node that holds them; sorting, filtering and the per-node limit; one
+ * node only; bad queries; a frozen node done with TR_ETIMEDOUT while the
+ * others answer; a cancelled request calls nothing more; the actors' rates.
+ * Every wait is bounded. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cluster_harness.h"
+#include "troupe_inspect.h"
+
+#define JOIN_MS 15000u
+#define SETTLE_MS 20000u
+#define MAX_ROWS 64
+
+typedef struct row {
+  char node[32], id[64], extra[64];
+  uint64_t v;
+} row;
+
+/* What one request gathered; written on node 0's loop thread, read there
+ * too (through tn_call). */
+typedef struct gather {
+  tr_inspect_query q;
+  uint64_t handle;
+  int call_rc;
+  row actors[MAX_ROWS], links[MAX_ROWS], counters[MAX_ROWS * 2],
+      subs[MAX_ROWS], groups[MAX_ROWS], nodes[8];
+  size_t nactors, nlinks, ncounters, nsubs, ngroups, nnodes;
+  int done;
+  double in_rate;
+} gather;
+
+static void add(row *rows, size_t *n, size_t cap, const char *node,
+                const char *id, const char *extra, uint64_t v) {
+  if (*n == cap) return;
+  row *r = &rows[(*n)++];
+  snprintf(r->node, sizeof(r->node), "%s", node);
+  snprintf(r->id, sizeof(r->id), "%s", id ? id : "");
+  snprintf(r->extra, sizeof(r->extra), "%s", extra ? extra : "");
+  r->v = v;
+}
+
+static void on_actor(void *arg, const char *node, const tr_actor_info *a) {
+  gather *g = arg;
+  add(g->actors, &g->nactors, MAX_ROWS, node, a->id, a->type, a->capacity);
+  if (strcmp(a->id, "busy") == 0) g->in_rate = a->in_per_s;
+}
+static void on_link(void *arg, const char *node, const char *peer,
+                    const tr_peer_stats *s) {
+  gather *g = arg;
+  add(g->links, &g->nlinks, MAX_ROWS, node, peer, NULL, (uint64_t)s->up);
+}
+static void on_counter(void *arg, const char *node, const char *name,
+                       uint64_t v) {
+  gather *g = arg;
+  add(g->counters, &g->ncounters, MAX_ROWS * 2, node, name, NULL, v);
+}
+static void on_sub(void *arg, const char *node, const tr_sub_info *s) {
+  gather *g = arg;
+  add(g->subs, &g->nsubs, MAX_ROWS, node, s->publisher,
+      s->subscriber ? s->subscriber : "-", s->delivered);
+}
+static void on_group(void *arg, const char *node, const tr_group_member *m) {
+  gather *g = arg;
+  add(g->groups, &g->ngroups, MAX_ROWS, node, m->id, m->group, 0);
+}
+static void on_node_done(void *arg, const char *node, int status,
+                         uint32_t total) {
+  gather *g = arg;
+  add(g->nodes, &g->nnodes, 8, node, NULL, NULL, total);
+  g->nodes[g->nnodes - 1].v = total;
+  snprintf(g->nodes[g->nnodes - 1].extra, sizeof(g->nodes[0].extra), "%d",
+           status);
+}
+static void on_done(void *arg) { ((gather *)arg)->done++; }
+
+static const tr_inspect_fns fns = {on_actor, on_link,      on_counter, on_sub,
+                                   on_group, on_node_done, on_done};
+
+static int do_inspect(tr_node *n, void *arg) {
+  gather *g = arg;
+  g->call_rc = tr_node_inspect(n, &g->q, &fns, g, &g->handle);
+  return g->call_rc;
+}
+
+static int do_cancel(tr_node *n, void *arg) {
+  tr_node_inspect_cancel(n, ((gather *)arg)->handle);
+  return 0;
+}
+
+static int read_done(tr_node *n, void *arg) {
+  (void)n;
+  return ((gather *)arg)->done;
+}
+
+static bool is_done(tn_cluster *c, void *arg) {
+  return tn_call(c, 0, read_done, arg) > 0;
+}
+
+/* Runs g->q on node 0 and waits for done. */
+static void inspect(tn_cluster *c, gather *g) {
+  assert_int_equal(tn_call(c, 0, do_inspect, g), 0);
+  if (tn_wait(c, is_done, g, SETTLE_MS) < 0) fail_msg("inspect not done");
+  assert_int_equal(g->done, 1);
+}
+
+static const row *find(const row *rows, size_t n, const char *node,
+                       const char *id) {
+  for (size_t i = 0; i < n; i++)
+    if ((!node || strcmp(rows[i].node, node) == 0) &&
+        strcmp(rows[i].id, id) == 0)
+      return &rows[i];
+  return NULL;
+}
+
+static int node_status(const gather *g, const char *node) {
+  const row *r = find(g->nodes, g->nnodes, node, "");
+  return r ? atoi(r->extra) : 999;
+}
+
+static void wait_cmd(tn_cluster *c, const char *actor, const char *cmd) {
+  if (tn_wait_find(c, "cmd", actor, cmd, true, 0, SETTLE_MS) < 0)
+    fail_msg("%s did not run \"%s\"", actor, cmd);
+}
+
+static tn_cluster *setup_cluster(void) {
+  tn_cluster *c = NULL;
+  assert_int_equal(tn_new_joined(&c, 3, NULL, JOIN_MS), 0);
+  assert_int_equal(tn_probe(c, 0, "a0"), 0);
+  assert_int_equal(tn_probe_cap(c, 1, "a1", 77), 0);
+  assert_int_equal(tn_probe(c, 1, "b1"), 0);
+  assert_int_equal(tn_probe(c, 2, "a2"), 0);
+  assert_int_equal(tn_cmd(c, 2, "a2", "join workers"), 0);
+  wait_cmd(c, "a2", "join workers");
+  assert_int_equal(tn_cmd(c, 1, "b1", "sub a0"), 0);
+  wait_cmd(c, "b1", "sub a0");
+  return c;
+}
+
+/* Everything from every node, each item named by the node holding it. */
+static void test_gather_all(void **state) {
+  (void)state;
+  tn_cluster *c = setup_cluster();
+  const char *n0 = tn_name(c, 0), *n1 = tn_name(c, 1), *n2 = tn_name(c, 2);
+  gather *g = calloc(1, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS | TR_INSPECT_LINKS |
+                                    TR_INSPECT_COUNTERS | TR_INSPECT_SUBS |
+                                    TR_INSPECT_GROUPS};
+  inspect(c, g);
+  assert_int_equal(g->nnodes, 3);
+  for (size_t i = 0; i < 3; i++)
+    assert_int_equal(node_status(g, tn_name(c, i)), 0);
+  const row *a1 = find(g->actors, g->nactors, NULL, "a1");
+  assert_non_null(a1);
+  assert_string_equal(a1->node, n1);
+  assert_int_equal(a1->v, 77); /* its capacity */
+  assert_non_null(find(g->actors, g->nactors, n0, "a0"));
+  assert_non_null(find(g->actors, g->nactors, n2, "a2"));
+  assert_non_null(find(g->actors, g->nactors, n1, "b1"));
+  /* Each node's links: node 0 sees its links to 1 and 2 up. */
+  const row *l = find(g->links, g->nlinks, n0, n1);
+  assert_non_null(l);
+  assert_int_equal(l->v, 1);
+  assert_non_null(find(g->links, g->nlinks, n1, n0));
+  /* Counters per node: node 1 has 2 actors (and probes only). */
+  const row *k = find(g->counters, g->ncounters, n1, "actors");
+  assert_non_null(k);
+  assert_true(k->v >= 2);
+  assert_non_null(find(g->counters, g->ncounters, n2, "dead_mailbox_full"));
+  /* b1 on node 1 subscribes to a0 (node 0): node 1 holds the subscriber,
+   * node 0 the interest of node 1. */
+  const row *s1 = find(g->subs, g->nsubs, n1, "a0");
+  assert_non_null(s1);
+  assert_string_equal(s1->extra, "b1");
+  const row *s0 = find(g->subs, g->nsubs, n0, "a0");
+  assert_non_null(s0);
+  assert_string_equal(s0->extra, "-");
+  /* Group memberships: each node gives only its own. */
+  const row *gm = find(g->groups, g->ngroups, NULL, "a2");
+  assert_non_null(gm);
+  assert_string_equal(gm->node, n2);
+  assert_string_equal(gm->extra, "workers");
+  assert_int_equal(g->ngroups, 1);
+  free(g);
+  tn_free(c);
+}
+
+/* Sorted by id, largest first, one per node; a filter; one node only. */
+static void test_sort_filter_node(void **state) {
+  (void)state;
+  tn_cluster *c = setup_cluster();
+  const char *n1 = tn_name(c, 1);
+  gather *g = calloc(1, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS,
+                            .sort = TR_INSPECT_SORT_ID,
+                            .desc = 1,
+                            .limit = 1};
+  inspect(c, g);
+  /* Node 1 holds a1 and b1 (and no other non-system actor): b1 first. */
+  const row *r = find(g->actors, g->nactors, n1, "b1");
+  assert_non_null(r);
+  assert_null(find(g->actors, g->nactors, n1, "a1"));
+  const row *nd = find(g->nodes, g->nnodes, n1, "");
+  assert_non_null(nd);
+  assert_true(nd->v >= 2); /* total matching, beyond the limit */
+
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .filter = "a1"};
+  inspect(c, g);
+  assert_int_equal(g->nactors, 1);
+  assert_string_equal(g->actors[0].id, "a1");
+
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .node = n1};
+  inspect(c, g);
+  assert_int_equal(g->nnodes, 1);
+  assert_string_equal(g->nodes[0].node, n1);
+  for (size_t i = 0; i < g->nactors; i++)
+    assert_string_equal(g->actors[i].node, n1);
+
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .actor = "a2"};
+  inspect(c, g);
+  assert_int_equal(g->nactors, 1);
+  assert_string_equal(g->actors[0].node, tn_name(c, 2));
+
+  /* Bad queries. */
+  gather bad = {.q = {.what = 0}};
+  assert_int_equal(tn_call(c, 0, do_inspect, &bad), TR_EINVAL);
+  bad.q = (tr_inspect_query){.what = TR_INSPECT_ACTORS,
+                             .limit = TR_INSPECT_LIMIT_MAX + 1};
+  assert_int_equal(tn_call(c, 0, do_inspect, &bad), TR_EINVAL);
+  bad.q = (tr_inspect_query){.what = TR_INSPECT_ACTORS,
+                             .sort = TR_INSPECT_SORT_COUNT};
+  assert_int_equal(tn_call(c, 0, do_inspect, &bad), TR_EINVAL);
+  bad.q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .node = "nobody"};
+  assert_int_equal(tn_call(c, 0, do_inspect, &bad), TR_ENOTFOUND);
+  assert_int_equal(bad.done, 0);
+  free(g);
+  tn_free(c);
+}
+
+/* A frozen node: done with TR_ETIMEDOUT at the deadline, the others'
+ * answers stand. A cancelled request: nothing more is called. */
+static void test_timeout_and_cancel(void **state) {
+  (void)state;
+  tn_cluster *c = setup_cluster();
+  tn_freeze(c, 2);
+  gather *g = calloc(1, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .timeout_ms = 300};
+  uint64_t t0 = tn_now_ms();
+  inspect(c, g);
+  assert_true(tn_now_ms() - t0 >= 250);
+  assert_int_equal(node_status(g, tn_name(c, 2)), TR_ETIMEDOUT);
+  assert_int_equal(node_status(g, tn_name(c, 1)), 0);
+  assert_non_null(find(g->actors, g->nactors, tn_name(c, 1), "a1"));
+  tn_thaw(c, 2);
+
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .timeout_ms = 300};
+  tn_freeze(c, 2); /* so node 2's answer is still owed at the cancel */
+  assert_int_equal(tn_call(c, 0, do_inspect, g), 0);
+  assert_int_equal(tn_call(c, 0, do_cancel, g), 0);
+  tn_thaw(c, 2);
+  usleep(800 * 1000); /* past the deadline: no node_done for 2, no done */
+  assert_int_equal(tn_call(c, 0, read_done, g), 0);
+  assert_int_equal(node_status(g, tn_name(c, 2)), 999);
+  free(g);
+  tn_free(c);
+}
+
+/* An actor receiving messages shows a rate once a second has passed. */
+static void test_rates(void **state) {
+  (void)state;
+  tn_cluster *c = setup_cluster();
+  assert_int_equal(tn_probe(c, 0, "busy"), 0);
+  gather *g = calloc(1, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .actor = "busy"};
+  inspect(c, g); /* the first sample */
+  assert_int_equal(tn_cmd(c, 0, "a0", "burst busy 50"), 0);
+  wait_cmd(c, "a0", "burst busy 50");
+  usleep(1200 * 1000); /* the next sample is a second after the first */
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .actor = "busy"};
+  inspect(c, g);
+  assert_int_equal(g->nactors, 1);
+  assert_true(g->in_rate > 0.0);
+  free(g);
+  tn_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gather_all),
+      cmocka_unit_test(test_sort_filter_node),
+      cmocka_unit_test(test_timeout_and_cancel),
+      cmocka_unit_test(test_rates),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
