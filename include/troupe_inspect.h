@@ -56,6 +56,7 @@ typedef struct tr_inspect_query {
   const char *node;    /* only this member; NULL: every member alive or
                           suspect (itself included) */
   const char *actor;   /* actors: only this id (NULL: all) */
+  int children;        /* with actor: its children too */
   const char *filter;  /* actors: only those whose id or type holds it */
   tr_inspect_sort sort;
   int desc;            /* non-zero: largest first (ties by id) */
@@ -85,6 +86,11 @@ typedef struct tr_inspect_fns {
   void (*done)(void *arg);
 } tr_inspect_fns;
 
+/* How the query's sort orders two actors: <0, 0 (the same id) or >0.
+ * Ties are ordered by id. To merge the nodes' answers. Any thread. */
+TR_API int tr_inspect_compare(const tr_actor_info *a, const tr_actor_info *b,
+                              tr_inspect_sort by, int desc);
+
 /* Asks the members the query names. The node's own part, and done when
  * no other node is asked, are given during the call; the rest from the
  * loop. *handle (may be NULL) names the request for tr_node_inspect_cancel
@@ -97,6 +103,35 @@ TR_API int tr_node_inspect(tr_node *, const tr_inspect_query *,
 /* No more callbacks for that request (not even done). A handle already
  * done or unknown is a no-op. */
 TR_API void tr_node_inspect_cancel(tr_node *, uint64_t handle);
+
+/* ---- inspector sessions ---------------------------------------------------
+ * An operator or viewer client (a certificate from the cluster CA) gets a
+ * session token from a cluster node (troupe_ops.h tr_op_session; `troupe
+ * ui-login`): it names the client and its role, expires after
+ * TR_SESSION_TTL_MS, and only the process that made it accepts it (its
+ * key is made at start and never leaves it). An inspector takes the token
+ * from its user and acts with it; a local node makes and takes none. */
+#define TR_SESSION_TTL_MS (8u * 3600u * 1000u)
+#define TR_SESSION_TOKEN_MAX 600 /* bytes of a token, NUL not counted */
+
+typedef struct tr_session {
+  char name[TR_ID_MAX + 1]; /* the client, as its certificate names it */
+  int operator;             /* 1: an operator; 0: a viewer (reads only) */
+  uint64_t expires_ms;      /* unix time */
+} tr_session;
+
+/* 0 with *out filled when token is one of this node's, unexpired;
+ * TR_EPERM otherwise; TR_ESTATE for a local node; TR_EINVAL. */
+TR_API int tr_node_session_check(tr_node *, const char *token,
+                                 tr_session *out);
+/* Stops actor id / sends data to actor `to`, wherever it runs, as the
+ * session's operator: TR_EPERM unless the token is an operator's session
+ * of this node and the node's policy lets that operator (role operator)
+ * do it; else what tr_node_stop_actor / tr_node_send return. Each is
+ * logged (inspector_action, with the operator's name). */
+TR_API int tr_node_session_stop(tr_node *, const char *token, const char *id);
+TR_API int tr_node_session_send(tr_node *, const char *token, const char *to,
+                                const void *data, size_t len);
 
 #ifdef __cplusplus
 }

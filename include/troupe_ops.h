@@ -141,6 +141,14 @@ TR_API int tr_op_group_ask(const tr_op_target *, const char *group,
                            void (*fn)(void *arg, const tr_op_message *),
                            void *arg, tr_op_error *err);
 
+/* A web inspector session for this client (troupe_inspect.h): the node's
+ * token, NUL-terminated, into token (cap bytes; TR_SESSION_TOKEN_MAX + 1
+ * suffice). An operator's session may act (stop, send), a viewer's only
+ * reads; the token works on that node's inspector, until it expires or
+ * the node restarts. TR_ETOOBIG when it does not fit. */
+TR_API int tr_op_session(const tr_op_target *, char *token, size_t cap,
+                         tr_op_error *err);
+
 /* Subscribes to (publisher, topic) (topic NULL or "": the default topic)
  * and hands each publish to fn until fn returns non-zero (the call then
  * returns 0), the node goes away (TR_ECLOSED) or a signal ends it. started

@@ -34,7 +34,9 @@ static void actors_take(void *arg, const tr_actor_info *a) {
   actor_rows *r = arg;
   const tr_inspect_query *q = r->q;
   if (r->rc != 0) return;
-  if (q->actor && strcmp(a->id, q->actor) != 0) return;
+  if (q->actor && strcmp(a->id, q->actor) != 0 &&
+      !(q->children && a->parent && strcmp(a->parent, q->actor) == 0))
+    return;
   if (q->filter && q->filter[0] && !strstr(a->id, q->filter) &&
       !strstr(a->type, q->filter))
     return;
@@ -57,6 +59,14 @@ typedef struct sort_key {
   tr_inspect_sort by;
   int desc;
 } sort_key;
+
+static int info_cmp(const tr_actor_info *a, const tr_actor_info *b,
+                    sort_key k);
+
+int tr_inspect_compare(const tr_actor_info *a, const tr_actor_info *b,
+                       tr_inspect_sort by, int desc) {
+  return info_cmp(a, b, (sort_key){by, desc});
+}
 
 static int cmp_u64(uint64_t a, uint64_t b) { return (a > b) - (a < b); }
 static int cmp_dbl(double a, double b) { return (a > b) - (a < b); }
@@ -255,4 +265,25 @@ int tr_node_inspect(tr_node *n, const tr_inspect_query *q,
 void tr_node_inspect_cancel(tr_node *n, uint64_t handle) {
   cluster *c = n ? node_cluster(n) : NULL;
   if (c) cluster_inspect_cancel(c, handle);
+}
+
+/* ---- sessions (the cluster makes and checks them) -------------------------------- */
+
+int tr_node_session_check(tr_node *n, const char *token, tr_session *out) {
+  if (!n || !token || !out) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_session_check(c, token, out) : TR_ESTATE;
+}
+
+int tr_node_session_stop(tr_node *n, const char *token, const char *id) {
+  if (!n || !token || !id) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_session_stop(c, token, id) : TR_ESTATE;
+}
+
+int tr_node_session_send(tr_node *n, const char *token, const char *to,
+                         const void *data, size_t len) {
+  if (!n || !token || !to || (!data && len)) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_session_send(c, token, to, data, len) : TR_ESTATE;
 }

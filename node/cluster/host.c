@@ -755,6 +755,7 @@ int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
   rc = host_links(c, cfg);
   if (rc != 0) goto fail;
   rc = host_machines(c, cfg);
+  if (rc == 0) rc = host_session_init(c);
   if (rc != 0) goto fail;
   uv_timer_t *timers[] = {&c->timer, &c->deferred, &c->reseed,
                           &c->inspect_timer};

@@ -209,6 +209,7 @@ struct cluster {
   host_inspect *inspects;  /* waiting for answers */
   uint64_t inspect_seq;    /* their ids */
   cluster_inspect_local_fn inspect_local; /* the node's own view */
+  uint8_t session_key[32]; /* seals inspector sessions (host_session.c) */
   /* Send path: the last target id, the peer it resolved to, and the
    * registry generation that answer is good for. */
   char last_to[TR_ID_MAX + 1];
@@ -311,6 +312,15 @@ troupe_OpReply *host_op_new_reply(cluster *);
 void host_op_send(cluster *, const char *client, troupe_OpReply *r,
                   uint64_t id, int status, bool more);
 void host_op_status(cluster *, const char *client, uint64_t id, int status);
+/* A reply of status 0 carrying body. */
+void host_op_body(cluster *, const char *client, uint64_t id,
+                  const void *body, size_t len);
+
+/* host_session.c */
+int host_session_init(cluster *); /* the key: 0 or TR_ESYS */
+/* An OP_SESSION request from an operator or viewer client: the token. */
+void host_session_mint(cluster *, const char *client, tls_peer_role role,
+                       uint64_t id);
 
 /* host_inspect.c */
 /* An OP_INSPECT request from client (an operator or a node). */

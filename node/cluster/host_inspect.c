@@ -157,6 +157,8 @@ static int insp_send(cluster *c, const char *node, uint64_t id,
   req.desc = q->desc != 0;
   req.limit = q->limit;
   if (q->actor) {
+    req.has_children = true;
+    req.children = q->children != 0;
     req.has_target = true;
     snprintf(req.target, sizeof(req.target), "%s", q->actor);
   }
@@ -438,6 +440,7 @@ void host_inspect_answer(cluster *c, const char *client,
   tr_inspect_query q = {
       .what = req->what,
       .actor = req->has_target && req->target[0] ? req->target : NULL,
+      .children = req->children,
       .filter = req->has_filter ? req->filter : NULL,
       .sort = (tr_inspect_sort)req->sort,
       .desc = req->desc,

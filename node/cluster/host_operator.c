@@ -77,6 +77,11 @@ void host_op_status(cluster *c, const char *client, uint64_t id,
   op_reply(c, client, id, status, NULL, 0, false, NULL, NULL);
 }
 
+void host_op_body(cluster *c, const char *client, uint64_t id,
+                  const void *body, size_t len) {
+  op_reply(c, client, id, 0, body, len, false, NULL, NULL);
+}
+
 #define OP_BATCH(field) (sizeof(((troupe_OpReply *)0)->field) / \
                          sizeof(((troupe_OpReply *)0)->field[0]))
 
@@ -489,6 +494,9 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     return;
   case troupe_OpVerb_OP_INSPECT:
     host_inspect_answer(c, client, &req);
+    return;
+  case troupe_OpVerb_OP_SESSION:
+    host_session_mint(c, client, role, req.id);
     return;
   case troupe_OpVerb_OP_SEND: {
     int rc = has_target

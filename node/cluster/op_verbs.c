@@ -217,6 +217,49 @@ int tr_op_health(const tr_op_target *t, tr_op_health_info *out,
   return op_call_run(&k, &req, NULL, 0, err);
 }
 
+/* ---- an inspector session -------------------------------------------------------- */
+
+typedef struct session_arg {
+  char *out;
+  size_t cap;
+  bool fits;
+} session_arg;
+
+static bool session_reply(op_call *k, const troupe_OpReply *r,
+                          wire_slice data) {
+  (void)r;
+  session_arg *a = k->user;
+  a->fits = data.len < a->cap;
+  if (a->fits) {
+    memcpy(a->out, data.p, data.len);
+    a->out[data.len] = '\0';
+  }
+  return false;
+}
+
+static const op_verb session_verb = {.on_reply = session_reply};
+
+int tr_op_session(const tr_op_target *t, char *token, size_t cap,
+                  tr_op_error *err) {
+  op_call k;
+  session_arg a = {token, cap, false};
+  if (!token || !cap || start(&k, t, &session_verb, &a) != 0)
+    return bad_target(err);
+  token[0] = '\0';
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_SESSION, NULL, err);
+  int rc = op_call_run(&k, &req, NULL, 0, err);
+  if (rc == 0 && !a.fits) {
+    if (err) {
+      err->reason = TR_OP_FAIL_PROTOCOL;
+      snprintf(err->detail, sizeof(err->detail),
+               "the token does not fit %zu bytes", cap);
+    }
+    return TR_ETOOBIG;
+  }
+  return rc;
+}
+
 /* ---- send, ask, sub -------------------------------------------------------------- */
 
 static bool send_reply(op_call *k, const troupe_OpReply *r, wire_slice data) {

@@ -13,7 +13,8 @@ trap 'rm -rf "$work"' EXIT
 
 # Declared: "TR_API type name(" or "TR_API type(name)(", in the library's
 # headers; the plugin entry points are the plugins' to define.
-cat "$inc/troupe.h" "$inc/troupe_ops.h" "$inc/troupe_pb.h" | tr '\n' ' ' |
+cat "$inc/troupe.h" "$inc/troupe_ops.h" "$inc/troupe_pb.h" \
+  "$inc/troupe_inspect.h" | tr '\n' ' ' |
   grep -oE 'TR_API[^;{]*[ (*]tr_[a-z0-9_]+\)?\(' |
   sed -E 's/.*[ (*](tr_[a-z0-9_]+)\)?\($/\1/' | sort -u >"$work/declared"
 nm -D --defined-only "$so" | awk '{print $3}' | sort -u >"$work/shared"

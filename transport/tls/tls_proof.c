@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/md.h>
 #include <mbedtls/sha256.h>
 
 #include "tls_cert.h"
@@ -135,4 +136,12 @@ int tls_sign_check(tls_config *cfg, const char *name, const void *data,
   if (!p) return TR_ENOTFOUND;
   if (!sig || sig_len < 2 || (size_t)sig[0] + 1 != sig_len) return TR_EINVAL;
   return sig_ok(p, data, len, sig + 1, sig[0]) ? 0 : TR_EINVAL;
+}
+
+int tls_hmac(const void *key, size_t keylen, const void *data, size_t len,
+             uint8_t out[32]) {
+  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+  if (!md || mbedtls_md_hmac(md, key, keylen, data, len, out) != 0)
+    return TR_ETLS;
+  return 0;
 }

@@ -73,5 +73,10 @@ void cluster_set_inspector(cluster *, cluster_inspect_local_fn);
 int cluster_inspect(cluster *, const tr_inspect_query *,
                     const tr_inspect_fns *, void *arg, uint64_t *handle);
 void cluster_inspect_cancel(cluster *, uint64_t handle);
+/* Inspector sessions (host_session.c; troupe_inspect.h). */
+int cluster_session_check(cluster *, const char *token, tr_session *out);
+int cluster_session_stop(cluster *, const char *token, const char *id);
+int cluster_session_send(cluster *, const char *token, const char *to,
+                         const void *data, size_t len);
 
 #endif /* TR_CLUSTER_H */

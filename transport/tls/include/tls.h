@@ -197,6 +197,11 @@ int tls_sign_check(tls_config *, const char *name, const void *data,
                    size_t len, const uint8_t *sig, size_t sig_len,
                    const uint8_t *proof, size_t proof_len);
 
+/* HMAC-SHA-256 of data under key, into out (tls_proof.c): 0, or TR_ETLS.
+ * Any thread. */
+int tls_hmac(const void *key, size_t keylen, const void *data, size_t len,
+             uint8_t out[32]);
+
 /* Client side: save the session after a handshake (full or resumed), to
  * offer it next time. *out is the caller's (tls_session_free). TR_EINVAL on
  * a server, before the handshake or after a failure; TR_ENOMEM. */
