@@ -24,10 +24,11 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
 # The tests also need network namespaces and iptables (tests/netns),
 # promtool and prometheus to check the daemon's /metrics (tests/daemon),
 # the tools shellcheck and systemd-analyze for the deployment files
-# (tests/deploy), and clang with its libFuzzer runtime (only recommended
-# by clang, so named) for the fuzz targets (tests/fuzz).
+# (tests/deploy), clang with its libFuzzer runtime (only recommended
+# by clang, so named) for the fuzz targets (tests/fuzz), and headless
+# Chromium driven over the DevTools protocol for the inspector (tests/ui).
 test_pkgs=(iproute2 iptables prometheus curl python3 python3-yaml shellcheck
-           systemd clang libclang-rt-14-dev)
+           systemd clang libclang-rt-14-dev chromium python3-websocket)
 bench_pkgs=(erlang-nox valgrind python3)
 
 as_root() {

@@ -1,5 +1,5 @@
 /* cmd_ops.c — the operator verbs (members, actors, groups, send, ask, sub,
- * stats, health): parse the common flags, make one request through the public
+ * stats, health, ui-login): parse the common flags, make one request through the public
  * operator client (troupe_ops.h), print the answer (ops_print.c). Exit 1
  * when the cluster says no or the node cannot be asked (down, refused,
  * timed out), 2 for bad flags or files. */
@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "ops_print.h"
 #include "troupe.h"
+#include "troupe_inspect.h"
 #include "troupe_ops.h"
 
 #define OPS_COMMON_USAGE                                                     \
@@ -352,5 +353,46 @@ int cmd_sub(int argc, char **argv) {
   tr_op_error err = {0};
   rc = tr_op_sub(&o.t, o.pos[0], o.npos > 1 ? o.pos[1] : NULL, NULL,
                  print_publish, &o.json, &err);
+  return ops_exit(&o, rc, &err);
+}
+
+int cmd_ui_login(int argc, char **argv) {
+  const char *usage =
+      "usage: troupe ui-login [URL] [flags]\n"
+      "Gets a web inspector session from the node (docs/inspector.md) for\n"
+      "this client certificate and prints its token; with the inspector's\n"
+      "URL (http://127.0.0.1:PORT/), the address to open, which hands the\n"
+      "token to the page. An operator's session may stop actors and send to\n"
+      "them, a viewer's only reads. It works on that node's inspector for\n"
+      "8 hours, or until the node restarts.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 1, 0, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  char token[TR_SESSION_TOKEN_MAX + 1];
+  rc = tr_op_session(&o.t, token, sizeof(token), &err);
+  if (rc == 0) {
+    char *url = NULL;
+    if (o.npos) {
+      size_t len = strlen(o.pos[0]) + strlen(token) + sizeof("#session=");
+      if (!(url = malloc(len))) {
+        fprintf(stderr, "troupe %s: out of memory\n", o.verb);
+        return TROUPE_EXIT_ERROR;
+      }
+      snprintf(url, len, "%s#session=%s", o.pos[0], token);
+    }
+    if (o.json) {
+      printf("{\"token\":");
+      ops_print_json_str(stdout, token, strlen(token));
+      if (url) {
+        printf(",\"url\":");
+        ops_print_json_str(stdout, url, strlen(url));
+      }
+      printf("}\n");
+    } else {
+      printf("%s\n", url ? url : token);
+    }
+    free(url);
+  }
   return ops_exit(&o, rc, &err);
 }

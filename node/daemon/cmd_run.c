@@ -16,6 +16,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "http.h"
+#include "inspector.h"
 #include "log.h"
 #include "plugin.h"
 #include "spawn_spec.h"
@@ -64,6 +65,8 @@ typedef struct run_daemon {
   tr_node *node;
   plugin_set *plugins;
   http_server *http;
+  http_server *ui;   /* the inspector's server (--ui) */
+  inspector *inspector;
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t flush;
   int nsignals; /* SIGTERM/SIGINT seen */
@@ -282,6 +285,34 @@ static unsigned long long run_raise_nofile(run_daemon *d) {
   return rl.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long long)rl.rlim_cur;
 }
 
+/* The inspector shows every actor id of the cluster and, to come, acts on
+ * them: loopback only until it has its access scheme (docs/inspector.md). */
+static bool addr_is_loopback(const char *addr) {
+  return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0;
+}
+
+static int run_ui_start(run_daemon *d, char *err, size_t errlen) {
+  const char *addr = d->cfg.ui;
+  if (!addr_is_loopback(addr)) {
+    snprintf(err, errlen, "ui %s: the inspector listens on loopback only "
+             "(127.0.0.1:PORT or [::1]:PORT; docs/inspector.md, Access)",
+             addr);
+    return TROUPE_EXIT_USAGE;
+  }
+  if (inspector_new(&d->inspector, d->node, run_log_fn, d) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  http_opts ho = {.addr = addr, .log = run_log_fn, .log_user = d,
+                  .route = inspector_route, .route_user = d->inspector};
+  char herr[256] = "";
+  if (http_start(&d->ui, d->node, &ho, herr, sizeof(herr)) != 0) {
+    snprintf(err, errlen, "ui: %s", herr[0] ? herr : "cannot listen");
+    return TROUPE_EXIT_USAGE;
+  }
+  return 0;
+}
+
 static int run_start(run_daemon *d, char *err, size_t errlen) {
   run_config *c = &d->cfg;
   int rc = run_check_files(c, err, errlen);
@@ -352,6 +383,10 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       return TROUPE_EXIT_USAGE;
     }
   }
+  if (c->ui) {
+    rc = run_ui_start(d, err, errlen);
+    if (rc != 0) return rc;
+  }
   if (run_handles_start(d) != 0) {
     snprintf(err, errlen, "cannot install signal handlers");
     return TROUPE_EXIT_ERROR;
@@ -371,15 +406,17 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
   const char *cluster = c->cluster_name ? c->cluster_name : "-";
   if (c->listen)
     printf("troupe run: name=%s mode=cluster cluster=%s listen=%s "
-           "advertise=%s seeds=%s plugins=%s actors=%s metrics=%s\n",
+           "advertise=%s seeds=%s plugins=%s actors=%s metrics=%s ui=%s\n",
            name, cluster, c->listen, advertise[0] ? advertise : "-",
            seeds[0] ? seeds : "-", plugins[0] ? plugins : "-",
-           actors[0] ? actors : "-", c->metrics ? c->metrics : "off");
+           actors[0] ? actors : "-", c->metrics ? c->metrics : "off",
+           c->ui ? c->ui : "off");
   else
     printf("troupe run: name=%s mode=local cluster=%s plugins=%s actors=%s "
-           "metrics=%s\n",
+           "metrics=%s ui=%s\n",
            name, cluster, plugins[0] ? plugins : "-",
-           actors[0] ? actors : "-", c->metrics ? c->metrics : "off");
+           actors[0] ? actors : "-", c->metrics ? c->metrics : "off",
+           c->ui ? c->ui : "off");
   fflush(stdout);
   run_log(d, TR_LOG_INFO, "run_started",
           "name=%s mode=%s cluster=%s listen=%s advertise=%s plugins=%s "
@@ -396,6 +433,8 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
  * whose code the actors ran. */
 static void run_free(run_daemon *d) {
   http_stop(d->http);
+  http_stop(d->ui); /* ends the inspector's requests, then it goes */
+  inspector_free(d->inspector);
   if (d->node) run_handles_close(d);
   tr_node_free(d->node);
   plugin_set_free(d->plugins);

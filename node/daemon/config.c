@@ -34,7 +34,8 @@ typedef struct key_def {
 enum {
   K_NAME, K_LISTEN, K_ADVERTISE, K_SEED, K_CA, K_CERT, K_KEY, K_CRL,
   K_POLICY,
-  K_CLUSTER_NAME, K_PLUGIN, K_SPAWN, K_METRICS, K_LOG_LEVEL, K_LOG_FORMAT,
+  K_CLUSTER_NAME, K_PLUGIN, K_SPAWN, K_METRICS,
+  K_UI, K_LOG_LEVEL, K_LOG_FORMAT,
   K_MAX_MEMBERS, K_MAX_PENDING, K_HANDSHAKE_TIMEOUT, K_MAX_OP_CONNS,
   K_OP_IDLE_TIMEOUT, K_MAX_OP_SUBS, K_MEMORY_BUDGET,
   K_COUNT
@@ -82,6 +83,9 @@ static const key_def KEYS[K_COUNT] = {
     [K_METRICS] = {"metrics", KEY_PORT_OR_ADDR, false, false, "[HOST:]PORT",
                    "serve /metrics, /healthz, /readyz (a bare port: "
                    "127.0.0.1:PORT) [off]"},
+    [K_UI] = {"ui", KEY_PORT_OR_ADDR, false, false, "[HOST:]PORT",
+              "serve the web inspector (docs/inspector.md; a bare port: "
+              "127.0.0.1:PORT; loopback only) [off]"},
     [K_LOG_LEVEL] = {"log-level", KEY_LEVEL, false, false, "LEVEL",
                      "error|warn|info|debug [info]; SIGHUP re-reads it from "
                      "the config file"},
@@ -416,6 +420,7 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
       [K_CERT] = &cfg->cert, [K_KEY] = &cfg->key, [K_CRL] = &cfg->crl,
       [K_POLICY] = &cfg->policy,
       [K_CLUSTER_NAME] = &cfg->cluster_name, [K_METRICS] = &cfg->metrics,
+      [K_UI] = &cfg->ui,
   };
   uint32_t *nums[K_COUNT] = {
       [K_MAX_MEMBERS] = &cfg->max_members,
@@ -456,15 +461,15 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
   }
 }
 
-/* A bare metrics port means loopback. */
-static int metrics_addr(run_config *cfg) {
-  if (!cfg->metrics || strchr(cfg->metrics, ':')) return 0;
+/* A bare port (metrics, ui) means loopback. */
+static int loopback_addr(char **addr) {
+  if (!*addr || strchr(*addr, ':')) return 0;
   char buf[32];
-  snprintf(buf, sizeof(buf), "127.0.0.1:%s", cfg->metrics);
+  snprintf(buf, sizeof(buf), "127.0.0.1:%s", *addr);
   char *full = strdup(buf);
   if (!full) return -1;
-  free(cfg->metrics);
-  cfg->metrics = full;
+  free(*addr);
+  *addr = full;
   return 0;
 }
 
@@ -489,7 +494,7 @@ int run_config_load(run_config *cfg, int argc, char **argv, char *err,
     rc = layer_read_file(&layers[0], cfg->config_file, err, errlen);
   if (rc == 0) {
     merge(cfg, layers, 3);
-    if (metrics_addr(cfg) != 0) {
+    if (loopback_addr(&cfg->metrics) != 0 || loopback_addr(&cfg->ui) != 0) {
       errf(err, errlen, "out of memory");
       rc = TROUPE_EXIT_USAGE;
     }
@@ -532,6 +537,7 @@ void run_config_free(run_config *cfg) {
   free(cfg->policy);
   free(cfg->cluster_name);
   free(cfg->metrics);
+  free(cfg->ui);
   free_list(cfg->seeds, cfg->nseeds);
   free_list(cfg->plugins, cfg->nplugins);
   free_list(cfg->spawns, cfg->nspawns);

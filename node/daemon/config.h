@@ -24,6 +24,7 @@ typedef struct run_config {
   char *policy; /* NULL: no policy */
   char *cluster_name;
   char *metrics; /* "host:port" (a bare port became 127.0.0.1:PORT); NULL off */
+  char *ui;      /* the inspector's "host:port", the same way; NULL off */
   char **seeds;
   size_t nseeds;
   char **plugins;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "metrics.h"
@@ -24,9 +25,24 @@
 
 typedef enum {
   CONN_READING, /* collecting the request head */
+  CONN_WAITING, /* a route took it and answers later (http_reply) */
   CONN_ANSWERING, /* answer being written; further input is discarded */
   CONN_LINGERING, /* answer written and FIN sent; waiting for the client's */
+  CONN_STREAMING, /* a stream (http_stream_start) until either side ends */
 } conn_state;
+
+/* A stream's writes past this many bytes queued (a client not reading)
+ * close it. */
+#define HTTP_STREAM_MAX_QUEUED (1u << 20)
+
+/* Every answer's security headers: no framing, no sniffing, only the
+ * page's own scripts and styles, no referrer, nothing cached. */
+#define HTTP_SECURITY_HEADERS                                               \
+  "X-Content-Type-Options: nosniff\r\n"                                      \
+  "X-Frame-Options: DENY\r\n"                                                \
+  "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"  \
+  "Referrer-Policy: no-referrer\r\n"                                         \
+  "Cache-Control: no-store\r\n"
 
 typedef struct http_conn http_conn;
 struct http_conn {
@@ -41,8 +57,12 @@ struct http_conn {
   int open_handles; /* freed at 0 */
   bool closing;
   bool eof; /* the client half-closed: no lingering needed */
+  void (*gone)(void *owner); /* once, when it closes (http_conn_set_owner) */
+  void *owner;
   size_t req_len;
-  char head[256];  /* the answer's status line and headers */
+  size_t head_len; /* the request head's, once read */
+  size_t need;     /* head and body (Content-Length) */
+  char head[768];  /* the answer's status line and headers */
   char *body;      /* the answer's body */
   bool body_owned; /* body is malloc'd (metrics) */
   char drain[512]; /* discarded input lands here */
@@ -51,6 +71,8 @@ struct http_conn {
 
 struct http_server {
   tr_node *node;
+  http_route_fn route;
+  void *route_user;
   uv_tcp_t listener;
   bool listener_open, stopping;
   int port;
@@ -92,6 +114,7 @@ static void conn_on_closed(uv_handle_t *h) {
 static void conn_close(http_conn *c) {
   if (c->closing) return;
   c->closing = true;
+  if (c->gone) c->gone(c->owner);
   uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
   uv_close((uv_handle_t *)&c->timer, conn_on_closed);
 }
@@ -148,6 +171,7 @@ static void conn_answer(http_conn *c, int status, const char *reason,
                    "HTTP/1.1 %d %s\r\n"
                    "Content-Type: %s\r\n"
                    "Content-Length: %zu\r\n"
+                   HTTP_SECURITY_HEADERS
                    "%s"
                    "Connection: close\r\n\r\n",
                    status, reason, type, len, extra ? extra : "");
@@ -165,6 +189,25 @@ static void conn_answer_text(http_conn *c, int status, const char *reason,
               strlen(text), false, extra);
 }
 
+/* The server's errors: text, or for a server with a route (the
+ * inspector's, whose clients read JSON) {"error": text}. */
+static void conn_answer_error(http_conn *c, int status, const char *reason,
+                              const char *text, const char *extra) {
+  if (!c->srv->route) {
+    conn_answer_text(c, status, reason, text, extra);
+    return;
+  }
+  char *json = malloc(strlen(text) + 16);
+  if (!json) {
+    conn_close(c);
+    return;
+  }
+  int n = sprintf(json, "{\"error\":\"%.*s\"}\n", (int)strcspn(text, "\n"),
+                  text);
+  conn_answer(c, status, reason, "application/json; charset=utf-8", json,
+              (size_t)n, true, extra);
+}
+
 static bool server_ready(http_server *s) {
   if (s->ready) return s->ready(s->ready_arg);
   return tr_node_ready(s->node) != 0;
@@ -172,24 +215,49 @@ static bool server_ready(http_server *s) {
 
 /* The request head is complete in c->req[0..len). Only the request line
  * matters: headers are not needed for any answer. */
+/* The value of header `name` (case-insensitive) in the head
+ * req[0..len), trimmed: its length, or -1 when absent. */
+static long header_value(const char *req, size_t len, const char *name,
+                         const char **value) {
+  size_t nlen = strlen(name);
+  const char *p = memchr(req, '\n', len), *end = req + len;
+  while (p && ++p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) break;
+    if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
+        strncasecmp(p, name, nlen) == 0) {
+      const char *v = p + nlen + 1, *e = eol;
+      while (v < e && (*v == ' ' || *v == '\t')) v++;
+      while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
+      *value = v;
+      return (long)(e - v);
+    }
+    p = eol;
+  }
+  return -1;
+}
+
 static void conn_handle(http_conn *c, size_t len) {
   const char *p = c->req, *end = c->req + len;
   const char *sp1 = memchr(p, ' ', (size_t)(end - p));
   const char *eol = memchr(p, '\n', (size_t)(end - p));
   if (!sp1 || !eol || sp1 > eol || sp1 == p) {
-    conn_answer_text(c, 400, "Bad Request", "bad request\n", NULL);
+    conn_answer_error(c, 400, "Bad Request", "bad request\n", NULL);
     return;
   }
   const char *target = sp1 + 1;
   const char *sp2 = memchr(target, ' ', (size_t)(eol - target));
   if (!sp2 || sp2 == target || eol - (sp2 + 1) < 8 ||
       memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-    conn_answer_text(c, 400, "Bad Request", "bad request\n", NULL);
+    conn_answer_error(c, 400, "Bad Request", "bad request\n", NULL);
     return;
   }
-  if ((size_t)(sp1 - p) != 3 || memcmp(p, "GET", 3) != 0) {
-    conn_answer_text(c, 405, "Method Not Allowed", "method not allowed\n",
-                     "Allow: GET\r\n");
+  bool post = c->srv->route && (size_t)(sp1 - p) == 4 &&
+              memcmp(p, "POST", 4) == 0; /* routes only */
+  if (!post && ((size_t)(sp1 - p) != 3 || memcmp(p, "GET", 3) != 0)) {
+    conn_answer_error(c, 405, "Method Not Allowed", "method not allowed\n",
+                      c->srv->route ? "Allow: GET, POST\r\n"
+                                    : "Allow: GET\r\n");
     return;
   }
   size_t tlen = (size_t)(sp2 - target);
@@ -207,7 +275,7 @@ static void conn_handle(http_conn *c, size_t len) {
                        .too_large = hs->too_large,
                        .conns = hs->conns};
     if (metrics_render(c->srv->node, &mh, &text, &tl) != 0) {
-      conn_answer_text(c, 500, "Internal Server Error", "out of memory\n",
+      conn_answer_error(c, 500, "Internal Server Error", "out of memory\n",
                        NULL);
       return;
     }
@@ -220,7 +288,19 @@ static void conn_handle(http_conn *c, size_t len) {
     else
       conn_answer_text(c, 503, "Service Unavailable", "not ready\n", NULL);
   } else {
-    conn_answer_text(c, 404, "Not Found", "not found\n", NULL);
+    http_request r = {.path = target, .path_len = tlen,
+                      .query = q ? q + 1 : "",
+                      .query_len = q ? (size_t)(sp2 - q - 1) : 0,
+                      .post = post,
+                      .body = c->req + len,
+                      .body_len = c->need - len};
+    long alen = header_value(c->req, len, "Authorization", &r.auth);
+    r.auth_len = alen > 0 ? (size_t)alen : 0;
+    c->state = CONN_WAITING;
+    if (!c->srv->route || !c->srv->route(c->srv->route_user, c, &r)) {
+      c->state = CONN_READING;
+      conn_answer_error(c, 404, "Not Found", "not found\n", NULL);
+    }
   }
 #undef PATH_IS
 }
@@ -249,7 +329,8 @@ static size_t head_length(const char *req, size_t len, size_t from) {
 
 static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   http_conn *c = st->data;
-  if (nread == UV_EOF && c->state == CONN_ANSWERING) {
+  if (nread == UV_EOF &&
+      (c->state == CONN_ANSWERING || c->state == CONN_WAITING)) {
     /* The client half-closed after its request: finish the answer (closing
      * now would cancel the part of it not yet written). */
     c->eof = true;
@@ -263,12 +344,30 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (c->state != CONN_READING || nread == 0) return; /* discarded */
   size_t from = c->req_len > 3 ? c->req_len - 3 : 0;
   c->req_len += (size_t)nread;
-  size_t head = head_length(c->req, c->req_len, from);
+  size_t head = c->head_len ? c->head_len
+                            : head_length(c->req, c->req_len, from);
+  if (head && !c->head_len) { /* the head is in: how long is the body? */
+    c->head_len = head;
+    const char *v;
+    long vlen = header_value(c->req, head, "Content-Length", &v);
+    size_t body = 0;
+    if (vlen > 0 && vlen < 8 && strspn(v, "0123456789") >= (size_t)vlen)
+      body = strtoul(v, NULL, 10);
+    else if (vlen >= 0)
+      body = SIZE_MAX; /* not a length we take */
+    if (body > c->srv->max_request - head) {
+      c->srv->stats.too_large++;
+      conn_answer_error(c, 413, "Content Too Large", "body too large\n",
+                        NULL);
+      return;
+    }
+    c->need = head + body;
+  }
   if (head) {
-    conn_handle(c, head);
+    if (c->req_len >= c->need) conn_handle(c, head);
   } else if (c->req_len >= c->srv->max_request) {
     c->srv->stats.too_large++;
-    conn_answer_text(c, 431, "Request Header Fields Too Large",
+    conn_answer_error(c, 431, "Request Header Fields Too Large",
                      "request too large\n", NULL);
   }
 }
@@ -415,6 +514,8 @@ int http_start(http_server **out, tr_node *node, const http_opts *opts,
     return TR_ENOMEM;
   }
   s->node = node;
+  s->route = o.route;
+  s->route_user = o.route_user;
   s->ready = o.ready;
   s->ready_arg = o.ready_arg;
   s->max_conns = o.max_conns ? o.max_conns : HTTP_MAX_CONNS;
@@ -459,4 +560,84 @@ int http_port(const http_server *s) { return s ? s->port : 0; }
 void http_stats_get(const http_server *s, http_stats *out) {
   memset(out, 0, sizeof(*out));
   if (s) *out = s->stats;
+}
+
+/* ---- answers from routes ----------------------------------------------------- */
+
+static const char *status_reason(int status) {
+  switch (status) {
+  case 200: return "OK";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
+  default: return "Error";
+  }
+}
+
+void http_reply(http_conn *c, int status, const char *type, char *body,
+                size_t len, bool owned) {
+  if (c->closing || c->state != CONN_WAITING) {
+    if (owned) free(body);
+    return;
+  }
+  conn_answer(c, status, status_reason(status), type, body, len, owned, NULL);
+}
+
+void http_conn_set_owner(http_conn *c, void (*gone)(void *), void *owner) {
+  c->gone = gone;
+  c->owner = owner;
+}
+
+int http_stream_start(http_conn *c, const char *type) {
+  if (c->closing || c->state != CONN_WAITING) return TR_ESTATE;
+  c->srv->stats.requests++;
+  c->state = CONN_STREAMING;
+  uv_timer_stop(&c->timer); /* it lasts as long as both sides want */
+  int n = snprintf(c->head, sizeof(c->head),
+                   "HTTP/1.1 200 OK\r\n"
+                   "Content-Type: %s\r\n"
+                   HTTP_SECURITY_HEADERS
+                   "Connection: close\r\n\r\n",
+                   type);
+  return http_stream_write(c, c->head, (size_t)n);
+}
+
+typedef struct stream_write {
+  uv_write_t req;
+  http_conn *conn;
+  char data[];
+} stream_write;
+
+static void stream_on_written(uv_write_t *req, int status) {
+  stream_write *w = (stream_write *)req;
+  http_conn *c = w->conn;
+  free(w);
+  if (status < 0) conn_close(c); /* also UV_ECANCELED from a close */
+}
+
+int http_stream_write(http_conn *c, const char *data, size_t len) {
+  if (c->closing || c->state != CONN_STREAMING) return TR_ECLOSED;
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + len >
+      HTTP_STREAM_MAX_QUEUED) {
+    server_cap_log(c->srv, "stream_not_read");
+    conn_close(c);
+    return TR_EFULL;
+  }
+  stream_write *w = malloc(sizeof(*w) + len);
+  if (!w) return TR_ENOMEM;
+  w->conn = c;
+  memcpy(w->data, data, len);
+  uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1,
+               stream_on_written) != 0) {
+    free(w);
+    conn_close(c);
+    return TR_ECLOSED;
+  }
+  return 0;
 }

@@ -12,6 +12,22 @@
 #include "troupe.h"
 
 typedef struct http_server http_server;
+typedef struct http_conn http_conn;
+
+/* A request to a route: GET, or POST (routes only) with its body (at
+ * most max_request bytes with the head; more: 413); path, query (without
+ * the '?'), the Authorization header's value, none NUL-terminated, valid
+ * during the route call. */
+typedef struct http_request {
+  const char *path, *query, *auth, *body;
+  size_t path_len, query_len, auth_len, body_len;
+  bool post;
+} http_request;
+
+/* Answers a path the server does not (/metrics, /healthz, /readyz): true
+ * when it took the request, which it then answers with http_reply or
+ * http_stream_start, now or later; false: 404. */
+typedef bool (*http_route_fn)(void *user, http_conn *, const http_request *);
 
 #define HTTP_DEFAULT_ADDR "127.0.0.1:9464"
 
@@ -34,6 +50,9 @@ typedef struct http_opts {
   uint32_t max_per_client;
   uint32_t max_request; /* bytes of request line + headers; more: 431 [8192] */
   uint32_t timeout_ms;  /* a connection not done by then is closed [5000] */
+  /* Other paths (the inspector's); NULL: 404. */
+  http_route_fn route;
+  void *route_user;
   /* Where the caps log (at most a line per 10 s); NULL: nowhere. */
   tr_log_fn log;
   void *log_user;
@@ -57,6 +76,26 @@ int http_port(const http_server *);
  * owns its loop runs it until no handle is left. Loop thread. NULL is a
  * no-op. */
 void http_stop(http_server *);
+
+/* The answer to a request a route took: status, content type and body
+ * (owned: malloc'd, freed by the server; else it outlives the write). A
+ * connection gone meanwhile (see http_conn_set_owner) is not answered.
+ * Every answer carries the security headers (no framing, no sniffing, a
+ * content security policy of the server's own origin, no referrer). */
+void http_reply(http_conn *, int status, const char *type, char *body,
+                size_t len, bool owned);
+/* gone(owner) runs once when the connection closes (the client left, its
+ * time ran out, or http_stop): after it, c must not be used. */
+void http_conn_set_owner(http_conn *, void (*gone)(void *owner),
+                         void *owner);
+/* Answers 200 with content type `type` and no length: the connection
+ * stays open, without the time limit, for http_stream_write until either
+ * side closes. 0, or TR_ESTATE (already answered). */
+int http_stream_start(http_conn *, const char *type);
+/* Writes data (copied) to a stream. TR_ECLOSED (gone), TR_ENOMEM, or
+ * TR_EFULL: over 1 MiB waits unread, the connection is closed (logged
+ * http_cap reason=stream_not_read). */
+int http_stream_write(http_conn *, const char *data, size_t len);
 
 /* Counters, for tests and logs. */
 typedef struct http_stats {

@@ -19,6 +19,8 @@ const daemon_verb daemon_verbs[] = {
     {"sub", "print what an actor publishes until interrupted", cmd_sub},
     {"stats", "print a node's counters", cmd_stats},
     {"health", "exit 0 when a node is alive and ready", cmd_health},
+    {"ui-login", "get a web inspector session (operator or viewer)",
+     cmd_ui_login},
     {NULL, NULL, NULL},
 };
 
