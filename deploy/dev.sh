@@ -122,7 +122,8 @@ case "$cmd" in
     bash "$here/tests/bench/run_engine.sh" "$@" "$here/build-bench/tests/bench/bench_engine"
     bash "$here/tests/bench/run_link.sh" "$@" "$here/build-bench/tests/bench/bench_link"
     bash "$here/tests/bench/run_cluster.sh" "$@" "$here/build-bench"
-    bash "$here/tests/bench/run_sim.sh" "$@" "$here/build-bench" ;;
+    bash "$here/tests/bench/run_sim.sh" "$@" "$here/build-bench"
+    /usr/bin/python3 "$here/tests/bench/bench_inspector.py" "$here/build-bench" ;;
   soak)
     # 3 nodes under mixed load, one killed every 30 s, for 10 minutes (or
     # --seconds N): losses, duplicates and reorders by sequence number,

@@ -201,7 +201,8 @@ static void local_counters(tr_node *n, const tr_inspect_fns *fns, void *arg) {
               {"remote_received", cs.remote_received},
               {"remote_failed", cs.remote_failed},
               {"undeliverable", cs.undeliverable},
-              {"rejected", cs.rejected}};
+              {"rejected", cs.rejected},
+              {"local_health", cs.local_health}};
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
     fns->counter(arg, self, rows[i].name, rows[i].v);
   for (int d = 0; d < TR_DL_COUNT; d++) {

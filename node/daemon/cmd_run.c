@@ -67,6 +67,7 @@ typedef struct run_daemon {
   http_server *http;
   http_server *ui;   /* the inspector's server (--ui) */
   inspector *inspector;
+  log_ring *lines;   /* the last log lines, for the inspector */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t flush;
   int nsignals; /* SIGTERM/SIGINT seen */
@@ -81,6 +82,7 @@ static void run_log_fn(void *user, tr_log_level level, const char *event,
   if (level == TR_LOG_ERROR)
     snprintf(d->last_error, sizeof(d->last_error), "%s %s", event,
              fields ? fields : "");
+  log_ring_add(d->lines, level, event, fields);
   log_sink_write(d->log, level, event, fields);
 }
 
@@ -95,6 +97,7 @@ static void run_log(run_daemon *d, tr_log_level level, const char *event,
   va_start(ap, fmt);
   tr_log_vfields(fields, sizeof(fields), fmt, ap);
   va_end(ap);
+  log_ring_add(d->lines, level, event, fields);
   log_sink_write(d->log, level, event, fields);
 }
 
@@ -299,7 +302,8 @@ static int run_ui_start(run_daemon *d, char *err, size_t errlen) {
              addr);
     return TROUPE_EXIT_USAGE;
   }
-  if (inspector_new(&d->inspector, d->node, run_log_fn, d) != 0) {
+  if (!d->lines || inspector_new(&d->inspector, d->node, run_log_fn, d,
+                                 d->lines) != 0) {
     snprintf(err, errlen, "out of memory");
     return TROUPE_EXIT_ERROR;
   }
@@ -321,6 +325,12 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
   log_opts lo = {.format = c->log_format == RUN_LOG_JSON ? LOG_FORMAT_JSON
                                                          : LOG_FORMAT_LOGFMT};
   if (log_sink_new(&d->log, &lo) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  /* With the inspector, the last lines are kept for its log tail: from
+   * the first, so the node's start is in it. */
+  if (c->ui && log_ring_new(&d->lines, 0) != 0) {
     snprintf(err, errlen, "out of memory");
     return TROUPE_EXIT_ERROR;
   }
@@ -439,6 +449,7 @@ static void run_free(run_daemon *d) {
   tr_node_free(d->node);
   plugin_set_free(d->plugins);
   log_sink_free(d->log);
+  log_ring_free(d->lines); /* after the node: it logs until freed */
   run_config_free(&d->cfg);
 }
 

@@ -4,6 +4,8 @@
  * every node is done (or timed out). A stream re-gathers every second. */
 #include "inspector.h"
 
+#include "config.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +130,7 @@ struct inspector {
   tr_node *node;
   tr_log_fn log;
   void *log_user;
+  log_ring *lines;
   api_req *reqs;
   uint32_t nreqs, nstreams;
   uv_timer_t tick;
@@ -792,8 +795,10 @@ static void api_action(inspector *ins, http_conn *c, const http_request *req,
     j_error(ins, c, 400, q < 0 ? "bad id" : "missing id (?id=ID)");
     return;
   }
-  if (!bearer(req, tok)) {
-    j_error(ins, c, 401, "no session: get one with `troupe ui-login URL`");
+  tr_session who;
+  if (!bearer(req, tok) || tr_node_session_check(ins->node, tok, &who) != 0) {
+    j_error(ins, c, 401, "no session of this node (expired, or none): get "
+                         "one with `troupe ui-login URL`");
     return;
   }
   int rc = stop ? tr_node_session_stop(ins->node, tok, id)
@@ -814,8 +819,99 @@ static void api_action(inspector *ins, http_conn *c, const http_request *req,
   j_error(ins, c, status, why);
 }
 
+/* ---- the log tail and events ---------------------------------------------------- */
+
+/* The events view: membership, conflicts, trust and policy refusals, and
+ * the node's own turns (the log lines of those names). */
+static const char *const EVENT_NAMES[] = {
+    "member", "id_conflict", "id_conflict_lost", "policy_denied",
+    "op_request_denied", "inspector_action", "inspector_session",
+    "certificate_refused", "swim_proof_refused", "registry_proof_refused",
+    "group_members_unbelieved", "link_up", "link_unreachable", "member_cap",
+    "peer_cap", "cluster_started", "cluster_left", "tls_reloaded",
+    "run_started", "run_stopping", "run_reloaded", NULL};
+
+typedef struct lines_arg {
+  FILE *f;
+  size_t n;
+} lines_arg;
+
+static void j_line(void *arg, const log_entry *e) {
+  lines_arg *a = arg;
+  FILE *f = a->f;
+  fprintf(f, "%s{\"seq\":%" PRIu64 ",\"time_ms\":%" PRIu64
+          ",\"level\":\"%s\",\"event\":", a->n++ ? "," : "", e->seq,
+          e->time_ms, run_log_level_name(e->level));
+  j_str(f, e->event);
+  fputs(",\"fields\":", f);
+  j_str(f, e->fields);
+  fputs("}", f);
+}
+
+/* GET /api/log?level=L&after=SEQ&limit=N, /api/events?after=SEQ&limit=N. */
+static void api_lines(inspector *ins, http_conn *c, const http_request *req,
+                      bool events) {
+  char v[32];
+  uint32_t limit = 200;
+  uint64_t after = 0;
+  tr_log_level level = TR_LOG_DEBUG;
+  int rc = query_get(req, "level", v, sizeof(v));
+  if (rc > 0) {
+    int l = TR_LOG_ERROR;
+    while (l <= TR_LOG_DEBUG && strcmp(v, run_log_level_name(l)) != 0) l++;
+    if (l > TR_LOG_DEBUG) {
+      j_error(ins, c, 400, "bad level (want error, warn, info or debug)");
+      return;
+    }
+    level = (tr_log_level)l;
+  } else if (rc < 0) {
+    j_error(ins, c, 400, "bad level (want error, warn, info or debug)");
+    return;
+  }
+  rc = query_get(req, "after", v, sizeof(v));
+  if (rc > 0) {
+    char *end;
+    unsigned long long a = strtoull(v, &end, 10);
+    if (*end || !v[0] || v[0] == '-') rc = -1;
+    after = a;
+  }
+  if (rc < 0) {
+    j_error(ins, c, 400, "bad after (want a seq from an earlier answer)");
+    return;
+  }
+  rc = query_get(req, "limit", v, sizeof(v));
+  if (rc < 0 || (rc > 0 && (!parse_u32(v, 1000, &limit) || limit == 0))) {
+    j_error(ins, c, 400, "bad limit (want 1 to 1000)");
+    return;
+  }
+  if (!ins->lines) {
+    j_error(ins, c, 404, "this inspector keeps no log lines");
+    return;
+  }
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) {
+    j_error(ins, c, 500, "out of memory");
+    return;
+  }
+  fputs("{\"lines\":[", f);
+  lines_arg la = {f, 0};
+  uint64_t upto = log_ring_each(ins->lines, after, level,
+                                events ? EVENT_NAMES : NULL, limit, j_line,
+                                &la);
+  fprintf(f, "],\"last\":%" PRIu64 "}\n", upto);
+  fclose(f);
+  ins->st.api_requests++;
+  http_reply(c, 200, INS_JSON, text, len, true);
+}
+
 bool inspector_route(void *user, http_conn *c, const http_request *req) {
   inspector *ins = user;
+  if (!req->post && (path_is(req, "/api/log") || path_is(req, "/api/events"))) {
+    api_lines(ins, c, req, path_is(req, "/api/events"));
+    return true;
+  }
   if (path_is(req, "/api/session")) {
     api_session(ins, c, req);
     return true;
@@ -909,10 +1005,11 @@ bool inspector_route(void *user, http_conn *c, const http_request *req) {
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
 int inspector_new(inspector **out, tr_node *node, tr_log_fn log,
-                  void *log_user) {
+                  void *log_user, log_ring *lines) {
   inspector *ins = calloc(1, sizeof(*ins));
   if (!ins) return TR_ENOMEM;
   ins->node = node;
+  ins->lines = lines;
   ins->log = log;
   ins->log_user = log_user;
   uv_timer_init(tr_node_loop(node), &ins->tick);

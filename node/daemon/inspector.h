@@ -6,13 +6,16 @@
 #define TR_DAEMON_INSPECTOR_H
 
 #include "http.h"
+#include "log_ring.h"
 #include "troupe.h"
 
 typedef struct inspector inspector;
 
-/* 0, or TR_ENOMEM. log (may be NULL) gets the caps' lines. */
+/* 0, or TR_ENOMEM. log (may be NULL) gets the caps' lines; lines (may be
+ * NULL: no log tail or events) is the daemon's ring of its last lines,
+ * borrowed (it outlives the inspector). */
 int inspector_new(inspector **out, tr_node *node, tr_log_fn log,
-                  void *log_user);
+                  void *log_user, log_ring *lines);
 /* The route for http_opts.route, with the inspector as user. */
 bool inspector_route(void *user, http_conn *, const http_request *);
 /* After http_stop of the server it routes for (which ends its requests). */

@@ -125,7 +125,7 @@ static void members_actors_stats_and_health_come_structured(void **state) {
 
   assert_int_equal(tr_op_stats(&f->t, on_counter, &s, &err), 0);
   assert_string_equal(s.node, "n0");
-  assert_int_equal(s.counters, 20 + TR_DL_COUNT); /* node_inspect.c */
+  assert_int_equal(s.counters, 21 + TR_DL_COUNT); /* node_inspect.c */
 
   tr_op_health_info h;
   assert_int_equal(tr_op_health(&f->t, &h, &err), 0);

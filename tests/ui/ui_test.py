@@ -501,7 +501,7 @@ def check_actions_api(api, nodes):
         raise Fail("/api/session without a token: %d %.200r" % (st, body))
     forged = op[:-2] + ("00" if op[-2:] != "00" else "11")
     for tok, want, who in ((viewer, 403, "a viewer"), (None, 401, "nobody"),
-                           (forged, 403, "a forged token")):
+                           (forged, 401, "a forged token")):
         for verb in ("stop", "send"):
             st, _, body = api.request("POST", "/api/actor/%s?id=victim1" % verb,
                                       body=b"hi", headers=auth(tok) if tok
@@ -512,7 +512,7 @@ def check_actions_api(api, nodes):
     if not api.try_get("/api/actor?id=victim1"):
         raise Fail("victim1 gone after refused stops")
     ok("sessions: op1 operator, v1 viewer; the viewer's, nobody's and a "
-       "forged token's stop and send refused (403/401/403)")
+       "forged token's stop and send refused (403/401/401)")
     st, _, body = api.request("POST", "/api/actor/send?id=victim1",
                               body=b"hello", headers=auth(op))
     if st != 200:
