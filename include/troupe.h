@@ -816,6 +816,11 @@ typedef struct tr_peer_stats {
   uint32_t queued;            /* envelopes waiting to be written */
   uint32_t rtt_us;            /* smoothed round trip; 0 unknown */
   uint64_t reconnects, undeliverable, rejected_full;
+  uint64_t resumes;     /* reconnects that resumed the stream (nothing
+                           resent twice, nothing lost) */
+  uint64_t tls_resumes; /* TLS handshakes that resumed a session */
+  const char *cipher;   /* the connection's TLS ciphersuite, or NULL when
+                           down (static) */
 } tr_peer_stats;
 
 /* TR_ENOTFOUND when there is no link to that node; TR_ESTATE locally;

@@ -132,6 +132,22 @@ TR_API int tr_node_session_check(tr_node *, const char *token,
 TR_API int tr_node_session_stop(tr_node *, const char *token, const char *id);
 TR_API int tr_node_session_send(tr_node *, const char *token, const char *to,
                                 const void *data, size_t len);
+/* An ask's outcome: status 0 with the reply (from: the replying actor on
+ * node), or the ask's error (TR_ETIMEDOUT, TR_ENOTFOUND, ...; TR_ECLOSED:
+ * the node stopped first) with from, node and data NULL. */
+typedef void (*tr_session_reply_fn)(void *arg, int status, const char *from,
+                                    const char *node, const void *data,
+                                    size_t len);
+/* Asks actor `to` as the session's operator (judged as above, POLICY ask);
+ * fn is called once, from the loop, with the reply or the failure (timeout_ms
+ * 0: the node's default), unless cancelled first. 0 with *handle set (may
+ * be NULL), or the refusal (fn is not called). */
+TR_API int tr_node_session_ask(tr_node *, const char *token, const char *to,
+                               const void *data, size_t len,
+                               uint32_t timeout_ms, tr_session_reply_fn fn,
+                               void *arg, uint64_t *handle);
+/* fn will not be called for that ask (it still runs to its end). */
+TR_API void tr_node_session_ask_cancel(tr_node *, uint64_t handle);
 
 #ifdef __cplusplus
 }

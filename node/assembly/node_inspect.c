@@ -282,6 +282,22 @@ int tr_node_session_stop(tr_node *n, const char *token, const char *id) {
   return c ? cluster_session_stop(c, token, id) : TR_ESTATE;
 }
 
+int tr_node_session_ask(tr_node *n, const char *token, const char *to,
+                        const void *data, size_t len, uint32_t timeout_ms,
+                        tr_session_reply_fn fn, void *arg, uint64_t *handle) {
+  if (handle) *handle = 0;
+  if (!n || !token || !to || !fn || (!data && len)) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_session_ask(c, token, to, data, len, timeout_ms, fn, arg,
+                                 handle)
+           : TR_ESTATE;
+}
+
+void tr_node_session_ask_cancel(tr_node *n, uint64_t handle) {
+  cluster *c = n ? node_cluster(n) : NULL;
+  if (c) cluster_session_ask_cancel(c, handle);
+}
+
 int tr_node_session_send(tr_node *n, const char *token, const char *to,
                          const void *data, size_t len) {
   if (!n || !token || !to || (!data && len)) return TR_EINVAL;

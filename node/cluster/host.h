@@ -117,6 +117,8 @@ typedef struct op_actor op_actor;
 typedef struct host_op_client host_op_client;
 /* An inspect request waiting for other nodes' answers (host_inspect.c). */
 typedef struct host_inspect host_inspect;
+/* An inspector session's ask waiting for its reply (host_session.c). */
+typedef struct session_ask session_ask;
 
 /* A seed as configured, and what it resolved to last. */
 typedef struct host_seed {
@@ -210,6 +212,8 @@ struct cluster {
   uint64_t inspect_seq;    /* their ids */
   cluster_inspect_local_fn inspect_local; /* the node's own view */
   uint8_t session_key[32]; /* seals inspector sessions (host_session.c) */
+  session_ask *session_asks; /* running */
+  uint64_t session_seq;      /* their handles */
   /* Send path: the last target id, the peer it resolved to, and the
    * registry generation that answer is good for. */
   char last_to[TR_ID_MAX + 1];

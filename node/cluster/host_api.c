@@ -104,7 +104,10 @@ int cluster_peer_stats(cluster *c, const char *peer, tr_peer_stats *out) {
                          .rtt_us = ls.rtt_us,
                          .reconnects = ls.reconnects,
                          .undeliverable = ls.undeliverable,
-                         .rejected_full = ls.rejected_full};
+                         .rejected_full = ls.rejected_full,
+                         .resumes = ls.resumes,
+                         .tls_resumes = ls.tls_resumes,
+                         .cipher = link_cipher(lk)};
   return 0;
 }
 

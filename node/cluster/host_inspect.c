@@ -274,7 +274,10 @@ static void insp_items(host_inspect *r, const char *node,
                        .bytes_in = l->bytes_in,
                        .queued = l->queued,
                        .rtt_us = l->rtt_us,
-                       .reconnects = l->reconnects};
+                       .reconnects = l->reconnects,
+                       .resumes = l->resumes,
+                       .tls_resumes = l->tls_resumes,
+                       .cipher = l->has_cipher ? l->cipher : NULL};
     if (f->link) f->link(r->arg, node, l->peer, &s);
   }
   for (pb_size_t i = 0; i < m->counters_count && !r->cancelled; i++)
@@ -392,8 +395,14 @@ static void ans_link(void *arg, const char *node, const char *peer,
   *o = (troupe_OpLink)troupe_OpLink_init_zero;
   o->has_peer = o->has_up = o->has_envelopes_out = o->has_envelopes_in = true;
   o->has_bytes_out = o->has_bytes_in = o->has_queued = o->has_rtt_us = true;
-  o->has_reconnects = true;
+  o->has_reconnects = o->has_resumes = o->has_tls_resumes = true;
   snprintf(o->peer, sizeof(o->peer), "%s", peer);
+  if (s->cipher) {
+    o->has_cipher = true;
+    snprintf(o->cipher, sizeof(o->cipher), "%s", s->cipher);
+  }
+  o->resumes = s->resumes;
+  o->tls_resumes = s->tls_resumes;
   o->up = s->up != 0;
   o->envelopes_out = s->envelopes_out;
   o->envelopes_in = s->envelopes_in;

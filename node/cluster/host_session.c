@@ -10,6 +10,7 @@
  * An inspector checks the token, and acts as the session's operator: the
  * node's policy judges the operator's name with role operator, as it
  * judges the operator's own requests (host_operator.c). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,4 +130,93 @@ int cluster_session_send(cluster *c, const char *token, const char *to,
                          const void *data, size_t len) {
   int rc = session_judge(c, token, POLICY_SEND, "send", to);
   return rc != 0 ? rc : eng_send_judged(c->node, to, data, len);
+}
+
+/* ---- an ask as the session's operator ---------------------------------------- */
+
+/* It runs as a node-internal actor ("$ui.<n>", never in the registry) that
+ * asks and hands the reply (or the ask's failure) to the caller, then
+ * stops. A cancelled one (the caller went away) still waits for its reply
+ * but tells no one. */
+struct session_ask {
+  cluster *c;
+  session_ask *next, *prev; /* c->session_asks, while it runs */
+  uint64_t handle;
+  char self[TR_ID_MAX + 1];
+  tr_session_reply_fn fn;
+  void *arg;
+};
+
+typedef struct ask_start {
+  cluster *c;
+  const char *to;
+  const void *data;
+  size_t len;
+  uint32_t timeout_ms;
+  tr_session_reply_fn fn;
+  void *arg;
+  uint64_t handle;
+  int rc; /* the ask's, when init fails */
+} ask_start;
+
+static int sask_init(tr_ctx *ctx, void *state, const void *arg) {
+  session_ask *a = state;
+  ask_start *s = (ask_start *)arg;
+  int rc = tr_ask(ctx, s->to, s->data, s->len, s->timeout_ms, NULL);
+  if (rc != 0) { /* the spawn fails (TR_EINIT): no deinit */
+    s->rc = rc;
+    return rc;
+  }
+  a->c = s->c;
+  a->handle = s->handle;
+  a->fn = s->fn;
+  a->arg = s->arg;
+  snprintf(a->self, sizeof(a->self), "%s", tr_self(ctx));
+  a->next = a->c->session_asks;
+  if (a->next) a->next->prev = a;
+  a->c->session_asks = a;
+  return 0;
+}
+
+static void sask_deinit(tr_ctx *ctx, void *state) {
+  (void)ctx;
+  session_ask *a = state;
+  if (a->prev) a->prev->next = a->next;
+  else a->c->session_asks = a->next;
+  if (a->next) a->next->prev = a->prev;
+  if (a->fn) a->fn(a->arg, TR_ECLOSED, NULL, NULL, NULL, 0); /* stopped */
+}
+
+static int sask_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
+  session_ask *a = state;
+  if (env->type != TR_MSG_REPLY) return 0;
+  tr_session_reply_fn fn = a->fn;
+  a->fn = NULL; /* told once */
+  if (fn) fn(a->arg, env->status, env->sender, env->node, env->data, env->len);
+  return tr_stop(ctx);
+}
+
+static const tr_actor_type sask_type = {.name = "$ui-ask",
+                                        .state_size = sizeof(session_ask),
+                                        .init = sask_init,
+                                        .receive = sask_receive,
+                                        .deinit = sask_deinit};
+
+int cluster_session_ask(cluster *c, const char *token, const char *to,
+                        const void *data, size_t len, uint32_t timeout_ms,
+                        tr_session_reply_fn fn, void *arg,
+                        uint64_t *handle) {
+  int rc = session_judge(c, token, POLICY_ASK, "ask", to);
+  if (rc != 0) return rc;
+  char id[32];
+  ask_start s = {c, to, data, len, timeout_ms, fn, arg, ++c->session_seq, 0};
+  snprintf(id, sizeof(id), "$ui.%" PRIu64, s.handle);
+  rc = eng_spawn_system(c->node, &sask_type, id, &s);
+  if (rc == 0 && handle) *handle = s.handle;
+  return rc == TR_EINIT ? s.rc : rc;
+}
+
+void cluster_session_ask_cancel(cluster *c, uint64_t handle) {
+  for (session_ask *a = c->session_asks; a; a = a->next)
+    if (a->handle == handle) a->fn = NULL;
 }

@@ -25,7 +25,11 @@
 #define INS_JSON "application/json; charset=utf-8"
 
 typedef enum { API_CLUSTER, API_ACTORS, API_ACTOR, API_TOPICS, API_GROUPS,
-               API_STREAM } api_kind;
+               API_STREAM, API_ASK } api_kind;
+
+/* An ask from the page must be answered before the server's 5 s. */
+#define INS_ASK_DEFAULT_MS 3000u
+#define INS_ASK_MAX_MS 4000u
 
 /* ---- what came back --------------------------------------------------------- */
 
@@ -35,7 +39,7 @@ typedef struct g_actor {
 } g_actor;
 typedef struct g_link {
   const char *node, *peer;
-  tr_peer_stats s;
+  tr_peer_stats s; /* cipher: the gather's string */
 } g_link;
 typedef struct g_counter {
   const char *node, *name;
@@ -123,6 +127,7 @@ struct api_req {
   api_params p;
   uint64_t handle;
   bool gathering;
+  bool asking; /* API_ASK: handle is the ask's until it answers */
   gather g;
 };
 
@@ -141,6 +146,7 @@ struct inspector {
 static void req_free(api_req *r) {
   inspector *ins = r->ins;
   if (r->gathering) tr_node_inspect_cancel(ins->node, r->handle);
+  if (r->asking) tr_node_session_ask_cancel(ins->node, r->handle);
   if (r->prev) r->prev->next = r->next;
   else ins->reqs = r->next;
   if (r->next) r->next->prev = r->prev;
@@ -276,10 +282,14 @@ static void j_cluster(FILE *f, inspector *ins, const gather *g) {
               ",\"up\":%s,\"envelopes_out\":%" PRIu64
               ",\"envelopes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
               ",\"bytes_in\":%" PRIu64 ",\"queued\":%" PRIu32
-              ",\"rtt_us\":%" PRIu32 ",\"reconnects\":%" PRIu64 "}",
+              ",\"rtt_us\":%" PRIu32 ",\"reconnects\":%" PRIu64
+              ",\"resumes\":%" PRIu64 ",\"tls_resumes\":%" PRIu64
+              ",\"cipher\":",
               l->s.up ? "true" : "false", l->s.envelopes_out,
               l->s.envelopes_in, l->s.bytes_out, l->s.bytes_in, l->s.queued,
-              l->s.rtt_us, l->s.reconnects);
+              l->s.rtt_us, l->s.reconnects, l->s.resumes, l->s.tls_resumes);
+      j_str(f, l->s.cipher);
+      fputs("}", f);
     }
     fputs("]}", f);
   }
@@ -476,6 +486,7 @@ static void on_link(void *arg, const char *node, const char *peer,
   l->node = g_str(&r->g, node);
   l->peer = g_str(&r->g, peer);
   l->s = *s;
+  l->s.cipher = g_str(&r->g, s->cipher);
 }
 
 static void on_counter(void *arg, const char *node, const char *name,
@@ -561,6 +572,8 @@ static int req_gather(api_req *r) {
   case API_GROUPS:
     q.what = TR_INSPECT_GROUPS;
     break;
+  case API_ASK: /* not a gathering */
+    return TR_EINVAL;
   }
   gather_reset(&r->g);
   r->gathering = true;
@@ -588,6 +601,7 @@ static void req_render(api_req *r) {
   case API_ACTOR: found = j_actor_detail(f, &r->g, &r->p); break;
   case API_TOPICS: j_topics(f, &r->g); break;
   case API_GROUPS: j_groups(f, &r->g); break;
+  case API_ASK: break; /* answered by ask_done */
   case API_STREAM:
     j_cluster(f, ins, &r->g);
     fputs(",\"actors\":", f);
@@ -781,10 +795,79 @@ static void api_session(inspector *ins, http_conn *c,
   http_reply(c, 200, INS_JSON, text, len, true);
 }
 
+static api_req *req_new(inspector *ins, http_conn *c, api_kind kind);
+
+/* The ask's outcome: the request's answer. */
+static void ask_done(void *arg, int status, const char *from,
+                     const char *node, const void *data, size_t len) {
+  api_req *r = arg;
+  r->asking = false;
+  if (status != 0) {
+    char why[160];
+    snprintf(why, sizeof(why), "the ask failed: %s: %s", tr_errname(status),
+             tr_strerror(status));
+    j_error(r->ins, r->conn,
+            status == TR_ETIMEDOUT ? 504 : status == TR_ENOTFOUND ? 404 : 502,
+            why);
+    return;
+  }
+  char *text = NULL;
+  size_t tl = 0;
+  FILE *f = open_memstream(&text, &tl);
+  if (!f) {
+    j_error(r->ins, r->conn, 500, "out of memory");
+    return;
+  }
+  fputs("{\"status\":\"ok\",\"from\":", f);
+  j_str(f, from);
+  fputs(",\"node\":", f);
+  j_str(f, node);
+  fputs(",\"reply\":", f);
+  ops_print_json_str(f, data, len);
+  fputs("}\n", f);
+  fclose(f);
+  r->ins->st.api_requests++;
+  http_reply(r->conn, 200, INS_JSON, text, tl, true);
+}
+
+/* POST /api/actor/ask?id=ID[&timeout_ms=MS] (the body is the data). */
+static void api_ask(inspector *ins, http_conn *c, const http_request *req,
+                    const char *tok, const char *id) {
+  char v[16];
+  uint32_t ms = INS_ASK_DEFAULT_MS;
+  int q = query_get(req, "timeout_ms", v, sizeof(v));
+  if (q < 0 || (q > 0 && (!parse_u32(v, INS_ASK_MAX_MS, &ms) || ms == 0))) {
+    j_error(ins, c, 400, "bad timeout_ms (want 1 to 4000)");
+    return;
+  }
+  if (ins->nreqs >= INS_MAX_REQUESTS) {
+    j_error(ins, c, 503, "too many inspector requests at once");
+    return;
+  }
+  api_req *r = req_new(ins, c, API_ASK);
+  if (!r) {
+    j_error(ins, c, 500, "out of memory");
+    return;
+  }
+  int rc = tr_node_session_ask(ins->node, tok, id, req->body, req->body_len,
+                               ms, ask_done, r, &r->handle);
+  if (rc == 0) {
+    r->asking = true;
+    return;
+  }
+  char why[160];
+  snprintf(why, sizeof(why), "%s: %s",
+           rc == TR_EPERM ? "needs an operator's session (and the policy's "
+                            "leave)" : tr_errname(rc),
+           tr_strerror(rc));
+  j_error(ins, c, rc == TR_EPERM ? 403 : rc == TR_ENOTFOUND ? 404 : 400, why);
+}
+
 /* POST /api/actor/stop?id=ID, /api/actor/send?id=ID (the body is the
- * data): as the session's operator. */
+ * data), /api/actor/ask: as the session's operator. */
 static void api_action(inspector *ins, http_conn *c, const http_request *req,
-                       bool stop) {
+                       const char *verb) {
+  bool stop = strcmp(verb, "stop") == 0;
   char tok[TR_SESSION_TOKEN_MAX + 1], id[TR_ID_MAX + 1];
   if (!req->post) {
     j_error(ins, c, 405, "POST only");
@@ -799,6 +882,10 @@ static void api_action(inspector *ins, http_conn *c, const http_request *req,
   if (!bearer(req, tok) || tr_node_session_check(ins->node, tok, &who) != 0) {
     j_error(ins, c, 401, "no session of this node (expired, or none): get "
                          "one with `troupe ui-login URL`");
+    return;
+  }
+  if (strcmp(verb, "ask") == 0) {
+    api_ask(ins, c, req, tok, id);
     return;
   }
   int rc = stop ? tr_node_session_stop(ins->node, tok, id)
@@ -916,12 +1003,18 @@ bool inspector_route(void *user, http_conn *c, const http_request *req) {
     api_session(ins, c, req);
     return true;
   }
-  if (path_is(req, "/api/actor/stop") || path_is(req, "/api/actor/send")) {
-    api_action(ins, c, req, path_is(req, "/api/actor/stop"));
-    return true;
+  static const char *const verbs[] = {"stop", "send", "ask"};
+  for (size_t i = 0; i < 3; i++) {
+    char path[32];
+    snprintf(path, sizeof(path), "/api/actor/%s", verbs[i]);
+    if (path_is(req, path)) {
+      api_action(ins, c, req, verbs[i]);
+      return true;
+    }
   }
   if (req->post) {
-    j_error(ins, c, 405, "GET only (POST: /api/actor/stop, /api/actor/send)");
+    j_error(ins, c, 405,
+            "GET only (POST: /api/actor/stop, /api/actor/send, /api/actor/ask)");
     return true;
   }
   if (path_is(req, "/favicon.ico")) { /* browsers ask; there is none */
@@ -969,21 +1062,12 @@ bool inspector_route(void *user, http_conn *c, const http_request *req) {
     j_error(ins, c, 503, "too many inspector requests at once");
     return true;
   }
-  api_req *r = calloc(1, sizeof(*r));
+  api_req *r = req_new(ins, c, kind);
   if (!r) {
     j_error(ins, c, 500, "out of memory");
     return true;
   }
-  r->ins = ins;
-  r->conn = c;
-  r->kind = kind;
   r->p = p;
-  r->next = ins->reqs;
-  if (r->next) r->next->prev = r;
-  ins->reqs = r;
-  if (kind == API_STREAM) ins->nstreams++;
-  else ins->nreqs++;
-  http_conn_set_owner(c, req_conn_gone, r);
   if (kind == API_STREAM) {
     if (http_stream_start(c, "text/event-stream; charset=utf-8") != 0)
       return true; /* closed: req_conn_gone freed r */
@@ -1000,6 +1084,22 @@ bool inspector_route(void *user, http_conn *c, const http_request *req) {
     }
   }
   return true;
+}
+
+/* A request for c, listed, freed when c closes; NULL: out of memory. */
+static api_req *req_new(inspector *ins, http_conn *c, api_kind kind) {
+  api_req *r = calloc(1, sizeof(*r));
+  if (!r) return NULL;
+  r->ins = ins;
+  r->conn = c;
+  r->kind = kind;
+  r->next = ins->reqs;
+  if (r->next) r->next->prev = r;
+  ins->reqs = r;
+  if (kind == API_STREAM) ins->nstreams++;
+  else ins->nreqs++;
+  http_conn_set_owner(c, req_conn_gone, r);
+  return r;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */

@@ -130,6 +130,11 @@ int link_open(link_mgr *m, const char *peer, const char *addr, peer_link **out) 
 }
 
 const char *link_peer(peer_link *lk) { return lk->peer; }
+
+const char *link_cipher(peer_link *lk) {
+  return lk->active && lk->active->tls ? tls_conn_ciphersuite(lk->active->tls)
+                                       : NULL;
+}
 tls_peer_role link_peer_role(peer_link *lk) { return lk->role; }
 bool link_full(peer_link *lk) {
   return lk->refused_full || lk->mgr->memory_refused;

@@ -78,5 +78,9 @@ int cluster_session_check(cluster *, const char *token, tr_session *out);
 int cluster_session_stop(cluster *, const char *token, const char *id);
 int cluster_session_send(cluster *, const char *token, const char *to,
                          const void *data, size_t len);
+int cluster_session_ask(cluster *, const char *token, const char *to,
+                        const void *data, size_t len, uint32_t timeout_ms,
+                        tr_session_reply_fn fn, void *arg, uint64_t *handle);
+void cluster_session_ask_cancel(cluster *, uint64_t handle);
 
 #endif /* TR_CLUSTER_H */

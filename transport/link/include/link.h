@@ -296,6 +296,9 @@ typedef struct link_stats {
 } link_stats;
 
 void link_get_stats(peer_link *, link_stats *out);
+/* The TLS ciphersuite of the connection envelopes flow on ("TLS-ECDHE-..."),
+ * or NULL when there is none; static. */
+const char *link_cipher(peer_link *);
 
 typedef struct link_mgr_stats {
   uint64_t accepted;
