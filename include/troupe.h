@@ -634,6 +634,10 @@ typedef struct tr_actor_info {
    * between the two latest samples: reading the figures takes a sample
    * when the last is 1 s old or more (0 until then). */
   double in_per_s, out_per_s;
+  /* Dead letters addressed to it: sends it refused (mailbox full, or a
+   * type it does not take), messages still queued when it stopped,
+   * publishes and group broadcasts it missed. */
+  uint64_t dead;
 } tr_actor_info;
 
 /* One local actor's figures; the strings are the actor's and its parent's
@@ -821,6 +825,10 @@ typedef struct tr_peer_stats {
   uint64_t tls_resumes; /* TLS handshakes that resumed a session */
   const char *cipher;   /* the connection's TLS ciphersuite, or NULL when
                            down (static) */
+  const char *cert_cn;   /* the peer certificate's subject CN on it, or
+                            NULL when down (valid during the call) */
+  const char *cert_role; /* what that certificate is for: "node" (a peer
+                            link admits no other) */
 } tr_peer_stats;
 
 /* TR_ENOTFOUND when there is no link to that node; TR_ESTATE locally;

@@ -37,7 +37,8 @@ extern "C" {
   X(OUT_PER_S, "out_per_s")                                                  \
   X(HANDLER_MEAN, "handler_mean_ns")                                         \
   X(HANDLER_MAX, "handler_max_ns")                                           \
-  X(AGE, "age_ms")
+  X(AGE, "age_ms")                                                           \
+  X(DEAD, "dead")
 
 typedef enum {
 #define TR_INSPECT_SORT_ENUM_(name, str) TR_INSPECT_SORT_##name,

@@ -107,7 +107,9 @@ int cluster_peer_stats(cluster *c, const char *peer, tr_peer_stats *out) {
                          .rejected_full = ls.rejected_full,
                          .resumes = ls.resumes,
                          .tls_resumes = ls.tls_resumes,
-                         .cipher = link_cipher(lk)};
+                         .cipher = link_cipher(lk),
+                         .cert_cn = link_cert_cn(lk),
+                         .cert_role = tls_peer_role_name(link_peer_role(lk))};
   return 0;
 }
 

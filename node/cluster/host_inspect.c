@@ -262,7 +262,8 @@ static void insp_items(host_inspect *r, const char *node,
                        .age_ms = a->age_ms,
                        .id = a->id,
                        .in_per_s = a->in_per_s,
-                       .out_per_s = a->out_per_s};
+                       .out_per_s = a->out_per_s,
+                       .dead = a->dead};
     if (f->actor) f->actor(r->arg, node, &x);
   }
   for (pb_size_t i = 0; i < m->links_count && !r->cancelled; i++) {
@@ -277,7 +278,9 @@ static void insp_items(host_inspect *r, const char *node,
                        .reconnects = l->reconnects,
                        .resumes = l->resumes,
                        .tls_resumes = l->tls_resumes,
-                       .cipher = l->has_cipher ? l->cipher : NULL};
+                       .cipher = l->has_cipher ? l->cipher : NULL,
+                       .cert_cn = l->has_cert_cn ? l->cert_cn : NULL,
+                       .cert_role = l->has_cert_role ? l->cert_role : NULL};
     if (f->link) f->link(r->arg, node, l->peer, &s);
   }
   for (pb_size_t i = 0; i < m->counters_count && !r->cancelled; i++)
@@ -361,7 +364,8 @@ static void ans_actor(void *arg, const char *node, const tr_actor_info *x) {
   o->has_queued = o->has_capacity = o->has_hwm = o->has_children = true;
   o->has_delivered = o->has_sent = o->has_handler_mean_ns = true;
   o->has_handler_max_ns = o->has_age_ms = true;
-  o->has_in_per_s = o->has_out_per_s = true;
+  o->has_in_per_s = o->has_out_per_s = o->has_dead = true;
+  o->dead = x->dead;
   o->queued = x->queued;
   o->capacity = x->capacity;
   o->hwm = x->hwm;
@@ -400,6 +404,14 @@ static void ans_link(void *arg, const char *node, const char *peer,
   if (s->cipher) {
     o->has_cipher = true;
     snprintf(o->cipher, sizeof(o->cipher), "%s", s->cipher);
+  }
+  if (s->cert_cn) {
+    o->has_cert_cn = true;
+    snprintf(o->cert_cn, sizeof(o->cert_cn), "%s", s->cert_cn);
+  }
+  if (s->cert_role) {
+    o->has_cert_role = true;
+    snprintf(o->cert_role, sizeof(o->cert_role), "%s", s->cert_role);
   }
   o->resumes = s->resumes;
   o->tls_resumes = s->tls_resumes;

@@ -218,9 +218,10 @@ static void j_actor(FILE *f, const g_actor *a) {
           ",\"delivered\":%" PRIu64 ",\"sent\":%" PRIu64
           ",\"in_per_s\":%.2f,\"out_per_s\":%.2f"
           ",\"handler_mean_ns\":%" PRIu64 ",\"handler_max_ns\":%" PRIu64
-          ",\"children\":%" PRIu32 ",\"parent\":",
+          ",\"children\":%" PRIu32 ",\"dead\":%" PRIu64 ",\"parent\":",
           x->queued, x->capacity, x->hwm, x->delivered, x->sent, x->in_per_s,
-          x->out_per_s, x->handler_mean_ns, x->handler_max_ns, x->children);
+          x->out_per_s, x->handler_mean_ns, x->handler_max_ns, x->children,
+          x->dead);
   j_str(f, x->parent);
   fprintf(f, ",\"age_ms\":%" PRIu64 "}", x->age_ms);
 }
@@ -289,6 +290,10 @@ static void j_cluster(FILE *f, inspector *ins, const gather *g) {
               l->s.envelopes_in, l->s.bytes_out, l->s.bytes_in, l->s.queued,
               l->s.rtt_us, l->s.reconnects, l->s.resumes, l->s.tls_resumes);
       j_str(f, l->s.cipher);
+      fputs(",\"cert_cn\":", f);
+      j_str(f, l->s.cert_cn);
+      fputs(",\"cert_role\":", f);
+      j_str(f, l->s.cert_role);
       fputs("}", f);
     }
     fputs("]}", f);
@@ -487,6 +492,8 @@ static void on_link(void *arg, const char *node, const char *peer,
   l->peer = g_str(&r->g, peer);
   l->s = *s;
   l->s.cipher = g_str(&r->g, s->cipher);
+  l->s.cert_cn = g_str(&r->g, s->cert_cn);
+  l->s.cert_role = g_str(&r->g, s->cert_role);
 }
 
 static void on_counter(void *arg, const char *node, const char *name,
@@ -720,7 +727,7 @@ static const char *parse_params(const http_request *req, api_kind kind,
     if (!known) {
       snprintf(why, cap, "bad sort '%.64s' (want id, type, node, queued, "
                "capacity, hwm, delivered, sent, in_per_s, out_per_s, "
-               "handler_mean_ns, handler_max_ns or age_ms)", v);
+               "handler_mean_ns, handler_max_ns, age_ms or dead)", v);
       return why;
     }
   }

@@ -122,6 +122,7 @@ struct tr_ctx {
    * then; the rates it gave. */
   uint64_t rate_ms, rate_delivered, rate_sent;
   float in_per_s, out_per_s;
+  uint64_t dead; /* dead letters addressed to it (eng_dead_for) */
 
   eng_sub *subs;       /* subscriptions self holds, linked by sub_next */
   eng_pub *pub;        /* publisher entry for self's id, if any */
@@ -484,6 +485,12 @@ static inline void eng_dead(tr_node *n, tr_dead_reason r) {
   uint64_t c = ++n->stats.dead[r];
   if ((c & (c - 1)) == 0 && n->log && n->log_level >= TR_LOG_INFO)
     eng_dead_log(n, r, c);
+}
+
+/* A dead letter addressed to actor a: counted for the node and for a. */
+static inline void eng_dead_for(tr_node *n, eng_actor *a, tr_dead_reason r) {
+  eng_dead(n, r);
+  a->dead++;
 }
 
 /* An accepted send that cannot be delivered (rc: why): a dead letter

@@ -293,7 +293,8 @@ static int fan_out(tr_node *n, eng_group *g, eng_name *sender,
     if (rc == 0)
       reached++;
     else
-      eng_dead(n, rc == TR_EFULL ? TR_DL_GROUP_FULL : TR_DL_STOPPED);
+      eng_dead_for(n, m->actor,
+                   rc == TR_EFULL ? TR_DL_GROUP_FULL : TR_DL_STOPPED);
   }
   pool_blob_unref(&n->pool, b);
   n->stats.group_deliveries += (uint64_t)reached;

@@ -180,9 +180,10 @@ static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
       s->delivered++;
     } else {
       s->dropped++;
-      eng_dead(n, rc == TR_EFULL      ? TR_DL_PUBLISH_FULL
-                  : rc == TR_EBADTYPE ? TR_DL_REJECTED_BADTYPE
-                                      : TR_DL_STOPPED);
+      eng_dead_for(n, s->subscriber,
+                   rc == TR_EFULL      ? TR_DL_PUBLISH_FULL
+                   : rc == TR_EBADTYPE ? TR_DL_REJECTED_BADTYPE
+                                       : TR_DL_STOPPED);
     }
   }
   pool_blob_unref(&n->pool, b);

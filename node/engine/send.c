@@ -75,8 +75,10 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
   return 0;
 }
 
-/* The dead-letter row for a send call that failed with rc. */
-static void send_rejected(tr_node *n, int rc) {
+/* The dead-letter row for a send call that failed with rc (a: the local
+ * target that refused it, or NULL). */
+static void send_rejected(tr_node *n, eng_actor *a, int rc) {
+  if (a && (rc == TR_EFULL || rc == TR_EBADTYPE)) a->dead++;
   if (rc == TR_EFULL) eng_dead(n, TR_DL_REJECTED_FULL);
   if (rc == TR_ENOTFOUND) eng_dead(n, TR_DL_REJECTED_NO_ACTOR);
   if (rc == TR_EUNREACHABLE) eng_dead(n, TR_DL_UNREACHABLE);
@@ -113,7 +115,7 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
   } else {
     rc = TR_ENOTFOUND;
   }
-  send_rejected(n, rc);
+  if (rc != 0) send_rejected(n, a, rc);
   return rc;
 }
 

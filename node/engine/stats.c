@@ -66,6 +66,7 @@ static tr_actor_info info_of(eng_actor *a) {
       .id = a->id->str,
       .in_per_s = a->in_per_s,
       .out_per_s = a->out_per_s,
+      .dead = a->dead,
   };
 }
 

@@ -37,6 +37,7 @@ typedef struct gather {
   size_t nactors, nlinks, ncounters, nsubs, ngroups, nnodes;
   int done;
   double in_rate;
+  uint64_t tiny_dead;
 } gather;
 
 static void add(row *rows, size_t *n, size_t cap, const char *node,
@@ -53,6 +54,7 @@ static void on_actor(void *arg, const char *node, const tr_actor_info *a) {
   gather *g = arg;
   add(g->actors, &g->nactors, MAX_ROWS, node, a->id, a->type, a->capacity);
   if (strcmp(a->id, "busy") == 0) g->in_rate = a->in_per_s;
+  if (strcmp(a->id, "tiny") == 0) g->tiny_dead = a->dead;
 }
 static void on_link(void *arg, const char *node, const char *peer,
                     const tr_peer_stats *s) {
@@ -132,6 +134,11 @@ static void wait_cmd(tn_cluster *c, const char *actor, const char *cmd) {
     fail_msg("%s did not run \"%s\"", actor, cmd);
 }
 
+static bool interest_at_0(tn_cluster *c, void *arg) {
+  (void)arg;
+  return tn_interest(c, 0) >= 1;
+}
+
 static tn_cluster *setup_cluster(void) {
   tn_cluster *c = NULL;
   assert_int_equal(tn_new_joined(&c, 3, NULL, JOIN_MS), 0);
@@ -143,6 +150,9 @@ static tn_cluster *setup_cluster(void) {
   wait_cmd(c, "a2", "join workers");
   assert_int_equal(tn_cmd(c, 1, "b1", "sub a0"), 0);
   wait_cmd(c, "b1", "sub a0");
+  /* Node 0 holds node 1's interest once node 1's word has come. */
+  if (tn_wait(c, interest_at_0, NULL, SETTLE_MS) < 0)
+    fail_msg("node 0 never held node 1's interest in a0");
   return c;
 }
 
@@ -278,7 +288,8 @@ static void test_timeout_and_cancel(void **state) {
   tn_free(c);
 }
 
-/* An actor receiving messages shows a rate once a second has passed. */
+/* An actor receiving messages shows a rate once a second has passed; one
+ * that refused sends (mailbox full) counts them as its dead letters. */
 static void test_rates(void **state) {
   (void)state;
   tn_cluster *c = setup_cluster();
@@ -294,6 +305,16 @@ static void test_rates(void **state) {
   inspect(c, g);
   assert_int_equal(g->nactors, 1);
   assert_true(g->in_rate > 0.0);
+
+  assert_int_equal(tn_probe_cap(c, 0, "tiny", 4), 0);
+  assert_int_equal(tn_cmd(c, 0, "a0", "burst tiny 20"), 0);
+  if (tn_wait_find(c, "cmd", "a0", "burst tiny 20", true, TR_EFULL,
+                   SETTLE_MS) < 0)
+    fail_msg("a0's burst to tiny did not end TR_EFULL");
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .actor = "tiny"};
+  inspect(c, g);
+  assert_int_equal(g->tiny_dead, 16); /* 20 in one turn, 4 slots */
   free(g);
   tn_free(c);
 }

@@ -4,8 +4,8 @@
 Serves node/daemon/ui/ at / (read from disk on every request, so an edit
 shows on reload) and the JSON endpoints and the SSE stream of
 docs/inspector.md for three nodes (n1, serving, n2, n3) and N actors whose
-counters move with time, with the security headers of the doc's Access
-section. For developing the page and for tests of the page alone; the
+counters move with time, the serving node's log and events (a few made-up
+lines a second), with the security headers of the doc's Access section. For developing the page and for tests of the page alone; the
 figures are made up but consistent (a link's out on one side is its in on
 the other, counters only grow).
 
@@ -20,6 +20,7 @@ import math
 import os
 import random
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -48,6 +49,16 @@ DEAD_REASONS = ["no_actor", "mailbox_full", "stopped", "late_reply",
                 "remote_badtype"]
 NODES = ["n1", "n2", "n3"]
 SERVING = "n1"
+LEVELS = ["error", "warn", "info", "debug"]
+# The names /api/events keeps (node/daemon/inspector.c EVENT_NAMES).
+EVENT_NAMES = {"member", "id_conflict", "id_conflict_lost", "policy_denied",
+               "op_request_denied", "inspector_action", "inspector_session",
+               "certificate_refused", "swim_proof_refused",
+               "registry_proof_refused", "group_members_unbelieved",
+               "link_up", "link_unreachable", "member_cap", "peer_cap",
+               "cluster_started", "cluster_left", "tls_reloaded",
+               "run_started", "run_stopping", "run_reloaded"}
+LOG_KEEP = 1000
 
 
 class BadRequest(Exception):
@@ -154,6 +165,80 @@ class Cluster:
         if "log" in self.actors:
             self.groups["loggers"] = [self.actors["log"]]
 
+        # The serving node's log: its start, then a few lines a second.
+        self.lock = threading.Lock()
+        self.lines, self.seq, self.logged_to = [], 0, -1
+        self.log("info", "run_started", 'name=n1 mode=cluster cluster=mock '
+                 'listen=127.0.0.1:7001 advertise=- plugins=- actors=%d '
+                 'metrics=off nofile=1024 pid=%d' % (len(self.actors),
+                                                     os.getpid()), 0)
+        self.log("info", "cluster_started", "name=n1 listen=127.0.0.1:7001", 0)
+        for i, n in enumerate(NODES[1:]):
+            self.log("info", "link_up", "peer=%s addr=127.0.0.1:%d"
+                     % (n, 7002 + i), 0.2 + 0.2 * i)
+            self.log("info", "member", "name=%s state=alive was=unknown "
+                     "restarted=0 epoch=%d" % (n, self.start_ms),
+                     0.3 + 0.2 * i)
+
+    def log(self, level, event, fields, at):
+        """A line at `at` seconds after start (the lock held or not needed)."""
+        self.seq += 1
+        self.lines.append({"seq": self.seq, "level": level, "event": event,
+                           "time_ms": self.start_ms + int(at * 1000),
+                           "fields": fields})
+        del self.lines[:-LOG_KEEP]
+
+    def log_until(self, t):
+        """The made-up lines of each second up to t, once."""
+        for k in range(self.logged_to + 1, int(t - 0.6) + 1):
+            self.logged_to = k
+            if k == 0:
+                continue
+            at = k + 0.137
+            self.log("debug", "swim_probe", "target=n%d seq=%d rtt_us=%d"
+                     % (2 + k % 2, k, 180 + 37 * (k % 5)), at)
+            if k % 4 == 1:
+                self.log("info", "dead_letter", "reason=rejected_no_actor "
+                         "to=ghost.%d total=%d" % (k, self.dead_no_actor(k)),
+                         at + 0.2)
+            if k % 10 == 5:
+                self.log("warn", "member", "name=n3 state=suspect was=alive "
+                         "restarted=0 epoch=%d" % self.start_ms, at + 0.3)
+            if k % 10 == 7:
+                self.log("info", "member", "name=n3 state=alive was=suspect "
+                         "restarted=0 epoch=%d" % self.start_ms, at + 0.3)
+            if k % 13 == 3:
+                self.log("info", "inspector_session", 'name=op1 role=operator '
+                         'client="127.0.0.1:5%04d"' % k, at + 0.4)
+            if k % 17 == 9:
+                self.log("error", "policy_denied", 'client=v1 action=stop '
+                         'target=sup.worker reason="role \\"viewer\\" may '
+                         'not stop"', at + 0.5)
+
+    def dead_no_actor(self, t):
+        """n1's sends to ids nobody holds: a few, in bursts."""
+        return int(t / 3) + 5 * int(t / 45)
+
+    def log_lines(self, q, events):
+        level = one(q, "level", "debug")
+        if level not in LEVELS:
+            raise BadRequest("bad level (want error, warn, info or debug)")
+        after = integer(q, "after", 0, 0, 1 << 62)
+        limit = integer(q, "limit", 200, 1, 1000)
+        worst = LEVELS.index(level)
+        with self.lock:
+            self.log_until(self.now())
+            upto, out = self.seq, []
+            for line in self.lines:
+                if line["seq"] <= after or LEVELS.index(line["level"]) > worst \
+                        or (events and line["event"] not in EVENT_NAMES):
+                    continue
+                out.append(line)
+                if len(out) == limit:
+                    upto = line["seq"]
+                    break
+        return {"lines": out, "last": upto}
+
     def now(self):
         return time.time() - self.start
 
@@ -219,9 +304,14 @@ class Cluster:
                         "remote_received": sum(int(self.link_rate[(p, n)] * t)
                                                for p in NODES if p != n),
                         "remote_failed": 0, "undeliverable": 0,
-                        "rejected": int(t / 30)}
+                        "rejected": int(t / 30),
+                        # n3 is sometimes slow to answer probes.
+                        "local_health": (1 + int(t) % 3 if n == "n3" and
+                                         int(t / 15) % 4 == 3 else 0)}
             for r in DEAD_REASONS:
                 counters["dead_" + r] = int(t / 20) if r == "mailbox_full" else 0
+            if n == SERVING:
+                counters["dead_rejected_no_actor"] = self.dead_no_actor(t)
             nodes.append({"node": n, "status": "ok", "counters": counters,
                           "links": links})
         return {"node": SERVING, "time_ms": int(time.time() * 1000),
@@ -379,6 +469,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.json(200, c.topic_list())
             elif url.path == "/api/groups":
                 self.json(200, c.group_list())
+            elif url.path in ("/api/log", "/api/events"):
+                self.json(200, c.log_lines(q, url.path == "/api/events"))
             elif url.path == "/api/stream":
                 self.stream(q)
             else:

@@ -15,7 +15,10 @@ message) and burster (tests/ui/ui_plugin.c).
   (b) the page in headless Chromium (cdp.py): no console errors, members
       and actors shown, a burst to sink shown in its queued cell within
       2 s, live rates, a screenshot of each view, and n3 killed shown
-      suspect, then dead.
+      suspect, then dead; then the events (n1's member lines for n2 and
+      n3, the filter), the log tail (run_started at info, no info line at
+      warn), the members' rtt and health, and the dead letters card (a
+      send to an id nobody holds shown as rejected_no_actor).
 
 Exit 0: passed; 1: failed (the work directory is kept, the nodes' logs'
 tails printed); 77: (a) passed but (b) cannot run here (no chromium or no
@@ -644,6 +647,142 @@ def check_page(b, api, procs, send, artifacts):
     ok("no console errors through the whole run")
 
 
+LEVEL_RANK = {"error": 0, "warn": 1, "info": 2, "debug": 3}
+
+
+def dead_total(api, reason):
+    """reason's dead letters summed over the nodes that answer."""
+    return sum(n.get("counters", {}).get("dead_" + reason, 0)
+               for n in api.get("/api/cluster")["nodes"])
+
+
+def check_page_lines(b, api, nodes, artifacts):
+    """The Events and Log tabs, the members' rtt and health columns and the
+    dead letters card (after check_page: n3 is dead by now)."""
+    # Events: n1 logged n2 and n3 joining (they started after it).
+    joined = [line for line in api.get("/api/events?limit=1000")["lines"]
+              if line["event"] == "member" and "state=alive" in
+              line["fields"].split() and ({"name=n2", "name=n3"} &
+                                          set(line["fields"].split()))]
+    if not joined:
+        raise Fail("/api/events: no member line with state=alive for n2 or "
+                   "n3")
+    member_alive = ("""[...document.querySelectorAll(
+        '#events tbody tr[data-seq][data-event="member"]')].map(tr =>
+        [...tr.querySelectorAll('[data-col="fields"] .chip')].map(text))
+      .filter(f => f.includes('state=alive') &&
+        (f.includes('name=n2') || f.includes('name=n3')))""")
+    view(b, "events", "%s.length > 0" % member_alive, artifacts,
+         "events.png")
+    got = b.eval(js(member_alive))
+    seqs = b.eval(js("[...document.querySelectorAll('#events tbody "
+                     "tr[data-seq]')].map(tr => Number(tr.dataset.seq))"))
+    if seqs != sorted(seqs, reverse=True) or len(seqs) > 500:
+        raise Fail("#events rows not newest first (or over 500): %s" % seqs)
+    ok("#events: %d rows newest first; member %s" % (len(seqs),
+                                                     " ".join(got[0])))
+    b.eval("(f => { f.value = 'state=alive'; f.dispatchEvent(new Event("
+           "'input')); })(document.getElementById('events-filter'))")
+    shown = b.wait_for(js("""(rows => rows.length > 0 && rows.length <
+        document.querySelectorAll('#events tbody tr').length &&
+        rows.every(tr => tr.textContent.includes('state=alive')) &&
+        rows.length)([...document.querySelectorAll('#events tbody tr')]
+        .filter(tr => !tr.hidden))"""), 5, "#events filtered to state=alive")
+    b.eval("(f => { f.value = ''; f.dispatchEvent(new Event('input')); })"
+           "(document.getElementById('events-filter'))")
+    ok("#events filter state=alive: %d rows shown, the others hidden" % shown)
+
+    # Log: at info, the start line; at warn, no info line.
+    started = ("[...document.querySelectorAll('#log tbody tr[data-seq]"
+               "[data-level]')].some(tr => text(cell(tr, 'event')) === "
+               "'run_started')")
+    view(b, "log", "document.getElementById('log-level').value === 'info' "
+         "&& " + started, artifacts, "log.png")
+    levels = b.eval(js("[...document.querySelectorAll('#log tbody tr')]"
+                       ".map(tr => tr.dataset.level)"))
+    if not levels or any(LEVEL_RANK.get(lv, 9) > 2 for lv in levels):
+        raise Fail("#log at info: levels %s" % sorted(set(levels)))
+    ok("#log at info: %d lines, run_started among them" % len(levels))
+    warns = len(api.get("/api/log?level=warn&limit=1000")["lines"])
+    b.eval("(s => { s.value = 'warn'; s.dispatchEvent(new Event('change')); "
+           "})(document.getElementById('log-level'))")
+    rows = ("[...document.querySelectorAll('#log tbody tr')]"
+            ".map(tr => tr.dataset.level)")
+    if warns:
+        b.wait_for(js("(l => l.length > 0 && l.every(v => v === 'warn' || "
+                      "v === 'error'))(%s)" % rows), 5,
+                   "#log at warn: warn and error lines only")
+    time.sleep(1.5)  # a poll or two more: still no info line
+    levels = b.eval(js(rows))
+    if any(lv not in ("warn", "error") for lv in levels) or \
+            (warns and not levels):
+        raise Fail("#log at warn: levels %s (the API has %d lines)"
+                   % (levels, warns))
+    b.screenshot(os.path.join(artifacts, "log-warn.png"))
+    ok("#log at warn: %d lines, none at info" % len(levels))
+    b.eval("(s => { s.value = 'info'; s.dispatchEvent(new Event('change')); "
+           "})(document.getElementById('log-level'))")
+
+    # Members: n1's rtt to n2, each node's health.
+    view(b, "cluster", "!!row('members', 'name', 'n2')", artifacts,
+         "cluster-members.png")
+    rtt = b.wait_for(js("""(r => num(cell(r('n2'), 'rtt')) > 0 &&
+        text(cell(r('n1'), 'rtt')) === '\u2013' &&
+        /^(ok|[0-9,]+)$/.test(text(cell(r('n2'), 'health'))) &&
+        [text(cell(r('n2'), 'rtt')), text(cell(r('n1'), 'health')),
+         text(cell(r('n2'), 'health'))])(n => row('members', 'name', n))"""),
+        5, "members: n1's rtt to n2, the health column")
+    if not re.match(r"^[0-9.]+ (ns|µs|ms|s)$", rtt[0]):
+        raise Fail("members: n2's rtt shown %r" % rtt[0])
+    ok("members: rtt to n2 %s, health n1 %s, n2 %s" % tuple(rtt))
+    cert = b.wait_for(js("text(cell(row('members', 'name', 'n2'), 'cert'))"
+                         " === 'n2 \u00b7 node' && text(cell(document."
+                         "querySelector('#links tbody tr[data-node=\"n1\"]"
+                         "[data-peer=\"n2\"]'), 'cipher'))"), 5,
+                      "members: n2's certificate; links: n1 -> n2's cipher")
+    if not cert.startswith("TLS-"):
+        raise Fail("links: n1 -> n2's cipher shown %r" % cert)
+    ok("members: n2's certificate n2 (node) on n1's link; cipher %s" % cert)
+
+    # Dead letters: the card; a send to an id nobody holds counted.
+    b.wait_for(js("shown('dead-card') && (shown('dead-none') || document."
+                  "querySelectorAll('#dead-letters tbody tr[data-reason]')"
+                  ".length > 0)"), 5, "the dead letters card")
+    before = dead_total(api, "rejected_no_actor")
+    try:
+        nodes.send("nobody-holds-this-id", "hello")
+        sent = "taken"
+    except Fail as e:  # exit 1: no such actor; counted all the same
+        why = re.search(r"exit \d+: (.*)", str(e), re.S)
+        sent = "refused (%s)" % (why.group(1) if why else str(e)).strip()[:80]
+    try:
+        after = until(lambda: (lambda n: n > before and n)(
+            dead_total(api, "rejected_no_actor")), 5,
+            "dead_rejected_no_actor counted")
+    except Fail:
+        after = None
+        print("skip: troupe send to an unknown id (%s) counted no dead "
+              "letter" % sent)
+    if after is not None:
+        total = b.wait_for(js("""(tr => tr && num(cell(tr, 'total')) >= %d
+            && shown('dead-chart-box') && !!document.querySelector(
+              '#dead-legend [data-reason="rejected_no_actor"]') &&
+            num(cell(tr, 'total')))(row('dead-letters', 'reason',
+            'rejected_no_actor'))""" % after), 5,
+            "#dead-letters: rejected_no_actor row")
+        b.wait_for(js("document.querySelectorAll('#dead-chart polyline')"
+                      ".length > 0"), 5, "#dead-chart has a line")
+        time.sleep(0.3)
+        b.screenshot(os.path.join(artifacts, "cluster-dead-letters.png"))
+        ok("troupe send to an unknown id %s: dead letters rejected_no_actor "
+           "%d -> %d, shown %s, with its line and legend"
+           % (sent, before, after, total))
+    errors = b.console_errors()
+    if errors:
+        raise Fail("console errors: %s" % errors)
+    ok("no console errors in the events, log and dead letters checks")
+
+
 def check_page_actions(b, api, tokens, artifacts):
     """The page with a viewer's session: its actions are disabled, and the
     node refuses the viewer's stop even when the page is bypassed; with an
@@ -675,6 +814,18 @@ def check_page_actions(b, api, tokens, artifacts):
     b.goto(base + "?as=operator#session=" + op)
     b.wait_for(js("text(document.getElementById('session')) === "
                   "'op1 · operator'"), 10, "the operator's session shown")
+    b.eval("location.hash = '#actor/echo-n2'")
+    b.wait_for(js("!document.getElementById('act-ask').disabled && "
+                  "!!document.querySelector('#actor-fields tr[data-field="
+                  "\"node\"]')"), 10, "Ask enabled for an operator")
+    b.eval("document.getElementById('act-data').value = 'ping from the page';"
+           "document.getElementById('act-ask').click()")
+    got = b.wait_for(js("!document.getElementById('act-reply').hidden && "
+                        "text(document.getElementById('act-reply'))"), 5,
+                     "echo-n2's reply shown")
+    if got != "ping from the page":
+        raise Fail("the ask's reply shown: %r" % got)
+    ok("operator op1 in the page: Ask to echo-n2 on n2 answered %r" % got)
     b.eval("location.hash = '#actor/victim2'")
     b.wait_for(js("!document.getElementById('act-stop').disabled"), 10,
                "Stop enabled for an operator")
@@ -872,6 +1023,7 @@ def main():
                 work, "chromium.log")) as b:
             try:
                 check_page(b, api, procs, burst, artifacts)
+                check_page_lines(b, api, nodes, artifacts)
                 check_page_actions(b, api, tokens, artifacts)
             except Exception:
                 try:

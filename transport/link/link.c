@@ -131,6 +131,11 @@ int link_open(link_mgr *m, const char *peer, const char *addr, peer_link **out) 
 
 const char *link_peer(peer_link *lk) { return lk->peer; }
 
+const char *link_cert_cn(peer_link *lk) {
+  return lk->active && lk->active->tls ? tls_conn_peer_cn(lk->active->tls)
+                                       : NULL;
+}
+
 const char *link_cipher(peer_link *lk) {
   return lk->active && lk->active->tls ? tls_conn_ciphersuite(lk->active->tls)
                                        : NULL;

@@ -10,7 +10,9 @@
   const RETRY_MS = 5000;          // reopen a stream the server refused
   const FILTER_DELAY_MS = 250;
   const LIST_MAX = 200;           // ids shown in one list before "and N more"
-  const VIEWS = ['cluster', 'actors', 'actor', 'topics', 'groups'];
+  const EVENTS_MAX = 500;          // event rows kept, newest first
+  const LOG_MAX = 1000;            // log rows kept, newest last
+  const VIEWS = ['cluster', 'actors', 'actor', 'topics', 'groups', 'events', 'log'];
 
   const state = {
     view: 'cluster',
@@ -22,6 +24,10 @@
     cluster: null,        // the last /api/cluster
     prev: null,           // the one before it, for rates
     samples: [],          // the detail's chart: {t, in, out}, 5 minutes
+    dead: [],             // the dead letters' chart: {t, v: Map reason -> per s}
+    deadColors: new Map(),  // reason -> colour index, once its total was > 0
+    events: { last: 0, asked: 0, filter: '' },        // /api/events seen up to last
+    log: { last: 0, asked: 0, level: 'info', follow: true },
     session: null,        // {name, role} of this tab's session, if any
   };
   const ui = window.troupeUI = { lastUpdate: 0, updates: 0 };
@@ -69,6 +75,47 @@
     const p = (n) => String(n).padStart(2, '0');
     return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
       `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }
+
+  /* HH:MM:SS.mmm, local time. */
+  function fmtClock(ms) {
+    const d = new Date(ms);
+    if (!isNum(ms) || isNaN(d)) return '–';
+    const p = (n, w) => String(n).padStart(w || 2, '0');
+    return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+  }
+
+  /* A round trip in µs: "130 µs", "1.43 ms"; '–' when unknown. */
+  const fmtRtt = (us) => (isNum(us) ? fmtNs(us * 1000) : '–');
+
+  /* logfmt fields as [key, value] pairs, in order: key=value, the value
+   * plain or double-quoted with backslash escapes (\" and \\ undone, \xHH
+   * kept as written so a control character stays visible). A word without
+   * '=' is a key with a null value; an unterminated quote takes the rest. */
+  function parseFields(s) {
+    const out = [];
+    let i = 0;
+    const n = s.length;
+    while (i < n) {
+      while (i < n && s[i] === ' ') i++;
+      if (i >= n) break;
+      let k = '';
+      while (i < n && s[i] !== '=' && s[i] !== ' ') k += s[i++];
+      if (s[i] !== '=') { out.push([k, null]); continue; }
+      i++;
+      let v = '';
+      if (s[i] === '"') {
+        for (i++; i < n && s[i] !== '"'; i++) {
+          if (s[i] === '\\' && i + 1 < n && (s[i + 1] === '"' || s[i + 1] === '\\')) i++;
+          v += s[i];
+        }
+        i++;
+      } else {
+        while (i < n && s[i] !== ' ') v += s[i++];
+      }
+      out.push([k, v]);
+    }
+    return out;
   }
 
   /* ---- DOM helpers ----------------------------------------------------- */
@@ -222,6 +269,17 @@
     },
     topics: { every: 5000, url: () => '/api/topics', render: renderTopics },
     groups: { every: 5000, url: () => '/api/groups', render: renderGroups },
+    // The lines after the last seen: only the new ones.
+    events: {
+      every: 1000,
+      url: () => '/api/events?limit=1000&after=' + (state.events.asked = state.events.last),
+      render: renderEvents,
+    },
+    log: {
+      every: 1000,
+      url: () => `/api/log?level=${state.log.level}&limit=1000&after=` + (state.log.asked = state.log.last),
+      render: renderLog,
+    },
   };
   let pollTimer = 0, pollToken = 0;
 
@@ -301,6 +359,7 @@
   function renderCluster(c) {
     state.prev = state.cluster;
     state.cluster = c;
+    sampleDead();
     drawCluster();
   }
 
@@ -311,14 +370,36 @@
     const prevNodes = new Map(((prev && prev.nodes) || []).map((n) => [n.node, n]));
     const members = c.members || [], nodes = c.nodes || [];
     setText($('#node-name'), c.node || '–');
-    renderMembers(members);
+    renderMembers(members, nodes);
     renderNodes(nodes, prevNodes, dt);
+    renderDead(nodes, prevNodes, dt);
     renderLinks(nodes, prevNodes, dt);
     renderCounters(nodes, prevNodes, dt);
     renderGraph(members, nodes);
   }
 
-  function renderMembers(members) {
+  /* rtt: the serving node's link to the member, as it measures it; health:
+   * the member's own local_health counter (Lifeguard: 0 is healthy). */
+  function renderMembers(members, nodes) {
+    const self = members.find((m) => m.self);
+    const byName = new Map(nodes.map((n) => [n.node, n]));
+    const serving = self ? byName.get(self.name) : null;
+    const links = new Map(((serving && serving.links) || []).map((l) => [l.peer, l]));
+    const rttCell = (m) => {
+      const l = m.self ? null : links.get(m.name);
+      return numCell('rtt', l && l.up && isNum(l.rtt_us) ? l.rtt_us : null, fmtRtt);
+    };
+    // Who the member's certificate says it is, on the serving node's link.
+    const certCell = (m) => {
+      const l = m.self ? null : links.get(m.name);
+      const text = l && l.cert_cn ? l.cert_cn + ' · ' + (l.cert_role || '?') : '–';
+      return cell('cert', text, { cls: 'mono' });
+    };
+    const healthCell = (m) => {
+      const v = ((byName.get(m.name) || {}).counters || {}).local_health;
+      return h('td', { class: 'num' + (v === 0 ? ' ok' : isNum(v) ? ' warn' : ''),
+        data: { col: 'health', value: isNum(v) ? v : null } }, v === 0 ? 'ok' : fmtInt(v));
+    };
     $('#members tbody').replaceChildren(...members.map((m) =>
       h('tr', { data: { name: m.name }, class: m.self ? 'self' : null },
         cell('name', m.name),
@@ -328,6 +409,9 @@
         h('td', { class: 'mono', data: { col: 'epoch', value: m.epoch }, title: String(m.epoch) },
           fmtTime(m.epoch)),
         numCell('incarnation', m.incarnation),
+        rttCell(m),
+        healthCell(m),
+        certCell(m),
         cell('self', m.self ? 'this node' : '', { cls: 'muted' }))));
 
     // The actors' node filter offers the members.
@@ -363,6 +447,66 @@
     }));
   }
 
+  /* Dead letters by reason (the dead_* counters, "dead_" cut), summed over
+   * the nodes that answered: totals, and rates where both updates have the
+   * node's counter. */
+  function deadByReason(nodes, prevNodes, dt) {
+    const totals = new Map(), rates = new Map();
+    for (const n of nodes) {
+      const k = n.counters;
+      if (!k) continue;
+      const o = ((prevNodes && prevNodes.get(n.node)) || {}).counters || {};
+      for (const name of Object.keys(k)) {
+        if (!name.startsWith('dead_') || !isNum(k[name])) continue;
+        const reason = name.slice(5);
+        totals.set(reason, (totals.get(reason) || 0) + k[name]);
+        const r = rate(k[name], o[name], dt);
+        if (r != null) rates.set(reason, (rates.get(reason) || 0) + r);
+      }
+    }
+    return { totals, rates };
+  }
+
+  /* One chart sample per update: each reason's rate. A reason gets a colour
+   * (and a line) once its total is above zero. */
+  function sampleDead() {
+    const c = state.cluster, prev = state.prev, now = Date.now();
+    const dt = prev ? (c.time_ms - prev.time_ms) / 1000 : 0;
+    const prevNodes = new Map(((prev && prev.nodes) || []).map((n) => [n.node, n]));
+    const { totals, rates } = deadByReason(c.nodes || [], prevNodes, dt);
+    for (const [reason, total] of totals) {
+      if (total > 0 && !state.deadColors.has(reason)) state.deadColors.set(reason, state.deadColors.size % 8);
+    }
+    const samples = state.dead;
+    if (prev) samples.push({ t: now, v: rates });
+    while (samples.length && samples[0].t < now - CHART_SPAN_MS) samples.shift();
+  }
+
+  function swatch(reason) {
+    return h('span', { class: 'swatch c' + state.deadColors.get(reason) });
+  }
+
+  /* The card: a row per reason with dead letters, the chart of their rates. */
+  function renderDead(nodes, prevNodes, dt) {
+    const { totals, rates } = deadByReason(nodes, prevNodes, dt);
+    const shown = [...totals].filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    $('#dead-letters tbody').replaceChildren(...shown.map(([reason, total]) =>
+      h('tr', { data: { reason } },
+        h('td', { data: { col: 'reason' } }, swatch(reason), reason),
+        numCell('total', total),
+        numCell('per_s', rates.has(reason) ? rates.get(reason) : null, fmtRate))));
+    $('#dead-letters').hidden = !shown.length;
+    $('#dead-none').hidden = shown.length > 0;
+    const reasons = [...state.deadColors.keys()];
+    $('#dead-chart-box').hidden = !reasons.length;
+    if (!reasons.length) return;
+    drawChart($('#dead-chart'), state.dead, Date.now(),
+      reasons.map((r) => ({ cls: 'c' + state.deadColors.get(r), get: (s) => s.v.get(r) })));
+    $('#dead-legend').replaceChildren(...reasons.map((r) =>
+      h('span', { class: 'item', data: { reason: r } }, swatch(r), r)));
+  }
+
   /* Each node's links as it sees them, rates from the last two answers. */
   function renderLinks(nodes, prevNodes, dt) {
     const rows = [];
@@ -371,8 +515,8 @@
       if (n.status !== 'ok' || !links.length) {
         rows.push(h('tr', { data: { node: n.node }, class: 'first' }, cell('node', n.node),
           n.status !== 'ok'
-            ? h('td', { colspan: 9, class: 'warn', text: 'no answer: ' + n.status })
-            : h('td', { colspan: 9, class: 'muted', text: 'no links' })));
+            ? h('td', { colspan: 12, class: 'warn', text: 'no answer: ' + n.status })
+            : h('td', { colspan: 12, class: 'muted', text: 'no links' })));
         continue;
       }
       const old = new Map(((prevNodes.get(n.node) || {}).links || []).map((l) => [l.peer, l]));
@@ -388,7 +532,10 @@
           numCell('bytes_in_per_s', rate(l.bytes_in, o.bytes_in, dt), fmtBytes),
           numCell('queued', l.queued),
           numCell('rtt', l.rtt_us, (us) => (l.up && isNum(us) ? fmtNs(us * 1000) : '–')),
-          numCell('reconnects', l.reconnects)));
+          numCell('reconnects', l.reconnects),
+          numCell('resumes', l.resumes),
+          numCell('tls_resumes', l.tls_resumes),
+          cell('cipher', l.cipher || '–', { cls: 'mono small' })));
       });
     }
     $('#links tbody').replaceChildren(...rows);
@@ -464,6 +611,7 @@
     { key: 'handler_mean_ns', label: 'handler mean', sort: true, num: true, fmt: fmtNs },
     { key: 'handler_max_ns', label: 'handler max', sort: true, num: true, fmt: fmtNs },
     { key: 'children', label: 'children', num: true, fmt: fmtInt },
+    { key: 'dead', label: 'dead letters', sort: true, num: true, fmt: fmtInt },
     { key: 'age_ms', label: 'age', sort: true, num: true, fmt: fmtAge },
   ];
 
@@ -579,7 +727,7 @@
     ['delivered', 'delivered'], ['sent', 'sent'],
     ['in_per_s', 'in/s', fmtRate], ['out_per_s', 'out/s', fmtRate],
     ['handler_mean_ns', 'handler mean', fmtNs], ['handler_max_ns', 'handler max', fmtNs],
-    ['children', 'children'], ['age_ms', 'age', fmtAge],
+    ['children', 'children'], ['dead', 'dead letters'], ['age_ms', 'age', fmtAge],
   ];
 
   function renderActor(d) {
@@ -613,7 +761,8 @@
     const samples = state.samples, now = Date.now();
     samples.push({ t: now, in: a.in_per_s, out: a.out_per_s });
     while (samples.length && samples[0].t < now - CHART_SPAN_MS) samples.shift();
-    drawChart($('#actor-chart'), samples, now);
+    drawChart($('#actor-chart'), samples, now,
+      [{ cls: 'in', get: (s) => s.in }, { cls: 'out', get: (s) => s.out }]);
   }
 
   function actorFailed(e) {
@@ -632,11 +781,13 @@
     return [1, 2, 5, 10].map((m) => m * p).find((x) => x >= v);
   }
 
-  /* in/s and out/s over the last five minutes; a gap (the view was left or
-   * paused) breaks the lines rather than bridging it. */
-  function drawChart(el, samples, now) {
-    const W = 600, H = 200, L = 48, R = 10, T = 10, B = 24;
-    const vals = samples.flatMap((s) => [s.in, s.out]).filter(isNum);
+  /* Series ({cls, get(sample)}) over the last five minutes, in the SVG's
+   * viewBox; a gap (the view was left or paused) breaks the lines rather
+   * than bridging it. */
+  function drawChart(el, samples, now, series) {
+    const vb = el.viewBox.baseVal;
+    const W = vb.width || 600, H = vb.height || 200, L = 48, R = 10, T = 10, B = 24;
+    const vals = samples.flatMap((s) => series.map((sr) => sr.get(s))).filter(isNum);
     const max = niceCeil(Math.max(1, ...vals));
     const x = (t) => L + ((t - (now - CHART_SPAN_MS)) / CHART_SPAN_MS) * (W - L - R);
     const y = (v) => T + (1 - v / max) * (H - T - B);
@@ -649,16 +800,17 @@
       const anchor = m === 5 ? 'start' : m ? 'middle' : 'end';
       parts.push(svg('text', { x: x(now - m * 60000), y: H - 6, 'text-anchor': anchor }, m ? `−${m} min` : 'now'));
     }
-    for (const key of ['in', 'out']) {
+    for (const sr of series) {
       let pts = [], last = 0;
       const flush = () => {
-        if (pts.length) parts.push(svg('polyline', { points: pts.join(' '), class: 'series ' + key }));
+        if (pts.length) parts.push(svg('polyline', { points: pts.join(' '), class: 'series ' + sr.cls }));
         pts = [];
       };
       for (const s of samples) {
-        if (!isNum(s[key])) continue;
+        const v = sr.get(s);
+        if (!isNum(v)) continue;
         if (s.t - last > 5000) flush();
-        pts.push(x(s.t).toFixed(1) + ',' + y(s[key]).toFixed(1));
+        pts.push(x(s.t).toFixed(1) + ',' + y(v).toFixed(1));
         last = s.t;
       }
       flush();
@@ -730,9 +882,131 @@
     $('#groups tbody').replaceChildren(...(rows.length ? rows : [emptyRow(2 + nodes.length, 'No groups.')]));
   }
 
+  /* ---- events and the log ---------------------------------------------- */
+
+  const LEVELS = ['error', 'warn', 'info', 'debug'];
+  const levelOf = (l) => (LEVELS.includes(l) ? l : 'info');
+  const lineText = new WeakMap();  // an event row -> what the filter searches
+
+  /* The node restarted when it answers with a last below what we asked
+   * after (its lines are numbered again from 1): start over. */
+  const restarted = (d, seen) => isNum(d.last) && d.last < seen.asked;
+
+  function levelCell(level) {
+    return h('td', { data: { col: 'level', value: level } }, h('span', { class: 'level', text: level }));
+  }
+
+  function eventRow(l) {
+    const level = levelOf(l.level), fields = String(l.fields || '');
+    const tr = h('tr', { class: 'lvl-' + level, data: { seq: l.seq, event: l.event, level } },
+      h('td', { class: 'mono', data: { col: 'time', value: l.time_ms }, title: fmtTime(l.time_ms) },
+        fmtClock(l.time_ms)),
+      levelCell(level),
+      cell('event', String(l.event), { cls: 'mono' }),
+      h('td', { data: { col: 'fields' } }, ...parseFields(fields).map(([k, v]) =>
+        h('span', { class: 'chip', data: { key: k } }, h('span', { class: 'k', text: k }),
+          v == null ? null : '=' + v))));
+    lineText.set(tr, (l.event + ' ' + fields).toLowerCase());
+    return tr;
+  }
+
+  /* New events go on top; the oldest past EVENTS_MAX go. */
+  function renderEvents(d) {
+    const ev = state.events, tbody = $('#events tbody');
+    if (restarted(d, ev)) {
+      ev.last = 0;
+      tbody.replaceChildren();
+    } else {
+      const rows = (d.lines || []).filter((l) => isNum(l.seq) && l.seq > ev.last).map(eventRow);
+      tbody.prepend(...rows.reverse());
+      while (tbody.rows.length > EVENTS_MAX) tbody.lastChild.remove();
+      if (isNum(d.last)) ev.last = Math.max(ev.last, d.last);
+    }
+    filterEvents();
+  }
+
+  /* The filter: a substring of the event and its fields, any case. */
+  function filterEvents() {
+    const q = state.events.filter.toLowerCase(), rows = $('#events tbody').rows;
+    let shown = 0;
+    for (const tr of rows) {
+      tr.hidden = !!q && !(lineText.get(tr) || '').includes(q);
+      if (!tr.hidden) shown++;
+    }
+    const empty = $('#events-empty');
+    empty.hidden = shown > 0;
+    setText(empty, rows.length ? 'No event matches the filter.' : 'No events yet.');
+    setText($('#events-info'), q ? `${fmtInt(shown)} of ${fmtInt(rows.length)} events`
+      : `${fmtInt(rows.length)} events`);
+  }
+
+  const atBottom = (box) => box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+
+  function logRow(l) {
+    const level = levelOf(l.level);
+    return h('tr', { class: 'lvl-' + level, data: { seq: l.seq, level } },
+      h('td', { data: { col: 'time', value: l.time_ms }, title: fmtTime(l.time_ms) }, fmtClock(l.time_ms)),
+      levelCell(level),
+      cell('event', String(l.event)),
+      cell('fields', String(l.fields || '')));
+  }
+
+  /* New lines at the bottom; the oldest past LOG_MAX go. The box follows
+   * the newest unless the user scrolled up (then it keeps their place). */
+  function renderLog(d) {
+    const lg = state.log, box = $('#log-box'), tbody = $('#log tbody');
+    if (restarted(d, lg)) {
+      lg.last = 0;
+      tbody.replaceChildren();
+    } else {
+      const rows = (d.lines || []).filter((l) => isNum(l.seq) && l.seq > lg.last).map(logRow);
+      tbody.append(...rows);
+      if (tbody.rows.length > LOG_MAX) {
+        const before = box.scrollHeight;
+        while (tbody.rows.length > LOG_MAX) tbody.firstChild.remove();
+        if (!lg.follow) box.scrollTop -= before - box.scrollHeight;
+      }
+      if (isNum(d.last)) lg.last = Math.max(lg.last, d.last);
+    }
+    $('#log-empty').hidden = tbody.rows.length > 0;
+    setText($('#log-info'), `${fmtInt(tbody.rows.length)} lines`);
+    if (lg.follow) box.scrollTop = box.scrollHeight;
+    $('#log-follow').hidden = lg.follow;
+  }
+
+  function bindLines() {
+    let filterTimer = 0;
+    $('#events-filter').addEventListener('input', (ev) => {
+      clearTimeout(filterTimer);
+      filterTimer = setTimeout(() => { state.events.filter = ev.target.value; filterEvents(); }, FILTER_DELAY_MS);
+    });
+    const box = $('#log-box');
+    box.addEventListener('scroll', () => {
+      state.log.follow = atBottom(box);
+      $('#log-follow').hidden = state.log.follow;
+    });
+    $('#log-follow').addEventListener('click', () => {
+      state.log.follow = true;
+      box.scrollTop = box.scrollHeight;
+      $('#log-follow').hidden = true;
+    });
+    // Another level: the lines from the start, at that level.
+    $('#log-level').addEventListener('change', (ev) => {
+      const lg = state.log;
+      lg.level = levelOf(ev.target.value);
+      lg.last = 0;
+      lg.follow = true;
+      $('#log tbody').replaceChildren();
+      $('#log-empty').hidden = false;
+      setText($('#log-info'), '');
+      startPolling();
+    });
+  }
+
   /* ---- routing --------------------------------------------------------- */
 
-  /* #cluster, #actors, #actor/ID (ID URI-encoded), #topics, #groups. */
+  /* #cluster, #actors, #actor/ID (ID URI-encoded), #topics, #groups,
+   * #events, #log. */
   function route() {
     const hash = location.hash.slice(1);
     let view = hash, id = null;
@@ -752,6 +1026,7 @@
         $('#actor-error').hidden = true;
         $('#actor-body').hidden = false;
         setText($('#act-result'), '');
+        $('#act-reply').hidden = true;
       }
     }
     for (const v of VIEWS) {
@@ -765,6 +1040,7 @@
       else a.removeAttribute('aria-current');
     }
     document.title = (view === 'actor' ? id : view) + ' · troupe inspector';
+    if (view === 'log' && state.log.follow) $('#log-box').scrollTop = $('#log-box').scrollHeight;
     showError(null);
     startPolling();
   }
@@ -806,7 +1082,7 @@
       el.dataset.role = s.role;
     }
     const operator = !!s && s.role === 'operator';
-    for (const b of ['#act-send', '#act-stop']) {
+    for (const b of ['#act-send', '#act-ask', '#act-stop']) {
       $(b).disabled = !operator;
       $(b).title = operator ? '' : 'needs an operator session: troupe ui-login URL';
     }
@@ -816,7 +1092,9 @@
   async function act(verb) {
     const out = $('#act-result'), id = state.actorId;
     if (id == null) return;
-    const body = verb === 'send' ? $('#act-data').value : '';
+    const body = verb === 'stop' ? '' : $('#act-data').value;
+    const reply = $('#act-reply');
+    reply.hidden = true;
     out.dataset.state = 'busy';
     setText(out, verb + '…');
     try {
@@ -825,8 +1103,13 @@
       let j = null;
       try { j = await r.json(); } catch (e) { /* the status says it */ }
       out.dataset.state = r.ok ? 'ok' : 'error';
-      setText(out, r.ok ? (verb === 'stop' ? 'stop requested' : 'sent')
+      setText(out, r.ok ? { stop: 'stop requested', send: 'sent',
+        ask: 'reply from ' + (j && j.from) + ' on ' + (j && j.node) }[verb]
         : verb + ' refused: ' + ((j && j.error) || r.statusText));
+      if (r.ok && verb === 'ask') {
+        setText(reply, j.reply);
+        reply.hidden = false;
+      }
     } catch (e) {
       out.dataset.state = 'error';
       setText(out, verb + ' failed: ' + e.message);
@@ -836,6 +1119,7 @@
   function bindActions() {
     $('#act-form').addEventListener('submit', (e) => { e.preventDefault(); act('send'); });
     $('#act-stop').addEventListener('click', () => act('stop'));
+    $('#act-ask').addEventListener('click', () => act('ask'));
   }
 
   function start() {
@@ -844,6 +1128,8 @@
     loadSession();
     buildActorHead();
     bindActorControls();
+    bindLines();
+    $('#log-level').value = state.log.level;
     $('#pause').addEventListener('click', () => setPaused(!state.paused));
     $('#show-zero').addEventListener('change', () => { if (state.cluster) drawCluster(); });
     window.addEventListener('hashchange', route);

@@ -299,6 +299,9 @@ void link_get_stats(peer_link *, link_stats *out);
 /* The TLS ciphersuite of the connection envelopes flow on ("TLS-ECDHE-..."),
  * or NULL when there is none; static. */
 const char *link_cipher(peer_link *);
+/* The subject CN of the peer's certificate on that connection, or NULL;
+ * valid until the loop runs. */
+const char *link_cert_cn(peer_link *);
 
 typedef struct link_mgr_stats {
   uint64_t accepted;
