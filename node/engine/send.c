@@ -76,8 +76,11 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
 }
 
 /* The dead-letter row for a send call that failed with rc (a: the local
- * target that refused it, or NULL). */
-static void send_rejected(tr_node *n, eng_actor *a, int rc) {
+ * target that refused it, or NULL). Out of line and cold: the send path
+ * stays small enough for the compiler to fold into each caller. */
+__attribute__((noinline, cold)) static void send_rejected(tr_node *n,
+                                                          eng_actor *a,
+                                                          int rc) {
   if (a && (rc == TR_EFULL || rc == TR_EBADTYPE)) a->dead++;
   if (rc == TR_EFULL) eng_dead(n, TR_DL_REJECTED_FULL);
   if (rc == TR_ENOTFOUND) eng_dead(n, TR_DL_REJECTED_NO_ACTOR);
