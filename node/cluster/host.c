@@ -361,10 +361,13 @@ static void host_member_changed(void *user, const swim_update *now,
   if (!p) return;
   uint64_t t = host_now(c);
   bool up = now->state == SWIM_ALIVE || now->state == SWIM_SUSPECT;
+  /* swim reports a member first seen with was = its state: "new". */
+  bool seen_first = was == (swim_state)now->state && !restarted;
   host_log(c, now->state == SWIM_DEAD ? TR_LOG_WARN : TR_LOG_INFO, "member",
            "name=%s state=%s was=%s restarted=%d epoch=%llu", now->name,
-           swim_state_name((swim_state)now->state), swim_state_name(was),
-           restarted, (unsigned long long)now->epoch);
+           swim_state_name((swim_state)now->state),
+           seen_first ? "new" : swim_state_name(was), restarted,
+           (unsigned long long)now->epoch);
   if (up) {
     /* A restart ends everything the old process had: its asks, monitors. */
     if (restarted && p->up) {

@@ -401,6 +401,14 @@ static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
   return pb_read(s, NULL, s->bytes_left);
 }
 
+/* For log lines: the verb's name ("members"), or "unknown". */
+static const char *op_verb_name(uint32_t verb) {
+  static const char *const names[] = {"none",  "members", "actors", "send",
+                                      "ask",   "sub",     "stats",  "health",
+                                      "groups", "inspect", "session"};
+  return verb < sizeof(names) / sizeof(names[0]) ? names[verb] : "unknown";
+}
+
 void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
                       size_t len) {
   const char *client = link_peer(lk);
@@ -423,7 +431,7 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
   /* Inspectors ask every second: their requests are logged at debug. */
   bool inspect = req.verb == troupe_OpVerb_OP_INSPECT;
   host_log(c, inspect ? TR_LOG_DEBUG : TR_LOG_INFO, "op_request",
-           "client=%s verb=%u target=%s", client, req.verb,
+           "client=%s verb=%s target=%s", client, op_verb_name(req.verb),
            req.has_target ? req.target : "-");
   /* Operator frames come from operator certificates (a viewer only
    * reads); a node may only inspect (host_inspect.c: an inspector on
@@ -439,8 +447,9 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     c->st.rejected++;
     if ((k & (k - 1)) == 0) /* at totals 1, 2, 4, 8...: a flood stays quiet */
       host_log(c, TR_LOG_WARN, "op_request_denied",
-               "client=%s role=%s verb=%u total=%llu", client,
-               tls_peer_role_name(role), req.verb, (unsigned long long)k);
+               "client=%s role=%s verb=%s total=%llu", client,
+               tls_peer_role_name(role), op_verb_name(req.verb),
+               (unsigned long long)k);
     op_reply(c, client, req.id, TR_EPERM, NULL, 0, false, NULL, NULL);
     return;
   }

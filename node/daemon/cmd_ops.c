@@ -15,16 +15,19 @@
 
 #define OPS_COMMON_USAGE                                                     \
   "\ncommon flags:\n"                                                        \
-  "  --node HOST:PORT  any node's TLS port [$TROUPE_NODE, 127.0.0.1:7000]\n" \
-  "  --ca FILE         the cluster CA certificate [$TROUPE_CA]\n"            \
+  "  --node HOST:PORT  any node's TLS port [$TROUPE_OPS_NODE,\n"             \
+  "                    127.0.0.1:7000]\n"                                    \
+  "  --ca FILE         the cluster CA certificate [$TROUPE_OPS_CA]\n"        \
   "  --cert FILE       a client certificate (troupe cert client NAME)\n"     \
-  "                    [$TROUPE_CERT]\n"                                     \
-  "  --key FILE        its key [$TROUPE_KEY]\n"                              \
+  "                    [$TROUPE_OPS_CERT]\n"                                 \
+  "  --key FILE        its key [$TROUPE_OPS_KEY]\n"                          \
   "  --name NAME       the client's name, one its certificate holds (CN or\n" \
-  "                    a DNS name) [the CN]\n"                              \
+  "                    a DNS name) [$TROUPE_OPS_NAME, the CN]\n"             \
   "  --json            JSON output\n"                                        \
   "  --timeout MS      bound on connecting and answering [5000]\n"           \
   "  --verbose         log the link's events to stderr\n"                    \
+  "TROUPE_OPS_* are the operator's own settings, apart from troupe run's\n"  \
+  "TROUPE_CA/CERT/KEY (a node's): neither program reads the other's.\n"      \
   "\nexit status: 0 ok; 1 the cluster said no, or the node is down, refused\n" \
   "the certificate or did not answer in time; 2 bad flags or files.\n"
 
@@ -67,10 +70,14 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
   memset(o, 0, sizeof(*o));
   o->verb = argv[0];
   if (daemon_help_or_version(argc, argv, usage)) return TROUPE_EXIT_OK;
-  o->t.node = env_or("TROUPE_NODE", "127.0.0.1:7000");
-  o->t.ca_file = env_or("TROUPE_CA", NULL);
-  o->t.cert_file = env_or("TROUPE_CERT", NULL);
-  o->t.key_file = env_or("TROUPE_KEY", NULL);
+  /* The operator's own settings (TROUPE_OPS_*): never the daemon's
+   * TROUPE_CA/CERT/KEY, which are a node's, so exporting either set
+   * cannot break the other program. */
+  o->t.node = env_or("TROUPE_OPS_NODE", "127.0.0.1:7000");
+  o->t.ca_file = env_or("TROUPE_OPS_CA", NULL);
+  o->t.cert_file = env_or("TROUPE_OPS_CERT", NULL);
+  o->t.key_file = env_or("TROUPE_OPS_KEY", NULL);
+  o->t.name = env_or("TROUPE_OPS_NAME", NULL);
   o->t.timeout_ms = 5000;
   o->t.stop_on_signals = 1;
   bool flags = true;
@@ -156,12 +163,20 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
     fprintf(stderr, "troupe %s: --node is empty\n", o->verb);
     return TROUPE_EXIT_USAGE;
   }
-  const char *missing = !o->t.ca_file     ? "--ca (or TROUPE_CA)"
-                        : !o->t.cert_file ? "--cert (or TROUPE_CERT)"
-                        : !o->t.key_file  ? "--key (or TROUPE_KEY)"
+  const char *missing = !o->t.ca_file     ? "--ca (or TROUPE_OPS_CA)"
+                        : !o->t.cert_file ? "--cert (or TROUPE_OPS_CERT)"
+                        : !o->t.key_file  ? "--key (or TROUPE_OPS_KEY)"
                                           : NULL;
   if (missing) {
-    fprintf(stderr, "troupe %s: no %s given\n", o->verb, missing);
+    /* The daemon's variables set, the operator's not: say so. */
+    const char *daemon_var = !o->t.ca_file     ? "TROUPE_CA"
+                             : !o->t.cert_file ? "TROUPE_CERT"
+                                               : "TROUPE_KEY";
+    fprintf(stderr, "troupe %s: no %s given%s%s%s\n", o->verb, missing,
+            getenv(daemon_var) ? " (" : "", getenv(daemon_var) ? daemon_var : "",
+            getenv(daemon_var) ? " is the daemon's node setting, not read by "
+                                 "operator verbs: export TROUPE_OPS_* for them)"
+                               : "");
     return TROUPE_EXIT_USAGE;
   }
   return -1;

@@ -31,8 +31,8 @@ CERTS=$WORK/certs
     for n in n1 n2 n3 evil; do "$T" cert node $n --dir "$CERTS" || exit 1; done &&
     "$T" cert client ops --dir "$CERTS"
 ) >"$WORK/cert.out" 2>&1 || fail "troupe cert: $(cat "$WORK/cert.out")"
-export TROUPE_CA=$CERTS/ca.pem TROUPE_CERT=$CERTS/ops.pem
-export TROUPE_KEY=$CERTS/ops.key
+export TROUPE_OPS_CA=$CERTS/ca.pem TROUPE_OPS_CERT=$CERTS/ops.pem
+export TROUPE_OPS_KEY=$CERTS/ops.key
 
 # n2's limits: small enough that each attack reaches them.
 N2_LIMITS=(--max-pending-connections 32 --max-operator-connections 8

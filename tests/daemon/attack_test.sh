@@ -34,8 +34,8 @@ CERTS=$WORK/certs
     "$T" cert client ops --dir "$CERTS" &&
     "$T" cert crl --dir "$CERTS"
 ) >"$WORK/cert.out" 2>&1 || fail "troupe cert: $(cat "$WORK/cert.out")"
-export TROUPE_CA=$CERTS/ca.pem TROUPE_CERT=$CERTS/ops.pem
-export TROUPE_KEY=$CERTS/ops.key
+export TROUPE_OPS_CA=$CERTS/ca.pem TROUPE_OPS_CERT=$CERTS/ops.pem
+export TROUPE_OPS_KEY=$CERTS/ops.key
 
 # The policy of finding 3: evil may do nothing a policy governs (register,
 # send, ask, stop, subscribe); everyone else everything.

@@ -29,8 +29,8 @@ DOWN=127.0.0.1:$PDOWN
 PKI=$WORK/pki
 mkdir -p "$PKI"
 "$OPS_NODE" pki "$PKI" a b c d || fail "ops_node pki"
-export TROUPE_CA=$PKI/ca.pem TROUPE_CERT=$PKI/client.pem
-export TROUPE_KEY=$PKI/client.key TROUPE_NODE=$A
+export TROUPE_OPS_CA=$PKI/ca.pem TROUPE_OPS_CERT=$PKI/client.pem
+export TROUPE_OPS_KEY=$PKI/client.key TROUPE_OPS_NODE=$A
 
 members_alive() { # members_alive N NODE: NODE sees N members alive
   "$TROUPE_BIN" members --json --node "$2" 2>/dev/null |
@@ -63,11 +63,11 @@ if [ "${1:-nodes}" = run ]; then
   : "${PLUGIN_DIR:?}"
   T=$TROUPE_BIN
   PKI=$WORK/certs
-  export TROUPE_CA=$PKI/ca.pem
+  export TROUPE_OPS_CA=$PKI/ca.pem
   "$T" cert ca --dir "$PKI" >/dev/null || fail "troupe cert ca"
   for n in n1 n2 n3 n4; do "$T" cert node $n --dir "$PKI" >/dev/null || fail "cert $n"; done
   "$T" cert client op1 --dir "$PKI" >/dev/null || fail "troupe cert client"
-  export TROUPE_CERT=$PKI/op1.pem TROUPE_KEY=$PKI/op1.key
+  export TROUPE_OPS_CERT=$PKI/op1.pem TROUPE_OPS_KEY=$PKI/op1.key
   run_node() { # run_node NAME ADDR ARGS...
     local name=$1 addr=$2
     shift 2
@@ -170,6 +170,19 @@ sys.exit(0 if any(x["name"]=="n3" and x["state"]=="dead" for x in json.load(sys.
   done
   grep -q '"from":"w-n2"' "$WORK/gask.out" && grep -q '"from":"w-n4"' "$WORK/gask.out" ||
     fail "asks after n3 died did not spread over the survivors: $(cat "$WORK/gask.out")"
+  # The log after all those CLI calls (issue 19, finding 5): requests by
+  # verb name, a client's goodbye not a warning, a new member not "alive
+  # was alive".
+  grep -Eq 'event=op_request client=op1#[^ ]+ verb=members ' "$WORK/n1.err" ||
+    fail "no op_request line naming its verb: $(grep op_request "$WORK/n1.err" | head -n 2)"
+  if grep -E 'level=warn event=conn_closed peer=op1' "$WORK/n1.err" | head -n 1 | grep .; then
+    fail "a CLI connection's close logged as a warning"
+  fi
+  grep -q 'event=member name=n2 state=alive was=new ' "$WORK/n1.err" ||
+    fail "n2's arrival not logged was=new: $(grep 'event=member name=n2' "$WORK/n1.err" | head -n 1)"
+  grep -q 'was=alive' <(grep 'event=member .*state=alive' "$WORK/n1.err") &&
+    fail "a member logged state=alive was=alive"
+  echo "ok: n1's log: verbs by name, CLI closes at debug, members was=new"
   echo "ok"
   exit 0
 fi
@@ -299,7 +312,7 @@ ops members --cert "$WORK/nonexistent.pem"
 expect_rc 2 "missing certificate file"
 ops members --key "$PKI/a.key"
 expect_rc 2 "a key that is not the certificate's"
-TROUPE_CA= ops members
+TROUPE_OPS_CA= ops members
 expect_rc 2 "no CA"
 ops sub --on a pub.a
 expect_rc 2 "--on outside actors"

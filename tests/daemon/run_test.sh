@@ -352,5 +352,35 @@ case_policy() {
   stop_and_check p TERM 0 30
 }
 
+# The operator's settings (TROUPE_OPS_*) and the daemon's (TROUPE_CA/CERT/
+# KEY) apart (issue 19, finding 1): exported the README's way, the
+# operator's do not touch `troupe run`; the daemon's are not read by the
+# verbs, which say so; an operator certificate never makes a node.
+case_env() {
+  local T=$TROUPE_BIN d=$WORK/certs
+  "$T" cert ca --dir "$d" >/dev/null && "$T" cert node n1 --dir "$d" >/dev/null &&
+    "$T" cert client ops --dir "$d" >/dev/null || fail "troupe cert"
+  (
+    export TROUPE_OPS_CA=$d/ca.pem TROUPE_OPS_CERT=$d/ops.pem
+    export TROUPE_OPS_KEY=$d/ops.key
+    start local --plugin "$PLUGIN_DIR/echo.so" --spawn echo:echo1
+    wait_for "$WORK/local.out" '^troupe run: name=.* mode=local' ||
+      fail "troupe run (local) with TROUPE_OPS_* exported: $(cat "$WORK/local.err")"
+    stop_and_check local TERM 0
+  ) || exit 1
+  ok "TROUPE_OPS_* exported: troupe run's local mode starts as before"
+  TROUPE_CA=$d/ca.pem TROUPE_CERT=$d/ops.pem TROUPE_KEY=$d/ops.key \
+    timeout 20 "$T" members >"$WORK/m.out" 2>"$WORK/m.err"
+  local rc=$?
+  [ $rc = 2 ] || fail "members with only the daemon's variables: exit $rc, want 2"
+  grep -q 'no --ca (or TROUPE_OPS_CA) given (TROUPE_CA is the daemon' \
+    "$WORK/m.err" || fail "members: $(cat "$WORK/m.err")"
+  ok "the daemon's TROUPE_CA/CERT/KEY not read by the verbs: $(cat "$WORK/m.err")"
+  TROUPE_CA=$d/ca.pem TROUPE_CERT=$d/ops.pem TROUPE_KEY=$d/ops.key \
+    expect_usage "troupe run with an operator certificate in TROUPE_CERT" \
+    'ops.pem is an operator certificate for ops, not a node certificate' \
+    --name n1 --listen "127.0.0.1:$(free_port)"
+}
+
 case_"${1:?usage: run_test.sh CASE}" || fail "case $1"
 echo "PASS: $1"

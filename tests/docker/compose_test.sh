@@ -92,9 +92,9 @@ helper_up() { # NODE: (re)starts NODE's helper, after NODE (re)started
   docker rm -f "${PROJECT}_helper_$n" >/dev/null 2>&1
   HELPER[$n]=$(timeout 30 docker run -d --name "${PROJECT}_helper_$n" \
     --label "$HELPER_LABEL" --network "container:${CID[$n]}" \
-    -v "${PROJECT}_ops:/ops:ro" -e TROUPE_CA=/ops/ca.pem \
-    -e TROUPE_CERT=/ops/ops.pem -e TROUPE_KEY=/ops/ops.key \
-    -e TROUPE_NODE=127.0.0.1:7000 --entrypoint sleep "$IMAGE" infinity) ||
+    -v "${PROJECT}_ops:/ops:ro" -e TROUPE_OPS_CA=/ops/ca.pem \
+    -e TROUPE_OPS_CERT=/ops/ops.pem -e TROUPE_OPS_KEY=/ops/ops.key \
+    -e TROUPE_OPS_NODE=127.0.0.1:7000 --entrypoint sleep "$IMAGE" infinity) ||
     fail "cannot start the operator helper for $n"
 }
 helpers_down() {

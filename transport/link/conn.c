@@ -132,9 +132,14 @@ static void conn_end_with(link_conn *c, link_close_reason reason,
   if (c->close_as != LINK_CLOSE_NONE && reason != LINK_CLOSE_LOCAL)
     reason = c->close_as;
   env->st->closed[reason]++;
+  /* An operator client closing after its request is the normal end of
+   * every CLI call: not worth a warning. */
+  tls_peer_role role = c->tls ? tls_conn_peer_role(c->tls) : TLS_PEER_NONE;
+  bool client_done = reason == LINK_CLOSE_PEER &&
+                     (role == TLS_PEER_OPERATOR || role == TLS_PEER_VIEWER);
   tr_log_level lvl = reason == LINK_CLOSE_LOCAL ||
                              reason == LINK_CLOSE_DUPLICATE ||
-                             reason == LINK_CLOSE_SELF
+                             reason == LINK_CLOSE_SELF || client_done
                          ? TR_LOG_DEBUG
                          : TR_LOG_WARN;
   mgr_log(env->mgr, lvl, "conn_closed",
