@@ -3,11 +3,14 @@
  * per-publisher rows are gathered first and written one family at a time. */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* ---- a growing text buffer ------------------------------------------------ */
 
@@ -574,6 +577,57 @@ static void render_http(render *r, const metrics_http *h) {
          "Connections to the metrics endpoint open now.", h->conns);
 }
 
+/* ---- the process (Prometheus's process_* conventions) ---------------------- */
+
+/* Linux's /proc/self: nothing is shown where it cannot be read. */
+static void render_process(render *r) {
+  FILE *f = fopen("/proc/self/stat", "r");
+  if (!f) return;
+  char line[1024];
+  bool got = fgets(line, sizeof(line), f) != NULL;
+  fclose(f);
+  /* After the command's closing parenthesis: field 3 (state) onwards. */
+  char *p = got ? strrchr(line, ')') : NULL;
+  unsigned long long utime = 0, stime = 0, start = 0, vsize = 0, rss = 0;
+  if (!p || sscanf(p + 2,
+                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+                   "%*d %*d %*d %*d %*d %*d %llu %llu %llu",
+                   &utime, &stime, &start, &vsize, &rss) != 5)
+    return;
+  long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+  unsigned long long btime = 0;
+  if ((f = fopen("/proc/stat", "r"))) {
+    while (fgets(line, sizeof(line), f))
+      if (sscanf(line, "btime %llu", &btime) == 1) break;
+    fclose(f);
+  }
+  if (tick <= 0 || page <= 0 || !btime) return;
+  family(r, "process_cpu_seconds_total", "counter",
+         "User and system CPU time the process has used, seconds.");
+  sample_f(r, "process_cpu_seconds_total", NULL, NULL,
+           (double)(utime + stime) / (double)tick);
+  single(r, "process_resident_memory_bytes", "gauge",
+         "Resident memory of the process, bytes.", rss * (uint64_t)page);
+  single(r, "process_virtual_memory_bytes", "gauge",
+         "Virtual memory of the process, bytes.", vsize);
+  single(r, "process_start_time_seconds", "gauge",
+         "When the process started, seconds since the Unix epoch.",
+         btime + start / (unsigned long long)tick);
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    uint64_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+      if (e->d_name[0] != '.') n++;
+    closedir(d);
+    single(r, "process_open_fds", "gauge",
+           "Open file descriptors (the listing's own included).", n);
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    single(r, "process_max_fds", "gauge",
+           "The open file descriptor limit (soft).", rl.rlim_cur);
+}
+
 int metrics_render(tr_node *node, const metrics_http *http, char **out,
                    size_t *len) {
   *out = NULL;
@@ -581,6 +635,7 @@ int metrics_render(tr_node *node, const metrics_http *http, char **out,
   render r = {.node = tr_node_name(node)};
   if (!r.node) r.node = "";
   render_engine(&r, node);
+  render_process(&r);
   if (http) render_http(&r, http);
   render_subscriptions(&r, node);
   render_policy(&r, node);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -119,7 +120,9 @@ static void check_conventions(const expo *e, const char *node) {
     const char *nl = expo_label(s, "node");
     if (!nl || strcmp(nl, node) != 0)
       fail_msg("%s lacks node=\"%s\"", s->name, node);
-    if (strncmp(s->name, "troupe_", 7) != 0) fail_msg("%s: no prefix", s->name);
+    if (strncmp(s->name, "troupe_", 7) != 0 &&
+        strncmp(s->name, "process_", 8) != 0) /* Prometheus's own */
+      fail_msg("%s: no prefix", s->name);
     size_t n = strlen(s->name);
     bool total = n > 6 && strcmp(s->name + n - 6, "_total") == 0;
     if (strcmp(s->type, "counter") == 0 && !total)
@@ -236,6 +239,18 @@ static void local_node_exposes_engine_metrics_only(void **state) {
   assert_int_equal(expo_count(&e, "troupe_dead_letters_total"), TR_DL_COUNT);
   assert_true(value_of(&e, "troupe_mailbox_high_water_messages", NULL, NULL) >= 1);
   assert_true(value_of(&e, "troupe_build_info", "version", TR_VERSION_STRING) == 1);
+  /* The process (issue 19): this test's own, read from /proc. */
+  assert_true(value_of(&e, "process_resident_memory_bytes", NULL, NULL) >
+              1 << 20);
+  assert_true(value_of(&e, "process_virtual_memory_bytes", NULL, NULL) >=
+              value_of(&e, "process_resident_memory_bytes", NULL, NULL));
+  double fds = value_of(&e, "process_open_fds", NULL, NULL);
+  assert_true(fds >= 3); /* stdin, stdout, stderr at least */
+  assert_true(value_of(&e, "process_max_fds", NULL, NULL) >= fds);
+  assert_true(value_of(&e, "process_cpu_seconds_total", NULL, NULL) >= 0);
+  double start = value_of(&e, "process_start_time_seconds", NULL, NULL);
+  double now = (double)time(NULL);
+  assert_true(start > now - 3600 && start <= now + 1);
   /* No cluster, peer or transport families on a local node. */
   assert_null(expo_find(&e, "troupe_cluster_members", NULL, NULL));
   assert_null(expo_find(&e, "troupe_tls_refused_total", NULL, NULL));
