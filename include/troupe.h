@@ -650,7 +650,9 @@ TR_API int(tr_actor_info_get)(tr_node *, const char *id, tr_actor_info *out);
 
 /* Calls fn (may be NULL) for each local actor with its figures (valid
  * during the call), in no particular order; returns how many, or
- * TR_EINVAL. fn must not spawn or stop actors. */
+ * TR_EINVAL. fn must not spawn or stop actors. The node's internal actors
+ * (ids starting with '$': an operator's ask, say) are not listed, nor
+ * counted in tr_node_stats' actors, spawned and stopped. */
 TR_API int tr_node_actors(tr_node *,
                           void (*fn)(void *arg, const tr_actor_info *),
                           void *arg);

@@ -151,6 +151,13 @@ static void op_actors(cluster *c, const char *client, uint64_t id,
     return;
   }
   actors_arg a = {c, r, client, id, only && only[0] ? only : NULL};
+  swim_update m;
+  if (a.only && strcmp(a.only, c->name) != 0 &&
+      !swim_member(c->swim, a.only, &m)) { /* not a node this one knows */
+    op_reply(c, client, id, TR_ENOTFOUND, NULL, 0, false, NULL, NULL);
+    free(r);
+    return;
+  }
   reg_each(c->reg, actors_each, &a);
   host_op_send(c, client, r, id, 0, false); /* the last batch, maybe empty */
   free(r);

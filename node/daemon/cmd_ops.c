@@ -189,6 +189,16 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
 static int ops_exit(const ops_cli *o, int rc, const tr_op_error *err) {
   fflush(stdout);
   if (rc == 0) return TROUPE_EXIT_OK;
+  if (o->json) { /* the error as JSON on stdout too, for scripts */
+    const char *detail = err->reason == TR_OP_FAIL_NONE ? tr_strerror(rc)
+                                                        : err->detail;
+    printf("{\"error\":");
+    ops_print_json_str(stdout, detail, strlen(detail));
+    printf(",\"code\":\"%s\",\"reason\":\"%s\"}\n", tr_errname(rc),
+           err->reason == TR_OP_FAIL_NONE ? "refused"
+                                          : tr_op_fail_name(err->reason));
+    fflush(stdout);
+  }
   if (err->reason == TR_OP_FAIL_CONFIG || err->reason == TR_OP_FAIL_SELF) {
     fprintf(stderr, "troupe %s: %s\n", o->verb, err->detail);
     return TROUPE_EXIT_USAGE;
@@ -318,6 +328,7 @@ int cmd_send(int argc, char **argv) {
   const char *data = o.pos[o.npos - 1];
   rc = o.group ? tr_op_group_send(&o.t, o.group, data, strlen(data), &err)
                : tr_op_send(&o.t, o.pos[0], data, strlen(data), &err);
+  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
   return ops_exit(&o, rc, &err);
 }
 

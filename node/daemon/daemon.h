@@ -38,5 +38,6 @@ int cmd_sub(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_ui_login(int argc, char **argv);
+int cmd_version(int argc, char **argv);
 
 #endif /* TR_DAEMON_H */

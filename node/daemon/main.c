@@ -21,6 +21,7 @@ const daemon_verb daemon_verbs[] = {
     {"health", "exit 0 when a node is alive and ready", cmd_health},
     {"ui-login", "get a web inspector session (operator or viewer)",
      cmd_ui_login},
+    {"version", "print the version (--json: as JSON)", cmd_version},
     {NULL, NULL, NULL},
 };
 
@@ -46,6 +47,22 @@ static void usage(FILE *to) {
     fprintf(to, "  %-9s %s\n", v->name, v->summary);
 }
 
+int cmd_version(int argc, char **argv) {
+  static const char usage[] = "usage: troupe version [--json]\n"
+                              "Prints troupe's version.\n";
+  if (daemon_help_or_version(argc, argv, usage)) return TROUPE_EXIT_OK;
+  bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+  if (argc > 2 || (argc == 2 && !json)) {
+    fputs(usage, stderr);
+    return TROUPE_EXIT_USAGE;
+  }
+  if (json)
+    printf("{\"version\":\"%s\"}\n", TR_VERSION_STRING);
+  else
+    printf("troupe %s\n", TR_VERSION_STRING);
+  return TROUPE_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -56,7 +73,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return TROUPE_EXIT_OK;
   }
-  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+  if (strcmp(argv[1], "--version") == 0) {
     printf("troupe %s\n", TR_VERSION_STRING);
     return TROUPE_EXIT_OK;
   }

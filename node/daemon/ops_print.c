@@ -3,6 +3,7 @@
  * structured operator replies. */
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "ops_print.h"
 
@@ -25,20 +26,19 @@ void ops_print_json_str(FILE *f, const void *p, size_t len) {
 
 static void json_str(const char *s) { ops_print_json_str(stdout, s, strlen(s)); }
 
-void ops_list_begin(ops_list *l) {
-  l->n = 0;
-  if (l->json) printf("[");
-}
+/* A JSON list's "[" waits for its first item (or its end), so a call
+ * that fails before any item prints its error alone. */
+void ops_list_begin(ops_list *l) { l->n = 0; }
 
 void ops_list_end(ops_list *l) {
-  if (l->json) printf("]\n");
+  if (l->json) printf("%s]\n", l->n ? "" : "[");
 }
 
 void ops_print_member(void *arg, const tr_member *m, int self) {
   ops_list *l = arg;
   const char *st = tr_member_state_name(m->state);
   if (l->json) {
-    printf("%s{\"name\":", l->n ? "," : "");
+    printf("%s{\"name\":", l->n ? "," : "[");
     json_str(m->name);
     printf(",\"addr\":");
     json_str(m->addr);
@@ -46,9 +46,17 @@ void ops_print_member(void *arg, const tr_member *m, int self) {
            ",\"self\":%s}",
            st, m->epoch, m->incarnation, self ? "true" : "false");
   } else {
-    printf("%-24s %-8s %-24s epoch=%" PRIu64 " inc=%" PRIu32 "%s\n", m->name,
-           st, m->addr[0] ? m->addr : "-", m->epoch, m->incarnation,
-           self ? " (this node)" : "");
+    if (l->n == 0)
+      printf("%-24s %-8s %-24s %-19s %s\n", "NAME", "STATE", "ADDRESS",
+             "STARTED (UTC)", "EPOCH, INCARNATION");
+    char started[24] = "-";
+    time_t secs = (time_t)(m->epoch / 1000);
+    struct tm tm;
+    if (m->epoch && gmtime_r(&secs, &tm))
+      strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S", &tm);
+    printf("%-24s %-8s %-24s %-19s epoch=%" PRIu64 " inc=%" PRIu32 "%s\n",
+           m->name, st, m->addr[0] ? m->addr : "-", started, m->epoch,
+           m->incarnation, self ? " (this node)" : "");
   }
   l->n++;
 }
@@ -56,7 +64,7 @@ void ops_print_member(void *arg, const tr_member *m, int self) {
 void ops_print_actor(void *arg, const char *id, const char *node) {
   ops_list *l = arg;
   if (l->json) {
-    printf("%s{\"id\":", l->n ? "," : "");
+    printf("%s{\"id\":", l->n ? "," : "[");
     json_str(id);
     printf(",\"node\":");
     json_str(node);
@@ -70,7 +78,7 @@ void ops_print_actor(void *arg, const char *id, const char *node) {
 void ops_print_group(void *arg, const tr_group_member *m) {
   ops_list *l = arg;
   if (l->json) {
-    printf("%s{\"group\":", l->n ? "," : "");
+    printf("%s{\"group\":", l->n ? "," : "[");
     json_str(m->group);
     printf(",\"id\":");
     json_str(m->id);

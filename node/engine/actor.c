@@ -142,7 +142,10 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   n->actors_gen++;
   if (parent) actor_link_child(parent, a);
   pubsub_actor_started(a);
-  n->stats.spawned++;
+  if (system) /* node-internal: not the user's, not in the user's figures */
+    n->system_actors++;
+  else
+    n->stats.spawned++;
   if (o && o->id_out) memcpy(o->id_out, a->id->str, len + 1);
 
   if (t->init) {
@@ -204,7 +207,10 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   actor_unlink_child(a);
   if (parent && notify_parent && !parent->stopping)
     send_notice(n, parent, TR_MSG_CHILD_EXIT, a->id, 0, reason);
-  n->stats.stopped++;
+  if (a->id->str[0] == '$')
+    n->system_actors--;
+  else
+    n->stats.stopped++;
   eng_name_unref(a->id);
   free(a->accepts);
   free(a);

@@ -417,6 +417,8 @@ struct tr_node {
    * actors_gen is unchanged; every add to and removal from `actors` bumps
    * it. A stream of sends to one id then costs a compare, not a hash. */
   uint64_t actors_gen, find_gen;
+  uint32_t system_actors; /* of n->actors, node-internal ('$'): not in the
+                             figures the user sees (tr_node_stats) */
   eng_actor *find_hit;
   size_t find_len;
   char find_id[TR_ID_MAX];

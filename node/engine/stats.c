@@ -20,7 +20,7 @@ void eng_undelivered(tr_node *n, int rc) {
 int tr_node_stats_get_sized(tr_node *n, tr_node_stats *out, size_t size) {
   if (!n || !out) return TR_EINVAL;
   tr_node_stats s = n->stats;
-  s.actors = HASH_COUNT(n->actors);
+  s.actors = HASH_COUNT(n->actors) - n->system_actors;
   s.asks_pending = HASH_COUNT(n->asks);
   s.dead[TR_DL_REJECTED_FULL] += atomic_load(&n->ts_rejected_full);
   s.dead[TR_DL_REJECTED_TOOBIG] += atomic_load(&n->ts_rejected_toobig);
@@ -84,7 +84,9 @@ int tr_node_actors(tr_node *n, void (*fn)(void *, const tr_actor_info *),
                    void *arg) {
   if (!n) return TR_EINVAL;
   int count = 0;
-  for (eng_actor *a = n->actors; a; a = a->hh.next, count++) {
+  for (eng_actor *a = n->actors; a; a = a->hh.next) {
+    if (a->id->str[0] == '$') continue; /* node-internal */
+    count++;
     if (!fn) continue;
     tr_actor_info info = info_of(a);
     fn(arg, &info);

@@ -93,8 +93,8 @@ ok "3 nodes up; n2 at $ADDR_n2 epoch=$N2_EPOCH"
 n2_alive_on() {
   local out
   out=$(timeout 20 "$T" members --node "$1" 2>&1) || { echo "$out"; return 1; }
-  if grep -Eq "^n2 +alive +$ADDR_n2 +epoch=$N2_EPOCH " <<<"$out"; then return 0; fi
-  if grep -Eq "^n2 +suspect +$ADDR_n2 +epoch=$N2_EPOCH " <<<"$out"; then return 3; fi
+  if grep -Eq "^n2 +alive +$ADDR_n2 .* epoch=$N2_EPOCH " <<<"$out"; then return 0; fi
+  if grep -Eq "^n2 +suspect +$ADDR_n2 .* epoch=$N2_EPOCH " <<<"$out"; then return 3; fi
   echo "$out"
   return 1
 }

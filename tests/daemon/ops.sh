@@ -201,6 +201,12 @@ expect_rc 0 members
 for n in a b c; do
   grep -Eq "^$n +alive " "$WORK/o.out" || fail "members text lacks $n alive"
 done
+# A header, the answering node marked, start times for people (issue 19).
+head -n 1 "$WORK/o.out" | grep -Eq '^NAME +STATE +ADDRESS +STARTED \(UTC\)' ||
+  fail "members: no header: $(head -n 1 "$WORK/o.out")"
+grep -Eq '^a +alive +127\.0\.0\.1:[0-9]+ +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} +epoch=[0-9]+ inc=[0-9]+ \(this node\)$' \
+  "$WORK/o.out" || fail "members: a's row: $(grep '^a ' "$WORK/o.out")"
+echo "ok: members text: header, start times, the answering node marked"
 ops health --json --node "$B"
 expect_rc 0 "health --json"
 py 'import json,sys; h=json.load(sys.stdin); assert h["node"]=="b" and h["ready"] is True' ||
@@ -238,6 +244,35 @@ wait_for 30 got_sent || fail "echo.b never got what send sent"
 ops ask nosuch x
 expect_rc 1 "ask nosuch"
 grep -q "TR_ENOTFOUND" "$WORK/o.err" || fail "ask nosuch: $(cat "$WORK/o.err")"
+# --json answers and errors on stdout, the exit codes unchanged (issue 19).
+ops send echo.b "json" --json
+expect_rc 0 "send --json"
+[ "$(cat "$WORK/o.out")" = '{"status":"ok"}' ] || fail "send --json: '$(cat "$WORK/o.out")'"
+ops send nosuch x --json
+expect_rc 1 "send --json to no actor"
+py 'import json,sys; r=json.load(sys.stdin)
+assert r["code"]=="TR_ENOTFOUND" and r["reason"]=="refused" and r["error"], r' ||
+  fail "send --json error: $(cat "$WORK/o.out")"
+ops members --json --node "$DOWN" --timeout 1000
+expect_rc 1 "members --json at a node that is down"
+py 'import json,sys; r=json.load(sys.stdin)
+assert r["reason"]=="unreachable" and r["code"].startswith("TR_E"), r' ||
+  fail "members --json unreachable: $(cat "$WORK/o.out")"
+ops actors --on nosuchnode
+expect_rc 1 "actors --on a node that is not a member"
+grep -q "TR_ENOTFOUND" "$WORK/o.err" || fail "actors --on nosuchnode: $(cat "$WORK/o.err")"
+echo "ok: --json errors on stdout with code and reason; actors --on an unknown node refused"
+# The node's own operator actors (the asks above ran as '$op.*') are not
+# the user's: not in stats.
+ops stats --json --node "$B"
+expect_rc 0 "stats --json"
+py 'import json,sys; s=json.load(sys.stdin)
+assert s["actors"]==2 and s["spawned"]==2 and s["stopped"]==0, s' ||
+  fail "stats counts internal actors: $(cat "$WORK/o.out")"
+"$TROUPE_BIN" version --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["version"]' ||
+  fail "version --json"
+"$TROUPE_BIN" --help | grep -q '^  version ' || fail "version not in troupe --help"
+echo "ok: stats without the node's internal actors; version --json, in --help"
 ops send nosuch x
 expect_rc 1 "send nosuch"
 
