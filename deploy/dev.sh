@@ -2,7 +2,8 @@
 # dev.sh — the project's one entry point for a developer machine (Debian
 # bookworm): installs the build dependencies, then builds and runs the demo,
 # the test suite (plain and with ASan+UBSan) or the benchmarks.
-#   bash deploy/dev.sh demo    build and run examples/ticker (a local node)
+#   bash deploy/dev.sh demo    build, then a 3-node cluster on 127.0.0.1:
+#                              send, subscribe, a node killed (demo.sh)
 #   bash deploy/dev.sh test    build and run every test, twice: plain -Werror
 #                              build, then AddressSanitizer+UBSan build; then
 #                              the ThreadSanitizer tests and every fuzz
@@ -79,9 +80,11 @@ case "$cmd" in
   deps)
     install_pkgs "${build_pkgs[@]}" ;;
   demo)
-    install_pkgs "${build_pkgs[@]}"
-    configure_build "$here/build" -DTR_BUILD_TESTS=OFF -DTR_BUILD_BENCH=OFF
-    "$here/build/examples/ticker" ;;
+    # A 3-node cluster on this machine (deploy/demo.sh), from its own build
+    # directory; the single-node example stays: build-demo/examples/ticker.
+    install_pkgs "${build_pkgs[@]}" python3
+    configure_build "$here/build-demo" -DTR_BUILD_TESTS=OFF -DTR_BUILD_BENCH=OFF
+    bash "$here/deploy/demo.sh" "$here/build-demo" ;;
   test)
     install_pkgs "${build_pkgs[@]}" "${test_pkgs[@]}"
     # In CI, as root, with iproute2 and iptables just installed, the

@@ -23,7 +23,8 @@ skipped=()
 skip() { echo "SKIP (part): $*"; skipped+=("$*"); }
 
 scripts=("$src/deploy/install.sh" "$src/deploy/kubernetes/make-certs.sh"
-         "$src/tests/deploy/check_host.sh")
+         "$src/deploy/demo.sh" "$src/tests/deploy/check_host.sh"
+         "$src/tests/deploy/demo_test.sh" "$src/tests/deploy/gitignore_test.sh")
 for s in "${scripts[@]}"; do bash -n "$s" || fail "bash -n $s"; done
 if command -v shellcheck >/dev/null; then
   shellcheck "${scripts[@]}" || fail "shellcheck"
