@@ -42,6 +42,11 @@ static const char RUN_USAGE_HEAD[] =
 
 static const char RUN_USAGE_TAIL[] =
     "\n"
+    "  --check           check the configuration as troupe run would take\n"
+    "                    it (keys, files, certificates, policy, plugins,\n"
+    "                    spawn types, addresses), print it and exit: 0 good,\n"
+    "                    2 not; nothing is listened on or spawned\n"
+    "\n"
     "signals:\n"
     "  SIGTERM, SIGINT  leave the cluster (peers see the node left, not\n"
     "                   dead) and exit 0; exit 1 if that takes over 5 s;\n"
@@ -467,6 +472,79 @@ static int run_usage(void) {
   return 0;
 }
 
+/* A copy of addr ("host:port") with port 0: what --check listens on, so it
+ * checks the host while a node may hold the port. NULL when out of memory;
+ * addr as is when it has no port. */
+static char *port_zero(const char *addr) {
+  const char *colon = strrchr(addr, ':');
+  size_t keep = colon ? (size_t)(colon - addr) : strlen(addr);
+  char *out = malloc(keep + 3);
+  if (!out) return NULL;
+  memcpy(out, addr, keep);
+  snprintf(out + keep, 3, "%s", colon ? ":0" : "");
+  return out;
+}
+
+/* troupe run --check: the configuration as run_start would take it, up to
+ * a node that is made (certificates, policy) and freed, and without
+ * listening on the configured ports or spawning. */
+static int run_check(run_daemon *d, char *err, size_t errlen) {
+  run_config *c = &d->cfg;
+  int rc = run_check_files(c, err, errlen);
+  if (rc != 0) return rc;
+  if (c->ui && !addr_is_loopback(c->ui)) {
+    snprintf(err, errlen, "ui %s: the inspector listens on loopback only",
+             c->ui);
+    return TROUPE_EXIT_USAGE;
+  }
+  char *listen = c->listen ? port_zero(c->listen) : NULL;
+  if (c->listen && !listen) {
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  tr_node_config nc = {.name = c->name, .listen = listen,
+                       .advertise = c->advertise, .ca_file = c->ca,
+                       .cert_file = c->cert, .key_file = c->key,
+                       .crl_file = c->crl, .policy_file = c->policy,
+                       .log = run_log_fn, .log_user = d,
+                       .log_level = TR_LOG_ERROR};
+  if (log_sink_new(&d->log, &(log_opts){0}) != 0) {
+    free(listen);
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  rc = tr_node_new(&d->node, &nc);
+  free(listen);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s (%s)%s%s", tr_errname(rc), tr_strerror(rc),
+             d->last_error[0] ? ": " : "", d->last_error);
+    return TROUPE_EXIT_USAGE;
+  }
+  if (plugin_set_new(&d->plugins, d->node) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  for (size_t i = 0; i < c->nplugins; i++)
+    if (plugin_load(d->plugins, c->plugins[i], err, errlen) != 0)
+      return TROUPE_EXIT_USAGE;
+  for (size_t i = 0; i < c->nspawns; i++) {
+    spawn_spec sp;
+    if (spawn_spec_parse(&sp, c->spawns[i]) != 0 ||
+        !plugin_type(d->plugins, sp.type)) {
+      snprintf(err, errlen, "spawn %s: no actor type '%.64s'", c->spawns[i],
+               spawn_spec_parse(&sp, c->spawns[i]) == 0 ? sp.type : "?");
+      return TROUPE_EXIT_USAGE;
+    }
+  }
+  printf("troupe run --check: ok: name=%s mode=%s listen=%s plugins=%zu "
+         "spawns=%zu metrics=%s ui=%s policy=%s\n",
+         tr_node_name(d->node), c->listen ? "cluster" : "local",
+         c->listen ? c->listen : "-", c->nplugins, c->nspawns,
+         c->metrics ? c->metrics : "off", c->ui ? c->ui : "off",
+         c->policy ? c->policy : "none");
+  return 0;
+}
+
 int cmd_run(int argc, char **argv) {
   /* --help needs the generated key list, so look for it before the common
    * helper, which prints a fixed text. */
@@ -481,11 +559,25 @@ int cmd_run(int argc, char **argv) {
   /* Plugins print to stdout; keep lines whole and prompt in pipes. */
   setvbuf(stdout, NULL, _IOLBF, 0);
 
+  /* --check takes no value: taken out before the configuration's flags. */
+  bool check = false;
+  int n = 0;
+  for (int i = 0; i < argc; i++) {
+    if (i > 0 && strcmp(argv[i], "--check") == 0) check = true;
+    else argv[n++] = argv[i];
+  }
+  argc = n;
   run_daemon d = {0};
   char err[1024] = "";
   int rc = run_config_load(&d.cfg, argc, argv, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "troupe run: %s\n", err);
+    return rc;
+  }
+  if (check) {
+    rc = run_check(&d, err, sizeof(err));
+    if (rc != 0) fprintf(stderr, "troupe run --check: %s\n", err);
+    run_free(&d);
     return rc;
   }
   rc = run_start(&d, err, sizeof(err));

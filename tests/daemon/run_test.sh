@@ -382,5 +382,51 @@ case_env() {
     --name n1 --listen "127.0.0.1:$(free_port)"
 }
 
+# troupe run --check (issue 19): a good configuration, file and flags, is
+# printed and exits 0 while a node holds its ports; each kind of bad one
+# exits 2 naming what is wrong; nothing is started.
+case_check() {
+  local T=$TROUPE_BIN d=$WORK/certs p
+  "$T" cert ca --dir "$d" >/dev/null && "$T" cert node n1 --dir "$d" >/dev/null &&
+    "$T" cert client ops --dir "$d" >/dev/null || fail "troupe cert"
+  p=$(free_port)
+  cat >"$WORK/good.conf" <<EOF
+name = n1
+listen = 127.0.0.1:$p
+ca = $d/ca.pem
+cert = $d/n1.pem
+key = $d/n1.key
+plugin = $PLUGIN_DIR/echo.so
+spawn = echo:echo1
+EOF
+  start n1 --config "$WORK/good.conf"
+  wait_for "$WORK/n1.out" '^troupe run: name=n1 mode=cluster' || fail "n1 did not start"
+  timeout 20 "$T" run --check --config "$WORK/good.conf" >"$WORK/c.out" 2>&1 ||
+    fail "--check of n1's own configuration while n1 runs: $(cat "$WORK/c.out")"
+  grep -q "^troupe run --check: ok: name=n1 mode=cluster listen=127.0.0.1:$p plugins=1 spawns=1" \
+    "$WORK/c.out" || fail "--check: $(cat "$WORK/c.out")"
+  ok "--check of a running node's configuration: $(cat "$WORK/c.out")"
+  stop_and_check n1 TERM 0
+  bad() { # bad WHAT REGEX ARGS...
+    local what=$1 re=$2
+    shift 2
+    timeout 20 "$T" run --check "$@" >"$WORK/c.out" 2>&1
+    local rc=$?
+    [ $rc = 2 ] || fail "--check $what: exit $rc, want 2: $(cat "$WORK/c.out")"
+    grep -Eq -- "$re" "$WORK/c.out" || fail "--check $what: $(cat "$WORK/c.out")"
+    ok "--check $what -> exit 2: $(grep -E -- "$re" "$WORK/c.out" | head -n 1)"
+  }
+  printf 'log-levl = info\n' >"$WORK/bad.conf"
+  bad "an unknown key" 'bad.conf:1: log-levl: unknown key' --config "$WORK/bad.conf"
+  bad "a missing plugin" 'plugin /nonexistent.so' --plugin /nonexistent.so
+  bad "a spawn of no loaded type" "no actor type 'nosuch'" \
+    --plugin "$PLUGIN_DIR/echo.so" --spawn nosuch:x
+  bad "an operator certificate as the node's" 'ops.pem is an operator certificate' \
+    --name n1 --listen "127.0.0.1:$p" --ca "$d/ca.pem" --cert "$d/ops.pem" --key "$d/ops.key"
+  bad "the inspector off loopback" 'loopback only' --ui 0.0.0.0:9465
+  printf 'allow everyone\n' >"$WORK/bad.policy"
+  bad "a bad policy" 'bad.policy' --policy "$WORK/bad.policy"
+}
+
 case_"${1:?usage: run_test.sh CASE}" || fail "case $1"
 echo "PASS: $1"
