@@ -38,6 +38,7 @@ NODE_LABEL = "app.kubernetes.io/instance"
 KEYLESS_VOLUMES = {"emptyDir", "configMap"}
 
 failures = []
+PROJECT_VERSION = "?"  # main() reads it from the tree
 
 
 def check(cond, what):
@@ -202,6 +203,11 @@ def check_node_statefulset(where, sts, node, svcs):
               f"Service: selector {s.get('selector')} does not match the pods")
 
     pod = tmpl["spec"]
+    spread = pod.get("topologySpreadConstraints", [])
+    check(any(t.get("topologyKey") == "kubernetes.io/hostname" and
+              get(t, "labelSelector.matchLabels", {}).get(
+                  "app.kubernetes.io/name") == "troupe" for t in spread),
+          f"{where}: no topology spread over hosts for troupe pods")
     grace = pod.get("terminationGracePeriodSeconds", 30)
     psc = pod.get("securityContext", {})
     check(psc.get("runAsNonRoot") is True and psc.get("runAsUser", 0) != 0,
@@ -214,6 +220,10 @@ def check_node_statefulset(where, sts, node, svcs):
     for c in containers:
         cw = f"{where}: container {c.get('name')}"
         check(c.get("image"), f"{cw}: no image")
+        tag = c.get("image", "").rpartition(":")[2]
+        check(tag == PROJECT_VERSION,
+              f"{cw}: image {c.get('image')!r} is not pinned to this tree's "
+              f"version {PROJECT_VERSION} (never :latest)")
         check(get(c, "resources.requests.cpu") and get(c, "resources.requests.memory"),
               f"{cw}: resources.requests cpu and memory")
         check(get(c, "resources.limits.memory"), f"{cw}: resources.limits.memory")
@@ -444,8 +454,18 @@ def check_generated(root, troupe, svcs):
                           f"{os.path.relpath(p, out)} holds the CA's key")
 
 
+def project_version(root):
+    """The version in the tree's CMakeLists.txt (project(troupe VERSION x))."""
+    import re
+    top = os.path.join(root, "..", "..", "CMakeLists.txt")
+    m = re.search(r"project\(troupe VERSION ([0-9.]+)", open(top).read())
+    return m.group(1) if m else "?"
+
+
 def main(argv):
+    global PROJECT_VERSION
     root = argv[1] if len(argv) > 1 else "deploy/kubernetes"
+    PROJECT_VERSION = project_version(root)
     troupe = argv[2] if len(argv) > 2 else None
     svcs = check_repo(root)
     if troupe and svcs is not None:
