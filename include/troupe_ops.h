@@ -149,6 +149,30 @@ TR_API int tr_op_group_ask(const tr_op_target *, const char *group,
 TR_API int tr_op_session(const tr_op_target *, char *token, size_t cap,
                          tr_op_error *err);
 
+/* What the node is (troupe info). */
+typedef struct tr_op_info {
+  char version[32];
+  char name[TR_ID_MAX + 1];
+  char addr[128];        /* where peers dial it */
+  uint64_t uptime_ms;
+  uint32_t members_alive; /* alive or suspect, itself included */
+  uint64_t actors;        /* its own, alive */
+  uint32_t links;         /* up, to other nodes and operators */
+  char cert_cn[256];      /* its certificate's subject CN ("" unknown) */
+  char cert_role[16];     /* "node" */
+  int64_t cert_not_after; /* when it expires, unix seconds (0 unknown) */
+} tr_op_info;
+
+TR_API int tr_op_info_get(const tr_op_target *, tr_op_info *out,
+                          tr_op_error *err);
+/* Operators only: the node leaves the cluster and stops, as on SIGTERM
+ * (its peers see it left); or it joins through the node at addr
+ * ("ip:port" or "[ipv6]:port"), as through a seed (0: asked; the join
+ * goes on from there). */
+TR_API int tr_op_leave(const tr_op_target *, tr_op_error *err);
+TR_API int tr_op_join(const tr_op_target *, const char *addr,
+                      tr_op_error *err);
+
 /* Subscribes to (publisher, topic) (topic NULL or "": the default topic)
  * and hands each publish to fn until fn returns non-zero (the call then
  * returns 0), the node goes away (TR_ECLOSED) or a signal ends it. started

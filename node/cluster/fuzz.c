@@ -287,6 +287,7 @@ int cluster_fuzz_op_reply(const uint8_t *data, size_t len) {
    * NULL, so they only decode) or, for health, the answer. */
   union {
     tr_op_health_info health;
+    tr_op_info info;
     void *args[8];
   } user;
   memset(&user, 0, sizeof(user));

@@ -249,6 +249,96 @@ static void op_health(cluster *c, const char *client, uint64_t id) {
   free(r);
 }
 
+/* ---- info, leave, join --------------------------------------------------------- */
+
+static void op_info(cluster *c, const char *client, uint64_t id) {
+  troupe_OpReply *r = host_op_new_reply(c);
+  if (!r) {
+    op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
+    return;
+  }
+  tr_node_stats ns;
+  tr_node_stats_get(c->node, &ns);
+  tr_transport_stats ts;
+  cluster_transport_stats(c, &ts);
+  troupe_OpInfo *in = &r->info;
+  r->has_info = true;
+  *in = (troupe_OpInfo)troupe_OpInfo_init_zero;
+  in->has_version = in->has_name = in->has_addr = in->has_uptime_ms = true;
+  in->has_members_alive = in->has_actors = in->has_links = true;
+  snprintf(in->version, sizeof(in->version), "%s", TR_VERSION_STRING);
+  snprintf(in->name, sizeof(in->name), "%s", c->name);
+  snprintf(in->addr, sizeof(in->addr), "%s", c->addr);
+  uv_timeval64_t now;
+  uint64_t now_ms = uv_gettimeofday(&now) == 0
+                        ? (uint64_t)now.tv_sec * 1000u +
+                              (uint64_t)now.tv_usec / 1000u
+                        : c->epoch;
+  in->uptime_ms = now_ms > c->epoch ? now_ms - c->epoch : 0;
+  in->members_alive = (uint32_t)swim_alive_count(c->swim);
+  in->actors = ns.actors;
+  in->links = ts.links;
+  tls_cert_info ci;
+  char why[160];
+  if (tls_cert_file_info(c->cert_file, c->name, &ci, why, sizeof(why)) == 0) {
+    in->has_cert_cn = in->has_cert_role = in->has_cert_not_after = true;
+    snprintf(in->cert_cn, sizeof(in->cert_cn), "%s", ci.cn);
+    snprintf(in->cert_role, sizeof(in->cert_role), "%s",
+             tls_peer_role_name(ci.role));
+    in->cert_not_after = ci.not_after;
+  }
+  host_op_send(c, client, r, id, 0, false);
+  free(r);
+}
+
+/* Answers first, then leaves as SIGTERM would: the reply goes out while
+ * the loop writes the goodbyes. */
+static void op_leave(cluster *c, const char *client, uint64_t id) {
+  op_reply(c, client, id, 0, NULL, 0, false, NULL, NULL);
+  host_log(c, TR_LOG_INFO, "operator_leave", "client=%s", client);
+  tr_node_stop(c->node);
+}
+
+/* "ip:port" or "[ipv6]:port", numeric as a resolved seed is. */
+static bool seed_addr_ok(const char *addr) {
+  const char *colon = strrchr(addr, ':');
+  if (!colon || !colon[1] ||
+      strspn(colon + 1, "0123456789") != strlen(colon + 1))
+    return false;
+  int port = atoi(colon + 1);
+  size_t hl = (size_t)(colon - addr);
+  char host[64];
+  if (port <= 0 || port > 65535 || hl == 0 || hl >= sizeof(host)) return false;
+  if (addr[0] == '[') {
+    if (hl < 3 || addr[hl - 1] != ']') return false;
+    memcpy(host, addr + 1, hl - 2);
+    host[hl - 2] = '\0';
+    struct sockaddr_in6 a6;
+    return uv_ip6_addr(host, port, &a6) == 0;
+  }
+  memcpy(host, addr, hl);
+  host[hl] = '\0';
+  struct sockaddr_in a4;
+  return uv_ip4_addr(host, port, &a4) == 0;
+}
+
+/* Joins through another node's address, as a seed. */
+static void op_join(cluster *c, const char *client, uint64_t id,
+                    const char *addr) {
+  if (!seed_addr_ok(addr)) {
+    op_reply(c, client, id, TR_EINVAL, NULL, 0, false, NULL, NULL);
+    return;
+  }
+  const char *seeds[1] = {addr};
+  c->in_sm++;
+  int rc = swim_join(c->swim, seeds, 1, host_now(c));
+  c->in_sm--;
+  host_rearm(c);
+  host_log(c, TR_LOG_INFO, "operator_join", "client=%s addr=%s result=%s",
+           client, addr, rc == 0 ? "asked" : tr_errname(rc));
+  op_reply(c, client, id, rc, NULL, 0, false, NULL, NULL);
+}
+
 /* ---- ask and sub: an internal actor per request ----------------------------- */
 
 /* What one client runs (asks and subscriptions), against max_op_subs. */
@@ -410,9 +500,9 @@ static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
 
 /* For log lines: the verb's name ("members"), or "unknown". */
 static const char *op_verb_name(uint32_t verb) {
-  static const char *const names[] = {"none",  "members", "actors", "send",
-                                      "ask",   "sub",     "stats",  "health",
-                                      "groups", "inspect", "session"};
+  static const char *const names[] = {
+      "none",   "members", "actors",  "send", "ask",   "sub",  "stats",
+      "health", "groups",  "inspect", "session", "info", "leave", "join"};
   return verb < sizeof(names) / sizeof(names[0]) ? names[verb] : "unknown";
 }
 
@@ -445,7 +535,9 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
    * another node gathering the cluster's view). */
   tls_peer_role role = link_peer_role(lk);
   bool writes = req.verb == troupe_OpVerb_OP_SEND ||
-                req.verb == troupe_OpVerb_OP_ASK;
+                req.verb == troupe_OpVerb_OP_ASK ||
+                req.verb == troupe_OpVerb_OP_LEAVE ||
+                req.verb == troupe_OpVerb_OP_JOIN;
   bool allowed = role == TLS_PEER_OPERATOR ||
                  (role == TLS_PEER_VIEWER && !writes) ||
                  (role == TLS_PEER_NODE && inspect);
@@ -510,6 +602,16 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     return;
   case troupe_OpVerb_OP_INSPECT:
     host_inspect_answer(c, client, &req);
+    return;
+  case troupe_OpVerb_OP_INFO:
+    op_info(c, client, req.id);
+    return;
+  case troupe_OpVerb_OP_LEAVE:
+    op_leave(c, client, req.id);
+    return;
+  case troupe_OpVerb_OP_JOIN:
+    if (!has_target) break;
+    op_join(c, client, req.id, req.target);
     return;
   case troupe_OpVerb_OP_SESSION:
     host_session_mint(c, client, role, req.id);

@@ -217,6 +217,61 @@ int tr_op_health(const tr_op_target *t, tr_op_health_info *out,
   return op_call_run(&k, &req, NULL, 0, err);
 }
 
+/* ---- info, leave, join ------------------------------------------------------------- */
+
+static bool info_reply(op_call *k, const troupe_OpReply *r, wire_slice data) {
+  (void)data;
+  tr_op_info *out = k->user;
+  if (!r->has_info) return false;
+  const troupe_OpInfo *in = &r->info;
+  snprintf(out->version, sizeof(out->version), "%s", in->version);
+  snprintf(out->name, sizeof(out->name), "%s", in->name);
+  snprintf(out->addr, sizeof(out->addr), "%s", in->addr);
+  out->uptime_ms = in->uptime_ms;
+  out->members_alive = in->members_alive;
+  out->actors = in->actors;
+  out->links = in->links;
+  snprintf(out->cert_cn, sizeof(out->cert_cn), "%s", in->cert_cn);
+  snprintf(out->cert_role, sizeof(out->cert_role), "%s", in->cert_role);
+  out->cert_not_after = in->cert_not_after;
+  return false;
+}
+
+static const op_verb info_verb = {.on_reply = info_reply};
+
+int tr_op_info_get(const tr_op_target *t, tr_op_info *out, tr_op_error *err) {
+  op_call k;
+  if (!out || start(&k, t, &info_verb, out) != 0) return bad_target(err);
+  memset(out, 0, sizeof(*out));
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_INFO, NULL, err);
+  return op_call_run(&k, &req, NULL, 0, err);
+}
+
+static bool status_reply(op_call *k, const troupe_OpReply *r,
+                         wire_slice data) {
+  (void)k, (void)r, (void)data;
+  return false;
+}
+
+static const op_verb status_verb = {.on_reply = status_reply};
+
+int tr_op_leave(const tr_op_target *t, tr_op_error *err) {
+  op_call k;
+  if (start(&k, t, &status_verb, NULL) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_LEAVE, NULL, err);
+  return op_call_run(&k, &req, NULL, 0, err);
+}
+
+int tr_op_join(const tr_op_target *t, const char *addr, tr_op_error *err) {
+  op_call k;
+  if (!addr || start(&k, t, &status_verb, NULL) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_JOIN, addr, err);
+  return rc ? rc : op_call_run(&k, &req, NULL, 0, err);
+}
+
 /* ---- an inspector session -------------------------------------------------------- */
 
 typedef struct session_arg {
@@ -388,6 +443,10 @@ const op_verb *op_verb_for(troupe_OpVerb v) {
   case troupe_OpVerb_OP_ASK: return &ask_verb;
   case troupe_OpVerb_OP_SUB: return &sub_verb;
   case troupe_OpVerb_OP_GROUPS: return &groups_verb;
+  case troupe_OpVerb_OP_SESSION: return &session_verb;
+  case troupe_OpVerb_OP_INFO: return &info_verb;
+  case troupe_OpVerb_OP_LEAVE:
+  case troupe_OpVerb_OP_JOIN: return &status_verb;
   default: return NULL;
   }
 }

@@ -422,3 +422,46 @@ int cmd_ui_login(int argc, char **argv) {
   }
   return ops_exit(&o, rc, &err);
 }
+
+int cmd_info(int argc, char **argv) {
+  const char *usage = "usage: troupe info [flags]\n"
+                      "What the node is: version, name, address, uptime, "
+                      "members, actors and links,\nits certificate's name, "
+                      "role and expiry.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 0, 0, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  tr_op_info in;
+  rc = tr_op_info_get(&o.t, &in, &err);
+  if (rc == 0) ops_print_info(&in, o.json);
+  return ops_exit(&o, rc, &err);
+}
+
+int cmd_leave(int argc, char **argv) {
+  const char *usage = "usage: troupe leave [flags]\n"
+                      "The node leaves the cluster and stops, as on SIGTERM "
+                      "(its peers see it left,\nnot dead). Operators "
+                      "only.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 0, 0, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  rc = tr_op_leave(&o.t, &err);
+  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
+  return ops_exit(&o, rc, &err);
+}
+
+int cmd_join(int argc, char **argv) {
+  const char *usage = "usage: troupe join ADDR [flags]\n"
+                      "The node joins the cluster of the node at ADDR "
+                      "(ip:port or [ipv6]:port), as\nthrough a seed. "
+                      "Operators only.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 1, 1, 0, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  rc = tr_op_join(&o.t, o.pos[0], &err);
+  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
+  return ops_exit(&o, rc, &err);
+}

@@ -39,5 +39,8 @@ int cmd_stats(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_ui_login(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
+int cmd_join(int argc, char **argv);
 
 #endif /* TR_DAEMON_H */

@@ -126,6 +126,42 @@ void ops_print_health(const tr_op_health_info *h, bool json) {
   }
 }
 
+void ops_print_info(const tr_op_info *in, bool json) {
+  char expires[32] = "-";
+  time_t t = (time_t)in->cert_not_after;
+  struct tm tm;
+  if (in->cert_not_after && gmtime_r(&t, &tm))
+    strftime(expires, sizeof(expires), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  if (json) {
+    printf("{\"version\":");
+    json_str(in->version);
+    printf(",\"name\":");
+    json_str(in->name);
+    printf(",\"addr\":");
+    json_str(in->addr);
+    printf(",\"uptime_ms\":%" PRIu64 ",\"members_alive\":%" PRIu32
+           ",\"actors\":%" PRIu64 ",\"links\":%" PRIu32 ",\"cert_cn\":",
+           in->uptime_ms, in->members_alive, in->actors, in->links);
+    json_str(in->cert_cn);
+    printf(",\"cert_role\":");
+    json_str(in->cert_role);
+    printf(",\"cert_not_after\":%" PRId64 "}\n", in->cert_not_after);
+    return;
+  }
+  uint64_t s = in->uptime_ms / 1000;
+  printf("%-14s %s\n%-14s %s\n%-14s %s\n", "name", in->name, "version",
+         in->version, "address", in->addr[0] ? in->addr : "-");
+  printf("%-14s %" PRIu64 "d %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 "\n",
+         "uptime", s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+  printf("%-14s %" PRIu32 " alive or suspect\n%-14s %" PRIu64
+         "\n%-14s %" PRIu32 " up\n",
+         "members", in->members_alive, "actors", in->actors, "links",
+         in->links);
+  printf("%-14s CN=%s, role %s, expires %s\n", "certificate",
+         in->cert_cn[0] ? in->cert_cn : "?",
+         in->cert_role[0] ? in->cert_role : "?", expires);
+}
+
 void ops_print_message(const tr_op_message *m, bool json) {
   if (json) {
     printf("{\"from\":");

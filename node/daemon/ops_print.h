@@ -24,6 +24,7 @@ void ops_print_group(void *list, const tr_group_member *);
 void ops_print_counter(void *list, const char *node, const char *name,
                        uint64_t value);
 void ops_print_health(const tr_op_health_info *, bool json);
+void ops_print_info(const tr_op_info *, bool json);
 /* An ask's reply or a publish: the data, or a JSON object with its
  * origin. */
 void ops_print_message(const tr_op_message *, bool json);

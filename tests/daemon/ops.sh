@@ -65,8 +65,9 @@ if [ "${1:-nodes}" = run ]; then
   PKI=$WORK/certs
   export TROUPE_OPS_CA=$PKI/ca.pem
   "$T" cert ca --dir "$PKI" >/dev/null || fail "troupe cert ca"
-  for n in n1 n2 n3 n4; do "$T" cert node $n --dir "$PKI" >/dev/null || fail "cert $n"; done
+  for n in n1 n2 n3 n4 n5; do "$T" cert node $n --dir "$PKI" >/dev/null || fail "cert $n"; done
   "$T" cert client op1 --dir "$PKI" >/dev/null || fail "troupe cert client"
+  "$T" cert client v1 --role viewer --dir "$PKI" >/dev/null || fail "cert client v1"
   export TROUPE_OPS_CERT=$PKI/op1.pem TROUPE_OPS_KEY=$PKI/op1.key
   run_node() { # run_node NAME ADDR ARGS...
     local name=$1 addr=$2
@@ -183,6 +184,46 @@ sys.exit(0 if any(x["name"]=="n3" and x["state"]=="dead" for x in json.load(sys.
   grep -q 'was=alive' <(grep 'event=member .*state=alive' "$WORK/n1.err") &&
     fail "a member logged state=alive was=alive"
   echo "ok: n1's log: verbs by name, CLI closes at debug, members was=new"
+
+  # info, join, leave (issue 19): n5 starts alone; an operator has it join
+  # through n1, then leave; a viewer may do neither.
+  ops info --json
+  expect_rc 0 "info --json"
+  py 'import json,sys,time; i=json.load(sys.stdin)
+assert i["name"]=="n1" and i["version"] and i["cert_cn"]=="n1" and i["cert_role"]=="node", i
+assert i["cert_not_after"] > time.time() + 86400*800 and i["members_alive"] >= 3, i
+assert i["uptime_ms"] > 0 and i["actors"] >= 2 and i["links"] >= 2, i' ||
+    fail "info --json: $(cat "$WORK/o.out")"
+  ops info
+  grep -Eq '^certificate +CN=n1, role node, expires 20[0-9]{2}-' "$WORK/o.out" ||
+    fail "info: $(cat "$WORK/o.out")"
+  E=127.0.0.1:$(free_ports 1)
+  run_node n5 "$E"
+  PID_n5=${PIDS[-1]}
+  wait_for 50 "$T" info --node "$E" || fail "n5 never answered"
+  ops join "$A" --node "$E" --cert "$PKI/v1.pem" --key "$PKI/v1.key"
+  expect_rc 1 "join by a viewer"
+  grep -q TR_EPERM "$WORK/o.err" || fail "join by a viewer: $(cat "$WORK/o.err")"
+  ops join nowhere --node "$E"
+  expect_rc 1 "join to a bad address"
+  ops join "$A" --node "$E" --json
+  expect_rc 0 "join"
+  n5_in() { "$T" members --json 2>/dev/null | python3 -c 'import json,sys
+sys.exit(0 if any(m["name"]=="n5" and m["state"]=="alive" for m in json.load(sys.stdin)) else 1)'; }
+  wait_for 100 n5_in || fail "n1 never saw n5 after troupe join"
+  ops leave --node "$E" --cert "$PKI/v1.pem" --key "$PKI/v1.key"
+  expect_rc 1 "leave by a viewer"
+  ops leave --node "$E"
+  expect_rc 0 "leave"
+  for ((i = 0; i < 50; i++)); do kill -0 "$PID_n5" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$PID_n5" 2>/dev/null && fail "n5 still runs 5 s after troupe leave"
+  wait "$PID_n5"
+  RC=$?
+  [ $RC = 0 ] || fail "n5 exited $RC after troupe leave"
+  n5_left() { "$T" members --json 2>/dev/null | python3 -c 'import json,sys
+sys.exit(0 if any(m["name"]=="n5" and m["state"]=="left" for m in json.load(sys.stdin)) else 1)'; }
+  wait_for 50 n5_left || fail "n1 never saw n5 left"
+  echo "ok: info (certificate n1, role node, expiry); join and leave by an operator, not a viewer; n5 left and exited 0"
   echo "ok"
   exit 0
 fi

@@ -68,6 +68,17 @@ tls_peer_role tls_crt_role(const mbedtls_x509_crt *crt) {
   return TLS_PEER_NONE;
 }
 
+/* An X.509 time (UTC) as unix seconds, by the civil-from-days algorithm
+ * (no timegm: not in C99, and the TZ must not matter). */
+static int64_t tls_x509_time_unix(const mbedtls_x509_time *t) {
+  int64_t y = t->year - (t->mon <= 2), era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (t->mon + (t->mon > 2 ? -3 : 9)) + 2) / 5 + t->day - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  return days * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+}
+
 int tls_cert_file_info(const char *file, const char *name,
                        tls_cert_info *out, char *err, size_t errlen) {
   mbedtls_x509_crt crt;
@@ -83,6 +94,7 @@ int tls_cert_file_info(const char *file, const char *name,
   }
   out->role = tls_crt_role(&crt);
   out->names_it = tls_crt_names(&crt, name);
+  out->not_after = tls_x509_time_unix(&crt.valid_to);
   for (const mbedtls_x509_name *n = &crt.subject; n; n = n->next) {
     if (!n->oid.p || MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) != 0)
       continue;

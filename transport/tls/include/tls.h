@@ -169,6 +169,7 @@ typedef struct tls_cert_info {
   char cn[256];
   tls_peer_role role;
   bool names_it; /* it names `name` */
+  int64_t not_after; /* when it expires, unix seconds (UTC) */
 } tls_cert_info;
 int tls_cert_file_info(const char *file, const char *name,
                        tls_cert_info *out, char *err, size_t errlen);
