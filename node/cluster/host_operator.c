@@ -406,8 +406,16 @@ static int op_init(tr_ctx *ctx, void *state, const void *arg) {
     rc = tr_ask(ctx, s->req->target, s->data.p, s->data.len,
                 s->req->timeout_ms, NULL);
   } else {
-    rc = tr_subscribe_topic(ctx, s->req->target,
-                            s->req->has_topic ? s->req->topic : "");
+    /* An operator subscribing to a publisher no node has would wait for
+     * nothing: say so (the system publisher is every node's). */
+    char owner[TR_ID_MAX + 1];
+    rc = strcmp(s->req->target, TR_SYSTEM_PUBLISHER) == 0
+             ? 0
+             : tr_node_locate(o->c->node, s->req->target, owner,
+                              sizeof(owner));
+    if (rc == 0)
+      rc = tr_subscribe_topic(ctx, s->req->target,
+                              s->req->has_topic ? s->req->topic : "");
     if (rc == 0) /* subscribed: the stream has begun */
       op_reply(o->c, o->client, o->id, 0, NULL, 0, true, NULL, NULL);
   }
@@ -443,8 +451,40 @@ static int op_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
              env->sender, env->node);
     return tr_stop(ctx);
   }
-  if (env->type == TR_MSG_PUBLISH && o->verb == troupe_OpVerb_OP_SUB)
+  if (o->verb != troupe_OpVerb_OP_SUB) return 0;
+  if (env->type == TR_MSG_PUBLISH) {
     op_reply(o->c, o->client, o->id, 0, env->data, env->len, true,
+             env->sender, env->node);
+    return 0;
+  }
+  /* The system publisher's events, as a line of text each:
+   * "node_up n2", "node_down n3 dead", "group_join workers w1 n2". */
+  const char *what = env->type == TR_MSG_NODE_UP      ? "node_up"
+                     : env->type == TR_MSG_NODE_DOWN  ? "node_down"
+                     : env->type == TR_MSG_GROUP_JOIN ? "group_join"
+                     : env->type == TR_MSG_GROUP_LEAVE ? "group_leave"
+                                                       : NULL;
+  if (!what) return 0;
+  /* data: NUL-terminated strings (a member's name; or an actor's id and
+   * its node's name). */
+  const char *first = env->len ? env->data : "";
+  size_t fl = strnlen(first, env->len);
+  const char *second = fl + 1 < env->len ? first + fl + 1 : "";
+  size_t sl = fl + 1 < env->len ? strnlen(second, env->len - fl - 1) : 0;
+  char line[3 * TR_ID_MAX + 80];
+  int n;
+  if (env->type == TR_MSG_NODE_UP || env->type == TR_MSG_NODE_DOWN)
+    n = snprintf(line, sizeof(line), "%s %.*s%s", what, (int)fl, first,
+                 env->type == TR_MSG_NODE_UP       ? ""
+                 : env->status == TR_EUNREACHABLE ? " dead"
+                                                  : " left");
+  else
+    n = snprintf(line, sizeof(line), "%s %s %.*s %.*s", what,
+                 env->group ? env->group : "", (int)fl, first, (int)sl,
+                 second);
+  if (n > 0)
+    op_reply(o->c, o->client, o->id, 0, line,
+             (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, true,
              env->sender, env->node);
   return 0;
 }

@@ -359,8 +359,17 @@ int cmd_ask(int argc, char **argv) {
 }
 
 static int print_publish(void *arg, const tr_op_message *m) {
-  ops_print_message(m, *(const bool *)arg);
+  ops_print_message(m, ((const ops_cli *)arg)->json);
   return 0; /* until a signal or the node ends it */
+}
+
+/* The stream has begun: said on stderr, so a person (or a script) knows
+ * nothing is wrong while nothing comes. */
+static void sub_started(void *arg) {
+  const ops_cli *o = arg;
+  fprintf(stderr, "troupe sub: subscribed to %s%s%s at %s (SIGINT ends)\n",
+          o->pos[0], o->npos > 1 ? " topic " : "", o->npos > 1 ? o->pos[1] : "",
+          o->t.node);
 }
 
 int cmd_sub(int argc, char **argv) {
@@ -368,7 +377,10 @@ int cmd_sub(int argc, char **argv) {
       "usage: troupe sub ID [TOPIC] [flags]\n"
       "Prints what actor ID publishes (on TOPIC, else its default topic), "
       "one line each\n(--json: an object with from, node and data), until "
-      "SIGINT or SIGTERM.\n" OPS_COMMON_USAGE;
+      "SIGINT or SIGTERM. An ID no node\nhas is refused. ID '$system': the "
+      "cluster's events, a line each (\"node_up n2\",\n\"node_down n3 "
+      "dead\"; TOPIC group:NAME: \"group_join NAME ID NODE\").\n"
+      OPS_COMMON_USAGE;
   ops_cli o;
   int rc = ops_parse(argc, argv, usage, 1, 2, 0, &o);
   if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
@@ -377,8 +389,8 @@ int cmd_sub(int argc, char **argv) {
     return TROUPE_EXIT_USAGE;
   }
   tr_op_error err = {0};
-  rc = tr_op_sub(&o.t, o.pos[0], o.npos > 1 ? o.pos[1] : NULL, NULL,
-                 print_publish, &o.json, &err);
+  rc = tr_op_sub(&o.t, o.pos[0], o.npos > 1 ? o.pos[1] : NULL, sub_started,
+                 print_publish, &o, &err);
   return ops_exit(&o, rc, &err);
 }
 

@@ -197,6 +197,16 @@ assert i["uptime_ms"] > 0 and i["actors"] >= 2 and i["links"] >= 2, i' ||
   ops info
   grep -Eq '^certificate +CN=n1, role node, expires 20[0-9]{2}-' "$WORK/o.out" ||
     fail "info: $(cat "$WORK/o.out")"
+  ops sub nosuch prices --timeout 3000
+  expect_rc 1 "sub to a publisher no node has"
+  grep -q TR_ENOTFOUND "$WORK/o.err" || fail "sub nosuch: $(cat "$WORK/o.err")"
+  # The system publisher's events, streamed as lines, while n5 comes and
+  # goes below.
+  "$T" sub '$system' >"$WORK/system.out" 2>"$WORK/system.err" &
+  SUB_PID=$!
+  PIDS+=("$SUB_PID")
+  sub_on() { grep -q '^troupe sub: subscribed to \$system at ' "$WORK/system.err"; }
+  wait_for 50 sub_on || fail "the \$system subscription never began: $(cat "$WORK/system.err")"
   E=127.0.0.1:$(free_ports 1)
   run_node n5 "$E"
   PID_n5=${PIDS[-1]}
@@ -223,6 +233,11 @@ sys.exit(0 if any(m["name"]=="n5" and m["state"]=="alive" for m in json.load(sys
   n5_left() { "$T" members --json 2>/dev/null | python3 -c 'import json,sys
 sys.exit(0 if any(m["name"]=="n5" and m["state"]=="left" for m in json.load(sys.stdin)) else 1)'; }
   wait_for 50 n5_left || fail "n1 never saw n5 left"
+  sys_events() { grep -qx 'node_up n5' "$WORK/system.out" &&
+    grep -qx 'node_down n5 left' "$WORK/system.out"; }
+  wait_for 50 sys_events || fail "sub \$system: $(cat "$WORK/system.out" "$WORK/system.err")"
+  kill "$SUB_PID" 2>/dev/null
+  echo "ok: sub to an unknown publisher refused; sub \$system streamed node_up n5, node_down n5 left"
   echo "ok: info (certificate n1, role node, expiry); join and leave by an operator, not a viewer; n5 left and exited 0"
   echo "ok"
   exit 0

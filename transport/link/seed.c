@@ -143,7 +143,10 @@ static void seed_hand_over(link_seed *s, link_conn *c, const troupe_Hello *h) {
       created = true;
     }
   }
-  mgr_log(m, TR_LOG_INFO, "seed_answered", "addr=%s peer=%s new_link=%d",
+  /* A seed answering again with nothing new (the periodic re-resolution)
+   * is not news. */
+  mgr_log(m, created ? TR_LOG_INFO : TR_LOG_DEBUG, "seed_answered",
+          "addr=%s peer=%s new_link=%d",
           s->addr, lk->peer, created);
   if (!lk->addr) {
     link_set_addr(lk, s->addr); /* the link redials the seed address */
