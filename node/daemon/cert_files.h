@@ -35,6 +35,7 @@ enum {
   CF_ROLE = 1 << 4,
   CF_CERT = 1 << 5,
   CF_FORCE = 1 << 6,
+  CF_CLUSTER = 1 << 7,
 };
 
 typedef struct cert_cli {
@@ -48,6 +49,7 @@ typedef struct cert_cli {
   const char *ips[CERT_MAX_SANS];
   size_t nips;
   const char *role; /* client: operator or viewer */
+  const char *cluster; /* ca: its name in the CA's CN; NULL: a random one */
   const char *cert_file; /* revoke: --cert, instead of DIR/NAME.pem */
 } cert_cli;
 

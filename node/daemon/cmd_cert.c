@@ -27,7 +27,7 @@
 #include "troupe.h"
 
 #define CERT_SYNOPSIS                                                     \
-  "usage: troupe cert ca [--dir DIR] [--days N] [--force]\n"               \
+  "usage: troupe cert ca [--cluster NAME] [--dir DIR] [--days N] [--force]\n" \
   "       troupe cert node NAME [--dns NAME]... [--ip ADDR]... [flags]\n"  \
   "       troupe cert client NAME [--role operator|viewer] [--dns NAME]...\n" \
   "                          [--ip ADDR]... [flags]\n"                 \
@@ -66,6 +66,8 @@ static const char cert_usage[] =
     "  --role ROLE   client: operator or viewer [operator]\n"
     "  --cert FILE   revoke: the certificate to revoke (NAME may then be\n"
     "                left out; if given, it must be the certificate's CN)\n"
+    "  --cluster NAME ca: the cluster's name, in the CA's CN\n"
+    "                (troupe-ca-NAME) [a random one: troupe-ca-1a2b3c4d]\n"
     "  --force       replace files that exist (not for revoke and crl: they\n"
     "                always replace crl.pem, keeping its entries)\n"
     "\n"
@@ -85,7 +87,7 @@ static const char cert_usage[] =
     "this CA's, or a crl.pem that is not this CA's list.\n";
 
 static const unsigned kind_flags[] = {
-    [CERT_CA] = CF_DIR | CF_DAYS | CF_FORCE,
+    [CERT_CA] = CF_DIR | CF_DAYS | CF_FORCE | CF_CLUSTER,
     [CERT_NODE] = CF_DIR | CF_DAYS | CF_DNS | CF_IP | CF_FORCE,
     [CERT_CLIENT] = CF_DIR | CF_DAYS | CF_DNS | CF_IP | CF_ROLE | CF_FORCE,
     [CERT_REVOKE] = CF_DIR | CF_DAYS | CF_CERT,
@@ -169,6 +171,18 @@ static int cert_parse(int argc, char **argv, cert_cli *c) {
     }
     if (strcmp(a, "--force") == 0 && (allowed & CF_FORCE)) {
       c->force = 1;
+      continue;
+    }
+    if ((strcmp(a, "--cluster") == 0 || strncmp(a, "--cluster=", 10) == 0) &&
+        (allowed & CF_CLUSTER)) {
+      const char *val = a[9] == '=' ? a + 10 : NULL;
+      if (!val && i + 1 >= argc) return usage_error("--cluster needs a value");
+      if (!val) val = argv[++i];
+      if (!name_ok(val) || strlen(val) > CERT_NAME_MAX - sizeof(CERT_CA_CN))
+        return usage_error("--cluster: bad name '%s' (1 to %zu of A-Z a-z "
+                           "0-9 . _ -)", val,
+                           CERT_NAME_MAX - sizeof(CERT_CA_CN));
+      c->cluster = val;
       continue;
     }
     /* In the order of the CF_ bits. */
@@ -308,8 +322,27 @@ int cmd_cert(int argc, char **argv) {
   /* The name is always in the certificate twice: as CN and as DNS name,
    * since peers check a node's claimed name against either. */
   certgen_req req = {0};
+  char ca_cn[CERT_NAME_MAX + 1];
   if (c.kind == CERT_CA) {
-    req.cn = CERT_CA_CN;
+    /* Its cluster's name (or a random one) in the CN: two clusters' CAs
+     * never look the same in a refusal's "issuer CN=...". */
+    char suffix[CERT_NAME_MAX - sizeof(CERT_CA_CN) + 1];
+    if (c.cluster) {
+      snprintf(suffix, sizeof(suffix), "%s", c.cluster);
+    } else {
+      unsigned char r[4] = {0};
+      FILE *f = fopen("/dev/urandom", "rb");
+      size_t got = f ? fread(r, 1, sizeof(r), f) : 0;
+      if (f) fclose(f);
+      if (got != sizeof(r)) {
+        uint32_t t = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+        memcpy(r, &t, sizeof(r));
+      }
+      snprintf(suffix, sizeof(suffix), "%02x%02x%02x%02x", r[0], r[1], r[2],
+               r[3]);
+    }
+    snprintf(ca_cn, sizeof(ca_cn), "%s-%s", CERT_CA_CN, suffix);
+    req.cn = ca_cn;
     req.is_ca = 1;
   } else {
     int has_name = 0;

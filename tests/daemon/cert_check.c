@@ -345,6 +345,21 @@ static int print_cert_serial(const char *cert_path) {
   return ret == 0 ? 0 : 1;
 }
 
+/* The certificate's subject, one line ("CN=troupe-ca-prod, O=troupe"). */
+static int print_cert_subject(const char *cert_path) {
+  mbedtls_x509_crt crt;
+  mbedtls_x509_crt_init(&crt);
+  int ret = mbedtls_x509_crt_parse_file(&crt, cert_path);
+  char dn[512];
+  if (ret == 0 && mbedtls_x509_dn_gets(dn, sizeof(dn), &crt.subject) > 0)
+    printf("%s\n", dn);
+  else
+    fprintf(stderr, "cert_check: %s does not parse (-0x%04x)\n", cert_path,
+            (unsigned)-ret);
+  mbedtls_x509_crt_free(&crt);
+  return ret == 0 ? 0 : 1;
+}
+
 static int write_text(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
@@ -423,6 +438,8 @@ int main(int argc, char **argv) {
     return check_crl(argv[2], argv[3], argc == 5 ? atol(argv[4]) : -1);
   if (argc == 3 && strcmp(argv[1], "serial") == 0)
     return print_cert_serial(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "subject") == 0)
+    return print_cert_subject(argv[2]);
   if (argc == 4 && strcmp(argv[1], "expired") == 0)
     return make_expired(argv[2], argv[3]);
   fprintf(stderr, "usage: cert_check cluster DIR N1 N2 [refused]\n"
@@ -430,6 +447,7 @@ int main(int argc, char **argv) {
                   "node|client|viewer|untrusted|revoked [CRL]\n"
                   "       cert_check crl CA CRL [DAYS]\n"
                   "       cert_check serial CERT\n"
+                  "       cert_check subject CERT\n"
                   "       cert_check expired DIR NAME\n");
   return 2;
 }

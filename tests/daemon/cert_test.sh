@@ -80,6 +80,15 @@ no_temps
   fail "watcher does not verify as a viewer"
 "$CERT_CHECK" verify certs/ca.pem certs/n1.pem n2 untrusted ||
   fail "n1's certificate passes for n2"
+# Every CA has its own name (issue 19): a random one, or the cluster's.
+subj=$("$CERT_CHECK" subject certs/ca.pem)
+[[ $subj =~ ^CN=troupe-ca-[0-9a-f]{8},\ O=troupe$ ]] || fail "ca subject: $subj"
+"$TROUPE_BIN" cert ca --dir "$WORK/ca2" --cluster prod-eu >/dev/null || fail "cert ca --cluster"
+[ "$("$CERT_CHECK" subject "$WORK/ca2/ca.pem")" = "CN=troupe-ca-prod-eu, O=troupe" ] ||
+  fail "ca --cluster prod-eu: $("$CERT_CHECK" subject "$WORK/ca2/ca.pem")"
+"$TROUPE_BIN" cert ca --dir "$WORK/ca3" --cluster 'bad name' >/dev/null 2>&1 &&
+  fail "cert ca --cluster 'bad name' accepted"
+ok "CA names: $subj; --cluster prod-eu: CN=troupe-ca-prod-eu"
 
 # Validity: --days 30 means 30 days (checked with openssl when present).
 if command -v openssl >/dev/null; then
@@ -132,8 +141,11 @@ expect 2 'not a usable CA' node n3 --dir notca
   fail "a certificate was written without a CA"
 no_temps
 
-# A certificate from another CA does not verify against ours.
-cert 0 ca --dir other
+# A certificate from another CA does not verify against ours: one of the
+# same name (troupe-ca-<ours>), so only the signature tells.
+ours=${subj#CN=troupe-ca-}
+cert 0 ca --dir other --cluster "${ours%, O=troupe}"
+[ "$("$CERT_CHECK" subject other/ca.pem)" = "$subj" ] || fail "other CA's name"
 cert 0 node n1 --dir other
 "$CERT_CHECK" verify certs/ca.pem other/n1.pem n1 untrusted ||
   fail "another CA's certificate verifies"
@@ -256,8 +268,8 @@ expect 2 '^troupe cert: noca/ca.pem: No such file' crl --dir noca
 # The key must be the CA's own.
 mkdir badkey && cp certs/ca.pem certs/n2.pem badkey/ && cp other/ca.key badkey/
 expect 2 'not a usable CA' revoke n2 --dir badkey
-# A crl.pem that is not this CA's list is left alone: another CA's (same
-# name, troupe-ca, so only its signature tells), or no list at all.
+# A crl.pem that is not this CA's list is left alone: another CA's (of the
+# same name, so only its signature tells), or no list at all.
 mkdir mixed && cp certs/ca.pem certs/ca.key certs/n2.pem mixed/
 cp other/crl.pem mixed/crl.pem
 expect 2 'mixed/crl.pem is not a revocation list of this CA .*signature' \

@@ -2,6 +2,7 @@
  * TLS handshake, decrypting into frames, encrypting out, the handshake
  * timer. Reports only through its owner's conn_ops (see conn.h); what the
  * peer sends wrong closes only this connection, with a reason. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -546,6 +547,22 @@ void conn_accept(link_conn *c, uv_stream_t *listener) {
   c->refs++;
   int err = uv_accept(listener, (uv_stream_t *)&c->tcp);
   if (err != 0) c->uv_error = err;
+  /* Where it came from, for every line about it (a refusal above all). */
+  struct sockaddr_storage ss;
+  int sl = sizeof(ss);
+  char ip[64], addr[80];
+  if (err == 0 &&
+      uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+    bool v6 = ss.ss_family == AF_INET6;
+    int ok = v6 ? uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip))
+                : uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+    int port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                        : ((struct sockaddr_in *)&ss)->sin_port);
+    if (ok == 0) {
+      snprintf(addr, sizeof(addr), v6 ? "[%s]:%d" : "%s:%d", ip, port);
+      conn_set_name(&c->addr, addr);
+    }
+  }
   c->pending = true;
   c->env->npending++;
   if (err != 0 || conn_start_tls(c) != 0) conn_close(c, LINK_CLOSE_IO);

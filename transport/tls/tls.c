@@ -20,6 +20,7 @@
  *   link compares the name claimed in its hello with tls_conn_peer_is. */
 #include "tls.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,13 @@ static void set_err(char *err, size_t errlen, const char *what,
              mbed_ret);
   else if (mbed_ret < 0)
     mbedtls_strerror(mbed_ret, text, sizeof text);
+  if ((mbed_ret == MBEDTLS_ERR_PK_FILE_IO_ERROR ||
+       mbed_ret == MBEDTLS_ERR_X509_FILE_IO_ERROR) && where) {
+    /* mbedTLS says only "read/write of file failed": say why. */
+    FILE *f = fopen(where, "r");
+    if (f) fclose(f);
+    else snprintf(text, sizeof text, "%s", strerror(errno));
+  }
   snprintf(err, errlen, "%s%s%s: %s", what, where ? " " : "",
            where ? where : "", mbed_ret ? text : "missing");
 }
