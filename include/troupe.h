@@ -247,6 +247,10 @@ typedef struct tr_node_config {
                                   TR_EFULL as for a full link; a read that
                                   would pass it closes its connection,
                                   unless it is a node's link that is up */
+  uint32_t member_retention_ms; /* dead and left members stay listed (and
+                                   their names taken) this long, then are
+                                   forgotten [60000]; a partition healing
+                                   later rejoins through the seeds */
 } tr_node_config;
 
 #define TR_MAX_MEMBERS 10000u

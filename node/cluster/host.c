@@ -685,6 +685,7 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
                     .probe_interval_ms = cfg->probe_interval_ms,
                     .probe_timeout_ms = cfg->probe_timeout_ms,
                     .suspicion_min_mult = cfg->suspicion_mult,
+                    .dead_reclaim_ms = cfg->member_retention_ms,
                     .max_members = c->max_peers - HOST_PEERS_SLACK};
   int rc = swim_new(&c->swim, &sc, &sops, c);
   if (rc != 0) return rc;

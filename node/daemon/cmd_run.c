@@ -361,6 +361,7 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       .op_idle_timeout_ms = c->op_idle_timeout_ms,
       .max_op_subs = c->max_op_subs,
       .memory_budget = (size_t)c->memory_budget_mib << 20,
+      .member_retention_ms = c->member_retention_s * 1000u,
   };
   rc = tr_node_new(&d->node, &nc);
   if (rc != 0) {

@@ -37,7 +37,7 @@ enum {
   K_CLUSTER_NAME, K_PLUGIN, K_SPAWN, K_METRICS,
   K_UI, K_LOG_LEVEL, K_LOG_FORMAT,
   K_MAX_MEMBERS, K_MAX_PENDING, K_HANDSHAKE_TIMEOUT, K_MAX_OP_CONNS,
-  K_OP_IDLE_TIMEOUT, K_MAX_OP_SUBS, K_MEMORY_BUDGET,
+  K_OP_IDLE_TIMEOUT, K_MAX_OP_SUBS, K_MEMORY_BUDGET, K_MEMBER_RETENTION,
   K_COUNT
 };
 
@@ -46,7 +46,7 @@ static const unsigned long KEY_MAX[K_COUNT] = {
     [K_MAX_MEMBERS] = 64511,        [K_MAX_PENDING] = 65536,
     [K_HANDSHAKE_TIMEOUT] = 600000, [K_MAX_OP_CONNS] = 65536,
     [K_OP_IDLE_TIMEOUT] = 86400000, [K_MAX_OP_SUBS] = 1048576,
-    [K_MEMORY_BUDGET] = 1048576,
+    [K_MEMORY_BUDGET] = 1048576,    [K_MEMBER_RETENTION] = 86400,
 };
 
 static const key_def KEYS[K_COUNT] = {
@@ -115,6 +115,9 @@ static const key_def KEYS[K_COUNT] = {
                          "link queues and read buffers, all peers "
                          "together; a send past it is refused like a full "
                          "link [256]"},
+    [K_MEMBER_RETENTION] = {"member-retention-s", KEY_UINT, false, false, "S",
+                            "dead and left members stay listed this long, "
+                            "then are forgotten [60]"},
 };
 
 static const char *const LEVEL_NAMES[] = {NULL, "error", "warn", "info",
@@ -430,6 +433,7 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
       [K_OP_IDLE_TIMEOUT] = &cfg->op_idle_timeout_ms,
       [K_MAX_OP_SUBS] = &cfg->max_op_subs,
       [K_MEMORY_BUDGET] = &cfg->memory_budget_mib,
+      [K_MEMBER_RETENTION] = &cfg->member_retention_s,
   };
   struct { char ***v; size_t *n; } lists[K_COUNT] = {
       [K_SEED] = {&cfg->seeds, &cfg->nseeds},

@@ -40,6 +40,7 @@ typedef struct run_config {
   uint32_t max_members, max_pending_conns, handshake_timeout_ms;
   uint32_t max_op_conns, op_idle_timeout_ms, max_op_subs;
   uint32_t memory_budget_mib;
+  uint32_t member_retention_s;
 } run_config;
 
 /* Fills cfg from argv (argv[0] is the verb), the environment and the

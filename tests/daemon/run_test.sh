@@ -428,5 +428,38 @@ EOF
   bad "a bad policy" 'bad.policy' --policy "$WORK/bad.policy"
 }
 
+# member-retention-s (issue 19): how long a dead member stays listed.
+case_retention() {
+  local T=$TROUPE_BIN d=$WORK/certs p1 p2
+  "$T" cert ca --dir "$d" >/dev/null && "$T" cert node n1 --dir "$d" >/dev/null &&
+    "$T" cert node n2 --dir "$d" >/dev/null &&
+    "$T" cert client ops --dir "$d" >/dev/null || fail "troupe cert"
+  p1=$(free_port)
+  p2=$(free_port)
+  start n1 --name n1 --listen "127.0.0.1:$p1" --ca "$d/ca.pem" --cert "$d/n1.pem" \
+    --key "$d/n1.key" --member-retention-s 2
+  wait_for "$WORK/n1.out" '^troupe run: name=n1' || fail "n1 did not start"
+  start n2 --name n2 --listen "127.0.0.1:$p2" --ca "$d/ca.pem" --cert "$d/n2.pem" \
+    --key "$d/n2.key" --seed "127.0.0.1:$p1"
+  export TROUPE_OPS_CA=$d/ca.pem TROUPE_OPS_CERT=$d/ops.pem TROUPE_OPS_KEY=$d/ops.key
+  export TROUPE_OPS_NODE=127.0.0.1:$p1
+  n2_is() { # n2_is STATE|gone
+    local s
+    s=$("$T" members --json 2>/dev/null | python3 -c 'import json,sys
+print(next((m["state"] for m in json.load(sys.stdin) if m["name"] == "n2"), "gone"))')
+    [ "$s" = "$1" ]
+  }
+  for ((i = 0; i < 100; i++)); do n2_is alive && break; sleep 0.1; done
+  n2_is alive || fail "n2 never alive at n1"
+  kill -KILL "$PID_n2"
+  for ((i = 0; i < 150; i++)); do n2_is dead && break; sleep 0.1; done
+  n2_is dead || fail "n2 never dead at n1"
+  local t0=$SECONDS
+  for ((i = 0; i < 150; i++)); do n2_is gone && break; sleep 0.1; done
+  n2_is gone || fail "n2 still listed 15 s after dead, with member-retention-s 2"
+  ok "member-retention-s 2: n2 dead, then forgotten $((SECONDS - t0)) s later"
+  stop_and_check n1 TERM 0
+}
+
 case_"${1:?usage: run_test.sh CASE}" || fail "case $1"
 echo "PASS: $1"
