@@ -172,6 +172,11 @@ TR_API int tr_op_info_get(const tr_op_target *, tr_op_info *out,
 TR_API int tr_op_leave(const tr_op_target *, tr_op_error *err);
 TR_API int tr_op_join(const tr_op_target *, const char *addr,
                       tr_op_error *err);
+/* Operators only: the node forgets dead or left member `name` now rather
+ * than after member_retention_ms (only that node: the others keep theirs).
+ * TR_ESTATE when it is alive or suspect, TR_ENOTFOUND when unknown. */
+TR_API int tr_op_forget(const tr_op_target *, const char *name,
+                        tr_op_error *err);
 
 /* Subscribes to (publisher, topic) (topic NULL or "": the default topic)
  * and hands each publish to fn until fn returns non-zero (the call then

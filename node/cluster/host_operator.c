@@ -542,7 +542,8 @@ static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
 static const char *op_verb_name(uint32_t verb) {
   static const char *const names[] = {
       "none",   "members", "actors",  "send", "ask",   "sub",  "stats",
-      "health", "groups",  "inspect", "session", "info", "leave", "join"};
+      "health", "groups",  "inspect", "session", "info", "leave", "join",
+      "forget"};
   return verb < sizeof(names) / sizeof(names[0]) ? names[verb] : "unknown";
 }
 
@@ -577,7 +578,8 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
   bool writes = req.verb == troupe_OpVerb_OP_SEND ||
                 req.verb == troupe_OpVerb_OP_ASK ||
                 req.verb == troupe_OpVerb_OP_LEAVE ||
-                req.verb == troupe_OpVerb_OP_JOIN;
+                req.verb == troupe_OpVerb_OP_JOIN ||
+                req.verb == troupe_OpVerb_OP_FORGET;
   bool allowed = role == TLS_PEER_OPERATOR ||
                  (role == TLS_PEER_VIEWER && !writes) ||
                  (role == TLS_PEER_NODE && inspect);
@@ -653,6 +655,14 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     if (!has_target) break;
     op_join(c, client, req.id, req.target);
     return;
+  case troupe_OpVerb_OP_FORGET: {
+    if (!has_target) break;
+    int rc = swim_forget(c->swim, req.target);
+    host_log(c, TR_LOG_INFO, "operator_forget", "client=%s member=%s result=%s",
+             client, req.target, rc == 0 ? "forgotten" : tr_errname(rc));
+    op_reply(c, client, req.id, rc, NULL, 0, false, NULL, NULL);
+    return;
+  }
   case troupe_OpVerb_OP_SESSION:
     host_session_mint(c, client, role, req.id);
     return;

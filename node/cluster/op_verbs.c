@@ -272,6 +272,14 @@ int tr_op_join(const tr_op_target *t, const char *addr, tr_op_error *err) {
   return rc ? rc : op_call_run(&k, &req, NULL, 0, err);
 }
 
+int tr_op_forget(const tr_op_target *t, const char *name, tr_op_error *err) {
+  op_call k;
+  if (!name || start(&k, t, &status_verb, NULL) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_FORGET, name, err);
+  return rc ? rc : op_call_run(&k, &req, NULL, 0, err);
+}
+
 /* ---- an inspector session -------------------------------------------------------- */
 
 typedef struct session_arg {
@@ -446,7 +454,8 @@ const op_verb *op_verb_for(troupe_OpVerb v) {
   case troupe_OpVerb_OP_SESSION: return &session_verb;
   case troupe_OpVerb_OP_INFO: return &info_verb;
   case troupe_OpVerb_OP_LEAVE:
-  case troupe_OpVerb_OP_JOIN: return &status_verb;
+  case troupe_OpVerb_OP_JOIN:
+  case troupe_OpVerb_OP_FORGET: return &status_verb;
   default: return NULL;
   }
 }

@@ -829,6 +829,14 @@ bool swim_member(swim *s, const char *name, swim_update *out) {
 
 size_t swim_alive_count(swim *s) { return s ? s->nlive : 0; }
 
+int swim_forget(swim *s, const char *name) {
+  swim_entry *m = s && name ? swim_find(s, name) : NULL;
+  if (!m || m == s->self) return TR_ENOTFOUND;
+  if (m->u.state != SWIM_DEAD && m->u.state != SWIM_LEFT) return TR_ESTATE;
+  member_forget(s, m);
+  return 0;
+}
+
 void swim_get_stats(swim *s, swim_stats *out) {
   if (!s || !out) return;
   *out = s->st;

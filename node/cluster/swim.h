@@ -234,6 +234,10 @@ size_t swim_members(swim *, swim_update *out, size_t cap);
 /* One member's view; false if unknown. */
 bool swim_member(swim *, const char *name, swim_update *out);
 size_t swim_alive_count(swim *); /* alive + suspect, self included */
+/* Forgets a dead or left member now, as dead_reclaim_ms would later (this
+ * node only: others keep theirs). TR_ENOTFOUND (no such member, or self),
+ * TR_ESTATE (it is alive or suspect). */
+int swim_forget(swim *, const char *name);
 
 /* Counters since swim_new. probes: direct probes started; probes_indirect:
  * PING_REQs sent; acks: own probes answered; nacks: NACKs received for

@@ -477,3 +477,18 @@ int cmd_join(int argc, char **argv) {
   if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
   return ops_exit(&o, rc, &err);
 }
+
+int cmd_force_leave(int argc, char **argv) {
+  const char *usage = "usage: troupe force-leave NAME [flags]\n"
+                      "The node forgets dead or left member NAME now, "
+                      "rather than after\nmember-retention-s (that node "
+                      "only). A member alive or suspect is\nrefused. "
+                      "Operators only.\n" OPS_COMMON_USAGE;
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 1, 1, 0, &o);
+  if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
+  tr_op_error err = {0};
+  rc = tr_op_forget(&o.t, o.pos[0], &err);
+  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
+  return ops_exit(&o, rc, &err);
+}

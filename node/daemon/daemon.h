@@ -42,5 +42,6 @@ int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_leave(int argc, char **argv);
 int cmd_join(int argc, char **argv);
+int cmd_force_leave(int argc, char **argv);
 
 #endif /* TR_DAEMON_H */

@@ -25,6 +25,8 @@ const daemon_verb daemon_verbs[] = {
      cmd_join},
     {"leave", "have a node leave the cluster and stop (operators)",
      cmd_leave},
+    {"force-leave", "have a node forget a dead member now (operators)",
+     cmd_force_leave},
     {"ui-login", "get a web inspector session (operator or viewer)",
      cmd_ui_login},
     {"version", "print the version (--json: as JSON)", cmd_version},
@@ -50,7 +52,7 @@ static void usage(FILE *to) {
   fprintf(to, "usage: troupe VERB [flags]   (troupe VERB --help for more)\n\n"
               "verbs:\n");
   for (const daemon_verb *v = daemon_verbs; v->name; v++)
-    fprintf(to, "  %-9s %s\n", v->name, v->summary);
+    fprintf(to, "  %-11s %s\n", v->name, v->summary);
 }
 
 int cmd_version(int argc, char **argv) {

@@ -171,6 +171,17 @@ sys.exit(0 if any(x["name"]=="n3" and x["state"]=="dead" for x in json.load(sys.
   done
   grep -q '"from":"w-n2"' "$WORK/gask.out" && grep -q '"from":"w-n4"' "$WORK/gask.out" ||
     fail "asks after n3 died did not spread over the survivors: $(cat "$WORK/gask.out")"
+  # force-leave: n1 forgets the dead n3 now; an alive member or itself is
+  # refused, and so is a viewer.
+  ops force-leave n2
+  expect_rc 1 "force-leave of an alive member"
+  grep -q TR_ESTATE "$WORK/o.err" || fail "force-leave n2: $(cat "$WORK/o.err")"
+  ops force-leave n3 --cert "$PKI/v1.pem" --key "$PKI/v1.key"
+  expect_rc 1 "force-leave by a viewer"
+  ops force-leave n3
+  expect_rc 0 "force-leave of dead n3"
+  "$T" members | grep -q '^n3 ' && fail "n3 still listed after force-leave"
+  echo "ok: force-leave n3 (dead) forgotten at n1; n2 (alive) and a viewer refused"
   # The log after all those CLI calls (issue 19, finding 5): requests by
   # verb name, a client's goodbye not a warning, a new member not "alive
   # was alive".
