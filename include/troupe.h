@@ -639,8 +639,8 @@ typedef struct tr_actor_info {
    * when the last is 1 s old or more (0 until then). */
   double in_per_s, out_per_s;
   /* Dead letters addressed to it: sends it refused (mailbox full, or a
-   * type it does not take), messages still queued when it stopped,
-   * publishes and group broadcasts it missed. */
+   * type it does not take), publishes and group broadcasts it missed.
+   * (Messages still queued when it stops count for the node only.) */
   uint64_t dead;
 } tr_actor_info;
 

@@ -79,8 +79,9 @@ typedef struct tr_inspect_fns {
   void (*group)(void *arg, const char *node, const tr_group_member *);
   /* The node's answer is complete (status 0; total: its actors matching
    * the filter, of which at most limit were given) or will not come:
-   * TR_ETIMEDOUT, TR_EUNREACHABLE (no link), TR_ENOMEM, or the node's own
-   * error (TR_EINVAL from a node too old to know inspect requests). */
+   * TR_ETIMEDOUT, TR_EUNREACHABLE (no link), TR_ENOMEM, TR_EFULL (its
+   * answer did not fit its link, or ran past the limit), or the node's own
+   * error (TR_EPERM from a node too old to know inspect requests). */
   void (*node_done)(void *arg, const char *node, int status,
                     uint32_t total);
   /* Every asked node is done; the last call for this request. */

@@ -167,7 +167,8 @@ TR_API int tr_op_info_get(const tr_op_target *, tr_op_info *out,
                           tr_op_error *err);
 /* Operators only: the node leaves the cluster and stops, as on SIGTERM
  * (its peers see it left); or it joins through the node at addr
- * ("ip:port" or "[ipv6]:port"), as through a seed (0: asked; the join
+ * ("ip:port" or "[ipv6]:port"), a seed kept beside its configured ones
+ * (0: asked; the join
  * goes on from there). */
 TR_API int tr_op_leave(const tr_op_target *, tr_op_error *err);
 TR_API int tr_op_join(const tr_op_target *, const char *addr,

@@ -549,7 +549,7 @@ static void host_on_links_freed(void *user) {
 /* This node's certificate must be a node certificate that names it: any
  * other (an operator's, one without a role, another node's) would only be
  * refused by every peer, so the node does not start with it. */
-static int host_check_own_cert(cluster *c) {
+static int host_check_own_cert(cluster *c, tls_cert_info *out) {
   tls_cert_info info;
   char err[256] = "";
   if (tls_cert_file_info(c->cert_file, c->name, &info, err, sizeof(err)) != 0) {
@@ -557,7 +557,10 @@ static int host_check_own_cert(cluster *c) {
              "detail=%s", err);
     return TR_EINVAL;
   }
-  if (info.role == TLS_PEER_NODE && info.names_it) return 0;
+  if (info.role == TLS_PEER_NODE && info.names_it) {
+    *out = info;
+    return 0;
+  }
   char detail[512];
   snprintf(detail, sizeof(detail),
            "%s is %s certificate for %s, not a node certificate for %s "
@@ -574,7 +577,8 @@ static int host_check_own_cert(cluster *c) {
 
 static int host_tls_load(cluster *c, tls_config **out) {
   char err[256] = "";
-  int rc = host_check_own_cert(c);
+  tls_cert_info own;
+  int rc = host_check_own_cert(c, &own);
   if (rc != 0) return rc;
   tls_config_opts o = {.ca_file = c->ca_file,
                        .cert_file = c->cert_file,
@@ -586,6 +590,7 @@ static int host_tls_load(cluster *c, tls_config **out) {
              tr_errname(rc), err);
     return rc;
   }
+  c->own_cert = own; /* what troupe info shows: the certificate in use */
   tls_crl_info ci;
   tls_config_crl_info(*out, &ci);
   if (ci.loaded)

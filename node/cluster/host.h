@@ -199,6 +199,8 @@ struct cluster {
   size_t nseeds;
   char **seed_addrs; /* the last list given to swim_join */
   size_t nseed_addrs;
+  char **join_addrs; /* seeds an operator added (troupe join) */
+  size_t njoin_addrs, cap_join_addrs;
   bool joined_once;  /* swim_join was called */
   bool joined_peer;  /* another member has been seen up */
 
@@ -212,6 +214,7 @@ struct cluster {
   uint64_t inspect_seq;    /* their ids */
   cluster_inspect_local_fn inspect_local; /* the node's own view */
   uint8_t session_key[32]; /* seals inspector sessions (host_session.c) */
+  tls_cert_info own_cert;  /* this node's certificate, as last loaded */
   session_ask *session_asks; /* running */
   uint64_t session_seq;      /* their handles */
   /* Send path: the last target id, the peer it resolved to, and the
@@ -262,6 +265,11 @@ int host_seeds_init(cluster *, const char *const *seeds, size_t n);
 void host_seeds_resolve(cluster *); /* start a round (if none runs) */
 void host_seeds_free(cluster *);    /* cancels; at cluster_free */
 void host_seeds_release(cluster *); /* frees; at the very end */
+/* A seed an operator adds (troupe join), kept beside the configured ones:
+ * the node joins through it now. 0, TR_EFULL (HOST_MAX_JOIN_ADDRS), or
+ * TR_ENOMEM. */
+#define HOST_MAX_JOIN_ADDRS 64u
+int host_seeds_add(cluster *, const char *addr);
 
 /* host_route.c */
 void host_on_envelope(void *user, peer_link *, const wire_envelope *);
@@ -315,6 +323,8 @@ void host_op_free(cluster *);
 troupe_OpReply *host_op_new_reply(cluster *);
 void host_op_send(cluster *, const char *client, troupe_OpReply *r,
                   uint64_t id, int status, bool more);
+int host_op_try_send(cluster *, const char *client, troupe_OpReply *r,
+                     uint64_t id, int status, bool more);
 void host_op_status(cluster *, const char *client, uint64_t id, int status);
 /* A reply of status 0 carrying body. */
 void host_op_body(cluster *, const char *client, uint64_t id,

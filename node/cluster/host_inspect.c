@@ -23,11 +23,18 @@ typedef struct inspect_node {
   char name[TR_ID_MAX + 1];
   bool done;
   int sent; /* at the start: 0 asked, 1 this node, or why not asked */
+  uint32_t items; /* items its answer has given so far */
 } inspect_node;
+
+/* What one node's answer may hold: its actors up to the query's limit, and
+ * of everything else (links, counters, subscriptions, memberships) this
+ * many; a node that sends more is done, TR_EFULL. */
+#define INSPECT_MAX_ITEMS 100000u
 
 struct host_inspect {
   host_inspect *next, *prev; /* c->inspects */
   uint64_t id;               /* the handle, and the requests' id */
+  uint32_t limit;            /* actors per node, as asked */
   tr_inspect_fns fns;
   void *arg;
   uint64_t deadline; /* host_now */
@@ -183,6 +190,7 @@ int cluster_inspect(cluster *c, const tr_inspect_query *q,
   r->nnodes = fill.n < count.n ? fill.n : count.n;
   r->pending = (uint32_t)r->nnodes;
   r->id = ++c->inspect_seq;
+  r->limit = q->limit ? q->limit : 100;
   r->fns = *fns;
   r->arg = arg;
   r->deadline =
@@ -320,11 +328,22 @@ void host_inspect_on_reply(cluster *c, peer_link *lk, const uint8_t *body,
     free(m);
     return;
   }
-  r->busy = true;
-  if (m->status == 0) insp_items(r, in->name, m);
-  r->busy = false;
-  if (r->cancelled || m->status != 0 || !m->more)
-    insp_node_done(c, r, in, m->status, m->total);
+  /* A node gives what was asked and no more: past it, it is done. */
+  uint32_t n = m->actors_count + m->links_count + m->counters_count +
+               m->subs_count;
+  in->items += n;
+  int status = m->status;
+  if (status == 0 && in->items > r->limit + INSPECT_MAX_ITEMS) {
+    status = TR_EFULL;
+    host_log(c, TR_LOG_WARN, "inspect_reply_too_long",
+             "peer=%s items=%u", peer, in->items);
+  } else if (status == 0) {
+    r->busy = true;
+    insp_items(r, in->name, m);
+    r->busy = false;
+  }
+  if (r->cancelled || status != 0 || !m->more)
+    insp_node_done(c, r, in, status, m->total);
   free(m);
   insp_rearm(c);
 }
@@ -339,11 +358,14 @@ typedef struct answer {
   const char *client;
   uint64_t id;
   troupe_OpReply *r;
+  int failed; /* a batch could not go (the link full or gone): the rest
+                 is not sent, and the last reply says so */
 } answer;
 
 /* Sends the batch so far (more follow) and empties it. */
 static void ans_flush(answer *a) {
-  host_op_send(a->c, a->client, a->r, a->id, 0, true);
+  if (!a->failed)
+    a->failed = host_op_try_send(a->c, a->client, a->r, a->id, 0, true);
   a->r->actors_count = a->r->links_count = a->r->subs_count = 0;
   a->r->counters_count = 0;
 }
@@ -478,7 +500,7 @@ void host_inspect_answer(cluster *c, const char *client,
     free(r);
     return;
   }
-  answer a = {c, client, req->id, r};
+  answer a = {c, client, req->id, r, 0};
   tr_inspect_fns fns = {.actor = ans_actor,
                         .link = ans_link,
                         .counter = ans_counter,
@@ -488,6 +510,11 @@ void host_inspect_answer(cluster *c, const char *client,
   int rc = c->inspect_local(c->node, &q, &fns, &a, &total);
   r->has_total = true;
   r->total = total;
+  if (a.failed) { /* an incomplete answer is not one: say why instead */
+    r->actors_count = r->links_count = r->subs_count = 0;
+    r->counters_count = 0;
+    rc = TR_EFULL;
+  }
   host_op_send(c, client, r, req->id, rc, false); /* the last batch */
   free(r);
 }

@@ -24,22 +24,28 @@ static bool encode_body(pb_ostream_t *s, const pb_field_t *f, void *const *arg) 
   return pb_encode_tag_for_field(s, f) && pb_encode_string(s, b->p, b->len);
 }
 
-/* Sends r (id, status and more set here) to the client. */
-void host_op_send(cluster *c, const char *client, troupe_OpReply *r,
-                    uint64_t id, int status, bool more) {
+/* host_op_send that says whether r went: 0, or why not (logged). */
+int host_op_try_send(cluster *c, const char *client, troupe_OpReply *r,
+                     uint64_t id, int status, bool more) {
   peer_link *lk = link_find(c->links, client);
-  if (!lk) return; /* the client went away */
-  r->has_id = true;
+  if (!lk) return TR_ECLOSED; /* the client went away */
+  r->has_id = r->has_status = r->has_more = true;
   r->id = id;
-  r->has_status = true;
   r->status = status;
-  r->has_more = more;
   r->more = more;
   int rc = link_send_frame(lk, troupe_FrameKind_FRAME_OPERATOR_REPLY, r,
                            troupe_OpReply_fields);
   if (rc != 0)
     host_log(c, TR_LOG_WARN, "op_reply_lost", "client=%s error=%s", client,
              tr_errname(rc));
+  return rc;
+}
+
+/* Sends r (id, status and more set here) to the client; a reply that
+ * cannot go is logged (op_reply_lost). */
+void host_op_send(cluster *c, const char *client, troupe_OpReply *r,
+                  uint64_t id, int status, bool more) {
+  (void)host_op_try_send(c, client, r, id, status, more);
 }
 
 static void op_reply(cluster *c, const char *client, uint64_t id,
@@ -278,15 +284,12 @@ static void op_info(cluster *c, const char *client, uint64_t id) {
   in->members_alive = (uint32_t)swim_alive_count(c->swim);
   in->actors = ns.actors;
   in->links = ts.links;
-  tls_cert_info ci;
-  char why[160];
-  if (tls_cert_file_info(c->cert_file, c->name, &ci, why, sizeof(why)) == 0) {
-    in->has_cert_cn = in->has_cert_role = in->has_cert_not_after = true;
-    snprintf(in->cert_cn, sizeof(in->cert_cn), "%s", ci.cn);
-    snprintf(in->cert_role, sizeof(in->cert_role), "%s",
-             tls_peer_role_name(ci.role));
-    in->cert_not_after = ci.not_after;
-  }
+  const tls_cert_info *ci = &c->own_cert; /* the one loaded */
+  in->has_cert_cn = in->has_cert_role = in->has_cert_not_after = true;
+  snprintf(in->cert_cn, sizeof(in->cert_cn), "%s", ci->cn);
+  snprintf(in->cert_role, sizeof(in->cert_role), "%s",
+           tls_peer_role_name(ci->role));
+  in->cert_not_after = ci->not_after;
   host_op_send(c, client, r, id, 0, false);
   free(r);
 }
@@ -329,11 +332,7 @@ static void op_join(cluster *c, const char *client, uint64_t id,
     op_reply(c, client, id, TR_EINVAL, NULL, 0, false, NULL, NULL);
     return;
   }
-  const char *seeds[1] = {addr};
-  c->in_sm++;
-  int rc = swim_join(c->swim, seeds, 1, host_now(c));
-  c->in_sm--;
-  host_rearm(c);
+  int rc = host_seeds_add(c, addr); /* beside the configured seeds */
   host_log(c, TR_LOG_INFO, "operator_join", "client=%s addr=%s result=%s",
            client, addr, rc == 0 ? "asked" : tr_errname(rc));
   op_reply(c, client, id, rc, NULL, 0, false, NULL, NULL);
@@ -608,7 +607,10 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
   bool has_target = req.has_target && req.target[0];
   /* The node's policy, for who the certificate names (the link's name is
    * "NAME#session"). */
-  if (has_target && (writes || req.verb == troupe_OpVerb_OP_SUB)) {
+  bool judged = req.verb == troupe_OpVerb_OP_SEND ||
+                req.verb == troupe_OpVerb_OP_ASK ||
+                req.verb == troupe_OpVerb_OP_SUB; /* on an actor */
+  if (has_target && judged) {
     char who[TR_ID_MAX + 1];
     snprintf(who, sizeof(who), "%s", client);
     char *hash = strchr(who, '#');

@@ -77,9 +77,10 @@ static bool same_list(char **a, size_t na, char **b, size_t nb) {
   return true;
 }
 
-/* Every resolved address, own one left out, to swim_join. */
+/* Every resolved address, and those an operator added (troupe join), own
+ * one left out, to swim_join. */
 static void seeds_round_done(cluster *c) {
-  size_t total = 0;
+  size_t total = c->njoin_addrs;
   for (size_t i = 0; i < c->nseeds; i++) total += c->seeds[i].naddrs;
   char **list = calloc(total ? total : 1, sizeof(*list));
   if (!list) return;
@@ -88,6 +89,8 @@ static void seeds_round_done(cluster *c) {
     for (size_t j = 0; j < c->seeds[i].naddrs; j++)
       if (strcmp(c->seeds[i].addrs[j], c->addr) != 0)
         list[n++] = c->seeds[i].addrs[j];
+  for (size_t i = 0; i < c->njoin_addrs; i++)
+    if (strcmp(c->join_addrs[i], c->addr) != 0) list[n++] = c->join_addrs[i];
   bool alone = swim_alive_count(c->swim) <= 1;
   if (!c->left && (!c->joined_once || alone ||
                    !same_list(list, n, c->seed_addrs, c->nseed_addrs))) {
@@ -177,7 +180,22 @@ void host_seeds_free(cluster *c) {
   uv_timer_stop(&c->reseed);
 }
 
+int host_seeds_add(cluster *c, const char *addr) {
+  for (size_t i = 0; i < c->njoin_addrs; i++)
+    if (strcmp(c->join_addrs[i], addr) == 0) {
+      seeds_round_done(c);
+      return 0;
+    }
+  if (c->njoin_addrs >= HOST_MAX_JOIN_ADDRS) return TR_EFULL;
+  int rc = strv_push(&c->join_addrs, &c->njoin_addrs, &c->cap_join_addrs,
+                     addr);
+  if (rc == 0) seeds_round_done(c); /* the list changed: joins again */
+  return rc;
+}
+
 void host_seeds_release(cluster *c) {
+  for (size_t i = 0; i < c->njoin_addrs; i++) free(c->join_addrs[i]);
+  free(c->join_addrs);
   for (size_t i = 0; i < c->nseeds; i++) {
     host_seed *s = &c->seeds[i];
     seed_set_addrs(s, NULL, 0);

@@ -110,6 +110,7 @@ static int session_judge(cluster *c, const char *token, policy_action a,
   tr_session s;
   int rc = cluster_session_check(c, token, &s);
   if (rc == 0 && !s.operator) rc = TR_EPERM;
+  if (rc == 0 && id[0] == '$') rc = TR_EPERM; /* the node's own actors */
   if (rc == 0)
     rc = host_policy_check(c, s.name, POLICY_ROLE_OPERATOR, a, id, NULL);
   if (rc != 0) c->st.op_denied++;

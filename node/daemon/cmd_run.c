@@ -312,8 +312,11 @@ static int run_ui_start(run_daemon *d, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return TROUPE_EXIT_ERROR;
   }
+  /* Every client is on this host (loopback): a cap per address would be
+   * the whole cap, and streams hold connections for good. */
   http_opts ho = {.addr = addr, .log = run_log_fn, .log_user = d,
-                  .route = inspector_route, .route_user = d->inspector};
+                  .route = inspector_route, .route_user = d->inspector,
+                  .max_conns = 64, .max_per_client = 64};
   char herr[256] = "";
   if (http_start(&d->ui, d->node, &ho, herr, sizeof(herr)) != 0) {
     snprintf(err, errlen, "ui: %s", herr[0] ? herr : "cannot listen");

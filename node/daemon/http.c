@@ -573,7 +573,10 @@ static const char *status_reason(int status) {
   case 403: return "Forbidden";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
+  case 413: return "Content Too Large";
   case 500: return "Internal Server Error";
+  case 502: return "Bad Gateway";
+  case 504: return "Gateway Timeout";
   case 503: return "Service Unavailable";
   default: return "Error";
   }
@@ -595,6 +598,8 @@ void http_conn_set_owner(http_conn *c, void (*gone)(void *), void *owner) {
 
 int http_stream_start(http_conn *c, const char *type) {
   if (c->closing || c->state != CONN_WAITING) return TR_ESTATE;
+  /* From here on any failure closes the connection (the caller's gone
+   * callback runs). */
   c->srv->stats.requests++;
   c->state = CONN_STREAMING;
   uv_timer_stop(&c->timer); /* it lasts as long as both sides want */
@@ -604,7 +609,9 @@ int http_stream_start(http_conn *c, const char *type) {
                    HTTP_SECURITY_HEADERS
                    "Connection: close\r\n\r\n",
                    type);
-  return http_stream_write(c, c->head, (size_t)n);
+  int rc = http_stream_write(c, c->head, (size_t)n);
+  if (rc != 0) conn_close(c);
+  return rc;
 }
 
 typedef struct stream_write {
@@ -629,7 +636,10 @@ int http_stream_write(http_conn *c, const char *data, size_t len) {
     return TR_EFULL;
   }
   stream_write *w = malloc(sizeof(*w) + len);
-  if (!w) return TR_ENOMEM;
+  if (!w) { /* a stream with a hole is worse than none */
+    conn_close(c);
+    return TR_ENOMEM;
+  }
   w->conn = c;
   memcpy(w->data, data, len);
   uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);

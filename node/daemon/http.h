@@ -92,9 +92,9 @@ void http_conn_set_owner(http_conn *, void (*gone)(void *owner),
  * stays open, without the time limit, for http_stream_write until either
  * side closes. 0, or TR_ESTATE (already answered). */
 int http_stream_start(http_conn *, const char *type);
-/* Writes data (copied) to a stream. TR_ECLOSED (gone), TR_ENOMEM, or
- * TR_EFULL: over 1 MiB waits unread, the connection is closed (logged
- * http_cap reason=stream_not_read). */
+/* Writes data (copied) to a stream. TR_ECLOSED (gone); TR_ENOMEM or
+ * TR_EFULL (over 1 MiB waits unread: logged http_cap
+ * reason=stream_not_read), and the connection is closed. */
 int http_stream_write(http_conn *, const char *data, size_t len);
 
 /* Counters, for tests and logs. */

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,9 @@ static void j_nodes(FILE *f, const gather *g) {
   fputs("]", f);
 }
 
+/* A rate as JSON: a number (another node's NaN or Inf would not be). */
+static double finite_or_0(double v) { return isfinite(v) ? v : 0.0; }
+
 static void j_actor(FILE *f, const g_actor *a) {
   const tr_actor_info *x = &a->info;
   fputs("{\"id\":", f);
@@ -219,9 +223,9 @@ static void j_actor(FILE *f, const g_actor *a) {
           ",\"in_per_s\":%.2f,\"out_per_s\":%.2f"
           ",\"handler_mean_ns\":%" PRIu64 ",\"handler_max_ns\":%" PRIu64
           ",\"children\":%" PRIu32 ",\"dead\":%" PRIu64 ",\"parent\":",
-          x->queued, x->capacity, x->hwm, x->delivered, x->sent, x->in_per_s,
-          x->out_per_s, x->handler_mean_ns, x->handler_max_ns, x->children,
-          x->dead);
+          x->queued, x->capacity, x->hwm, x->delivered, x->sent,
+          finite_or_0(x->in_per_s), finite_or_0(x->out_per_s),
+          x->handler_mean_ns, x->handler_max_ns, x->children, x->dead);
   j_str(f, x->parent);
   fprintf(f, ",\"age_ms\":%" PRIu64 "}", x->age_ms);
 }
@@ -804,6 +808,19 @@ static void api_session(inspector *ins, http_conn *c,
 
 static api_req *req_new(inspector *ins, http_conn *c, api_kind kind);
 
+/* The HTTP status for an action the node refused with rc. */
+static int action_status(int rc) {
+  switch (rc) {
+  case TR_EPERM: case TR_ESTATE: return 403;
+  case TR_ENOTFOUND: return 404;
+  case TR_ETOOBIG: return 413;
+  case TR_EFULL: return 503;
+  case TR_EUNREACHABLE: return 502;
+  case TR_ENOMEM: return 500;
+  default: return 400;
+  }
+}
+
 /* The ask's outcome: the request's answer. */
 static void ask_done(void *arg, int status, const char *from,
                      const char *node, const void *data, size_t len) {
@@ -867,7 +884,7 @@ static void api_ask(inspector *ins, http_conn *c, const http_request *req,
            rc == TR_EPERM ? "needs an operator's session (and the policy's "
                             "leave)" : tr_errname(rc),
            tr_strerror(rc));
-  j_error(ins, c, rc == TR_EPERM ? 403 : rc == TR_ENOTFOUND ? 404 : 400, why);
+  j_error(ins, c, action_status(rc), why);
 }
 
 /* POST /api/actor/stop?id=ID, /api/actor/send?id=ID (the body is the
@@ -903,8 +920,7 @@ static void api_action(inspector *ins, http_conn *c, const http_request *req,
     http_reply(c, 200, INS_JSON, "{\"status\":\"ok\"}\n", 16, false);
     return;
   }
-  int status = rc == TR_EPERM ? 403 : rc == TR_ENOTFOUND ? 404
-             : rc == TR_EFULL ? 503 : rc == TR_ESTATE ? 403 : 400;
+  int status = action_status(rc);
   char why[160];
   snprintf(why, sizeof(why), "%s: %s",
            rc == TR_EPERM ? "needs an operator's session (and the policy's "
@@ -1077,7 +1093,7 @@ bool inspector_route(void *user, http_conn *c, const http_request *req) {
   r->p = p;
   if (kind == API_STREAM) {
     if (http_stream_start(c, "text/event-stream; charset=utf-8") != 0)
-      return true; /* closed: req_conn_gone freed r */
+      return true; /* it closed the connection: req_conn_gone freed r */
     if (!ins->tick_open || uv_is_active((uv_handle_t *)&ins->tick) == 0)
       uv_timer_start(&ins->tick, on_tick, INS_TICK_MS, INS_TICK_MS);
   }

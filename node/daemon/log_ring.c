@@ -73,7 +73,8 @@ uint64_t log_ring_each(log_ring *r, uint64_t after, tr_log_level level,
   uv_mutex_lock(&r->lock);
   uint64_t newest = r->next - 1;
   uint64_t first = r->next > r->cap ? r->next - r->cap : 1;
-  if (after + 1 > first) first = after + 1;
+  if (after >= newest) first = newest + 1; /* nothing newer (or nonsense) */
+  else if (after + 1 > first) first = after + 1;
   /* Copied out under the lock, called outside it (fn may be slow). */
   size_t n = 0, cap = limit < r->cap ? limit : r->cap;
   log_entry *copy = cap ? malloc(cap * sizeof(*copy)) : NULL;

@@ -193,7 +193,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   while (a->mb_head) {
     eng_msg *m = a->mb_head;
     a->mb_head = m->next;
-    if (m->ctrl == ENG_CTRL_NONE) eng_dead_for(n, a, TR_DL_STOPPED);
+    if (m->ctrl == ENG_CTRL_NONE) eng_dead(n, TR_DL_STOPPED);
     pool_msg_put(&n->pool, m);
   }
   a->mb_tail = NULL;

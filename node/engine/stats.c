@@ -57,7 +57,7 @@ static tr_actor_info info_of(eng_actor *a) {
       .hwm = a->mb_hwm,
       .children = a->nchildren,
       .delivered = a->delivered,
-      .type = a->type->name,
+      .type = a->type->name ? a->type->name : "?", /* name is optional */
       .parent = a->parent ? a->parent->id->str : NULL,
       .sent = a->sent,
       .handler_mean_ns = a->timed ? a->handler_ns / a->timed : 0,

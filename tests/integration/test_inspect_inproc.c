@@ -319,12 +319,48 @@ static void test_rates(void **state) {
   tn_free(c);
 }
 
+/* A type's name is optional: such an actor is listed with type "?", and a
+ * filter or a sort by type passes over it safely. */
+static int nameless_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)ctx, (void)st, (void)env;
+  return 0;
+}
+static const tr_actor_type nameless = {.receive = nameless_receive};
+
+static int spawn_nameless(tr_node *n, void *arg) {
+  (void)arg;
+  tr_spawn_opts o = {.id = "anon"};
+  return tr_node_spawn(n, &nameless, &o);
+}
+
+static void test_nameless_type(void **state) {
+  (void)state;
+  tn_cluster *c = NULL;
+  assert_int_equal(tn_new_joined(&c, 2, NULL, JOIN_MS), 0);
+  assert_int_equal(tn_call(c, 1, spawn_nameless, NULL), 0);
+  gather *g = calloc(1, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .filter = "zzz"};
+  inspect(c, g); /* node 1 answers over the link, node 0 itself */
+  assert_int_equal(node_status(g, tn_name(c, 1)), 0);
+  assert_int_equal(g->nactors, 0);
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS,
+                            .sort = TR_INSPECT_SORT_TYPE};
+  inspect(c, g);
+  const row *r = find(g->actors, g->nactors, tn_name(c, 1), "anon");
+  assert_non_null(r);
+  assert_string_equal(r->extra, "?");
+  free(g);
+  tn_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gather_all),
       cmocka_unit_test(test_sort_filter_node),
       cmocka_unit_test(test_timeout_and_cancel),
       cmocka_unit_test(test_rates),
+      cmocka_unit_test(test_nameless_type),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
