@@ -293,6 +293,18 @@ static unsigned long long run_raise_nofile(run_daemon *d) {
   return rl.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long long)rl.rlim_cur;
 }
 
+/* The plugins' actor types, for the node. */
+static int run_load_plugins(run_daemon *d, char *err, size_t errlen) {
+  if (plugin_set_new(&d->plugins, d->node) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return TROUPE_EXIT_ERROR;
+  }
+  for (size_t i = 0; i < d->cfg.nplugins; i++)
+    if (plugin_load(d->plugins, d->cfg.plugins[i], err, errlen) != 0)
+      return TROUPE_EXIT_USAGE;
+  return 0;
+}
+
 /* The inspector shows every actor id of the cluster and, to come, acts on
  * them: loopback only until it has its access scheme (docs/inspector.md). */
 static bool addr_is_loopback(const char *addr) {
@@ -373,14 +385,7 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
              d->last_error);
     return rc == TR_ENOMEM ? TROUPE_EXIT_ERROR : TROUPE_EXIT_USAGE;
   }
-
-  if (plugin_set_new(&d->plugins, d->node) != 0) {
-    snprintf(err, errlen, "out of memory");
-    return TROUPE_EXIT_ERROR;
-  }
-  for (size_t i = 0; i < c->nplugins; i++)
-    if (plugin_load(d->plugins, c->plugins[i], err, errlen) != 0)
-      return TROUPE_EXIT_USAGE;
+  if ((rc = run_load_plugins(d, err, errlen)) != 0) return rc;
 
   char actors[1024] = "";
   for (size_t i = 0; i < c->nspawns; i++) {
@@ -524,13 +529,7 @@ static int run_check(run_daemon *d, char *err, size_t errlen) {
              d->last_error[0] ? ": " : "", d->last_error);
     return TROUPE_EXIT_USAGE;
   }
-  if (plugin_set_new(&d->plugins, d->node) != 0) {
-    snprintf(err, errlen, "out of memory");
-    return TROUPE_EXIT_ERROR;
-  }
-  for (size_t i = 0; i < c->nplugins; i++)
-    if (plugin_load(d->plugins, c->plugins[i], err, errlen) != 0)
-      return TROUPE_EXIT_USAGE;
+  if ((rc = run_load_plugins(d, err, errlen)) != 0) return rc;
   for (size_t i = 0; i < c->nspawns; i++) {
     spawn_spec sp;
     if (spawn_spec_parse(&sp, c->spawns[i]) != 0 ||

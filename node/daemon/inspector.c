@@ -185,6 +185,29 @@ static void j_error(inspector *ins, http_conn *c, int status,
   http_reply(c, status, INS_JSON, text, len, true);
 }
 
+/* A 200 answer's JSON body being written. */
+typedef struct j_out {
+  FILE *f;
+  char *text;
+  size_t len;
+} j_out;
+
+/* Opens the body; false (500 answered) when out of memory. */
+static bool j_begin(inspector *ins, http_conn *c, j_out *o) {
+  o->text = NULL;
+  o->len = 0;
+  o->f = open_memstream(&o->text, &o->len);
+  if (!o->f) j_error(ins, c, 500, "out of memory");
+  return o->f != NULL;
+}
+
+/* Answers 200 with the body. */
+static void j_end(inspector *ins, http_conn *c, j_out *o) {
+  fclose(o->f);
+  ins->st.api_requests++;
+  http_reply(c, 200, INS_JSON, o->text, o->len, true);
+}
+
 static const char *status_name(int status) {
   return status == 0 ? "ok" : status == TR_ETIMEDOUT ? "timeout" : "error";
 }
@@ -790,20 +813,13 @@ static void api_session(inspector *ins, http_conn *c,
                             : "not a session of this node, or expired");
     return;
   }
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (!f) {
-    j_error(ins, c, 500, "out of memory");
-    return;
-  }
-  fputs("{\"name\":", f);
-  j_str(f, s.name);
-  fprintf(f, ",\"role\":\"%s\",\"expires_ms\":%" PRIu64 "}\n",
+  j_out o;
+  if (!j_begin(ins, c, &o)) return;
+  fputs("{\"name\":", o.f);
+  j_str(o.f, s.name);
+  fprintf(o.f, ",\"role\":\"%s\",\"expires_ms\":%" PRIu64 "}\n",
           s.operator ? "operator" : "viewer", s.expires_ms);
-  fclose(f);
-  ins->st.api_requests++;
-  http_reply(c, 200, INS_JSON, text, len, true);
+  j_end(ins, c, &o);
 }
 
 static api_req *req_new(inspector *ins, http_conn *c, api_kind kind);
@@ -835,23 +851,16 @@ static void ask_done(void *arg, int status, const char *from,
             why);
     return;
   }
-  char *text = NULL;
-  size_t tl = 0;
-  FILE *f = open_memstream(&text, &tl);
-  if (!f) {
-    j_error(r->ins, r->conn, 500, "out of memory");
-    return;
-  }
-  fputs("{\"status\":\"ok\",\"from\":", f);
-  j_str(f, from);
-  fputs(",\"node\":", f);
-  j_str(f, node);
-  fputs(",\"reply\":", f);
-  ops_print_json_str(f, data, len);
-  fputs("}\n", f);
-  fclose(f);
-  r->ins->st.api_requests++;
-  http_reply(r->conn, 200, INS_JSON, text, tl, true);
+  j_out o;
+  if (!j_begin(r->ins, r->conn, &o)) return;
+  fputs("{\"status\":\"ok\",\"from\":", o.f);
+  j_str(o.f, from);
+  fputs(",\"node\":", o.f);
+  j_str(o.f, node);
+  fputs(",\"reply\":", o.f);
+  ops_print_json_str(o.f, data, len);
+  fputs("}\n", o.f);
+  j_end(r->ins, r->conn, &o);
 }
 
 /* POST /api/actor/ask?id=ID[&timeout_ms=MS] (the body is the data). */
@@ -998,22 +1007,15 @@ static void api_lines(inspector *ins, http_conn *c, const http_request *req,
     j_error(ins, c, 404, "this inspector keeps no log lines");
     return;
   }
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (!f) {
-    j_error(ins, c, 500, "out of memory");
-    return;
-  }
-  fputs("{\"lines\":[", f);
-  lines_arg la = {f, 0};
+  j_out o;
+  if (!j_begin(ins, c, &o)) return;
+  fputs("{\"lines\":[", o.f);
+  lines_arg la = {o.f, 0};
   uint64_t upto = log_ring_each(ins->lines, after, level,
                                 events ? EVENT_NAMES : NULL, limit, j_line,
                                 &la);
-  fprintf(f, "],\"last\":%" PRIu64 "}\n", upto);
-  fclose(f);
-  ins->st.api_requests++;
-  http_reply(c, 200, INS_JSON, text, len, true);
+  fprintf(o.f, "],\"last\":%" PRIu64 "}\n", upto);
+  j_end(ins, c, &o);
 }
 
 bool inspector_route(void *user, http_conn *c, const http_request *req) {
