@@ -213,6 +213,12 @@ static int ops_exit(const ops_cli *o, int rc, const tr_op_error *err) {
   return TROUPE_EXIT_ERROR;
 }
 
+/* ops_exit for a verb whose only answer is yes: with --json, it says so. */
+static int ops_done(const ops_cli *o, int rc, const tr_op_error *err) {
+  if (rc == 0 && o->json) printf("{\"status\":\"ok\"}\n");
+  return ops_exit(o, rc, err);
+}
+
 /* ---- the verbs --------------------------------------------------------- */
 
 int cmd_members(int argc, char **argv) {
@@ -328,8 +334,7 @@ int cmd_send(int argc, char **argv) {
   const char *data = o.pos[o.npos - 1];
   rc = o.group ? tr_op_group_send(&o.t, o.group, data, strlen(data), &err)
                : tr_op_send(&o.t, o.pos[0], data, strlen(data), &err);
-  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
-  return ops_exit(&o, rc, &err);
+  return ops_done(&o, rc, &err);
 }
 
 static void print_reply(void *arg, const tr_op_message *m) {
@@ -460,8 +465,7 @@ int cmd_leave(int argc, char **argv) {
   if (rc >= 0) return rc;
   tr_op_error err = {0};
   rc = tr_op_leave(&o.t, &err);
-  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
-  return ops_exit(&o, rc, &err);
+  return ops_done(&o, rc, &err);
 }
 
 int cmd_join(int argc, char **argv) {
@@ -474,8 +478,7 @@ int cmd_join(int argc, char **argv) {
   if (rc >= 0) return rc;
   tr_op_error err = {0};
   rc = tr_op_join(&o.t, o.pos[0], &err);
-  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
-  return ops_exit(&o, rc, &err);
+  return ops_done(&o, rc, &err);
 }
 
 int cmd_force_leave(int argc, char **argv) {
@@ -489,6 +492,5 @@ int cmd_force_leave(int argc, char **argv) {
   if (rc >= 0 || (rc = check_id_arg(&o, o.pos[0])) >= 0) return rc;
   tr_op_error err = {0};
   rc = tr_op_forget(&o.t, o.pos[0], &err);
-  if (rc == 0 && o.json) printf("{\"status\":\"ok\"}\n");
-  return ops_exit(&o, rc, &err);
+  return ops_done(&o, rc, &err);
 }

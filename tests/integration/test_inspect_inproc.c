@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cluster_harness.h"
 #include "troupe_inspect.h"
@@ -280,12 +279,28 @@ static void test_timeout_and_cancel(void **state) {
   tn_freeze(c, 2); /* so node 2's answer is still owed at the cancel */
   assert_int_equal(tn_call(c, 0, do_inspect, g), 0);
   assert_int_equal(tn_call(c, 0, do_cancel, g), 0);
+  /* A second request, made after it with the same timeout, is done only
+   * past the cancelled one's deadline too. */
+  gather *later = calloc(1, sizeof(*later));
+  later->q = g->q;
+  inspect(c, later);
+  assert_int_equal(node_status(later, tn_name(c, 2)), TR_ETIMEDOUT);
+  free(later);
   tn_thaw(c, 2);
-  usleep(800 * 1000); /* past the deadline: no node_done for 2, no done */
+  /* Past its deadline: no node_done for 2, no done. */
   assert_int_equal(tn_call(c, 0, read_done, g), 0);
   assert_int_equal(node_status(g, tn_name(c, 2)), 999);
   free(g);
   tn_free(c);
+}
+
+/* Inspects actor "busy": true once it shows a rate. */
+static bool busy_has_rate(tn_cluster *c, void *arg) {
+  gather *g = arg;
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .actor = "busy"};
+  inspect(c, g);
+  return g->nactors == 1 && g->in_rate > 0.0;
 }
 
 /* An actor receiving messages shows a rate once a second has passed; one
@@ -299,11 +314,9 @@ static void test_rates(void **state) {
   inspect(c, g); /* the first sample */
   assert_int_equal(tn_cmd(c, 0, "a0", "burst busy 50"), 0);
   wait_cmd(c, "a0", "burst busy 50");
-  usleep(1200 * 1000); /* the next sample is a second after the first */
-  memset(g, 0, sizeof(*g));
-  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .actor = "busy"};
-  inspect(c, g);
-  assert_int_equal(g->nactors, 1);
+  /* The next sample comes a second or more after the first. */
+  long ms = tn_wait(c, busy_has_rate, g, SETTLE_MS);
+  if (ms < 0) fail_msg("busy never showed a rate");
   assert_true(g->in_rate > 0.0);
 
   assert_int_equal(tn_probe_cap(c, 0, "tiny", 4), 0);
