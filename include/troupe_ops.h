@@ -143,7 +143,7 @@ TR_API int tr_op_group_ask(const tr_op_target *, const char *group,
 
 /* A web inspector session for this client (troupe_inspect.h): the node's
  * token, NUL-terminated, into token (cap bytes; TR_SESSION_TOKEN_MAX + 1
- * suffice). An operator's session may act (stop, send), a viewer's only
+ * suffice). An operator's session may act (send, ask, stop), a viewer's only
  * reads; the token works on that node's inspector, until it expires or
  * the node restarts. TR_ETOOBIG when it does not fit. */
 TR_API int tr_op_session(const tr_op_target *, char *token, size_t cap,

@@ -405,8 +405,8 @@ int cmd_ui_login(int argc, char **argv) {
       "Gets a web inspector session from the node (docs/inspector.md) for\n"
       "this client certificate and prints its token; with the inspector's\n"
       "URL (http://127.0.0.1:PORT/), the address to open, which hands the\n"
-      "token to the page. An operator's session may stop actors and send to\n"
-      "them, a viewer's only reads. It works on that node's inspector for\n"
+      "token to the page. An operator's session may send to, ask and stop\n"
+      "actors, a viewer's only reads. It works on that node's inspector for\n"
       "8 hours, or until the node restarts.\n" OPS_COMMON_USAGE;
   ops_cli o;
   int rc = ops_parse(argc, argv, usage, 0, 1, 0, &o);
