@@ -90,7 +90,8 @@ uint64_t reg_claim_time(registry *r, const reg_owner *o, uint64_t declared,
   uint64_t a = reg_wall(r, now), w = r->claim_skew, floor = 0;
   /* Nobody's claim is from after it arrived (past the skew). */
   if (declared > a + w) declared = a;
-  if (o->touch_since != UINT64_MAX && a >= o->touch_since + w)
+  if (o->touch_since != UINT64_MAX && !o->catching_up &&
+      a >= o->touch_since + w)
     floor = sat_sub(a, w); /* in touch all along: it would have come sooner */
   else if (o->lost_at)
     floor = sat_sub(o->lost_at, w); /* back after being lost: made since */
@@ -283,6 +284,7 @@ void reg_member_up(registry *r, const char *name, uint64_t epoch,
   HASH_FIND_STR(r->gone, name, g);
   if (g) { /* back from being gone: it was lost then */
     o->lost_at = g->lost_at;
+    o->catching_up = true;
     HASH_DEL(r->gone, g);
     free(g);
     r->ngone--;
@@ -323,7 +325,8 @@ void reg_member_gone(registry *r, const char *name, uint64_t now_ms) {
   }
   if (g) {
     memcpy(g->name, name, strlen(name) + 1);
-    g->lost_at = o->touch_since == UINT64_MAX && o->lost_at
+    g->lost_at = (o->touch_since == UINT64_MAX || o->catching_up) &&
+                         o->lost_at
                      ? o->lost_at
                      : reg_wall(r, now_ms);
     bool hash_oom = false;
@@ -349,7 +352,8 @@ void reg_member_contact(registry *r, const char *name, bool in_touch,
   uint64_t wall = reg_wall(r, now_ms);
   if (!in_touch && o->touch_since != UINT64_MAX) {
     o->touch_since = UINT64_MAX;
-    o->lost_at = wall;
+    if (!o->catching_up || !o->lost_at) o->lost_at = wall;
+    o->catching_up = true;
   } else if (in_touch && o->touch_since == UINT64_MAX) {
     o->touch_since = wall;
   }

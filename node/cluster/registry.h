@@ -41,8 +41,11 @@
  *   batch), and each holder bounds what it believes of it: a claim heard
  *   while its owner has been in touch (alive here) for claim_skew_ms cannot
  *   be older than its arrival minus claim_skew_ms (it would have arrived
- *   sooner); one heard just after the owner came back (a partition healed)
- *   cannot be older than when the owner was lost, minus claim_skew_ms; one
+ *   sooner); one heard after the owner came back (a partition healed) and
+ *   before its own word (its SET, or its digest matching what is held)
+ *   says this node has caught up with it cannot be older than when the
+ *   owner was first lost, minus claim_skew_ms, however long the catching
+ *   up takes; one
  *   from an owner this node never lost is believed. So an id a live owner
  *   holds cannot be taken by a later claim, however its claimant dates it
  *   or is named, while after a genuine partition the claims' own times

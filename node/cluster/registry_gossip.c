@@ -687,6 +687,8 @@ static void recv_digest(registry *r, const char *from, const reg_msg *m,
         o->stale = true;
       }
       pull_spaced(r, o, now);
+    } else if (o->version == dg->version && strcmp(from, o->name) == 0) {
+      o->catching_up = false; /* its own word: nothing is missing */
     } else if (o->version > dg->version && strcmp(from, o->name) != 0) {
       they_lag = true;
     }
@@ -743,6 +745,7 @@ static void recv_set(registry *r, const char *from, const reg_msg *m,
   if (dg->version <= o->version) { /* not newer; nothing more to wait for */
     o->seen = o->version;
     o->stale = false;
+    o->catching_up = false;
     return;
   }
   uint64_t gen = ++r->mark_gen;
@@ -775,6 +778,7 @@ static void recv_set(registry *r, const char *from, const reg_msg *m,
   }
   o->version = dg->version;
   o->stale = false;
+  o->catching_up = false;
   r->st.sets_applied++;
 }
 

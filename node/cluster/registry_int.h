@@ -88,6 +88,11 @@ struct reg_owner {
    * its claims' times (reg_claim_time): in touch since (UINT64_MAX: not
    * now), last lost at (0: never), first seen at. */
   uint64_t touch_since, lost_at, first_seen;
+  /* Lost since its set was last caught up: until the owner's own word
+   * says this node holds all it has (its SET, or its digest equal to what
+   * is held), claims heard from it are dated from lost_at however long the
+   * catching up takes, and a new loss keeps the first lost_at. */
+  bool catching_up;
 };
 
 /* A sealed batch waiting to be gossiped (own changes, and applied ones to

@@ -902,6 +902,57 @@ static void a_later_claim_cannot_take_a_held_id(void **state) {
   net_free(n);
 }
 
+/* n0 and n1 are cut apart; each claims "dup", n1 first. After the heal n0
+ * hears nothing from n1 for 10 s (its pulls are lost, and n1 is briefly
+ * suspect again), far past the skew: n1's claim, when its set finally
+ * arrives, is still dated from when n1 was first lost, so n1 wins on both
+ * nodes and n0 is told. Catching up is judged by the owner's word, not by
+ * how soon its set arrives. */
+static void a_slow_catch_up_after_a_heal_keeps_the_claims_times(
+    void **state) {
+  (void)state;
+  net *n = joined(2, 21);
+  uint8_t group[2] = {0, 1};
+  assert_tr(0, vnet_partition(n->v, group));
+  tell_gone(n, 0, 1);
+  tell_gone(n, 1, 0);
+  vnet_run(n->v, 1000);
+  assert_tr(0, reg_claim(n->nodes[1].reg, "dup", now_of(n)));
+  vnet_run(n->v, 50);
+  assert_tr(0, reg_claim(n->nodes[0].reg, "dup", now_of(n)));
+  vnet_run(n->v, 1000);
+
+  vnet_partition(n->v, NULL);
+  vnet_set_deaf(n->v, 0, true); /* n1's answers to n0 are lost */
+  tell_up(n, 0, 1);
+  tell_up(n, 1, 0);
+  vnet_run(n->v, 3000);
+  reg_member_contact(n->nodes[0].reg, "n1", false, now_of(n));
+  vnet_run(n->v, 1000);
+  reg_member_contact(n->nodes[0].reg, "n1", true, now_of(n));
+  vnet_run(n->v, 6000);
+  assert_string_equal("n0", reg_lookup(n->nodes[0].reg, "dup"));
+  assert_string_equal("n1", reg_lookup(n->nodes[1].reg, "dup"));
+
+  vnet_set_deaf(n->v, 0, false);
+  vnet_run(n->v, 3 * SYNC);
+  assert_string_equal("n1", reg_lookup(n->nodes[0].reg, "dup"));
+  assert_string_equal("n1", reg_lookup(n->nodes[1].reg, "dup"));
+  assert_int_equal(1, n->nodes[0].nlost);
+  assert_string_equal("n1", n->nodes[0].lost_winner[0]);
+  assert_int_equal(0, n->nodes[1].nlost);
+  /* Caught up (n1's SET or digest said so): a claim n1 now dates far back
+   * is judged by its arrival again, and cannot take an id n0 holds. */
+  assert_tr(0, reg_claim(n->nodes[0].reg, "held", now_of(n)));
+  vnet_run(n->v, 5000); /* past the skew */
+  reg_delta d = delta_of(n, 1, 2, "held", false); /* n1 is at version 1 */
+  d.since = 1;
+  deliver(n, 0, "n1", &d, 1, false);
+  assert_string_equal("n0", reg_lookup(n->nodes[0].reg, "held"));
+  assert_int_equal(1, n->nodes[0].nlost);
+  net_free(n);
+}
+
 /* n2 holds "z"; n1's earlier claim arrives (members just met: their
  * times are believed), then n0's, earlier still. n2 is told once (the host
  * has not released yet when n0 shows up), and every step is reported. */
@@ -1333,6 +1384,7 @@ int main(void) {
       cmocka_unit_test(claim_of_an_id_held_anywhere_returns_eexist),
       cmocka_unit_test(owner_gone_makes_its_ids_vanish_everywhere),
       cmocka_unit_test(owner_restart_drops_old_entries_and_accepts_new_ones),
+      cmocka_unit_test(a_slow_catch_up_after_a_heal_keeps_the_claims_times),
       cmocka_unit_test(
           node_that_missed_deltas_catches_up_through_pulls_and_digests),
       cmocka_unit_test(
