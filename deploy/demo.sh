@@ -70,6 +70,7 @@ run_node() { # run_node NAME PORT ARGS...
   local name=$1 port=$2
   shift 2
   "$T" run --name "$name" --listen "127.0.0.1:$port" --log-level warn \
+    --admin-socket "$work/$name.sock" \
     --ca "$work/certs/ca.pem" --cert "$work/certs/$name.pem" \
     --key "$work/certs/$name.key" --plugin "$P/echo.so" \
     --plugin "$P/ticker.so" "$@" >"$work/$name.out" 2>"$work/$name.err" &

@@ -251,7 +251,37 @@ typedef struct tr_node_config {
                                    their names taken) this long, then are
                                    forgotten [60000]; a partition healing
                                    later rejoins through the seeds */
+
+  /* This node's tags (docs/cluster.md, "Tags"): "key=value" strings that
+   * every member sees in tr_member.tags, like Serf's. A key is 1 to
+   * TR_TAG_KEY_MAX bytes and a value 0 to TR_TAG_VALUE_MAX, both of
+   * [A-Za-z0-9_.-]; at most TR_TAGS_MAX tags, keys distinct, and
+   * "k=v,k=v" (sorted by key) at most TR_TAGS_LEN_MAX bytes. Anything else
+   * fails tr_node_new with TR_EINVAL (the reason logged), as do tags
+   * without listen. They are fixed for the process: they are signed with
+   * the node's membership record, and only the node itself can say them
+   * (a relayed record with other tags is refused). Read during the call. */
+  const char *const *tags;
+  size_t ntags;
+
+  /* The admin socket (docs/operations.md, "Admin socket"): a Unix domain
+   * socket at this path, mode 0600, where programs of the node's user (or
+   * root) on this host make every operator request without a certificate
+   * (`troupe members --node PATH`), a local node's included; its
+   * connections are operator "admin" to the policy. At most 16 at once
+   * (more are refused, counted and logged admin_conn_refused). A socket
+   * file left by a dead node is replaced; a live node's, or a file that is
+   * not a socket, fails tr_node_new with TR_EEXIST. Removed by
+   * tr_node_free. NULL: none. */
+  const char *admin_socket;
 } tr_node_config;
+
+/* Tag limits (tr_node_config.tags): they keep a member's record, gossiped
+ * with every mention of it, small. */
+#define TR_TAG_KEY_MAX 32    /* bytes of a key */
+#define TR_TAG_VALUE_MAX 64  /* bytes of a value */
+#define TR_TAGS_MAX 8        /* tags per node */
+#define TR_TAGS_LEN_MAX 512  /* bytes of "k=v,k=v", the NUL not counted */
 
 #define TR_MAX_MEMBERS 10000u
 
@@ -688,7 +718,20 @@ typedef struct tr_member {
                            always brings a larger one */
   uint32_t incarnation; /* refutations within the epoch */
   tr_member_state state;
+  /* The member's tags as it signed them: "k=v,k=v", sorted by key, ""
+   * for none (tr_node_config.tags). One string, not an array of pairs:
+   * it is the form that is signed and gossiped, its size is the one limit
+   * that matters on the wire (TR_TAGS_LEN_MAX), and a fixed string keeps
+   * this struct's size whatever the per-tag caps become. tr_member_tag
+   * looks one up. */
+  char tags[TR_TAGS_LEN_MAX + 1];
 } tr_member;
+
+/* The value of tag `key` of m: 0 with *value pointing into m->tags and
+ * *len its length (not NUL-terminated: a ',' or the end follows), or
+ * TR_ENOTFOUND, TR_EINVAL (NULL). Any thread. */
+TR_API int tr_member_tag(const tr_member *m, const char *key,
+                         const char **value, size_t *len);
 
 /* Calls fn (may be NULL) for each member this node knows, itself included
  * (dead and left ones for a while after); returns how many, or TR_EINVAL,
@@ -732,8 +775,8 @@ typedef struct tr_cluster_stats {
   uint64_t op_denied;       /* operator requests refused: not from an
                                operator certificate, or a viewer's write */
   uint64_t forged_claims;   /* membership claims only a member may make (a
-                               restart, leaving, a new incarnation)
-                               relayed without its proof: refused */
+                               restart, leaving, a new incarnation, other
+                               tags) relayed without its proof: refused */
   uint64_t death_checks;    /* members said dead by another, suspected and
                                probed here before being believed */
   uint64_t forged_entries;  /* registry entries relayed without their
@@ -790,6 +833,13 @@ typedef struct tr_cluster_stats {
                                     with members per broadcast */
   uint64_t group_broadcasts_in;  /* broadcast envelopes from other nodes */
   uint64_t group_broadcasts_dropped; /* not sent: link full or down */
+  /* Operators' publishers and monitors (troupe pub, troupe monitor). */
+  uint32_t op_pubs;         /* operator publishers on this node */
+  uint64_t op_pubs_refused; /* new ones refused TR_EFULL: 64 here already
+                               (logged operator_pubs_cap) */
+  uint64_t monitor_lines_dropped; /* log lines a monitor's connection had
+                                     no room for (the stream says how
+                                     many) */
 } tr_cluster_stats;
 
 /* TR_ESTATE for a local node (*out untouched); writes at most out_size
@@ -937,6 +987,14 @@ TR_API int tr_node_policy_denials(tr_node *,
  * On failure (the reason is logged) the old ones stay in use. TR_ESTATE for
  * a local node. Loop thread. */
 TR_API int tr_node_reload_tls(tr_node *);
+/* The admin socket's connections open now and refused so far (not the
+ * node's user, or past 16 at once). TR_ESTATE without one. */
+typedef struct tr_admin_stats {
+  uint32_t conns;
+  uint64_t refused;
+} tr_admin_stats;
+TR_API int tr_node_admin_stats(tr_node *, tr_admin_stats *out);
+
 /* 1 when the node is ready for work: a local node always; a cluster node
  * with no seeds at once, else once it has seen another member up (and from
  * then on, even if the others go: it is the cluster then). 0 for NULL. */

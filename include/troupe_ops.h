@@ -188,6 +188,48 @@ TR_API int tr_op_sub(const tr_op_target *, const char *publisher,
                      int (*fn)(void *arg, const tr_op_message *), void *arg,
                      tr_op_error *err);
 
+/* Publishes data on topic (NULL or "": the default topic) as operator
+ * publisher `publisher`: an actor of the node asked, made there by the
+ * first pub to it (and registered: an id another actor holds is TR_EEXIST,
+ * one of this node's other actors TR_EPERM) and kept until it is stopped;
+ * NULL or "": "ops.<this client's name>". Actors anywhere subscribe to it
+ * by id as to any publisher. A node keeps at most 64 (TR_EFULL).
+ * Operators only. out (may be NULL): the publisher, its node and how many
+ * subscribers on that node the publish reached (those on other nodes get
+ * it through their node). */
+typedef struct tr_op_published {
+  char publisher[TR_ID_MAX + 1];
+  char node[TR_ID_MAX + 1];
+  uint32_t reached;
+} tr_op_published;
+
+TR_API int tr_op_pub(const tr_op_target *, const char *publisher,
+                     const char *topic, const void *data, size_t len,
+                     tr_op_published *out, tr_op_error *err);
+
+/* A line of troupe monitor: a log line of the node (level non-zero: event,
+ * and its key=value fields in text) or one of its cluster events (level 0:
+ * text as tr_op_sub of '$system' gives them, "node_up n2"). text is not
+ * NUL-terminated; len bytes. */
+typedef struct tr_op_monitor_line {
+  tr_log_level level; /* 0: a cluster event */
+  const char *event;
+  const char *text;
+  size_t len;
+  const char *node;
+} tr_op_monitor_line;
+
+/* Streams the node's log lines up to level (however verbose the node's own
+ * log is) and its cluster events to fn until fn returns non-zero (the call
+ * then returns 0), the node goes away (TR_ECLOSED) or a signal ends it.
+ * Lines the connection had no room for are counted and said in the stream
+ * (event monitor_lines_dropped, count=N). started as for tr_op_sub.
+ * Operators only. */
+TR_API int tr_op_monitor(const tr_op_target *, tr_log_level level,
+                         void (*started)(void *arg),
+                         int (*fn)(void *arg, const tr_op_monitor_line *),
+                         void *arg, tr_op_error *err);
+
 #ifdef __cplusplus
 }
 #endif

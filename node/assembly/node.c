@@ -13,17 +13,28 @@
 #include "node_asm.h"
 
 /* The cluster part of a config: a cluster node listens and has its
- * certificates; seeds or certificates without a listen address are a
+ * certificates; seeds, tags or certificates without a listen address are a
  * mistake, not a local node. (The engine checks its own part; the cluster
  * checks the addresses and files when it starts.) */
 static int node_check_cluster_config(const tr_node_config *cfg) {
-  if (cfg->nseeds && !cfg->seeds) return TR_EINVAL;
+  if ((cfg->nseeds && !cfg->seeds) || (cfg->ntags && !cfg->tags))
+    return TR_EINVAL;
   if (!cfg->listen && (cfg->nseeds || cfg->advertise || cfg->ca_file ||
-                       cfg->cert_file || cfg->key_file))
+                       cfg->cert_file || cfg->key_file || cfg->ntags))
     return TR_EINVAL;
   if (cfg->listen && (!cfg->ca_file || !cfg->cert_file || !cfg->key_file))
     return TR_EINVAL;
   return 0;
+}
+
+/* The level the layers build lines at follows the most verbose listener
+ * (the user's callback or an operator's monitor). */
+static void node_log_level_follow(void *user, tr_log_level level) {
+  tr_node *n = user;
+  node_policy *np = node_policy_of(n);
+  if (np) policy_guard_set_log_level(np->guard, level);
+  cluster *c = node_cluster(n);
+  if (c) cluster_set_log_level(c, level);
 }
 
 int tr_node_new_sized(tr_node **out, const tr_node_config *user_cfg,
@@ -41,6 +52,13 @@ int tr_node_new_sized(tr_node **out, const tr_node_config *user_cfg,
   tr_node *n = NULL;
   rc = eng_node_new(&n, cfg);
   if (rc != 0) return rc;
+  /* The engine holds the user's log callback; the other layers log
+   * through the engine's sink, so taps see every line. */
+  tr_node_config layers = *cfg;
+  layers.log = eng_log_line;
+  layers.log_user = n;
+  layers.log_level = eng_log_level(n);
+  cfg = &layers;
   if ((rc = node_policy_new(n, cfg)) != 0) {
     eng_node_free(n);
     return rc;
@@ -59,6 +77,11 @@ int tr_node_new_sized(tr_node **out, const tr_node_config *user_cfg,
     cluster_set_guard(c, node_policy_of(n)->guard);
     cluster_set_inspector(c, node_inspect_local);
   }
+  eng_set_log_hook(n, node_log_level_follow, n);
+  if ((rc = node_admin_new(n, cfg)) != 0) {
+    tr_node_free(n);
+    return rc;
+  }
   *out = n;
   return 0;
 }
@@ -72,6 +95,7 @@ void tr_node_free(tr_node *n) {
   cluster *c = node_cluster(n);
   node_policy *np = node_policy_of(n);
   eng_node_shutdown(n); /* every actor stops; the cluster hears of each */
+  node_admin_free(n);   /* before the cluster its clients are attached to */
   if (c) {
     /* Leave (a no-op if tr_node_stop did), and let the loop write the
      * goodbyes and the DOWNs for remote watchers before the links close. */

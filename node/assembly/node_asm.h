@@ -14,11 +14,20 @@ typedef struct node_policy {
   policy_guard *guard;
   char *file; /* NULL: set with tr_node_set_policy only */
   uint64_t changes;
+  /* The node's admin socket (node_admin.c), which the policy judges on a
+   * local node; the one per-node record the assembly keeps. */
+  op_admin *admin;
 } node_policy;
 
 int node_policy_new(tr_node *, const tr_node_config *cfg);
 void node_policy_free(node_policy *);
 node_policy *node_policy_of(tr_node *);
+
+/* The admin socket of cfg (none when cfg->admin_socket is NULL), made
+ * once the cluster is; logged when it cannot be. Freed by
+ * node_admin_free after the engine's shutdown. */
+int node_admin_new(tr_node *, const tr_node_config *cfg);
+void node_admin_free(tr_node *);
 
 /* The node's own view for tr_node_inspect (node_inspect.c); the cluster
  * answers other nodes with it (cluster_set_inspector). */

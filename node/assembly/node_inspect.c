@@ -1,8 +1,12 @@
 /* node_inspect.c — tr_node_inspect (troupe_inspect.h): the node's own view
  * (its actors filtered, sorted and cut to the limit; its links, counters,
- * subscriptions and group memberships), which the cluster also gives other
- * nodes' inspect requests and operators' `troupe stats`; and the asking of
- * every member, which the cluster does (host_inspect.c). */
+ * subscriptions, group memberships, monitors and recent dead letters),
+ * which the cluster also gives other nodes' inspect requests and
+ * operators' `troupe stats`; and the asking of
+ * every member, which the cluster does (host_inspect.c); and the
+ * inspectors' sessions and TLS connections, which the cluster makes
+ * (host_session.c, host_tls_serve.c). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +218,57 @@ static void local_counters(tr_node *n, const tr_inspect_fns *fns, void *arg) {
   }
 }
 
+/* ---- monitors and dead letters, at most `limit` of each ------------------- */
+
+typedef struct capped {
+  const tr_inspect_fns *fns;
+  void *arg;
+  const char *self;
+  uint32_t limit, given, more;
+} capped;
+
+static bool cap_take(capped *k) {
+  if (k->given == k->limit) {
+    k->more++;
+    return false;
+  }
+  k->given++;
+  return true;
+}
+
+static void cap_monitor(void *arg, const tr_monitor_info *m) {
+  capped *k = arg;
+  if (cap_take(k) && k->fns->monitor) k->fns->monitor(k->arg, k->self, m);
+}
+
+static void cap_dead_letter(void *arg, const tr_dead_letter *d) {
+  capped *k = arg;
+  if (cap_take(k) && k->fns->dead_letter)
+    k->fns->dead_letter(k->arg, k->self, d);
+}
+
+/* The monitors between local actors (the engine's) and those across nodes
+ * (the cluster's), the first `limit` given and the rest counted. */
+static void local_monitors(tr_node *n, const tr_inspect_query *q,
+                           const tr_inspect_fns *fns, void *arg) {
+  capped k = {fns, arg, tr_node_name(n),
+              q->limit ? q->limit : INSPECT_LIMIT_DEFAULT, 0, 0};
+  eng_monitors_each(n, q->actor, cap_monitor, &k);
+  cluster *c = node_cluster(n);
+  if (c) cluster_monitors_each(c, q->actor, cap_monitor, &k);
+  if (k.more && fns->left_off)
+    fns->left_off(arg, k.self, TR_INSPECT_MONITORS, k.more);
+}
+
+static void local_dead_letters(tr_node *n, const tr_inspect_query *q,
+                               const tr_inspect_fns *fns, void *arg) {
+  capped k = {fns, arg, tr_node_name(n),
+              q->limit ? q->limit : INSPECT_LIMIT_DEFAULT, 0, 0};
+  eng_dead_letters_each(n, q->actor, cap_dead_letter, &k);
+  if (k.more && fns->left_off)
+    fns->left_off(arg, k.self, TR_INSPECT_DEAD_LETTERS, k.more);
+}
+
 int node_inspect_local(tr_node *n, const tr_inspect_query *q,
                        const tr_inspect_fns *fns, void *arg,
                        uint32_t *total) {
@@ -231,6 +286,8 @@ int node_inspect_local(tr_node *n, const tr_inspect_query *q,
     tr_node_subscriptions(n, emit_sub, &e);
   if ((q->what & TR_INSPECT_GROUPS) && fns->group)
     tr_group_members(n, NULL, 1, emit_group, &e);
+  if (q->what & TR_INSPECT_MONITORS) local_monitors(n, q, fns, arg);
+  if (q->what & TR_INSPECT_DEAD_LETTERS) local_dead_letters(n, q, fns, arg);
   return 0;
 }
 
@@ -243,16 +300,28 @@ static bool bad_id(const char *s) {
 }
 
 int tr_node_inspect(tr_node *n, const tr_inspect_query *q,
-                    const tr_inspect_fns *fns, void *arg, uint64_t *handle) {
+                    const tr_inspect_fns *given, void *arg,
+                    uint64_t *handle) {
   if (handle) *handle = 0;
-  if (!n || !q || !fns || !q->what ||
+  if (!n || !q || !given || !q->what ||
       (q->what & ~(TR_INSPECT_ACTORS | TR_INSPECT_LINKS | TR_INSPECT_COUNTERS |
-                   TR_INSPECT_SUBS | TR_INSPECT_GROUPS)) ||
+                   TR_INSPECT_SUBS | TR_INSPECT_GROUPS | TR_INSPECT_MONITORS |
+                   TR_INSPECT_DEAD_LETTERS)) ||
       q->limit > TR_INSPECT_LIMIT_MAX ||
       (unsigned)q->sort >= TR_INSPECT_SORT_COUNT || bad_id(q->node) ||
       bad_id(q->actor) ||
       (q->filter && strnlen(q->filter, TR_ID_MAX + 1) > TR_ID_MAX))
     return TR_EINVAL;
+  /* The callbacks added later are read only when the query asks for
+   * them: a caller's older, shorter struct need not hold them. */
+  tr_inspect_fns all;
+  memcpy(&all, given, offsetof(tr_inspect_fns, monitor));
+  unsigned later = TR_INSPECT_MONITORS | TR_INSPECT_DEAD_LETTERS;
+  all.monitor = q->what & TR_INSPECT_MONITORS ? given->monitor : NULL;
+  all.dead_letter =
+      q->what & TR_INSPECT_DEAD_LETTERS ? given->dead_letter : NULL;
+  all.left_off = q->what & later ? given->left_off : NULL;
+  const tr_inspect_fns *fns = &all;
   cluster *c = node_cluster(n);
   if (c) return cluster_inspect(c, q, fns, arg, handle);
   const char *self = tr_node_name(n);
@@ -304,4 +373,22 @@ int tr_node_session_send(tr_node *n, const char *token, const char *to,
   if (!n || !token || !to || (!data && len)) return TR_EINVAL;
   cluster *c = node_cluster(n);
   return c ? cluster_session_send(c, token, to, data, len) : TR_ESTATE;
+}
+
+int tr_node_session_issue(tr_node *n, const char *name, int operator,
+                          char *token, size_t cap) {
+  if (!n || !name || !token) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_session_issue(c, name, operator != 0, token, cap)
+           : TR_ESTATE;
+}
+
+/* ---- TLS for inspectors (the cluster holds the certificates) ---------------------- */
+
+int tr_node_tls_accept(tr_node *n, tr_tls_conn **out) {
+  if (!out) return TR_EINVAL;
+  *out = NULL;
+  if (!n) return TR_EINVAL;
+  cluster *c = node_cluster(n);
+  return c ? cluster_tls_accept(c, out) : TR_ESTATE;
 }

@@ -22,6 +22,25 @@ const char *tr_member_state_name(tr_member_state s) {
   return "unknown";
 }
 
+int tr_member_tag(const tr_member *m, const char *key, const char **value,
+                  size_t *len) {
+  if (!m || !key || !value || !len) return TR_EINVAL;
+  size_t klen = strlen(key);
+  const char *p = m->tags, *end = m->tags + strnlen(m->tags, sizeof(m->tags));
+  while (p < end) {
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *stop = comma ? comma : end;
+    if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 &&
+        p[klen] == '=') {
+      *value = p + klen + 1;
+      *len = (size_t)(stop - *value);
+      return 0;
+    }
+    p = comma ? comma + 1 : end;
+  }
+  return TR_ENOTFOUND;
+}
+
 int tr_node_members(tr_node *n, void (*fn)(void *arg, const tr_member *),
                     void *arg) {
   if (!n) return TR_EINVAL;
@@ -141,9 +160,5 @@ int tr_node_ready(tr_node *n) {
 
 void tr_node_set_log_level(tr_node *n, tr_log_level level) {
   if (!n || level < TR_LOG_ERROR || level > TR_LOG_DEBUG) return;
-  eng_set_log_level(n, level);
-  node_policy *np = node_policy_of(n);
-  if (np) policy_guard_set_log_level(np->guard, level);
-  cluster *c = node_cluster(n);
-  if (c) cluster_set_log_level(c, level);
+  eng_set_log_level(n, level); /* the other layers follow (node.c) */
 }

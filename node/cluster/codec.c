@@ -35,6 +35,12 @@ static bool enc_proof(pb_ostream_t *st, const pb_field_t *f,
          pb_encode_string(st, u->proof, u->proof_len);
 }
 
+static bool enc_tags(pb_ostream_t *st, const pb_field_t *f, void *const *arg) {
+  const swim_update *u = *arg;
+  return pb_encode_tag_for_field(st, f) &&
+         pb_encode_string(st, (const pb_byte_t *)u->tags, u->tags_len);
+}
+
 static bool enc_updates(pb_ostream_t *st, const pb_field_t *f,
                         void *const *arg) {
   const swim_msg *m = *arg;
@@ -55,6 +61,10 @@ static bool enc_updates(pb_ostream_t *st, const pb_field_t *f,
       pb.proof.funcs.encode = enc_proof;
       pb.proof.arg = (void *)u;
     }
+    if (u->tags && u->tags_len) { /* absent for none: no bytes at all */
+      pb.tags.funcs.encode = enc_tags;
+      pb.tags.arg = (void *)u;
+    }
     if (!pb_encode_tag_for_field(st, f) ||
         !pb_encode_submessage(st, troupe_SwimUpdate_fields, &pb))
       return false;
@@ -72,7 +82,8 @@ int ccodec_swim_prepare(troupe_SwimMsg *pb, const swim_msg *m) {
     const swim_update *u = &m->updates[i];
     if (!cstr_ok(u->name, sizeof(u->name), 1) ||
         !cstr_ok(u->addr, sizeof(u->addr), 0) || u->state > SWIM_LEFT ||
-        u->proof_len > SWIM_PROOF_MAX)
+        u->proof_len > SWIM_PROOF_MAX || (u->tags_len && !u->tags) ||
+        !swim_tags_valid(u->tags, u->tags_len))
       return TR_EINVAL;
   }
   *pb = (troupe_SwimMsg)troupe_SwimMsg_init_zero;
@@ -299,7 +310,8 @@ static bool inline_ok(bool has, const char *s, size_t cap, size_t min_len) {
   return memchr(s + n + 1, '\0', cap - n - 1) == NULL;
 }
 
-/* A proof: points into the body (it lives as long as the message). */
+/* A proof, or tags: points into the body (it lives as long as the
+ * message). */
 typedef struct dec_proof {
   const dec_ctx *c;
   size_t max;
@@ -334,10 +346,14 @@ static bool dec_update(pb_istream_t *st, const pb_field_t *f, void **arg) {
   dec_proof proof = {.c = c, .max = SWIM_PROOF_MAX};
   pb.proof.funcs.decode = dec_proof_bytes;
   pb.proof.arg = &proof;
+  dec_proof tags = {.c = c, .max = SWIM_TAGS_MAX};
+  pb.tags.funcs.decode = dec_proof_bytes;
+  pb.tags.arg = &tags;
   if (!pb_decode_ex(st, troupe_SwimUpdate_fields, &pb, PB_DECODE_NOINIT) ||
       !inline_ok(pb.has_name, pb.name, sizeof(pb.name), 1) ||
       !inline_ok(pb.has_addr, pb.addr, sizeof(pb.addr), 0) ||
-      pb.state > SWIM_LEFT)
+      pb.state > SWIM_LEFT ||
+      !swim_tags_valid((const char *)tags.p, tags.len))
     return false;
   if (!reserve(&c->s->sc_ents, &c->s->sc_ents_cap,
                (c->nents + 1) * sizeof(swim_update))) {
@@ -355,6 +371,8 @@ static bool dec_update(pb_istream_t *st, const pb_field_t *f, void **arg) {
   u->state = (uint8_t)pb.state;
   u->proof = proof.p;
   u->proof_len = (uint16_t)proof.len;
+  u->tags = (const char *)tags.p;
+  u->tags_len = (uint16_t)tags.len;
   return true;
 }
 

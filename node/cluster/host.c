@@ -684,8 +684,15 @@ static int host_machines(cluster *c, const tr_node_config *cfg) {
                                .changed = host_reg_changed,
                                .held = host_reg_held,
                                .conflict_lost = host_reg_conflict_lost};
+  char tags[SWIM_TAGS_MAX + 1];
+  const char *why = NULL;
+  if (swim_tags_join(cfg->tags, cfg->ntags, tags, &why) != 0) {
+    host_log(c, TR_LOG_ERROR, "bad_tags", "detail=%s", why);
+    return TR_EINVAL;
+  }
   swim_config sc = {.name = c->name,
                     .addr = c->addr,
+                    .tags = tags,
                     .epoch = c->epoch,
                     .probe_interval_ms = cfg->probe_interval_ms,
                     .probe_timeout_ms = cfg->probe_timeout_ms,
@@ -758,8 +765,8 @@ int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
     members = HOST_MAX_PEERS - HOST_PEERS_SLACK;
   c->max_peers = members + HOST_PEERS_SLACK;
   c->scratch.max_members = members;
-  c->max_op_subs = cfg->max_op_subs ? cfg->max_op_subs : 1024;
-  int rc = host_tls(c, cfg);
+  int rc = host_op_new(c, cfg->max_op_subs);
+  if (rc == 0) rc = host_tls(c, cfg);
   if (rc != 0) goto fail;
   rc = host_links(c, cfg);
   if (rc != 0) goto fail;
@@ -788,6 +795,7 @@ int cluster_new(cluster **out, tr_node *n, const tr_node_config *cfg,
   return 0;
 
 fail:
+  host_op_free(c);
   swim_free(c->swim);
   reg_free(c->reg);
   free(c->addr);

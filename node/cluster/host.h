@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "eng_remote.h"
 #include "link.h"
+#include "op_service.h"
 #include "ratelog.h"
 #include "registry.h"
 #include "swim.h"
@@ -49,7 +50,6 @@ enum {
  * 16-bit index allows. */
 #define HOST_MAX_PEERS 65535u
 #define HOST_PEERS_SLACK 1024u
-
 typedef struct host_peer {
   UT_hash_handle hh; /* c->peers, keyed by name */
   char *name;
@@ -112,9 +112,8 @@ typedef struct host_owed host_owed;
 typedef struct host_gmember host_gmember;
 typedef struct host_group host_group;
 
-/* An operator request running as a node-internal actor (host_operator.c). */
-typedef struct op_actor op_actor;
-typedef struct host_op_client host_op_client;
+/* A client of the admin socket, where its replies go (host_operator.c). */
+typedef struct host_op_local host_op_local;
 /* An inspect request waiting for other nodes' answers (host_inspect.c). */
 typedef struct host_inspect host_inspect;
 /* An inspector session's ask waiting for its reply (host_session.c). */
@@ -205,11 +204,8 @@ struct cluster {
   bool joined_peer;  /* another member has been seen up */
 
   ccodec_scratch scratch; /* decoding cluster frames */
-  uint64_t op_seq;        /* operator request actors spawned */
-  op_actor *op_actors;    /* running operator requests */
-  host_op_client *op_clients; /* how many each client runs, by name */
-  uint32_t max_op_subs;   /* of those, per client (tr_node_config) */
-  ratelog rl_op_subs;
+  op_service *ops;        /* the node's own operator verbs (op_service.c) */
+  host_op_local *op_locals; /* admin socket clients, by name (op_admin.c) */
   host_inspect *inspects;  /* waiting for answers */
   uint64_t inspect_seq;    /* their ids */
   cluster_inspect_local_fn inspect_local; /* the node's own view */
@@ -313,11 +309,25 @@ bool host_group_may_hold(cluster *, const char *owner, const char *key);
 void host_group_free(cluster *);
 
 /* host_operator.c */
+/* The node's operator service, answering through links and the admin
+ * socket; 0 or TR_ENOMEM. Freed by host_op_free (cluster_free). */
+int host_op_new(cluster *, uint32_t max_subs);
+void host_op_free(cluster *);
+/* A request from client, whose role is `role` (its certificate's, or
+ * operator for the admin socket). */
+void host_op_request(cluster *, const char *client, tls_peer_role role,
+                     const uint8_t *body, size_t len);
 void host_op_on_frame(cluster *, peer_link *, const uint8_t *body,
                       size_t len);
+/* The client's link or connection went: what it runs ends. */
 void host_op_client_gone(cluster *, const char *client);
-/* Frees what is left of the per-client counts (cluster_free). */
-void host_op_free(cluster *);
+/* An admin socket client (op_admin.c): its replies go to send(user, r)
+ * until it is gone. 0 or TR_ENOMEM. */
+int host_op_local_attach(cluster *, const char *client,
+                         int (*send)(void *user, troupe_OpReply *r),
+                         void *user);
+void host_op_local_detach(cluster *, const char *client);
+int host_op_local_send(cluster *, const char *client, troupe_OpReply *r);
 /* A reply naming this node (malloc'd, the caller frees it); r sent to
  * client with id, status and more set; a reply of status alone. */
 troupe_OpReply *host_op_new_reply(cluster *);

@@ -13,6 +13,8 @@ static void member_from(tr_member *m, const swim_update *u) {
   m->epoch = u->epoch;
   m->incarnation = u->incarnation;
   m->state = (tr_member_state)u->state; /* same order as swim_state */
+  if (u->tags_len && u->tags_len < sizeof(m->tags))
+    memcpy(m->tags, u->tags, u->tags_len); /* NUL from the memset */
 }
 
 int cluster_members(cluster *c, void (*fn)(void *arg, const tr_member *),
@@ -41,6 +43,12 @@ const char *cluster_locate(cluster *c, const char *id) {
 
 int cluster_stats(cluster *c, tr_cluster_stats *out) {
   *out = c->st;
+  op_service_stats os;
+  op_service_stats_get(c->ops, &os);
+  out->op_subs_refused = os.subs_refused;
+  out->op_pubs = os.pubs;
+  out->op_pubs_refused = os.pubs_refused;
+  out->monitor_lines_dropped = os.lines_dropped;
   swim_stats ss;
   swim_get_stats(c->swim, &ss);
   out->probes = ss.probes;
@@ -49,8 +57,8 @@ int cluster_stats(cluster *c, tr_cluster_stats *out) {
   out->refutations = ss.refutations;
   out->local_health = ss.local_health;
   out->rejected += ss.rejected_sender + ss.rejected_claim + ss.rejected_jump +
-                   ss.rejected_proof;
-  out->forged_claims = ss.rejected_proof;
+                   ss.rejected_proof + ss.rejected_tags;
+  out->forged_claims = ss.rejected_proof + ss.rejected_tags;
   out->death_checks = ss.death_checks;
   out->members_refused = ss.members_refused;
   reg_stats rs;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <pb_decode.h>
+#include <pb_encode.h>
 
 #include "host.h"
 
@@ -114,6 +115,7 @@ void host_inspect_free(cluster *c) {
 
 void cluster_set_inspector(cluster *c, cluster_inspect_local_fn fn) {
   c->inspect_local = fn;
+  op_service_set_inspect(c->ops, fn);
 }
 
 void cluster_inspect_cancel(cluster *c, uint64_t handle) {
@@ -246,9 +248,45 @@ static host_inspect *insp_find(cluster *c, uint64_t id, const char *peer,
   return NULL;
 }
 
+/* At most this many monitors and as many dead letters in one reply (the
+ * answer's batches); a reply with more is malformed. They are callbacks
+ * in OpReply (troupe.options), decoded into here. */
+#define INSPECT_BATCH 8
+
+typedef struct reply_in {
+  troupe_OpReply m;
+  troupe_OpMonitor mons[INSPECT_BATCH];
+  troupe_OpDeadLetter dls[INSPECT_BATCH];
+  pb_size_t nmons, ndls;
+} reply_in;
+
+static bool dec_monitor(pb_istream_t *s, const pb_field_t *f, void **arg) {
+  (void)f;
+  reply_in *in = *arg;
+  if (in->nmons == INSPECT_BATCH) return false;
+  troupe_OpMonitor *o = &in->mons[in->nmons];
+  *o = (troupe_OpMonitor)troupe_OpMonitor_init_zero;
+  if (!pb_decode(s, troupe_OpMonitor_fields, o)) return false;
+  in->nmons++;
+  return true;
+}
+
+static bool dec_dead_letter(pb_istream_t *s, const pb_field_t *f,
+                            void **arg) {
+  (void)f;
+  reply_in *in = *arg;
+  if (in->ndls == INSPECT_BATCH) return false;
+  troupe_OpDeadLetter *o = &in->dls[in->ndls];
+  *o = (troupe_OpDeadLetter)troupe_OpDeadLetter_init_zero;
+  if (!pb_decode(s, troupe_OpDeadLetter_fields, o)) return false;
+  in->ndls++;
+  return true;
+}
+
 /* Hands one reply's items to r's callbacks. */
 static void insp_items(host_inspect *r, const char *node,
-                       const troupe_OpReply *m) {
+                       const reply_in *in) {
+  const troupe_OpReply *m = &in->m;
   const tr_inspect_fns *f = &r->fns;
   for (pb_size_t i = 0; i < m->actors_count && !r->cancelled; i++) {
     const troupe_OpActor *a = &m->actors[i];
@@ -304,17 +342,45 @@ static void insp_items(host_inspect *r, const char *node,
                      .dropped = s->dropped};
     if (f->sub) f->sub(r->arg, node, &x);
   }
+  for (pb_size_t i = 0; i < in->nmons && !r->cancelled; i++) {
+    const troupe_OpMonitor *o = &in->mons[i];
+    tr_monitor_info x = {
+        .watcher = o->watcher,
+        .watcher_node = o->has_watcher_node ? o->watcher_node : NULL,
+        .target = o->target,
+        .target_node = o->has_target_node ? o->target_node : NULL};
+    if (f->monitor) f->monitor(r->arg, node, &x);
+  }
+  for (pb_size_t i = 0; i < in->ndls && !r->cancelled; i++) {
+    const troupe_OpDeadLetter *o = &in->dls[i];
+    tr_dead_letter x = {.at_ms = o->at_ms,
+                        .reason = (tr_dead_reason)o->reason,
+                        .from = o->has_from ? o->from : NULL,
+                        .to = o->has_to ? o->to : NULL,
+                        .len = o->len};
+    if (f->dead_letter) f->dead_letter(r->arg, node, &x);
+  }
+  if (m->monitors_more && f->left_off && !r->cancelled)
+    f->left_off(r->arg, node, TR_INSPECT_MONITORS, m->monitors_more);
+  if (m->dead_letters_more && f->left_off && !r->cancelled)
+    f->left_off(r->arg, node, TR_INSPECT_DEAD_LETTERS, m->dead_letters_more);
 }
 
 void host_inspect_on_reply(cluster *c, peer_link *lk, const uint8_t *body,
                            size_t len) {
   const char *peer = link_peer(lk);
-  troupe_OpReply *m = malloc(sizeof(*m));
-  if (!m) return; /* its node times out */
+  reply_in *rin = malloc(sizeof(*rin));
+  if (!rin) return; /* its node times out */
+  troupe_OpReply *m = &rin->m;
   *m = (troupe_OpReply)troupe_OpReply_init_zero;
+  rin->nmons = rin->ndls = 0;
+  m->monitors.funcs.decode = dec_monitor;
+  m->monitors.arg = rin;
+  m->dead_letters.funcs.decode = dec_dead_letter;
+  m->dead_letters.arg = rin;
   pb_istream_t s = pb_istream_from_buffer(body, len);
   if (!pb_decode(&s, troupe_OpReply_fields, m)) {
-    free(m);
+    free(rin);
     c->st.rejected++;
     host_log(c, TR_LOG_WARN, "inspect_reply_rejected",
              "peer=%s reason=malformed len=%zu", peer, len);
@@ -325,12 +391,12 @@ void host_inspect_on_reply(cluster *c, peer_link *lk, const uint8_t *body,
   if (!r) { /* late (timed out or cancelled) or never asked */
     host_log(c, TR_LOG_DEBUG, "inspect_reply_unmatched", "peer=%s id=%llu",
              peer, (unsigned long long)m->id);
-    free(m);
+    free(rin);
     return;
   }
   /* A node gives what was asked and no more: past it, it is done. */
   uint32_t n = m->actors_count + m->links_count + m->counters_count +
-               m->subs_count;
+               m->subs_count + rin->nmons + rin->ndls;
   in->items += n;
   int status = m->status;
   if (status == 0 && in->items > r->limit + INSPECT_MAX_ITEMS) {
@@ -339,12 +405,12 @@ void host_inspect_on_reply(cluster *c, peer_link *lk, const uint8_t *body,
              "peer=%s items=%u", peer, in->items);
   } else if (status == 0) {
     r->busy = true;
-    insp_items(r, in->name, m);
+    insp_items(r, in->name, rin);
     r->busy = false;
   }
   if (r->cancelled || status != 0 || !m->more)
     insp_node_done(c, r, in, status, m->total);
-  free(m);
+  free(rin);
   insp_rearm(c);
 }
 
@@ -360,7 +426,31 @@ typedef struct answer {
   troupe_OpReply *r;
   int failed; /* a batch could not go (the link full or gone): the rest
                  is not sent, and the last reply says so */
+  /* The batch's monitors and dead letters, which r's callbacks encode. */
+  troupe_OpMonitor mons[INSPECT_BATCH];
+  troupe_OpDeadLetter dls[INSPECT_BATCH];
+  pb_size_t nmons, ndls;
 } answer;
+
+static bool enc_monitors(pb_ostream_t *s, const pb_field_t *f,
+                         void *const *arg) {
+  const answer *a = *arg;
+  for (pb_size_t i = 0; i < a->nmons; i++)
+    if (!pb_encode_tag_for_field(s, f) ||
+        !pb_encode_submessage(s, troupe_OpMonitor_fields, &a->mons[i]))
+      return false;
+  return true;
+}
+
+static bool enc_dead_letters(pb_ostream_t *s, const pb_field_t *f,
+                             void *const *arg) {
+  const answer *a = *arg;
+  for (pb_size_t i = 0; i < a->ndls; i++)
+    if (!pb_encode_tag_for_field(s, f) ||
+        !pb_encode_submessage(s, troupe_OpDeadLetter_fields, &a->dls[i]))
+      return false;
+  return true;
+}
 
 /* Sends the batch so far (more follow) and empties it. */
 static void ans_flush(answer *a) {
@@ -368,6 +458,8 @@ static void ans_flush(answer *a) {
     a->failed = host_op_try_send(a->c, a->client, a->r, a->id, 0, true);
   a->r->actors_count = a->r->links_count = a->r->subs_count = 0;
   a->r->counters_count = 0;
+  a->nmons = a->ndls = 0;
+  a->r->has_monitors_more = a->r->has_dead_letters_more = false;
 }
 
 static void ans_actor(void *arg, const char *node, const tr_actor_info *x) {
@@ -478,6 +570,61 @@ static void ans_sub(void *arg, const char *node, const tr_sub_info *s) {
   o->dropped = s->dropped;
 }
 
+static void ans_monitor(void *arg, const char *node,
+                        const tr_monitor_info *m) {
+  (void)node;
+  answer *a = arg;
+  if (a->nmons == INSPECT_BATCH) ans_flush(a);
+  troupe_OpMonitor *o = &a->mons[a->nmons++];
+  *o = (troupe_OpMonitor)troupe_OpMonitor_init_zero;
+  o->has_watcher = o->has_target = true;
+  snprintf(o->watcher, sizeof(o->watcher), "%s", m->watcher);
+  snprintf(o->target, sizeof(o->target), "%s", m->target);
+  if (m->watcher_node) {
+    o->has_watcher_node = true;
+    snprintf(o->watcher_node, sizeof(o->watcher_node), "%s", m->watcher_node);
+  }
+  if (m->target_node) {
+    o->has_target_node = true;
+    snprintf(o->target_node, sizeof(o->target_node), "%s", m->target_node);
+  }
+}
+
+static void ans_dead_letter(void *arg, const char *node,
+                            const tr_dead_letter *d) {
+  (void)node;
+  answer *a = arg;
+  if (a->ndls == INSPECT_BATCH) ans_flush(a);
+  troupe_OpDeadLetter *o = &a->dls[a->ndls++];
+  *o = (troupe_OpDeadLetter)troupe_OpDeadLetter_init_zero;
+  o->has_at_ms = o->has_reason = o->has_len = true;
+  o->at_ms = d->at_ms;
+  o->reason = (uint32_t)d->reason;
+  o->len = d->len;
+  if (d->from) {
+    o->has_from = true;
+    snprintf(o->from, sizeof(o->from), "%s", d->from);
+  }
+  if (d->to) {
+    o->has_to = true;
+    snprintf(o->to, sizeof(o->to), "%s", d->to);
+  }
+}
+
+/* Goes with the next batch sent (once: a flush clears it). */
+static void ans_left_off(void *arg, const char *node, unsigned what,
+                         uint32_t more) {
+  (void)node;
+  answer *a = arg;
+  if (what == TR_INSPECT_MONITORS) {
+    a->r->has_monitors_more = true;
+    a->r->monitors_more = more;
+  } else if (what == TR_INSPECT_DEAD_LETTERS) {
+    a->r->has_dead_letters_more = true;
+    a->r->dead_letters_more = more;
+  }
+}
+
 void host_inspect_answer(cluster *c, const char *client,
                          const troupe_OpRequest *req) {
   tr_inspect_query q = {
@@ -500,12 +647,19 @@ void host_inspect_answer(cluster *c, const char *client,
     free(r);
     return;
   }
-  answer a = {c, client, req->id, r, 0};
+  answer a = {.c = c, .client = client, .id = req->id, .r = r};
+  r->monitors.funcs.encode = enc_monitors;
+  r->monitors.arg = &a;
+  r->dead_letters.funcs.encode = enc_dead_letters;
+  r->dead_letters.arg = &a;
   tr_inspect_fns fns = {.actor = ans_actor,
                         .link = ans_link,
                         .counter = ans_counter,
                         .sub = ans_sub,
-                        .group = ans_group};
+                        .group = ans_group,
+                        .monitor = ans_monitor,
+                        .dead_letter = ans_dead_letter,
+                        .left_off = ans_left_off};
   uint32_t total = 0;
   int rc = c->inspect_local(c->node, &q, &fns, &a, &total);
   r->has_total = true;
@@ -513,6 +667,8 @@ void host_inspect_answer(cluster *c, const char *client,
   if (a.failed) { /* an incomplete answer is not one: say why instead */
     r->actors_count = r->links_count = r->subs_count = 0;
     r->counters_count = 0;
+    a.nmons = a.ndls = 0;
+    r->has_monitors_more = r->has_dead_letters_more = false;
     rc = TR_EFULL;
   }
   host_op_send(c, client, r, req->id, rc, false); /* the last batch */

@@ -292,3 +292,47 @@ void host_mon_free(cluster *c) {
   host_wtarget *t, *tmp;
   HASH_ITER(hh, c->wtargets, t, tmp) wtarget_free(c, t);
 }
+
+/* ---- inspecting (cluster.h) ------------------------------------------------ */
+
+static int mon_emit(const char *watcher, const char *wnode,
+                    const char *target, const char *tnode,
+                    void (*fn)(void *, const tr_monitor_info *), void *arg) {
+  if (fn) {
+    tr_monitor_info x = {.watcher = watcher,
+                         .watcher_node = wnode,
+                         .target = target,
+                         .target_node = tnode};
+    fn(arg, &x);
+  }
+  return 1;
+}
+
+static const char *peer_name(cluster *c, uint16_t idx) {
+  host_peer *p = host_peer_at(c, idx);
+  return p ? p->name : NULL;
+}
+
+/* A full scan of both tables when an actor is named: it finds the
+ * monitors this node holds for an actor of another node too, so each of
+ * the two nodes answers for a monitor between them. An inspect request is
+ * rare, and the tables hold what this node's actors asked for. */
+int cluster_monitors_each(cluster *c, const char *actor,
+                          void (*fn)(void *arg, const tr_monitor_info *),
+                          void *arg) {
+  int count = 0;
+  for (host_rmon *m = c->rmons; m; m = m->next) /* watcher here */
+    if (!actor || strcmp(m->watcher->id, actor) == 0 ||
+        strcmp(m->target, actor) == 0)
+      count += mon_emit(m->watcher->id, c->name, m->target,
+                        peer_name(c, m->node), fn, arg);
+  host_wtarget *t, *tmp;
+  HASH_ITER(hh, c->wtargets, t, tmp) { /* target here */
+    bool is_target = actor && strcmp(t->target, actor) == 0;
+    for (host_wmon *w = t->mons; w; w = w->next)
+      if (!actor || is_target || strcmp(w->watcher, actor) == 0)
+        count += mon_emit(w->watcher, peer_name(c, w->node), t->target,
+                          c->name, fn, arg);
+  }
+  return count;
+}

@@ -1,12 +1,13 @@
-/* host_operator.c — requests from operators (the troupe CLI): a client
- * with a certificate from the cluster CA connects to the node's TLS port,
- * without joining the cluster, and sends OpRequest frames; the node answers
- * with OpReply frames on the same link. members / actors / stats / health
- * are answered at once, as structured replies (lists in batches) that the
- * client formats; send goes through tr_node_send; ask and sub run as a
- * node-internal actor ("$op.<client>.<n>", never in the registry) that
- * asks or subscribes and forwards what comes back. A subscription ends when
- * the client's link goes down. The client side: op_client.c. */
+/* host_operator.c — requests from operators (the troupe CLI) on a cluster
+ * node: a client with a certificate from the cluster CA connects to the
+ * node's TLS port, without joining the cluster, and sends OpRequest frames
+ * (or, on the same host, through the admin socket: op_admin.c); the node
+ * answers with OpReply frames the same way. Here: the role each verb
+ * needs, and the verbs that read the cluster (members, actors, health,
+ * info, join, forget; inspect and session are in host_inspect.c and
+ * host_session.c); the rest, the node's own (send, ask, sub, pub,
+ * monitor, groups, stats, leave), are op_service.c's. The client side:
+ * op_client.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,30 +20,84 @@
 
 /* ---- replies ------------------------------------------------------------- */
 
-static bool encode_body(pb_ostream_t *s, const pb_field_t *f, void *const *arg) {
-  const wire_slice *b = *arg;
-  return pb_encode_tag_for_field(s, f) && pb_encode_string(s, b->p, b->len);
+/* The service's send: over the client's link, or its admin connection. */
+static int op_sink(void *user, const char *client, troupe_OpReply *r) {
+  cluster *c = user;
+  peer_link *lk = link_find(c->links, client);
+  if (lk)
+    return link_send_frame(lk, troupe_FrameKind_FRAME_OPERATOR_REPLY, r,
+                           troupe_OpReply_fields);
+  return host_op_local_send(c, client, r);
 }
 
-/* host_op_send that says whether r went: 0, or why not (logged). */
+static int op_judge(void *user, const char *who, policy_role role,
+                    policy_action a, const char *object, const char *topic) {
+  return host_policy_check(user, who, role, a, object, topic);
+}
+
+int host_op_new(cluster *c, uint32_t max_subs) {
+  op_service_config oc = {.node = c->node,
+                          .max_subs = max_subs,
+                          .send = op_sink,
+                          .judge = op_judge,
+                          .inspect = NULL,
+                          .user = c};
+  return op_service_new(&c->ops, &oc);
+}
+
+struct host_op_local {
+  UT_hash_handle hh; /* c->op_locals, keyed by name */
+  int (*send)(void *user, troupe_OpReply *r);
+  void *user;
+  char name[TR_ID_MAX + 1];
+};
+
+int host_op_local_attach(cluster *c, const char *client,
+                         int (*send)(void *user, troupe_OpReply *r),
+                         void *user) {
+  host_op_local *l = calloc(1, sizeof(*l));
+  if (!l) return TR_ENOMEM;
+  l->send = send;
+  l->user = user;
+  snprintf(l->name, sizeof(l->name), "%s", client);
+  HASH_ADD_STR(c->op_locals, name, l);
+  return 0;
+}
+
+void host_op_local_detach(cluster *c, const char *client) {
+  host_op_local *l = NULL;
+  HASH_FIND_STR(c->op_locals, client, l);
+  if (!l) return;
+  HASH_DEL(c->op_locals, l);
+  free(l);
+  op_service_client_gone(c->ops, client);
+}
+
+int host_op_local_send(cluster *c, const char *client, troupe_OpReply *r) {
+  host_op_local *l = NULL;
+  HASH_FIND_STR(c->op_locals, client, l);
+  return l ? l->send(l->user, r) : TR_ECLOSED; /* the client went away */
+}
+
+void host_op_client_gone(cluster *c, const char *client) {
+  op_service_client_gone(c->ops, client);
+}
+
+void host_op_free(cluster *c) {
+  host_op_local *l, *tmp;
+  HASH_ITER(hh, c->op_locals, l, tmp) {
+    HASH_DEL(c->op_locals, l);
+    free(l);
+  }
+  op_service_free(c->ops);
+  c->ops = NULL;
+}
+
 int host_op_try_send(cluster *c, const char *client, troupe_OpReply *r,
                      uint64_t id, int status, bool more) {
-  peer_link *lk = link_find(c->links, client);
-  if (!lk) return TR_ECLOSED; /* the client went away */
-  r->has_id = r->has_status = r->has_more = true;
-  r->id = id;
-  r->status = status;
-  r->more = more;
-  int rc = link_send_frame(lk, troupe_FrameKind_FRAME_OPERATOR_REPLY, r,
-                           troupe_OpReply_fields);
-  if (rc != 0)
-    host_log(c, TR_LOG_WARN, "op_reply_lost", "client=%s error=%s", client,
-             tr_errname(rc));
-  return rc;
+  return op_service_send(c->ops, client, r, id, status, more);
 }
 
-/* Sends r (id, status and more set here) to the client; a reply that
- * cannot go is logged (op_reply_lost). */
 void host_op_send(cluster *c, const char *client, troupe_OpReply *r,
                   uint64_t id, int status, bool more) {
   (void)host_op_try_send(c, client, r, id, status, more);
@@ -51,31 +106,12 @@ void host_op_send(cluster *c, const char *client, troupe_OpReply *r,
 static void op_reply(cluster *c, const char *client, uint64_t id,
                      int status, const void *body, size_t len, bool more,
                      const char *from, const char *node) {
-  troupe_OpReply r = troupe_OpReply_init_zero;
-  wire_slice b = {body, len};
-  if (len) {
-    r.body.funcs.encode = encode_body;
-    r.body.arg = &b;
-  }
-  if (from) {
-    r.has_from = true;
-    snprintf(r.from, sizeof(r.from), "%s", from);
-  }
-  if (node) {
-    r.has_node = true;
-    snprintf(r.node, sizeof(r.node), "%s", node);
-  }
-  host_op_send(c, client, &r, id, status, more);
+  op_service_reply(c->ops, client, id, status, body, len, more, from, node);
 }
 
 /* A reply naming the answering node, for the structured answers. */
 troupe_OpReply *host_op_new_reply(cluster *c) {
-  troupe_OpReply *r = malloc(sizeof(*r));
-  if (!r) return NULL;
-  *r = (troupe_OpReply)troupe_OpReply_init_zero;
-  r->has_node = true;
-  snprintf(r->node, sizeof(r->node), "%s", c->name);
-  return r;
+  return op_service_new_reply(c->ops);
 }
 
 void host_op_status(cluster *c, const char *client, uint64_t id,
@@ -87,9 +123,6 @@ void host_op_body(cluster *c, const char *client, uint64_t id,
                   const void *body, size_t len) {
   op_reply(c, client, id, 0, body, len, false, NULL, NULL);
 }
-
-#define OP_BATCH(field) (sizeof(((troupe_OpReply *)0)->field) / \
-                         sizeof(((troupe_OpReply *)0)->field[0]))
 
 /* ---- members, actors, stats, health --------------------------------------- */
 
@@ -119,6 +152,11 @@ static void op_members(cluster *c, const char *client, uint64_t id) {
       m->state = u->state; /* same order as tr_member_state */
       m->epoch = u->epoch;
       m->incarnation = u->incarnation;
+      if (u->tags_len && u->tags_len < sizeof(m->tags)) {
+        m->has_tags = true; /* none: absent, as before tags */
+        memcpy(m->tags, u->tags, u->tags_len);
+        m->tags[u->tags_len] = '\0';
+      }
     }
     host_op_send(c, client, r, id, 0, i < got);
   } while (i < got);
@@ -169,75 +207,7 @@ static void op_actors(cluster *c, const char *client, uint64_t id,
   free(r);
 }
 
-typedef struct groups_arg {
-  cluster *c;
-  troupe_OpReply *r;
-  const char *client;
-  uint64_t id;
-} groups_arg;
-
-static void groups_each(void *arg, const tr_group_member *m) {
-  groups_arg *a = arg;
-  troupe_OpReply *r = a->r;
-  if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
-    host_op_send(a->c, a->client, r, a->id, 0, true);
-    r->actors_count = 0;
-  }
-  troupe_OpActor *x = &r->actors[r->actors_count++];
-  *x = (troupe_OpActor)troupe_OpActor_init_zero;
-  x->has_id = x->has_node = x->has_group = true;
-  snprintf(x->id, sizeof(x->id), "%s", m->id);
-  snprintf(x->node, sizeof(x->node), "%s", m->node);
-  snprintf(x->group, sizeof(x->group), "%s", m->group);
-}
-
-/* Every member of group (NULL or "": of every group), as this node knows
- * them: each node holds every group. */
-static void op_groups(cluster *c, const char *client, uint64_t id,
-                      const char *group) {
-  troupe_OpReply *r = host_op_new_reply(c);
-  if (!r) {
-    op_reply(c, client, id, TR_ENOMEM, NULL, 0, false, NULL, NULL);
-    return;
-  }
-  groups_arg a = {c, r, client, id};
-  int rc = tr_group_members(c->node, group && group[0] ? group : NULL, 0,
-                            groups_each, &a);
-  host_op_send(c, client, r, id, rc < 0 ? rc : 0, false); /* the last batch */
-  free(r);
-}
-
 bool cluster_ready(cluster *c) { return c->nseeds == 0 || c->joined_peer; }
-
-/* The node's counters, from its own view (node_inspect.c): as many as
- * one reply holds. */
-static void stats_counter(void *arg, const char *node, const char *name,
-                          uint64_t v) {
-  (void)node;
-  troupe_OpReply *r = arg;
-  if (r->counters_count == OP_BATCH(counters)) return;
-  troupe_OpCounter *k = &r->counters[r->counters_count++];
-  *k = (troupe_OpCounter)troupe_OpCounter_init_zero;
-  k->has_name = k->has_value = true;
-  snprintf(k->name, sizeof(k->name), "%s", name);
-  k->value = v;
-}
-
-static void op_stats(cluster *c, const char *client, uint64_t id) {
-  troupe_OpReply *r = host_op_new_reply(c);
-  if (!r || !c->inspect_local) {
-    free(r);
-    op_reply(c, client, id, r ? TR_EINVAL : TR_ENOMEM, NULL, 0, false, NULL,
-             NULL);
-    return;
-  }
-  tr_inspect_query q = {.what = TR_INSPECT_COUNTERS};
-  tr_inspect_fns fns = {.counter = stats_counter};
-  uint32_t total;
-  int rc = c->inspect_local(c->node, &q, &fns, r, &total);
-  host_op_send(c, client, r, id, rc, false);
-  free(r);
-}
 
 static void op_health(cluster *c, const char *client, uint64_t id) {
   troupe_OpReply *r = host_op_new_reply(c);
@@ -294,14 +264,6 @@ static void op_info(cluster *c, const char *client, uint64_t id) {
   free(r);
 }
 
-/* Answers first, then leaves as SIGTERM would: the reply goes out while
- * the loop writes the goodbyes. */
-static void op_leave(cluster *c, const char *client, uint64_t id) {
-  op_reply(c, client, id, 0, NULL, 0, false, NULL, NULL);
-  host_log(c, TR_LOG_INFO, "operator_leave", "client=%s", client);
-  tr_node_stop(c->node);
-}
-
 /* "ip:port" or "[ipv6]:port", numeric as a resolved seed is. */
 static bool seed_addr_ok(const char *addr) {
   const char *colon = strrchr(addr, ':');
@@ -338,228 +300,13 @@ static void op_join(cluster *c, const char *client, uint64_t id,
   op_reply(c, client, id, rc, NULL, 0, false, NULL, NULL);
 }
 
-/* ---- ask and sub: an internal actor per request ----------------------------- */
-
-/* What one client runs (asks and subscriptions), against max_op_subs. */
-struct host_op_client {
-  UT_hash_handle hh; /* c->op_clients, keyed by name */
-  uint32_t actors;
-  char name[TR_ID_MAX + 1];
-};
-
-static host_op_client *op_client_find(cluster *c, const char *name) {
-  host_op_client *k = NULL;
-  HASH_FIND_STR(c->op_clients, name, k);
-  return k;
-}
-
-static void op_client_count(cluster *c, const char *name, int delta) {
-  host_op_client *k = op_client_find(c, name);
-  if (!k && delta > 0) {
-    if (!(k = calloc(1, sizeof(*k)))) return; /* uncounted: not capped */
-    snprintf(k->name, sizeof(k->name), "%s", name);
-    HASH_ADD_STR(c->op_clients, name, k);
-  }
-  if (!k) return;
-  if (delta < 0 && k->actors > 0) k->actors--;
-  if (delta > 0) k->actors++;
-  if (k->actors == 0) {
-    HASH_DEL(c->op_clients, k);
-    free(k);
-  }
-}
-
-void host_op_free(cluster *c) {
-  host_op_client *k, *tmp;
-  HASH_ITER(hh, c->op_clients, k, tmp) {
-    HASH_DEL(c->op_clients, k);
-    free(k);
-  }
-}
-
-struct op_actor {
-  cluster *c;
-  op_actor *next, *prev; /* c->op_actors, while it runs */
-  char self[TR_ID_MAX + 1];
-  char client[TR_ID_MAX + 1];
-  uint64_t id;
-  uint32_t verb;
-};
-
-typedef struct op_start {
-  cluster *c;
-  const char *client;
-  const troupe_OpRequest *req;
-  wire_slice data;
-} op_start;
-
-static int op_init(tr_ctx *ctx, void *state, const void *arg) {
-  op_actor *o = state;
-  const op_start *s = arg;
-  o->c = s->c;
-  snprintf(o->client, sizeof(o->client), "%s", s->client);
-  o->id = s->req->id;
-  o->verb = s->req->verb;
-  int rc;
-  if (o->verb == troupe_OpVerb_OP_ASK) {
-    rc = tr_ask(ctx, s->req->target, s->data.p, s->data.len,
-                s->req->timeout_ms, NULL);
-  } else {
-    /* An operator subscribing to a publisher no node has would wait for
-     * nothing: say so (the system publisher is every node's). */
-    char owner[TR_ID_MAX + 1];
-    rc = strcmp(s->req->target, TR_SYSTEM_PUBLISHER) == 0
-             ? 0
-             : tr_node_locate(o->c->node, s->req->target, owner,
-                              sizeof(owner));
-    if (rc == 0)
-      rc = tr_subscribe_topic(ctx, s->req->target,
-                              s->req->has_topic ? s->req->topic : "");
-    if (rc == 0) /* subscribed: the stream has begun */
-      op_reply(o->c, o->client, o->id, 0, NULL, 0, true, NULL, NULL);
-  }
-  if (rc != 0) {
-    op_reply(o->c, o->client, o->id, rc, NULL, 0, false, NULL, NULL);
-    return rc;
-  }
-  /* Listed from here on; its deinit unlists it (no deinit after a failed
-   * init). */
-  snprintf(o->self, sizeof(o->self), "%s", tr_self(ctx));
-  o->next = o->c->op_actors;
-  if (o->next) o->next->prev = o;
-  o->c->op_actors = o;
-  op_client_count(o->c, o->client, +1);
-  return 0;
-}
-
-static void op_deinit(tr_ctx *ctx, void *state) {
-  op_actor *o = state;
-  cluster *c = o->c;
-  if (o->prev)
-    o->prev->next = o->next;
-  else
-    c->op_actors = o->next;
-  if (o->next) o->next->prev = o->prev;
-  op_client_count(c, o->client, -1);
-}
-
-static int op_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
-  op_actor *o = state;
-  if (env->type == TR_MSG_REPLY && o->verb == troupe_OpVerb_OP_ASK) {
-    op_reply(o->c, o->client, o->id, env->status, env->data, env->len, false,
-             env->sender, env->node);
-    return tr_stop(ctx);
-  }
-  if (o->verb != troupe_OpVerb_OP_SUB) return 0;
-  if (env->type == TR_MSG_PUBLISH) {
-    op_reply(o->c, o->client, o->id, 0, env->data, env->len, true,
-             env->sender, env->node);
-    return 0;
-  }
-  /* The system publisher's events, as a line of text each:
-   * "node_up n2", "node_down n3 dead", "group_join workers w1 n2". */
-  const char *what = env->type == TR_MSG_NODE_UP      ? "node_up"
-                     : env->type == TR_MSG_NODE_DOWN  ? "node_down"
-                     : env->type == TR_MSG_GROUP_JOIN ? "group_join"
-                     : env->type == TR_MSG_GROUP_LEAVE ? "group_leave"
-                                                       : NULL;
-  if (!what) return 0;
-  /* data: NUL-terminated strings (a member's name; or an actor's id and
-   * its node's name). */
-  const char *first = env->len ? env->data : "";
-  size_t fl = strnlen(first, env->len);
-  const char *second = fl + 1 < env->len ? first + fl + 1 : "";
-  size_t sl = fl + 1 < env->len ? strnlen(second, env->len - fl - 1) : 0;
-  char line[3 * TR_ID_MAX + 80];
-  int n;
-  if (env->type == TR_MSG_NODE_UP || env->type == TR_MSG_NODE_DOWN)
-    n = snprintf(line, sizeof(line), "%s %.*s%s", what, (int)fl, first,
-                 env->type == TR_MSG_NODE_UP       ? ""
-                 : env->status == TR_EUNREACHABLE ? " dead"
-                                                  : " left");
-  else
-    n = snprintf(line, sizeof(line), "%s %s %.*s %.*s", what,
-                 env->group ? env->group : "", (int)fl, first, (int)sl,
-                 second);
-  if (n > 0)
-    op_reply(o->c, o->client, o->id, 0, line,
-             (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, true,
-             env->sender, env->node);
-  return 0;
-}
-
-static const tr_actor_type op_type = {.name = "$op",
-                                      .state_size = sizeof(op_actor),
-                                      .init = op_init,
-                                      .receive = op_receive,
-                                      .deinit = op_deinit};
-
-static void op_spawn(cluster *c, const char *client,
-                     const troupe_OpRequest *req, wire_slice data) {
-  host_op_client *k = op_client_find(c, client);
-  if (k && k->actors >= c->max_op_subs) {
-    uint64_t hits;
-    c->st.op_subs_refused++;
-    if (ratelog_hit(&c->rl_op_subs, host_now(c), &hits))
-      host_log(c, TR_LOG_WARN, "operator_subs_cap",
-               "client=%s max_op_subs=%u refused=%llu", client,
-               c->max_op_subs, (unsigned long long)hits);
-    op_reply(c, client, req->id, TR_EFULL, NULL, 0, false, NULL, NULL);
-    return;
-  }
-  char id[TR_ID_MAX + 1];
-  snprintf(id, sizeof(id), "$op.%.200s.%" PRIu64, client, ++c->op_seq);
-  op_start s = {c, client, req, data};
-  int rc = eng_spawn_system(c->node, &op_type, id, &s);
-  /* TR_EINIT: op_init has answered with the reason already. */
-  if (rc != 0 && rc != TR_EINIT)
-    op_reply(c, client, req->id, rc, NULL, 0, false, NULL, NULL);
-}
-
-/* The client's link went down: its subscriptions end. */
-void host_op_client_gone(cluster *c, const char *client) {
-  /* A stop now unlists the actor (its deinit); one inside its own callback
-   * stops after it and stays listed until then. */
-  for (op_actor *o = c->op_actors, *next; o; o = next) {
-    next = o->next;
-    if (strcmp(o->client, client) == 0)
-      eng_stop_now(c->node, o->self, TR_ECLOSED);
-  }
-}
-
 /* ---- requests -------------------------------------------------------------- */
 
-static bool decode_slice(pb_istream_t *s, const pb_field_t *f, void **arg) {
-  (void)f;
-  wire_slice *sl = *arg;
-  sl->p = s->state;
-  sl->len = s->bytes_left;
-  return pb_read(s, NULL, s->bytes_left);
-}
-
-/* For log lines: the verb's name ("members"), or "unknown". */
-static const char *op_verb_name(uint32_t verb) {
-  static const char *const names[] = {
-      "none",   "members", "actors",  "send", "ask",   "sub",  "stats",
-      "health", "groups",  "inspect", "session", "info", "leave", "join",
-      "forget"};
-  return verb < sizeof(names) / sizeof(names[0]) ? names[verb] : "unknown";
-}
-
-void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
-                      size_t len) {
-  const char *client = link_peer(lk);
-  troupe_OpRequest req = troupe_OpRequest_init_zero;
-  wire_slice data = {0};
-  req.data.funcs.decode = decode_slice;
-  req.data.arg = &data;
-  pb_istream_t s = pb_istream_from_buffer(body, len);
-  bool ok = pb_decode_ex(&s, troupe_OpRequest_fields, &req, PB_DECODE_NOINIT);
-  /* A bytes field sent with another wire type lands on nanopb's stack. */
-  if (ok && data.p && (data.p < body || data.len > len ||
-                       data.p > body + len - data.len))
-    ok = false;
-  if (!ok) {
+void host_op_request(cluster *c, const char *client, tls_peer_role role,
+                     const uint8_t *body, size_t len) {
+  troupe_OpRequest req;
+  wire_slice data;
+  if (!op_request_decode(body, len, &req, &data)) {
     c->st.rejected++;
     host_log(c, TR_LOG_WARN, "op_request_rejected", "client=%s reason=malformed",
              client);
@@ -573,14 +320,8 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
   /* Operator frames come from operator certificates (a viewer only
    * reads); a node may only inspect (host_inspect.c: an inspector on
    * another node gathering the cluster's view). */
-  tls_peer_role role = link_peer_role(lk);
-  bool writes = req.verb == troupe_OpVerb_OP_SEND ||
-                req.verb == troupe_OpVerb_OP_ASK ||
-                req.verb == troupe_OpVerb_OP_LEAVE ||
-                req.verb == troupe_OpVerb_OP_JOIN ||
-                req.verb == troupe_OpVerb_OP_FORGET;
   bool allowed = role == TLS_PEER_OPERATOR ||
-                 (role == TLS_PEER_VIEWER && !writes) ||
+                 (role == TLS_PEER_VIEWER && !op_verb_writes(req.verb)) ||
                  (role == TLS_PEER_NODE && inspect);
   if (!allowed) {
     uint64_t k = ++c->st.op_denied;
@@ -593,53 +334,21 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     op_reply(c, client, req.id, TR_EPERM, NULL, 0, false, NULL, NULL);
     return;
   }
-  /* To one member of a group: the node picks it, and from here on it is a
-   * send or ask to that member (judged as one). */
-  if (writes && req.has_group && req.group[0]) {
-    int rc = eng_group_pick(c->node, req.group, req.target,
-                            sizeof(req.target));
-    if (rc != 0) {
-      op_reply(c, client, req.id, rc, NULL, 0, false, NULL, NULL);
-      return;
-    }
-    req.has_target = true;
-  }
+  /* Who the certificate names (a link's name is "NAME#session"). */
+  char who[TR_ID_MAX + 1];
+  snprintf(who, sizeof(who), "%s", client);
+  char *hash = strchr(who, '#');
+  if (hash) *hash = '\0';
+  if (op_service_handle(c->ops, client, who, role == TLS_PEER_VIEWER, &req,
+                        data))
+    return;
   bool has_target = req.has_target && req.target[0];
-  /* The node's policy, for who the certificate names (the link's name is
-   * "NAME#session"). */
-  bool judged = req.verb == troupe_OpVerb_OP_SEND ||
-                req.verb == troupe_OpVerb_OP_ASK ||
-                req.verb == troupe_OpVerb_OP_SUB; /* on an actor */
-  if (has_target && judged) {
-    char who[TR_ID_MAX + 1];
-    snprintf(who, sizeof(who), "%s", client);
-    char *hash = strchr(who, '#');
-    if (hash) *hash = '\0';
-    policy_action a = req.verb == troupe_OpVerb_OP_SEND  ? POLICY_SEND
-                      : req.verb == troupe_OpVerb_OP_ASK ? POLICY_ASK
-                                                         : POLICY_SUBSCRIBE;
-    int rc = host_policy_check(
-        c, who,
-        role == TLS_PEER_VIEWER ? POLICY_ROLE_VIEWER : POLICY_ROLE_OPERATOR, a,
-        req.target,
-        a == POLICY_SUBSCRIBE ? (req.has_topic ? req.topic : "") : NULL);
-    if (rc != 0) {
-      op_reply(c, client, req.id, rc, NULL, 0, false, NULL, NULL);
-      return;
-    }
-  }
   switch (req.verb) {
   case troupe_OpVerb_OP_MEMBERS:
     op_members(c, client, req.id);
     return;
   case troupe_OpVerb_OP_ACTORS:
     op_actors(c, client, req.id, req.has_target ? req.target : NULL);
-    return;
-  case troupe_OpVerb_OP_STATS:
-    op_stats(c, client, req.id);
-    return;
-  case troupe_OpVerb_OP_GROUPS:
-    op_groups(c, client, req.id, req.has_target ? req.target : NULL);
     return;
   case troupe_OpVerb_OP_HEALTH:
     op_health(c, client, req.id);
@@ -649,9 +358,6 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
     return;
   case troupe_OpVerb_OP_INFO:
     op_info(c, client, req.id);
-    return;
-  case troupe_OpVerb_OP_LEAVE:
-    op_leave(c, client, req.id);
     return;
   case troupe_OpVerb_OP_JOIN:
     if (!has_target) break;
@@ -668,20 +374,13 @@ void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
   case troupe_OpVerb_OP_SESSION:
     host_session_mint(c, client, role, req.id);
     return;
-  case troupe_OpVerb_OP_SEND: {
-    int rc = has_target
-                 ? eng_send_judged(c->node, req.target, data.p, data.len)
-                 : TR_EINVAL;
-    op_reply(c, client, req.id, rc, NULL, 0, false, NULL, NULL);
-    return;
-  }
-  case troupe_OpVerb_OP_ASK:
-  case troupe_OpVerb_OP_SUB:
-    if (!has_target) break;
-    op_spawn(c, client, &req, data);
-    return;
   default:
     break;
   }
   op_reply(c, client, req.id, TR_EINVAL, NULL, 0, false, NULL, NULL);
+}
+
+void host_op_on_frame(cluster *c, peer_link *lk, const uint8_t *body,
+                      size_t len) {
+  host_op_request(c, link_peer(lk), link_peer_role(lk), body, len);
 }

@@ -125,8 +125,10 @@ int host_remote_reply(void *user, const char *node, const char *asker,
                      .ask_id = ask_id,
                      .msg_type = msg_type};
   int rc = send_env(c, p, &e);
-  if (rc == TR_EUNREACHABLE) eng_count_dead(c->node, TR_DL_UNREACHABLE);
-  if (rc == TR_EFULL) eng_count_dead(c->node, TR_DL_REJECTED_FULL);
+  if (rc == TR_EUNREACHABLE)
+    eng_count_dead(c->node, TR_DL_UNREACHABLE, sender->str, asker, len);
+  if (rc == TR_EFULL)
+    eng_count_dead(c->node, TR_DL_REJECTED_FULL, sender->str, asker, len);
   return rc;
 }
 
@@ -195,17 +197,18 @@ static void route_deliver(cluster *c, host_peer *p, const wire_envelope *e,
                     e->timeout_ms);
     return;
   }
+  char target[TR_ID_MAX + 1];
+  host_id_copy(target, e->target);
   if (rc == TR_EBADTYPE)
     c->st.remote_badtype++; /* the sender's node counts the dead letter */
   else
     eng_count_dead(c->node,
-                   rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR);
+                   rc == TR_EFULL ? TR_DL_MAILBOX_FULL : TR_DL_NO_ACTOR,
+                   sender ? sender->str : NULL, target, e->payload.len);
   if (!sender) { /* from outside actors: nobody to tell */
     if (rc != TR_ENOTFOUND) host_credit_refund(c, p, to, e->target.len);
     return;
   }
-  char target[TR_ID_MAX + 1];
-  host_id_copy(target, e->target);
   if (e->type == TR_MSG_ASK)
     host_send_env(c, p, TR_MSG_REPLY, target, sender->str, e->ask_id, rc,
                   NULL, 0);
@@ -261,7 +264,8 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     else if (eng_actor_live(n, target))
       eng_stop_actor(n, target);
     else
-      eng_count_dead(n, TR_DL_NO_ACTOR);
+      eng_count_dead(n, TR_DL_NO_ACTOR, sender ? sender->str : NULL, target,
+                     0);
     return;
   case TR_MSG_PUBLISH:
   case HOST_ENV_SUB:
@@ -283,7 +287,8 @@ void host_on_envelope(void *user, peer_link *lk, const wire_envelope *e) {
     else
       eng_count_dead(n, e->status == TR_EFULL       ? TR_DL_REMOTE_FULL
                         : e->status == TR_EBADTYPE ? TR_DL_REMOTE_BADTYPE
-                                                   : TR_DL_REMOTE_NO_ACTOR);
+                                                   : TR_DL_REMOTE_NO_ACTOR,
+                     sender ? sender->str : NULL, target, 0);
     host_log(c, TR_LOG_DEBUG, "remote_send_failed",
              "peer=%s target=%s status=%s", p->name, target,
              tr_errname(e->status));
@@ -335,5 +340,6 @@ void host_on_undeliverable(void *user, peer_link *lk, const wire_envelope *e,
     return;
   }
 
-  eng_count_dead(n, TR_DL_UNREACHABLE);
+  eng_count_dead(n, TR_DL_UNREACHABLE, sender[0] ? sender : NULL, target,
+                 e->payload.len);
 }

@@ -40,32 +40,47 @@ static int seal(cluster *c, const uint8_t *raw, size_t len,
   return rc;
 }
 
+/* The token for client name[0..nlen), in hex, into hex (cap bytes, NUL
+ * included): 0, TR_EINVAL (a bad name, or cap too small), TR_ETLS. */
+static int session_make(cluster *c, const char *name, size_t nlen,
+                        bool operator, char *hex, size_t cap) {
+  uint8_t raw[SESSION_HEAD + TR_ID_MAX + SESSION_SEAL];
+  if (nlen == 0 || nlen > TR_ID_MAX || memchr(name, '#', nlen) ||
+      cap < 2 * (SESSION_HEAD + nlen + SESSION_SEAL) + 1)
+    return TR_EINVAL;
+  uint64_t expires = unix_ms() + TR_SESSION_TTL_MS;
+  raw[0] = SESSION_VERSION;
+  raw[1] = operator ? 'o' : 'v';
+  for (int i = 0; i < 8; i++) raw[2 + i] = (uint8_t)(expires >> (56 - 8 * i));
+  memcpy(raw + SESSION_HEAD, name, nlen);
+  size_t len = SESSION_HEAD + nlen;
+  if (seal(c, raw, len, raw + len) != 0) return TR_ETLS;
+  len += SESSION_SEAL;
+  for (size_t i = 0; i < len; i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+  return 0;
+}
+
 void host_session_mint(cluster *c, const char *client, tls_peer_role role,
                        uint64_t id) {
   /* The link is named "NAME#session": the certificate's name is NAME. */
   size_t nlen = strcspn(client, "#");
-  if (nlen == 0 || nlen > TR_ID_MAX) {
-    host_op_status(c, client, id, TR_EINVAL);
+  char hex[2 * (SESSION_HEAD + TR_ID_MAX + SESSION_SEAL) + 1];
+  int rc = session_make(c, client, nlen, role == TLS_PEER_OPERATOR, hex,
+                        sizeof(hex));
+  if (rc != 0) {
+    host_op_status(c, client, id, rc);
     return;
   }
-  uint8_t raw[SESSION_HEAD + TR_ID_MAX + SESSION_SEAL];
-  uint64_t expires = unix_ms() + TR_SESSION_TTL_MS;
-  raw[0] = SESSION_VERSION;
-  raw[1] = role == TLS_PEER_OPERATOR ? 'o' : 'v';
-  for (int i = 0; i < 8; i++) raw[2 + i] = (uint8_t)(expires >> (56 - 8 * i));
-  memcpy(raw + SESSION_HEAD, client, nlen);
-  size_t len = SESSION_HEAD + nlen;
-  if (seal(c, raw, len, raw + len) != 0) {
-    host_op_status(c, client, id, TR_ETLS);
-    return;
-  }
-  len += SESSION_SEAL;
-  char hex[2 * sizeof(raw) + 1];
-  for (size_t i = 0; i < len; i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-  host_op_body(c, client, id, hex, 2 * len);
+  host_op_body(c, client, id, hex, strlen(hex));
   host_log(c, TR_LOG_INFO, "inspector_session", "client=%.*s role=%s",
            (int)nlen, client, role == TLS_PEER_OPERATOR ? "operator"
                                                         : "viewer");
+}
+
+int cluster_session_issue(cluster *c, const char *name, bool operator,
+                          char *token, size_t cap) {
+  return session_make(c, name, strnlen(name, TR_ID_MAX + 1), operator, token,
+                      cap);
 }
 
 static int hexval(char ch) {

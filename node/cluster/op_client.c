@@ -18,6 +18,7 @@
 
 #include "link.h"
 #include "op_client.h"
+#include "op_frame.h"
 #include "tls.h"
 
 const char *tr_op_fail_name(tr_op_fail f) {
@@ -262,9 +263,191 @@ static void call_close(op_call *k) {
   uv_loop_close(&k->loop);
 }
 
+/* The request's id (echoed in every reply), and its data from *d, which
+ * must live until the request is encoded. */
+static void call_request(op_call *k, troupe_OpRequest *req,
+                         const wire_slice *d) {
+  k->id = ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
+  req->has_id = true;
+  req->id = k->id;
+  if (d->len) {
+    req->data.funcs.encode = encode_bytes;
+    req->data.arg = (void *)d;
+  }
+}
+
+/* ---- the admin socket ------------------------------------------------------------ */
+
+/* The admin socket a target names: "unix:PATH", or a path (with a '/');
+ * NULL: a host:port. */
+static const char *socket_path(const char *node) {
+  if (!node) return NULL;
+  if (strncmp(node, "unix:", 5) == 0) return node + 5;
+  return strchr(node, '/') ? node : NULL;
+}
+
+static void pipe_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  op_call *k = h->data;
+  (void)hint;
+  if (k->rcap - k->rlen < 16384) {
+    size_t cap = k->rcap ? k->rcap * 2 : 65536;
+    uint8_t *p = cap <= ((size_t)64 << 20) ? realloc(k->rbuf, cap) : NULL;
+    if (!p) {
+      *buf = uv_buf_init(NULL, 0);
+      return;
+    }
+    k->rbuf = p;
+    k->rcap = cap;
+  }
+  *buf = uv_buf_init((char *)k->rbuf + k->rlen, (unsigned)(k->rcap - k->rlen));
+}
+
+static void pipe_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  (void)buf;
+  op_call *k = st->data;
+  if (n < 0) {
+    if (!k->done)
+      op_call_fail(k, TR_OP_FAIL_CLOSED, "the node at %s closed the admin "
+                   "connection%s (%s)", k->t->node,
+                   k->streaming ? "" : " before answering",
+                   n == UV_EOF ? "it stopped" : uv_strerror((int)n));
+    uv_read_stop(st);
+    return;
+  }
+  k->rlen += (size_t)n;
+  size_t at = 0;
+  while (!k->done && k->rlen - at >= 4) {
+    const uint8_t *p = k->rbuf + at;
+    size_t flen = op_frame_len(p);
+    if (flen > ((size_t)32 << 20)) {
+      op_call_fail(k, TR_OP_FAIL_PROTOCOL, "the node at %s sent a frame of "
+                   "%zu bytes", k->t->node, flen);
+      break;
+    }
+    if (k->rlen - at - 4 < flen) break;
+    op_call_on_frame(k, troupe_FrameKind_FRAME_OPERATOR_REPLY, p + 4, flen);
+    at += 4 + flen;
+  }
+  memmove(k->rbuf, k->rbuf + at, k->rlen - at);
+  k->rlen -= at;
+  if (k->done) uv_read_stop(st);
+}
+
+static void pipe_on_written(uv_write_t *w, int status) {
+  op_call *k = w->data;
+  free(w);
+  if (status < 0 && !k->done)
+    op_call_fail(k, TR_OP_FAIL_CLOSED, "the node at %s closed the admin "
+                 "connection (%s)", k->t->node, uv_strerror(status));
+}
+
+static void pipe_on_connect(uv_connect_t *c, int status) {
+  op_call *k = c->data;
+  if (status < 0) {
+    op_call_fail(k, TR_OP_FAIL_UNREACHABLE, "no node answers on the admin "
+                 "socket %s (%s)%s", k->t->node, uv_strerror(status),
+                 status == UV_EACCES ? ": it is its owner's alone"
+                 : status == UV_ENOENT || status == UV_ECONNREFUSED
+                     ? ": is the node running? troupe run prints its admin "
+                       "socket"
+                     : "");
+    return;
+  }
+  uv_write_t *w = malloc(sizeof(*w));
+  uv_buf_t b = uv_buf_init((char *)k->wbuf, (unsigned)k->wlen);
+  if (!w) {
+    op_call_fail(k, TR_OP_FAIL_NOMEM, "out of memory");
+    return;
+  }
+  w->data = k;
+  if (uv_write(w, (uv_stream_t *)&k->pipe, &b, 1, pipe_on_written) != 0) {
+    free(w);
+    op_call_fail(k, TR_OP_FAIL_CLOSED, "cannot write to the admin socket %s",
+                 k->t->node);
+    return;
+  }
+  uv_read_start((uv_stream_t *)&k->pipe, pipe_alloc, pipe_on_read);
+}
+
+/* The request as one frame (a 4-byte big-endian length first). */
+static int frame_request(op_call *k, const troupe_OpRequest *req) {
+  size_t len;
+  if (!pb_get_encoded_size(&len, troupe_OpRequest_fields, req) ||
+      len > ((size_t)32 << 20))
+    return TR_ETOOBIG;
+  if (!(k->wbuf = malloc(4 + len))) return TR_ENOMEM;
+  op_frame_put_len(k->wbuf, len);
+  pb_ostream_t out = pb_ostream_from_buffer(k->wbuf + 4, len);
+  if (!pb_encode(&out, troupe_OpRequest_fields, req)) return TR_EINVAL;
+  k->wlen = 4 + len;
+  return 0;
+}
+
+/* The deadline (not started) and, when asked, the signals: on k's loop. */
+static void call_timers(op_call *k) {
+  uv_timer_init(&k->loop, &k->deadline);
+  k->deadline.data = k;
+  if (k->t->stop_on_signals) {
+    uv_signal_init(&k->loop, &k->sigint);
+    uv_signal_init(&k->loop, &k->sigterm);
+    k->sigint.data = k->sigterm.data = k;
+    uv_signal_start(&k->sigint, on_signal, SIGINT);
+    uv_signal_start(&k->sigterm, on_signal, SIGTERM);
+  }
+}
+
+/* op_call_run through the admin socket at path: no certificate. */
+static int admin_run(op_call *k, troupe_OpRequest *req, const void *data,
+                     size_t len, const char *path) {
+  snprintf(k->name, sizeof(k->name), "admin");
+  k->reply = malloc(sizeof(*k->reply));
+  if (!k->reply || uv_loop_init(&k->loop) != 0) {
+    op_call_fail(k, TR_OP_FAIL_NOMEM, "out of memory");
+    return k->rc;
+  }
+  wire_slice d = {data, len};
+  call_request(k, req, &d);
+  int rc = frame_request(k, req);
+  call_timers(k);
+  uv_timer_start(&k->deadline, on_deadline, k->timeout_ms, 0);
+  if (rc != 0) {
+    op_call_fail(k, rc == TR_ENOMEM ? TR_OP_FAIL_NOMEM : TR_OP_FAIL_CONFIG,
+                 "cannot encode the request: %s", tr_strerror(rc));
+  } else {
+    uv_pipe_init(&k->loop, &k->pipe, 0);
+    k->pipe.data = k->connect.data = k;
+    k->piped = true;
+    uv_pipe_connect(&k->connect, &k->pipe, path, pipe_on_connect);
+    while (!k->done) uv_run(&k->loop, UV_RUN_ONCE);
+  }
+  if (k->piped) uv_close((uv_handle_t *)&k->pipe, NULL);
+  call_close(k);
+  free(k->rbuf);
+  free(k->wbuf);
+  k->rbuf = k->wbuf = NULL;
+  return k->rc;
+}
+
+/* The call's outcome into *err (may be NULL); its code. */
+static int call_end(op_call *k, tr_op_error *err) {
+  free(k->reply);
+  k->reply = NULL;
+  if (err) {
+    err->reason = k->why;
+    snprintf(err->detail, sizeof(err->detail), "%s", k->detail);
+  }
+  return k->rc;
+}
+
 int op_call_run(op_call *k, troupe_OpRequest *req, const void *data,
                 size_t len, tr_op_error *err) {
   const tr_op_target *t = k->t;
+  const char *path = socket_path(t->node);
+  if (path) {
+    k->timeout_ms = t->timeout_ms ? t->timeout_ms : 5000;
+    admin_run(k, req, data, len, path);
+    return call_end(k, err);
+  }
   tls_config *tls = NULL;
   k->reply = NULL;
   k->timeout_ms = t->timeout_ms ? t->timeout_ms : 5000;
@@ -293,15 +476,7 @@ int op_call_run(op_call *k, troupe_OpRequest *req, const void *data,
     op_call_fail(k, TR_OP_FAIL_NOMEM, "cannot create an event loop");
     goto out;
   }
-  uv_timer_init(&k->loop, &k->deadline);
-  k->deadline.data = k;
-  if (t->stop_on_signals) {
-    uv_signal_init(&k->loop, &k->sigint);
-    uv_signal_init(&k->loop, &k->sigterm);
-    k->sigint.data = k->sigterm.data = k;
-    uv_signal_start(&k->sigint, on_signal, SIGINT);
-    uv_signal_start(&k->sigterm, on_signal, SIGTERM);
-  }
+  call_timers(k);
   link_config lc = {.loop = &k->loop,
                     .tls = tls,
                     .node_name = k->name,
@@ -321,14 +496,8 @@ int op_call_run(op_call *k, troupe_OpRequest *req, const void *data,
     op_call_fail(k, rc == TR_ENOMEM ? TR_OP_FAIL_NOMEM : TR_OP_FAIL_CONFIG,
                  "cannot create the link manager: %s", tr_strerror(rc));
   } else {
-    k->id = ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
-    req->has_id = true;
-    req->id = k->id;
-    wire_slice d = {data, len};
-    if (len) { /* encoded by link_send_seed, while d lives */
-      req->data.funcs.encode = encode_bytes;
-      req->data.arg = &d;
-    }
+    wire_slice d = {data, len}; /* encoded by link_send_seed */
+    call_request(k, req, &d);
     uv_timer_start(&k->deadline, on_deadline, k->timeout_ms, 0);
     rc = link_send_seed(k->mgr, t->node, troupe_FrameKind_FRAME_OPERATOR, req,
                         troupe_OpRequest_fields);
@@ -345,11 +514,5 @@ int op_call_run(op_call *k, troupe_OpRequest *req, const void *data,
   tls = NULL;
 out:
   tls_config_free(tls);
-  free(k->reply);
-  k->reply = NULL;
-  if (err) {
-    err->reason = k->why;
-    snprintf(err->detail, sizeof(err->detail), "%s", k->detail);
-  }
-  return k->rc;
+  return call_end(k, err);
 }

@@ -33,6 +33,14 @@ struct op_call {
   uv_timer_t deadline;
   uv_signal_t sigint, sigterm;
   struct link_mgr *mgr;
+  /* Through the admin socket (op_admin.c) instead of a link. */
+  uv_pipe_t pipe;
+  uv_connect_t connect;
+  bool piped;                /* the pipe is open */
+  uint8_t *rbuf;             /* what came, up to a whole frame */
+  size_t rlen, rcap;
+  uint8_t *wbuf;             /* the request, written once connected */
+  size_t wlen;
   troupe_OpReply *reply; /* decoded into; large, so not on the stack */
   bool done, freed, answered, streaming;
   int rc;

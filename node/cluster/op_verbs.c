@@ -52,6 +52,22 @@ static int request_group(troupe_OpRequest *req, const char *group,
   return 0;
 }
 
+/* The topic (NULL or "": the default one); TR_EINVAL when too long. */
+static int request_topic(troupe_OpRequest *req, const char *topic,
+                         tr_op_error *err) {
+  if (!topic || !topic[0]) return 0;
+  if (strlen(topic) >= sizeof(req->topic)) {
+    if (err) {
+      err->reason = TR_OP_FAIL_CONFIG;
+      snprintf(err->detail, sizeof(err->detail), "topic too long");
+    }
+    return TR_EINVAL;
+  }
+  req->has_topic = true;
+  snprintf(req->topic, sizeof(req->topic), "%s", topic);
+  return 0;
+}
+
 static int bad_target(tr_op_error *err) {
   if (err) {
     err->reason = TR_OP_FAIL_CONFIG;
@@ -78,6 +94,7 @@ static bool members_reply(op_call *k, const troupe_OpReply *r,
                      .state = (tr_member_state)m->state};
     snprintf(out.name, sizeof(out.name), "%s", m->name);
     snprintf(out.addr, sizeof(out.addr), "%s", m->addr);
+    if (m->has_tags) snprintf(out.tags, sizeof(out.tags), "%s", m->tags);
     if (a->fn) a->fn(a->arg, &out, r->has_node && !strcmp(r->node, m->name));
   }
   return true;
@@ -427,17 +444,88 @@ int tr_op_sub(const tr_op_target *t, const char *publisher,
   troupe_OpRequest req;
   int rc = request(&req, troupe_OpVerb_OP_SUB, publisher, err);
   if (rc) return rc;
-  if (topic && topic[0]) {
-    if (strlen(topic) >= sizeof(req.topic)) {
-      if (err) {
-        err->reason = TR_OP_FAIL_CONFIG;
-        snprintf(err->detail, sizeof(err->detail), "topic too long");
-      }
-      return TR_EINVAL;
-    }
-    req.has_topic = true;
-    snprintf(req.topic, sizeof(req.topic), "%s", topic);
+  if ((rc = request_topic(&req, topic, err)) != 0) return rc;
+  return op_call_run(&k, &req, NULL, 0, err);
+}
+
+/* ---- pub, monitor ---------------------------------------------------------------- */
+
+typedef struct pub_arg {
+  tr_op_published *out;
+} pub_arg;
+
+static bool pub_reply(op_call *k, const troupe_OpReply *r, wire_slice data) {
+  (void)data;
+  pub_arg *a = k->user;
+  if (!a->out) return false;
+  memset(a->out, 0, sizeof(*a->out));
+  snprintf(a->out->publisher, sizeof(a->out->publisher), "%s",
+           r->has_from ? r->from : "");
+  snprintf(a->out->node, sizeof(a->out->node), "%s",
+           r->has_node ? r->node : "");
+  a->out->reached = r->has_reached ? r->reached : 0;
+  return false;
+}
+
+static const op_verb pub_verb = {.on_reply = pub_reply};
+
+int tr_op_pub(const tr_op_target *t, const char *publisher, const char *topic,
+              const void *data, size_t len, tr_op_published *out,
+              tr_op_error *err) {
+  op_call k;
+  pub_arg a = {out};
+  if (start(&k, t, &pub_verb, &a) != 0) return bad_target(err);
+  troupe_OpRequest req;
+  int rc = request(&req, troupe_OpVerb_OP_PUB,
+                   publisher && publisher[0] ? publisher : NULL, err);
+  if (rc) return rc;
+  if ((rc = request_topic(&req, topic, err)) != 0) return rc;
+  return op_call_run(&k, &req, data, len, err);
+}
+
+typedef struct monitor_arg {
+  void (*started)(void *);
+  int (*fn)(void *, const tr_op_monitor_line *);
+  void *arg;
+} monitor_arg;
+
+static bool monitor_reply(op_call *k, const troupe_OpReply *r,
+                          wire_slice data) {
+  monitor_arg *a = k->user;
+  if (r->more && !data.len && !r->has_from && !r->has_log_level) {
+    if (a->started) a->started(a->arg); /* the stream has begun */
+    return true;
   }
+  tr_op_monitor_line l = {
+      .level = r->has_log_level ? (tr_log_level)r->log_level : 0,
+      .event = r->has_event ? r->event : "",
+      .text = data.p ? (const char *)data.p : "",
+      .len = data.len,
+      .node = r->has_node ? r->node : ""};
+  return !(a->fn && a->fn(a->arg, &l) != 0);
+}
+
+static const op_verb monitor_verb = {.on_reply = monitor_reply,
+                                     .streams = true};
+
+int tr_op_monitor(const tr_op_target *t, tr_log_level level,
+                  void (*started)(void *arg),
+                  int (*fn)(void *arg, const tr_op_monitor_line *),
+                  void *arg, tr_op_error *err) {
+  op_call k;
+  monitor_arg a = {.started = started, .fn = fn, .arg = arg};
+  if (start(&k, t, &monitor_verb, &a) != 0) return bad_target(err);
+  if (level < TR_LOG_ERROR || level > TR_LOG_DEBUG) {
+    if (err) {
+      err->reason = TR_OP_FAIL_CONFIG;
+      snprintf(err->detail, sizeof(err->detail), "no such log level");
+    }
+    return TR_EINVAL;
+  }
+  troupe_OpRequest req;
+  request(&req, troupe_OpVerb_OP_MONITOR, NULL, err);
+  req.has_level = true;
+  req.level = level;
   return op_call_run(&k, &req, NULL, 0, err);
 }
 
@@ -450,6 +538,8 @@ const op_verb *op_verb_for(troupe_OpVerb v) {
   case troupe_OpVerb_OP_SEND: return &send_verb;
   case troupe_OpVerb_OP_ASK: return &ask_verb;
   case troupe_OpVerb_OP_SUB: return &sub_verb;
+  case troupe_OpVerb_OP_PUB: return &pub_verb;
+  case troupe_OpVerb_OP_MONITOR: return &monitor_verb;
   case troupe_OpVerb_OP_GROUPS: return &groups_verb;
   case troupe_OpVerb_OP_SESSION: return &session_verb;
   case troupe_OpVerb_OP_INFO: return &info_verb;

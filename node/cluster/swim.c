@@ -1,7 +1,8 @@
 /* swim.c — membership as a deterministic state machine (see swim.h): the
  * member table, the precedence rules, Lifeguard suspicion, and the timers
  * the host drives through swim_tick. Probes and messages are in
- * swim_probe.c, the dissemination queue in swim_gossip.c.
+ * swim_probe.c, the dissemination queue in swim_gossip.c, the form of
+ * tags in swim_tags.c.
  *
  * Design notes.
  * - Every member, this node included, is one entry in a uthash table keyed
@@ -96,7 +97,29 @@ size_t swim_record_bytes(const swim_update *u, uint8_t out[SWIM_RECORD_MAX]) {
   memcpy(out + n, u->addr, len);
   n += len;
   out[n++] = 0;
-  return n;
+  /* Last, and only when there are some: a record without tags signs as
+   * it did before tags existed. */
+  len = u->tags && u->tags_len <= SWIM_TAGS_MAX ? u->tags_len : 0;
+  if (len) memcpy(out + n, u->tags, len);
+  return n + len;
+}
+
+static bool tags_equal(const swim_update *u, const swim_entry *m) {
+  return u->tags_len == m->u.tags_len &&
+         (u->tags_len == 0 || memcmp(u->tags, m->u.tags, u->tags_len) == 0);
+}
+
+/* Keeps u's tags as m's (its own word). Out of memory, m has none: its
+ * relayed records are then refused here until it restarts. */
+static void tags_keep(swim_entry *m, const swim_update *u) {
+  if (tags_equal(u, m)) return; /* as held (or the same buffer) */
+  char *t = NULL;
+  size_t len = u->tags && u->tags_len <= SWIM_TAGS_MAX ? u->tags_len : 0;
+  if (len && (t = malloc(len)) != NULL) memcpy(t, u->tags, len);
+  free(m->tags);
+  m->tags = t;
+  m->u.tags = t;
+  m->u.tags_len = t ? (uint16_t)len : 0;
 }
 
 /* The record u stands on: the member's own alive (or left) at u's
@@ -275,10 +298,18 @@ static swim_entry *member_new(swim *s, const swim_update *u) {
   m->u = *u;
   m->u.proof = NULL; /* the sender's: proof_keep copies it */
   m->u.proof_len = 0;
+  m->u.tags = NULL; /* the sender's too */
+  m->u.tags_len = 0;
+  tags_keep(m, u);
+  if (u->tags_len && !m->tags) {
+    free(m);
+    return NULL;
+  }
   m->name_hash = swim_name_hash(u->name);
   bool hash_oom = false;
   HASH_ADD_STR(s->members, u.name, m);
   if (hash_oom) {
+    free(m->tags);
     free(m);
     return NULL;
   }
@@ -291,6 +322,7 @@ static void member_forget(swim *s, swim_entry *m) {
   probe_remove(s, m);
   HASH_DEL(s->members, m);
   free(m->proof);
+  free(m->tags);
   free(m);
 }
 
@@ -363,6 +395,7 @@ static void member_set(swim *s, swim_entry *m, const swim_update *u,
    * (swim_apply) when trusting. */
   if (u->addr[0] && !swim_trusting(s))
     memcpy(m->u.addr, u->addr, sizeof(m->u.addr));
+  if (!swim_trusting(s)) tags_keep(m, u); /* so are its tags */
   if (u->state != SWIM_SUSPECT) m->death_check = false;
   bool live = swim_is_live(m), changed = was != u->state || restarted;
   if (was_live && !live) s->nlive--;
@@ -437,7 +470,8 @@ static void apply_self(swim *s, const swim_update *u) {
 
 static bool update_valid(const swim_update *u) {
   return memchr(u->name, 0, sizeof(u->name)) && u->name[0] &&
-         memchr(u->addr, 0, sizeof(u->addr)) && u->state <= SWIM_LEFT;
+         memchr(u->addr, 0, sizeof(u->addr)) && u->state <= SWIM_LEFT &&
+         (u->tags || !u->tags_len) && swim_tags_valid(u->tags, u->tags_len);
 }
 
 /* A relayed death of a live member: suspect it here and probe it now;
@@ -485,6 +519,7 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
     if (!m) return;
     if (probe_add(s, m) != 0) {
       HASH_DEL(s->members, m);
+      free(m->tags);
       free(m);
       return;
     }
@@ -507,6 +542,13 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
     return;
   }
   if (u->epoch < m->u.epoch) return;
+  /* Tags are the member's own and fixed for its epoch: a relayed record
+   * at the epoch held that says other ones was altered on the way. */
+  if (trusting && !proven && u->epoch == m->u.epoch && !tags_equal(u, m) &&
+      strcmp(from, u->name) != 0) {
+    s->st.rejected_tags++;
+    return;
+  }
   swim_update v = *u;
   bool relayed_death = false;
   /* A death is never taken on another's word (trusting), nor from a full
@@ -531,11 +573,12 @@ void swim_apply(swim *s, const swim_update *u, const char *from,
   } else {
     return;
   }
-  if (proven) { /* the member's own word: its proof and its address */
+  if (proven) { /* the member's own word: its proof, address and tags */
     swim_update a = anchor_of(u);
     if (!proof_ok) a.proof = NULL;
     proof_keep(m, &a);
     if (u->addr[0]) memcpy(m->u.addr, u->addr, sizeof(m->u.addr));
+    tags_keep(m, u);
   }
   if (relayed_death) death_check(s, m, now);
 }
@@ -579,7 +622,10 @@ int swim_new(swim **out, const swim_config *cfg, const swim_ops *ops,
   if (!out || !cfg || !ops || !ops->send || !cfg->name) return TR_EINVAL;
   *out = NULL;
   size_t nlen = strlen(cfg->name), alen = cfg->addr ? strlen(cfg->addr) : 0;
-  if (nlen == 0 || nlen > TR_ID_MAX || alen >= SWIM_ADDR_MAX) return TR_EINVAL;
+  size_t tlen = cfg->tags ? strnlen(cfg->tags, SWIM_TAGS_MAX + 1) : 0;
+  if (nlen == 0 || nlen > TR_ID_MAX || alen >= SWIM_ADDR_MAX ||
+      !swim_tags_valid(cfg->tags, tlen))
+    return TR_EINVAL;
   swim *s = calloc(1, sizeof(*s));
   if (!s) return TR_ENOMEM;
   s->ops = *ops;
@@ -610,6 +656,8 @@ int swim_new(swim **out, const swim_config *cfg, const swim_ops *ops,
   swim_update me = {.epoch = cfg->epoch, .state = SWIM_ALIVE};
   memcpy(me.name, cfg->name, nlen);
   if (alen) memcpy(me.addr, cfg->addr, alen);
+  me.tags = cfg->tags;
+  me.tags_len = (uint16_t)tlen;
   s->self = member_new(s, &me);
   if (!s->self) goto fail;
   swim_self_sign(s);
@@ -630,6 +678,7 @@ void swim_free(swim *s) {
   HASH_ITER(hh, s->members, m, tmp) {
     HASH_DEL(s->members, m);
     free(m->proof);
+    free(m->tags);
     free(m);
   }
   free(s->probe);

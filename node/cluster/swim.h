@@ -26,9 +26,12 @@
  *
  * A member speaks only for itself (when the host gives sign and verify).
  * What only a member can say — a new epoch (a restart), leaving, a new
- * incarnation, its address — is believed from the member itself (its own
- * link) or with its proof; a relayed claim without one is rejected and
- * counted (rejected_proof). Suspect and dead are rumours, believed only at
+ * incarnation, its address, its tags — is believed from the member itself
+ * (its own link) or with its proof; a relayed claim without one is
+ * rejected and counted (rejected_proof). Tags are fixed for an epoch: a
+ * relayed update at the epoch held whose tags differ from those the
+ * member signed is rejected and counted (rejected_tags), whatever it
+ * says. Suspect and dead are rumours, believed only at
  * an (epoch, incarnation) the member is known to have had. And a death is
  * never taken on another's word: a relayed "dead" about a member held live
  * makes it suspect here and has it probed at once (death_checks); only
@@ -77,15 +80,20 @@ typedef enum {
 const char *swim_state_name(swim_state);
 
 #define SWIM_PROOF_MAX 2048 /* bytes of a member's proof of its own record */
+#define SWIM_TAGS_MAX TR_TAGS_LEN_MAX /* bytes of a member's tags */
 #define SWIM_PROOF_PENALTY_MS 1000u /* see swim_ops.verify */
 
 /* What is known, or said, about one member. Alive and left are the
  * member's own word about itself, and proof (when the host signs) is its
- * signature over (name, epoch, incarnation, alive or left, addr) with what
- * verifies it; suspect and dead are others' words about it, anchored to an
- * incarnation it has had, whose alive record the proof still is. The proof
- * is the sender's, valid during the call (and, in what swim_members hands
- * out, until the next swim call). */
+ * signature over (name, epoch, incarnation, alive or left, addr, tags)
+ * with what verifies it; suspect and dead are others' words about it,
+ * anchored to an incarnation it has had, whose alive record the proof
+ * still is. The proof and the tags are the sender's, valid during the call
+ * (and, in what swim_members hands out, until the next swim call).
+ *
+ * Tags are the member's own, "k=v,k=v" sorted by key (swim_tags_valid),
+ * not NUL-terminated; none (tags_len 0) costs nothing on the wire. Every
+ * update about a member carries them, as its proof covers them. */
 typedef struct swim_update {
   char name[TR_ID_MAX + 1];
   char addr[SWIM_ADDR_MAX];
@@ -94,6 +102,8 @@ typedef struct swim_update {
   uint8_t state; /* swim_state */
   uint16_t proof_len;
   const uint8_t *proof;
+  uint16_t tags_len;
+  const char *tags;
 } swim_update;
 
 typedef enum {
@@ -120,6 +130,7 @@ typedef struct swim_msg {
 typedef struct swim_config {
   const char *name; /* this node */
   const char *addr; /* where peers reach it ("host:port") */
+  const char *tags; /* its tags (swim_tags_valid); NULL or "": none */
   uint64_t epoch;   /* this process's start, ms; must grow across restarts */
   uint64_t seed;    /* randomness (probe order, jitter, k choices) */
   /* Timing; 0 means the default in brackets. */
@@ -180,13 +191,28 @@ typedef struct swim_ops {
 typedef struct swim swim;
 
 /* What a member signs of its own record: "troupe-swim-1", name, epoch,
- * incarnation, alive (0) or left (3), addr, in a fixed byte layout; the
- * length written (at most SWIM_RECORD_MAX bytes to out). */
-#define SWIM_RECORD_MAX (16 + TR_ID_MAX + 1 + 8 + 4 + 1 + SWIM_ADDR_MAX)
+ * incarnation, alive (0) or left (3), addr, then its tags if it has any
+ * (so a record without tags is the same bytes as before tags existed), in
+ * a fixed byte layout; the length written (at most SWIM_RECORD_MAX bytes
+ * to out). */
+#define SWIM_RECORD_MAX \
+  (16 + TR_ID_MAX + 1 + 8 + 4 + 1 + SWIM_ADDR_MAX + SWIM_TAGS_MAX)
 size_t swim_record_bytes(const swim_update *, uint8_t out[SWIM_RECORD_MAX]);
 
+/* Whether tags[0..len) is a member's tags as troupe.h says: "k=v" pairs
+ * joined by ',', keys of 1..TR_TAG_KEY_MAX and values of
+ * 0..TR_TAG_VALUE_MAX bytes of [A-Za-z0-9_.-], keys strictly ascending
+ * (sorted, distinct), at most TR_TAGS_MAX pairs and SWIM_TAGS_MAX bytes.
+ * len 0 (no tags) is valid. Any thread. */
+bool swim_tags_valid(const char *tags, size_t len);
+/* Joins n "key=value" strings into tags as swim_tags_valid wants them
+ * (sorted by key, NUL-terminated in out): 0, or TR_EINVAL with *why
+ * saying which rule the first bad one breaks (static text). */
+int swim_tags_join(const char *const *kv, size_t n,
+                   char out[SWIM_TAGS_MAX + 1], const char **why);
+
 /* TR_EINVAL for a NULL or empty name, a name over TR_ID_MAX or an addr
- * over SWIM_ADDR_MAX - 1 bytes, no ops->send, or probe_timeout_ms >=
+ * over SWIM_ADDR_MAX - 1 bytes, tags that are not valid, no ops->send, or probe_timeout_ms >=
  * probe_interval_ms (after defaults); TR_ENOMEM. indirect_k is capped at
  * 16, max_piggyback raised to at least 2; seed 0 derives one from name and
  * epoch. The config's strings are copied. */
@@ -252,6 +278,8 @@ typedef struct swim_stats {
   uint64_t deaths, leaves, joins, syncs, msgs_out, updates_out;
   uint64_t rejected_sender, rejected_claim, rejected_jump;
   uint64_t rejected_proof; /* a member-only claim relayed without proof */
+  uint64_t rejected_tags;  /* a relayed record of a member at the epoch
+                              held with other tags than it signed */
   uint64_t death_checks;   /* a relayed death checked by a probe first */
   uint64_t signs, verifies; /* calls to ops sign and verify */
   uint64_t proof_failures;  /* verifies that failed (the relayer penalized) */

@@ -52,6 +52,8 @@ struct swim_entry {
   uint64_t sr_epoch;
   uint32_t sr_inc;
   bool sr_known, sr_left;
+  /* Its tags, as u.tags points at (NULL: none), from its own word. */
+  char *tags;
   /* A relayed death made it suspect: this node's own probe decides. */
   bool death_check;
   /* A proof this member relayed failed: its relayed proofs are not checked

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_path.h"
+#include "config.h"
 #include "daemon.h"
 #include "ops_print.h"
 #include "troupe.h"
@@ -15,7 +17,11 @@
 
 #define OPS_COMMON_USAGE                                                     \
   "\ncommon flags:\n"                                                        \
-  "  --node HOST:PORT  any node's TLS port [$TROUPE_OPS_NODE,\n"             \
+  "  --node HOST:PORT  any node's TLS port, or PATH (unix:PATH) a node's\n"  \
+  "                    admin socket on this host, no certificate needed\n"   \
+  "                    [$TROUPE_OPS_NODE; without it and without a\n"        \
+  "                    certificate, the one node's socket in\n"              \
+  "                    $XDG_RUNTIME_DIR/troupe or /tmp/troupe-UID; else\n"   \
   "                    127.0.0.1:7000]\n"                                    \
   "  --ca FILE         the cluster CA certificate [$TROUPE_OPS_CA]\n"        \
   "  --cert FILE       a client certificate (troupe cert client NAME)\n"     \
@@ -34,6 +40,7 @@
 typedef struct ops_cli {
   const char *verb;
   tr_op_target t;
+  char socket[512]; /* the admin socket found, when --node names none */
   bool json;
   const char *on;    /* actors --on NODE */
   const char *group; /* send, ask --group GROUP */
@@ -74,6 +81,7 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
    * TROUPE_CA/CERT/KEY, which are a node's, so exporting either set
    * cannot break the other program. */
   o->t.node = env_or("TROUPE_OPS_NODE", "127.0.0.1:7000");
+  bool node_set = getenv("TROUPE_OPS_NODE") && getenv("TROUPE_OPS_NODE")[0];
   o->t.ca_file = env_or("TROUPE_OPS_CA", NULL);
   o->t.cert_file = env_or("TROUPE_OPS_CERT", NULL);
   o->t.key_file = env_or("TROUPE_OPS_KEY", NULL);
@@ -135,7 +143,7 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
       return TROUPE_EXIT_USAGE;
     }
     switch (which) {
-    case 0: o->t.node = val; break;
+    case 0: o->t.node = val; node_set = true; break;
     case 1: o->t.ca_file = val; break;
     case 2: o->t.cert_file = val; break;
     case 3: o->t.key_file = val; break;
@@ -163,6 +171,20 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
     fprintf(stderr, "troupe %s: --node is empty\n", o->verb);
     return TROUPE_EXIT_USAGE;
   }
+  /* No node named and no certificate: the node on this host, through its
+   * admin socket (troupe run makes one by default). */
+  if (!node_set && !o->t.ca_file && !o->t.cert_file && !o->t.key_file) {
+    char all[2048];
+    int n = admin_find_one(o->socket, sizeof(o->socket), all, sizeof(all));
+    if (n > 1) {
+      fprintf(stderr, "troupe %s: several nodes run on this host (%s): say "
+              "which with --node PATH\n", o->verb, all);
+      return TROUPE_EXIT_USAGE;
+    }
+    if (n == 1) o->t.node = o->socket;
+  }
+  if (strncmp(o->t.node, "unix:", 5) == 0 || strchr(o->t.node, '/'))
+    return -1; /* the admin socket: no certificate */
   const char *missing = !o->t.ca_file     ? "--ca (or TROUPE_OPS_CA)"
                         : !o->t.cert_file ? "--cert (or TROUPE_OPS_CERT)"
                         : !o->t.key_file  ? "--key (or TROUPE_OPS_KEY)"
@@ -177,6 +199,10 @@ static int ops_parse(int argc, char **argv, const char *usage, int min_pos,
             getenv(daemon_var) ? " is the daemon's node setting, not read by "
                                  "operator verbs: export TROUPE_OPS_* for them)"
                                : "");
+    char dir[200];
+    if (!node_set && admin_dir(dir, sizeof(dir)) == 0)
+      fprintf(stderr, "troupe %s: (nor does a node answer on an admin socket "
+              "in %s: is one running on this host?)\n", o->verb, dir);
     return TROUPE_EXIT_USAGE;
   }
   return -1;
@@ -221,19 +247,139 @@ static int ops_done(const ops_cli *o, int rc, const tr_op_error *err) {
 
 /* ---- the verbs --------------------------------------------------------- */
 
+/* members' filters, applied here to what the node lists: states (any
+ * one), tags (all of them). */
+typedef struct members_filter {
+  ops_list l;
+  unsigned states; /* bit per tr_member_state; 0: any */
+  const char *tags[TR_TAGS_MAX];
+  size_t ntags;
+} members_filter;
+
+/* "alive,dead" into f->states; NULL or why not. */
+static const char *members_add_states(members_filter *f, const char *v) {
+  static const char *const names[] = {"alive", "suspect", "dead", "left"};
+  if (!*v) return "want alive, suspect, dead or left";
+  for (const char *p = v; *p;) {
+    size_t n = strcspn(p, ","), i = 0;
+    while (i < 4 && !(strlen(names[i]) == n && !strncmp(p, names[i], n))) i++;
+    if (i == 4) return "want alive, suspect, dead or left";
+    f->states |= 1u << i;
+    p += n;
+    if (*p == ',' && !*++p) return "want alive, suspect, dead or left";
+  }
+  return NULL;
+}
+
+static const char *members_add_tag(members_filter *f, const char *v) {
+  const char *why = run_tag_check(v);
+  if (why) return why;
+  if (f->ntags == TR_TAGS_MAX) return "more than 8 tags (a member has no more)";
+  f->tags[f->ntags++] = v;
+  return NULL;
+}
+
+/* Takes --state and --tag out of argv into f (the rest goes to ops_parse,
+ * in *rest, argc entries at most); *json: --json was given, for the error.
+ * Returns NULL, or why (err_flag names the flag, err_val its value). */
+static const char *members_filters(int argc, char **argv, members_filter *f,
+                                   char **rest, int *nrest, bool *json,
+                                   const char **err_flag,
+                                   const char **err_val) {
+  *nrest = 0;
+  for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--json") == 0) *json = true; /* for the error */
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (i > 0 && strcmp(a, "--") == 0) { /* the rest are not flags */
+      while (i < argc) rest[(*nrest)++] = argv[i++];
+      break;
+    }
+    bool state = !strncmp(a, "--state", 7) && (!a[7] || a[7] == '=');
+    bool tag = !strncmp(a, "--tag", 5) && (!a[5] || a[5] == '=');
+    if (i == 0 || (!state && !tag)) {
+      rest[(*nrest)++] = argv[i];
+      continue;
+    }
+    *err_flag = state ? "--state" : "--tag";
+    const char *v = strchr(a, '=');
+    if (v)
+      v++;
+    else if (i + 1 < argc)
+      v = argv[++i];
+    else
+      return "needs a value";
+    *err_val = v;
+    const char *why = state ? members_add_states(f, v) : members_add_tag(f, v);
+    if (why) return why;
+  }
+  return NULL;
+}
+
+static bool members_match(const members_filter *f, const tr_member *m) {
+  if (f->states && !(f->states & (1u << (unsigned)m->state))) return false;
+  for (size_t i = 0; i < f->ntags; i++) {
+    const char *eq = strchr(f->tags[i], '='), *want = eq + 1, *v;
+    char key[TR_TAG_KEY_MAX + 1];
+    size_t klen = (size_t)(eq - f->tags[i]), len;
+    memcpy(key, f->tags[i], klen);
+    key[klen] = '\0';
+    if (tr_member_tag(m, key, &v, &len) != 0 || len != strlen(want) ||
+        memcmp(v, want, len) != 0)
+      return false;
+  }
+  return true;
+}
+
+static void members_print(void *arg, const tr_member *m, int self) {
+  members_filter *f = arg;
+  if (members_match(f, m)) ops_print_member(&f->l, m, self);
+}
+
 int cmd_members(int argc, char **argv) {
-  const char *usage = "usage: troupe members [flags]\n"
-                      "The members the node knows: name, state (alive, "
-                      "suspect, dead, left), address.\n" OPS_COMMON_USAGE;
+  const char *usage =
+      "usage: troupe members [--state STATE] [--tag KEY=VALUE] [flags]\n"
+      "The members the node knows: name, state (alive, suspect, dead, "
+      "left), address,\ntags (troupe run --tag).\n"
+      "  --state STATE     only members in STATE: alive, suspect, dead or\n"
+      "                    left; repeatable or a comma list (any of them)\n"
+      "  --tag KEY=VALUE   only members with this tag; repeatable (all of\n"
+      "                    them)\n" OPS_COMMON_USAGE;
+  if (daemon_help_or_version(argc, argv, usage)) return TROUPE_EXIT_OK;
+  members_filter f = {.states = 0};
+  char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+  if (!rest) {
+    fprintf(stderr, "troupe %s: out of memory\n", argv[0]);
+    return TROUPE_EXIT_ERROR;
+  }
+  int nrest = 0;
+  bool json = false;
+  const char *flag = "", *val = "";
+  const char *why =
+      members_filters(argc, argv, &f, rest, &nrest, &json, &flag, &val);
   ops_cli o;
-  int rc = ops_parse(argc, argv, usage, 0, 0, 0, &o);
-  if (rc >= 0) return rc;
+  int rc;
+  if (why) { /* a bad filter: exit 2, as JSON too with --json */
+    o = (ops_cli){.verb = argv[0], .json = json};
+    tr_op_error err = {.reason = TR_OP_FAIL_CONFIG};
+    snprintf(err.detail, sizeof(err.detail), "%s: bad value '%.64s' (%s)",
+             flag, val, why);
+    free(rest);
+    return ops_exit(&o, TR_EINVAL, &err);
+  }
+  rc = ops_parse(nrest, rest, usage, 0, 0, 0, &o);
+  if (rc >= 0) {
+    free(rest);
+    return rc;
+  }
   tr_op_error err = {0};
-  ops_list l = {.json = o.json};
-  ops_list_begin(&l);
-  rc = tr_op_members(&o.t, ops_print_member, &l, &err);
-  if (rc == 0) ops_list_end(&l);
-  return ops_exit(&o, rc, &err);
+  f.l.json = o.json;
+  ops_list_begin(&f.l);
+  rc = tr_op_members(&o.t, members_print, &f, &err);
+  if (rc == 0) ops_list_end(&f.l);
+  rc = ops_exit(&o, rc, &err);
+  free(rest);
+  return rc;
 }
 
 int cmd_actors(int argc, char **argv) {
@@ -493,4 +639,139 @@ int cmd_force_leave(int argc, char **argv) {
   tr_op_error err = {0};
   rc = tr_op_forget(&o.t, o.pos[0], &err);
   return ops_done(&o, rc, &err);
+}
+
+/* Takes "--flag VALUE" or "--flag=VALUE" out of argv (before "--"), for
+ * the flags one verb alone has. 1 with *val set, 0 when absent, -1 when
+ * it has no value. */
+static int take_flag(int *argc, char **argv, const char *flag,
+                     const char **val) {
+  size_t n = strlen(flag);
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], "--") == 0) break;
+    if (strncmp(argv[i], flag, n) != 0 ||
+        (argv[i][n] != '=' && argv[i][n] != '\0'))
+      continue;
+    int used = argv[i][n] == '=' ? 1 : 2;
+    if (used == 2 && i + 1 >= *argc) return -1;
+    *val = used == 1 ? argv[i] + n + 1 : argv[i + 1];
+    memmove(&argv[i], &argv[i + used],
+            (size_t)(*argc - i - used + 1) * sizeof(*argv));
+    *argc -= used;
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_pub(int argc, char **argv) {
+  const char *usage =
+      "usage: troupe pub [TOPIC] DATA [--as ID] [flags]\n"
+      "Publishes DATA on TOPIC (else the default topic) as an operator "
+      "publisher:\nan actor of the node asked, made by the first pub to it "
+      "and kept until\nstopped, that actors anywhere subscribe to by id "
+      "(tr_subscribe_topic) like\nany publisher. --as ID names it (default "
+      "ops.<your certificate's name>);\nan id another actor holds is "
+      "refused. Prints the publisher and how many\nsubscribers on its node "
+      "the publish reached (--json: an object). A node\nkeeps at most 64 "
+      "operator publishers. Operators only.\n" OPS_COMMON_USAGE;
+  const char *as = NULL;
+  if (take_flag(&argc, argv, "--as", &as) < 0) {
+    fprintf(stderr, "troupe pub: --as needs a value\n");
+    return TROUPE_EXIT_USAGE;
+  }
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 1, 2, 0, &o);
+  if (rc >= 0 || (as && (rc = check_id_arg(&o, as)) >= 0)) return rc;
+  const char *topic = o.npos > 1 ? o.pos[0] : NULL;
+  if (topic && strlen(topic) > TR_ID_MAX) {
+    fprintf(stderr, "troupe pub: topic too long\n");
+    return TROUPE_EXIT_USAGE;
+  }
+  const char *data = o.pos[o.npos - 1];
+  tr_op_error err = {0};
+  tr_op_published p;
+  rc = tr_op_pub(&o.t, as, topic, data, strlen(data), &p, &err);
+  if (rc == 0 && o.json) {
+    printf("{\"publisher\":");
+    ops_print_json_str(stdout, p.publisher, strlen(p.publisher));
+    printf(",\"node\":");
+    ops_print_json_str(stdout, p.node, strlen(p.node));
+    printf(",\"topic\":");
+    ops_print_json_str(stdout, topic ? topic : "", topic ? strlen(topic) : 0);
+    printf(",\"reached\":%u}\n", p.reached);
+  } else if (rc == 0) {
+    printf("published as %s on %s%s%s: reached %u subscriber%s there\n",
+           p.publisher, p.node, topic ? ", topic " : "", topic ? topic : "",
+           p.reached, p.reached == 1 ? "" : "s");
+  }
+  return ops_exit(&o, rc, &err);
+}
+
+/* A log level by name. */
+static int level_of(const char *s, tr_log_level *out) {
+  static const char *const names[] = {"error", "warn", "info", "debug"};
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, names[i]) == 0) {
+      *out = (tr_log_level)(TR_LOG_ERROR + i);
+      return 0;
+    }
+  return -1;
+}
+
+static void monitor_started(void *arg) {
+  const ops_cli *o = arg;
+  fprintf(stderr, "troupe monitor: watching %s (SIGINT ends)\n", o->t.node);
+}
+
+static int monitor_print(void *arg, const tr_op_monitor_line *l) {
+  const ops_cli *o = arg;
+  char when[40];
+  ops_print_now(when, sizeof(when));
+  if (o->json) {
+    printf("{\"at\":\"%s\",\"node\":", when);
+    ops_print_json_str(stdout, l->node, strlen(l->node));
+    if (l->level) {
+      printf(",\"kind\":\"log\",\"level\":\"%s\",\"event\":",
+             level_name(l->level));
+      ops_print_json_str(stdout, l->event, strlen(l->event));
+      printf(",\"fields\":");
+    } else {
+      printf(",\"kind\":\"event\",\"event\":");
+    }
+    ops_print_json_str(stdout, l->text, l->len);
+    printf("}\n");
+  } else if (l->level) {
+    printf("%s %s %-5s %s %.*s\n", when, l->node, level_name(l->level),
+           l->event, (int)l->len, l->text);
+  } else {
+    printf("%s %s event %.*s\n", when, l->node, (int)l->len, l->text);
+  }
+  fflush(stdout);
+  return 0; /* until a signal or the node ends it */
+}
+
+int cmd_monitor(int argc, char **argv) {
+  const char *usage =
+      "usage: troupe monitor [--level LEVEL] [flags]\n"
+      "Streams the node's log lines up to LEVEL (error, warn, info, debug; "
+      "default\ninfo), however quiet its own log is, and its cluster events "
+      "(node_up,\nnode_down...), one line each (--json: an object each), "
+      "until SIGINT or\nSIGTERM. Lines the connection had no room for are "
+      "counted and said\n(monitor_lines_dropped count=N). Operators "
+      "only.\n" OPS_COMMON_USAGE;
+  const char *lv = NULL;
+  tr_log_level level = TR_LOG_INFO;
+  int got = take_flag(&argc, argv, "--level", &lv);
+  if (got < 0 || (got > 0 && level_of(lv, &level) != 0)) {
+    fprintf(stderr, "troupe monitor: --level wants error, warn, info or "
+                    "debug%s%s%s\n", lv ? ", not '" : "", lv ? lv : "",
+            lv ? "'" : "");
+    return TROUPE_EXIT_USAGE;
+  }
+  ops_cli o;
+  int rc = ops_parse(argc, argv, usage, 0, 0, 0, &o);
+  if (rc >= 0) return rc;
+  tr_op_error err = {0};
+  rc = tr_op_monitor(&o.t, level, monitor_started, monitor_print, &o, &err);
+  return ops_exit(&o, rc, &err);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin_path.h"
 #include "config.h"
 #include "daemon.h"
 #include "http.h"
@@ -34,8 +35,8 @@ static const char RUN_USAGE_HEAD[] =
     "the local single-node mode; with --listen it is a cluster node and\n"
     "needs --ca, --cert and --key (make them with `troupe cert`).\n"
     "Precedence: flags > environment (TROUPE_*) > config file. A list key\n"
-    "(seed, plugin, spawn) given in a higher place replaces the lower\n"
-    "places' list. Flags take `--key VALUE` or `--key=VALUE`; seed and\n"
+    "(seed, tag, plugin, spawn) given in a higher place replaces the lower\n"
+    "places' list. Flags take `--key VALUE` or `--key=VALUE`; seed, tag and\n"
     "plugin values may be comma lists; TROUPE_SPAWN separates spawns with\n"
     "spaces. Unknown TROUPE_* variables are ignored.\n"
     "\n";
@@ -78,6 +79,8 @@ typedef struct run_daemon {
   int nsignals; /* SIGTERM/SIGINT seen */
   /* The last error line the node logged: why tr_node_new failed. */
   char last_error[512];
+  char admin_path[256]; /* the admin socket; "" none */
+  bool admin_default;   /* in the default place, not configured */
 } run_daemon;
 
 /* The node's tr_log_fn: remembers the last error, then the sink. */
@@ -204,7 +207,8 @@ static int run_check_files(const run_config *c, char *err, size_t errlen) {
     fclose(f);
   }
   if (!c->listen) {
-    const char *stray = c->nseeds ? "seed" : c->advertise ? "advertise"
+    const char *stray = c->nseeds ? "seed" : c->ntags ? "tag"
+                      : c->advertise ? "advertise"
                       : c->ca     ? "ca"   : c->cert      ? "cert"
                       : c->key    ? "key"  : c->crl ? "crl" : NULL;
     if (stray) {
@@ -305,30 +309,66 @@ static int run_load_plugins(run_daemon *d, char *err, size_t errlen) {
   return 0;
 }
 
-/* The inspector shows every actor id of the cluster and, to come, acts on
- * them: loopback only until it has its access scheme (docs/inspector.md). */
+/* The inspector shows every actor id of the cluster and acts on them: on
+ * loopback it is plain HTTP (sessions from `troupe ui-login` to act);
+ * anywhere else HTTPS on the node's certificate, for clients with an
+ * operator or viewer certificate of the cluster CA (docs/inspector.md,
+ * Access). */
 static bool addr_is_loopback(const char *addr) {
   return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0;
 }
 
+/* A local node has no certificates: its inspector stays on loopback. The
+ * same check for run and --check. */
+static int run_ui_check(const run_config *c, char *err, size_t errlen) {
+  if (!c->ui || addr_is_loopback(c->ui) || c->listen) return 0;
+  snprintf(err, errlen, "ui %s: a local node (no --listen) serves the "
+           "inspector on loopback only: beyond it the inspector is HTTPS "
+           "with the node's certificate, which only a cluster node has "
+           "(--listen, --ca, --cert, --key; docs/inspector.md, Access)",
+           c->ui);
+  return TROUPE_EXIT_USAGE;
+}
+
+/* The admin socket's path: configured, "off", or the default place for
+ * this node's name (where the operator verbs look). A default place that
+ * cannot be used leaves the node without one, said in the log. */
+static void run_admin_path(run_daemon *d) {
+  const char *a = d->cfg.admin_socket;
+  d->admin_path[0] = '\0';
+  d->admin_default = false;
+  if (a && strcmp(a, "off") == 0) return;
+  if (a) {
+    snprintf(d->admin_path, sizeof(d->admin_path), "%s", a);
+    return;
+  }
+  char host[256] = "localhost", why[256];
+  if (!d->cfg.name && gethostname(host, sizeof(host)) == 0)
+    host[sizeof(host) - 1] = '\0';
+  if (admin_default_path(d->cfg.name ? d->cfg.name : host, d->admin_path,
+                         sizeof(d->admin_path), why, sizeof(why)) != 0) {
+    run_log(d, TR_LOG_WARN, "admin_socket_off", "reason=\"%s\"", why);
+    d->admin_path[0] = '\0';
+    return;
+  }
+  d->admin_default = true;
+}
+
 static int run_ui_start(run_daemon *d, char *err, size_t errlen) {
   const char *addr = d->cfg.ui;
-  if (!addr_is_loopback(addr)) {
-    snprintf(err, errlen, "ui %s: the inspector listens on loopback only "
-             "(127.0.0.1:PORT or [::1]:PORT; docs/inspector.md, Access)",
-             addr);
-    return TROUPE_EXIT_USAGE;
-  }
+  bool loopback = addr_is_loopback(addr);
   if (!d->lines || inspector_new(&d->inspector, d->node, run_log_fn, d,
                                  d->lines) != 0) {
     snprintf(err, errlen, "out of memory");
     return TROUPE_EXIT_ERROR;
   }
-  /* Every client is on this host (loopback): a cap per address would be
-   * the whole cap, and streams hold connections for good. */
+  /* On loopback every client is on this host: a cap per address would be
+   * the whole cap, and streams hold connections for good. Elsewhere each
+   * address gets the default share. */
   http_opts ho = {.addr = addr, .log = run_log_fn, .log_user = d,
                   .route = inspector_route, .route_user = d->inspector,
-                  .max_conns = 64, .max_per_client = 64};
+                  .max_conns = 64, .max_per_client = loopback ? 64 : 0,
+                  .tls = !loopback};
   char herr[256] = "";
   if (http_start(&d->ui, d->node, &ho, herr, sizeof(herr)) != 0) {
     snprintf(err, errlen, "ui: %s", herr[0] ? herr : "cannot listen");
@@ -340,6 +380,7 @@ static int run_ui_start(run_daemon *d, char *err, size_t errlen) {
 static int run_start(run_daemon *d, char *err, size_t errlen) {
   run_config *c = &d->cfg;
   int rc = run_check_files(c, err, errlen);
+  if (rc == 0) rc = run_ui_check(c, err, errlen);
   if (rc != 0) return rc;
 
   log_opts lo = {.format = c->log_format == RUN_LOG_JSON ? LOG_FORMAT_JSON
@@ -361,6 +402,8 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       .advertise = c->advertise,
       .seeds = (const char *const *)c->seeds,
       .nseeds = c->nseeds,
+      .tags = (const char *const *)c->tags,
+      .ntags = c->ntags,
       .ca_file = c->ca,
       .cert_file = c->cert,
       .key_file = c->key,
@@ -378,7 +421,21 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       .memory_budget = (size_t)c->memory_budget_mib << 20,
       .member_retention_ms = c->member_retention_s * 1000u,
   };
+  run_admin_path(d);
+  nc.admin_socket = d->admin_path[0] ? d->admin_path : NULL;
   rc = tr_node_new(&d->node, &nc);
+  if (rc == TR_EEXIST && d->admin_default &&
+      strstr(d->last_error, "admin_socket_failed")) {
+    /* Another node of this name on this host holds the default place:
+     * this one goes without (a configured path is not given up on). */
+    run_log(d, TR_LOG_WARN, "admin_socket_off",
+            "reason=\"%s is another node's\" hint=\"set admin-socket\"",
+            d->admin_path);
+    d->admin_path[0] = '\0';
+    d->last_error[0] = '\0';
+    nc.admin_socket = NULL;
+    rc = tr_node_new(&d->node, &nc);
+  }
   if (rc != 0) {
     snprintf(err, errlen, "cannot start the node: %s (%s)%s%s",
              tr_errname(rc), tr_strerror(rc), d->last_error[0] ? ": " : "",
@@ -430,17 +487,18 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
   const char *cluster = c->cluster_name ? c->cluster_name : "-";
   if (c->listen)
     printf("troupe run: name=%s mode=cluster cluster=%s listen=%s "
-           "advertise=%s seeds=%s plugins=%s actors=%s metrics=%s ui=%s\n",
+           "advertise=%s seeds=%s plugins=%s actors=%s metrics=%s ui=%s "
+           "admin=%s\n",
            name, cluster, c->listen, advertise[0] ? advertise : "-",
            seeds[0] ? seeds : "-", plugins[0] ? plugins : "-",
            actors[0] ? actors : "-", c->metrics ? c->metrics : "off",
-           c->ui ? c->ui : "off");
+           c->ui ? c->ui : "off", d->admin_path[0] ? d->admin_path : "off");
   else
     printf("troupe run: name=%s mode=local cluster=%s plugins=%s actors=%s "
-           "metrics=%s ui=%s\n",
+           "metrics=%s ui=%s admin=%s\n",
            name, cluster, plugins[0] ? plugins : "-",
            actors[0] ? actors : "-", c->metrics ? c->metrics : "off",
-           c->ui ? c->ui : "off");
+           c->ui ? c->ui : "off", d->admin_path[0] ? d->admin_path : "off");
   fflush(stdout);
   run_log(d, TR_LOG_INFO, "run_started",
           "name=%s mode=%s cluster=%s listen=%s advertise=%s plugins=%s "
@@ -501,11 +559,7 @@ static int run_check(run_daemon *d, char *err, size_t errlen) {
   run_config *c = &d->cfg;
   int rc = run_check_files(c, err, errlen);
   if (rc != 0) return rc;
-  if (c->ui && !addr_is_loopback(c->ui)) {
-    snprintf(err, errlen, "ui %s: the inspector listens on loopback only",
-             c->ui);
-    return TROUPE_EXIT_USAGE;
-  }
+  if ((rc = run_ui_check(c, err, errlen)) != 0) return rc;
   char *listen = c->listen ? port_zero(c->listen) : NULL;
   if (c->listen && !listen) {
     snprintf(err, errlen, "out of memory");
@@ -515,6 +569,8 @@ static int run_check(run_daemon *d, char *err, size_t errlen) {
                        .advertise = c->advertise, .ca_file = c->ca,
                        .cert_file = c->cert, .key_file = c->key,
                        .crl_file = c->crl, .policy_file = c->policy,
+                       .tags = (const char *const *)c->tags,
+                       .ntags = c->ntags,
                        .log = run_log_fn, .log_user = d,
                        .log_level = TR_LOG_ERROR};
   if (log_sink_new(&d->log, &(log_opts){0}) != 0) {

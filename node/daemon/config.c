@@ -1,7 +1,7 @@
 /* config.c — `troupe run` settings: one table of keys, read from the config
  * file, the environment and the flags into three layers, then merged with
- * the highest layer winning key by key. A list key (seed, plugin, spawn)
- * set in a higher layer replaces the lower layers' list, it does not add. */
+ * the highest layer winning key by key. A list key (seed, tag, plugin,
+ * spawn) set in a higher layer replaces the lower layers' list, it does not add. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +20,7 @@ typedef enum {
   KEY_FORMAT, /* logfmt|json */
   KEY_SPAWN, /* TYPE[:ID[:ARG]] */
   KEY_UINT,  /* 1..key_def.max, decimal */
+  KEY_TAG,   /* key=value (run_tag_check) */
 } key_kind;
 
 typedef struct key_def {
@@ -32,10 +33,10 @@ typedef struct key_def {
 
 /* The order is the order of `troupe run --help`. */
 enum {
-  K_NAME, K_LISTEN, K_ADVERTISE, K_SEED, K_CA, K_CERT, K_KEY, K_CRL,
+  K_NAME, K_LISTEN, K_ADVERTISE, K_SEED, K_TAG, K_CA, K_CERT, K_KEY, K_CRL,
   K_POLICY,
   K_CLUSTER_NAME, K_PLUGIN, K_SPAWN, K_METRICS,
-  K_UI, K_LOG_LEVEL, K_LOG_FORMAT,
+  K_UI, K_ADMIN_SOCKET, K_LOG_LEVEL, K_LOG_FORMAT,
   K_MAX_MEMBERS, K_MAX_PENDING, K_HANDSHAKE_TIMEOUT, K_MAX_OP_CONNS,
   K_OP_IDLE_TIMEOUT, K_MAX_OP_SUBS, K_MEMORY_BUDGET, K_MEMBER_RETENTION,
   K_COUNT
@@ -60,6 +61,11 @@ static const key_def KEYS[K_COUNT] = {
     [K_SEED] = {"seed", KEY_ADDR, true, true, "HOST:PORT",
                 "a member to join through; repeatable, comma lists ok, DNS "
                 "names resolve to every address"},
+    [K_TAG] = {"tag", KEY_TAG, true, true, "KEY=VALUE",
+               "a tag every member sees (troupe members --tag); "
+               "repeatable, comma lists ok; keys 1-32 and values 0-64 of "
+               "[A-Za-z0-9_.-], at most 8, 512 bytes in all; fixed until "
+               "restart [none]"},
     [K_CA] = {"ca", KEY_STR, false, false, "FILE", "cluster CA (PEM)"},
     [K_CERT] = {"cert", KEY_STR, false, false, "FILE",
                 "this node's certificate (PEM), signed by the CA"},
@@ -85,7 +91,13 @@ static const key_def KEYS[K_COUNT] = {
                    "127.0.0.1:PORT) [off]"},
     [K_UI] = {"ui", KEY_PORT_OR_ADDR, false, false, "[HOST:]PORT",
               "serve the web inspector (docs/inspector.md; a bare port: "
-              "127.0.0.1:PORT; loopback only) [off]"},
+              "127.0.0.1:PORT; beyond loopback HTTPS, for operator and "
+              "viewer certificates: cluster nodes only) [off]"},
+    [K_ADMIN_SOCKET] = {"admin-socket", KEY_STR, false, false, "PATH|off",
+                        "the admin socket: every operator verb from this "
+                        "user on this host, no certificate (troupe members "
+                        "--node PATH) [$XDG_RUNTIME_DIR/troupe/NAME.sock, "
+                        "else /tmp/troupe-UID/NAME.sock]"},
     [K_LOG_LEVEL] = {"log-level", KEY_LEVEL, false, false, "LEVEL",
                      "error|warn|info|debug [info]; SIGHUP re-reads it from "
                      "the config file"},
@@ -167,6 +179,41 @@ static bool valid_addr(const char *s) {
   return valid_port(colon + 1);
 }
 
+static bool tag_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+}
+
+const char *run_tag_check(const char *kv) {
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv) return "want KEY=VALUE";
+  if ((size_t)(eq - kv) > TR_TAG_KEY_MAX) return "key longer than 32 bytes";
+  if (strlen(eq + 1) > TR_TAG_VALUE_MAX) return "value longer than 64 bytes";
+  for (const char *p = kv; *p; p++)
+    if (p != eq && !tag_char(*p))
+      return "keys and values are made of [A-Za-z0-9_.-]";
+  return NULL;
+}
+
+/* Across the tags: count, distinct keys, size in all ("k=v,k=v"). */
+static const char *tags_check(char **tags, size_t n) {
+  size_t total = n ? n - 1 : 0;
+  if (n > TR_TAGS_MAX) return "more than 8 tags";
+  for (size_t i = 0; i < n; i++) {
+    total += strlen(tags[i]);
+    size_t klen = strcspn(tags[i], "=");
+    for (size_t j = 0; j < i; j++)
+      if (strcspn(tags[j], "=") == klen && !strncmp(tags[i], tags[j], klen))
+        return "a key given twice";
+  }
+  return total > TR_TAGS_LEN_MAX ? "more than 512 bytes in all" : NULL;
+}
+
+/* The messages name the limits. */
+_Static_assert(TR_TAGS_MAX == 8 && TR_TAG_KEY_MAX == 32 &&
+                   TR_TAG_VALUE_MAX == 64 && TR_TAGS_LEN_MAX == 512,
+               "update the tag messages");
+
 /* Checks one value; returns NULL or why it is bad. */
 static const char *check_value(const key_def *d, const char *v) {
   if (!*v) return "empty value";
@@ -192,6 +239,8 @@ static const char *check_value(const key_def *d, const char *v) {
                : "want logfmt|json";
   case KEY_SPAWN:
     return v[0] == ':' ? "want TYPE[:ID[:ARG]]" : NULL;
+  case KEY_TAG:
+    return run_tag_check(v);
   case KEY_UINT: {
     for (const char *p = v; *p; p++)
       if (!isdigit((unsigned char)*p)) return "want a whole number";
@@ -423,7 +472,7 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
       [K_CERT] = &cfg->cert, [K_KEY] = &cfg->key, [K_CRL] = &cfg->crl,
       [K_POLICY] = &cfg->policy,
       [K_CLUSTER_NAME] = &cfg->cluster_name, [K_METRICS] = &cfg->metrics,
-      [K_UI] = &cfg->ui,
+      [K_UI] = &cfg->ui, [K_ADMIN_SOCKET] = &cfg->admin_socket,
   };
   uint32_t *nums[K_COUNT] = {
       [K_MAX_MEMBERS] = &cfg->max_members,
@@ -437,6 +486,7 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
   };
   struct { char ***v; size_t *n; } lists[K_COUNT] = {
       [K_SEED] = {&cfg->seeds, &cfg->nseeds},
+      [K_TAG] = {&cfg->tags, &cfg->ntags},
       [K_PLUGIN] = {&cfg->plugins, &cfg->nplugins},
       [K_SPAWN] = {&cfg->spawns, &cfg->nspawns},
   };
@@ -498,7 +548,12 @@ int run_config_load(run_config *cfg, int argc, char **argv, char *err,
     rc = layer_read_file(&layers[0], cfg->config_file, err, errlen);
   if (rc == 0) {
     merge(cfg, layers, 3);
-    if (loopback_addr(&cfg->metrics) != 0 || loopback_addr(&cfg->ui) != 0) {
+    const char *why = tags_check(cfg->tags, cfg->ntags);
+    if (why) {
+      errf(err, errlen, "tag: %s", why);
+      rc = TROUPE_EXIT_USAGE;
+    } else if (loopback_addr(&cfg->metrics) != 0 ||
+               loopback_addr(&cfg->ui) != 0) {
       errf(err, errlen, "out of memory");
       rc = TROUPE_EXIT_USAGE;
     }
@@ -542,7 +597,9 @@ void run_config_free(run_config *cfg) {
   free(cfg->cluster_name);
   free(cfg->metrics);
   free(cfg->ui);
+  free(cfg->admin_socket);
   free_list(cfg->seeds, cfg->nseeds);
+  free_list(cfg->tags, cfg->ntags);
   free_list(cfg->plugins, cfg->nplugins);
   free_list(cfg->spawns, cfg->nspawns);
   memset(cfg, 0, sizeof(*cfg));

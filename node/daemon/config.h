@@ -25,8 +25,11 @@ typedef struct run_config {
   char *cluster_name;
   char *metrics; /* "host:port" (a bare port became 127.0.0.1:PORT); NULL off */
   char *ui;      /* the inspector's "host:port", the same way; NULL off */
+  char *admin_socket; /* a path, "off", or NULL: the default place */
   char **seeds;
   size_t nseeds;
+  char **tags; /* KEY=VALUE, checked one by one and together */
+  size_t ntags;
   char **plugins;
   size_t nplugins;
   char **spawns; /* TYPE[:ID[:ARG]] as given */
@@ -61,5 +64,10 @@ int run_config_reload_log_level(const run_config *cfg, tr_log_level *level,
 void run_config_help(FILE *to);
 
 const char *run_log_level_name(tr_log_level);
+
+/* Why a tag "KEY=VALUE" is not one tr_node_config.tags takes (static
+ * text), or NULL: KEY 1..TR_TAG_KEY_MAX and VALUE 0..TR_TAG_VALUE_MAX
+ * bytes of [A-Za-z0-9_.-]. For `run --tag` and `members --tag`. */
+const char *run_tag_check(const char *kv);
 
 #endif /* TR_DAEMON_CONFIG_H */

@@ -35,6 +35,8 @@ int cmd_groups(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_sub(int argc, char **argv);
+int cmd_pub(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_ui_login(int argc, char **argv);

@@ -4,7 +4,16 @@
  * unread bytes would make the kernel reset the connection and the client
  * could lose the answer. Each connection holds two handles (socket and
  * timer); it is freed when both close callbacks have run, and the server
- * when its listener and every connection are gone. */
+ * when its listener and every connection are gone.
+ *
+ * Over TLS (http_opts.tls) the same connection runs through the node's TLS
+ * server connection (tr_tls_conn, sans I/O): ciphertext read is fed to it,
+ * the handshake advanced, and the plaintext it gives lands in the request
+ * buffer, where the plain path takes over; every answer and stream write
+ * is encrypted and its ciphertext taken out and written. Input is only
+ * read while the request is (as over plain HTTP), so what a client may
+ * make the node buffer is bounded by the request's size plus a handshake's
+ * (HTTP_TLS_MAX_HANDSHAKE). */
 #include "http.h"
 
 #include <stdio.h>
@@ -14,6 +23,7 @@
 #include <uv.h>
 
 #include "metrics.h"
+#include "troupe_inspect.h"
 
 #define HTTP_MAX_CONNS 64u
 #define HTTP_MAX_PER_CLIENT 16u
@@ -22,6 +32,11 @@
 #define HTTP_TIMEOUT_MS 5000u
 #define HTTP_LINGER_MS 1000u /* after the answer: wait for the client's FIN */
 #define HTTP_BACKLOG 128
+/* TLS: ciphertext read at once, and what a client may send before its
+ * request, besides the request itself (its certificate chain and the
+ * handshake's other messages fit well within). */
+#define HTTP_TLS_READ 16384u
+#define HTTP_TLS_MAX_HANDSHAKE 32768u
 
 typedef enum {
   CONN_READING, /* collecting the request head */
@@ -43,6 +58,9 @@ typedef enum {
   "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"  \
   "Referrer-Policy: no-referrer\r\n"                                         \
   "Cache-Control: no-store\r\n"
+/* Over TLS: browsers that have seen it use HTTPS for this host (every
+ * port: see docs/inspector.md) for a year. */
+#define HTTP_HSTS "Strict-Transport-Security: max-age=31536000\r\n"
 
 typedef struct http_conn http_conn;
 struct http_conn {
@@ -59,6 +77,11 @@ struct http_conn {
   bool eof; /* the client half-closed: no lingering needed */
   void (*gone)(void *owner); /* once, when it closes (http_conn_set_owner) */
   void *owner;
+  tr_tls_conn *tls;  /* srv->tls: freed when it starts closing */
+  bool tls_ready;    /* its handshake is done */
+  bool forbidden;    /* a certificate of another role: 403 to anything */
+  size_t tls_in;     /* ciphertext read while reading the request */
+  char *cipher;      /* srv->tls: HTTP_TLS_READ bytes after req */
   size_t req_len;
   size_t head_len; /* the request head's, once read */
   size_t need;     /* head and body (Content-Length) */
@@ -85,6 +108,8 @@ struct http_server {
   void *log_user;
   uint64_t log_after; /* no cap line before (loop ms) */
   uint64_t unlogged;  /* caps hit since the last line */
+  bool tls;           /* HTTPS (http_opts.tls) */
+  uint64_t tls_log_after, tls_unlogged; /* the same for TLS refusals */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
@@ -114,6 +139,10 @@ static void conn_on_closed(uv_handle_t *h) {
 static void conn_close(http_conn *c) {
   if (c->closing) return;
   c->closing = true;
+  /* Now, not in the close callback: the node it was made by may be freed
+   * right after http_stop. Writes still pending own their ciphertext. */
+  tr_tls_conn_free(c->tls);
+  c->tls = NULL;
   if (c->gone) c->gone(c->owner);
   uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
   uv_close((uv_handle_t *)&c->timer, conn_on_closed);
@@ -132,11 +161,110 @@ void http_stop(http_server *s) {
   uv_close((uv_handle_t *)&s->listener, listener_on_closed);
 }
 
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* Ciphertext on its way; done (NULL: a close on failure only) runs when it
+ * is written, or failed (also UV_ECANCELED from a close). */
+typedef struct tls_write {
+  uv_write_t req;
+  http_conn *conn;
+  void (*done)(http_conn *, int status);
+  void *data; /* taken out of the TLS connection: freed here */
+} tls_write;
+
+static void tls_on_written(uv_write_t *req, int status) {
+  tls_write *w = (tls_write *)req;
+  http_conn *c = w->conn;
+  void (*done)(http_conn *, int) = w->done;
+  free(w->data);
+  free(w);
+  if (done) done(c, status);
+  else if (status < 0) conn_close(c);
+}
+
+/* Writes the ciphertext c's TLS connection holds (done at once when there
+ * is none). 0; -1 when it failed and c is closing. */
+static int conn_tls_flush(http_conn *c, void (*done)(http_conn *, int)) {
+  void *buf = NULL;
+  size_t len = 0;
+  if (!c->tls || tr_tls_conn_take_out(c->tls, &buf, &len) != 0) {
+    conn_close(c);
+    return -1;
+  }
+  if (!buf) {
+    if (done) done(c, 0);
+    return 0;
+  }
+  tls_write *w = malloc(sizeof(*w));
+  if (!w) {
+    free(buf);
+    conn_close(c);
+    return -1;
+  }
+  w->conn = c;
+  w->done = done;
+  w->data = buf;
+  uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, tls_on_written) != 0) {
+    free(buf);
+    free(w);
+    conn_close(c);
+    return -1;
+  }
+  return 0;
+}
+
+/* A TLS refusal: one line per HTTP_LOG_EVERY_MS, with how many since (its
+ * own budget, so neither kind of line hides the other). */
+static void server_tls_log(http_server *s, http_conn *c, const char *reason,
+                           const char *detail) {
+  s->tls_unlogged++;
+  uint64_t now = uv_now(s->listener.loop);
+  if (!s->log || now < s->tls_log_after) return;
+  char peer[64] = "-";
+  if (c->peer.ss_family == AF_INET)
+    uv_ip4_name((const struct sockaddr_in *)&c->peer, peer, sizeof(peer));
+  else if (c->peer.ss_family == AF_INET6)
+    uv_ip6_name((const struct sockaddr_in6 *)&c->peer, peer, sizeof(peer));
+  const char *cn = c->tls ? tr_tls_conn_peer_name(c->tls) : "";
+  char fields[512];
+  tr_log_fields(fields, sizeof(fields),
+                "reason=%s peer=%s cn=%s detail=%s hits=%llu", reason, peer,
+                cn[0] ? cn : "-", detail[0] ? detail : "-",
+                (unsigned long long)s->tls_unlogged);
+  s->log(s->log_user, TR_LOG_WARN, "http_tls_refused", fields);
+  s->tls_log_after = now + HTTP_LOG_EVERY_MS;
+  s->tls_unlogged = 0;
+}
+
+static void conn_close_when_sent(http_conn *c, int status) {
+  (void)status;
+  conn_close(c);
+}
+
+/* The handshake or a record failed: counted and logged; the alert the TLS
+ * connection may hold is sent, then the connection closes. */
+static void conn_tls_failed(http_conn *c) {
+  c->srv->stats.tls_failed++;
+  server_tls_log(c->srv, c, tr_tls_conn_fail_reason(c->tls),
+                 tr_tls_conn_fail_detail(c->tls));
+  c->state = CONN_ANSWERING; /* what else it sends is not read */
+  conn_tls_flush(c, conn_close_when_sent);
+}
+
 /* ---- answering ------------------------------------------------------------- */
 
 static void conn_on_timeout(uv_timer_t *t) {
   http_conn *c = t->data;
-  if (c->state == CONN_READING) c->srv->stats.timed_out++;
+  if (c->state == CONN_READING) {
+    c->srv->stats.timed_out++;
+    /* A handshake begun and not finished; a connection that sent nothing
+     * (a browser's preconnect, a port scan) is no TLS failure. */
+    if (c->tls && !c->tls_ready && c->tls_in > 0) {
+      c->srv->stats.tls_failed++;
+      server_tls_log(c->srv, c, "timeout", "the handshake did not finish");
+    }
+  }
   conn_close(c);
 }
 
@@ -145,8 +273,8 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status) {
   if (status < 0) conn_close(c); /* also UV_ECANCELED from a close */
 }
 
-static void conn_on_written(uv_write_t *req, int status) {
-  http_conn *c = req->data;
+/* The answer is written: wait for the client's FIN (lingering). */
+static void conn_answer_sent(http_conn *c, int status) {
   if (status < 0 || c->closing || c->eof) {
     conn_close(c);
     return;
@@ -157,6 +285,10 @@ static void conn_on_written(uv_write_t *req, int status) {
   if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp,
                   conn_on_shutdown) != 0)
     conn_close(c);
+}
+
+static void conn_on_written(uv_write_t *req, int status) {
+  conn_answer_sent(req->data, status);
 }
 
 /* Writes the answer; body is either static or (owned) malloc'd. */
@@ -172,9 +304,21 @@ static void conn_answer(http_conn *c, int status, const char *reason,
                    "Content-Type: %s\r\n"
                    "Content-Length: %zu\r\n"
                    HTTP_SECURITY_HEADERS
-                   "%s"
+                   "%s%s"
                    "Connection: close\r\n\r\n",
-                   status, reason, type, len, extra ? extra : "");
+                   status, reason, type, len, c->srv->tls ? HTTP_HSTS : "",
+                   extra ? extra : "");
+  if (c->srv->tls) { /* the answer and a close_notify, in one write */
+    if (c->closing) return;
+    if (tr_tls_conn_write(c->tls, c->head, (size_t)n) != 0 ||
+        (len && tr_tls_conn_write(c->tls, body, len) != 0)) {
+      conn_close(c);
+      return;
+    }
+    tr_tls_conn_close_notify(c->tls);
+    conn_tls_flush(c, conn_answer_sent);
+    return;
+  }
   uv_buf_t bufs[2] = {uv_buf_init(c->head, (unsigned)n),
                       uv_buf_init(body, (unsigned)len)};
   c->write_req.data = c;
@@ -238,6 +382,13 @@ static long header_value(const char *req, size_t len, const char *name,
 }
 
 static void conn_handle(http_conn *c, size_t len) {
+  if (c->forbidden) {
+    conn_answer_error(c, 403, "Forbidden",
+                      "not an operator or viewer certificate: make one "
+                      "with troupe cert client NAME [--role viewer]\n",
+                      NULL);
+    return;
+  }
   const char *p = c->req, *end = c->req + len;
   const char *sp1 = memchr(p, ' ', (size_t)(end - p));
   const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -294,6 +445,11 @@ static void conn_handle(http_conn *c, size_t len) {
                       .post = post,
                       .body = c->req + len,
                       .body_len = c->need - len};
+    if (c->srv->tls) {
+      r.client = tr_tls_conn_peer_name(c->tls);
+      r.client_operator =
+          tr_tls_conn_peer_role(c->tls) == TR_TLS_PEER_OPERATOR;
+    }
     long alen = header_value(c->req, len, "Authorization", &r.auth);
     r.auth_len = alen > 0 ? (size_t)alen : 0;
     c->state = CONN_WAITING;
@@ -309,7 +465,9 @@ static void conn_handle(http_conn *c, size_t len) {
 
 static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   http_conn *c = h->data;
-  if (c->state == CONN_READING && c->req_len < c->srv->max_request)
+  if (c->state == CONN_READING && c->cipher)
+    *buf = uv_buf_init(c->cipher, HTTP_TLS_READ);
+  else if (c->state == CONN_READING && c->req_len < c->srv->max_request)
     *buf = uv_buf_init(c->req + c->req_len,
                        (unsigned)(c->srv->max_request - c->req_len));
   else
@@ -327,23 +485,10 @@ static size_t head_length(const char *req, size_t len, size_t from) {
   return 0;
 }
 
-static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
-  http_conn *c = st->data;
-  if (nread == UV_EOF &&
-      (c->state == CONN_ANSWERING || c->state == CONN_WAITING)) {
-    /* The client half-closed after its request: finish the answer (closing
-     * now would cancel the part of it not yet written). */
-    c->eof = true;
-    uv_read_stop(st);
-    return;
-  }
-  if (nread < 0) { /* EOF or error: nothing more to do either way */
-    conn_close(c);
-    return;
-  }
-  if (c->state != CONN_READING || nread == 0) return; /* discarded */
+/* n more bytes of the request are in c->req at c->req_len. */
+static void conn_got(http_conn *c, size_t n) {
   size_t from = c->req_len > 3 ? c->req_len - 3 : 0;
-  c->req_len += (size_t)nread;
+  c->req_len += n;
   size_t head = c->head_len ? c->head_len
                             : head_length(c->req, c->req_len, from);
   if (head && !c->head_len) { /* the head is in: how long is the body? */
@@ -370,6 +515,76 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn_answer_error(c, 431, "Request Header Fields Too Large",
                      "request too large\n", NULL);
   }
+}
+
+/* Ciphertext in (TLS): the handshake, then the request's plaintext into
+ * c->req for conn_got, until the request is in. */
+static void conn_tls_in(http_conn *c, const char *data, size_t len) {
+  http_server *s = c->srv;
+  c->tls_in += len;
+  if (c->tls_in > (size_t)s->max_request + HTTP_TLS_MAX_HANDSHAKE) {
+    s->stats.tls_failed++;
+    server_tls_log(s, c, "too_large", "more sent than a handshake and a "
+                   "request take");
+    conn_close(c);
+    return;
+  }
+  if (tr_tls_conn_feed(c->tls, data, len) != 0) {
+    conn_tls_failed(c);
+    return;
+  }
+  if (!c->tls_ready) {
+    int rc = tr_tls_conn_handshake(c->tls);
+    if (rc < 0) {
+      conn_tls_failed(c);
+      return;
+    }
+    if (conn_tls_flush(c, NULL) != 0 || rc == 1) return;
+    c->tls_ready = true;
+    tr_tls_peer_role role = tr_tls_conn_peer_role(c->tls);
+    if (role != TR_TLS_PEER_OPERATOR && role != TR_TLS_PEER_VIEWER) {
+      /* The CA's, but not for this: answered 403 once it asks. */
+      c->forbidden = true;
+      s->stats.tls_forbidden++;
+      server_tls_log(s, c, role == TR_TLS_PEER_NODE ? "node_certificate"
+                                                    : "no_role",
+                     "not an operator or viewer certificate");
+    }
+  }
+  while (c->state == CONN_READING && !c->closing &&
+         c->req_len < s->max_request) {
+    int n = tr_tls_conn_read(c->tls, c->req + c->req_len,
+                             s->max_request - c->req_len);
+    if (n == 0) return;
+    if (n == TR_ECLOSED) { /* close_notify before a whole request */
+      conn_close(c);
+      return;
+    }
+    if (n < 0) {
+      conn_tls_failed(c);
+      return;
+    }
+    conn_got(c, (size_t)n);
+  }
+}
+
+static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  http_conn *c = st->data;
+  if (nread == UV_EOF &&
+      (c->state == CONN_ANSWERING || c->state == CONN_WAITING)) {
+    /* The client half-closed after its request: finish the answer (closing
+     * now would cancel the part of it not yet written). */
+    c->eof = true;
+    uv_read_stop(st);
+    return;
+  }
+  if (nread < 0) { /* EOF or error: nothing more to do either way */
+    conn_close(c);
+    return;
+  }
+  if (c->state != CONN_READING || nread == 0) return; /* discarded */
+  if (c->tls) conn_tls_in(c, buf->base, (size_t)nread);
+  else conn_got(c, (size_t)nread);
 }
 
 static void free_handle(uv_handle_t *h) { free(h); }
@@ -433,7 +648,8 @@ static bool server_admit(http_server *s, http_conn *c) {
 static void server_on_connection(uv_stream_t *l, int status) {
   http_server *s = l->data;
   if (status < 0 || s->stopping) return;
-  http_conn *c = calloc(1, sizeof(*c) + s->max_request);
+  http_conn *c =
+      calloc(1, sizeof(*c) + s->max_request + (s->tls ? HTTP_TLS_READ : 0));
   if (!c) {
     /* Take it off the backlog and close it, so it is not left waiting. */
     uv_tcp_t *t = malloc(sizeof(*t));
@@ -459,6 +675,13 @@ static void server_on_connection(uv_stream_t *l, int status) {
   int plen = sizeof(c->peer);
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) != 0)
     memset(&c->peer, 0, sizeof(c->peer));
+  if (s->tls) {
+    c->cipher = c->req + s->max_request;
+    if (tr_node_tls_accept(s->node, &c->tls) != 0) {
+      conn_close(c);
+      return;
+    }
+  }
   if (!server_admit(s, c) ||
       uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read) != 0 ||
       uv_timer_start(&c->timer, conn_on_timeout, s->timeout_ms, 0) != 0)
@@ -524,6 +747,20 @@ int http_start(http_server **out, tr_node *node, const http_opts *opts,
   s->log_user = o.log_user;
   s->max_request = o.max_request ? o.max_request : HTTP_MAX_REQUEST;
   s->timeout_ms = o.timeout_ms ? o.timeout_ms : HTTP_TIMEOUT_MS;
+  s->tls = o.tls;
+  if (s->tls) { /* a local node has no certificates to serve with */
+    tr_tls_conn *probe = NULL;
+    int trc = tr_node_tls_accept(node, &probe);
+    tr_tls_conn_free(probe);
+    if (trc != 0) {
+      free(s);
+      set_err(err, errlen, "%s: %s", addr,
+              trc == TR_ESTATE ? "TLS needs a cluster node's certificates "
+                                 "(a local node has none)"
+                               : tr_strerror(trc));
+      return trc;
+    }
+  }
   uv_loop_t *loop = tr_node_loop(node);
   int rc = uv_tcp_init(loop, &s->listener);
   if (rc != 0) {
@@ -607,8 +844,9 @@ int http_stream_start(http_conn *c, const char *type) {
                    "HTTP/1.1 200 OK\r\n"
                    "Content-Type: %s\r\n"
                    HTTP_SECURITY_HEADERS
+                   "%s"
                    "Connection: close\r\n\r\n",
-                   type);
+                   type, c->srv->tls ? HTTP_HSTS : "");
   int rc = http_stream_write(c, c->head, (size_t)n);
   if (rc != 0) conn_close(c);
   return rc;
@@ -634,6 +872,13 @@ int http_stream_write(http_conn *c, const char *data, size_t len) {
     server_cap_log(c->srv, "stream_not_read");
     conn_close(c);
     return TR_EFULL;
+  }
+  if (c->srv->tls) { /* encrypted into the connection, then written */
+    if (tr_tls_conn_write(c->tls, data, len) != 0) {
+      conn_close(c);
+      return TR_ECLOSED;
+    }
+    return conn_tls_flush(c, NULL) == 0 ? 0 : TR_ECLOSED;
   }
   stream_write *w = malloc(sizeof(*w) + len);
   if (!w) { /* a stream with a hole is worse than none */

@@ -26,7 +26,12 @@
 #define INS_JSON "application/json; charset=utf-8"
 
 typedef enum { API_CLUSTER, API_ACTORS, API_ACTOR, API_TOPICS, API_GROUPS,
-               API_STREAM, API_ASK } api_kind;
+               API_STREAM, API_ASK, API_DEAD } api_kind;
+
+/* An actor's detail lists at most this many monitors each way, and this
+ * many recent dead letters (every node's, newest first). */
+#define INS_MONITORS_MAX 50u
+#define INS_DEAD_MAX 50u
 
 /* An ask from the page must be answered before the server's 5 s. */
 #define INS_ASK_DEFAULT_MS 3000u
@@ -58,6 +63,13 @@ typedef struct g_node {
   int status;
   uint32_t total;
 } g_node;
+typedef struct g_monitor {
+  tr_monitor_info m; /* the gather's strings */
+} g_monitor;
+typedef struct g_dead {
+  const char *node;
+  tr_dead_letter d; /* from, to: the gather's strings */
+} g_dead;
 
 #define VEC(T) struct { T *v; size_t n, cap; }
 
@@ -68,6 +80,9 @@ typedef struct gather {
   VEC(g_sub) subs;
   VEC(g_group) groups;
   VEC(g_node) nodes;
+  VEC(g_monitor) monitors;
+  VEC(g_dead) deads;
+  uint64_t monitors_more; /* the nodes' left_off */
   VEC(char *) strs; /* every string above */
   bool nomem;
 } gather;
@@ -105,6 +120,8 @@ static void gather_reset(gather *g) {
   free(g->subs.v);
   free(g->groups.v);
   free(g->nodes.v);
+  free(g->monitors.v);
+  free(g->deads.v);
   free(g->strs.v);
   memset(g, 0, sizeof(*g));
 }
@@ -259,6 +276,24 @@ typedef struct member_arg {
   size_t n;
 } member_arg;
 
+/* A member's tags ("k=v,k=v") as an object, as `troupe members --json`. */
+static void j_tags(FILE *f, const char *tags) {
+  char buf[sizeof(((tr_member *)0)->tags)];
+  snprintf(buf, sizeof(buf), "%s", tags);
+  fputc('{', f);
+  char *save = NULL;
+  for (char *kv = strtok_r(buf, ",", &save); kv;
+       kv = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(kv, '=');
+    if (eq) *eq = '\0';
+    if (kv != buf) fputc(',', f);
+    j_str(f, kv);
+    fputc(':', f);
+    j_str(f, eq ? eq + 1 : "");
+  }
+  fputc('}', f);
+}
+
 static void j_member(void *arg, const tr_member *m) {
   member_arg *a = arg;
   fprintf(a->f, "%s{\"name\":", a->n++ ? "," : "");
@@ -267,9 +302,11 @@ static void j_member(void *arg, const tr_member *m) {
   j_str(a->f, m->addr);
   fprintf(a->f,
           ",\"state\":\"%s\",\"epoch\":%" PRIu64 ",\"incarnation\":%" PRIu32
-          ",\"self\":%s}",
+          ",\"self\":%s,\"tags\":",
           tr_member_state_name(m->state), m->epoch, m->incarnation,
           strcmp(m->name, a->self) == 0 ? "true" : "false");
+  j_tags(a->f, m->tags);
+  fputc('}', a->f);
 }
 
 static uint64_t now_ms(void) {
@@ -436,6 +473,63 @@ static void j_groups(FILE *f, const gather *g) {
   fputs("]}", f);
 }
 
+/* The monitors of actor id, each way: {"by": the actors watching it,
+ * "of": those it watches, "more": how many were not listed}. */
+static void j_monitors(FILE *f, const gather *g, const char *id) {
+  uint64_t more = g->monitors_more;
+  for (int of = 0; of < 2; of++) {
+    fputs(of ? ",\"of\":[" : "{\"by\":[", f);
+    size_t n = 0;
+    for (size_t i = 0; i < g->monitors.n; i++) {
+      const tr_monitor_info *m = &g->monitors.v[i].m;
+      if (strcmp(of ? m->watcher : m->target, id) != 0) continue;
+      if (n == INS_MONITORS_MAX) {
+        more++;
+        continue;
+      }
+      fputs(n++ ? ",{\"id\":" : "{\"id\":", f);
+      j_str(f, of ? m->target : m->watcher);
+      fputs(",\"node\":", f);
+      j_str(f, of ? m->target_node : m->watcher_node);
+      fputs("}", f);
+    }
+    fputs("]", f);
+  }
+  fprintf(f, ",\"more\":%" PRIu64 "}", more);
+}
+
+static int dead_newest_first(const void *pa, const void *pb) {
+  const g_dead *a = *(const g_dead *const *)pa, *b = *(const g_dead *const *)pb;
+  if (a->d.at_ms != b->d.at_ms) return a->d.at_ms < b->d.at_ms ? 1 : -1;
+  return strcmp(a->node, b->node);
+}
+
+/* Every node's dead letters gathered, newest first, at most limit. */
+static void j_dead_letters(FILE *f, const gather *g, uint32_t limit) {
+  const g_dead **order =
+      g->deads.n ? malloc(g->deads.n * sizeof(*order)) : NULL;
+  fputs("[", f);
+  if (order) {
+    for (size_t i = 0; i < g->deads.n; i++) order[i] = &g->deads.v[i];
+    qsort(order, g->deads.n, sizeof(*order), dead_newest_first);
+  }
+  for (size_t i = 0; order && i < g->deads.n && i < limit; i++) {
+    const g_dead *x = order[i];
+    fprintf(f, "%s{\"at_ms\":%" PRIu64 ",\"reason\":", i ? "," : "",
+            x->d.at_ms);
+    j_str(f, tr_dead_reason_name(x->d.reason));
+    fputs(",\"from\":", f);
+    j_str(f, x->d.from);
+    fputs(",\"to\":", f);
+    j_str(f, x->d.to);
+    fprintf(f, ",\"len\":%" PRIu32 ",\"node\":", x->d.len);
+    j_str(f, x->node);
+    fputs("}", f);
+  }
+  fputs("]", f);
+  free(order);
+}
+
 /* The actor p->id: 404 (false) when no node has it. */
 static bool j_actor_detail(FILE *f, const gather *g, const api_params *p) {
   const g_actor *self = NULL;
@@ -492,7 +586,11 @@ static bool j_actor_detail(FILE *f, const gather *g, const api_params *p) {
     fputs(n++ ? "," : "", f);
     j_str(f, x->group);
   }
-  fputs("]}", f);
+  fputs("],\"monitors\":", f);
+  j_monitors(f, g, p->id);
+  fputs(",\"dead_letters\":", f);
+  j_dead_letters(f, g, INS_DEAD_MAX);
+  fputs("}", f);
   return true;
 }
 
@@ -554,6 +652,50 @@ static void on_group(void *arg, const char *node, const tr_group_member *m) {
   x->id = g_str(&r->g, m->id);
 }
 
+static bool same_str(const char *a, const char *b) {
+  return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void on_monitor(void *arg, const char *node,
+                       const tr_monitor_info *m) {
+  (void)node;
+  api_req *r = arg;
+  gather *g = &r->g;
+  /* One across nodes comes from both nodes: kept once. */
+  for (size_t i = 0; i < g->monitors.n; i++) {
+    const tr_monitor_info *x = &g->monitors.v[i].m;
+    if (strcmp(x->watcher, m->watcher) == 0 &&
+        strcmp(x->target, m->target) == 0 &&
+        same_str(x->watcher_node, m->watcher_node) &&
+        same_str(x->target_node, m->target_node))
+      return;
+  }
+  g_monitor *x = VEC_PUSH(g, g->monitors);
+  if (!x) return;
+  x->m.watcher = g_str(g, m->watcher);
+  x->m.watcher_node = g_str(g, m->watcher_node);
+  x->m.target = g_str(g, m->target);
+  x->m.target_node = g_str(g, m->target_node);
+}
+
+static void on_dead_letter(void *arg, const char *node,
+                           const tr_dead_letter *d) {
+  api_req *r = arg;
+  g_dead *x = VEC_PUSH(&r->g, r->g.deads);
+  if (!x) return;
+  x->node = g_str(&r->g, node);
+  x->d = *d;
+  x->d.from = g_str(&r->g, d->from);
+  x->d.to = g_str(&r->g, d->to);
+}
+
+static void on_left_off(void *arg, const char *node, unsigned what,
+                        uint32_t more) {
+  (void)node;
+  api_req *r = arg;
+  if (what == TR_INSPECT_MONITORS) r->g.monitors_more += more;
+}
+
 static void on_node_done(void *arg, const char *node, int status,
                          uint32_t total) {
   api_req *r = arg;
@@ -572,9 +714,16 @@ static void on_done(void *arg) {
   req_render(r);
 }
 
-static const tr_inspect_fns ins_fns = {on_actor, on_link,      on_counter,
-                                       on_sub,   on_group,     on_node_done,
-                                       on_done};
+static const tr_inspect_fns ins_fns = {.actor = on_actor,
+                                       .link = on_link,
+                                       .counter = on_counter,
+                                       .sub = on_sub,
+                                       .group = on_group,
+                                       .node_done = on_node_done,
+                                       .done = on_done,
+                                       .monitor = on_monitor,
+                                       .dead_letter = on_dead_letter,
+                                       .left_off = on_left_off};
 
 /* Starts r's gathering: 0, or the error to answer with. */
 static int req_gather(api_req *r) {
@@ -595,7 +744,8 @@ static int req_gather(api_req *r) {
     q.what = TR_INSPECT_ACTORS | TR_INSPECT_LINKS | TR_INSPECT_COUNTERS;
     break;
   case API_ACTOR:
-    q.what = TR_INSPECT_ACTORS | TR_INSPECT_SUBS | TR_INSPECT_GROUPS;
+    q.what = TR_INSPECT_ACTORS | TR_INSPECT_SUBS | TR_INSPECT_GROUPS |
+             TR_INSPECT_MONITORS | TR_INSPECT_DEAD_LETTERS;
     q.actor = p->id;
     q.children = 1;
     q.limit = 1000;
@@ -605,6 +755,11 @@ static int req_gather(api_req *r) {
     break;
   case API_GROUPS:
     q.what = TR_INSPECT_GROUPS;
+    break;
+  case API_DEAD: /* each node's newest `limit`, merged */
+    q.what = TR_INSPECT_DEAD_LETTERS;
+    q.node = p->node[0] ? p->node : NULL;
+    q.limit = p->limit;
     break;
   case API_ASK: /* not a gathering */
     return TR_EINVAL;
@@ -635,6 +790,13 @@ static void req_render(api_req *r) {
   case API_ACTOR: found = j_actor_detail(f, &r->g, &r->p); break;
   case API_TOPICS: j_topics(f, &r->g); break;
   case API_GROUPS: j_groups(f, &r->g); break;
+  case API_DEAD:
+    fputs("{\"nodes\":", f);
+    j_nodes(f, &r->g);
+    fputs(",\"dead_letters\":", f);
+    j_dead_letters(f, &r->g, r->p.limit);
+    fputs("}", f);
+    break;
   case API_ASK: break; /* answered by ask_done */
   case API_STREAM:
     j_cluster(f, ins, &r->g);
@@ -740,6 +902,15 @@ static const char *parse_params(const http_request *req, api_kind kind,
     if (rc == 0 || !p->id[0]) return "missing id (/api/actor?id=ID)";
     return NULL;
   }
+  if (kind == API_DEAD) { /* ?limit=N&node=NAME */
+    int rc = query_get(req, "limit", v, sizeof(v));
+    if (rc < 0 || (rc > 0 && (!parse_u32(v, TR_DEAD_LETTERS_KEPT, &p->limit) ||
+                              p->limit == 0)))
+      return "bad limit (want 1 to 64)";
+    if (query_get(req, "node", p->node, sizeof(p->node)) < 0)
+      return "bad node (at most 255 bytes, URL-encoded)";
+    return NULL;
+  }
   if (kind != API_ACTORS && kind != API_STREAM) return NULL;
   int rc = query_get(req, "sort", v, sizeof(v));
   if (rc < 0) return "bad sort";
@@ -797,13 +968,37 @@ static bool bearer(const http_request *req, char tok[TR_SESSION_TOKEN_MAX + 1]) 
   return true;
 }
 
-/* GET /api/session: who the token says the user is. */
+/* The session token the request acts with, into tok: over TLS, one the
+ * node issues for the client certificate (the certificate is the
+ * identity: an Authorization header is not looked at); else the
+ * request's bearer token. false: none. */
+static bool request_token(inspector *ins, const http_request *req,
+                          char tok[TR_SESSION_TOKEN_MAX + 1]) {
+  if (req->client)
+    return tr_node_session_issue(ins->node, req->client,
+                                 req->client_operator, tok,
+                                 TR_SESSION_TOKEN_MAX + 1) == 0;
+  return bearer(req, tok);
+}
+
+/* Why an action was refused with TR_EPERM. */
+static const char *eperm_why(const http_request *req) {
+  return req->client ? "needs an operator's certificate (and the policy's "
+                       "leave)"
+                     : "needs an operator's session (and the policy's "
+                       "leave)";
+}
+
+/* GET /api/session: who the token (over TLS: the certificate) says the
+ * user is. */
 static void api_session(inspector *ins, http_conn *c,
                         const http_request *req) {
   char tok[TR_SESSION_TOKEN_MAX + 1];
   tr_session s;
-  if (!bearer(req, tok)) {
-    j_error(ins, c, 401, "no session: get one with `troupe ui-login URL`");
+  if (!request_token(ins, req, tok)) {
+    j_error(ins, c, req->client ? 403 : 401,
+            req->client ? "this certificate's name cannot name a session"
+                        : "no session: get one with `troupe ui-login URL`");
     return;
   }
   int rc = tr_node_session_check(ins->node, tok, &s);
@@ -890,14 +1085,14 @@ static void api_ask(inspector *ins, http_conn *c, const http_request *req,
   }
   char why[160];
   snprintf(why, sizeof(why), "%s: %s",
-           rc == TR_EPERM ? "needs an operator's session (and the policy's "
-                            "leave)" : tr_errname(rc),
+           rc == TR_EPERM ? eperm_why(req) : tr_errname(rc),
            tr_strerror(rc));
   j_error(ins, c, action_status(rc), why);
 }
 
 /* POST /api/actor/stop?id=ID, /api/actor/send?id=ID (the body is the
- * data), /api/actor/ask: as the session's operator. */
+ * data), /api/actor/ask: as the session's operator (over TLS, the
+ * certificate's). */
 static void api_action(inspector *ins, http_conn *c, const http_request *req,
                        const char *verb) {
   bool stop = strcmp(verb, "stop") == 0;
@@ -912,7 +1107,8 @@ static void api_action(inspector *ins, http_conn *c, const http_request *req,
     return;
   }
   tr_session who;
-  if (!bearer(req, tok) || tr_node_session_check(ins->node, tok, &who) != 0) {
+  if (!request_token(ins, req, tok) ||
+      tr_node_session_check(ins->node, tok, &who) != 0) {
     j_error(ins, c, 401, "no session of this node (expired, or none): get "
                          "one with `troupe ui-login URL`");
     return;
@@ -932,8 +1128,7 @@ static void api_action(inspector *ins, http_conn *c, const http_request *req,
   int status = action_status(rc);
   char why[160];
   snprintf(why, sizeof(why), "%s: %s",
-           rc == TR_EPERM ? "needs an operator's session (and the policy's "
-                            "leave)" : tr_errname(rc),
+           rc == TR_EPERM ? eperm_why(req) : tr_errname(rc),
            tr_strerror(rc));
   j_error(ins, c, status, why);
 }
@@ -1056,7 +1251,8 @@ bool inspector_route(void *user, http_conn *c, const http_request *req) {
     api_kind kind;
   } apis[] = {{"/api/cluster", API_CLUSTER}, {"/api/actors", API_ACTORS},
               {"/api/actor", API_ACTOR},     {"/api/topics", API_TOPICS},
-              {"/api/groups", API_GROUPS},   {"/api/stream", API_STREAM}};
+              {"/api/groups", API_GROUPS},   {"/api/stream", API_STREAM},
+              {"/api/deadletters", API_DEAD}};
   size_t i = 0;
   while (i < sizeof(apis) / sizeof(apis[0]) && !path_is(req, apis[i].path))
     i++;

@@ -386,6 +386,15 @@ static void render_transport(render *r, tr_node *node) {
          t.conns);
 }
 
+/* Operators' publishers and monitors (troupe pub, troupe monitor). */
+static void render_operators(render *r, const tr_cluster_stats *c) {
+  single(r, "troupe_operator_publishers", "gauge",
+         "Operator publishers (troupe pub) on this node.", c->op_pubs);
+  single(r, "troupe_monitor_lines_dropped_total", "counter",
+         "Log lines a monitor's connection (troupe monitor) had no room for.",
+         c->monitor_lines_dropped);
+}
+
 /* Every limit reached, one series each (docs/cluster.md, "Limits"). */
 static void render_limits(render *r, tr_node *node,
                           const tr_cluster_stats *c) {
@@ -397,6 +406,7 @@ static void render_limits(render *r, tr_node *node,
   sample_u(r, name, "limit", "peers", c->peers_refused);
   sample_u(r, name, "limit", "registry_answers", c->answers_limited);
   sample_u(r, name, "limit", "operator_subscriptions", c->op_subs_refused);
+  sample_u(r, name, "limit", "operator_publishers", c->op_pubs_refused);
   tr_transport_stats t;
   if (tr_node_transport_stats(node, &t) != 0) return;
   sample_u(r, name, "limit", "pending_connections", t.pending_dropped);
@@ -532,6 +542,7 @@ static void render_cluster(render *r, tr_node *node,
   render_peers(r, node);
   render_transport(r, node);
   render_limits(r, node, c);
+  render_operators(r, c);
 }
 
 /* ---- policy ---------------------------------------------------------------- */
@@ -575,6 +586,17 @@ static void render_http(render *r, const metrics_http *h) {
   sample_u(r, name, "reason", "too_large", h->too_large);
   single(r, "troupe_http_connections", "gauge",
          "Connections to the metrics endpoint open now.", h->conns);
+}
+
+/* The admin socket (docs/operations.md), when the node has one. */
+static void render_admin(render *r, tr_node *node) {
+  tr_admin_stats a;
+  if (tr_node_admin_stats(node, &a) != 0) return;
+  single(r, "troupe_admin_connections", "gauge",
+         "Admin socket connections open now.", a.conns);
+  single(r, "troupe_admin_connections_refused_total", "counter",
+         "Admin socket connections refused: another user, or 16 open "
+         "(logged admin_conn_refused).", a.refused);
 }
 
 /* ---- the process (Prometheus's process_* conventions) ---------------------- */
@@ -639,6 +661,7 @@ int metrics_render(tr_node *node, const metrics_http *http, char **out,
   if (http) render_http(&r, http);
   render_subscriptions(&r, node);
   render_policy(&r, node);
+  render_admin(&r, node);
   tr_cluster_stats cs;
   if (tr_node_cluster_stats(node, &cs) == 0) render_cluster(&r, node, &cs);
   mb_reserve(&r.b, 0); /* an empty exposition is still a string */

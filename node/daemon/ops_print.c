@@ -34,6 +34,21 @@ void ops_list_end(ops_list *l) {
   if (l->json) printf("%s]\n", l->n ? "" : "[");
 }
 
+/* A member's tags ("k=v,k=v") as a JSON object. */
+static void json_tags(const char *tags) {
+  putchar('{');
+  for (const char *p = tags; *p;) {
+    size_t n = strcspn(p, ","), k = strcspn(p, "=");
+    if (k > n) k = n;
+    if (p != tags) putchar(',');
+    ops_print_json_str(stdout, p, k);
+    putchar(':');
+    ops_print_json_str(stdout, p + k + (k < n), n - k - (k < n));
+    p += n + (p[n] == ',');
+  }
+  putchar('}');
+}
+
 void ops_print_member(void *arg, const tr_member *m, int self) {
   ops_list *l = arg;
   const char *st = tr_member_state_name(m->state);
@@ -43,20 +58,24 @@ void ops_print_member(void *arg, const tr_member *m, int self) {
     printf(",\"addr\":");
     json_str(m->addr);
     printf(",\"state\":\"%s\",\"epoch\":%" PRIu64 ",\"incarnation\":%" PRIu32
-           ",\"self\":%s}",
+           ",\"self\":%s,\"tags\":",
            st, m->epoch, m->incarnation, self ? "true" : "false");
+    json_tags(m->tags);
+    putchar('}');
   } else {
     if (l->n == 0)
-      printf("%-24s %-8s %-24s %-19s %s\n", "NAME", "STATE", "ADDRESS",
-             "STARTED (UTC)", "EPOCH, INCARNATION");
+      printf("%-24s %-8s %-24s %-24s %-19s %s\n", "NAME", "STATE", "ADDRESS",
+             "TAGS", "STARTED (UTC)", "EPOCH, INCARNATION");
     char started[24] = "-";
     time_t secs = (time_t)(m->epoch / 1000);
     struct tm tm;
     if (m->epoch && gmtime_r(&secs, &tm))
       strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S", &tm);
-    printf("%-24s %-8s %-24s %-19s epoch=%" PRIu64 " inc=%" PRIu32 "%s\n",
-           m->name, st, m->addr[0] ? m->addr : "-", started, m->epoch,
-           m->incarnation, self ? " (this node)" : "");
+    printf("%-24s %-8s %-24s %-24s %-19s epoch=%" PRIu64 " inc=%" PRIu32
+           "%s\n",
+           m->name, st, m->addr[0] ? m->addr : "-",
+           m->tags[0] ? m->tags : "-", started, m->epoch, m->incarnation,
+           self ? " (this node)" : "");
   }
   l->n++;
 }
@@ -176,4 +195,17 @@ void ops_print_message(const tr_op_message *m, bool json) {
     if (!m->len || ((const char *)m->data)[m->len - 1] != '\n') putchar('\n');
   }
   fflush(stdout);
+}
+
+void ops_print_now(char *out, size_t cap) {
+  struct timespec ts;
+  struct tm tm;
+  char day[24];
+  if (clock_gettime(CLOCK_REALTIME, &ts) != 0 ||
+      !gmtime_r(&ts.tv_sec, &tm) ||
+      !strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm)) {
+    snprintf(out, cap, "-");
+    return;
+  }
+  snprintf(out, cap, "%s.%03ldZ", day, ts.tv_nsec / 1000000L);
 }

@@ -28,5 +28,7 @@ void ops_print_info(const tr_op_info *, bool json);
 /* An ask's reply or a publish: the data, or a JSON object with its
  * origin. */
 void ops_print_message(const tr_op_message *, bool json);
+/* Now, UTC, to the millisecond: "2026-12-07T21:04:05.123Z". */
+void ops_print_now(char *out, size_t cap);
 
 #endif /* TR_OPS_PRINT_H */

@@ -193,7 +193,8 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   while (a->mb_head) {
     eng_msg *m = a->mb_head;
     a->mb_head = m->next;
-    if (m->ctrl == ENG_CTRL_NONE) eng_dead(n, TR_DL_STOPPED);
+    if (m->ctrl == ENG_CTRL_NONE)
+      eng_dead(n, TR_DL_STOPPED, eng_str(m->sender), a->id->str, m->len);
     pool_msg_put(&n->pool, m);
   }
   a->mb_tail = NULL;

@@ -153,7 +153,7 @@ static int reply_tagged(tr_ctx *ctx, const tr_envelope *ask,
     return TR_EINVAL;
   tr_node *n = ctx->node;
   if (len > n->max_payload) {
-    eng_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG, ctx->id->str, ask->sender, len);
     return TR_ETOOBIG;
   }
   /* An ask from another node: the reply goes back there, where the ask is
@@ -166,7 +166,7 @@ static int reply_tagged(tr_ctx *ctx, const tr_envelope *ask,
   }
   eng_ask *k = ask_find(n, ask->ask_id);
   if (!k) {
-    eng_dead(n, TR_DL_LATE_REPLY);
+    eng_dead(n, TR_DL_LATE_REPLY, ctx->id->str, ask->sender, len);
     return TR_ETIMEDOUT;
   }
   /* The asker reserved room for this reply when it asked. */
@@ -194,7 +194,7 @@ int eng_ask_complete(tr_node *n, uint64_t ask_id, eng_name *sender,
                      uint16_t origin, uint32_t msg_type) {
   eng_ask *k = ask_find(n, ask_id);
   if (!k || k->target_node != origin) {
-    eng_dead(n, TR_DL_LATE_REPLY);
+    eng_dead(n, TR_DL_LATE_REPLY, eng_str(sender), NULL, len);
     return TR_ETIMEDOUT;
   }
   int rc = send_to_actor(k->asker, TR_MSG_REPLY, sender, NULL, data, len,

@@ -53,9 +53,9 @@ static void dmsg_free(eng_dmsg *m) {
   free(m);
 }
 
-/* A deferred send that cannot be delivered: counted. */
-static void dmsg_dead(tr_node *n, eng_dmsg *m, int rc) {
-  eng_undelivered(n, rc);
+/* A deferred send to `to` that cannot be delivered: counted. */
+static void dmsg_dead(tr_node *n, eng_dmsg *m, const char *to, int rc) {
+  eng_undelivered(n, rc, m->sender, to, m->len);
   dmsg_free(m);
 }
 
@@ -142,7 +142,7 @@ void defer_feed(tr_node *n, eng_dq *dq) {
     if (rc == 0)
       dmsg_free(m);
     else
-      dmsg_dead(n, m, rc);
+      dmsg_dead(n, m, dq->id, rc);
     m = next;
     done++;
   }
@@ -176,13 +176,13 @@ void defer_send_later(tr_node *n, const char *to, eng_name *sender,
     int rc = send_accepted(n, to, to_len, sender, data, len);
     if (rc == 0) return;
     if (rc != TR_EFULL) {
-      eng_undelivered(n, rc);
+      eng_undelivered(n, rc, sender, to, len);
       return;
     }
   }
   eng_dmsg *m = malloc(sizeof(*m) + len);
   if (!m) {
-    eng_undelivered(n, TR_ENOMEM);
+    eng_undelivered(n, TR_ENOMEM, sender, to, len);
     return;
   }
   m->sender = eng_name_ref(sender);
@@ -193,7 +193,7 @@ void defer_send_later(tr_node *n, const char *to, eng_name *sender,
   int rc = defer_push_locked(n, to, to_len, m, false, &wake);
   uv_mutex_unlock(&n->ts_lock);
   if (rc != 0) {
-    dmsg_dead(n, m, rc);
+    dmsg_dead(n, m, to, rc);
     return;
   }
   /* Pushed to the ready list: feed it now rather than on a wake-up. */
@@ -209,7 +209,7 @@ void defer_target_gone(tr_node *n, eng_dq *dq) {
   uint32_t done = 0;
   while (m) {
     eng_dmsg *next = m->next;
-    eng_dead(n, TR_DL_STOPPED);
+    eng_dead(n, TR_DL_STOPPED, eng_str(m->sender), dq->id, m->len);
     dmsg_free(m);
     m = next;
     done++;
@@ -246,7 +246,7 @@ void defer_close(tr_node *n) {
     HASH_DEL(n->dqs, dq);
     for (eng_dmsg *m = dq->head, *next; m; m = next) {
       next = m->next;
-      eng_dead(n, TR_DL_STOPPED);
+      eng_dead(n, TR_DL_STOPPED, eng_str(m->sender), dq->id, m->len);
       dmsg_free(m);
     }
     free(dq);

@@ -408,9 +408,21 @@ struct tr_node {
   uint32_t ask_timeout_ms;
   uint32_t batch;
   uint32_t threadsafe_max, threadsafe_target_max;
+  /* The log (log_tap.c): log is the sink every line goes through, NULL
+   * when nobody listens (eng_log_line, with the node as log_user);
+   * log_level the most verbose level anyone wants, so lines past it are
+   * never built. The user's callback takes lines up to user_level; taps
+   * (operators' `troupe monitor`) up to theirs. */
   tr_log_fn log;
   void *log_user;
   tr_log_level log_level;
+  tr_log_fn user_log;
+  void *user_log_user;
+  tr_log_level user_level;
+  struct eng_log_tap *taps;
+  bool in_tap, taps_dirty;
+  void (*level_hook)(void *user, tr_log_level);
+  void *level_hook_user;
 
   eng_actor *actors; /* uthash by id */
   /* The last id looked up and what it found (NULL: not here), valid while
@@ -456,6 +468,7 @@ struct tr_node {
   uint64_t next_ask_id;
   uint64_t next_timer_id;
   tr_node_stats stats;
+  struct eng_dead_ring *dead_ring; /* recent dead letters; NULL: none yet */
 
   /* A policy's say on what this node's actors ask (eng_set_guard). */
   eng_guard_fn guard;
@@ -480,23 +493,34 @@ static inline int eng_guarded(tr_node *n, eng_act act, const char *object,
 
 void eng_vlog(tr_node *, tr_log_level, const char *event, const char *fmt,
               va_list) __attribute__((format(printf, 4, 0)));
-void eng_dead_log(tr_node *, tr_dead_reason, uint64_t total);
-/* Counts a dead letter; logs it (INFO) at totals 1, 2, 4, 8..., per reason,
- * so a flood of drops is visible without a line per drop. */
-static inline void eng_dead(tr_node *n, tr_dead_reason r) {
-  uint64_t c = ++n->stats.dead[r];
-  if ((c & (c - 1)) == 0 && n->log && n->log_level >= TR_LOG_INFO)
-    eng_dead_log(n, r, c);
+/* After the user's level or the taps changed: the sink and the level lines
+ * are built at (log_tap.c). */
+void eng_log_levels(tr_node *);
+void eng_log_taps_free(tr_node *);
+/* Counts a dead letter and keeps it in the node's ring of recent ones
+ * (dead_letters.c): from the sending actor (NULL: from outside actors),
+ * to its target (NULL: none), len its payload's bytes. Logs it (INFO) at
+ * totals 1, 2, 4, 8..., per reason, so a flood of drops is visible
+ * without a line per drop. Out of line: only drops come here. */
+void eng_dead(tr_node *, tr_dead_reason r, const char *from, const char *to,
+              size_t len);
+void eng_dead_ring_free(tr_node *);
+
+/* A name's string, or NULL for none (a sender from outside actors). */
+static inline const char *eng_str(const eng_name *name) {
+  return name ? name->str : NULL;
 }
 
 /* A dead letter addressed to actor a: counted for the node and for a. */
-static inline void eng_dead_for(tr_node *n, eng_actor *a, tr_dead_reason r) {
-  eng_dead(n, r);
+static inline void eng_dead_for(tr_node *n, eng_actor *a, tr_dead_reason r,
+                                const eng_name *from, size_t len) {
+  eng_dead(n, r, eng_str(from), a->id->str, len);
   a->dead++;
 }
 
 /* An accepted send that cannot be delivered (rc: why): a dead letter
  * (unreachable, no_actor), or for TR_ENOMEM a loss counted and logged. */
-void eng_undelivered(tr_node *, int rc);
+void eng_undelivered(tr_node *, int rc, const eng_name *from, const char *to,
+                     size_t len);
 
 #endif /* TR_ENGINE_H */

@@ -231,10 +231,11 @@ int eng_group_pick(tr_node *n, const char *group, char *out, size_t cap) {
                    : TR_ENOTFOUND;
   if (rc == 1) return 0;
   if (rc == 0 || (rc == TR_ENOTFOUND && g)) {
-    eng_dead(n, TR_DL_REJECTED_FULL);
+    eng_dead(n, TR_DL_REJECTED_FULL, NULL, group, 0);
     return TR_EFULL;
   }
-  if (rc == TR_ENOTFOUND) eng_dead(n, TR_DL_REJECTED_NO_ACTOR);
+  if (rc == TR_ENOTFOUND)
+    eng_dead(n, TR_DL_REJECTED_NO_ACTOR, NULL, group, 0);
   return rc;
 }
 
@@ -294,7 +295,8 @@ static int fan_out(tr_node *n, eng_group *g, eng_name *sender,
       reached++;
     else
       eng_dead_for(n, m->actor,
-                   rc == TR_EFULL ? TR_DL_GROUP_FULL : TR_DL_STOPPED);
+                   rc == TR_EFULL ? TR_DL_GROUP_FULL : TR_DL_STOPPED, sender,
+                   len);
   }
   pool_blob_unref(&n->pool, b);
   n->stats.group_deliveries += (uint64_t)reached;
@@ -306,7 +308,7 @@ static int broadcast(tr_node *n, eng_name *sender, const char *group,
   size_t glen;
   if (eng_group_check(group, &glen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
-    eng_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG, eng_str(sender), group, len);
     return TR_ETOOBIG;
   }
   /* The policy judges a broadcast as a send to "group:<name>". */

@@ -77,3 +77,37 @@ void monitor_actor_stopped(eng_actor *a, int reason) {
     send_notice(a->node, w, TR_MSG_DOWN, a->id, 0, reason);
   }
 }
+
+/* ---- inspecting (eng_node.h) ---------------------------------------------- */
+
+static int mon_emit(tr_node *n, const eng_mon *m,
+                    void (*fn)(void *, const tr_monitor_info *), void *arg) {
+  if (fn) {
+    tr_monitor_info x = {.watcher = m->watcher->id->str,
+                         .watcher_node = n->name,
+                         .target = m->target->id->str,
+                         .target_node = n->name};
+    fn(arg, &x);
+  }
+  return 1;
+}
+
+int eng_monitors_each(tr_node *n, const char *actor,
+                      void (*fn)(void *arg, const tr_monitor_info *),
+                      void *arg) {
+  int count = 0;
+  if (actor) {
+    eng_actor *a = actor_find(n, actor);
+    if (!a) return 0;
+    for (const eng_mon *m = a->watchers; m; m = m->w_next)
+      count += mon_emit(n, m, fn, arg);
+    for (const eng_mon *m = a->watching; m; m = m->g_next)
+      if (m->target != a) /* itself: listed above */
+        count += mon_emit(n, m, fn, arg);
+    return count;
+  }
+  for (eng_actor *a = n->actors; a; a = a->hh.next)
+    for (const eng_mon *m = a->watching; m; m = m->g_next)
+      count += mon_emit(n, m, fn, arg);
+  return count;
+}

@@ -73,9 +73,10 @@ int eng_node_new(tr_node **out, const tr_node_config *cfg) {
                                  : (n->threadsafe_max + 3) / 4;
   if (n->threadsafe_target_max > n->threadsafe_max)
     n->threadsafe_target_max = n->threadsafe_max;
-  n->log = cfg->log;
-  n->log_user = cfg->log_user;
-  n->log_level = cfg->log_level ? cfg->log_level : TR_LOG_WARN;
+  n->user_log = cfg->log;
+  n->user_log_user = cfg->log_user;
+  n->user_level = cfg->log_level ? cfg->log_level : TR_LOG_WARN;
+  eng_log_levels(n);
   atomic_init(&n->stop_requested, false);
   atomic_init(&n->ts_rejected_full, 0);
   atomic_init(&n->ts_rejected_toobig, 0);
@@ -179,9 +180,6 @@ void eng_remote_detach(tr_node *n) {
   n->remote_paused = false;
 }
 
-void eng_set_log_level(tr_node *n, tr_log_level level) {
-  n->log_level = level;
-}
 
 void eng_set_guard(tr_node *n, eng_guard_fn fn, void *user) {
   n->guard = fn;
@@ -227,6 +225,8 @@ void eng_node_free(tr_node *n) {
     uv_run(n->loop, UV_RUN_NOWAIT);
   }
   pool_free(&n->pool);
+  eng_dead_ring_free(n);
+  eng_log_taps_free(n);
   eng_name_unref(n->default_topic);
   free(n->name);
   free(n);

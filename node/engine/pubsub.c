@@ -183,7 +183,8 @@ static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
       eng_dead_for(n, s->subscriber,
                    rc == TR_EFULL      ? TR_DL_PUBLISH_FULL
                    : rc == TR_EBADTYPE ? TR_DL_REJECTED_BADTYPE
-                                       : TR_DL_STOPPED);
+                                       : TR_DL_STOPPED,
+                   from, len);
     }
   }
   pool_blob_unref(&n->pool, b);
@@ -279,7 +280,7 @@ static int publish_tagged(tr_ctx *ctx, const char *topic, uint32_t msg_type,
     return TR_EINVAL;
   tr_node *n = ctx->node;
   if (len > n->max_payload) {
-    eng_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG, ctx->id->str, NULL, len);
     return TR_ETOOBIG;
   }
   n->stats.published++;
@@ -288,6 +289,14 @@ static int publish_tagged(tr_ctx *ctx, const char *topic, uint32_t msg_type,
     n->rops->publish(n->ruser, ctx->id, t->name, data, len, msg_type);
   ctx->sent++;
   return publish_to(n, t, TR_MSG_PUBLISH, ctx->id, data, len, 0, 0, msg_type);
+}
+
+int eng_publish_as(tr_node *n, const char *id, const tr_actor_type *type,
+                   const char *topic, const void *data, size_t len) {
+  eng_actor *a = id ? actor_find(n, id) : NULL;
+  if (!a || a->stopping) return TR_ENOTFOUND;
+  if (a->type != type) return TR_EPERM;
+  return publish_tagged(a, topic ? topic : "", 0, data, len);
 }
 
 int tr_publish_topic(tr_ctx *ctx, const char *topic, const void *data,

@@ -75,17 +75,39 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
   return 0;
 }
 
-/* The dead-letter row for a send call that failed with rc (a: the local
- * target that refused it, or NULL). Out of line and cold: the send path
- * stays small enough for the compiler to fold into each caller. */
-__attribute__((noinline, cold)) static void send_rejected(tr_node *n,
-                                                          eng_actor *a,
-                                                          int rc) {
+/* The dead-letter row for a send call from sender to `to` that failed
+ * with rc (a: the local target that refused it, or NULL). Out of line and
+ * cold: the send path stays small enough for the compiler to fold into
+ * each caller. */
+__attribute__((noinline, cold)) static void send_rejected(
+    tr_node *n, eng_actor *a, int rc, const eng_name *sender, const char *to,
+    size_t len) {
+  tr_dead_reason r;
+  switch (rc) {
+  case TR_EFULL: r = TR_DL_REJECTED_FULL; break;
+  case TR_ENOTFOUND: r = TR_DL_REJECTED_NO_ACTOR; break;
+  case TR_EUNREACHABLE: r = TR_DL_UNREACHABLE; break;
+  case TR_EBADTYPE: r = TR_DL_REJECTED_BADTYPE; break;
+  case TR_ETOOBIG: r = TR_DL_REJECTED_TOOBIG; break;
+  default: return; /* refused by policy, out of memory: not a dead letter */
+  }
   if (a && (rc == TR_EFULL || rc == TR_EBADTYPE)) a->dead++;
-  if (rc == TR_EFULL) eng_dead(n, TR_DL_REJECTED_FULL);
-  if (rc == TR_ENOTFOUND) eng_dead(n, TR_DL_REJECTED_NO_ACTOR);
-  if (rc == TR_EUNREACHABLE) eng_dead(n, TR_DL_UNREACHABLE);
-  if (rc == TR_EBADTYPE) eng_dead(n, TR_DL_REJECTED_BADTYPE);
+  eng_dead(n, r, eng_str(sender), to, len);
+}
+
+/* A send to an id this node does not hold: the remote layer's. Out of
+ * line, so that what its failure's dead letter needs (sender, to, len)
+ * does not hold registers across a call on the local path. */
+__attribute__((noinline)) static int send_remote(
+    tr_node *n, const char *to, size_t tolen, uint8_t type, eng_name *sender,
+    const void *data, size_t len, uint64_t ask_id, uint32_t timeout_ms,
+    uint16_t *remote, uint32_t msg_type) {
+  uint16_t idx = 0;
+  int rc = n->rops->send(n->ruser, to, tolen, type, sender, data, len, ask_id,
+                         timeout_ms, &idx, msg_type);
+  if (remote) *remote = idx;
+  if (rc != 0) send_rejected(n, NULL, rc, sender, to, len);
+  return rc;
 }
 
 int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
@@ -95,7 +117,7 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
   size_t tolen;
   if (eng_check_id(to, &tolen) != 0 || (len && !data)) return TR_EINVAL;
   if (len > n->max_payload) {
-    eng_dead(n, TR_DL_REJECTED_TOOBIG);
+    send_rejected(n, NULL, TR_ETOOBIG, sender, to, len);
     return TR_ETOOBIG;
   }
   int rc;
@@ -110,16 +132,14 @@ int send_by_id(tr_node *n, const char *to, uint8_t type, eng_name *sender,
     if (found) *found = a;
     rc = send_to_actor(a, type, sender, NULL, data, len, NULL, ask_id, 0, 0,
                        msg_type);
-  } else if (n->rops) {
-    uint16_t idx = 0;
-    rc = n->rops->send(n->ruser, to, tolen, type, sender, data, len, ask_id,
-                       timeout_ms, &idx, msg_type);
-    if (remote) *remote = idx;
-  } else {
-    rc = TR_ENOTFOUND;
+    if (rc != 0) send_rejected(n, a, rc, sender, a->id->str, len);
+    return rc;
   }
-  if (rc != 0) send_rejected(n, a, rc);
-  return rc;
+  if (n->rops)
+    return send_remote(n, to, tolen, type, sender, data, len, ask_id,
+                       timeout_ms, remote, msg_type);
+  send_rejected(n, NULL, TR_ENOTFOUND, sender, to, len);
+  return TR_ENOTFOUND;
 }
 
 int send_accepted(tr_node *n, const char *to, size_t to_len,
@@ -184,7 +204,10 @@ void eng_notice(tr_node *n, const char *to, uint8_t type, const char *sender,
   eng_name_unref(s);
 }
 
-void eng_count_dead(tr_node *n, tr_dead_reason r) { eng_dead(n, r); }
+void eng_count_dead(tr_node *n, tr_dead_reason r, const char *from,
+                    const char *to, size_t len) {
+  eng_dead(n, r, from, to, len);
+}
 
 uint32_t eng_ask_timeout_ms(tr_node *n) { return n->ask_timeout_ms; }
 

@@ -2,19 +2,16 @@
  * loop thread; later layers export them as metrics. */
 #include "engine.h"
 
-void eng_dead_log(tr_node *n, tr_dead_reason r, uint64_t total) {
-  eng_log(n, TR_LOG_INFO, "dead_letter", "reason=%s total=%llu",
-          tr_dead_reason_name(r), (unsigned long long)total);
-}
-
-void eng_undelivered(tr_node *n, int rc) {
+void eng_undelivered(tr_node *n, int rc, const eng_name *from, const char *to,
+                     size_t len) {
   if (rc == TR_ENOMEM) {
     n->stats.lost_nomem++;
     eng_log(n, TR_LOG_ERROR, "send_lost", "reason=enomem total=%llu",
             (unsigned long long)n->stats.lost_nomem);
     return;
   }
-  eng_dead(n, rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE : TR_DL_NO_ACTOR);
+  eng_dead(n, rc == TR_EUNREACHABLE ? TR_DL_UNREACHABLE : TR_DL_NO_ACTOR,
+           eng_str(from), to, len);
 }
 
 int tr_node_stats_get_sized(tr_node *n, tr_node_stats *out, size_t size) {

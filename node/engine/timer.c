@@ -41,9 +41,9 @@ static void timer_on_fire(uv_timer_t *h) {
   int rc = send_accepted(n, t->to->str, t->to->len, t->owner->id, t->data,
                          t->len);
   if (rc == TR_EFULL)
-    eng_dead(n, TR_DL_MAILBOX_FULL);
+    eng_dead(n, TR_DL_MAILBOX_FULL, t->owner->id->str, t->to->str, t->len);
   else if (rc != 0)
-    eng_undelivered(n, rc);
+    eng_undelivered(n, rc, t->owner->id, t->to->str, t->len);
 }
 
 static int timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t repeat_ms,
@@ -54,7 +54,7 @@ static int timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t repeat_ms,
   tr_node *n = ctx->node;
   if (ctx->stopping) return TR_ESTATE;
   if (len > n->max_payload) {
-    eng_dead(n, TR_DL_REJECTED_TOOBIG);
+    eng_dead(n, TR_DL_REJECTED_TOOBIG, ctx->id->str, to, len);
     return TR_ETOOBIG;
   }
   int rc = eng_guarded(n, ENG_ACT_SEND, to, NULL);

@@ -3,14 +3,20 @@
 # environment, a work directory kept on failure, the processes they start
 # killed on exit, fail/ok, and free loopback ports.
 #
-#   daemon_test_init NAME TAIL: WORK=/tmp/troupe-NAME.XXXXXX; fail() shows
-#   the last TAIL lines of every WORK/*.out and *.err.
+#   daemon_test_init NAME TAIL: WORK=/tmp/troupe-NAME.XXXXXX (admin sockets
+#   in WORK/run); fail() shows the last TAIL lines of every WORK/*.out and
+#   *.err.
 
 daemon_test_init() {
   for v in $(env | sed -n 's/^\(TROUPE_[A-Z_]*\)=.*/\1/p'); do
     [ "$v" = TROUPE_BIN ] || unset "$v"
   done
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-$1.XXXXXX")
+  # The daemons' admin sockets go in the test's own directory, so tests
+  # running at once never share one (nodes of the same name) and the
+  # operator verbs find only this test's nodes.
+  export XDG_RUNTIME_DIR=$WORK/run
+  mkdir -m 0700 "$XDG_RUNTIME_DIR"
   FAIL_TAIL=$2
   PIDS=()
   FAILED=0

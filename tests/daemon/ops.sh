@@ -269,9 +269,9 @@ for n in a b c; do
   grep -Eq "^$n +alive " "$WORK/o.out" || fail "members text lacks $n alive"
 done
 # A header, the answering node marked, start times for people (issue 19).
-head -n 1 "$WORK/o.out" | grep -Eq '^NAME +STATE +ADDRESS +STARTED \(UTC\)' ||
+head -n 1 "$WORK/o.out" | grep -Eq '^NAME +STATE +ADDRESS +TAGS +STARTED \(UTC\)' ||
   fail "members: no header: $(head -n 1 "$WORK/o.out")"
-grep -Eq '^a +alive +127\.0\.0\.1:[0-9]+ +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} +epoch=[0-9]+ inc=[0-9]+ \(this node\)$' \
+grep -Eq '^a +alive +127\.0\.0\.1:[0-9]+ +- +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} +epoch=[0-9]+ inc=[0-9]+ \(this node\)$' \
   "$WORK/o.out" || fail "members: a's row: $(grep '^a ' "$WORK/o.out")"
 echo "ok: members text: header, start times, the answering node marked"
 ops health --json --node "$B"

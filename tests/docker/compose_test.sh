@@ -47,7 +47,13 @@ WORK=$(mktemp -d)
 T0=$SECONDS
 # Empty host ports: docker picks free ones, so the test never collides with
 # a cluster the user runs from the same file.
-export TROUPE_IMAGE=$IMAGE TROUPE_METRICS_N1='' TROUPE_METRICS_N2='' TROUPE_METRICS_N3=''
+export TROUPE_METRICS_N1='' TROUPE_METRICS_N2='' TROUPE_METRICS_N3=''
+# The compose file names no image: compose names each service's after the
+# project (issue 19). The image built below is tagged so for this project,
+# both spellings (docker-compose 1: _, compose 2: -), and untagged at the
+# end.
+SERVICES=(certs n1 n2 n3 ops)
+project_tags() { local s; for s in "${SERVICES[@]}"; do echo "${PROJECT}_$s ${PROJECT}-$s"; done; }
 
 dc() { timeout "${DC_TIMEOUT:-60}" "${COMPOSE[@]}" -f "$COMPOSE_FILE" -p "$PROJECT" "$@"; }
 log() { printf '[%4ds] %s\n' $((SECONDS - T0)) "$*"; }
@@ -62,6 +68,8 @@ teardown() {
   DC_TIMEOUT=120 dc down -v --remove-orphans -t 5 >/dev/null 2>&1
   # A helper may have made a volume the compose file does not know.
   docker volume ls -q --filter "name=${PROJECT}_" | xargs -r docker volume rm >/dev/null 2>&1
+  # shellcheck disable=SC2046
+  docker rmi $(project_tags) >/dev/null 2>&1
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -136,6 +144,10 @@ size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 log "built in $((SECONDS - b0)) s, image $((size / 1000000)) MB"
 [ "$(docker image inspect -f '{{.Config.User}}' "$IMAGE")" = troupe ] ||
   fail "image does not run as troupe"
+for t in $(project_tags); do docker tag "$IMAGE" "$t" || fail "docker tag $t"; done
+# What compose will run: this project's own image names, none shared.
+dc config >"$WORK/config.yml" 2>&1 || { cat "$WORK/config.yml"; fail "compose config"; }
+grep -q 'image:' "$WORK/config.yml" && fail "compose.yml names an image: $(grep image: "$WORK/config.yml")"
 
 # ---- up: certs, then three nodes --------------------------------------------
 u0=$SECONDS

@@ -3,8 +3,9 @@
  * subscriptions and group memberships gathered from one node and named by
  * the node that holds them; sorting, filtering and the per-node limit; one
  * node only; bad queries; a frozen node done with TR_ETIMEDOUT while the
- * others answer; a cancelled request calls nothing more; the actors' rates.
- * Every wait is bounded. */
+ * others answer; a cancelled request calls nothing more; the actors' rates;
+ * a monitor across nodes shown by both nodes, and a dead letter shown by
+ * the sender's node for the target. Every wait is bounded. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -32,8 +33,10 @@ typedef struct gather {
   uint64_t handle;
   int call_rc;
   row actors[MAX_ROWS], links[MAX_ROWS], counters[MAX_ROWS * 2],
-      subs[MAX_ROWS], groups[MAX_ROWS], nodes[8];
-  size_t nactors, nlinks, ncounters, nsubs, ngroups, nnodes;
+      subs[MAX_ROWS], groups[MAX_ROWS], nodes[8], mons[MAX_ROWS],
+      deads[MAX_ROWS];
+  size_t nactors, nlinks, ncounters, nsubs, ngroups, nnodes, nmons, ndeads;
+  uint32_t mons_more;
   int done;
   double in_rate;
   uint64_t tiny_dead;
@@ -83,9 +86,42 @@ static void on_node_done(void *arg, const char *node, int status,
            status);
 }
 static void on_done(void *arg) { ((gather *)arg)->done++; }
+/* id "watcher@node", extra "target@node". */
+static void on_monitor(void *arg, const char *node, const tr_monitor_info *m) {
+  gather *g = arg;
+  char w[64], t[64];
+  snprintf(w, sizeof(w), "%s@%s", m->watcher,
+           m->watcher_node ? m->watcher_node : "?");
+  snprintf(t, sizeof(t), "%s@%s", m->target,
+           m->target_node ? m->target_node : "?");
+  add(g->mons, &g->nmons, MAX_ROWS, node, w, t, 0);
+}
+/* id "from>to", extra the reason, v the size. */
+static void on_dead_letter(void *arg, const char *node,
+                           const tr_dead_letter *d) {
+  gather *g = arg;
+  char ft[64];
+  snprintf(ft, sizeof(ft), "%s>%s", d->from ? d->from : "-",
+           d->to ? d->to : "-");
+  add(g->deads, &g->ndeads, MAX_ROWS, node, ft, tr_dead_reason_name(d->reason),
+      d->len);
+}
+static void on_left_off(void *arg, const char *node, unsigned what,
+                        uint32_t more) {
+  (void)node;
+  if (what == TR_INSPECT_MONITORS) ((gather *)arg)->mons_more += more;
+}
 
-static const tr_inspect_fns fns = {on_actor, on_link,      on_counter, on_sub,
-                                   on_group, on_node_done, on_done};
+static const tr_inspect_fns fns = {.actor = on_actor,
+                                   .link = on_link,
+                                   .counter = on_counter,
+                                   .sub = on_sub,
+                                   .group = on_group,
+                                   .node_done = on_node_done,
+                                   .done = on_done,
+                                   .monitor = on_monitor,
+                                   .dead_letter = on_dead_letter,
+                                   .left_off = on_left_off};
 
 static int do_inspect(tr_node *n, void *arg) {
   gather *g = arg;
@@ -367,6 +403,108 @@ static void test_nameless_type(void **state) {
   tn_free(c);
 }
 
+/* Inspects actor a0's monitors: true once both node 0 (a0's) and node 1
+ * (b1's) answer with b1 watching a0. */
+static bool a0_watched_by_both(tn_cluster *c, void *arg) {
+  gather *g = arg;
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_MONITORS, .actor = "a0"};
+  inspect(c, g);
+  char w[64];
+  snprintf(w, sizeof(w), "b1@%s", tn_name(c, 1));
+  return find(g->mons, g->nmons, tn_name(c, 0), w) &&
+         find(g->mons, g->nmons, tn_name(c, 1), w);
+}
+
+/* b1 on node 1 watches a0 on node 0: each of the two nodes answers with
+ * it, for either actor, naming both nodes; a1 watching b1 (both on node
+ * 1) is node 1's alone. The limit cuts a node's list and counts the rest. */
+static void test_monitors_across_nodes(void **state) {
+  (void)state;
+  tn_cluster *c = setup_cluster();
+  const char *n0 = tn_name(c, 0), *n1 = tn_name(c, 1);
+  assert_int_equal(tn_cmd(c, 1, "b1", "mon a0"), 0);
+  wait_cmd(c, "b1", "mon a0");
+  assert_int_equal(tn_cmd(c, 1, "a1", "mon b1"), 0);
+  wait_cmd(c, "a1", "mon b1");
+  gather *g = calloc(1, sizeof(*g));
+  if (tn_wait(c, a0_watched_by_both, g, SETTLE_MS) < 0)
+    fail_msg("a0's monitor by b1 not shown by both nodes");
+  char b1w[64], a0t[64], a1w[64], b1t[64];
+  snprintf(b1w, sizeof(b1w), "b1@%s", n1);
+  snprintf(a0t, sizeof(a0t), "a0@%s", n0);
+  snprintf(a1w, sizeof(a1w), "a1@%s", n1);
+  snprintf(b1t, sizeof(b1t), "b1@%s", n1);
+  const row *r0 = find(g->mons, g->nmons, n0, b1w);
+  const row *r1 = find(g->mons, g->nmons, n1, b1w);
+  assert_string_equal(r0->extra, a0t);
+  assert_string_equal(r1->extra, a0t);
+  assert_int_equal(g->nmons, 2);
+
+  /* b1's: watching a0 (from both nodes), watched by a1 (node 1). */
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_MONITORS, .actor = "b1"};
+  inspect(c, g);
+  assert_int_equal(g->nmons, 3);
+  assert_string_equal(find(g->mons, g->nmons, n0, b1w)->extra, a0t);
+  assert_string_equal(find(g->mons, g->nmons, n1, b1w)->extra, a0t);
+  assert_string_equal(find(g->mons, g->nmons, n1, a1w)->extra, b1t);
+  assert_null(find(g->mons, g->nmons, n0, a1w));
+  assert_int_equal(g->mons_more, 0);
+
+  /* Node 1 only, at most one: the other counted. */
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){
+      .what = TR_INSPECT_MONITORS, .actor = "b1", .node = n1, .limit = 1};
+  inspect(c, g);
+  assert_int_equal(g->nmons, 1);
+  assert_int_equal(g->mons_more, 1);
+  free(g);
+  tn_free(c);
+}
+
+static bool tiny_known_at_1(tn_cluster *c, void *arg) {
+  (void)arg;
+  char owner[TR_ID_MAX + 1];
+  return tn_locate(c, 1, "tiny", owner, sizeof(owner)) == 0;
+}
+
+/* b1 on node 1 bursts 70 sends to tiny (4 slots) on node 0 in one turn:
+ * past its first credit (64) they are refused at the call, on node 1, and
+ * node 1's ring shows them for tiny, newest ("b69") first, with their
+ * size; node 0 has none (what it took was credited). */
+static void test_dead_letters_across_nodes(void **state) {
+  (void)state;
+  tn_cluster *c = setup_cluster();
+  const char *n1 = tn_name(c, 1);
+  assert_int_equal(tn_probe_cap(c, 0, "tiny", 4), 0);
+  if (tn_wait(c, tiny_known_at_1, NULL, SETTLE_MS) < 0)
+    fail_msg("node 1 never learned where tiny is");
+  assert_int_equal(tn_cmd(c, 1, "b1", "burst tiny 70"), 0);
+  if (tn_wait_find(c, "cmd", "b1", "burst tiny 70", true, TR_EFULL,
+                   SETTLE_MS) < 0)
+    fail_msg("b1's burst to tiny did not end TR_EFULL");
+  gather *g = calloc(1, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_DEAD_LETTERS, .actor = "tiny"};
+  inspect(c, g);
+  assert_true(g->ndeads >= 1 && g->ndeads <= 70 - 4);
+  for (size_t i = 0; i < g->ndeads; i++) {
+    assert_string_equal(g->deads[i].node, n1);
+    assert_string_equal(g->deads[i].id, "b1>tiny");
+    assert_string_equal(g->deads[i].extra, "rejected_full");
+  }
+  assert_int_equal(g->deads[0].v, 3); /* "b69" */
+
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_DEAD_LETTERS, .node = n1};
+  inspect(c, g);
+  assert_true(g->ndeads >= 1);
+  assert_string_equal(g->deads[0].id, "b1>tiny"); /* the newest */
+  assert_string_equal(g->deads[0].node, n1);
+  free(g);
+  tn_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gather_all),
@@ -374,6 +512,8 @@ int main(void) {
       cmocka_unit_test(test_timeout_and_cancel),
       cmocka_unit_test(test_rates),
       cmocka_unit_test(test_nameless_type),
+      cmocka_unit_test(test_monitors_across_nodes),
+      cmocka_unit_test(test_dead_letters_across_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

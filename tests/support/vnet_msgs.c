@@ -20,14 +20,17 @@ static void *dup_array(const void *p, size_t n, size_t size, bool *ok) {
 
 static void release_swim_msg(swim_msg *m) {
   swim_update *ups = (swim_update *)m->updates;
-  for (uint32_t i = 0; ups && i < m->nupdates; i++) free((void *)ups[i].proof);
+  for (uint32_t i = 0; ups && i < m->nupdates; i++) {
+    free((void *)ups[i].proof);
+    free((void *)ups[i].tags);
+  }
   free(ups);
   m->updates = NULL;
   m->nupdates = 0;
 }
 
-/* *dst = *src, with its own copy of the updates and their proofs; false if
- * out of memory (then dst holds nothing to free). */
+/* *dst = *src, with its own copy of the updates, their proofs and tags;
+ * false if out of memory (then dst holds nothing to free). */
 static bool copy_swim_msg(swim_msg *dst, const swim_msg *src) {
   bool ok = true;
   *dst = *src;
@@ -39,18 +42,18 @@ static bool copy_swim_msg(swim_msg *dst, const swim_msg *src) {
     return false;
   }
   for (uint32_t i = 0; i < dst->nupdates; i++) {
-    if (!ups[i].proof || !ups[i].proof_len) {
-      ups[i].proof = NULL;
-      continue;
-    }
-    ups[i].proof = dup_array(src->updates[i].proof, ups[i].proof_len, 1, &ok);
-    if (!ok) {
-      for (uint32_t j = i; j < dst->nupdates; j++) ups[j].proof = NULL;
-      release_swim_msg(dst);
-      return false;
-    }
+    ups[i].proof = NULL; /* what is not copied yet is not freed */
+    ups[i].tags = NULL;
   }
-  return true;
+  for (uint32_t i = 0; ok && i < dst->nupdates; i++) {
+    const swim_update *u = &src->updates[i];
+    if (u->proof && u->proof_len)
+      ups[i].proof = dup_array(u->proof, u->proof_len, 1, &ok);
+    if (ok && u->tags && u->tags_len)
+      ups[i].tags = dup_array(u->tags, u->tags_len, 1, &ok);
+  }
+  if (!ok) release_swim_msg(dst);
+  return ok;
 }
 
 static void release_reg_msg(reg_msg *m) {

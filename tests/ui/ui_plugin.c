@@ -10,6 +10,9 @@
  *                     and answers an ask with "sent=K of N: ERRNAME".
  *   many:ID:N PREFIX  spawns N `idle` children named PREFIX.0 .. PREFIX.N-1.
  *   idle:ID           does nothing.
+ *   watch:ID          on a plain message "mon TARGET": monitors TARGET
+ *                     (tr_monitor), printing the result; a DOWN is
+ *                     printed; anything else is ignored.
  *
  * Why `slow` does not simply sleep MS in each receive: all of a node's
  * actors run on its one loop thread, and the scheduler runs up to 8192
@@ -198,6 +201,34 @@ static int many_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
   return idle_receive(ctx, st, env);
 }
 
+/* ---- watch ------------------------------------------------------------- */
+
+static int watch_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
+  (void)st;
+  if (env->type == TR_MSG_DOWN) {
+    printf("watch: %s: %s is down (%s)\n", tr_self(ctx), env->sender,
+           tr_errname(env->status));
+    fflush(stdout);
+    return 0;
+  }
+  char cmd[4 + TR_ID_MAX + 1];
+  if (env->type != TR_MSG_SEND || env->len < 5 || env->len >= sizeof(cmd) ||
+      memcmp(env->data, "mon ", 4) != 0)
+    return 0;
+  memcpy(cmd, env->data, env->len);
+  cmd[env->len] = '\0';
+  int rc = tr_monitor(ctx, cmd + 4);
+  printf("watch: %s monitors %s: %s\n", tr_self(ctx), cmd + 4,
+         tr_errname(rc));
+  fflush(stdout);
+  return 0;
+}
+
+static const tr_actor_type watch_type = {
+    .name = "watch",
+    .receive = watch_receive,
+};
+
 static const tr_actor_type slow_type = {
     .name = "slow",
     .state_size = sizeof(slow_state),
@@ -222,7 +253,8 @@ int tr_plugin_init(const tr_plugin_host *host) {
   } types[] = {{"slow", &slow_type},
                {"burst", &burst_type},
                {"many", &many_type},
-               {"idle", &idle_type}};
+               {"idle", &idle_type},
+               {"watch", &watch_type}};
   for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
     int rc = host->register_type(host->ctx, types[i].name, types[i].type);
     if (rc != 0) return rc;

@@ -2,7 +2,8 @@
 """ui_test.py — the web inspector's acceptance test (docs/inspector.md).
 
 Three `troupe run` nodes on loopback, certificates from `troupe cert`; n1
-serves the inspector (--ui). Actors: on n1 the ticker t1; on n2 echo-n2 (in
+serves the inspector (--ui). Actors: on n1 the ticker t1 and watcher (type
+watch); on n2 echo-n2 (in
 group "workers"), printer p2 (subscribed to t1's "prices") and w, an actor
 of type many with 120 idle children w.0 .. w.119; on n3 sink (slow, 20 ms a
 message) and burster (tests/ui/ui_plugin.c).
@@ -10,11 +11,15 @@ message) and burster (tests/ui/ui_plugin.c).
   (a) --ui refused beyond loopback, a bare port on a local node; the JSON
       endpoints over plain HTTP: shapes and values, sorting, filtering and
       paging, the SSE stream, the security headers, a burst seen in sink's
-      queue, and bad requests answered with a 4xx and an {"error"} body,
-      the node answering normally after each;
+      queue, watcher's monitor of sink and a refused burst to watcher in
+      both actors' detail and /api/deadletters, and bad requests answered
+      with a 4xx and an {"error"} body, the node answering normally after
+      each;
   (b) the page in headless Chromium (cdp.py): no console errors, members
       and actors shown, a burst to sink shown in its queued cell within
-      2 s, live rates, a screenshot of each view, and n3 killed shown
+      2 s, live rates, a screenshot of each view, the actor detail's
+      monitors and dead letters (and their empty states), and n3 killed
+      shown
       suspect, then dead; then the events (n1's member lines for n2 and
       n3, the filter), the log tail (run_started at info, no info line at
       warn), the members' rtt and health, and the dead letters card (a
@@ -114,6 +119,9 @@ class Procs:
         self.work, self.procs = work, {}
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith("TROUPE_")}
+        # The nodes' admin sockets in the test's own directory.
+        self.env["XDG_RUNTIME_DIR"] = os.path.join(self.work, "run")
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700, exist_ok=True)
 
     def start(self, name, argv):
         with open(os.path.join(self.work, name + ".out"), "wb") as out, \
@@ -488,6 +496,65 @@ def check_burst_api(api, send):
           "sink drained")
 
 
+def check_monitors_dead_letters_api(api, nodes, send):
+    """watcher (n1) monitors sink (n3): shown in both actors' detail, with
+    the other's node. burster (n3) bursts past its first credit (64) to
+    watcher (n1): the refused send is shown in watcher's and burster's
+    detail as n3's dead letter, and in /api/deadletters."""
+    empty = api.get("/api/actor?id=victim2")
+    if empty.get("monitors") != {"by": [], "of": [], "more": 0} or \
+            empty.get("dead_letters") != []:
+        raise Fail("/api/actor?id=victim2: monitors %r, dead_letters %r, "
+                   "want none" % (empty.get("monitors"),
+                                  empty.get("dead_letters")))
+    nodes.send("watcher", "mon sink")
+    sink = until(lambda: [m for m in api.get("/api/actor?id=sink")[
+        "monitors"]["by"] if m["id"] == "watcher"], 10,
+        "/api/actor?id=sink monitored by watcher")
+    if sink != [{"id": "watcher", "node": "n1"}]:
+        raise Fail("/api/actor?id=sink monitors.by %r" % sink)
+    w = api.get("/api/actor?id=watcher")["monitors"]
+    if w["of"] != [{"id": "sink", "node": "n3"}] or w["by"] != [] or \
+            w["more"] != 0:
+        raise Fail("/api/actor?id=watcher monitors %r" % w)
+    ok("/api/actor: sink (n3) monitored by watcher (n1), shown both ways")
+
+    def refused():
+        d = api.get("/api/actor?id=watcher")["dead_letters"]
+        return [x for x in d if x["reason"] == "rejected_full"]
+    got = None
+    for _ in range(5):  # burster may not know watcher yet: again, bounded
+        send("200 watcher")
+        try:
+            got = until(refused, 3, "a rejected_full dead letter to watcher")
+            break
+        except Fail:
+            continue
+    if not got:
+        raise Fail("no rejected_full dead letter to watcher after 5 bursts")
+    x = got[0]
+    has(x, ["at_ms", "reason", "from", "to", "len", "node"], "dead letter")
+    if (x["from"], x["to"], x["len"], x["node"]) != ("burster", "watcher",
+                                                     1, "n3"):
+        raise Fail("watcher's dead letter %r" % x)
+    if abs(x["at_ms"] - time.time() * 1000) > 60000:
+        raise Fail("dead letter at_ms %r is not now" % x["at_ms"])
+    b = api.get("/api/actor?id=burster")["dead_letters"]
+    if x not in b:
+        raise Fail("burster's dead letters lack %r: %.300r" % (x, b))
+    all_ = api.get("/api/deadletters?limit=64")
+    has(all_, ["nodes", "dead_letters"], "/api/deadletters")
+    at = [d["at_ms"] for d in all_["dead_letters"]]
+    if x not in all_["dead_letters"] or at != sorted(at, reverse=True):
+        raise Fail("/api/deadletters: %.500r" % all_)
+    one = api.get("/api/deadletters?limit=1&node=n3")["dead_letters"]
+    if len(one) != 1 or one[0]["node"] != "n3":
+        raise Fail("/api/deadletters?limit=1&node=n3: %r" % one)
+    api.get("/api/deadletters?limit=65", want=400)
+    ok("dead letter burster -> watcher (rejected_full, 1 byte, on n3) in "
+       "both actors' detail and /api/deadletters, newest first")
+
+
 def check_actions_api(api, nodes):
     """Sessions from `troupe ui-login`: a viewer's reads but cannot stop or
     send (403), none at all is 401, a forged token 401/403; an operator's
@@ -616,6 +683,16 @@ def check_page(b, api, procs, send, artifacts):
     view(b, "actor/sink", "text(document.getElementById('actor-title'))"
          " === 'sink' && document.querySelectorAll('#actor-fields tr')"
          ".length > 0", artifacts, "actor-sink.png")
+    view(b, "actor/watcher", "!!document.querySelector('#actor-monitoring "
+         "tbody tr[data-id=\"sink\"]') && !!document.querySelector("
+         "'#actor-dead-letters tbody tr[data-reason=\"rejected_full\"]"
+         "[data-from=\"burster\"]') && text(document.querySelector("
+         "'#actor-monitored-by tbody tr')) === 'none'", artifacts,
+         "actor-watcher.png")
+    view(b, "actor/echo-n2", "text(document.getElementById('actor-title'))"
+         " === 'echo-n2' && ['#actor-monitored-by', '#actor-monitoring', "
+         "'#actor-dead-letters'].every(t => text(document.querySelector(t + "
+         "' tbody tr')) === 'none')", artifacts, "actor-echo-n2.png")
     view(b, "topics", "!!document.querySelector('#topics tbody "
          "tr[data-publisher=\"t1\"][data-subscriber=\"p2\"]')", artifacts,
          "topics.png")
@@ -974,7 +1051,8 @@ def main():
         nodes = Nodes(troupe, [os.path.join(examples, "echo.so"),
                                os.path.join(examples, "ticker.so"), plugin],
                       procs)
-        ui_port = nodes.start("n1", "--spawn", "ticker:t1:500", ui=True)
+        ui_port = nodes.start("n1", "--spawn", "ticker:t1:500",
+                              "--spawn", "watch:watcher", ui=True)
         nodes.start("n2", "--spawn", "echo:echo-n2:groups=workers",
                     "--spawn", "printer:p2:t1",
                     "--spawn", "many:w:%d w" % MANY,
@@ -1009,6 +1087,7 @@ def main():
         check_headers(api)
         check_errors(api)
         check_burst_api(api, burst)
+        check_monitors_dead_letters_api(api, nodes, burst)
         tokens = check_actions_api(api, nodes)
 
         why = browser_missing(chromium)

@@ -910,8 +910,63 @@ static void random_bodies_never_break_the_decoders(void **st) {
   ccodec_scratch_free(&s);
 }
 
+/* Tags ride in field 7 of an update, pointing into the body when decoded;
+ * an update without them is the bytes it was before tags existed. */
+static void swim_tags_round_trip_and_cost_nothing_when_absent(void **st) {
+  (void)st;
+  static const char tags[] = "rack=r1,zone=eu-west.a";
+  swim_update ups[2];
+  fill_update(&ups[0], 1);
+  fill_update(&ups[1], 2);
+  ups[1].tags = tags;
+  ups[1].tags_len = (uint16_t)strlen(tags);
+  swim_msg m = {.type = SWIM_MSG_PING, .updates = ups, .nupdates = 2};
+  strcpy(m.sender, "n1");
+  ccodec_scratch s = CCODEC_SCRATCH_INIT;
+  frame with, without;
+  swim_frame(&with, &m);
+  swim_msg d;
+  assert_tr(0, ccodec_swim_decode(with.f.body, with.f.len, &d, &s));
+  assert_swim_equal(&m, &d);
+  assert_int_equal(0, d.updates[0].tags_len);
+  assert_int_equal(strlen(tags), d.updates[1].tags_len);
+  assert_memory_equal(tags, d.updates[1].tags, strlen(tags));
+  ups[1].tags = NULL;
+  ups[1].tags_len = 0;
+  swim_frame(&without, &m);
+  /* A tag byte and a length byte, and the tags: nothing else. */
+  assert_int_equal(with.f.len - without.f.len, strlen(tags) + 2);
+  frame_free(&with);
+  frame_free(&without);
+
+  /* What is not valid tags is refused both ways. */
+  const char *bad[] = {"zone", "=a", "zone=a,zone=b", "zone=a,rack=b",
+                       "zone=a,", "zo ne=a", "zone=a\nb",
+                       "k0=,k1=,k2=,k3=,k4=,k5=,k6=,k7=,k8="};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ups[1].tags = bad[i];
+    ups[1].tags_len = (uint16_t)strlen(bad[i]);
+    troupe_SwimMsg pb;
+    assert_tr(TR_EINVAL, ccodec_swim_prepare(&pb, &m));
+    pbw u = swim_update_pb("n2", "n2:1", 0);
+    w_bytes(&u, 7, bad[i], strlen(bad[i]));
+    assert_tr(TR_EINVAL, swim_try(SWIM_MSG_PING, "n1", &u, 1));
+  }
+  pbw u = swim_update_pb("n2", "n2:1", 0);
+  w_bytes(&u, 7, tags, strlen(tags));
+  assert_tr(0, swim_try(SWIM_MSG_PING, "n1", &u, 1));
+  /* Longer than SWIM_TAGS_MAX: refused before it is looked at. */
+  u = swim_update_pb("n2", "n2:1", 0);
+  char longest[SWIM_TAGS_MAX + 1];
+  memset(longest, 'a', sizeof(longest));
+  w_bytes(&u, 7, longest, sizeof(longest));
+  assert_tr(TR_EINVAL, swim_try(SWIM_MSG_PING, "n1", &u, 1));
+  ccodec_scratch_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(swim_tags_round_trip_and_cost_nothing_when_absent),
       cmocka_unit_test(swim_messages_of_every_type_round_trip),
       cmocka_unit_test(swim_sync_of_2000_updates_round_trips),
       cmocka_unit_test(registry_messages_of_every_type_round_trip),

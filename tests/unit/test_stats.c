@@ -1,7 +1,8 @@
 /* test_stats.c — node/engine/stats.c: the node counters (actors, spawned,
  * stopped, failed, sent, delivered, published, mailbox_hwm, live asks,
  * timers and subscriptions), the rejected_* dead letters of failing send
- * calls, and tr_actor_info_get. */
+ * calls, the ring of recent dead letters (dead_letters.c), and
+ * tr_actor_info_get. */
 #include "tr_test.h"
 
 static void a_new_node_has_all_counters_at_zero(void **st) {
@@ -360,6 +361,104 @@ static void actor_info_sent_handler_time_age_and_list(void **st) {
   tt_node_free(n);
 }
 
+/* ---- the ring of recent dead letters (node/engine/dead_letters.c) ------- */
+
+#define RING_SEEN_MAX 80
+
+typedef struct ring_seen {
+  char from[RING_SEEN_MAX][16], to[RING_SEEN_MAX][16];
+  bool has_from[RING_SEEN_MAX];
+  tr_dead_reason reason[RING_SEEN_MAX];
+  uint32_t len[RING_SEEN_MAX];
+  uint64_t at_ms[RING_SEEN_MAX];
+  int n;
+} ring_seen;
+
+static void ring_take(void *arg, const tr_dead_letter *d) {
+  ring_seen *s = arg;
+  if (s->n == RING_SEEN_MAX) return;
+  snprintf(s->to[s->n], sizeof(s->to[0]), "%s", d->to ? d->to : "-");
+  s->has_from[s->n] = d->from != NULL;
+  snprintf(s->from[s->n], sizeof(s->from[0]), "%s", d->from ? d->from : "-");
+  s->reason[s->n] = d->reason;
+  s->len[s->n] = d->len;
+  s->at_ms[s->n] = d->at_ms;
+  s->n++;
+}
+
+static void dead_letter_ring_is_empty_before_any_drop(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  ring_seen s = {0};
+  assert_int_equal(eng_dead_letters_each(n, NULL, ring_take, &s), 0);
+  assert_int_equal(s.n, 0);
+  tt_node_free(n);
+}
+
+/* 100 sends to ids nobody holds: the ring keeps the newest 64, newest
+ * first, with their target, size and reason (never the payload); the
+ * oldest 36 were overwritten. */
+static void dead_letter_ring_keeps_the_newest_first_and_wraps(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  char to[16], data[16] = "0123456789abcde";
+  for (int i = 0; i < 100; i++) {
+    snprintf(to, sizeof(to), "ghost%d", i);
+    assert_tr(TR_ENOTFOUND, tr_node_send(n, to, data, (size_t)(i % 10)));
+  }
+  assert_int_equal(tt_stats(n).dead[TR_DL_REJECTED_NO_ACTOR], 100);
+  ring_seen *s = calloc(1, sizeof(*s));
+  assert_int_equal(eng_dead_letters_each(n, NULL, ring_take, s),
+                   TR_DEAD_LETTERS_KEPT);
+  assert_int_equal(s->n, TR_DEAD_LETTERS_KEPT);
+  for (int k = 0; k < s->n; k++) {
+    int i = 99 - k;
+    snprintf(to, sizeof(to), "ghost%d", i);
+    assert_string_equal(s->to[k], to);
+    assert_false(s->has_from[k]); /* from outside actors */
+    assert_int_equal(s->reason[k], TR_DL_REJECTED_NO_ACTOR);
+    assert_int_equal(s->len[k], (uint32_t)(i % 10));
+    if (k) assert_true(s->at_ms[k] <= s->at_ms[k - 1]);
+  }
+  /* One actor's: those to or from it; an overwritten one is gone. */
+  memset(s, 0, sizeof(*s));
+  assert_int_equal(eng_dead_letters_each(n, "ghost50", ring_take, s), 1);
+  assert_string_equal(s->to[0], "ghost50");
+  assert_int_equal(eng_dead_letters_each(n, "ghost10", NULL, NULL), 0);
+  free(s);
+  tt_node_free(n);
+}
+
+/* A full mailbox: the refused send is kept with its sender and target, and
+ * listed for either actor. */
+static int send_three(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
+  (void)p;
+  if (!tt_is(env, "go")) return 0;
+  for (int i = 0; i < 3; i++) tr_send(ctx, "small", "xyz", 3);
+  return 0;
+}
+
+static void dead_letter_ring_names_sender_and_target(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  tt_probe small = {0}, sender = {.on_msg = send_three};
+  assert_tr_ok(tt_spawn(n, "small", &small, 2));
+  assert_tr_ok(tt_spawn(n, "sender", &sender, 0));
+  assert_tr_ok(tt_send_str(n, "sender", "go"));
+  ASSERT_RUN_UNTIL(n, small.received == 2, TT_ITERS, TT_MS);
+  ring_seen s = {0};
+  assert_int_equal(eng_dead_letters_each(n, "sender", ring_take, &s), 1);
+  assert_string_equal(s.from[0], "sender");
+  assert_string_equal(s.to[0], "small");
+  assert_int_equal(s.reason[0], TR_DL_REJECTED_FULL);
+  assert_int_equal(s.len[0], 3);
+  uint64_t unix_now = (uint64_t)time(NULL) * 1000u;
+  assert_true(s.at_ms[0] + 60000u > unix_now && s.at_ms[0] < unix_now + 60000u);
+  assert_int_equal(eng_dead_letters_each(n, "small", NULL, NULL), 1);
+  assert_int_equal(eng_dead_letters_each(n, "nobody", NULL, NULL), 0);
+  tt_node_free(n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_new_node_has_all_counters_at_zero),
@@ -371,6 +470,9 @@ int main(void) {
       cmocka_unit_test(failing_send_calls_count_rejected_dead_letters),
       cmocka_unit_test(actor_info_names_type_parent_children_and_capacity),
       cmocka_unit_test(actor_info_sent_handler_time_age_and_list),
+      cmocka_unit_test(dead_letter_ring_is_empty_before_any_drop),
+      cmocka_unit_test(dead_letter_ring_keeps_the_newest_first_and_wraps),
+      cmocka_unit_test(dead_letter_ring_names_sender_and_target),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,7 @@ struct net {
   int count;
   swim_config cfg;
   bool trust; /* the nodes sign and verify (fake_mac below) */
+  const char *tags[MAX_NODES]; /* each node's swim_config.tags */
   event *events;
   size_t nevents, events_cap;
   /* Sends recorded by the join-retry test: times of SYNC_REQs to seeds. */
@@ -162,17 +163,20 @@ static void node_start(net *n, int i, uint64_t epoch) {
   c.name = t->name;
   c.addr = t->addr;
   c.epoch = epoch;
+  c.tags = n->tags[i];
   c.seed = vnet_node_seed(n->v, (uint32_t)i, epoch);
   assert_int_equal(0,
                    swim_new(&t->sw, &c, n->trust ? &ops_trusting : &ops, t));
   vnet_set_up(n->v, (uint32_t)i, true);
 }
 
-static net *net_new_as(int count, uint64_t seed, const swim_config *cfg,
-                       bool trust) {
+/* tags: each node's, or NULL for none at all. */
+static net *net_new_tagged(int count, uint64_t seed, const swim_config *cfg,
+                           bool trust, const char *const *tags) {
   net *n = calloc(1, sizeof(*n));
   assert_non_null(n);
   n->trust = trust;
+  for (int i = 0; tags && i < count; i++) n->tags[i] = tags[i];
   vnet_config vc = {.nodes = (uint32_t)count, .seed = seed};
   assert_int_equal(0, vnet_new(&n->v, &vc, &net_ops, n));
   n->count = count;
@@ -186,6 +190,11 @@ static net *net_new_as(int count, uint64_t seed, const swim_config *cfg,
     node_start(n, i, 1000 + (uint64_t)i);
   }
   return n;
+}
+
+static net *net_new_as(int count, uint64_t seed, const swim_config *cfg,
+                       bool trust) {
+  return net_new_tagged(count, seed, cfg, trust, NULL);
 }
 
 static net *net_new(int count, uint64_t seed, const swim_config *cfg) {
@@ -797,6 +806,214 @@ static void relayed_claims_only_a_member_can_make_need_its_proof(
   net_free(n);
 }
 
+/* ---- tags ---------------------------------------------------------------- */
+
+static void tags_are_joined_sorted_and_checked_against_every_cap(
+    void **state) {
+  (void)state;
+  char out[SWIM_TAGS_MAX + 1];
+  const char *why = "unset";
+  const char *kv[] = {"zone=eu-1.a", "rack=r_7", "empty=", "Zone=B"};
+  assert_int_equal(0, swim_tags_join(kv, 4, out, &why));
+  assert_null(why);
+  assert_string_equal("Zone=B,empty=,rack=r_7,zone=eu-1.a", out);
+  assert_true(swim_tags_valid(out, strlen(out)));
+  assert_int_equal(0, swim_tags_join(NULL, 0, out, &why));
+  assert_string_equal("", out);
+
+  char key33[40], val65[80];
+  memset(key33, 'k', 33);
+  strcpy(key33 + 33, "=v");
+  memset(val65, 'v', 67);
+  memcpy(val65, "k=", 2);
+  val65[67] = '\0';
+  struct {
+    const char *kv[9];
+    size_t n;
+    const char *why;
+  } bad[] = {
+      {{"zone"}, 1, "want key=value"},
+      {{"=a"}, 1, "want key=value"},
+      {{key33}, 1, "key longer than 32 bytes"},
+      {{val65}, 1, "value longer than 64 bytes"},
+      {{"zo ne=a"}, 1, "characters other than [A-Za-z0-9_.-]"},
+      {{"zone=a,b"}, 1, "characters other than [A-Za-z0-9_.-]"},
+      {{"zone=a", "zone=b"}, 2, "a key given twice"},
+      {{"a=1", "b=1", "c=1", "d=1", "e=1", "f=1", "g=1", "h=1", "i=1"},
+       9,
+       "more than 8 tags"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(TR_EINVAL, swim_tags_join(bad[i].kv, bad[i].n, out, &why));
+    assert_string_equal(bad[i].why, why);
+  }
+  /* Eight tags of the longest key and value pass each cap alone but not
+   * the total. */
+  char big[8][100];
+  const char *bigs[8];
+  for (int i = 0; i < 8; i++) {
+    memset(big[i], 'a' + i, TR_TAG_KEY_MAX);
+    big[i][TR_TAG_KEY_MAX] = '=';
+    memset(big[i] + TR_TAG_KEY_MAX + 1, 'v', TR_TAG_VALUE_MAX);
+    big[i][TR_TAG_KEY_MAX + 1 + TR_TAG_VALUE_MAX] = '\0';
+    bigs[i] = big[i];
+  }
+  assert_int_equal(TR_EINVAL, swim_tags_join(bigs, 8, out, &why));
+  assert_string_equal("tags longer than 512 bytes in all", why);
+  assert_int_equal(0, swim_tags_join(bigs, 5, out, &why));
+
+  /* swim_new takes only valid tags (sorted, as joined). */
+  swim *sw = NULL;
+  swim_config c = {.name = "n0", .addr = "n0:1", .epoch = 1,
+                   .tags = "zone=a,rack=1"};
+  assert_int_equal(TR_EINVAL, swim_new(&sw, &c, &ops, NULL));
+  assert_null(sw);
+  c.tags = "rack=1,zone=a";
+  assert_int_equal(0, swim_new(&sw, &c, &ops, NULL));
+  swim_update me;
+  assert_true(swim_member(sw, "n0", &me));
+  assert_int_equal(strlen(c.tags), me.tags_len);
+  assert_memory_equal(c.tags, me.tags, me.tags_len);
+  swim_free(sw);
+}
+
+static bool has_tags(const swim_update *u, const char *tags) {
+  size_t len = tags ? strlen(tags) : 0;
+  return u->tags_len == len && (!len || memcmp(u->tags, tags, len) == 0);
+}
+
+/* Every up node other than i sees node i's tags as `tags`. */
+typedef struct who_tags {
+  int i;
+  const char *tags;
+} who_tags;
+
+static bool all_see_tags(void *net_, const void *arg) {
+  net *n = net_;
+  const who_tags *w = arg;
+  for (int j = 0; j < n->count; j++) {
+    swim_update u;
+    if (!up(n, j) || j == w->i) continue;
+    if (!swim_member(n->nodes[j].sw, n->nodes[w->i].name, &u) ||
+        !has_tags(&u, w->tags))
+      return false;
+  }
+  return true;
+}
+
+static void tags_travel_with_membership_and_change_only_by_restart(
+    void **state) {
+  (void)state;
+  const char *tags[4] = {"zone=a", "rack=r1,zone=b", NULL, "zone=a"};
+  for (int trust = 0; trust <= 1; trust++) {
+    net *n = net_new_tagged(4, 30 + (uint64_t)trust, NULL, trust, tags);
+    node_join(n, 0, -1);
+    for (int i = 1; i < 4; i++) node_join(n, i, 0);
+    assert_true(vnet_run_until(n->v, converged, NULL, 10000) != UINT64_MAX);
+    for (int i = 0; i < 4; i++) {
+      who_tags w = {i, tags[i]};
+      assert_true(vnet_run_until(n->v, all_see_tags, &w, 5000) != UINT64_MAX);
+    }
+    /* n1 restarts with other tags: the new epoch brings them. */
+    swim_free(n->nodes[1].sw);
+    n->tags[1] = "zone=c";
+    node_start(n, 1, 9000);
+    node_join(n, 1, 0);
+    who_tags w = {1, "zone=c"};
+    assert_true(vnet_run_until(n->v, all_see_tags, &w, 10000) != UINT64_MAX);
+    vnet_run(n->v, 5000);
+    for (int i = 0; i < 4; i++) {
+      swim_stats st = stats_of(n, i);
+      assert_int_equal(0, st.rejected_tags);
+      assert_int_equal(0, st.rejected_proof);
+    }
+    net_free(n);
+  }
+}
+
+/* What another node relays about n2 cannot change its tags: with n2's
+ * real proof at the same incarnation they are refused and counted
+ * (rejected_tags); at a new one the proof does not cover them
+ * (rejected_proof); a member never seen is not introduced with tags it did
+ * not sign. n2's own word, and its honest records relayed, still pass. */
+static void relayed_record_with_altered_tags_is_rejected_and_counted(
+    void **state) {
+  (void)state;
+  const char *tags[3] = {NULL, NULL, "zone=a"};
+  net *n = net_new_tagged(3, 31, NULL, true, tags);
+  node_join(n, 0, -1);
+  for (int i = 1; i < 3; i++) node_join(n, i, 0);
+  assert_true(vnet_run_until(n->v, converged, NULL, 10000) != UINT64_MAX);
+  who_tags w = {2, "zone=a"};
+  assert_true(vnet_run_until(n->v, all_see_tags, &w, 5000) != UINT64_MAX);
+  swim_update n2;
+  assert_true(swim_member(n->nodes[0].sw, "n2", &n2));
+  uint8_t real[8];
+  memcpy(real, n2.proof, 8);
+  size_t events = n->nevents;
+
+  swim_update forged = n2;
+  forged.proof = real;
+  forged.tags = "zone=b";
+  forged.tags_len = 6;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &forged, 1);
+  assert_int_equal(1, stats_of(n, 0).rejected_tags);
+  /* Dropped too: none at all, or a suspicion carrying other tags. */
+  forged.tags = NULL;
+  forged.tags_len = 0;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &forged, 1);
+  assert_int_equal(2, stats_of(n, 0).rejected_tags);
+  forged.tags = "zone=b";
+  forged.tags_len = 6;
+  forged.state = SWIM_SUSPECT;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &forged, 1);
+  assert_int_equal(3, stats_of(n, 0).rejected_tags);
+  /* At a new incarnation, n2's real proof does not cover the change. */
+  forged.state = SWIM_ALIVE;
+  forged.incarnation++;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &forged, 1);
+  assert_int_equal(1, stats_of(n, 0).rejected_proof);
+  swim_update now;
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_true(has_tags(&now, "zone=a"));
+  assert_int_equal(SWIM_ALIVE, now.state);
+  assert_int_equal(n2.incarnation, now.incarnation);
+  assert_int_equal(events, n->nevents);
+
+  /* A new member's signed record with its tags altered on the way. */
+  swim_update ghost;
+  memset(&ghost, 0, sizeof(ghost));
+  snprintf(ghost.name, sizeof(ghost.name), "ghost");
+  snprintf(ghost.addr, sizeof(ghost.addr), "ghost:7000");
+  ghost.epoch = 5;
+  ghost.state = SWIM_ALIVE;
+  ghost.tags = "zone=a";
+  ghost.tags_len = 6;
+  uint8_t gbuf[8];
+  ghost = signed_by_member(ghost, gbuf);
+  ghost.tags = "zone=x";
+  vnet_run(n->v, SWIM_PROOF_PENALTY_MS); /* n1's proofs are checked again */
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &ghost, 1);
+  assert_int_equal(2, stats_of(n, 0).rejected_proof);
+  assert_false(swim_member(n->nodes[0].sw, "ghost", &now));
+  /* As signed, it is believed from anyone. */
+  vnet_run(n->v, SWIM_PROOF_PENALTY_MS);
+  ghost.tags = "zone=a";
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &ghost, 1);
+  assert_true(swim_member(n->nodes[0].sw, "ghost", &now));
+  assert_true(has_tags(&now, "zone=a"));
+
+  /* An honest relay of n2's record (its tags as signed) still counts. */
+  swim_update honest = n2;
+  honest.proof = real;
+  honest.state = SWIM_SUSPECT;
+  inject(n, 0, "n1", "n1", SWIM_MSG_PING, &honest, 1);
+  assert_true(swim_member(n->nodes[0].sw, "n2", &now));
+  assert_int_equal(SWIM_SUSPECT, now.state);
+  assert_int_equal(3, stats_of(n, 0).rejected_tags);
+  net_free(n);
+}
+
 static void relayed_death_of_a_live_member_is_checked_by_a_probe_first(
     void **state) {
   (void)state;
@@ -952,6 +1169,10 @@ int main(void) {
       cmocka_unit_test(relayed_claims_only_a_member_can_make_need_its_proof),
       cmocka_unit_test(
           relayed_death_of_a_live_member_is_checked_by_a_probe_first),
+      cmocka_unit_test(tags_are_joined_sorted_and_checked_against_every_cap),
+      cmocka_unit_test(tags_travel_with_membership_and_change_only_by_restart),
+      cmocka_unit_test(
+          relayed_record_with_altered_tags_is_rejected_and_counted),
       cmocka_unit_test(same_seed_gives_an_identical_trace),
       cmocka_unit_test(news_of_a_new_member_reaches_fifty_nodes_in_log_rounds),
   };

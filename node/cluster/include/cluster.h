@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "eng_remote.h"
+#include "policy.h"
 #include "policy_guard.h"
 #include "troupe.h"
 #include "troupe_inspect.h"
@@ -73,6 +74,12 @@ void cluster_set_inspector(cluster *, cluster_inspect_local_fn);
 int cluster_inspect(cluster *, const tr_inspect_query *,
                     const tr_inspect_fns *, void *arg, uint64_t *handle);
 void cluster_inspect_cancel(cluster *, uint64_t handle);
+/* Calls fn (may be NULL) for each monitor across nodes this node holds
+ * (host_monitor.c), as watcher's or as target's node; with actor, those
+ * where it watches or is watched. Returns how many matched. */
+int cluster_monitors_each(cluster *, const char *actor,
+                          void (*fn)(void *arg, const tr_monitor_info *),
+                          void *arg);
 /* Inspector sessions (host_session.c; troupe_inspect.h). */
 int cluster_session_check(cluster *, const char *token, tr_session *out);
 int cluster_session_stop(cluster *, const char *token, const char *id);
@@ -82,5 +89,37 @@ int cluster_session_ask(cluster *, const char *token, const char *to,
                         const void *data, size_t len, uint32_t timeout_ms,
                         tr_session_reply_fn fn, void *arg, uint64_t *handle);
 void cluster_session_ask_cancel(cluster *, uint64_t handle);
+int cluster_session_issue(cluster *, const char *name, bool operator,
+                          char *token, size_t cap);
+/* A TLS server connection on the node's certificates (host_tls_serve.c;
+ * tr_tls_conn in troupe_inspect.h). */
+int cluster_tls_accept(cluster *, tr_tls_conn **out);
+
+/* The node's admin socket (op_admin.c): every operator verb from a program
+ * of the same user on this host, without certificates, a local node's
+ * included. Answered through the cluster when the node has one, else by
+ * the node alone (judged by `judge`, its policy, as operator "admin"). */
+typedef struct op_admin op_admin;
+typedef int (*op_admin_judge_fn)(void *user, const char *who, policy_role,
+                                 policy_action, const char *object,
+                                 const char *topic);
+typedef struct op_admin_config {
+  tr_node *node;
+  cluster *cluster;             /* NULL: a local node */
+  const char *path;             /* where the socket goes (owner only) */
+  uint32_t max_subs;            /* a local node's max_op_subs [1024] */
+  cluster_inspect_local_fn inspect; /* a local node's stats */
+  op_admin_judge_fn judge;      /* a local node's policy; NULL: none */
+  void *judge_user;
+} op_admin_config;
+/* 0; TR_EINVAL (a bad path), TR_EEXIST (a live node answers there, or the
+ * path is not a socket), TR_ESYS, TR_ENOMEM, with err saying why. */
+int op_admin_new(op_admin **out, const op_admin_config *, char *err,
+                 size_t errlen);
+/* Closes the socket and its connections (what they run ends) and removes
+ * the file; freed once the loop has closed them. After the engine's
+ * shutdown, before the cluster goes. NULL is a no-op. */
+void op_admin_free(op_admin *);
+void op_admin_stats(const op_admin *, uint32_t *conns, uint64_t *refused);
 
 #endif /* TR_CLUSTER_H */

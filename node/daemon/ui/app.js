@@ -406,6 +406,8 @@
         h('td', { data: { col: 'state', value: m.state } },
           h('span', { class: 'state ' + stateClass(m.state), text: m.state })),
         cell('addr', m.addr || '–', { cls: 'mono' }),
+        cell('tags', Object.entries(m.tags || {}).map(([k, v]) => k + '=' + v).join(', ') || '–',
+          { cls: 'mono' }),
         h('td', { class: 'mono', data: { col: 'epoch', value: m.epoch }, title: String(m.epoch) },
           fmtTime(m.epoch)),
         numCell('incarnation', m.incarnation),
@@ -754,6 +756,19 @@
     $('#actor-subscribers tbody').replaceChildren(
       ...(subd.length ? subd.map((s) => subRow('subscriber', s)) : [emptyRow(5, 'none')]));
     fillIdList($('#actor-groups'), d.groups || [], (g) => h('a', { href: '#groups', text: g }));
+    // Monitors both ways, and the recent dead letters it sent or was sent.
+    const mons = d.monitors || {}, monRow = (m) => h('tr', { data: { id: m.id, node: m.node } },
+      h('td', { data: { col: 'id' } }, actorLink(m.id)), cell('node', m.node || '–'));
+    for (const [sel, rows] of [['#actor-monitored-by', mons.by || []], ['#actor-monitoring', mons.of || []]])
+      $(sel + ' tbody').replaceChildren(...(rows.length ? rows.map(monRow) : [emptyRow(2, 'none')]));
+    setText($('#actor-monitors-more'), mons.more ? `and ${fmtInt(mons.more)} more` : '');
+    const deads = d.dead_letters || [];
+    $('#actor-dead-letters tbody').replaceChildren(...(deads.length ? deads.map((x) =>
+      h('tr', { data: { reason: x.reason, from: x.from, to: x.to } },
+        cell('at_ms', fmtClock(x.at_ms), { value: x.at_ms }), cell('reason', x.reason),
+        h('td', { data: { col: 'from' } }, x.from ? actorLink(x.from) : '–'),
+        h('td', { data: { col: 'to' } }, x.to ? actorLink(x.to) : '–'),
+        numCell('len', x.len), cell('node', x.node))) : [emptyRow(6, 'none')]));
     const children = d.children || [];
     fillIdList($('#actor-children'), children, actorLink);
     setText($('#actor-children-count'), children.length ? fmtInt(children.length) : '');
@@ -1022,6 +1037,7 @@
       if (id != null) {
         setText($('#actor-title'), id);
         for (const sel of ['#actor-fields tbody', '#actor-subscriptions tbody', '#actor-subscribers tbody',
+          '#actor-monitored-by tbody', '#actor-monitoring tbody', '#actor-dead-letters tbody',
           '#actor-groups', '#actor-children', '#actor-chart']) $(sel).replaceChildren();
         $('#actor-error').hidden = true;
         $('#actor-body').hidden = false;
@@ -1050,7 +1066,9 @@
    * the address (so it is neither kept in history nor sent anywhere but as
    * the Authorization header of this page's own requests) and kept for the
    * tab's life. An operator's session may stop actors and send to them; a
-   * viewer's only reads (the node refuses it anyway). */
+   * viewer's only reads (the node refuses it anyway). Over HTTPS (the
+   * inspector beyond loopback) the client certificate is the session:
+   * /api/session says whose, with no token. */
   const SESSION_KEY = 'troupe.session';
 
   function takeSession() {
@@ -1068,7 +1086,7 @@
   async function loadSession() {
     const el = $('#session');
     state.session = null;
-    if (sessionStorage.getItem(SESSION_KEY)) {
+    if (sessionStorage.getItem(SESSION_KEY) || location.protocol === 'https:') {
       try {
         const r = await fetch('/api/session', { cache: 'no-store', headers: authHeaders() });
         if (r.ok) state.session = await r.json();
@@ -1084,7 +1102,8 @@
     const operator = !!s && s.role === 'operator';
     for (const b of ['#act-send', '#act-ask', '#act-stop']) {
       $(b).disabled = !operator;
-      $(b).title = operator ? '' : 'needs an operator session: troupe ui-login URL';
+      $(b).title = operator ? '' : location.protocol === 'https:'
+        ? 'needs an operator certificate' : 'needs an operator session: troupe ui-login URL';
     }
     setText($('#act-who'), s ? 'as ' + s.name : 'read only: no session');
   }

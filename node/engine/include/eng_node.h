@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eng_remote.h"
+#include "troupe_inspect.h"
 
 /* ---- structs that grow (troupe.h, "Growth") ------------------------------- */
 
@@ -81,8 +82,29 @@ void eng_set_guard(tr_node *, eng_guard_fn fn, void *user);
 /* The user pointer given to eng_set_guard, or NULL. */
 void *eng_guard_user(tr_node *);
 
-/* The engine's log level (the callback stays). */
+/* The level of the user's log callback (the callback stays). */
 void eng_set_log_level(tr_node *, tr_log_level);
+/* Every layer's log lines go through eng_log_line (a tr_log_fn; user: the
+ * node), which hands them to the user's callback and to the taps
+ * (eng_remote.h). The level lines should be built at (the most verbose
+ * listener's) is eng_log_level; fn hears when it changes. */
+void eng_log_line(void *node, tr_log_level, const char *event,
+                  const char *fields);
+tr_log_level eng_log_level(tr_node *);
+void eng_set_log_hook(tr_node *, void (*fn)(void *user, tr_log_level),
+                      void *user);
+/* Calls fn (may be NULL) for each of the node's recent dead letters,
+ * newest first (with actor: those it sent or that were addressed to it);
+ * the strings are valid during the call. Returns how many matched. */
+int eng_dead_letters_each(tr_node *, const char *actor,
+                          void (*fn)(void *arg, const tr_dead_letter *),
+                          void *arg);
+/* Calls fn (may be NULL) for each monitor between two local actors (with
+ * actor: those where it watches or is watched); both nodes are this
+ * node's name. Returns how many matched. */
+int eng_monitors_each(tr_node *, const char *actor,
+                      void (*fn)(void *arg, const tr_monitor_info *),
+                      void *arg);
 /* Calls fn for each local subscriber of any (publisher, topic): the
  * engine's part of tr_node_subscriptions. Returns how many. */
 int eng_subscriptions_each(tr_node *,

@@ -173,6 +173,12 @@ void eng_group_event(tr_node *, const char *group, const char *id,
  * goes to ops->publish as well. 0 or TR_ENOMEM. */
 int eng_topic_remote(tr_node *, const char *publisher, size_t pub_len,
                      const char *topic, size_t topic_len, bool remote);
+/* A publish on topic as local actor id, which must be of `type` (the
+ * remote layer's own publishers: an operator's): what tr_publish_topic in
+ * its callback would return; TR_ENOTFOUND when no live local actor holds
+ * id, TR_EPERM when one of another type does. */
+int eng_publish_as(tr_node *, const char *id, const tr_actor_type *type,
+                   const char *topic, const void *data, size_t len);
 /* True when a local actor holds id and is not stopping. */
 bool eng_actor_live(tr_node *, const char *id);
 /* tr_node_stop_actor and tr_node_send for what the remote layer has
@@ -196,9 +202,23 @@ int eng_stop_now(tr_node *, const char *id, int reason);
  * get TR_MSG_WRITABLE with status (0; or why it will never come:
  * TR_ENOTFOUND, TR_EUNREACHABLE). */
 void eng_room_open(tr_node *, const char *id, size_t len, int status);
-/* Counts a dead letter (logged at totals 1, 2, 4, 8... per reason). */
-void eng_count_dead(tr_node *, tr_dead_reason);
+/* Counts a dead letter (logged at totals 1, 2, 4, 8... per reason) and
+ * keeps it among the node's recent ones: from the sending actor (NULL:
+ * outside actors), to its target (NULL: none), len its payload's bytes. */
+void eng_count_dead(tr_node *, tr_dead_reason, const char *from,
+                    const char *to, size_t len);
 /* The node's default ask timeout. */
 uint32_t eng_ask_timeout_ms(tr_node *);
+
+/* A tap on the node's log (an operator's `troupe monitor`): fn gets every
+ * line up to level, on the loop, after the user's callback; a line fn
+ * itself logs does not come back to any tap. NULL: out of memory or a bad
+ * level. Remove it before its user goes (safe inside fn). */
+typedef struct eng_log_tap eng_log_tap;
+typedef void (*eng_log_tap_fn)(void *user, tr_log_level, const char *event,
+                               const char *fields);
+eng_log_tap *eng_log_tap_add(tr_node *, tr_log_level, eng_log_tap_fn fn,
+                             void *user);
+void eng_log_tap_remove(tr_node *, eng_log_tap *);
 
 #endif /* TR_ENG_REMOTE_H */
