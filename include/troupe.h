@@ -672,6 +672,11 @@ typedef struct tr_actor_info {
    * type it does not take), publishes and group broadcasts it missed.
    * (Messages still queued when it stops count for the node only.) */
   uint64_t dead;
+  /* Times its parent spawned it again under this id after it ended (a
+   * supervisor's restarts; tr_spawn_child), counting on from the child it
+   * replaces: among the node's last 256 children that ended. 0 for an
+   * actor spawned without a parent. */
+  uint32_t restarts;
 } tr_actor_info;
 
 /* One local actor's figures; the strings are the actor's and its parent's

@@ -44,7 +44,8 @@ extern "C" {
   X(HANDLER_MEAN, "handler_mean_ns")                                         \
   X(HANDLER_MAX, "handler_max_ns")                                           \
   X(AGE, "age_ms")                                                           \
-  X(DEAD, "dead")
+  X(DEAD, "dead")                                                            \
+  X(RESTARTS, "restarts")
 
 typedef enum {
 #define TR_INSPECT_SORT_ENUM_(name, str) TR_INSPECT_SORT_##name,

@@ -96,6 +96,7 @@ static int info_cmp(const tr_actor_info *a, const tr_actor_info *b,
     break;
   case TR_INSPECT_SORT_AGE: c = cmp_u64(a->age_ms, b->age_ms); break;
   case TR_INSPECT_SORT_DEAD: c = cmp_u64(a->dead, b->dead); break;
+  case TR_INSPECT_SORT_RESTARTS: c = cmp_u64(a->restarts, b->restarts); break;
   case TR_INSPECT_SORT_COUNT: break;
   }
   if (k.desc) c = -c;

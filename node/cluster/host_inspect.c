@@ -309,7 +309,8 @@ static void insp_items(host_inspect *r, const char *node,
                        .id = a->id,
                        .in_per_s = a->in_per_s,
                        .out_per_s = a->out_per_s,
-                       .dead = a->dead};
+                       .dead = a->dead,
+                       .restarts = a->restarts};
     if (f->actor) f->actor(r->arg, node, &x);
   }
   for (pb_size_t i = 0; i < m->links_count && !r->cancelled; i++) {
@@ -480,6 +481,8 @@ static void ans_actor(void *arg, const char *node, const tr_actor_info *x) {
   o->has_handler_max_ns = o->has_age_ms = true;
   o->has_in_per_s = o->has_out_per_s = o->has_dead = true;
   o->dead = x->dead;
+  o->has_restarts = x->restarts != 0; /* absent: none, as before */
+  o->restarts = x->restarts;
   o->queued = x->queued;
   o->capacity = x->capacity;
   o->hwm = x->hwm;

@@ -262,10 +262,12 @@ static void j_actor(FILE *f, const g_actor *a) {
           ",\"delivered\":%" PRIu64 ",\"sent\":%" PRIu64
           ",\"in_per_s\":%.2f,\"out_per_s\":%.2f"
           ",\"handler_mean_ns\":%" PRIu64 ",\"handler_max_ns\":%" PRIu64
-          ",\"children\":%" PRIu32 ",\"dead\":%" PRIu64 ",\"parent\":",
+          ",\"children\":%" PRIu32 ",\"dead\":%" PRIu64
+          ",\"restarts\":%" PRIu32 ",\"parent\":",
           x->queued, x->capacity, x->hwm, x->delivered, x->sent,
           finite_or_0(x->in_per_s), finite_or_0(x->out_per_s),
-          x->handler_mean_ns, x->handler_max_ns, x->children, x->dead);
+          x->handler_mean_ns, x->handler_max_ns, x->children, x->dead,
+          x->restarts);
   j_str(f, x->parent);
   fprintf(f, ",\"age_ms\":%" PRIu64 "}", x->age_ms);
 }
@@ -925,7 +927,8 @@ static const char *parse_params(const http_request *req, api_kind kind,
     if (!known) {
       snprintf(why, cap, "bad sort '%.64s' (want id, type, node, queued, "
                "capacity, hwm, delivered, sent, in_per_s, out_per_s, "
-               "handler_mean_ns, handler_max_ns, age_ms or dead)", v);
+               "handler_mean_ns, handler_max_ns, age_ms, dead or restarts)",
+               v);
       return why;
     }
   }

@@ -140,7 +140,10 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   a->mb_capacity = o && o->capacity ? o->capacity : n->default_capacity;
   HASH_ADD_KEYPTR(hh, n->actors, a->id->str, a->id->len, a);
   n->actors_gen++;
-  if (parent) actor_link_child(parent, a);
+  if (parent) {
+    actor_link_child(parent, a);
+    restarts_child_spawned(a, parent);
+  }
   pubsub_actor_started(a);
   if (system) /* node-internal: not the user's, not in the user's figures */
     n->system_actors++;
@@ -206,8 +209,10 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   if (n->rops) n->rops->actor_gone(n->ruser, a->id->str, reason);
   eng_actor *parent = a->parent;
   actor_unlink_child(a);
-  if (parent && notify_parent && !parent->stopping)
+  if (parent && notify_parent && !parent->stopping) {
+    restarts_child_ended(a, parent);
     send_notice(n, parent, TR_MSG_CHILD_EXIT, a->id, 0, reason);
+  }
   if (a->id->str[0] == '$')
     n->system_actors--;
   else

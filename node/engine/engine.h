@@ -142,6 +142,7 @@ struct tr_ctx {
   uint8_t stop_pending;  /* tr_stop called: stop after the callback */
   uint8_t stopping;      /* teardown has begun */
   uint8_t init_failed;   /* init returned non-zero: no deinit */
+  uint16_t restarts;     /* its parent spawned it again (restarts.c) */
   int32_t stop_reason;
 };
 typedef struct tr_ctx eng_actor;
@@ -469,6 +470,7 @@ struct tr_node {
   uint64_t next_timer_id;
   tr_node_stats stats;
   struct eng_dead_ring *dead_ring; /* recent dead letters; NULL: none yet */
+  struct eng_exits *exits; /* children that ended (restarts.c); NULL: none */
 
   /* A policy's say on what this node's actors ask (eng_set_guard). */
   eng_guard_fn guard;
@@ -505,6 +507,13 @@ void eng_log_taps_free(tr_node *);
 void eng_dead(tr_node *, tr_dead_reason r, const char *from, const char *to,
               size_t len);
 void eng_dead_ring_free(tr_node *);
+
+/* Restarts (restarts.c): a child that ended while its parent lives is
+ * remembered by id; the parent spawning that id again makes the new child
+ * one restart more than the old. */
+void restarts_child_ended(eng_actor *child, eng_actor *parent);
+void restarts_child_spawned(eng_actor *child, eng_actor *parent);
+void restarts_free(tr_node *);
 
 /* A name's string, or NULL for none (a sender from outside actors). */
 static inline const char *eng_str(const eng_name *name) {

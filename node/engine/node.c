@@ -227,6 +227,7 @@ void eng_node_free(tr_node *n) {
   pool_free(&n->pool);
   eng_dead_ring_free(n);
   eng_log_taps_free(n);
+  restarts_free(n);
   eng_name_unref(n->default_topic);
   free(n->name);
   free(n);

@@ -64,6 +64,7 @@ static tr_actor_info info_of(eng_actor *a) {
       .in_per_s = a->in_per_s,
       .out_per_s = a->out_per_s,
       .dead = a->dead,
+      .restarts = a->restarts,
   };
 }
 

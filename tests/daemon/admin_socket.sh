@@ -136,8 +136,9 @@ wait_for 100 started two || fail "two never started"
 ops members
 expect_rc 2 "members with two nodes here"
 grep -q 'several nodes run on this host' "$WORK/o.err" || fail "two nodes: $(cat "$WORK/o.err")"
-ops leave --node "$DIR/two.sock"
+ops leave --node "$DIR/two.sock" --json
 expect_rc 0 "leave through the socket"
+[ "$(cat "$WORK/o.out")" = '{"status":"ok"}' ] || fail "leave --json: $(cat "$WORK/o.out")"
 wait_for 50 gone $TWO || fail "two still runs after leave"
 [ ! -e "$DIR/two.sock" ] || fail "two's socket left behind after it stopped"
 ok "same name: the default place kept by the first; a taken path refused; two nodes: say which; leave"

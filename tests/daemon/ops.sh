@@ -178,8 +178,9 @@ sys.exit(0 if any(x["name"]=="n3" and x["state"]=="dead" for x in json.load(sys.
   grep -q TR_ESTATE "$WORK/o.err" || fail "force-leave n2: $(cat "$WORK/o.err")"
   ops force-leave n3 --cert "$PKI/v1.pem" --key "$PKI/v1.key"
   expect_rc 1 "force-leave by a viewer"
-  ops force-leave n3
+  ops force-leave n3 --json
   expect_rc 0 "force-leave of dead n3"
+  [ "$(cat "$WORK/o.out")" = '{"status":"ok"}' ] || fail "force-leave --json: $(cat "$WORK/o.out")"
   "$T" members | grep -q '^n3 ' && fail "n3 still listed after force-leave"
   echo "ok: force-leave n3 (dead) forgotten at n1; n2 (alive) and a viewer refused"
   # The log after all those CLI calls (issue 19, finding 5): requests by

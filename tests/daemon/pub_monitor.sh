@@ -114,6 +114,10 @@ for l in sys.stdin: json.loads(l)' <"$WORK/mon.out" || fail "monitor --json: a l
 ops monitor "${VIEWER[@]}" --timeout 3000
 expect_rc 1 "monitor by a viewer"
 grep -q TR_EPERM "$WORK/o.err" || fail "monitor by a viewer: $(cat "$WORK/o.err")"
+ops monitor --json "${VIEWER[@]}" --timeout 3000
+expect_rc 1 "monitor --json by a viewer"
+python3 -c 'import json,sys; e=json.load(sys.stdin); assert e["code"]=="TR_EPERM" and e["reason"]=="refused", e' \
+  <"$WORK/o.out" || fail "monitor --json error: $(cat "$WORK/o.out")"
 ops monitor --level loud
 expect_rc 2 "monitor --level loud"
 # A member killed: the cluster event in the stream.

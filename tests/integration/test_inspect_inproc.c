@@ -40,6 +40,8 @@ typedef struct gather {
   int done;
   double in_rate;
   uint64_t tiny_dead;
+  bool rw_seen;
+  uint32_t rw_restarts;
 } gather;
 
 static void add(row *rows, size_t *n, size_t cap, const char *node,
@@ -57,6 +59,10 @@ static void on_actor(void *arg, const char *node, const tr_actor_info *a) {
   add(g->actors, &g->nactors, MAX_ROWS, node, a->id, a->type, a->capacity);
   if (strcmp(a->id, "busy") == 0) g->in_rate = a->in_per_s;
   if (strcmp(a->id, "tiny") == 0) g->tiny_dead = a->dead;
+  if (strcmp(a->id, "rw") == 0) {
+    g->rw_seen = true;
+    g->rw_restarts = a->restarts;
+  }
 }
 static void on_link(void *arg, const char *node, const char *peer,
                     const tr_peer_stats *s) {
@@ -403,6 +409,69 @@ static void test_nameless_type(void **state) {
   tn_free(c);
 }
 
+/* A supervisor on node 1: its child "rw" dies on any message and is
+ * spawned again once. */
+static int crash_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
+  (void)ctx;
+  (void)state;
+  return env->type == TR_MSG_SEND ? 1 : 0;
+}
+static const tr_actor_type crash = {.name = "crash", .receive = crash_receive};
+
+static int sup_receive(tr_ctx *ctx, void *state, const tr_envelope *env) {
+  int *again = state;
+  if (env->type != TR_MSG_CHILD_EXIT || (*again)-- <= 0) return 0;
+  return tr_spawn_child(ctx, &crash, &(tr_spawn_opts){.id = env->sender});
+}
+static int sup_init(tr_ctx *ctx, void *state, const void *arg) {
+  (void)arg;
+  *(int *)state = 1;
+  return tr_spawn_child(ctx, &crash, &(tr_spawn_opts){.id = "rw"});
+}
+static const tr_actor_type sup = {.name = "sup",
+                                  .state_size = sizeof(int),
+                                  .init = sup_init,
+                                  .receive = sup_receive};
+
+static int spawn_sup(tr_node *n, void *arg) {
+  (void)arg;
+  return tr_node_spawn(n, &sup, &(tr_spawn_opts){.id = "sup"});
+}
+static int kill_rw(tr_node *n, void *arg) {
+  (void)arg;
+  return tr_node_send(n, "rw", "die", 3);
+}
+
+static bool rw_restarted(tn_cluster *c, void *arg) {
+  gather *g = arg;
+  memset(g, 0, sizeof(*g));
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS,
+                            .sort = TR_INSPECT_SORT_RESTARTS,
+                            .desc = 1,
+                            .limit = 1};
+  inspect(c, g);
+  return g->rw_seen && g->rw_restarts == 1;
+}
+
+/* Restarts cross the wire: node 0 sees node 1's supervised child that was
+ * spawned again, first when sorted by restarts. */
+static void test_restarts_across_nodes(void **state) {
+  (void)state;
+  tn_cluster *c = NULL;
+  assert_int_equal(tn_new_joined(&c, 2, NULL, JOIN_MS), 0);
+  assert_int_equal(tn_call(c, 1, spawn_sup, NULL), 0);
+  gather *g = calloc(1, sizeof(*g));
+  assert_non_null(g);
+  g->q = (tr_inspect_query){.what = TR_INSPECT_ACTORS, .filter = "rw"};
+  inspect(c, g);
+  assert_true(g->rw_seen);
+  assert_int_equal(g->rw_restarts, 0);
+  assert_int_equal(tn_call(c, 1, kill_rw, NULL), 0);
+  assert_true(tn_wait(c, rw_restarted, g, 5000) >= 0);
+  free(g);
+  tn_free(c);
+}
+
 /* Inspects actor a0's monitors: true once both node 0 (a0's) and node 1
  * (b1's) answer with b1 watching a0. */
 static bool a0_watched_by_both(tn_cluster *c, void *arg) {
@@ -512,6 +581,7 @@ int main(void) {
       cmocka_unit_test(test_timeout_and_cancel),
       cmocka_unit_test(test_rates),
       cmocka_unit_test(test_nameless_type),
+      cmocka_unit_test(test_restarts_across_nodes),
       cmocka_unit_test(test_monitors_across_nodes),
       cmocka_unit_test(test_dead_letters_across_nodes),
   };

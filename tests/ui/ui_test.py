@@ -221,7 +221,8 @@ class Api:
 # ---- (a) the JSON endpoints -------------------------------------------------
 ACTOR_FIELDS = ["id", "type", "node", "queued", "capacity", "hwm", "delivered",
                 "sent", "in_per_s", "out_per_s", "handler_mean_ns",
-                "handler_max_ns", "children", "parent", "age_ms"]
+                "handler_max_ns", "children", "dead", "restarts", "parent",
+                "age_ms"]
 SECURITY_HEADERS = {"x-frame-options": "DENY",
                     "x-content-type-options": "nosniff",
                     "content-security-policy": "default-src 'self'",

@@ -459,6 +459,94 @@ static void dead_letter_ring_names_sender_and_target(void **st) {
   tt_node_free(n);
 }
 
+/* A supervisor: "spawn ID" spawns a child probe (the test's `user` probe)
+ * under id ID; a child's exit is answered by spawning it again while
+ * `again` is set. */
+typedef struct sup {
+  tt_probe child;
+  int again, exits;
+} sup;
+
+static int sup_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
+  sup *s = p->user;
+  if (env->type == TR_MSG_CHILD_EXIT) {
+    s->exits++;
+    if (s->again-- > 0) return tt_spawn_child(ctx, env->sender, &s->child, 0);
+    return 0;
+  }
+  if (env->type == TR_MSG_SEND && env->len > 6 &&
+      memcmp(env->data, "spawn ", 6) == 0) {
+    char id[TR_ID_MAX + 1];
+    snprintf(id, sizeof(id), "%.*s", (int)env->len - 6,
+             (const char *)env->data + 6);
+    return tt_spawn_child(ctx, id, &s->child, 0);
+  }
+  return 0;
+}
+
+static uint32_t restarts_of(tr_node *n, const char *id) {
+  tr_actor_info info;
+  assert_tr_ok(tr_actor_info_get(n, id, &info));
+  return info.restarts;
+}
+
+/* A child its parent spawns again under its id counts a restart more each
+ * time; one spawned by another parent, or without a parent, counts none;
+ * the node remembers its last 256 children that ended. */
+static void restarts_count_a_supervisors_respawns(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  sup s1 = {.child = {.on_msg = fail_on_boom}}, s2 = s1;
+  tt_probe p1 = {.on_msg = sup_msg, .user = &s1};
+  tt_probe p2 = {.on_msg = sup_msg, .user = &s2};
+  assert_tr_ok(tt_spawn(n, "sup1", &p1, 0));
+  assert_tr_ok(tt_spawn(n, "sup2", &p2, 0));
+  assert_tr_ok(tt_send_str(n, "sup1", "spawn w"));
+  ASSERT_RUN_UNTIL(n, s1.child.inits == 1, TT_ITERS, TT_MS);
+  assert_int_equal(0, restarts_of(n, "w"));
+  assert_int_equal(0, restarts_of(n, "sup1"));
+  s1.again = 2;
+  for (int k = 1; k <= 2; k++) { /* fails, restarted: 1, then 2 */
+    assert_tr_ok(tt_send_str(n, "w", "boom"));
+    ASSERT_RUN_UNTIL(n, s1.child.inits == k + 1, TT_ITERS, TT_MS);
+    assert_int_equal((uint32_t)k, restarts_of(n, "w"));
+  }
+  /* Stopped from outside, not spawned again by sup1: sup2 takes the id,
+   * and its w is a first start. */
+  assert_tr_ok(tr_node_stop_actor(n, "w"));
+  ASSERT_RUN_UNTIL(n, s1.exits == 3, TT_ITERS, TT_MS);
+  assert_tr_ok(tt_send_str(n, "sup2", "spawn w"));
+  ASSERT_RUN_UNTIL(n, s2.child.inits == 1, TT_ITERS, TT_MS);
+  assert_int_equal(0, restarts_of(n, "w"));
+  /* A root actor stopped and spawned again: no parent, no restart. */
+  tt_probe r = {0};
+  assert_tr_ok(tt_spawn(n, "root", &r, 0));
+  assert_tr_ok(tr_node_stop_actor(n, "root"));
+  ASSERT_RUN_UNTIL(n, r.deinits == 1, TT_ITERS, TT_MS);
+  assert_tr_ok(tt_spawn(n, "root", &r, 0));
+  assert_int_equal(0, restarts_of(n, "root"));
+
+  /* Forgotten after 256 other children ended: sup1's "old" ends, then 256
+   * others end, then sup1 spawns "old" again: a first start. */
+  assert_tr_ok(tt_send_str(n, "sup1", "spawn old"));
+  ASSERT_RUN_UNTIL(n, s1.child.inits == 4, TT_ITERS, TT_MS);
+  assert_tr_ok(tr_node_stop_actor(n, "old"));
+  ASSERT_RUN_UNTIL(n, s1.exits == 4, TT_ITERS, TT_MS);
+  for (int k = 0; k < 256; k++) {
+    char msg[32], id[16];
+    snprintf(id, sizeof(id), "c%d", k);
+    snprintf(msg, sizeof(msg), "spawn %s", id);
+    assert_tr_ok(tt_send_str(n, "sup2", msg));
+    ASSERT_RUN_UNTIL(n, s2.child.inits == k + 2, TT_ITERS, TT_MS);
+    assert_tr_ok(tr_node_stop_actor(n, id));
+    ASSERT_RUN_UNTIL(n, s2.exits == k + 1, TT_ITERS, TT_MS);
+  }
+  assert_tr_ok(tt_send_str(n, "sup1", "spawn old"));
+  ASSERT_RUN_UNTIL(n, s1.child.inits == 5, TT_ITERS, TT_MS);
+  assert_int_equal(0, restarts_of(n, "old"));
+  tt_node_free(n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_new_node_has_all_counters_at_zero),
@@ -473,6 +561,7 @@ int main(void) {
       cmocka_unit_test(dead_letter_ring_is_empty_before_any_drop),
       cmocka_unit_test(dead_letter_ring_keeps_the_newest_first_and_wraps),
       cmocka_unit_test(dead_letter_ring_names_sender_and_target),
+      cmocka_unit_test(restarts_count_a_supervisors_respawns),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -614,6 +614,7 @@
     { key: 'handler_max_ns', label: 'handler max', sort: true, num: true, fmt: fmtNs },
     { key: 'children', label: 'children', num: true, fmt: fmtInt },
     { key: 'dead', label: 'dead letters', sort: true, num: true, fmt: fmtInt },
+    { key: 'restarts', label: 'restarts', sort: true, num: true, fmt: fmtInt },
     { key: 'age_ms', label: 'age', sort: true, num: true, fmt: fmtAge },
   ];
 
@@ -729,7 +730,8 @@
     ['delivered', 'delivered'], ['sent', 'sent'],
     ['in_per_s', 'in/s', fmtRate], ['out_per_s', 'out/s', fmtRate],
     ['handler_mean_ns', 'handler mean', fmtNs], ['handler_max_ns', 'handler max', fmtNs],
-    ['children', 'children'], ['dead', 'dead letters'], ['age_ms', 'age', fmtAge],
+    ['children', 'children'], ['dead', 'dead letters'], ['restarts', 'restarts'],
+    ['age_ms', 'age', fmtAge],
   ];
 
   function renderActor(d) {
