@@ -179,6 +179,17 @@ static void host_on_deferred(uv_timer_t *h) {
     free(c->rewake_ids[i]);
   }
   c->nrewake = 0;
+  /* Members whose address refused a dial: strong evidence (swim_refused). */
+  for (size_t i = 0; i < c->nrefused; i++) {
+    if (!c->left) {
+      c->in_sm++;
+      swim_refused(c->swim, c->refused_ids[i], host_now(c));
+      c->in_sm--;
+    }
+    free(c->refused_ids[i]);
+  }
+  if (c->nrefused) host_rearm(c);
+  c->nrefused = 0;
   host_group_announce(c);
   host_credit_retry(c);
   host_rearm(c);
@@ -454,6 +465,18 @@ bad:
            from, (int)kind, len);
 }
 
+/* Nothing listens where a member's link dials: told to swim from the
+ * deferred work (this runs inside the link's own close). */
+static void host_on_refused(void *user, peer_link *lk) {
+  cluster *c = user;
+  if (c->left || c->freeing || link_peer_role(lk) == TLS_PEER_OPERATOR ||
+      link_peer_role(lk) == TLS_PEER_VIEWER)
+    return;
+  if (strv_push(&c->refused_ids, &c->nrefused, &c->cap_refused,
+                link_peer(lk)) == 0)
+    host_defer(c);
+}
+
 static void host_on_state(void *user, peer_link *lk, link_state st) {
   cluster *c = user;
   tls_peer_role role = link_peer_role(lk);
@@ -478,9 +501,16 @@ static void host_on_state(void *user, peer_link *lk, link_state st) {
     if (p) host_credit_link_up(c, p);
     return;
   }
+  if (st != LINK_DOWN || c->left || c->freeing) return;
+  /* Dial it again now (the side that accepted the link may not know its
+   * address yet): a refusal says its process is gone (host_on_refused). */
+  swim_update u;
+  if (role == TLS_PEER_NODE && swim_member(c->swim, link_peer(lk), &u) &&
+      (u.state == SWIM_ALIVE || u.state == SWIM_SUSPECT) && u.addr[0])
+    link_open(c->links, link_peer(lk), u.addr, NULL);
   /* Inside swim (a send that failed at once) the hint is dropped: swim's
    * own probe finds the same. */
-  if (st != LINK_DOWN || c->left || c->freeing || c->in_sm) return;
+  if (c->in_sm) return;
   c->in_sm++;
   swim_link_closed(c->swim, link_peer(lk), host_now(c));
   c->in_sm--;
@@ -646,7 +676,8 @@ static int host_links(cluster *c, const tr_node_config *cfg) {
               .on_undeliverable = host_on_undeliverable,
               .on_room = host_on_link_room,
               .on_frame = host_on_frame,
-              .on_freed = host_on_links_freed},
+              .on_freed = host_on_links_freed,
+              .on_refused = host_on_refused},
       .user = c,
       .log = c->log,
       .log_user = c->log_user,
@@ -838,6 +869,8 @@ void cluster_free(cluster *c) {
   free(c->recredit_ids);
   for (size_t i = 0; i < c->nrewake; i++) free(c->rewake_ids[i]);
   free(c->rewake_ids);
+  for (size_t i = 0; i < c->nrefused; i++) free(c->refused_ids[i]);
+  free(c->refused_ids);
   host_credit_free(c);
   host_pubsub_free(c);
   host_group_free(c);

@@ -175,6 +175,8 @@ struct cluster {
   size_t nrecredit, cap_recredit;
   char **rewake_ids;    /* targets whose credit came back from a loss */
   size_t nrewake, cap_rewake;
+  char **refused_ids;   /* members whose address refused a dial */
+  size_t nrefused, cap_refused;
   host_credit *credits, *last_credit; /* by target id; last: send cache */
   host_owed *owed, *last_owed;        /* by local id; last: consume cache */
 

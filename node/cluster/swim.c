@@ -593,10 +593,25 @@ static uint32_t others_accusing(const swim *s, const swim_entry *m) {
   return n;
 }
 
+/* Whether a dial to m (its epoch) was refused lately: nothing listened
+ * where it did (swim_refused). */
+bool swim_refused_lately(const swim_entry *m, uint64_t now) {
+  return m->refused_at && m->refused_epoch == m->u.epoch &&
+         now <= m->refused_at + SWIM_REFUSED_FOR_MS;
+}
+
 /* Our own probe of m failed. */
 void swim_suspect(swim *s, swim_entry *m, uint64_t now) {
-  if (m->u.state == SWIM_SUSPECT && m->death_check &&
-      others_accusing(s, m) >= SWIM_DEATH_WITNESSES) {
+  if (swim_refused_lately(m, now)) {
+    /* Nothing listens where it did, and neither this node nor the members
+     * it asked got an answer: its process is gone. Two independent
+     * observations, neither of which loss or a slow network makes. */
+    s->st.refused_deaths++;
+    swim_update v = m->u;
+    v.state = SWIM_DEAD;
+    member_set(s, m, &v, s->self->u.name, ORIGIN_GOSSIP, now);
+  } else if (m->u.state == SWIM_SUSPECT && m->death_check &&
+             others_accusing(s, m) >= SWIM_DEATH_WITNESSES) {
     /* Others said it died, and this node's own probe agrees. One other's
      * word and a lost probe are not enough (a lossy network would turn
      * one false death into many): that waits for the suspicion. */
@@ -746,6 +761,18 @@ void swim_receive(swim *s, const char *from, const swim_msg *msg,
   if (!s) return;
   s->deadline_dirty = true;
   swim_msg_receive(s, from, msg, now_ms);
+}
+
+void swim_refused(swim *s, const char *name, uint64_t now_ms) {
+  if (!s || !name || !s->started || s->left) return;
+  swim_entry *m = swim_find(s, name);
+  if (!m || m == s->self || !swim_is_live(m)) return;
+  s->deadline_dirty = true;
+  s->st.refusals++;
+  m->refused_at = now_ms;
+  m->refused_epoch = m->u.epoch;
+  /* Its probe decides, now rather than in turn. */
+  swim_probe_urgent(s, m, now_ms);
 }
 
 void swim_link_closed(swim *s, const char *name, uint64_t now_ms) {

@@ -253,6 +253,13 @@ void swim_receive(swim *, const char *from, const swim_msg *,
  * is being probed, its indirect probes start now; if another member is,
  * it is probed next. */
 void swim_link_closed(swim *, const char *name, uint64_t now_ms);
+/* A dial to `name` found nothing listening (connection refused): evidence
+ * that its process is gone which loss or a slow network never give. It is
+ * probed at once; if that probe fails too (direct and indirect: nobody
+ * reached it either), it is dead there and then, without a suspicion
+ * period. A member that answers is untouched. The refusal counts for
+ * SWIM_REFUSED_FOR_MS and for the member's epoch only. */
+void swim_refused(swim *, const char *name, uint64_t now_ms);
 
 /* Members, this node included (dead and left ones until they are
  * forgotten, dead_reclaim_ms later); returns the count (may exceed cap). */
@@ -285,6 +292,8 @@ typedef struct swim_stats {
   uint64_t proof_failures;  /* verifies that failed (the relayer penalized) */
   uint64_t proofs_ignored;  /* proofs not checked: their relayer penalized */
   uint64_t members_refused; /* new members not taken: max_members known */
+  uint64_t refusals;        /* dials to a live member refused (swim_refused) */
+  uint64_t refused_deaths;  /* deaths on a refusal and a failed probe */
   uint32_t local_health; /* Lifeguard awareness, 0 = healthy */
 } swim_stats;
 

@@ -17,6 +17,10 @@
 #define uthash_nonfatal_oom(obj) (hash_oom = true)
 #include "uthash.h"
 
+/* A refusal (swim_refused) counts for a probe failing this soon after. */
+#define SWIM_REFUSED_FOR_MS 5000u
+/* A leaving node tells every member itself in clusters up to this size. */
+#define SWIM_LEAVE_ALL 64u
 /* indirect_k is capped here: confirmations are tracked up to it. */
 #define SWIM_K_MAX 16
 /* Indirect probes this node runs for others at once. */
@@ -39,6 +43,9 @@ struct swim_entry {
   uint64_t sus_confirmers[SWIM_K_MAX];
   uint32_t sus_nconfirm;
   uint32_t sus_k; /* confirmations that bring it to min (<= live - 2) */
+  /* A dial to it found nothing listening (swim_refused) at refused_at, in
+   * its epoch refused_epoch: a failed probe then is its death. */
+  uint64_t refused_at, refused_epoch;
 
   /* Dead or left, in swim.gone (oldest first), forgotten at gone_since +
    * dead_reclaim_ms. */
@@ -159,10 +166,13 @@ swim_entry *swim_find(swim *, const char *name);
 void swim_apply(swim *, const swim_update *, const char *from, swim_origin,
                 uint64_t now);
 void swim_suspect(swim *, swim_entry *, uint64_t now);
+/* A dial to m in its epoch was refused within SWIM_REFUSED_FOR_MS. */
+bool swim_refused_lately(const swim_entry *m, uint64_t now);
 uint32_t swim_scaled(const swim *, uint32_t base_ms);
 void swim_lhm_add(swim *, int delta);
 uint32_t swim_pick_alive(swim *, swim_entry **out, uint32_t want,
                          const char *exclude);
+
 swim_entry *swim_next_target(swim *);
 swim_entry *swim_pick_dead(swim *);
 void swim_name_copy(char dst[TR_ID_MAX + 1], const char *src);

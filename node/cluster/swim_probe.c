@@ -128,11 +128,14 @@ static void probe_indirect(swim *s, uint64_t now) {
 }
 
 static void probe_fail(swim *s, uint64_t now) {
-  if (s->pr.nacks_expected)
-    swim_lhm_add(s, (int)(s->pr.nacks_expected - s->pr.nacks));
-  else
-    swim_lhm_add(s, 1);
   swim_entry *m = swim_find(s, s->pr.target);
+  /* A target nothing listens for explains the missing ack: not this
+   * node's slowness (Lifeguard's health stays). */
+  bool explained = m && swim_refused_lately(m, now);
+  if (!explained)
+    swim_lhm_add(s, s->pr.nacks_expected
+                        ? (int)(s->pr.nacks_expected - s->pr.nacks)
+                        : 1);
   if (m && m->u.epoch == s->pr.target_epoch && swim_is_live(m))
     swim_suspect(s, m, now);
 }
@@ -273,9 +276,14 @@ void swim_join_tick(swim *s, uint64_t now) {
   s->join_backoff = s->join_backoff * 2 > cap ? cap : s->join_backoff * 2;
 }
 
+/* To every live member in a cluster of up to SWIM_LEAVE_ALL (k + 1
+ * others beyond, the rest by gossip): a member that hears of the leave
+ * only when its link closes and its dials are refused would take it for a
+ * death (swim_refused). */
 void swim_leave_send(swim *s) {
-  swim_entry *to[SWIM_K_MAX + 1];
-  uint32_t n = swim_pick_alive(s, to, s->k + 1, NULL);
+  swim_entry *to[SWIM_LEAVE_ALL];
+  uint32_t want = s->nlive <= SWIM_LEAVE_ALL ? SWIM_LEAVE_ALL : s->k + 1;
+  uint32_t n = swim_pick_alive(s, to, want, NULL);
   for (uint32_t i = 0; i < n; i++)
     send_to(s, to[i], SWIM_MSG_LEAVE, 0, NULL, NULL);
 }

@@ -465,6 +465,78 @@ static void closed_links_bring_a_kill_to_every_node_within_three_seconds(
   net_free(n);
 }
 
+/* kill -9 of n4 in 5 nodes: every survivor's link closes and its dial
+ * is refused at once; the probe that follows fails too (nobody reaches
+ * n4): dead everywhere within a second, not at the end of a 2 s
+ * suspicion. */
+static void refused_dial_and_failed_probe_bring_a_kill_under_a_second(
+    void **state) {
+  (void)state;
+  net *n = cluster(5, 13, NULL, 10000);
+  node_kill(n, 4);
+  for (int i = 0; i < 4; i++) {
+    swim_link_closed(n->nodes[i].sw, "n4", now_of(n));
+    swim_refused(n->nodes[i].sw, "n4", now_of(n));
+  }
+  who_state dead = {"n4", SWIM_DEAD};
+  uint64_t t = vnet_run_until(n->v, all_see, &dead, 60000);
+  print_message("refused: dead everywhere %llu ms after the kill\n",
+                (unsigned long long)t);
+  assert_true(t != UINT64_MAX);
+  assert_true(t <= 1000);
+  uint64_t refused_deaths = 0;
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(1, stats_of(n, i).refusals);
+    assert_int_equal(1, count_events(n, i, "n4", SWIM_DEAD));
+    refused_deaths += stats_of(n, i).refused_deaths;
+  }
+  assert_true(refused_deaths >= 1);
+  net_free(n);
+}
+
+/* Two nodes: the lone survivor has nobody to ask, and decides alone on
+ * the refusal and its own failed probe. Without the refusal it waits for
+ * the whole suspicion. */
+static void a_lone_survivor_decides_on_a_refusal_and_its_probe(void **state) {
+  (void)state;
+  net *n = cluster(2, 21, NULL, 10000);
+  node_kill(n, 1);
+  swim_link_closed(n->nodes[0].sw, "n1", now_of(n));
+  swim_refused(n->nodes[0].sw, "n1", now_of(n));
+  who_state dead = {"n1", SWIM_DEAD};
+  uint64_t t = vnet_run_until(n->v, all_see, &dead, 60000);
+  print_message("lone survivor: dead %llu ms after the kill\n",
+                (unsigned long long)t);
+  assert_true(t != UINT64_MAX);
+  assert_true(t <= 1000);
+  net_free(n);
+  n = cluster(2, 21, NULL, 10000);
+  node_kill(n, 1);
+  swim_link_closed(n->nodes[0].sw, "n1", now_of(n));
+  assert_true(vnet_run_until(n->v, all_see, &dead, 60000) >= 2000);
+  net_free(n);
+}
+
+/* A refusal about a member that still answers (its listener was only
+ * restarting) leaves it alone: the probe it brings succeeds, so it is not
+ * even suspected. */
+static void a_refused_member_that_answers_lives(void **state) {
+  (void)state;
+  net *n = cluster(4, 17, NULL, 10000);
+  swim_refused(n->nodes[0].sw, "n3", now_of(n));
+  vnet_run(n->v, 5000);
+  assert_int_equal(0, count_events(n, -1, "n3", SWIM_SUSPECT));
+  assert_int_equal(0, count_events(n, -1, "n3", SWIM_DEAD));
+  assert_int_equal(1, stats_of(n, 0).refusals);
+  assert_int_equal(0, stats_of(n, 0).refused_deaths);
+  for (int i = 0; i < 4; i++) {
+    swim_update u;
+    assert_true(swim_member(n->nodes[i].sw, "n3", &u));
+    assert_int_equal(SWIM_ALIVE, u.state);
+  }
+  net_free(n);
+}
+
 static void slow_node_that_answers_indirect_probes_is_not_suspected(
     void **state) {
   (void)state;
@@ -1155,6 +1227,10 @@ int main(void) {
       cmocka_unit_test(killed_node_is_suspected_then_dead_on_every_other_node),
       cmocka_unit_test(
           closed_links_bring_a_kill_to_every_node_within_three_seconds),
+      cmocka_unit_test(
+          refused_dial_and_failed_probe_bring_a_kill_under_a_second),
+      cmocka_unit_test(a_lone_survivor_decides_on_a_refusal_and_its_probe),
+      cmocka_unit_test(a_refused_member_that_answers_lives),
       cmocka_unit_test(slow_node_that_answers_indirect_probes_is_not_suspected),
       cmocka_unit_test(suspected_node_refutes_with_a_higher_incarnation),
       cmocka_unit_test(

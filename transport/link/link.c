@@ -277,7 +277,13 @@ void link_conn_up(peer_link *lk, link_conn *c, const troupe_Hello *h) {
 }
 
 void link_conn_gone(peer_link *lk, link_conn *c) {
-  if (lk->dialing == c) lk->dialing = NULL;
+  if (lk->dialing == c) {
+    lk->dialing = NULL;
+    link_mgr *m = lk->mgr;
+    if (c->uv_error == UV_ECONNREFUSED && !lk->closing && !m->freeing &&
+        m->cfg.ops.on_refused)
+      m->cfg.ops.on_refused(m->cfg.user, lk);
+  }
   if (lk->active != c) {
     if (!lk->active && !lk->closing) link_schedule_dial(lk);
     return;

@@ -141,6 +141,10 @@ typedef struct link_ops {
    * drops. Optional. */
   void (*on_seed_failed)(void *user, const char *addr,
                          const link_seed_failure *why);
+  /* A dial of the link found nothing listening at the peer's address
+   * (ECONNREFUSED): its process is gone, or not up yet. The link dials
+   * again as usual. Optional. */
+  void (*on_refused)(void *user, peer_link *);
 } link_ops;
 
 typedef struct link_config {
