@@ -769,6 +769,11 @@ void swim_refused(swim *s, const char *name, uint64_t now_ms) {
   if (!m || m == s->self || !swim_is_live(m)) return;
   s->deadline_dirty = true;
   s->st.refusals++;
+  if (m->u.state == SWIM_ALIVE) { /* suspect now, as everyone hears */
+    swim_update v = m->u;
+    v.state = SWIM_SUSPECT;
+    member_set(s, m, &v, s->self->u.name, ORIGIN_GOSSIP, now_ms);
+  }
   m->refused_at = now_ms;
   m->refused_epoch = m->u.epoch;
   /* Its probe decides, now rather than in turn. */

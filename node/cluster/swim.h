@@ -255,10 +255,11 @@ void swim_receive(swim *, const char *from, const swim_msg *,
 void swim_link_closed(swim *, const char *name, uint64_t now_ms);
 /* A dial to `name` found nothing listening (connection refused): evidence
  * that its process is gone which loss or a slow network never give. It is
- * probed at once; if that probe fails too (direct and indirect: nobody
- * reached it either), it is dead there and then, without a suspicion
- * period. A member that answers is untouched. The refusal counts for
- * SWIM_REFUSED_FOR_MS and for the member's epoch only. */
+ * suspect now and probed at once; if that probe fails too (direct and
+ * indirect: nobody reached it either), it is dead there and then, without
+ * waiting for the suspicion to run out. A member that answers refutes the
+ * suspicion as any. The refusal counts for SWIM_REFUSED_FOR_MS and for
+ * the member's epoch only. */
 void swim_refused(swim *, const char *name, uint64_t now_ms);
 
 /* Members, this node included (dead and left ones until they are
