@@ -175,13 +175,7 @@ typedef struct actors_arg {
 static void actors_each(void *arg, const char *id, const char *owner) {
   actors_arg *a = arg;
   if (a->only && strcmp(owner, a->only) != 0) return;
-  troupe_OpReply *r = a->r;
-  if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
-    host_op_send(a->c, a->client, r, a->id, 0, true);
-    r->actors_count = 0;
-  }
-  troupe_OpActor *x = &r->actors[r->actors_count++];
-  *x = (troupe_OpActor)troupe_OpActor_init_zero;
+  troupe_OpActor *x = op_service_actor_row(a->c->ops, a->client, a->r, a->id);
   x->has_id = x->has_node = true;
   snprintf(x->id, sizeof(x->id), "%s", id);
   snprintf(x->node, sizeof(x->node), "%s", owner);

@@ -136,13 +136,7 @@ typedef struct actors_arg {
 
 static void actor_each(void *arg, const tr_actor_info *info) {
   actors_arg *x = arg;
-  troupe_OpReply *r = x->r;
-  if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
-    op_service_send(x->a->svc, x->client, r, x->id, 0, true);
-    r->actors_count = 0;
-  }
-  troupe_OpActor *o = &r->actors[r->actors_count++];
-  *o = (troupe_OpActor)troupe_OpActor_init_zero;
+  troupe_OpActor *o = op_service_actor_row(x->a->svc, x->client, x->r, x->id);
   o->has_id = o->has_node = true;
   snprintf(o->id, sizeof(o->id), "%s", info->id);
   snprintf(o->node, sizeof(o->node), "%s", tr_node_name(x->a->node));

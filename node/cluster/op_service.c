@@ -126,15 +126,20 @@ typedef struct groups_arg {
   uint64_t id;
 } groups_arg;
 
-static void groups_each(void *arg, const tr_group_member *m) {
-  groups_arg *a = arg;
-  troupe_OpReply *r = a->r;
+troupe_OpActor *op_service_actor_row(op_service *s, const char *client,
+                                     troupe_OpReply *r, uint64_t id) {
   if (r->actors_count == OP_BATCH(actors)) { /* a full batch goes now */
-    op_service_send(a->s, a->client, r, a->id, 0, true);
+    op_service_send(s, client, r, id, 0, true);
     r->actors_count = 0;
   }
   troupe_OpActor *x = &r->actors[r->actors_count++];
   *x = (troupe_OpActor)troupe_OpActor_init_zero;
+  return x;
+}
+
+static void groups_each(void *arg, const tr_group_member *m) {
+  groups_arg *a = arg;
+  troupe_OpActor *x = op_service_actor_row(a->s, a->client, a->r, a->id);
   x->has_id = x->has_node = x->has_group = true;
   snprintf(x->id, sizeof(x->id), "%s", m->id);
   snprintf(x->node, sizeof(x->node), "%s", m->node);

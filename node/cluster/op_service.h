@@ -77,6 +77,10 @@ bool op_service_handle(op_service *, const char *client, const char *who,
 void op_service_reply(op_service *, const char *client, uint64_t id,
                       int status, const void *body, size_t len, bool more,
                       const char *from, const char *node);
+/* The next actor row of r, a list sent in batches: a full batch goes to
+ * client first (more replies follow). */
+troupe_OpActor *op_service_actor_row(op_service *, const char *client,
+                                     troupe_OpReply *r, uint64_t id);
 /* A reply naming the answering node, for the structured answers
  * (malloc'd; the caller frees it). NULL: out of memory. */
 troupe_OpReply *op_service_new_reply(op_service *);
