@@ -10,12 +10,65 @@
 /* The state lives in the same allocation as the actor, after it. */
 #define STATE_OFFSET ((sizeof(eng_actor) + 15u) & ~(size_t)15u)
 
+/* A spawn and a stop cost two allocations (the block and the id); a
+ * stream of them (a worker per request) overran malloc's per-thread cache
+ * and paid its slow path both ways: a third of a spawn + stop. The
+ * blocks of stopped actors with small states are kept for the next. */
+static size_t actor_class(size_t state_size) {
+  return state_size <= ENG_ACTOR_POOLED ? (state_size + 15) / 16 : SIZE_MAX;
+}
+
+/* Not under AddressSanitizer: a kept block would hide a use after free. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ACTOR_FREE_MAX 0u
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ACTOR_FREE_MAX 0u
+#endif
+#endif
+#ifndef ACTOR_FREE_MAX
+#define ACTOR_FREE_MAX ENG_ACTOR_FREE_MAX
+#endif
+
+static eng_actor *actor_block_get(tr_node *n, size_t state_size) {
+  size_t c = actor_class(state_size);
+  if (c == SIZE_MAX) return calloc(1, STATE_OFFSET + state_size);
+  size_t size = STATE_OFFSET + c * 16;
+  void *b = n->free_actors[c];
+  if (!b) return calloc(1, size);
+  n->free_actors[c] = *(void **)b;
+  n->nfree_actors[c]--;
+  return memset(b, 0, size);
+}
+
+static void actor_block_put(tr_node *n, eng_actor *a) {
+  size_t c = actor_class(a->type->state_size);
+  if (c == SIZE_MAX || n->nfree_actors[c] + 1 > ACTOR_FREE_MAX ||
+      n->freeing) {
+    free(a);
+    return;
+  }
+  *(void **)a = n->free_actors[c];
+  n->free_actors[c] = a;
+  n->nfree_actors[c]++;
+}
+
+void actor_pool_free(tr_node *n) {
+  for (size_t c = 0; c < ENG_ACTOR_CLASSES; c++) {
+    while (n->free_actors[c]) {
+      void *b = n->free_actors[c];
+      n->free_actors[c] = *(void **)b;
+      free(b);
+    }
+    n->nfree_actors[c] = 0;
+  }
+}
+
 eng_actor *actor_find_len(tr_node *n, const char *id, size_t len) {
   if (n->find_gen == n->actors_gen && n->find_len == len &&
       memcmp(n->find_id, id, len) == 0)
     return n->find_hit;
-  eng_actor *a = NULL;
-  HASH_FIND(hh, n->actors, id, len, a);
+  eng_actor *a = atab_find(&n->actors, id, len, atab_hash(id, len));
   if (len <= sizeof(n->find_id)) {
     memcpy(n->find_id, id, len);
     n->find_len = len;
@@ -29,23 +82,74 @@ eng_actor *actor_find(tr_node *n, const char *id) {
   return actor_find_len(n, id, strlen(id));
 }
 
+eng_actor_x *actor_x(eng_actor *a) {
+  if (!a->x) a->x = calloc(1, sizeof(*a->x));
+  return a->x;
+}
+
+/* Writes the decimal digits of v at p, two at a time; returns their
+ * count. (snprintf was a third of a spawn's instructions.) */
+static size_t put_u64(char *p, uint64_t v) {
+  static const char pairs[] =
+      "00010203040506070809101112131415161718192021222324"
+      "25262728293031323334353637383940414243444546474849"
+      "50515253545556575859606162636465666768697071727374"
+      "75767778798081828384858687888990919293949596979899";
+  char tmp[20];
+  size_t k = sizeof(tmp);
+  while (v >= 100) {
+    size_t d = (size_t)(v % 100) * 2;
+    v /= 100;
+    tmp[--k] = pairs[d + 1];
+    tmp[--k] = pairs[d];
+  }
+  if (v >= 10) {
+    tmp[--k] = pairs[v * 2 + 1];
+    tmp[--k] = pairs[v * 2];
+  } else {
+    tmp[--k] = (char)('0' + v);
+  }
+  memcpy(p, tmp + k, sizeof(tmp) - k);
+  return sizeof(tmp) - k;
+}
+
+/* "<base>.<gen>" then, with a remote layer, "@<node>": base at most 100
+ * bytes with a remote layer, else 200; the node's name at most 120. */
+static size_t format_gen_id(char *buf, const char *base, uint64_t gen,
+                            const char *node) {
+  size_t blen = strnlen(base, node ? 100 : 200);
+  memcpy(buf, base, blen);
+  size_t len = blen;
+  buf[len++] = '.';
+  len += put_u64(buf + len, gen);
+  if (node) {
+    size_t nlen = strnlen(node, 120);
+    buf[len++] = '@';
+    memcpy(buf + len, node, nlen);
+    len += nlen;
+  }
+  buf[len] = '\0';
+  return len;
+}
+
 /* Picks "<type name>.<n>" that nobody holds yet; with a remote layer
  * "<type name>.<n>@<node>", so nodes never pick the same one. */
 static int actor_generate_id(tr_node *n, const tr_actor_type *t, char *buf,
-                             size_t cap, size_t *len_out) {
+                             size_t cap, size_t *len_out, uint32_t *hash) {
   const char *base = t->name && t->name[0] && t->name[0] != '$' ? t->name
                                                                 : "actor";
+  /* The longest: 200 + '.' + 20 digits, or 100 + 1 + 20 + '@' + 120. */
+  if (cap < 200 + 1 + 20 + 1) return TR_EINVAL;
   for (int tries = 0; tries < 1000; tries++) {
-    int len = n->rops ? snprintf(buf, cap, "%.100s.%" PRIu64 "@%.120s",
-                                 base, ++n->next_gen_id, n->name)
-                      : snprintf(buf, cap, "%.200s.%" PRIu64, base,
-                                 ++n->next_gen_id);
-    if (len < 0 || (size_t)len >= cap) return TR_EINVAL;
-    if (actor_find(n, buf)) continue;
+    size_t len = format_gen_id(buf, base, ++n->next_gen_id,
+                               n->rops ? n->name : NULL);
+    if (len > TR_ID_MAX) return TR_EINVAL;
+    *hash = atab_hash(buf, len);
+    if (atab_find(&n->actors, buf, len, *hash)) continue;
     int rc = n->rops ? n->rops->claim(n->ruser, buf) : 0;
     if (rc == TR_EEXIST) continue;
     if (rc != 0) return rc;
-    *len_out = (size_t)len;
+    *len_out = len;
     return 0;
   }
   return TR_EEXIST;
@@ -53,10 +157,11 @@ static int actor_generate_id(tr_node *n, const tr_actor_type *t, char *buf,
 
 static void actor_link_child(eng_actor *parent, eng_actor *a) {
   a->parent = parent;
-  a->next_sibling = parent->first_child;
-  if (parent->first_child) parent->first_child->prev_sibling = a;
-  parent->first_child = a;
-  parent->nchildren++;
+  eng_actor_x *px = parent->x; /* made before the spawn went ahead */
+  a->next_sibling = px->first_child;
+  if (px->first_child) px->first_child->prev_sibling = a;
+  px->first_child = a;
+  px->nchildren++;
 }
 
 static void actor_unlink_child(eng_actor *a) {
@@ -65,11 +170,11 @@ static void actor_unlink_child(eng_actor *a) {
   if (a->prev_sibling)
     a->prev_sibling->next_sibling = a->next_sibling;
   else
-    p->first_child = a->next_sibling;
+    p->x->first_child = a->next_sibling;
   if (a->next_sibling) a->next_sibling->prev_sibling = a->prev_sibling;
   a->next_sibling = a->prev_sibling = NULL;
   a->parent = NULL;
-  p->nchildren--;
+  p->x->nchildren--;
 }
 
 static int actor_spawn_ex(tr_node *n, eng_actor *parent,
@@ -97,16 +202,18 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   char gen[TR_ID_MAX + 1];
   const char *id;
   size_t len;
+  uint32_t hash;
   int rc;
   bool claimed = false; /* claimed from the remote layer: release on failure */
   if (o && o->id) {
     rc = eng_check_id(o->id, &len);
     if (rc != 0 || (o->id[0] == '$') != system) return TR_EINVAL;
-    if (actor_find_len(n, o->id, len)) return TR_EEXIST;
+    hash = atab_hash(o->id, len);
+    if (atab_find(&n->actors, o->id, len, hash)) return TR_EEXIST;
     id = o->id;
   } else {
     if (o && o->id_out && o->id_out_size < 2) return TR_EINVAL;
-    rc = actor_generate_id(n, t, gen, sizeof(gen), &len);
+    rc = actor_generate_id(n, t, gen, sizeof(gen), &len, &hash);
     if (rc != 0) return rc;
     id = gen;
     claimed = n->rops != NULL; /* claimed while it was picked */
@@ -126,19 +233,25 @@ static int actor_spawn_ex(tr_node *n, eng_actor *parent,
   }
 
   rc = TR_ENOMEM;
-  eng_actor *a = calloc(1, STATE_OFFSET + t->state_size);
+  if (parent && !actor_x(parent)) goto fail;
+  eng_actor *a = actor_block_get(n, t->state_size);
   if (!a) goto fail;
+  a->type = t;
   a->id = eng_name_new(id, len);
   if (!a->id) {
-    free(a);
+    actor_block_put(n, a);
     goto fail;
   }
   a->node = n;
   a->born_ms = uv_now(n->loop);
-  a->type = t;
   a->state = t->state_size ? (char *)a + STATE_OFFSET : NULL;
   a->mb_capacity = o && o->capacity ? o->capacity : n->default_capacity;
-  HASH_ADD_KEYPTR(hh, n->actors, a->id->str, a->id->len, a);
+  a->hashv = hash;
+  if (atab_add(&n->actors, a) != 0) {
+    eng_name_unref(a->id);
+    actor_block_put(n, a);
+    goto fail;
+  }
   n->actors_gen++;
   if (parent) {
     actor_link_child(parent, a);
@@ -179,7 +292,8 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   sched_remove(a);
 
   /* Children first; their parent is going too, so it gets no notices. */
-  while (a->first_child) actor_teardown(a->first_child, 0, false);
+  while (a->x && a->x->first_child)
+    actor_teardown(a->x->first_child, 0, false);
 
   if (a->type->deinit && !a->init_failed) {
     a->running = 1;
@@ -190,7 +304,7 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   ask_actor_stopped(a);
   pubsub_actor_stopped(a);
   group_actor_stopped(a);
-  HASH_DEL(n->actors, a); /* the id is free from here on */
+  atab_del(&n->actors, a); /* the id is free from here on */
   n->actors_gen++;
 
   while (a->mb_head) {
@@ -218,23 +332,26 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   else
     n->stats.stopped++;
   eng_name_unref(a->id);
-  free(a->accepts);
-  free(a);
+  if (a->x) free(a->x->accepts);
+  free(a->x);
+  actor_block_put(n, a);
 }
 
 int tr_accept_types(tr_ctx *ctx, const uint32_t *types, size_t n) {
   if (!ctx || (n && !types) || n > UINT32_MAX) return TR_EINVAL;
   for (size_t i = 0; i < n; i++)
     if (!types[i]) return TR_EINVAL;
+  eng_actor_x *x = actor_x(ctx);
+  if (!x) return TR_ENOMEM;
   uint32_t *copy = NULL;
   if (n) {
     copy = malloc(n * sizeof(*copy));
     if (!copy) return TR_ENOMEM;
     memcpy(copy, types, n * sizeof(*copy));
   }
-  free(ctx->accepts);
-  ctx->accepts = copy;
-  ctx->naccepts = (uint32_t)n;
+  free(x->accepts);
+  x->accepts = copy;
+  x->naccepts = (uint32_t)n;
   return 0;
 }
 
@@ -493,7 +610,8 @@ int tr_children(tr_ctx *ctx, void (*fn)(void *arg, const char *id),
                 void *arg) {
   if (!ctx) return TR_EINVAL;
   int count = 0;
-  for (eng_actor *c = ctx->first_child; c; c = c->next_sibling, count++)
+  for (eng_actor *c = ctx->x ? ctx->x->first_child : NULL; c;
+       c = c->next_sibling, count++)
     if (fn) fn(arg, c->id->str);
   return count;
 }

@@ -52,13 +52,13 @@ static void ask_unlink(tr_node *n, eng_ask *k) {
   if (k->prev)
     k->prev->next = k->next;
   else
-    a->asks = k->next;
+    a->x->asks = k->next;
   if (k->next) k->next->prev = k->prev;
   eng_actor *t = k->target_actor;
   if (k->t_prev)
     k->t_prev->t_next = k->t_next;
   else if (t)
-    t->asked = k->t_next;
+    t->x->asked = k->t_next;
   if (k->t_next) k->t_next->t_prev = k->t_prev;
   k->t_next = k->t_prev = NULL;
 }
@@ -87,6 +87,10 @@ static int ask_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
   if (!ctx) return TR_EINVAL;
   tr_node *n = ctx->node;
   if (ctx->stopping) return TR_ESTATE;
+  /* Both ends' lists of asks, made before anything is sent: a local
+   * target is the actor found by this id now. */
+  eng_actor *local = to ? actor_find(n, to) : NULL;
+  if (!actor_x(ctx) || (local && !actor_x(local))) return TR_ENOMEM;
   eng_ask *k = ask_alloc(n);
   if (!k) return TR_ENOMEM;
   uint64_t id = ++n->next_ask_id;
@@ -95,7 +99,7 @@ static int ask_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
   uint16_t remote = 0;
   eng_name *tname = NULL;
   /* The name the error replies come from, made before anything is sent. */
-  if (n->rops && !actor_find(n, to) && eng_check_id(to, NULL) == 0) {
+  if (n->rops && !local && eng_check_id(to, NULL) == 0) {
     tname = eng_name_new(to, strlen(to));
     if (!tname) {
       ask_release(n, k);
@@ -112,17 +116,18 @@ static int ask_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
   k->id = id;
   k->asker = ctx;
   k->prev = NULL;
-  k->next = ctx->asks;
-  if (ctx->asks) ctx->asks->prev = k;
-  ctx->asks = k;
+  eng_actor_x *ax = ctx->x;
+  k->next = ax->asks;
+  if (ax->asks) ax->asks->prev = k;
+  ax->asks = k;
   k->t_prev = NULL;
-  if (target) {
+  if (target) { /* target == local, whose x was made above */
     eng_name_unref(tname);
     k->target = eng_name_ref(target->id);
     k->target_actor = target;
-    k->t_next = target->asked;
-    if (target->asked) target->asked->t_prev = k;
-    target->asked = k;
+    k->t_next = target->x->asked;
+    if (target->x->asked) target->x->asked->t_prev = k;
+    target->x->asked = k;
   } else {
     k->target = tname;
     k->target_node = remote;
@@ -215,12 +220,13 @@ void eng_asks_node_down(tr_node *n, uint16_t idx, int status) {
 
 void ask_actor_stopped(eng_actor *a) {
   tr_node *n = a->node;
-  while (a->asks) {
-    eng_ask *k = a->asks;
+  if (!a->x) return;
+  while (a->x->asks) {
+    eng_ask *k = a->x->asks;
     ask_unlink(n, k);
     ask_release(n, k);
   }
-  while (a->asked) ask_fail(n, a->asked, TR_ENOTFOUND);
+  while (a->x->asked) ask_fail(n, a->x->asked, TR_ENOTFOUND);
 }
 
 void ask_free_all(tr_node *n) {

@@ -92,60 +92,91 @@ typedef struct eng_mon eng_mon;
 typedef struct eng_group eng_group;
 typedef struct eng_gm eng_gm;
 
-/* The actor is the tr_ctx the user's callbacks receive. */
+/* What few actors use: its subscriptions, timers, asks, monitors, groups,
+ * accepted tags, children and dead letters, and the inspector's last rate
+ * sample. Allocated on the first of these (actor_x), freed with the actor:
+ * an idle actor is its struct, its id and its slot in the table
+ * (bench_engine's idle_actor_bytes). */
+typedef struct eng_actor_x {
+  eng_sub *subs;       /* subscriptions the actor holds, linked by sub_next */
+  eng_timer *timers;   /* timers it owns */
+  eng_ask *asks;       /* asks it is waiting on */
+  eng_ask *asked;      /* asks waiting on it */
+  eng_mon *watchers;   /* monitors on it */
+  eng_mon *watching;   /* monitors it holds */
+  eng_gm *groups;      /* the groups it is in (group.c) */
+  uint32_t *accepts;   /* tr_accept_types: the tags it takes; NULL: any */
+  uint32_t naccepts;
+  uint32_t nchildren;
+  struct tr_ctx *first_child; /* children, linked by next_sibling */
+  uint64_t dead; /* dead letters addressed to it (eng_dead_for) */
+  /* The rates' last sample (stats.c, info_of): when, and the counters
+   * then; the rates it gave. */
+  float in_per_s, out_per_s;
+  uint64_t rate_ms, rate_delivered, rate_sent;
+} eng_actor_x;
+
+/* The actor is the tr_ctx the user's callbacks receive. The first cache
+ * line holds what a send to it and its turn touch. */
 struct tr_ctx {
-  UT_hash_handle hh; /* node->actors, keyed by id->str */
-  eng_name *id;
-  tr_node *node;
+  eng_msg *mb_head, *mb_tail; /* mailbox FIFO */
+  uint32_t mb_count, mb_capacity;
+  struct tr_ctx *ready_next, *ready_prev; /* ready queue links */
   const tr_actor_type *type;
   void *state;
+  uint8_t in_ready;
+  uint8_t running;       /* inside a callback of this actor */
+  uint8_t stop_pending;  /* tr_stop called: stop after the callback */
+  uint8_t stopping;      /* teardown has begun */
+  uint32_t hashv;        /* of its id, for n->actors (actor_table.c) */
 
-  struct tr_ctx *parent;
-  struct tr_ctx *first_child;
-  struct tr_ctx *next_sibling, *prev_sibling;
-
-  eng_msg *mb_head, *mb_tail; /* mailbox FIFO */
-  uint32_t mb_count, mb_capacity, mb_hwm;
-  uint32_t nchildren;
-
-  struct tr_ctx *ready_next, *ready_prev; /* ready queue links */
+  tr_node *node;
+  eng_name *id;
+  struct eng_dq *held_dq;       /* deferred sends waiting for room here */
+  struct eng_waiter *writable;  /* actors to tell when there is room */
+  eng_actor_x *x;               /* NULL until needed (actor_x) */
+  eng_pub *pub; /* publisher entry for its id, if any (publish's path) */
   uint64_t delivered;
   /* For tr_actor_info (the inspector's figures): messages it sent (one per
    * send, ask, reply, publish or broadcast call that took), its time in
    * receive over the calls timed (1 in ENG_TIME_EVERY: two clock reads
    * per 64 messages), the longest of them, and when it was spawned. */
   uint64_t sent;
+  uint32_t mb_hwm, timed;
+
+  struct tr_ctx *parent;
+  struct tr_ctx *next_sibling, *prev_sibling;
   uint64_t handler_ns, handler_max_ns;
-  uint32_t timed;
   uint64_t born_ms;
-  /* The rates' last sample (stats.c, info_of): when, and the counters
-   * then; the rates it gave. */
-  uint64_t rate_ms, rate_delivered, rate_sent;
-  float in_per_s, out_per_s;
-  uint64_t dead; /* dead letters addressed to it (eng_dead_for) */
-
-  eng_sub *subs;       /* subscriptions self holds, linked by sub_next */
-  eng_pub *pub;        /* publisher entry for self's id, if any */
-  eng_timer *timers;   /* timers self owns */
-  eng_ask *asks;       /* asks self is waiting on */
-  eng_ask *asked;      /* asks waiting on self */
-  eng_mon *watchers;   /* monitors on self */
-  eng_mon *watching;   /* monitors self holds */
-  struct eng_dq *held_dq;       /* deferred sends waiting for room here */
-  struct eng_waiter *writable;  /* actors to tell when there is room */
-  eng_gm *groups;      /* the groups self is in (group.c) */
-  uint32_t *accepts;   /* tr_accept_types: the tags it takes; NULL: any */
-  uint32_t naccepts;
-
-  uint8_t in_ready;
-  uint8_t running;       /* inside a callback of this actor */
-  uint8_t stop_pending;  /* tr_stop called: stop after the callback */
-  uint8_t stopping;      /* teardown has begun */
-  uint8_t init_failed;   /* init returned non-zero: no deinit */
   uint16_t restarts;     /* its parent spawned it again (restarts.c) */
+  uint8_t init_failed;   /* init returned non-zero: no deinit */
   int32_t stop_reason;
 };
 typedef struct tr_ctx eng_actor;
+
+#define ENG_ACTOR_POOLED 128u /* state sizes whose blocks are kept */
+#define ENG_ACTOR_CLASSES (ENG_ACTOR_POOLED / 16 + 1)
+#define ENG_ACTOR_FREE_MAX 64u
+void actor_pool_free(tr_node *); /* at node free */
+
+/* Its rarely used part, allocated on first use; NULL on ENOMEM. */
+eng_actor_x *actor_x(eng_actor *);
+
+/* ---- the actors by id (actor_table.c) ----------------------------------- */
+
+typedef struct eng_atab {
+  eng_actor **slots; /* capacity mask + 1, a power of two; NULL: empty */
+  uint32_t mask, count;
+} eng_atab;
+
+uint32_t atab_hash(const char *id, size_t len);
+eng_actor *atab_find(const eng_atab *, const char *id, size_t len, uint32_t h);
+int atab_add(eng_atab *, eng_actor *); /* by a->hashv; TR_ENOMEM */
+void atab_del(eng_atab *, eng_actor *);
+/* Iteration: *cursor from 0; NULL at the end. Adding or removing actors
+ * meanwhile may skip or repeat some, never reads outside the table. */
+eng_actor *atab_next(const eng_atab *, uint32_t *cursor);
+void atab_free(eng_atab *);
 
 eng_actor *actor_find(tr_node *, const char *id);
 eng_actor *actor_find_len(tr_node *, const char *id, size_t len);
@@ -425,7 +456,12 @@ struct tr_node {
   void (*level_hook)(void *user, tr_log_level);
   void *level_hook_user;
 
-  eng_actor *actors; /* uthash by id */
+  eng_atab actors; /* by id (actor_table.c) */
+  /* Stopped actors' blocks kept for the next spawn of that size (actor.c):
+   * per class of state size (16 bytes a class, up to ENG_ACTOR_POOLED),
+   * at most ENG_ACTOR_FREE_MAX each, linked through their first word. */
+  void *free_actors[ENG_ACTOR_CLASSES];
+  uint32_t nfree_actors[ENG_ACTOR_CLASSES];
   /* The last id looked up and what it found (NULL: not here), valid while
    * actors_gen is unchanged; every add to and removal from `actors` bumps
    * it. A stream of sends to one id then costs a compare, not a hash. */
@@ -520,11 +556,12 @@ static inline const char *eng_str(const eng_name *name) {
   return name ? name->str : NULL;
 }
 
-/* A dead letter addressed to actor a: counted for the node and for a. */
+/* A dead letter addressed to actor a: counted for the node and for a (in
+ * its x; without one, ENOMEM, only for the node). */
 static inline void eng_dead_for(tr_node *n, eng_actor *a, tr_dead_reason r,
                                 const eng_name *from, size_t len) {
   eng_dead(n, r, eng_str(from), a->id->str, len);
-  a->dead++;
+  if (actor_x(a)) a->x->dead++;
 }
 
 /* An accepted send that cannot be delivered (rc: why): a dead letter

@@ -41,7 +41,7 @@ static eng_group *group_find(tr_node *n, const char *name, size_t len) {
 }
 
 static eng_gm *membership(eng_actor *a, const eng_group *g) {
-  for (eng_gm *m = a->groups; m; m = m->a_next)
+  for (eng_gm *m = a->x ? a->x->groups : NULL; m; m = m->a_next)
     if (m->group == g) return m;
   return NULL;
 }
@@ -72,7 +72,8 @@ static int group_add(tr_node *n, eng_actor *a, const char *group,
   int rc = a->id->str[0] == '$' ? TR_EINVAL
                                 : eng_guarded(n, ENG_ACT_JOIN, group, NULL);
   if (rc != 0) return rc;
-  eng_gm *m = calloc(1, sizeof(*m));
+  eng_actor_x *x = actor_x(a);
+  eng_gm *m = x ? calloc(1, sizeof(*m)) : NULL;
   if (!m) return TR_ENOMEM;
   bool fresh = !g;
   if (fresh) {
@@ -100,8 +101,8 @@ static int group_add(tr_node *n, eng_actor *a, const char *group,
   if (g->members) g->members->g_prev = m;
   g->members = m;
   g->count++;
-  m->a_next = a->groups;
-  a->groups = m;
+  m->a_next = x->groups;
+  x->groups = m;
   n->stats.group_members++;
   eng_group_event(n, group, a->id->str, n->name, true);
   return 0;
@@ -113,7 +114,7 @@ static void group_remove(tr_node *n, eng_gm *m, bool unlink_actor) {
   eng_group *g = m->group;
   eng_actor *a = m->actor;
   if (unlink_actor) {
-    for (eng_gm **pp = &a->groups; *pp; pp = &(*pp)->a_next)
+    for (eng_gm **pp = &a->x->groups; *pp; pp = &(*pp)->a_next)
       if (*pp == m) {
         *pp = m->a_next;
         break;
@@ -147,9 +148,9 @@ static int group_del(tr_node *n, eng_actor *a, const char *group,
 }
 
 void group_actor_stopped(eng_actor *a) {
-  while (a->groups) {
-    eng_gm *m = a->groups;
-    a->groups = m->a_next;
+  while (a->x && a->x->groups) {
+    eng_gm *m = a->x->groups;
+    a->x->groups = m->a_next;
     group_remove(a->node, m, false);
   }
 }

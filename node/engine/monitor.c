@@ -11,12 +11,12 @@ static void mon_unlink(eng_mon *m) {
   if (m->w_prev)
     m->w_prev->w_next = m->w_next;
   else
-    m->target->watchers = m->w_next;
+    m->target->x->watchers = m->w_next;
   if (m->w_next) m->w_next->w_prev = m->w_prev;
   if (m->g_prev)
     m->g_prev->g_next = m->g_next;
   else
-    m->watcher->watching = m->g_next;
+    m->watcher->x->watching = m->g_next;
   if (m->g_next) m->g_next->g_prev = m->g_prev;
   free(m);
 }
@@ -38,23 +38,24 @@ int tr_monitor(tr_ctx *ctx, const char *target) {
     eng_name_unref(name);
     return 0;
   }
-  eng_mon *m = calloc(1, sizeof(*m));
+  eng_actor_x *tx = actor_x(t), *wx = actor_x(ctx);
+  eng_mon *m = tx && wx ? calloc(1, sizeof(*m)) : NULL;
   if (!m) return TR_ENOMEM;
   m->watcher = ctx;
   m->target = t;
-  m->w_next = t->watchers;
-  if (t->watchers) t->watchers->w_prev = m;
-  t->watchers = m;
-  m->g_next = ctx->watching;
-  if (ctx->watching) ctx->watching->g_prev = m;
-  ctx->watching = m;
+  m->w_next = tx->watchers;
+  if (tx->watchers) tx->watchers->w_prev = m;
+  tx->watchers = m;
+  m->g_next = wx->watching;
+  if (wx->watching) wx->watching->g_prev = m;
+  wx->watching = m;
   return 0;
 }
 
 int tr_demonitor(tr_ctx *ctx, const char *target) {
   if (!ctx || eng_check_id(target, NULL) != 0) return TR_EINVAL;
   int removed = 0;
-  eng_mon *m = ctx->watching;
+  eng_mon *m = ctx->x ? ctx->x->watching : NULL;
   while (m) {
     eng_mon *next = m->g_next;
     if (strcmp(m->target->id->str, target) == 0) {
@@ -69,9 +70,10 @@ int tr_demonitor(tr_ctx *ctx, const char *target) {
 }
 
 void monitor_actor_stopped(eng_actor *a, int reason) {
-  while (a->watching) mon_unlink(a->watching);
-  while (a->watchers) {
-    eng_mon *m = a->watchers;
+  if (!a->x) return;
+  while (a->x->watching) mon_unlink(a->x->watching);
+  while (a->x->watchers) {
+    eng_mon *m = a->x->watchers;
     eng_actor *w = m->watcher;
     mon_unlink(m);
     send_notice(a->node, w, TR_MSG_DOWN, a->id, 0, reason);
@@ -99,15 +101,17 @@ int eng_monitors_each(tr_node *n, const char *actor,
   if (actor) {
     eng_actor *a = actor_find(n, actor);
     if (!a) return 0;
-    for (const eng_mon *m = a->watchers; m; m = m->w_next)
+    if (!a->x) return 0;
+    for (const eng_mon *m = a->x->watchers; m; m = m->w_next)
       count += mon_emit(n, m, fn, arg);
-    for (const eng_mon *m = a->watching; m; m = m->g_next)
+    for (const eng_mon *m = a->x->watching; m; m = m->g_next)
       if (m->target != a) /* itself: listed above */
         count += mon_emit(n, m, fn, arg);
     return count;
   }
-  for (eng_actor *a = n->actors; a; a = a->hh.next)
-    for (const eng_mon *m = a->watching; m; m = m->g_next)
+  uint32_t cur = 0;
+  for (eng_actor *a; (a = atab_next(&n->actors, &cur));)
+    for (const eng_mon *m = a->x ? a->x->watching : NULL; m; m = m->g_next)
       count += mon_emit(n, m, fn, arg);
   return count;
 }

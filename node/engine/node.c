@@ -190,8 +190,8 @@ void *eng_guard_user(tr_node *n) { return n->guard_user; }
 
 /* Root actors are stopped one by one; each stops its children first. */
 static void node_stop_all_actors(tr_node *n) {
-  while (n->actors) {
-    eng_actor *a = n->actors;
+  uint32_t cur = 0;
+  for (eng_actor *a; (a = atab_next(&n->actors, &cur)); cur = 0) {
     while (a->parent) a = a->parent;
     actor_teardown(a, 0, false);
   }
@@ -225,6 +225,8 @@ void eng_node_free(tr_node *n) {
     uv_run(n->loop, UV_RUN_NOWAIT);
   }
   pool_free(&n->pool);
+  atab_free(&n->actors); /* empty since the shutdown */
+  actor_pool_free(n);
   eng_dead_ring_free(n);
   eng_log_taps_free(n);
   restarts_free(n);

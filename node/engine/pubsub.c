@@ -82,7 +82,7 @@ static void sub_remove(tr_node *n, eng_sub *s) {
   if (s->sub_prev)
     s->sub_prev->sub_next = s->sub_next;
   else
-    a->subs = s->sub_next;
+    a->x->subs = s->sub_next;
   if (s->sub_next) s->sub_next->sub_prev = s->sub_prev;
   free(s);
   n->stats.subscriptions--;
@@ -106,6 +106,8 @@ int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
                ? 0 /* judged by the remote layer (an operator's) */
                : eng_guarded(n, ENG_ACT_SUBSCRIBE, publisher, topic);
   if (rc != 0) return rc;
+  eng_actor_x *x = actor_x(ctx);
+  if (!x) return TR_ENOMEM;
   eng_pub *p = pub_get(n, publisher, plen);
   if (!p) return TR_ENOMEM;
   eng_topic *t = topic_get(n, p, topic, tlen);
@@ -113,7 +115,7 @@ int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
     pub_maybe_free(n, p);
     return TR_ENOMEM;
   }
-  for (eng_sub *s = ctx->subs; s; s = s->sub_next)
+  for (eng_sub *s = x->subs; s; s = s->sub_next)
     if (s->topic == t) return 0;
   eng_sub *s = calloc(1, sizeof(*s));
   if (!s) {
@@ -128,9 +130,9 @@ int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
   t->nsubs++;
   if (t->nsubs == 1 && n->rops)
     n->rops->interest(n->ruser, t->pub->id->str, t->name->str, true);
-  s->sub_next = ctx->subs;
-  if (ctx->subs) ctx->subs->sub_prev = s;
-  ctx->subs = s;
+  s->sub_next = x->subs;
+  if (x->subs) x->subs->sub_prev = s;
+  x->subs = s;
   n->stats.subscriptions++;
   return 0;
 }
@@ -149,7 +151,7 @@ int tr_unsubscribe_topic(tr_ctx *ctx, const char *publisher,
   eng_pub *p = pub_find(n, publisher);
   eng_topic *t = p ? topic_find(p, topic) : NULL;
   if (!t) return TR_ENOTFOUND;
-  for (eng_sub *s = ctx->subs; s; s = s->sub_next) {
+  for (eng_sub *s = ctx->x ? ctx->x->subs : NULL; s; s = s->sub_next) {
     if (s->topic == t) {
       sub_remove(n, s);
       return 0;
@@ -321,7 +323,7 @@ void pubsub_actor_started(eng_actor *a) {
 }
 
 void pubsub_actor_stopped(eng_actor *a) {
-  while (a->subs) sub_remove(a->node, a->subs);
+  while (a->x && a->x->subs) sub_remove(a->node, a->x->subs);
   if (a->pub) {
     a->pub->actor = NULL;
     a->pub = NULL;

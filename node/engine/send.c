@@ -14,9 +14,9 @@ int eng_check_id(const char *id, size_t *len_out) {
 }
 
 bool actor_accepts(const eng_actor *a, uint32_t msg_type) {
-  if (!a->accepts || !msg_type) return true;
-  for (uint32_t i = 0; i < a->naccepts; i++)
-    if (a->accepts[i] == msg_type) return true;
+  if (!a->x || !a->x->accepts || !msg_type) return true;
+  for (uint32_t i = 0; i < a->x->naccepts; i++)
+    if (a->x->accepts[i] == msg_type) return true;
   return false;
 }
 
@@ -91,7 +91,9 @@ __attribute__((noinline, cold)) static void send_rejected(
   case TR_ETOOBIG: r = TR_DL_REJECTED_TOOBIG; break;
   default: return; /* refused by policy, out of memory: not a dead letter */
   }
-  if (a && (rc == TR_EFULL || rc == TR_EBADTYPE)) a->dead++;
+  /* The actor's own count lives in its x; without one (ENOMEM) only the
+   * node's below has it. */
+  if (a && (rc == TR_EFULL || rc == TR_EBADTYPE) && actor_x(a)) a->x->dead++;
   eng_dead(n, r, eng_str(sender), to, len);
 }
 

@@ -17,7 +17,7 @@ void eng_undelivered(tr_node *n, int rc, const eng_name *from, const char *to,
 int tr_node_stats_get_sized(tr_node *n, tr_node_stats *out, size_t size) {
   if (!n || !out) return TR_EINVAL;
   tr_node_stats s = n->stats;
-  s.actors = HASH_COUNT(n->actors) - n->system_actors;
+  s.actors = n->actors.count - n->system_actors;
   s.asks_pending = HASH_COUNT(n->asks);
   s.dead[TR_DL_REJECTED_FULL] += atomic_load(&n->ts_rejected_full);
   s.dead[TR_DL_REJECTED_TOOBIG] += atomic_load(&n->ts_rejected_toobig);
@@ -34,15 +34,20 @@ int(tr_node_stats_get)(tr_node *n, tr_node_stats *out) {
  * takes a new sample when the last is that old (the first is the spawn). */
 #define ENG_RATE_MS 1000u
 
+/* The samples live in the actor's x, made at its first sample: an actor
+ * nobody looks at pays nothing for them. Without x (ENOMEM) its rates
+ * read 0 until a later sample can be kept. */
 static void rate_sample(eng_actor *a, uint64_t now) {
-  uint64_t since = a->rate_ms ? a->rate_ms : a->born_ms;
+  uint64_t since = a->x && a->x->rate_ms ? a->x->rate_ms : a->born_ms;
   if (now < since + ENG_RATE_MS) return;
+  eng_actor_x *x = actor_x(a);
+  if (!x) return;
   double span = (double)(now - since) / 1000.0;
-  a->in_per_s = (float)((double)(a->delivered - a->rate_delivered) / span);
-  a->out_per_s = (float)((double)(a->sent - a->rate_sent) / span);
-  a->rate_ms = now;
-  a->rate_delivered = a->delivered;
-  a->rate_sent = a->sent;
+  x->in_per_s = (float)((double)(a->delivered - x->rate_delivered) / span);
+  x->out_per_s = (float)((double)(a->sent - x->rate_sent) / span);
+  x->rate_ms = now;
+  x->rate_delivered = a->delivered;
+  x->rate_sent = a->sent;
 }
 
 static tr_actor_info info_of(eng_actor *a) {
@@ -52,7 +57,7 @@ static tr_actor_info info_of(eng_actor *a) {
       .queued = a->mb_count,
       .capacity = a->mb_capacity,
       .hwm = a->mb_hwm,
-      .children = a->nchildren,
+      .children = a->x ? a->x->nchildren : 0,
       .delivered = a->delivered,
       .type = a->type->name ? a->type->name : "?", /* name is optional */
       .parent = a->parent ? a->parent->id->str : NULL,
@@ -61,9 +66,9 @@ static tr_actor_info info_of(eng_actor *a) {
       .handler_max_ns = a->handler_max_ns,
       .age_ms = now - a->born_ms,
       .id = a->id->str,
-      .in_per_s = a->in_per_s,
-      .out_per_s = a->out_per_s,
-      .dead = a->dead,
+      .in_per_s = a->x ? a->x->in_per_s : 0,
+      .out_per_s = a->x ? a->x->out_per_s : 0,
+      .dead = a->x ? a->x->dead : 0,
       .restarts = a->restarts,
   };
 }
@@ -82,7 +87,8 @@ int tr_node_actors(tr_node *n, void (*fn)(void *, const tr_actor_info *),
                    void *arg) {
   if (!n) return TR_EINVAL;
   int count = 0;
-  for (eng_actor *a = n->actors; a; a = a->hh.next) {
+  uint32_t cur = 0;
+  for (eng_actor *a; (a = atab_next(&n->actors, &cur));) {
     if (a->id->str[0] == '$') continue; /* node-internal */
     count++;
     if (!fn) continue;

@@ -20,7 +20,7 @@ static void timer_remove(eng_timer *t) {
   if (t->prev)
     t->prev->next = t->next;
   else
-    a->timers = t->next;
+    a->x->timers = t->next;
   if (t->next) t->next->prev = t->prev;
   uv_timer_stop(&t->handle);
   uv_close((uv_handle_t *)&t->handle, timer_on_close);
@@ -59,7 +59,8 @@ static int timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t repeat_ms,
   }
   int rc = eng_guarded(n, ENG_ACT_SEND, to, NULL);
   if (rc != 0) return rc;
-  eng_timer *t = malloc(sizeof(*t) + len);
+  eng_actor_x *x = actor_x(ctx);
+  eng_timer *t = x ? malloc(sizeof(*t) + len) : NULL;
   if (!t) return TR_ENOMEM;
   t->to = eng_name_new(to, tolen);
   if (!t->to) {
@@ -78,9 +79,9 @@ static int timer_start(tr_ctx *ctx, uint32_t delay_ms, uint32_t repeat_ms,
   t->len = len;
   if (len) memcpy(t->data, data, len);
   t->prev = NULL;
-  t->next = ctx->timers;
-  if (ctx->timers) ctx->timers->prev = t;
-  ctx->timers = t;
+  t->next = x->timers;
+  if (x->timers) x->timers->prev = t;
+  x->timers = t;
   n->stats.timers_pending++;
   uv_timer_start(&t->handle, timer_on_fire, delay_ms, repeat_ms);
   if (timer_id) *timer_id = t->id;
@@ -100,7 +101,7 @@ int tr_send_every(tr_ctx *ctx, uint32_t interval_ms, const char *to,
 
 int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id) {
   if (!ctx) return TR_EINVAL;
-  for (eng_timer *t = ctx->timers; t; t = t->next) {
+  for (eng_timer *t = ctx->x ? ctx->x->timers : NULL; t; t = t->next) {
     if (t->id == timer_id) {
       timer_remove(t);
       return 0;
@@ -110,5 +111,5 @@ int tr_timer_cancel(tr_ctx *ctx, uint64_t timer_id) {
 }
 
 void timer_actor_stopped(eng_actor *a) {
-  while (a->timers) timer_remove(a->timers);
+  while (a->x && a->x->timers) timer_remove(a->x->timers);
 }

@@ -168,6 +168,96 @@ static void init_gets_its_arg_and_a_zeroed_state_of_state_size(void **st) {
   tt_node_free(n);
 }
 
+/* A stopped actor's block is kept for the next spawn of its size (a state
+ * up to 128 bytes): the next actor of that size still starts zeroed. */
+typedef struct {
+  int nonzero, inits;
+} small_probe;
+
+static bool exists(tr_node *n, const char *id) {
+  tr_actor_info info;
+  return tr_actor_info_get(n, id, &info) == 0;
+}
+
+static int small_init(tr_ctx *ctx, void *state, const void *arg) {
+  (void)ctx;
+  small_probe *p = (small_probe *)arg;
+  const unsigned char *b = state;
+  for (size_t i = 0; i < 40; i++) p->nonzero += b[i] != 0;
+  p->inits++;
+  memset(state, 0xa5, 40);
+  return 0;
+}
+
+static const tr_actor_type small_type = {
+    .name = "small", .state_size = 40, .init = small_init,
+    .receive = noop_receive};
+
+static void a_recycled_small_block_starts_zeroed(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  small_probe p = {0};
+  for (int i = 0; i < 5; i++) {
+    tr_spawn_opts o = {.id = "small", .arg = &p};
+    assert_tr_ok(tr_node_spawn(n, &small_type, &o));
+    assert_tr_ok(tr_node_stop_actor(n, "small"));
+    ASSERT_RUN_UNTIL(n, !exists(n, "small"), TT_ITERS, TT_MS);
+  }
+  assert_int_equal(5, p.inits);
+  assert_int_equal(0, p.nonzero);
+  tt_node_free(n);
+}
+
+/* The table of ids through growth, stops in any order (its deletes shift
+ * runs back) and shrinking: every live id found, every stopped one gone,
+ * generated ids "<type>.<n>" with n counting up in decimal. */
+#define MANY 6000
+
+static void many_actors_are_found_by_id_through_growth_and_stops(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  static char ids[MANY][TR_ID_MAX + 1];
+  small_probe p = {0};
+  unsigned long long first = 0;
+  for (int i = 0; i < MANY; i++) {
+    tr_spawn_opts o = {
+        .arg = &p, .id_out = ids[i], .id_out_size = sizeof(ids[i])};
+    assert_tr_ok(tr_node_spawn(n, &small_type, &o));
+    assert_true(has_prefix_and_number(ids[i], "small."));
+    unsigned long long k = strtoull(ids[i] + 6, NULL, 10);
+    if (i == 0) first = k;
+    assert_int_equal(first + (unsigned long long)i, k);
+    char want[64];
+    snprintf(want, sizeof(want), "small.%llu", k);
+    assert_string_equal(want, ids[i]);
+  }
+  assert_int_equal(MANY, tr_node_actors(n, NULL, NULL));
+  /* Stop nine in ten, in an order unrelated to the table's. */
+  for (int i = 0; i < MANY; i++) {
+    int j = (int)(((long)i * 7919) % MANY);
+    if (j % 10) assert_tr_ok(tr_node_stop_actor(n, ids[j]));
+  }
+  ASSERT_RUN_UNTIL(n, tr_node_actors(n, NULL, NULL) == MANY / 10, TT_ITERS,
+                   TT_MS);
+  for (int i = 0; i < MANY; i++)
+    assert_int_equal(i % 10 == 0, exists(n, ids[i]));
+  /* Given ids beside them; a taken one is refused. */
+  for (int i = 0; i < MANY / 2; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), "given.%d", i);
+    tr_spawn_opts o = {.id = id, .arg = &p};
+    assert_tr_ok(tr_node_spawn(n, &small_type, &o));
+  }
+  tr_spawn_opts again = {.id = ids[0], .arg = &p};
+  assert_tr(TR_EEXIST, tr_node_spawn(n, &small_type, &again));
+  assert_int_equal(MANY / 10 + MANY / 2, tr_node_actors(n, NULL, NULL));
+  assert_true(exists(n, "given.0"));
+  assert_true(exists(n, "given.2999"));
+  assert_false(exists(n, "given.3000"));
+  assert_int_equal(0, p.nonzero); /* recycled blocks among them */
+  tt_node_free(n);
+}
+
 /* ---- init failure ------------------------------------------------------- */
 
 typedef struct {
@@ -712,6 +802,8 @@ int main(void) {
       cmocka_unit_test(spawn_with_null_opts_gets_a_generated_id),
       cmocka_unit_test(id_out_too_small_returns_einval_and_spawns_nothing),
       cmocka_unit_test(init_gets_its_arg_and_a_zeroed_state_of_state_size),
+      cmocka_unit_test(a_recycled_small_block_starts_zeroed),
+      cmocka_unit_test(many_actors_are_found_by_id_through_growth_and_stops),
       cmocka_unit_test(
           init_failure_returns_einit_runs_no_deinit_and_frees_the_id),
       cmocka_unit_test(
