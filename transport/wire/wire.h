@@ -46,9 +46,12 @@ typedef struct wire_envelope {
 /* Upper bound of the frame wire_encode_envelope writes for e. */
 size_t wire_envelope_bound(const wire_envelope *e);
 
-/* Encodes one envelope frame at buf. Returns the bytes written, TR_EFULL if
- * cap is too small (nothing usable written), TR_ETOOBIG if the frame would
- * exceed max_frame. */
+/* Encodes one envelope frame at buf: the bytes pb_encode writes for
+ * troupe.Envelope (fields in number order; type and target always, the
+ * others when set), then e->future as it is (codec_envelope.c writes them
+ * field by field, without nanopb's descriptor walk). Returns the bytes
+ * written, TR_EFULL if cap is too small (nothing usable written),
+ * TR_ETOOBIG if the frame would exceed max_frame. */
 int wire_encode_envelope(uint8_t *buf, size_t cap, uint32_t max_frame,
                          const wire_envelope *e);
 
@@ -63,7 +66,9 @@ int wire_encode_msg(uint8_t *buf, size_t cap, troupe_FrameKind kind,
                     const pb_msgdesc_t *fields, const void *msg);
 
 /* Decodes an envelope frame body; slices point into body. TR_EINVAL when
- * the body is not a well-formed envelope (missing target included). */
+ * the body is not a well-formed envelope (missing target included); it
+ * accepts and refuses exactly what nanopb's pb_decode of troupe.Envelope
+ * did, skipping fields it does not know (a newer peer's). */
 int wire_decode_envelope(const uint8_t *body, size_t len, wire_envelope *out);
 /* Decodes a control frame body into the generated struct of its kind. */
 int wire_decode_control(troupe_FrameKind kind, const uint8_t *body,
