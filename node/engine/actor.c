@@ -300,10 +300,13 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
     a->type->deinit(a, a->state);
     a->running = 0;
   }
-  timer_actor_stopped(a);
-  ask_actor_stopped(a);
-  pubsub_actor_stopped(a);
-  group_actor_stopped(a);
+  /* What an actor holds in its x: most hold none (a worker per request). */
+  if (a->x) {
+    timer_actor_stopped(a);
+    ask_actor_stopped(a);
+  }
+  if (a->x || a->pub) pubsub_actor_stopped(a);
+  if (a->x) group_actor_stopped(a);
   atab_del(&n->actors, a); /* the id is free from here on */
   n->actors_gen++;
 
@@ -318,8 +321,8 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   n->backlog -= a->mb_count;
   a->mb_count = 0;
 
-  monitor_actor_stopped(a, reason);
-  room_actor_stopped(a);
+  if (a->x) monitor_actor_stopped(a, reason);
+  if (a->held_dq || a->writable) room_actor_stopped(a);
   if (n->rops) n->rops->actor_gone(n->ruser, a->id->str, reason);
   eng_actor *parent = a->parent;
   actor_unlink_child(a);

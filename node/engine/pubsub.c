@@ -316,6 +316,7 @@ int tr_publish(tr_ctx *ctx, const void *data, size_t len) {
 }
 
 void pubsub_actor_started(eng_actor *a) {
+  if (!a->node->pubs) return; /* nobody subscribed to anyone here */
   eng_pub *p = pub_find(a->node, a->id->str);
   if (!p) return;
   p->actor = a;
