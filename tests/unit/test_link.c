@@ -328,6 +328,68 @@ static void a_single_small_envelope_leaves_without_waiting_for_a_timer(
   node_stop(f, &b);
 }
 
+typedef struct two_links {
+  peer_link *a_to_b;
+  node *b;
+} two_links;
+
+/* Each side's first ping answered: both links have an RTT figure. */
+static bool both_have_rtt(void *arg) {
+  two_links *t = arg;
+  peer_link *back = link_find(t->b->m, "node-a");
+  if (!back) return false;
+  link_stats sa, sb;
+  link_get_stats(t->a_to_b, &sa);
+  link_get_stats(back, &sb);
+  return sa.rtt_us > 0 && sb.rtt_us > 0;
+}
+
+/* A node's link pings when it comes up, then only with frames it writes
+ * anyway, at most once a ping interval: an idle link writes nothing (an
+ * idle node in a full mesh woke for every link every second). */
+static void an_idle_node_link_writes_nothing_and_pings_ride_traffic(
+    void **state) {
+  fixture *f = *state;
+  node a = {0}, b = {0};
+  link_config fast_ping = {.ping_interval_ms = 50};
+  node_start_cfg(f, &a, "node-a", PKI_GOOD, NULL, &fast_ping);
+  node_start_cfg(f, &b, "node-b", PKI_GOOD, NULL, &fast_ping);
+  peer_link *lk;
+  assert_tr(0, link_open(a.m, "node-b", b.addr, &lk));
+  assert_true(run_until(f, link_is_up, lk, 5000));
+  two_links both = {lk, &b};
+  assert_true(run_until(f, both_have_rtt, &both, 5000));
+  run_ms(f, 100);
+  link_stats s0, s1;
+  link_get_stats(lk, &s0);
+  run_ms(f, 400); /* eight ping intervals, nothing to send */
+  link_get_stats(lk, &s1);
+  assert_int_equal(s0.frames_out, s1.frames_out);
+  assert_int_equal(s0.frames_in, s1.frames_in);
+  assert_int_equal(s0.writes, s1.writes);
+  /* Traffic again: one envelope now and one a few intervals later each
+   * carry a ping (and bring a pong back), no more. */
+  uint64_t v[8] = {0};
+  wire_envelope e = env_n(v, "sink");
+  assert_tr(0, link_send(lk, &e));
+  pair p = {&b, 1};
+  assert_true(run_until(f, got_at_least, &p, 1000));
+  run_ms(f, 150);
+  e = env_n(v, "sink");
+  assert_tr(0, link_send(lk, &e));
+  p.want = 2;
+  assert_true(run_until(f, got_at_least, &p, 1000));
+  run_ms(f, 100);
+  link_stats s2;
+  link_get_stats(lk, &s2);
+  assert_int_equal(2, s2.envelopes_out - s1.envelopes_out);
+  /* Two envelopes, two pings; the acks the peer owes may add frames in,
+   * but out there is nothing else. */
+  assert_int_equal(4, s2.frames_out - s1.frames_out);
+  node_stop(f, &a);
+  node_stop(f, &b);
+}
+
 static void oversized_envelope_fails_at_the_caller(void **state) {
   fixture *f = *state;
   node a = {0}, b = {0};
@@ -1338,6 +1400,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_full_queue_says_when_it_has_room_again,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(a_single_small_envelope_leaves_without_waiting_for_a_timer, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          an_idle_node_link_writes_nothing_and_pings_ride_traffic, setup,
+          teardown),
       cmocka_unit_test_setup_teardown(oversized_envelope_fails_at_the_caller, setup, teardown),
       cmocka_unit_test_setup_teardown(server_certificate_from_another_ca_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(client_certificate_from_another_ca_is_refused, setup, teardown),

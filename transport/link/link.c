@@ -7,7 +7,7 @@
 
 #include "link_int.h"
 
-static bool link_is_op(const peer_link *lk) {
+bool link_is_op(const peer_link *lk) {
   return lk->role == TLS_PEER_OPERATOR || lk->role == TLS_PEER_VIEWER;
 }
 
@@ -268,8 +268,14 @@ void link_conn_up(peer_link *lk, link_conn *c, const troupe_Hello *h) {
   lk->ever_up = true;
   mgr_log(m, TR_LOG_INFO, "link_up", "peer=%s dialer=%d tls_resumed=%d",
           lk->peer, c->dialer, tls_conn_resumed(c->tls));
-  uv_timer_start(&lk->ping_timer, link_on_ping_timer, m->cfg.ping_interval_ms,
-                 m->cfg.ping_interval_ms);
+  /* Only an operator's link pings on a timer: its idle check needs the
+   * answers. A node's link pings with its other frames (link_flush): a
+   * timer per link woke an idle node 2 x (N - 1) times a second in a full
+   * mesh, to refresh a figure nobody reads in between. Membership does
+   * not rely on it: swim probes every member. */
+  if (link_is_op(lk))
+    uv_timer_start(&lk->ping_timer, link_on_ping_timer,
+                   m->cfg.ping_interval_ms, m->cfg.ping_interval_ms);
   link_set_state(lk, LINK_UP);
   if (c->st != CONN_UP || lk->active != c) return;
   link_send_ping(lk); /* an RTT figure right away */

@@ -98,6 +98,8 @@ struct peer_link {
   uv_timer_t retry_timer, window_timer, ping_timer;
   uint32_t attempts;
   uint64_t ping_nonce;
+  uint64_t ping_at;  /* loop ms of our last ping */
+  bool pong_queued;  /* the next flush answers a ping */
   tls_session *tls_sess;
   link_stats st;
 };
@@ -133,6 +135,8 @@ struct link_mgr {
 
 /* link.c */
 peer_link *link_create(link_mgr *, const char *peer);
+/* An operator's or a viewer's link, not a node's. */
+bool link_is_op(const peer_link *);
 /* lk's address becomes addr (the link frees it), also in the log lines of
  * its connections. */
 void link_set_addr(peer_link *, char *addr);

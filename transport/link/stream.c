@@ -181,6 +181,23 @@ int link_send_frame(peer_link *lk, troupe_FrameKind kind, const void *msg,
   return link_ctl_append(lk, kind, msg, fields);
 }
 
+/* A node link's RTT sample rides on frames it writes anyway, at most once
+ * a ping interval; not on a flush that answers the peer's ping (the
+ * peer's pong would then go out alone, a write and a wake-up on each side
+ * for nothing). */
+static void link_ping_with_traffic(peer_link *lk) {
+  bool answering = lk->pong_queued;
+  lk->pong_queued = false;
+  if (link_is_op(lk) || answering || (!lk->ctl.len && !lk->q_head)) return;
+  uint64_t now = uv_now(lk->mgr->loop);
+  if (now - lk->ping_at < lk->mgr->cfg.ping_interval_ms) return;
+  troupe_Ping p = {.has_nonce = true, .nonce = ++lk->ping_nonce,
+                   .has_sent_ns = true, .sent_ns = uv_hrtime()};
+  if (link_frames_add(lk->mgr, &lk->ctl, troupe_FrameKind_FRAME_PING, &p,
+                      troupe_Ping_fields) == 0)
+    lk->ping_at = now;
+}
+
 /* Writes control frames, then queued chunks (up to LINK_FLUSH_MAX), in one
  * TLS write batch and one socket write. */
 void link_flush(peer_link *lk) {
@@ -198,6 +215,7 @@ void link_flush(peer_link *lk) {
                         troupe_Ack_fields) != 0)
       return;
   }
+  link_ping_with_traffic(lk);
   /* One buffer for all the records of this flush. */
   size_t plain = lk->ctl.len;
   for (link_chunk *k = lk->q_head; k && plain < LINK_FLUSH_MAX; k = k->next)
@@ -280,7 +298,9 @@ static link_close_reason link_on_envelope(peer_link *lk, const uint8_t *body,
 static void link_on_ping(peer_link *lk, const troupe_Ping *p) {
   troupe_Pong pong = {.has_nonce = true, .nonce = p->nonce,
                       .has_sent_ns = true, .sent_ns = p->sent_ns};
-  link_ctl_append(lk, troupe_FrameKind_FRAME_PONG, &pong, troupe_Pong_fields);
+  if (link_ctl_append(lk, troupe_FrameKind_FRAME_PONG, &pong,
+                      troupe_Pong_fields) == 0)
+    lk->pong_queued = true;
 }
 
 static void link_on_pong(peer_link *lk, const troupe_Pong *p) {
@@ -294,7 +314,9 @@ static void link_on_pong(peer_link *lk, const troupe_Pong *p) {
 void link_send_ping(peer_link *lk) {
   troupe_Ping p = {.has_nonce = true, .nonce = ++lk->ping_nonce,
                    .has_sent_ns = true, .sent_ns = uv_hrtime()};
-  link_ctl_append(lk, troupe_FrameKind_FRAME_PING, &p, troupe_Ping_fields);
+  if (link_ctl_append(lk, troupe_FrameKind_FRAME_PING, &p,
+                      troupe_Ping_fields) == 0)
+    lk->ping_at = uv_now(lk->mgr->loop);
 }
 
 link_close_reason link_on_frame(peer_link *lk, const wire_frame *f) {

@@ -159,7 +159,10 @@ typedef struct link_config {
   uint32_t handshake_timeout_ms; /* TCP connect to hello done [5000] */
   uint32_t reconnect_min_ms; /* first backoff step [50] */
   uint32_t reconnect_max_ms; /* [5000] */
-  uint32_t ping_interval_ms; /* RTT probe while up [1000] */
+  /* RTT probe while up [1000]: on an operator link every interval (its
+   * idle check needs the answers); on a node link with other frames only,
+   * at most once an interval, so an idle link wakes nobody. */
+  uint32_t ping_interval_ms;
   /* Limits (docs/cluster.md, "Limits"); 0: the default in brackets. */
   uint32_t max_pending_conns; /* accepted, hello not done [128]; at the cap
                                  a new one closes the oldest */
