@@ -8,9 +8,19 @@
 #                              build, then AddressSanitizer+UBSan build; then
 #                              the ThreadSanitizer tests and every fuzz
 #                              target for 20 s (TROUPE_FUZZ_SECONDS)
-#   bash deploy/dev.sh bench [--quick]
-#                              build (Release) and run tests/bench: the engine
-#                              and the TLS link, each side by side with Erlang
+#   bash deploy/dev.sh bench [--quick] [--report]
+#                              build (Release) and run tests/bench: the engine,
+#                              the TLS link, the cluster beside Erlang, the
+#                              simulator, the inspector, kill -9 detection,
+#                              idle nodes and instruction counts (cachegrind);
+#                              the JSON lines go to
+#                              build-bench/results/bench-<UTC>.jsonl, the
+#                              whole output beside it (.log). --report then
+#                              writes docs/benchmarks.md and docs/bench/*.svg
+#                              from that run (tests/bench/report.py, gnuplot)
+#   bash deploy/dev.sh bench --report-only [FILE]
+#                              only that report, from FILE (default: the
+#                              newest build-bench/results/bench-*.jsonl)
 #   bash deploy/dev.sh soak [--seconds N] [--kill-every S]
 #                              the soak benchmark (tests/bench/soak.sh)
 #   bash deploy/dev.sh deps    only install the Debian packages
@@ -27,10 +37,14 @@ build_pkgs=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
 # the tools shellcheck and systemd-analyze for the deployment files
 # (tests/deploy), clang with its libFuzzer runtime (only recommended
 # by clang, so named) for the fuzz targets (tests/fuzz), and headless
-# Chromium driven over the DevTools protocol for the inspector (tests/ui).
+# Chromium driven over the DevTools protocol for the inspector (tests/ui);
+# gnuplot and valgrind for the smoke runs of the benchmark report and of
+# the instruction counts (tests/bench).
 test_pkgs=(iproute2 iptables prometheus curl python3 python3-yaml shellcheck
-           systemd clang libclang-rt-14-dev chromium python3-websocket)
-bench_pkgs=(erlang-nox valgrind python3)
+           systemd clang libclang-rt-14-dev chromium python3-websocket
+           gnuplot-nox valgrind)
+# gnuplot draws the benchmark report's plots (tests/bench/report.py).
+bench_pkgs=(erlang-nox valgrind python3 gnuplot-nox)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -73,6 +87,92 @@ prepare_docker() {
   [ "${CI:-}" = true ] && export TROUPE_REQUIRE_DOCKER=1
   "$env/docker-ready.sh" && "$env/base-image.sh" ||
     echo "dev.sh: docker not prepared; tests/docker will skip (fail in CI)" >&2
+}
+
+# The benchmark report: docs/benchmarks.md and docs/bench/*.svg from one
+# run's JSON lines (tests/bench/report.py).
+bench_report() { # results.jsonl
+  echo "dev.sh: report from $1"
+  /usr/bin/python3 "$here/tests/bench/report.py" "$1" "$here/docs"
+}
+
+# One benchmark script, its output on the console as ever and appended to
+# the run's log (stderr too: the log is the whole run). A script that fails
+# is reported and the others still run, so one run gives every figure it
+# can; the status says whether all ran.
+bench_failed=()
+bench_step() { # name command...
+  local name=$1; shift
+  echo "== $name ==" | tee -a "$bench_log"
+  local rc=0
+  { "$@" 2>&1 | tee -a "$bench_log"; } || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "dev.sh: $name exited $rc" | tee -a "$bench_log" >&2
+    bench_failed+=("$name")
+  fi
+}
+
+bench() { # [--quick] [--report] | --report-only [FILE]
+  local quick=() report=0 only=0 file="" results=$here/build-bench/results
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --quick) quick=(--quick) ;;
+      --report) report=1 ;;
+      --report-only)
+        only=1
+        if [ $# -gt 1 ] && [ "${2#-}" = "$2" ]; then file=$2; shift; fi ;;
+      *) echo "usage: bash deploy/dev.sh bench [--quick] [--report] |" \
+           "--report-only [FILE]" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  if [ "$only" = 1 ]; then
+    install_pkgs python3 gnuplot-nox
+    if [ -z "$file" ]; then
+      file=$(find "$results" -maxdepth 1 -name 'bench-*.jsonl' 2>/dev/null |
+        sort | tail -n 1)
+      [ -n "$file" ] || { echo "dev.sh: no results in $results" >&2; exit 1; }
+    fi
+    bench_report "$file"
+    return
+  fi
+
+  install_pkgs "${build_pkgs[@]}" "${bench_pkgs[@]}"
+  configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \
+    -DTR_BUILD_EXAMPLES=OFF
+  local b=$here/build-bench stamp troupe_bin=$here/build-bench/node/daemon/troupe
+  mkdir -p "$results"
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  bench_log=$results/bench-$stamp.log
+  local jsonl=$results/bench-$stamp.jsonl
+  : >"$bench_log"
+  bench_step run_engine bash "$here/tests/bench/run_engine.sh" "${quick[@]}" \
+    "$b/tests/bench/bench_engine"
+  bench_step run_link bash "$here/tests/bench/run_link.sh" "${quick[@]}" \
+    "$b/tests/bench/bench_link"
+  bench_step run_cluster bash "$here/tests/bench/run_cluster.sh" "${quick[@]}" "$b"
+  bench_step run_sim bash "$here/tests/bench/run_sim.sh" "${quick[@]}" "$b"
+  bench_step bench_inspector /usr/bin/python3 \
+    "$here/tests/bench/bench_inspector.py" "$b"
+  # kill -9 detection (2, 3, 5 nodes) and idle nodes (40) take the troupe
+  # binary; the instruction counts the build.
+  bench_step detect_kill bash "$here/tests/bench/detect_kill.sh" \
+    "${quick[@]}" "$troupe_bin"
+  bench_step idle_nodes bash "$here/tests/bench/idle_nodes.sh" \
+    "${quick[@]}" "$troupe_bin"
+  bench_step cachegrind bash "$here/tests/bench/cachegrind.sh" \
+    "${quick[@]}" "$b"
+
+  # The results: the run's own line (when, where, which commit), then every
+  # line of the log that is a JSON object.
+  /usr/bin/python3 "$here/tests/bench/collect.py" "$bench_log" "$stamp" \
+    "${#quick[@]}" >"$jsonl"
+  echo "dev.sh: results in $jsonl ($(wc -l <"$jsonl") lines), log $bench_log"
+  [ "$report" = 1 ] && bench_report "$jsonl"
+  if [ ${#bench_failed[@]} -gt 0 ]; then
+    echo "dev.sh: these benchmarks failed: ${bench_failed[*]}" >&2
+    exit 1
+  fi
 }
 
 cmd=${1:-}
@@ -118,15 +218,8 @@ case "$cmd" in
     FUZZ_BUILD_DIR="$here/build-fuzz" \
       bash "$here/tests/fuzz/run.sh" "${TROUPE_FUZZ_SECONDS:-20}" ;;
   bench)
-    install_pkgs "${build_pkgs[@]}" "${bench_pkgs[@]}"
-    configure_build "$here/build-bench" -DCMAKE_BUILD_TYPE=Release \
-      -DTR_BUILD_EXAMPLES=OFF
     shift
-    bash "$here/tests/bench/run_engine.sh" "$@" "$here/build-bench/tests/bench/bench_engine"
-    bash "$here/tests/bench/run_link.sh" "$@" "$here/build-bench/tests/bench/bench_link"
-    bash "$here/tests/bench/run_cluster.sh" "$@" "$here/build-bench"
-    bash "$here/tests/bench/run_sim.sh" "$@" "$here/build-bench"
-    /usr/bin/python3 "$here/tests/bench/bench_inspector.py" "$here/build-bench" ;;
+    bench "$@" ;;
   soak)
     # 3 nodes under mixed load, one killed every 30 s, for 10 minutes (or
     # --seconds N): losses, duplicates and reorders by sequence number,

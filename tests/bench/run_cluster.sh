@@ -10,6 +10,10 @@
 #   cluster_pubsub_fanout_64                  >= 2,000,000 deliveries/s and
 #     / erlang_pg_fanout_64                   >= 5x Erlang pg over TLS
 #   cluster_pubsub_frames_per_link            1 envelope per link per publish
+#   cluster_pubsub_fanout_64                  cross-node fan-out >= 0.5x the
+#     / local_fanout                          local fan-out (bench_engine,
+#                                             1 -> 1,000 on one node) in
+#                                             this run (issue #21, target 2)
 #   cluster_group_broadcast_64                group broadcast (bench_groups)
 #     / erlang_pg_fanout_64                   >= 5x Erlang pg + a send to each
 #                                             member over TLS (same pattern)
@@ -63,8 +67,8 @@ done
 if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTR_BUILD_BENCH=ON >&2
 fi
-targets=(bench_cluster bench_groups bench_link bench_remote bench_typed
-  bench_typed_remote)
+targets=(bench_cluster bench_engine bench_groups bench_link bench_remote
+  bench_typed bench_typed_remote)
 [[ $netns == 1 ]] && targets+=(tnode delay_proxy)
 cmake --build "$build" -j2 --target "${targets[@]}" >&2
 bench=$build/tests/bench
@@ -99,6 +103,9 @@ BENCH_CLUSTER_ONLY=oneway timeout 300 "$bench/bench_cluster" \
   --messages "$msgs" | tee -a "$tmp/c.jsonl" || status=1
 BENCH_CLUSTER_ONLY=rtt,resolve,fanout timeout 600 "$bench/bench_cluster" \
   "${quick[@]}" | tee -a "$tmp/c.jsonl" || status=1
+# The local fan-out in this run, for the cross-node one to be compared with.
+timeout 600 "$bench/bench_engine" "${quick[@]}" --only fanout |
+  tee -a "$tmp/c.jsonl" || status=1
 timeout 600 "$bench/bench_groups" "${quick[@]}" | tee -a "$tmp/c.jsonl" ||
   status=1
 # Typed messages against the raw send of their bytes: on one node, and
@@ -217,6 +224,8 @@ ratio("ratio_remote_slow_consumer_paced_vs_free", slow, slow_free, ">=0.9",
 fan, pg = median(cl, "cluster_pubsub_fanout_64"), median(erl, "erlang_pg_fanout_64")
 ratio("ratio_pubsub_fanout_vs_erlang_pg", fan, pg, ">=5", lambda v: v >= 5,
       troupe=fan, erlang=pg)
+ratio("ratio_cluster_fanout_vs_local", fan, median(cl, "local_fanout"),
+      ">=0.5", lambda v: v >= 0.5, cluster=fan, local=median(cl, "local_fanout"))
 gb = median(cl, "cluster_group_broadcast_64")
 ratio("ratio_group_broadcast_vs_erlang_pg", gb, pg, ">=5", lambda v: v >= 5,
       troupe=gb, erlang=pg)
