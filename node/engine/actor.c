@@ -1,7 +1,5 @@
 /* actor.c — spawning, running and stopping actors: the local registry of
  * ids, parent/child links, supervision notices and the stop cascade. */
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +136,9 @@ static int actor_generate_id(tr_node *n, const tr_actor_type *t, char *buf,
                              size_t cap, size_t *len_out, uint32_t *hash) {
   const char *base = t->name && t->name[0] && t->name[0] != '$' ? t->name
                                                                 : "actor";
-  /* The longest: 200 + '.' + 20 digits, or 100 + 1 + 20 + '@' + 120. */
-  if (cap < 200 + 1 + 20 + 1) return TR_EINVAL;
+  /* The longest: 100 + '.' + 20 digits + '@' + 120 and the NUL (alone,
+   * 200 + 1 + 20 + 1 is shorter). */
+  if (cap < 100 + 1 + 20 + 1 + 120 + 1) return TR_EINVAL;
   for (int tries = 0; tries < 1000; tries++) {
     size_t len = format_gen_id(buf, base, ++n->next_gen_id,
                                n->rops ? n->name : NULL);
