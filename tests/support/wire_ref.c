@@ -61,12 +61,7 @@ int wire_ref_encode_envelope(uint8_t *buf, size_t cap, uint32_t max_frame,
     s.bytes_written += e->future.len;
   }
   if (s.bytes_written + 1 > max_frame) return TR_ETOOBIG;
-  uint32_t n = (uint32_t)s.bytes_written + 1;
-  buf[0] = (uint8_t)(n >> 24);
-  buf[1] = (uint8_t)(n >> 16);
-  buf[2] = (uint8_t)(n >> 8);
-  buf[3] = (uint8_t)n;
-  buf[4] = (uint8_t)troupe_FrameKind_FRAME_ENVELOPE;
+  wire_put_header(buf, s.bytes_written, troupe_FrameKind_FRAME_ENVELOPE);
   return (int)(WIRE_HDR + s.bytes_written);
 }
 

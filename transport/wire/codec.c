@@ -25,15 +25,6 @@ static const pb_msgdesc_t *control_fields(troupe_FrameKind kind) {
   }
 }
 
-static void put_header(uint8_t *buf, size_t body_len, troupe_FrameKind kind) {
-  uint32_t n = (uint32_t)body_len + 1;
-  buf[0] = (uint8_t)(n >> 24);
-  buf[1] = (uint8_t)(n >> 16);
-  buf[2] = (uint8_t)(n >> 8);
-  buf[3] = (uint8_t)n;
-  buf[4] = (uint8_t)kind;
-}
-
 int wire_encode_control(uint8_t *buf, size_t cap, troupe_FrameKind kind,
                         const void *msg) {
   return wire_encode_msg(buf, cap, kind, control_fields(kind), msg);
@@ -47,7 +38,7 @@ int wire_encode_msg(uint8_t *buf, size_t cap, troupe_FrameKind kind,
   if (cap < WIRE_HDR) return TR_EFULL;
   pb_ostream_t s = pb_ostream_from_buffer(buf + WIRE_HDR, cap - WIRE_HDR);
   if (!pb_encode(&s, fields, msg)) return TR_EFULL;
-  put_header(buf, s.bytes_written, kind);
+  wire_put_header(buf, s.bytes_written, kind);
   return (int)(WIRE_HDR + s.bytes_written);
 }
 

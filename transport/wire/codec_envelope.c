@@ -118,12 +118,7 @@ int wire_encode_envelope(uint8_t *buf, size_t cap, uint32_t max_frame,
   if (n > cap - WIRE_HDR) return TR_EFULL;
   if (n + 1 > max_frame) return TR_ETOOBIG;
 
-  uint32_t frame = (uint32_t)n + 1; /* the kind byte and the body */
-  buf[0] = (uint8_t)(frame >> 24);
-  buf[1] = (uint8_t)(frame >> 16);
-  buf[2] = (uint8_t)(frame >> 8);
-  buf[3] = (uint8_t)frame;
-  buf[4] = (uint8_t)troupe_FrameKind_FRAME_ENVELOPE;
+  wire_put_header(buf, n, troupe_FrameKind_FRAME_ENVELOPE);
   uint8_t *p = buf + WIRE_HDR;
   *p++ = KEY(type, PB_WT_VARINT);
   p = put_varint(p, e->type);

@@ -21,6 +21,18 @@
 #define WIRE_MAX_FRAME_DEFAULT (4u << 20)
 #define WIRE_MAX_FRAME_MIN 1024u
 
+/* A frame's header at buf: the length of the kind byte and the body, big
+ * endian, then the kind (codec.c, codec_envelope.c). */
+static inline void wire_put_header(uint8_t *buf, size_t body_len,
+                                   troupe_FrameKind kind) {
+  uint32_t n = (uint32_t)body_len + 1;
+  buf[0] = (uint8_t)(n >> 24);
+  buf[1] = (uint8_t)(n >> 16);
+  buf[2] = (uint8_t)(n >> 8);
+  buf[3] = (uint8_t)n;
+  buf[4] = (uint8_t)kind;
+}
+
 /* Bytes that point elsewhere: into the caller's data when encoding, into
  * the received frame when decoding. */
 typedef struct wire_slice {
