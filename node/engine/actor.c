@@ -283,6 +283,28 @@ fail:
   return rc;
 }
 
+int mb_grow(eng_actor *a) {
+  uint32_t size = a->mb_size ? a->mb_size * 2 : 8;
+  if (size < a->mb_size) return TR_ENOMEM; /* 2^32 slots: never here */
+  eng_msg **ring = malloc(size * sizeof(*ring));
+  if (!ring) return TR_ENOMEM;
+  for (uint32_t i = 0; i < a->mb_count; i++) /* the oldest first, from 0 */
+    ring[i] = a->mb_ring[(a->mb_first + i) & (a->mb_size - 1)];
+  free(a->mb_ring);
+  a->mb_ring = ring;
+  a->mb_first = 0;
+  a->mb_size = size;
+  return 0;
+}
+
+/* Gives the ring back: an empty mailbox whose burst grew it past
+ * ENG_MB_KEEP, or a stopped actor's. */
+static void mb_trim(eng_actor *a) {
+  free(a->mb_ring);
+  a->mb_ring = NULL;
+  a->mb_first = a->mb_size = 0;
+}
+
 void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   if (a->stopping) return;
   tr_node *n = a->node;
@@ -309,16 +331,14 @@ void actor_teardown(eng_actor *a, int reason, bool notify_parent) {
   atab_del(&n->actors, a); /* the id is free from here on */
   n->actors_gen++;
 
-  while (a->mb_head) {
-    eng_msg *m = a->mb_head;
-    a->mb_head = m->next;
-    if (m->ctrl == ENG_CTRL_NONE)
+  n->backlog -= a->mb_count;
+  while (a->mb_count) {
+    eng_msg *m = mb_pop(a);
+    if (m->ctrl != ENG_CTRL_STOP)
       eng_dead(n, TR_DL_STOPPED, eng_str(m->sender), a->id->str, m->len);
     pool_msg_put(&n->pool, m);
   }
-  a->mb_tail = NULL;
-  n->backlog -= a->mb_count;
-  a->mb_count = 0;
+  mb_trim(a);
 
   if (a->x) monitor_actor_stopped(a, reason);
   if (a->held_dq || a->writable) room_actor_stopped(a);
@@ -373,6 +393,38 @@ static void actor_consumed(eng_actor *a, uint16_t origin, uint32_t count) {
                       a->mb_capacity);
 }
 
+/* What a message that is not plain (ENG_CTRL_DETAIL) adds to its
+ * envelope: a send or ask from another node took credit there, counted in
+ * runs of one node (*from, *from_count); the name of the node it came from;
+ * a group where a publish has its topic. */
+static void env_detail(eng_actor *a, const eng_msg *m, tr_envelope *env,
+                       uint16_t *from, uint32_t *from_count) {
+  tr_node *n = a->node;
+  if (m->origin) {
+    /* A group broadcast, a SEND with its group as topic, took none. */
+    if ((m->type == TR_MSG_SEND || m->type == TR_MSG_ASK) && !m->topic) {
+      if (m->origin != *from) {
+        actor_consumed(a, *from, *from_count);
+        *from = m->origin;
+        *from_count = 0;
+      }
+      ++*from_count;
+    }
+    if (n->rops) env->node = n->rops->node_name(n->ruser, m->origin);
+  }
+  if (env->topic && m->type != TR_MSG_PUBLISH) {
+    /* A broadcast carries its group where a publish has its topic; a
+     * group event comes on "group:<name>". */
+    if (m->type == TR_MSG_SEND) {
+      env->group = env->topic;
+      env->topic = NULL;
+    } else if (m->type == TR_MSG_GROUP_JOIN ||
+               m->type == TR_MSG_GROUP_LEAVE) {
+      env->group = env->topic + sizeof(TR_GROUP_TOPIC_PREFIX) - 1;
+    }
+  }
+}
+
 uint32_t actor_run(eng_actor *a, uint32_t budget) {
   tr_node *n = a->node;
   uint32_t done = 0;
@@ -382,54 +434,31 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
   /* Only what was queued when the turn began: a message an actor sends to
    * itself waits for its next turn, behind the other ready actors. */
   if (budget > a->mb_count) budget = a->mb_count;
-  while (done < budget && a->mb_head) {
-    eng_msg *m = a->mb_head;
-    a->mb_head = m->next;
-    if (!a->mb_head) a->mb_tail = NULL;
-    a->mb_count--;
+  tr_envelope env = {0}; /* each field set for each message, below */
+  while (done < budget) {
+    eng_msg *m = mb_pop(a);
+    /* A long mailbox is cold: the next slot loads while m is handled. */
+    if (a->mb_count) __builtin_prefetch(a->mb_ring[a->mb_first]);
     n->backlog--;
     done++;
-    /* Sends and asks from other nodes took credit there (a group
-     * broadcast, a SEND with its group as topic, took none). */
-    if (m->origin && (m->type == TR_MSG_SEND || m->type == TR_MSG_ASK) &&
-        !m->topic) {
-      if (m->origin != from) {
-        actor_consumed(a, from, from_count);
-        from = m->origin;
-        from_count = 0;
+    env.type = (tr_msg_type)m->type;
+    env.sender = eng_str(m->sender);
+    env.topic = eng_str(m->topic);
+    env.data = msg_data(m);
+    env.len = m->len;
+    env.ask_id = m->ask_id;
+    env.status = m->status;
+    env.node = n->name;
+    env.group = NULL;
+    env.msg_type = m->msg_type;
+    if (m->ctrl != ENG_CTRL_NONE) {
+      if (m->ctrl == ENG_CTRL_STOP) {
+        pool_msg_put(&n->pool, m);
+        actor_teardown(a, 0, true);
+        return done;
       }
-      from_count++;
+      env_detail(a, m, &env, &from, &from_count);
     }
-    if (m->ctrl == ENG_CTRL_STOP) {
-      pool_msg_put(&n->pool, m);
-      actor_teardown(a, 0, true);
-      return done;
-    }
-    const char *topic = m->topic ? m->topic->str : NULL, *group = NULL;
-    if (topic && m->type != TR_MSG_PUBLISH) {
-      /* A broadcast carries its group where a publish has its topic; a
-       * group event comes on "group:<name>". */
-      if (m->type == TR_MSG_SEND) {
-        group = topic;
-        topic = NULL;
-      } else if (m->type == TR_MSG_GROUP_JOIN ||
-                 m->type == TR_MSG_GROUP_LEAVE) {
-        group = topic + sizeof(TR_GROUP_TOPIC_PREFIX) - 1;
-      }
-    }
-    tr_envelope env = {
-        .type = (tr_msg_type)m->type,
-        .sender = m->sender ? m->sender->str : NULL,
-        .topic = topic,
-        .group = group,
-        .msg_type = m->msg_type,
-        .data = msg_data(m),
-        .len = m->len,
-        .ask_id = m->ask_id,
-        .status = m->status,
-        .node = m->origin && n->rops ? n->rops->node_name(n->ruser, m->origin)
-                                     : n->name,
-    };
     bool timed = (a->delivered & (ENG_TIME_EVERY - 1)) == 0;
     uint64_t t0 = timed ? uv_hrtime() : 0;
     a->running = 1;
@@ -444,19 +473,16 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     pool_msg_put(&n->pool, m);
     a->delivered++;
     n->stats.delivered++;
-    if ((rc != 0 || a->stop_pending) && from_count) {
+    if (rc != 0 || a->stop_pending) {
       actor_consumed(a, from, from_count); /* before its id is released */
-      from_count = 0;
-    }
-    if (rc != 0) {
-      n->stats.failed++;
-      eng_log(n, TR_LOG_WARN, "actor_failed", "id=%s type=%s rc=%d",
-              a->id->str, a->type->name ? a->type->name : "?", rc);
-      actor_teardown(a, rc, true);
-      return done;
-    }
-    if (a->stop_pending) {
-      actor_teardown(a, a->stop_reason, true);
+      if (rc != 0) {
+        n->stats.failed++;
+        eng_log(n, TR_LOG_WARN, "actor_failed", "id=%s type=%s rc=%d",
+                a->id->str, a->type->name ? a->type->name : "?", rc);
+        actor_teardown(a, rc, true);
+      } else {
+        actor_teardown(a, a->stop_reason, true);
+      }
       return done;
     }
   }
@@ -464,7 +490,10 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
   /* Room again: deferred sends and waiting senders (room.c). */
   if ((a->held_dq || a->writable) && a->mb_count <= a->mb_capacity / 2)
     room_actor_drained(a);
-  if (a->mb_head) sched_ready(a);
+  if (a->mb_count)
+    sched_ready(a);
+  else if (a->mb_size > ENG_MB_KEEP)
+    mb_trim(a);
   return done;
 }
 
@@ -550,12 +579,11 @@ static int actor_queue_stop(tr_node *n, const char *id, bool guarded) {
   if (!m) return TR_ENOMEM;
   memset(m, 0, offsetof(eng_msg, inline_data));
   m->ctrl = ENG_CTRL_STOP;
-  if (a->mb_tail)
-    a->mb_tail->next = m;
-  else
-    a->mb_head = m;
-  a->mb_tail = m;
-  a->mb_count++;
+  m->refs = 1;
+  if (mb_push(a, m) != 0) {
+    pool_msg_put(&n->pool, m);
+    return TR_ENOMEM;
+  }
   n->backlog++;
   sched_ready(a);
   return 0;

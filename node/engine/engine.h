@@ -45,17 +45,20 @@ typedef struct eng_blob {
 #define ENG_BLOB_HUGE UINT32_MAX
 
 enum {
-  ENG_CTRL_NONE = 0,
-  ENG_CTRL_STOP = 1 /* poison pill: stop the actor in queue order */
+  ENG_CTRL_NONE = 0, /* a plain local message: its envelope is its fields */
+  ENG_CTRL_STOP = 1, /* poison pill: stop the actor in queue order */
+  /* From another node (credit, the node's name), or a topic that is a
+   * group: actor_run looks closer. */
+  ENG_CTRL_DETAIL = 2
 };
 
 typedef struct eng_msg {
-  struct eng_msg *next;
+  uint32_t refs; /* mailboxes holding it: a publish queues one slot to all */
+  uint32_t len;
   eng_name *sender; /* NULL: from outside actors */
   eng_name *topic;  /* TR_MSG_PUBLISH only */
   eng_blob *blob;   /* NULL: payload inline */
   uint64_t ask_id;
-  uint32_t len;
   int32_t status;
   uint8_t type; /* tr_msg_type */
   uint8_t ctrl; /* ENG_CTRL_* */
@@ -65,19 +68,44 @@ typedef struct eng_msg {
   char inline_data[ENG_INLINE];
 } eng_msg;
 
+/* Free slots are a stack of pointers, not a list through the slots: taking
+ * one reads no slot, so a deep backlog's cold slots cost no load miss on
+ * the send path (a list's head->next was one per message). */
 typedef struct eng_pool {
-  eng_msg *free_msgs;
+  eng_msg **free_msgs;
+  size_t nfree;  /* on the stack */
+  size_t nslots; /* slots carved, the stack's capacity */
   void **chunks; /* slot chunks, freed at node free */
   size_t nchunks, chunks_cap;
   eng_blob *free_blobs[ENG_BLOB_CLASSES];
   uint32_t nfree_blobs[ENG_BLOB_CLASSES];
 } eng_pool;
 
-eng_msg *pool_msg_get(eng_pool *);          /* NULL on ENOMEM */
-void pool_msg_put(eng_pool *, eng_msg *);   /* drops sender/topic/blob refs */
+int pool_grow(eng_pool *); /* one more chunk of slots; TR_ENOMEM */
 eng_blob *pool_blob_get(eng_pool *, size_t len); /* refs = 1 */
 void pool_blob_unref(eng_pool *, eng_blob *);
 void pool_free(eng_pool *);
+
+/* A slot, uninitialised; NULL on ENOMEM. */
+static inline eng_msg *pool_msg_get(eng_pool *p) {
+  if (!p->nfree && pool_grow(p) != 0) return NULL;
+  return p->free_msgs[--p->nfree];
+}
+
+/* A mailbox lets go of m (or m was never queued, refs 0): the last one
+ * gives it back to the pool, dropping its sender, topic and blob
+ * references. */
+static inline void pool_msg_put(eng_pool *p, eng_msg *m) {
+  if (m->refs > 1) {
+    m->refs--;
+    return;
+  }
+  eng_name_unref(m->sender);
+  eng_name_unref(m->topic);
+  if (m->blob) pool_blob_unref(p, m->blob);
+  p->free_msgs[p->nfree++] = m; /* room: the stack holds every slot */
+}
+
 static inline const void *msg_data(const eng_msg *m) {
   return m->blob ? (const void *)m->blob->data : (const void *)m->inline_data;
 }
@@ -119,7 +147,10 @@ typedef struct eng_actor_x {
 /* The actor is the tr_ctx the user's callbacks receive. The first cache
  * line holds what a send to it and its turn touch. */
 struct tr_ctx {
-  eng_msg *mb_head, *mb_tail; /* mailbox FIFO */
+  /* The mailbox: a ring of mb_size slot pointers (a power of two; NULL and
+   * 0 until the first message), the oldest at mb_first. */
+  eng_msg **mb_ring;
+  uint32_t mb_first, mb_size;
   uint32_t mb_count, mb_capacity;
   struct tr_ctx *ready_next, *ready_prev; /* ready queue links */
   const tr_actor_type *type;
@@ -153,6 +184,27 @@ struct tr_ctx {
   int32_t stop_reason;
 };
 typedef struct tr_ctx eng_actor;
+
+/* ---- the mailbox (actor.c grows and trims the ring) ---------------------- */
+
+#define ENG_MB_KEEP 256u /* an empty mailbox keeps a ring up to this long */
+int mb_grow(eng_actor *); /* doubles the ring (8 at first); TR_ENOMEM */
+
+/* Queues m last (the caller counts the mailbox in m->refs); TR_ENOMEM. */
+static inline int mb_push(eng_actor *a, eng_msg *m) {
+  if (a->mb_count == a->mb_size && mb_grow(a) != 0) return TR_ENOMEM;
+  a->mb_ring[(a->mb_first + a->mb_count) & (a->mb_size - 1)] = m;
+  a->mb_count++;
+  return 0;
+}
+
+/* The oldest message, off the ring; the mailbox is not empty. */
+static inline eng_msg *mb_pop(eng_actor *a) {
+  eng_msg *m = a->mb_ring[a->mb_first];
+  a->mb_first = (a->mb_first + 1) & (a->mb_size - 1);
+  a->mb_count--;
+  return m;
+}
 
 #define ENG_ACTOR_POOLED 128u /* state sizes whose blocks are kept */
 #define ENG_ACTOR_CLASSES (ENG_ACTOR_POOLED / 16 + 1)
@@ -207,6 +259,14 @@ int send_to_actor(eng_actor *to, uint8_t type, eng_name *sender,
                   eng_name *topic, const void *data, size_t len,
                   eng_blob *blob, uint64_t ask_id, int status,
                   unsigned flags, uint32_t msg_type);
+/* A slot for one message, filled as send_to_actor fills it, queued
+ * nowhere yet (refs 0): a publish queues it to each subscriber (mb_admits,
+ * mb_enqueue, one reference each), then pool_msg_put gives it back if none
+ * took it. NULL on ENOMEM. */
+eng_msg *eng_msg_new(tr_node *, uint8_t type, eng_name *sender,
+                     eng_name *topic, const void *data, size_t len,
+                     eng_blob *blob, uint64_t ask_id, int status,
+                     unsigned flags, uint32_t msg_type);
 /* Whether actor a takes messages tagged msg_type (0 always). */
 bool actor_accepts(const eng_actor *a, uint32_t msg_type);
 /* Resolves `to` (locally, then through the remote layer), queues, and counts a
@@ -240,8 +300,13 @@ typedef struct eng_topic {
   UT_hash_handle hh; /* pub->topics, keyed by name->str */
   eng_name *name;
   eng_pub *pub;
-  eng_sub *subs; /* subscribers, linked by topic_next/topic_prev */
-  uint32_t nsubs;
+  /* Its subscriptions, and beside them their actors, in two arrays of
+   * nsubs (subs_cap allocated): a publish walks the actors' array only
+   * and counts nothing per subscriber (eng_sub.base). */
+  eng_sub **subs;
+  eng_actor **sub_actors;
+  uint32_t nsubs, subs_cap;
+  uint64_t published; /* publishes that reached its subscribers' loop */
   /* Other nodes want it (eng_topic_remote): it lives without local
    * subscribers, and each publish also goes to the remote layer. */
   bool remote;
@@ -257,8 +322,10 @@ struct eng_pub {
 struct eng_sub {
   eng_actor *subscriber;
   eng_topic *topic;
-  uint64_t delivered, dropped; /* publishes that reached it / missed it */
-  eng_sub *topic_next, *topic_prev;
+  /* Publishes that reached it are the topic's since it subscribed (base)
+   * but those it missed (dropped). */
+  uint64_t base, dropped;
+  uint32_t index; /* in topic->subs and topic->sub_actors */
   eng_sub *sub_next, *sub_prev; /* subscriber's list */
 };
 
@@ -568,5 +635,34 @@ static inline void eng_dead_for(tr_node *n, eng_actor *a, tr_dead_reason r,
  * (unreachable, no_actor), or for TR_ENOMEM a loss counted and logged. */
 void eng_undelivered(tr_node *, int rc, const eng_name *from, const char *to,
                      size_t len);
+
+/* ---- queueing into a mailbox (send.c, pubsub.c) -------------------------- */
+
+/* Whether `to` takes a message of this type, tag and flags now: 0,
+ * TR_ENOTFOUND (stopping), TR_EBADTYPE, TR_EFULL. */
+static inline int mb_admits(const eng_actor *to, uint8_t type,
+                            unsigned flags, uint32_t msg_type) {
+  if (to->stopping) return TR_ENOTFOUND;
+  /* A reply is what its asker asked for: never refused for its tag. */
+  if (msg_type && type != TR_MSG_REPLY && !actor_accepts(to, msg_type))
+    return TR_EBADTYPE;
+  if (!(flags & ENG_BYPASS_CAPACITY) &&
+      (to->mb_count >= to->mb_capacity || (to->held_dq && !(flags & ENG_FEED))))
+    return TR_EFULL;
+  return 0;
+}
+
+/* Queues m, admitted, last in to's mailbox, with its high-water mark and a
+ * place on the ready queue; the caller counts it (n->backlog,
+ * n->stats.sent, m->refs). TR_ENOMEM. */
+static inline int mb_enqueue(tr_node *n, eng_actor *to, eng_msg *m) {
+  if (mb_push(to, m) != 0) return TR_ENOMEM;
+  if (to->mb_count > to->mb_hwm) {
+    to->mb_hwm = to->mb_count;
+    if (to->mb_hwm > n->stats.mailbox_hwm) n->stats.mailbox_hwm = to->mb_hwm;
+  }
+  if (!to->in_ready) sched_ready(to);
+  return 0;
+}
 
 #endif /* TR_ENGINE_H */

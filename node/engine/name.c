@@ -14,7 +14,3 @@ eng_name *eng_name_new(const char *s, size_t len) {
   n->str[len] = '\0';
   return n;
 }
-
-void eng_name_unref(eng_name *n) {
-  if (n && --n->refs == 0) free(n);
-}

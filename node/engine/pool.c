@@ -1,6 +1,7 @@
 /* pool.c — the node's message slots and payload blobs. Slots come from
- * chunks carved into a free list; blobs from per-size-class free lists. In
- * steady state neither touches malloc. */
+ * chunks, free ones kept on a stack of pointers (engine.h takes and puts
+ * them inline); blobs from per-size-class free lists. In steady state
+ * neither touches malloc. */
 #include <stdlib.h>
 
 #include "engine.h"
@@ -12,7 +13,7 @@
 static const size_t blob_class_size[ENG_BLOB_CLASSES] = {
     256, 1024, 4096, 16384, 65536, 262144};
 
-static int pool_grow(eng_pool *p) {
+int pool_grow(eng_pool *p) {
   if (p->nchunks == p->chunks_cap) {
     size_t cap = p->chunks_cap ? p->chunks_cap * 2 : 8;
     void **c = realloc(p->chunks, cap * sizeof(*c));
@@ -20,32 +21,18 @@ static int pool_grow(eng_pool *p) {
     p->chunks = c;
     p->chunks_cap = cap;
   }
+  /* The stack holds every slot, so a put never needs room. */
+  eng_msg **stack =
+      realloc(p->free_msgs, (p->nslots + SLOTS_PER_CHUNK) * sizeof(*stack));
+  if (!stack) return TR_ENOMEM;
+  p->free_msgs = stack;
   eng_msg *chunk = malloc(SLOTS_PER_CHUNK * sizeof(*chunk));
   if (!chunk) return TR_ENOMEM;
   p->chunks[p->nchunks++] = chunk;
-  for (size_t i = 0; i < SLOTS_PER_CHUNK; i++) {
-    chunk[i].next = p->free_msgs;
-    p->free_msgs = &chunk[i];
-  }
+  p->nslots += SLOTS_PER_CHUNK;
+  /* Taken from the top: the chunk's first slot first. */
+  for (size_t i = SLOTS_PER_CHUNK; i-- > 0;) p->free_msgs[p->nfree++] = &chunk[i];
   return 0;
-}
-
-eng_msg *pool_msg_get(eng_pool *p) {
-  if (!p->free_msgs && pool_grow(p) != 0) return NULL;
-  eng_msg *m = p->free_msgs;
-  p->free_msgs = m->next;
-  m->next = NULL;
-  return m;
-}
-
-void pool_msg_put(eng_pool *p, eng_msg *m) {
-  eng_name_unref(m->sender);
-  eng_name_unref(m->topic);
-  if (m->blob) pool_blob_unref(p, m->blob);
-  m->sender = m->topic = NULL;
-  m->blob = NULL;
-  m->next = p->free_msgs;
-  p->free_msgs = m;
 }
 
 eng_blob *pool_blob_get(eng_pool *p, size_t len) {
@@ -99,5 +86,7 @@ void pool_free(eng_pool *p) {
   free(p->chunks);
   p->chunks = NULL;
   p->nchunks = p->chunks_cap = 0;
+  free(p->free_msgs);
   p->free_msgs = NULL;
+  p->nfree = p->nslots = 0;
 }

@@ -1,7 +1,7 @@
 /* pubsub.c — local topics. Subscriptions are held per (publisher id, topic),
  * independent of whether the publisher is alive, so they survive its restart.
- * A publish shares one reference-counted copy of the payload among all
- * subscribers; a full subscriber misses that publish, counted. */
+ * A publish queues one reference-counted slot, the payload's one copy, to
+ * every subscriber; a full subscriber misses that publish, counted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +60,7 @@ static eng_topic *topic_get(tr_node *n, eng_pub *p, const char *topic,
 }
 
 static void topic_maybe_free(tr_node *n, eng_topic *t) {
-  if (t->subs || t->remote) return;
+  if (t->nsubs || t->remote) return;
   eng_pub *p = t->pub;
   HASH_DEL(p->topics, t);
   eng_name_unref(t->name);
@@ -68,14 +68,43 @@ static void topic_maybe_free(tr_node *n, eng_topic *t) {
   pub_maybe_free(n, p);
 }
 
+/* Takes s out of its topic's arrays: the last takes its place. */
+static void topic_unlink(eng_topic *t, eng_sub *s) {
+  uint32_t i = s->index, last = --t->nsubs;
+  t->subs[i] = t->subs[last];
+  t->sub_actors[i] = t->sub_actors[last];
+  t->subs[i]->index = i;
+  if (!t->nsubs) {
+    free(t->subs);
+    free(t->sub_actors);
+    t->subs = NULL;
+    t->sub_actors = NULL;
+    t->subs_cap = 0;
+  }
+}
+
+/* Appends s to its topic's arrays; TR_ENOMEM. */
+static int topic_link(eng_topic *t, eng_sub *s) {
+  if (t->nsubs == t->subs_cap) {
+    uint32_t cap = t->subs_cap ? t->subs_cap * 2 : 4;
+    eng_sub **subs = realloc(t->subs, cap * sizeof(*subs));
+    if (!subs) return TR_ENOMEM;
+    t->subs = subs;
+    eng_actor **actors = realloc(t->sub_actors, cap * sizeof(*actors));
+    if (!actors) return TR_ENOMEM; /* subs grew alone: harmless */
+    t->sub_actors = actors;
+    t->subs_cap = cap;
+  }
+  s->index = t->nsubs++;
+  t->subs[s->index] = s;
+  t->sub_actors[s->index] = s->subscriber;
+  s->base = t->published;
+  return 0;
+}
+
 static void sub_remove(tr_node *n, eng_sub *s) {
   eng_topic *t = s->topic;
-  if (s->topic_prev)
-    s->topic_prev->topic_next = s->topic_next;
-  else
-    t->subs = s->topic_next;
-  if (s->topic_next) s->topic_next->topic_prev = s->topic_prev;
-  t->nsubs--;
+  topic_unlink(t, s);
   if (t->nsubs == 0 && n->rops) /* withdraw it */
     n->rops->interest(n->ruser, t->pub->id->str, t->name->str, false);
   eng_actor *a = s->subscriber;
@@ -124,10 +153,11 @@ int tr_subscribe_topic(tr_ctx *ctx, const char *publisher, const char *topic) {
   }
   s->subscriber = ctx;
   s->topic = t;
-  s->topic_next = t->subs;
-  if (t->subs) t->subs->topic_prev = s;
-  t->subs = s;
-  t->nsubs++;
+  if (topic_link(t, s) != 0) {
+    free(s);
+    topic_maybe_free(n, t);
+    return TR_ENOMEM;
+  }
   if (t->nsubs == 1 && n->rops)
     n->rops->interest(n->ruser, t->pub->id->str, t->name->str, true);
   s->sub_next = x->subs;
@@ -164,33 +194,37 @@ int tr_unsubscribe(tr_ctx *ctx, const char *publisher) {
   return tr_unsubscribe_topic(ctx, publisher, "");
 }
 
-/* One shared copy of the payload to every subscriber of t; a full one
- * misses it, counted. Returns the subscribers reached. */
+/* One slot, the payload's one copy, queued to every subscriber of t; a
+ * full one misses it, counted. Returns the subscribers reached. */
 static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
                       const void *data, size_t len, int status,
                       uint16_t origin, uint32_t msg_type) {
-  if (!t || !t->subs) return 0;
-  eng_blob *b = pool_blob_get(&n->pool, len);
-  if (!b) return TR_ENOMEM;
-  if (len) memcpy(b->data, data, len);
-  int reached = 0;
-  for (eng_sub *s = t->subs; s; s = s->topic_next) {
-    int rc = send_to_actor(s->subscriber, type, from, t->name, NULL, len, b,
-                           0, status, ENG_ORIGIN(origin), msg_type);
-    if (rc == 0) {
+  if (!t || !t->nsubs) return 0;
+  unsigned flags = ENG_ORIGIN(origin);
+  eng_msg *m = eng_msg_new(n, type, from, t->name, data, len, NULL, 0, status,
+                           flags, msg_type);
+  if (!m) return TR_ENOMEM;
+  t->published++;
+  uint32_t reached = 0;
+  for (uint32_t i = 0; i < t->nsubs; i++) {
+    eng_actor *a = t->sub_actors[i];
+    int rc = mb_admits(a, type, flags, msg_type);
+    if (rc == 0 && (rc = mb_enqueue(n, a, m)) == 0) {
       reached++;
-      s->delivered++;
-    } else {
-      s->dropped++;
-      eng_dead_for(n, s->subscriber,
-                   rc == TR_EFULL      ? TR_DL_PUBLISH_FULL
-                   : rc == TR_EBADTYPE ? TR_DL_REJECTED_BADTYPE
-                                       : TR_DL_STOPPED,
-                   from, len);
+      continue;
     }
+    t->subs[i]->dropped++;
+    eng_dead_for(n, a,
+                 rc == TR_EFULL      ? TR_DL_PUBLISH_FULL
+                 : rc == TR_EBADTYPE ? TR_DL_REJECTED_BADTYPE
+                                     : TR_DL_STOPPED,
+                 from, len);
   }
-  pool_blob_unref(&n->pool, b);
-  return reached;
+  m->refs = reached;
+  n->backlog += reached;
+  n->stats.sent += reached;
+  if (!reached) pool_msg_put(&n->pool, m); /* nobody took it */
+  return (int)reached;
 }
 
 /* ---- the remote layer's way in (eng_remote.h) ---------------------------- */
@@ -258,12 +292,13 @@ int eng_subscriptions_each(tr_node *n,
   HASH_ITER(hh, n->pubs, p, ptmp) {
     eng_topic *t, *ttmp;
     HASH_ITER(hh, p->topics, t, ttmp) {
-      for (eng_sub *s = t->subs; s; s = s->topic_next) {
+      for (uint32_t i = 0; i < t->nsubs; i++) {
+        const eng_sub *s = t->subs[i];
         tr_sub_info si = {.publisher = p->id->str,
                           .topic = t->name->str,
                           .subscriber = s->subscriber->id->str,
                           .node = n->name,
-                          .delivered = s->delivered,
+                          .delivered = t->published - s->base - s->dropped,
                           .dropped = s->dropped};
         if (fn) fn(arg, &si);
         count++;
@@ -336,11 +371,9 @@ void pubsub_free(tr_node *n) {
   HASH_ITER(hh, n->pubs, p, ptmp) {
     eng_topic *t, *ttmp;
     HASH_ITER(hh, p->topics, t, ttmp) {
-      while (t->subs) {
-        eng_sub *s = t->subs;
-        t->subs = s->topic_next;
-        free(s);
-      }
+      for (uint32_t i = 0; i < t->nsubs; i++) free(t->subs[i]);
+      free(t->subs);
+      free(t->sub_actors);
       HASH_DEL(p->topics, t);
       eng_name_unref(t->name);
       free(t);

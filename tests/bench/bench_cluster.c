@@ -33,6 +33,7 @@
  *                         publish during the run (target 1).
  *
  * Usage: bench_cluster [--quick] [--messages N] [--rounds R]
+ *                      [--publishes P]
  *   BENCH_CLUSTER_ONLY=oneway,rtt,resolve,fanout runs a subset. */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <stdatomic.h>
@@ -516,8 +517,11 @@ int main(int argc, char **argv) {
       messages = strtoull(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
       rounds = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--publishes") == 0 && i + 1 < argc) {
+      publishes = strtoull(argv[++i], NULL, 10);
     } else {
-      fprintf(stderr, "usage: bench_cluster [--quick] [--messages N]\n");
+      fprintf(stderr, "usage: bench_cluster [--quick] [--messages N] "
+                      "[--rounds R] [--publishes P]\n");
       return 2;
     }
   }

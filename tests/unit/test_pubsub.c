@@ -1,7 +1,8 @@
 /* test_pubsub.c — node/engine/pubsub.c: subscribe / publish / unsubscribe
  * on the default and named topics, immediate effect, the reach count, one
  * shared payload copy per publish, subscriptions by id that outlive the
- * publisher, full subscribers missing a publish (counted), and errors.
+ * publisher, full subscribers missing a publish (counted), each
+ * subscription's counts, and errors.
  *
  * Actors here obey text commands sent with tr_node_send:
  *   "pub:<topic>:<data>"   publish (topic "" uses tr_publish)
@@ -13,6 +14,7 @@
  *   "fillbig:<target>:<n>" the same after filling target
  *   "stop"                 tr_stop
  * and keep the last call's result in the int their probe's user points to. */
+#include "eng_node.h" /* eng_subscriptions_each: the engine's own rows */
 #include "tr_test.h"
 
 static int cmd_on_msg(tr_ctx *ctx, tt_probe *p, const tr_envelope *env) {
@@ -405,6 +407,79 @@ static void full_subscriber_misses_the_publish_counted_others_get_it(
   tt_node_free(n);
 }
 
+/* One subscription's row, as tr_node_subscriptions lists it. */
+typedef struct {
+  const char *subscriber;
+  tr_sub_info row;
+  int found;
+} sub_row;
+
+static void find_sub(void *arg, const tr_sub_info *si) {
+  sub_row *r = arg;
+  if (si->subscriber && strcmp(si->subscriber, r->subscriber) == 0) {
+    r->row = *si;
+    r->found++;
+  }
+}
+
+static sub_row sub_counts(tr_node *n, const char *subscriber) {
+  sub_row r = {.subscriber = subscriber};
+  eng_subscriptions_each(n, find_sub, &r);
+  return r;
+}
+
+/* Each subscription counts the publishes since it began that reached it and
+ * those it missed, whatever the others do: subscribers join late, one is
+ * full for a publish, one leaves (its place taken by the last), and the
+ * rest keep getting every publish in order. */
+static void subscription_counts_follow_each_subscriber(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  cmd_actor pub, early, late, full, leaver;
+  cmd_spawn(n, "pub", &pub, 0);
+  cmd_spawn(n, "early", &early, 0);
+  cmd_spawn(n, "late", &late, 0);
+  cmd_spawn(n, "full", &full, 1);
+  cmd_spawn(n, "leaver", &leaver, 0);
+  assert_tr_ok(cmd(n, "early", &early, "sub:pub:"));
+  assert_tr_ok(cmd(n, "leaver", &leaver, "sub:pub:"));
+  assert_tr_ok(cmd(n, "full", &full, "sub:pub:"));
+  assert_int_equal(3, cmd(n, "pub", &pub, "pub::one"));
+  assert_int_equal(3, cmd(n, "pub", &pub, "pub::two"));
+  assert_tr_ok(cmd(n, "late", &late, "sub:pub:"));
+  assert_int_equal(3, cmd(n, "pub", &pub, "fillpub:full:three")); /* 4 - 1 */
+  ASSERT_RUN_UNTIL_IDLE(n);
+  assert_tr_ok(cmd(n, "leaver", &leaver, "unsub:pub:")); /* "late" moves */
+  assert_int_equal(3, cmd(n, "pub", &pub, "pub::four"));
+  ASSERT_RUN_UNTIL_IDLE(n);
+
+  sub_row e = sub_counts(n, "early"), l = sub_counts(n, "late"),
+          f = sub_counts(n, "full"), v = sub_counts(n, "leaver");
+  assert_int_equal(1, e.found);
+  assert_int_equal(4, e.row.delivered);
+  assert_int_equal(0, e.row.dropped);
+  assert_int_equal(1, l.found);
+  assert_int_equal(2, l.row.delivered);
+  assert_int_equal(0, l.row.dropped);
+  assert_int_equal(1, f.found);
+  assert_int_equal(3, f.row.delivered);
+  assert_int_equal(1, f.row.dropped);
+  assert_int_equal(0, v.found);
+  assert_int_equal(4, pubs(&early.p));
+  assert_int_equal(2, pubs(&late.p));
+  assert_int_equal(3, pubs(&full.p));
+  assert_int_equal(3, pubs(&leaver.p));
+  /* A new subscription starts from nothing. */
+  assert_tr_ok(cmd(n, "leaver", &leaver, "sub:pub:"));
+  assert_int_equal(4, cmd(n, "pub", &pub, "pub::five"));
+  ASSERT_RUN_UNTIL_IDLE(n);
+  v = sub_counts(n, "leaver");
+  assert_int_equal(1, v.row.delivered);
+  assert_int_equal(0, v.row.dropped);
+  assert_int_equal(4, pubs(&leaver.p));
+  tt_node_free(n);
+}
+
 
 /* A publish larger than any pooled size class, to several subscribers, one
  * of them full: every delivery sees the same intact copy; ASan checks the
@@ -503,6 +578,7 @@ int main(void) {
           subscription_outlives_the_publisher_and_resumes_on_respawn),
       cmocka_unit_test(
           full_subscriber_misses_the_publish_counted_others_get_it),
+      cmocka_unit_test(subscription_counts_follow_each_subscriber),
       cmocka_unit_test(large_publish_is_shared_intact_and_released),
       cmocka_unit_test(bad_publish_and_subscribe_arguments_are_rejected),
   };

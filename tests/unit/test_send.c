@@ -79,6 +79,75 @@ static void hundred_thousand_messages_arrive_in_order_under_back_pressure(
   tt_node_free(n);
 }
 
+/* The mailbox is a ring that grows by doubling and, once drained past its
+ * kept size, is given back: bursts of every size, each sent as soon as the
+ * receiver (64 a turn) has room for it, so into a ring part consumed (it
+ * wraps, and grows while wrapped) or drained, arrive whole and in order. */
+static const uint32_t ring_bursts[] = {5,  10, 3, 7,   9, 300, 1, 40,
+                                      700, 2,  8, 17, 33, 1000, 6, 15};
+#define RING_BURSTS (sizeof(ring_bursts) / sizeof(ring_bursts[0]))
+
+#define RING_CAPACITY 1024u
+
+typedef struct {
+  const order_fixture *received; /* the receiver's progress */
+  uint32_t burst, next_to_send;
+  long send_errors;
+} ring_fixture;
+
+/* One burst a turn when it fits; a poke to itself comes back after the
+ * receiver's turn (the ready queue is FIFO). */
+static int ring_sender_on_msg(tr_ctx *ctx, tt_probe *p,
+                              const tr_envelope *env) {
+  (void)env;
+  ring_fixture *f = p->user;
+  if (f->burst == RING_BURSTS) return 0;
+  uint32_t queued = f->next_to_send - f->received->next_expected;
+  if (queued + ring_bursts[f->burst] > RING_CAPACITY)
+    return tr_send(ctx, tr_self(ctx), "wait", 4);
+  for (uint32_t i = 0; i < ring_bursts[f->burst]; i++) {
+    uint32_t msg[2] = {f->next_to_send, ~f->next_to_send};
+    if (tr_send(ctx, "receiver", msg, sizeof(msg)) != 0) {
+      f->send_errors++;
+      return 0;
+    }
+    f->next_to_send++;
+  }
+  f->burst++;
+  return tr_send(ctx, tr_self(ctx), "next", 4);
+}
+
+static void bursts_wrap_and_grow_the_mailbox_ring_in_order(void **st) {
+  (void)st;
+  tr_node *n = tt_node_new(NULL);
+  order_fixture o = {0};
+  ring_fixture f = {.received = &o};
+  uint32_t total = 0, longest = 0;
+  for (size_t i = 0; i < RING_BURSTS; i++) {
+    total += ring_bursts[i];
+    if (ring_bursts[i] > longest) longest = ring_bursts[i];
+  }
+  tt_probe sender = {.on_msg = ring_sender_on_msg, .user = &f};
+  tt_probe receiver = {.on_msg = order_receiver_on_msg, .user = &o};
+  assert_tr_ok(tt_spawn(n, "receiver", &receiver, RING_CAPACITY));
+  assert_tr_ok(tt_spawn(n, "sender", &sender, 0));
+  assert_tr_ok(tt_send_str(n, "sender", "go"));
+  ASSERT_RUN_UNTIL(n, receiver.received == total || f.send_errors,
+                   10 * TT_ITERS, 30000);
+  ASSERT_RUN_UNTIL_IDLE(n);
+  assert_int_equal(0, f.send_errors);
+  assert_int_equal(RING_BURSTS, f.burst);
+  assert_int_equal(total, receiver.received);
+  assert_int_equal(0, o.bad_len);
+  assert_int_equal(0, o.out_of_order);
+  assert_int_equal(total, o.next_expected);
+  tr_actor_info info;
+  assert_tr_ok(tr_actor_info_get(n, "receiver", &info));
+  assert_true(info.hwm >= longest && info.hwm <= RING_CAPACITY);
+  assert_int_equal(0, info.queued);
+  tt_node_free(n);
+}
+
 /* Inline and blob payloads share one FIFO. */
 static void mixed_sizes_from_one_sender_keep_their_order(void **st) {
   (void)st;
@@ -528,6 +597,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(
           hundred_thousand_messages_arrive_in_order_under_back_pressure),
+      cmocka_unit_test(bursts_wrap_and_grow_the_mailbox_ring_in_order),
       cmocka_unit_test(mixed_sizes_from_one_sender_keep_their_order),
       cmocka_unit_test(send_to_an_unknown_id_returns_enotfound),
       cmocka_unit_test(last_lookup_follows_spawns_and_stops),

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h> /* free: eng_name_unref */
 
 #include "troupe.h"
 
@@ -35,7 +36,9 @@ static inline eng_name *eng_name_ref(eng_name *n) {
   if (n) n->refs++;
   return n;
 }
-void eng_name_unref(eng_name *n); /* NULL is a no-op */
+static inline void eng_name_unref(eng_name *n) { /* NULL is a no-op */
+  if (n && --n->refs == 0) free(n);
+}
 
 /* ---- what the engine asks of the remote layer ----------------------------- */
 
