@@ -154,8 +154,8 @@ bench() { # [--quick] [--report] | --report-only [FILE]
   bench_step run_sim bash "$here/tests/bench/run_sim.sh" "${quick[@]}" "$b"
   bench_step bench_inspector /usr/bin/python3 \
     "$here/tests/bench/bench_inspector.py" "$b"
-  # kill -9 detection (2, 3, 5 nodes) and idle nodes (40) take the troupe
-  # binary; the instruction counts the build.
+  # kill -9 and SIGSTOP detection (2, 3, 5 nodes) and idle nodes (40) take
+  # the troupe binary; the instruction counts the build.
   bench_step detect_kill bash "$here/tests/bench/detect_kill.sh" \
     "${quick[@]}" "$troupe_bin"
   bench_step idle_nodes bash "$here/tests/bench/idle_nodes.sh" \

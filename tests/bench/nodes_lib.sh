@@ -3,8 +3,8 @@
 # loopback (detect_kill.sh, idle_nodes.sh): a work directory with a CA,
 # an operator certificate and a runtime directory for the admin sockets;
 # starting node I (seeded by node 1), a `troupe monitor` per node, waiting
-# for every node to list all alive, and a series of kill -9s timed by the
-# survivors' node_down events. Sourced, not run; the caller sets
+# for every node to list all alive, and a series of kill -9s or SIGSTOPs
+# timed by the survivors' node_down events. Sourced, not run; the caller sets
 # `set -uo pipefail`, T (the troupe binary) and BENCH (its name, for messages), then
 # calls nodes_setup. Every wait is bounded; nodes_cleanup (on EXIT, INT and
 # TERM) kills every process started here.
@@ -94,14 +94,23 @@ stop_all() { # stop_all: monitors and nodes, gracefully, then forgotten
   MON=() PID=()
 }
 
-# kill_series N KILLS: with n1..nN up and alive everywhere, KILLS times a
-# random non-seed node is killed with SIGKILL and started again; the time
-# from each kill to the last survivor's `node_down NAME dead` event (the
-# "at" its `troupe monitor` received; the nodes' own log lines are
-# rate-limited, so cannot time a fast series) goes to $work/times, a kill
-# not seen within 30 s at 30 s (a stall is a result, not dropped).
+# kill_series N COUNT [SIG]: with n1..nN up and alive everywhere, COUNT
+# times a random non-seed node is sent SIG, KILL (the default) or STOP, and
+# started again; the time from each signal to the last survivor's
+# `node_down NAME dead` event (the "at" its `troupe monitor` received; the
+# nodes' own log lines are rate-limited, so cannot time a fast series) goes
+# to $work/times, one not seen within 30 s at 30 s (a stall is a result,
+# not dropped). A stopped node keeps its sockets open, so only missed
+# probes can tell; once it is declared dead (or the 30 s are up) it is
+# killed with SIGKILL, which a stopped process still obeys, and started
+# again like a killed one.
 kill_series() {
-  local n=$1 kills=$2 i v t0
+  local n=$1 kills=$2 sig=${3:-KILL} after="" i v t0
+  case $sig in
+    KILL) ;;
+    STOP) after=" of SIGSTOP" ;;
+    *) echo "$BENCH: kill_series: SIG is KILL or STOP, not $sig" >&2; exit 2 ;;
+  esac
   for i in $(seq 1 "$n"); do : >"$work/mon.$i"; monitor "$i"; done
   sleep 1 # the monitors' streams begin
   : >"$work/times"
@@ -113,13 +122,18 @@ kill_series() {
       echo "$work/mon.$i $(wc -l <"$work/mon.$i")" >>"$work/marks"
     done
     t0=$(date +%s%3N)
-    kill -KILL "${PID[$v]}"
-    wait "${PID[$v]}" 2>/dev/null
+    kill -"$sig" "${PID[$v]}"
+    # Not a stopped one: bash without job control waits for it to end.
+    [ "$sig" = KILL ] && wait "${PID[$v]}" 2>/dev/null
     if wait_until 30 dead_all "$n" "$v"; then
       dead_times "$t0" "$v" "$n" >>"$work/times"
     else
-      echo "$BENCH: n$v not dead everywhere within 30 s" >&2
+      echo "$BENCH: n$v not dead everywhere within 30 s$after" >&2
       echo 30000 >>"$work/times"
+    fi
+    if [ "$sig" = STOP ]; then
+      kill -KILL "${PID[$v]}"
+      wait "${PID[$v]}" 2>/dev/null
     fi
     start "$v"
     wait_until 60 alive_everywhere "$n" ||
@@ -160,16 +174,26 @@ print(int(worst))
 PY
 }
 
-kill_report() { # kill_report N KILLS: the detect_kill9_ms JSON line
-  python3 - "$1" "$2" "$work/times" <<'PY'
+# kill_report N COUNT [SIG]: the JSON line of a kill_series with SIG:
+# detect_kill9_ms (KILL, the default; targets median <= 1 s, p99 <= 1.5 s)
+# or detect_sigstop_ms (STOP; target median and max <= 5 s).
+kill_report() {
+  python3 - "$1" "$2" "${3:-KILL}" "$work/times" <<'PY'
 import json, sys
-n, kills = int(sys.argv[1]), int(sys.argv[2])
-t = sorted(int(x) for x in open(sys.argv[3]).read().split())
+n, count, sig = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+t = sorted(int(x) for x in open(sys.argv[4]).read().split())
 med = t[len(t) // 2] if len(t) % 2 else (t[len(t) // 2 - 1] + t[len(t) // 2]) / 2
 p99 = t[min(len(t) - 1, int(round(0.99 * (len(t) - 1))))]
-print(json.dumps({"name": "detect_kill9_ms", "nodes": n, "kills": kills,
-                  "median": med, "p99": p99, "max": t[-1], "all": t,
-                  "target_median_ms": 1000, "target_p99_ms": 1500,
-                  "pass": med <= 1000 and p99 <= 1500}))
+name, unit = {"KILL": ("detect_kill9_ms", "kills"),
+              "STOP": ("detect_sigstop_ms", "stops")}[sig]
+line = {"name": name, "nodes": n, unit: count,
+        "median": med, "p99": p99, "max": t[-1], "all": t}
+if sig == "KILL":
+    line.update(target_median_ms=1000, target_p99_ms=1500)
+    line["pass"] = med <= 1000 and p99 <= 1500
+else:
+    line["target_ms"] = 5000
+    line["pass"] = med <= 5000 and t[-1] <= 5000
+print(json.dumps(line))
 PY
 }

@@ -157,10 +157,11 @@ def get(res, fig):
     return (v if num(v) else None), r.get("unit", ""), r
 
 
-def detection_rows(res):
-    """detect_kill9_ms lines, one per cluster size (detect_kill.sh, and
-    idle_nodes.sh at its size), sorted by size, with their samples."""
-    rows = res.all("detect_kill9_ms")
+def detection_rows(res, name="detect_kill9_ms"):
+    """detect_kill9_ms lines (detect_kill.sh, and idle_nodes.sh at its
+    size), or those of another name (detect_sigstop_ms, detect_kill.sh),
+    one per cluster size, sorted by size, with their samples."""
+    rows = res.all(name)
     by_size = {}
     for r in rows:
         by_size.setdefault(r.get("nodes"), r)  # the first per size

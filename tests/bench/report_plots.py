@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """report_plots.py — the benchmark report's plots, drawn by gnuplot as SVG
 (report.py calls them): troupe over Erlang per figure, round-trip
-percentiles, convergence and detection times, and the kill -9 detection
-time as a CDF per cluster size. Each returns None when the run has none of
-its figures, so the report says "not measured" rather than draw nothing.
+percentiles, convergence and detection times (kill -9 and SIGSTOP), and
+the kill -9 detection time as a CDF per cluster size. Each returns None
+when the run has none of its figures, so the report says "not measured"
+rather than draw nothing.
 """
 import os
 import re
@@ -152,6 +153,10 @@ def plot_latency_ms(res, path):
         if num(r.get("median")) or num(r.get("p99")):
             groups.append(("kill -9 seen, %s nodes" % r.get("nodes"),
                            r.get("median"), r.get("p99")))
+    for r in detection_rows(res, "detect_sigstop_ms"):
+        if num(r.get("median")) or num(r.get("max")):
+            groups.append(("SIGSTOP seen, %s nodes" % r.get("nodes"),
+                           r.get("median"), r.get("max")))
     if not any(a or b for _, a, b in groups):
         return None, missing
     return plot_pairs(path, "Convergence and detection (lower is better)",
