@@ -280,28 +280,32 @@ int tr_node_group_send(tr_node *n, const char *group, const void *data,
 
 /* ---- every member ---------------------------------------------------------- */
 
-/* One shared copy to every local member of g; a full one misses it,
- * counted. The members reached. */
+/* One slot, the payload's one copy, queued to every local member of g; a
+ * full one misses it, counted. The members reached. */
 static int fan_out(tr_node *n, eng_group *g, eng_name *sender,
                    const void *data, size_t len, uint16_t origin) {
-  if (!g) return 0;
-  eng_blob *b = pool_blob_get(&n->pool, len);
-  if (!b) return TR_ENOMEM;
-  if (len) memcpy(b->data, data, len);
-  int reached = 0;
+  if (!g || !g->members) return 0;
+  unsigned flags = ENG_ORIGIN(origin);
+  eng_msg *msg = eng_msg_new(n, TR_MSG_SEND, sender, g->name, data, len, NULL,
+                             0, 0, flags, 0);
+  if (!msg) return TR_ENOMEM;
+  uint32_t reached = 0;
   for (eng_gm *m = g->members; m; m = m->g_next) {
-    int rc = send_to_actor(m->actor, TR_MSG_SEND, sender, g->name, NULL, len,
-                           b, 0, 0, ENG_ORIGIN(origin), 0);
-    if (rc == 0)
+    int rc = mb_admits(m->actor, TR_MSG_SEND, flags, 0);
+    if (rc == 0 && (rc = mb_enqueue(n, m->actor, msg)) == 0) {
       reached++;
-    else
-      eng_dead_for(n, m->actor,
-                   rc == TR_EFULL ? TR_DL_GROUP_FULL : TR_DL_STOPPED, sender,
-                   len);
+      continue;
+    }
+    eng_dead_for(n, m->actor,
+                 rc == TR_EFULL ? TR_DL_GROUP_FULL : TR_DL_STOPPED, sender,
+                 len);
   }
-  pool_blob_unref(&n->pool, b);
-  n->stats.group_deliveries += (uint64_t)reached;
-  return reached;
+  msg->refs = reached;
+  n->backlog += reached;
+  n->stats.sent += reached;
+  if (!reached) pool_msg_put(&n->pool, msg); /* nobody took it */
+  n->stats.group_deliveries += reached;
+  return (int)reached;
 }
 
 static int broadcast(tr_node *n, eng_name *sender, const char *group,
