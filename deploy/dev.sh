@@ -8,7 +8,7 @@
 #                              build, then AddressSanitizer+UBSan build; then
 #                              the ThreadSanitizer tests and every fuzz
 #                              target for 20 s (TROUPE_FUZZ_SECONDS)
-#   bash deploy/dev.sh bench [--quick] [--report]
+#   bash deploy/dev.sh bench [--quick] [--netns] [--report]
 #                              build (Release) and run tests/bench: the engine,
 #                              the TLS link, the cluster beside Erlang, the
 #                              simulator, the inspector, kill -9 detection,
@@ -17,7 +17,9 @@
 #                              build-bench/results/bench-<UTC>.jsonl, the
 #                              whole output beside it (.log). --report then
 #                              writes docs/benchmarks.md and docs/bench/*.svg
-#                              from that run (tests/bench/report.py, gnuplot)
+#                              from that run (tests/bench/report.py, gnuplot).
+#                              --netns adds the netns bench (root, ~15 min:
+#                              10 minutes under 5% loss and 100 ms delay)
 #   bash deploy/dev.sh bench --report-only [FILE]
 #                              only that report, from FILE (default: the
 #                              newest build-bench/results/bench-*.jsonl)
@@ -112,16 +114,18 @@ bench_step() { # name command...
   fi
 }
 
-bench() { # [--quick] [--report] | --report-only [FILE]
-  local quick=() report=0 only=0 file="" results=$here/build-bench/results
+bench() { # [--quick] [--netns] [--report] | --report-only [FILE]
+  local quick=() netns=() report=0 only=0 file=""
+  local results=$here/build-bench/results
   while [ $# -gt 0 ]; do
     case $1 in
       --quick) quick=(--quick) ;;
+      --netns) netns=(--netns) ;;
       --report) report=1 ;;
       --report-only)
         only=1
         if [ $# -gt 1 ] && [ "${2#-}" = "$2" ]; then file=$2; shift; fi ;;
-      *) echo "usage: bash deploy/dev.sh bench [--quick] [--report] |" \
+      *) echo "usage: bash deploy/dev.sh bench [--quick] [--netns] [--report] |" \
            "--report-only [FILE]" >&2; exit 2 ;;
     esac
     shift
@@ -150,7 +154,8 @@ bench() { # [--quick] [--report] | --report-only [FILE]
     "$b/tests/bench/bench_engine"
   bench_step run_link bash "$here/tests/bench/run_link.sh" "${quick[@]}" \
     "$b/tests/bench/bench_link"
-  bench_step run_cluster bash "$here/tests/bench/run_cluster.sh" "${quick[@]}" "$b"
+  bench_step run_cluster bash "$here/tests/bench/run_cluster.sh" "${quick[@]}" \
+    "${netns[@]}" "$b"
   bench_step run_sim bash "$here/tests/bench/run_sim.sh" "${quick[@]}" "$b"
   bench_step bench_inspector /usr/bin/python3 \
     "$here/tests/bench/bench_inspector.py" "$b"
