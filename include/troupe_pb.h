@@ -14,14 +14,31 @@
 extern "C" {
 #endif
 
+/* A plan of a message's encoding, made at compile time from nanopb's
+ * field list (<name>_FIELDLIST in its .pb.h) by TR_MSGTYPE and by
+ * troupe_add_messages' descriptors: for a message whose fields are all
+ * static, singular scalars and strings, where each is in the struct and its
+ * key, so that libtroupe writes the bytes nanopb's pb_encode would without
+ * walking the descriptor (node/typed/plan.c). One entry a field, read only
+ * by libtroupe; the TR_PLAN_ macros below are how they are made. */
+typedef struct tr_msgtype_field {
+  uint16_t offset, has_offset; /* has_offset: its has_ flag (optional) */
+  uint8_t kind, size, presence, key_len;
+  uint8_t key[4]; /* its tag and wire type, as a varint */
+} tr_msgtype_field;
+
 /* One message type: its full protobuf name ("shop.Order"), nanopb's
  * descriptor (shop_Order_fields) and its tag, tr_msg_type_id(name). A tag
  * left 0 is computed from the name at each call: set it once (or have it
- * generated) to save that. */
+ * generated) to save that. With a plan (planned), a message of the type is
+ * written by it; without, by pb_encode. */
 typedef struct tr_msgtype {
   const char *name;
   const pb_msgdesc_t *fields;
   uint32_t id;
+  const tr_msgtype_field *plan; /* plan_len entries */
+  uint16_t plan_len, plan_bound; /* plan_bound: its longest encoding */
+  uint8_t planned;
 } tr_msgtype;
 
 /* For descriptors a header defines (troupe_add_messages): one unused in a
@@ -35,7 +52,155 @@ typedef struct tr_msgtype {
 /* static tr_msgtype order_type = TR_MSGTYPE("shop.Order", shop_Order);
  * then tr_msgtype_init(&order_type) fills the tag. */
 #define TR_MSGTYPE(full_name, nanopb_name)                                   \
-  { (full_name), nanopb_name##_fields, 0 }
+  { (full_name), nanopb_name##_fields, 0, TR_MSGTYPE_PLAN(nanopb_name) }
+
+/* ---- the plan, from nanopb's X(a, atype, htype, ltype, field, tag) ---- */
+
+enum { TR_PK_BAD, TR_PK_BOOL, TR_PK_VARINT, TR_PK_UVARINT, TR_PK_SVARINT,
+       TR_PK_FIXED, TR_PK_STRING };
+enum { TR_PP_BAD, TR_PP_ALWAYS, TR_PP_HAS, TR_PP_NONZERO };
+
+#if defined(__cplusplus)
+/* No compound literals in C++: pb_encode does the work there. */
+#define TR_MSGTYPE_PLAN(n) NULL, 0, 0, 0
+#else
+#include <stddef.h> /* offsetof */
+/* The plan's entries, their count, its longest encoding, whether usable. */
+#define TR_MSGTYPE_PLAN(n)                                                   \
+  (const tr_msgtype_field[]){n##_FIELDLIST(TR_PLAN_FIELD_, n){0}},           \
+      (uint16_t)(sizeof((const tr_msgtype_field[]){                          \
+                     n##_FIELDLIST(TR_PLAN_FIELD_, n){0}}) /                 \
+                     sizeof(tr_msgtype_field) - 1),                          \
+      (uint16_t)TR_PLAN_CLAMP(0 n##_FIELDLIST(TR_PLAN_LONGEST_, n)),         \
+      (uint8_t)(1 n##_FIELDLIST(TR_PLAN_OK_, n))
+#endif
+
+#define TR_PLAN_CLAMP(x) ((x) > 65535u ? 65535u : (x))
+#define TR_PLAN_FIELD_(a, atype, htype, ltype, f, tag)                       \
+  {(uint16_t)TR_PLAN_OFF_##htype(a, f),                                      \
+   (uint16_t)TR_PLAN_HAS_##atype##_##htype(a, f),                            \
+   (uint8_t)(TR_PLAN_VALID(a, atype, htype, ltype, f, tag)                   \
+                 ? TR_PLAN_KIND_##ltype : TR_PK_BAD),                        \
+   (uint8_t)TR_PLAN_SIZE_##htype(a, f), TR_PLAN_P_##htype,                   \
+   TR_PLAN_KEY_LEN(TR_PLAN_KEY(tag, ltype)),                                 \
+   {TR_PLAN_KEY_B(TR_PLAN_KEY(tag, ltype), 0),                               \
+    TR_PLAN_KEY_B(TR_PLAN_KEY(tag, ltype), 1),                               \
+    TR_PLAN_KEY_B(TR_PLAN_KEY(tag, ltype), 2),                               \
+    TR_PLAN_KEY_B(TR_PLAN_KEY(tag, ltype), 3)}},
+#define TR_PLAN_OK_(a, atype, htype, ltype, f, tag)                          \
+  &&TR_PLAN_VALID(a, atype, htype, ltype, f, tag)
+#define TR_PLAN_LONGEST_(a, atype, htype, ltype, f, tag)                     \
+  +(size_t)(4 + (TR_PLAN_KIND_##ltype == TR_PK_STRING                       \
+                     ? 5 + (size_t)TR_PLAN_SIZE_##htype(a, f)                \
+                 : TR_PLAN_KIND_##ltype == TR_PK_FIXED                       \
+                     ? (size_t)TR_PLAN_SIZE_##htype(a, f)                    \
+                     : 10))
+/* A field the plan writes: static, singular or required or optional, a
+ * scalar or a string of the sizes nanopb gives them, a key of 4 bytes. */
+#define TR_PLAN_VALID(a, atype, htype, ltype, f, tag)                        \
+  (TR_PLAN_A_##atype && TR_PLAN_P_##htype != TR_PP_BAD &&                   \
+   (uint32_t)(tag) < (1u << 25) &&                                          \
+   TR_PLAN_SIZE_OK(TR_PLAN_KIND_##ltype, TR_PLAN_WT_##ltype,                \
+                   (size_t)TR_PLAN_SIZE_##htype(a, f)))
+#define TR_PLAN_SIZE_OK(k, wt, size)                                        \
+  ((k) == TR_PK_BOOL     ? (size) == 1                                      \
+   : (k) == TR_PK_FIXED  ? (size) == ((wt) == 5 ? 4u : 8u)                  \
+   : (k) == TR_PK_STRING ? (size) >= 1 && (size) <= 255                     \
+   : (k) != TR_PK_BAD                                                       \
+       ? (size) == 1 || (size) == 2 || (size) == 4 || (size) == 8           \
+       : 0)
+#define TR_PLAN_KEY(tag, ltype) (((uint32_t)(tag) << 3) | TR_PLAN_WT_##ltype)
+#define TR_PLAN_KEY_LEN(k)                                                   \
+  ((k) < 0x80u ? 1 : (k) < 0x4000u ? 2 : (k) < 0x200000u ? 3 : 4)
+#define TR_PLAN_KEY_B(k, i)                                                  \
+  (uint8_t)((((k) >> (7 * (i))) & 0x7Fu) |                                  \
+            ((k) >> (7 * ((i) + 1)) ? 0x80u : 0u))
+
+#define TR_PLAN_A_STATIC 1
+#define TR_PLAN_A_POINTER 0
+#define TR_PLAN_A_CALLBACK 0
+#define TR_PLAN_P_REQUIRED TR_PP_ALWAYS
+#define TR_PLAN_P_SINGULAR TR_PP_NONZERO /* or always: see plan.c */
+#define TR_PLAN_P_OPTIONAL TR_PP_HAS
+#define TR_PLAN_P_REPEATED TR_PP_BAD
+#define TR_PLAN_P_FIXARRAY TR_PP_BAD
+#define TR_PLAN_P_ONEOF TR_PP_BAD
+/* A oneof's field is a (union, member, path) triple: no offset taken. */
+#define TR_PLAN_OFF_REQUIRED(a, f) offsetof(a, f)
+#define TR_PLAN_OFF_SINGULAR(a, f) offsetof(a, f)
+#define TR_PLAN_OFF_OPTIONAL(a, f) offsetof(a, f)
+#define TR_PLAN_OFF_REPEATED(a, f) 0
+#define TR_PLAN_OFF_FIXARRAY(a, f) 0
+#define TR_PLAN_OFF_ONEOF(a, f) 0
+#define TR_PLAN_SIZE_REQUIRED(a, f) sizeof(((a *)0)->f)
+#define TR_PLAN_SIZE_SINGULAR(a, f) sizeof(((a *)0)->f)
+#define TR_PLAN_SIZE_OPTIONAL(a, f) sizeof(((a *)0)->f)
+#define TR_PLAN_SIZE_REPEATED(a, f) 0
+#define TR_PLAN_SIZE_FIXARRAY(a, f) 0
+#define TR_PLAN_SIZE_ONEOF(a, f) 0
+/* Only a static optional field has a has_ flag. */
+#define TR_PLAN_HAS_STATIC_OPTIONAL(a, f) offsetof(a, has_##f)
+#define TR_PLAN_HAS_STATIC_REQUIRED(a, f) 0
+#define TR_PLAN_HAS_STATIC_SINGULAR(a, f) 0
+#define TR_PLAN_HAS_STATIC_REPEATED(a, f) 0
+#define TR_PLAN_HAS_STATIC_FIXARRAY(a, f) 0
+#define TR_PLAN_HAS_STATIC_ONEOF(a, f) 0
+#define TR_PLAN_HAS_POINTER_OPTIONAL(a, f) 0
+#define TR_PLAN_HAS_POINTER_REQUIRED(a, f) 0
+#define TR_PLAN_HAS_POINTER_SINGULAR(a, f) 0
+#define TR_PLAN_HAS_POINTER_REPEATED(a, f) 0
+#define TR_PLAN_HAS_POINTER_FIXARRAY(a, f) 0
+#define TR_PLAN_HAS_POINTER_ONEOF(a, f) 0
+#define TR_PLAN_HAS_CALLBACK_OPTIONAL(a, f) 0
+#define TR_PLAN_HAS_CALLBACK_REQUIRED(a, f) 0
+#define TR_PLAN_HAS_CALLBACK_SINGULAR(a, f) 0
+#define TR_PLAN_HAS_CALLBACK_REPEATED(a, f) 0
+#define TR_PLAN_HAS_CALLBACK_FIXARRAY(a, f) 0
+#define TR_PLAN_HAS_CALLBACK_ONEOF(a, f) 0
+/* nanopb's type names (PB_LTYPE_MAP_ in pb.h): how each is written. */
+#define TR_PLAN_KIND_BOOL TR_PK_BOOL
+#define TR_PLAN_KIND_INT32 TR_PK_VARINT
+#define TR_PLAN_KIND_INT64 TR_PK_VARINT
+#define TR_PLAN_KIND_ENUM TR_PK_VARINT
+#define TR_PLAN_KIND_UENUM TR_PK_UVARINT
+#define TR_PLAN_KIND_UINT32 TR_PK_UVARINT
+#define TR_PLAN_KIND_UINT64 TR_PK_UVARINT
+#define TR_PLAN_KIND_SINT32 TR_PK_SVARINT
+#define TR_PLAN_KIND_SINT64 TR_PK_SVARINT
+#define TR_PLAN_KIND_FIXED32 TR_PK_FIXED
+#define TR_PLAN_KIND_SFIXED32 TR_PK_FIXED
+#define TR_PLAN_KIND_FLOAT TR_PK_FIXED
+#define TR_PLAN_KIND_FIXED64 TR_PK_FIXED
+#define TR_PLAN_KIND_SFIXED64 TR_PK_FIXED
+#define TR_PLAN_KIND_DOUBLE TR_PK_FIXED
+#define TR_PLAN_KIND_STRING TR_PK_STRING
+#define TR_PLAN_KIND_BYTES TR_PK_BAD
+#define TR_PLAN_KIND_MESSAGE TR_PK_BAD
+#define TR_PLAN_KIND_MSG_W_CB TR_PK_BAD
+#define TR_PLAN_KIND_EXTENSION TR_PK_BAD
+#define TR_PLAN_KIND_FIXED_LENGTH_BYTES TR_PK_BAD
+#define TR_PLAN_WT_BOOL 0u
+#define TR_PLAN_WT_INT32 0u
+#define TR_PLAN_WT_INT64 0u
+#define TR_PLAN_WT_ENUM 0u
+#define TR_PLAN_WT_UENUM 0u
+#define TR_PLAN_WT_UINT32 0u
+#define TR_PLAN_WT_UINT64 0u
+#define TR_PLAN_WT_SINT32 0u
+#define TR_PLAN_WT_SINT64 0u
+#define TR_PLAN_WT_FIXED32 5u
+#define TR_PLAN_WT_SFIXED32 5u
+#define TR_PLAN_WT_FLOAT 5u
+#define TR_PLAN_WT_FIXED64 1u
+#define TR_PLAN_WT_SFIXED64 1u
+#define TR_PLAN_WT_DOUBLE 1u
+#define TR_PLAN_WT_STRING 2u
+#define TR_PLAN_WT_BYTES 2u
+#define TR_PLAN_WT_MESSAGE 2u
+#define TR_PLAN_WT_MSG_W_CB 2u
+#define TR_PLAN_WT_EXTENSION 2u
+#define TR_PLAN_WT_FIXED_LENGTH_BYTES 2u
+
 /* Fills t->id from t->name; returns it. */
 TR_API uint32_t tr_msgtype_init(tr_msgtype *t);
 

@@ -272,8 +272,8 @@ int eng_send_judged(tr_node *n, const char *to, const void *data,
 int tr_send_tagged(tr_ctx *ctx, const char *to, uint32_t msg_type,
                    const void *data, size_t len) {
   if (!ctx) return TR_EINVAL;
-  int rc = send_by_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0,
-                      NULL, NULL, true, msg_type);
+  int rc = send_id(ctx->node, to, TR_MSG_SEND, ctx->id, data, len, 0, 0, NULL,
+                   NULL, true, msg_type);
   if (rc == 0) ctx->sent++;
   return rc;
 }

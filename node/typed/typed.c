@@ -1,5 +1,6 @@
 /* typed.c — typed messages with nanopb (include/troupe_pb.h): each call
- * encodes the struct once, into a buffer on the stack (up to 1 KiB) or one
+ * encodes the struct once (by its type's plan, plan.c, when it has one,
+ * else by pb_encode), into a buffer on the stack (up to 1 KiB) or one
  * allocated for the call, and hands the bytes to the matching tagged call
  * of the engine (tr_send_tagged...), which copies them into the message's
  * pooled slot or blob as for any payload. A layer over the public API and
@@ -8,6 +9,7 @@
 #include <pb_encode.h>
 #include <stdlib.h>
 
+#include "plan.h"
 #include "troupe_pb.h"
 
 #define STACK_MAX 1024
@@ -28,6 +30,14 @@ static int encode(const tr_msgtype *t, const void *msg, uint8_t *stack,
                   uint8_t **heap, const uint8_t **out, size_t *len) {
   *heap = NULL;
   if (!t || !t->fields || !t->name || !msg) return TR_EINVAL;
+  if (t->planned && t->plan && t->plan_bound <= STACK_MAX) {
+    size_t n = typed_plan_encode(t, msg, stack);
+    if (n != SIZE_MAX) {
+      *out = stack;
+      *len = n;
+      return 0;
+    } /* else pb_encode finds what is wrong with it */
+  }
   pb_ostream_t s = pb_ostream_from_buffer(stack, STACK_MAX);
   if (pb_encode(&s, t->fields, msg)) {
     *out = stack;

@@ -5,7 +5,14 @@
  * call, counted; untagged bytes still pass); a typed publish to many
  * subscribers encoded once (one shared payload); an ask answered with a
  * typed reply; the tag's definition; a message too large for the stack
- * buffer; bad arguments. */
+ * buffer; bad arguments; the planned encoder (node/typed/plan.c) writing
+ * the bytes pb_encode writes for every field kind, and no plan where it
+ * cannot. */
+#include <pb_encode.h>
+
+#include "kinds.tr.h"
+#include "kinds2.tr.h"
+#include "plan.h" /* typed_plan_encode: node/typed's own */
 #include "shop.tr.h" /* troupe_add_messages: shop.pb.h and the types */
 #include "tr_test.h"
 
@@ -259,6 +266,134 @@ static void test_large_message(void **state) {
   tt_node_free(n);
 }
 
+/* ---- the plan against pb_encode ------------------------------------------ */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static uint64_t rnd(void) { /* xorshift64*: the same values every run */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 0x2545F4914F6CDD1Du;
+}
+
+/* A value that is often zero, often small, sometimes anything. */
+static uint64_t pick(void) {
+  switch (rnd() % 4) {
+  case 0: return 0;
+  case 1: return rnd() % 300;
+  case 2: return (uint64_t)-(int64_t)(rnd() % 300); /* small negatives */
+  default: return rnd();
+  }
+}
+
+static void pick_string(char *s, size_t cap) {
+  size_t len = rnd() % 3 == 0 ? 0 : rnd() % cap; /* below cap: terminated */
+  for (size_t i = 0; i < len; i++) s[i] = (char)('a' + rnd() % 26);
+  s[len] = '\0';
+}
+
+/* The plan's bytes and pb_encode's for msg of type t: equal. */
+static void assert_same_bytes(const tr_msgtype *t, const void *msg) {
+  uint8_t planned[1024], nano[1024];
+  assert_true(t->planned);
+  assert_true(t->plan_bound <= sizeof(planned));
+  size_t n = typed_plan_encode(t, msg, planned);
+  pb_ostream_t s = pb_ostream_from_buffer(nano, sizeof(nano));
+  assert_true(pb_encode(&s, t->fields, msg));
+  assert_int_equal(s.bytes_written, n);
+  assert_memory_equal(nano, planned, n);
+}
+
+static void test_plan_writes_what_pb_encode_writes(void **st) {
+  (void)st;
+  for (int k = 0; k < 20000; k++) {
+    kinds_Scalars m = kinds_Scalars_init_zero;
+    m.i32 = (int32_t)pick();
+    m.i64 = (int64_t)pick();
+    m.u32 = (uint32_t)pick();
+    m.u64 = pick();
+    m.s32 = (int32_t)pick();
+    m.s64 = (int64_t)pick();
+    m.b = rnd() % 2;
+    m.f32 = (uint32_t)pick();
+    m.f64 = pick();
+    m.sf32 = (int32_t)pick();
+    m.sf64 = (int64_t)pick();
+    uint32_t fb = (uint32_t)pick();
+    memcpy(&m.fl, &fb, sizeof(fb)); /* any bits: -0.0, NaNs */
+    uint64_t db = pick();
+    memcpy(&m.db, &db, sizeof(db));
+    static const kinds_Color colors[] = {kinds_Color_RED, kinds_Color_GREEN,
+                                         kinds_Color_NEG};
+    m.color = colors[rnd() % 3];
+    pick_string(m.name, sizeof(m.name));
+    m.has_opt = rnd() % 2;
+    m.opt = (uint32_t)pick(); /* written only with has_opt, even if 0 */
+    m.has_opt_s = rnd() % 2;
+    pick_string(m.opt_s, sizeof(m.opt_s));
+    m.far_tag = (uint32_t)pick();
+    assert_same_bytes(&kinds_Scalars_type, &m);
+
+    kinds_Small sm = {(uint8_t)pick(), (int16_t)pick(), (int8_t)pick()};
+    assert_same_bytes(&kinds_Small_type, &sm);
+
+    kinds2_Legacy lg = kinds2_Legacy_init_default;
+    lg.id = (uint32_t)pick();
+    lg.has_level = rnd() % 2;
+    lg.level = (int32_t)pick();
+    lg.has_tag = rnd() % 2;
+    pick_string(lg.tag, sizeof(lg.tag));
+    lg.has_on = rnd() % 2;
+    lg.on = rnd() % 2;
+    assert_same_bytes(&kinds2_Legacy_type, &lg);
+  }
+  kinds_Empty e = kinds_Empty_init_zero;
+  assert_same_bytes(&kinds_Empty_type, &e);
+}
+
+/* Submessages, repeated fields, bytes and oneofs are pb_encode's; a string
+ * without its NUL is refused as pb_encode refuses it. */
+static void test_plan_only_where_it_can(void **st) {
+  (void)st;
+  assert_true(kinds_Scalars_type.planned);
+  assert_int_equal(kinds_Scalars_type.plan_len, 18);
+  assert_true(order_t.planned); /* TR_MSGTYPE makes the plan too */
+  assert_false(kinds_Nested_type.planned);
+  assert_false(kinds_Listed_type.planned);
+  assert_false(kinds_Raw_type.planned);
+  assert_false(kinds_Choice_type.planned);
+  assert_false(blob_t.planned);
+
+  kinds_Scalars m = kinds_Scalars_init_zero;
+  memset(m.name, 'x', sizeof(m.name)); /* no NUL */
+  uint8_t out[1024];
+  assert_int_equal(SIZE_MAX, typed_plan_encode(&kinds_Scalars_type, &m, out));
+  tr_node *n = tt_node_new(NULL);
+  tt_probe r = {0};
+  assert_tr_ok(tt_spawn(n, "r", &r, 0));
+  assert_int_equal(TR_EINVAL,
+                   tr_node_send_msg(n, "r", &kinds_Scalars_type, &m));
+  /* Through the API, the planned bytes arrive as pb_encode writes them. */
+  kinds_Small sm = {200, -300, -5};
+  assert_tr_ok(tr_node_send_msg(n, "r", &kinds_Small_type, &sm));
+  ASSERT_RUN_UNTIL_IDLE(n);
+  assert_int_equal(1, r.received);
+  uint8_t nano[64];
+  pb_ostream_t os = pb_ostream_from_buffer(nano, sizeof(nano));
+  assert_true(pb_encode(&os, kinds_Small_fields, &sm));
+  assert_int_equal(os.bytes_written, r.rec[0].len);
+  assert_memory_equal(nano, r.rec[0].data, os.bytes_written);
+  tr_envelope env = {.type = TR_MSG_SEND, .data = r.rec[0].data,
+                     .len = r.rec[0].len, .msg_type = kinds_Small_type.id};
+  kinds_Small back;
+  assert_tr_ok(tr_msg_decode(&env, &kinds_Small_type, &back));
+  assert_int_equal(200, back.u8);
+  assert_int_equal(-300, back.i16);
+  assert_int_equal(-5, back.s8);
+  tt_node_free(n);
+}
+
 int main(void) {
   tr_msgtype_init(&order_t);
   tr_msgtype_init(&cancel_t);
@@ -272,6 +407,8 @@ int main(void) {
       cmocka_unit_test(test_publish_one_encoding),
       cmocka_unit_test(test_ask_typed_reply),
       cmocka_unit_test(test_large_message),
+      cmocka_unit_test(test_plan_writes_what_pb_encode_writes),
+      cmocka_unit_test(test_plan_only_where_it_can),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
