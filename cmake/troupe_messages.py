@@ -3,8 +3,9 @@
 one .proto for troupe (include/troupe_pb.h): for each message, nested ones
 included, a `static const tr_msgtype <c_name>_type` with its full protobuf
 name, nanopb's descriptor, its tag, tr_msg_type_id(full name) (32-bit
-FNV-1a, 0 becoming 1) computed here, and its encoding plan
-(TR_MSGTYPE_PLAN, made by the compiler from nanopb's field list). Run by troupe_add_messages
+FNV-1a, 0 becoming 1) computed here, its encoding plan
+(TR_MSGTYPE_PLAN) and the plan compiled into a writer (TR_MSGTYPE_WRITER),
+both made by the compiler from nanopb's field list. Run by troupe_add_messages
 (TroupeMessages.cmake) next to nanopb's generator, whose <name>.pb.h the
 header includes."""
 import os
@@ -69,9 +70,10 @@ def main():
         full = ".".join(([package] if package else []) + parts)
         c_name = "_".join((package.split(".") if package else []) + parts)
         lines.append(f"/* {full} */")
+        lines.append(f"TR_MSGTYPE_WRITER({c_name})")
         lines.append(f"TR_MSGTYPE_UNUSED static const tr_msgtype {c_name}_type = {{")
         lines.append(f'    "{full}", {c_name}_fields, 0x{fnv1a32(full):08x}u,')
-        lines.append(f"    TR_MSGTYPE_PLAN({c_name})}};")
+        lines.append(f"    TR_MSGTYPE_PLAN({c_name}), TR_MSGTYPE_WRITE({c_name})}};")
     lines += ["", f"#endif /* {guard} */", ""]
     tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

@@ -39,6 +39,11 @@ typedef struct tr_msgtype {
   const tr_msgtype_field *plan; /* plan_len entries */
   uint16_t plan_len, plan_bound; /* plan_bound: its longest encoding */
   uint8_t planned;
+  /* The plan compiled into a function (TR_MSGTYPE_WRITER; the
+   * descriptors troupe_add_messages generates have one): the same bytes,
+   * straight-line code. The encoding's length, or SIZE_MAX for a message
+   * pb_encode refuses; used only when planned. NULL: the plan is read. */
+  size_t (*write)(const void *msg, uint8_t *out, bool always);
 } tr_msgtype;
 
 /* For descriptors a header defines (troupe_add_messages): one unused in a
@@ -52,7 +57,10 @@ typedef struct tr_msgtype {
 /* static tr_msgtype order_type = TR_MSGTYPE("shop.Order", shop_Order);
  * then tr_msgtype_init(&order_type) fills the tag. */
 #define TR_MSGTYPE(full_name, nanopb_name)                                   \
-  { (full_name), nanopb_name##_fields, 0, TR_MSGTYPE_PLAN(nanopb_name) }
+  { (full_name), nanopb_name##_fields, 0, TR_MSGTYPE_PLAN(nanopb_name), NULL }
+
+/* TR_MSGTYPE_WRITER(shop_Order) defines shop_Order_tr_write, the writer a
+ * descriptor names in its write field (troupe_add_messages does both). */
 
 /* ---- the plan, from nanopb's X(a, atype, htype, ltype, field, tag) ---- */
 
@@ -63,7 +71,109 @@ enum { TR_PP_BAD, TR_PP_ALWAYS, TR_PP_HAS, TR_PP_NONZERO };
 #if defined(__cplusplus)
 /* No compound literals in C++: pb_encode does the work there. */
 #define TR_MSGTYPE_PLAN(n) NULL, 0, 0, 0
+#define TR_MSGTYPE_WRITER(n)
+#define TR_MSGTYPE_WRITE(n) NULL
 #else
+#include <string.h> /* memcpy, memchr */
+#define TR_MSGTYPE_WRITE(n) n##_tr_write
+#define TR_MSGTYPE_WRITER(n)                                                 \
+  TR_MSGTYPE_UNUSED static size_t n##_tr_write(const void *msg_,             \
+                                               uint8_t *o, bool always) {    \
+    const n *m = (const n *)msg_;                                           \
+    uint8_t *const start_ = o;                                              \
+    (void)m, (void)always;                                                  \
+    n##_FIELDLIST(TR_W_, n) return (size_t)(o - start_);                    \
+  }
+/* One field of a writer: by allocation, then presence, then type; what
+ * the plan cannot write returns SIZE_MAX (the message goes to pb_encode,
+ * as planned is then 0 anyway). */
+#define TR_W_(a, atype, htype, ltype, f, tag) TR_W_A_##atype(htype, ltype, f, tag)
+#define TR_W_A_STATIC(h, l, f, tag) TR_W_H_##h(l, f, tag)
+#define TR_W_A_POINTER(h, l, f, tag) return SIZE_MAX;
+#define TR_W_A_CALLBACK(h, l, f, tag) return SIZE_MAX;
+#define TR_W_H_REQUIRED(l, f, tag) {TR_W_FIELD(l, f, tag)}
+#define TR_W_H_SINGULAR(l, f, tag)                                           \
+  if (always || TR_W_NZ_##l(m->f)) {TR_W_FIELD(l, f, tag)}
+#define TR_W_H_OPTIONAL(l, f, tag) if (m->has_##f) {TR_W_FIELD(l, f, tag)}
+#define TR_W_H_REPEATED(l, f, tag) return SIZE_MAX;
+#define TR_W_H_FIXARRAY(l, f, tag) return SIZE_MAX;
+#define TR_W_H_ONEOF(l, f, tag) return SIZE_MAX;
+#define TR_W_FIELD(l, f, tag)                                                \
+  o = tr_pb_varint(o, TR_PLAN_KEY(tag, l));                                 \
+  TR_W_PUT_##l(m->f)
+/* nanopb's presence rule for a proto3 field: any byte non-zero. */
+#define TR_W_NZ_BOOL(x) tr_pb_nonzero(&(x), sizeof(x))
+#define TR_W_NZ_INT32(x) ((x) != 0)
+#define TR_W_NZ_INT64(x) ((x) != 0)
+#define TR_W_NZ_ENUM(x) ((x) != 0)
+#define TR_W_NZ_UENUM(x) ((x) != 0)
+#define TR_W_NZ_UINT32(x) ((x) != 0)
+#define TR_W_NZ_UINT64(x) ((x) != 0)
+#define TR_W_NZ_SINT32(x) ((x) != 0)
+#define TR_W_NZ_SINT64(x) ((x) != 0)
+#define TR_W_NZ_FIXED32(x) ((x) != 0)
+#define TR_W_NZ_SFIXED32(x) ((x) != 0)
+#define TR_W_NZ_FIXED64(x) ((x) != 0)
+#define TR_W_NZ_SFIXED64(x) ((x) != 0)
+#define TR_W_NZ_FLOAT(x) tr_pb_nonzero(&(x), sizeof(x)) /* -0.0 is not 0 */
+#define TR_W_NZ_DOUBLE(x) tr_pb_nonzero(&(x), sizeof(x))
+#define TR_W_NZ_STRING(x) ((x)[0] != 0)
+#define TR_W_NZ_BYTES(x) 1
+#define TR_W_NZ_MESSAGE(x) 1
+#define TR_W_NZ_MSG_W_CB(x) 1
+#define TR_W_NZ_EXTENSION(x) 1
+#define TR_W_NZ_FIXED_LENGTH_BYTES(x) 1
+#define TR_W_PUT_BOOL(x) *o++ = tr_pb_nonzero(&(x), sizeof(x));
+#define TR_W_PUT_INT32(x) o = tr_pb_varint(o, (uint64_t)(int64_t)(x));
+#define TR_W_PUT_INT64(x) o = tr_pb_varint(o, (uint64_t)(int64_t)(x));
+#define TR_W_PUT_ENUM(x) o = tr_pb_varint(o, (uint64_t)(int64_t)(x));
+#define TR_W_PUT_UENUM(x) o = tr_pb_varint(o, (uint64_t)(x));
+#define TR_W_PUT_UINT32(x) o = tr_pb_varint(o, (uint64_t)(x));
+#define TR_W_PUT_UINT64(x) o = tr_pb_varint(o, (uint64_t)(x));
+#define TR_W_PUT_SINT32(x) o = tr_pb_varint(o, tr_pb_zigzag((int64_t)(x)));
+#define TR_W_PUT_SINT64(x) o = tr_pb_varint(o, tr_pb_zigzag((int64_t)(x)));
+#define TR_W_PUT_FIXED32(x) TR_W_FIXED(x, 4)
+#define TR_W_PUT_SFIXED32(x) TR_W_FIXED(x, 4)
+#define TR_W_PUT_FLOAT(x) TR_W_FIXED(x, 4)
+#define TR_W_PUT_FIXED64(x) TR_W_FIXED(x, 8)
+#define TR_W_PUT_SFIXED64(x) TR_W_FIXED(x, 8)
+#define TR_W_PUT_DOUBLE(x) TR_W_FIXED(x, 8)
+#define TR_W_FIXED(x, n)                                                     \
+  if (sizeof(x) != (n)) return SIZE_MAX; /* a double kept as float */       \
+  memcpy(o, &(x), (n));                                                     \
+  o += (n);
+#define TR_W_PUT_STRING(x)                                                   \
+  {                                                                          \
+    const char *z_ = (const char *)memchr((x), 0, sizeof(x));               \
+    if (!z_) return SIZE_MAX; /* unterminated: pb_encode says so */         \
+    size_t len_ = (size_t)(z_ - (x));                                       \
+    o = tr_pb_varint(o, len_);                                              \
+    memcpy(o, (x), len_);                                                   \
+    o += len_;                                                              \
+  }
+#define TR_W_PUT_BYTES(x) return SIZE_MAX;
+#define TR_W_PUT_MESSAGE(x) return SIZE_MAX;
+#define TR_W_PUT_MSG_W_CB(x) return SIZE_MAX;
+#define TR_W_PUT_EXTENSION(x) return SIZE_MAX;
+#define TR_W_PUT_FIXED_LENGTH_BYTES(x) return SIZE_MAX;
+
+static inline uint8_t *tr_pb_varint(uint8_t *o, uint64_t v) {
+  while (v >= 0x80) {
+    *o++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *o++ = (uint8_t)v;
+  return o;
+}
+static inline uint64_t tr_pb_zigzag(int64_t v) {
+  return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
+}
+static inline uint8_t tr_pb_nonzero(const void *p, size_t n) {
+  const uint8_t *b = (const uint8_t *)p;
+  uint8_t any = 0;
+  for (size_t i = 0; i < n; i++) any |= b[i];
+  return any != 0;
+}
 #include <stddef.h> /* offsetof */
 /* The plan's entries, their count, its longest encoding, whether usable. */
 #define TR_MSGTYPE_PLAN(n)                                                   \

@@ -23,13 +23,14 @@
 #include <pb_encode.h>
 
 #include "bench_nodes.h"
-#include "shop.pb.h"
+#include "shop.tr.h" /* troupe_add_messages: the types, planned and written */
 #include "troupe_pb.h"
 
 #define WINDOW 2000u
 #define ACK_EVERY 1000u
 
-static tr_msgtype order_t = TR_MSGTYPE("shop.Order", shop_Order);
+/* The generated descriptor, as a user of troupe_add_messages has it. */
+static const tr_msgtype *const order_t = &shop_Order_type;
 
 typedef struct run {
   bool typed;
@@ -57,7 +58,7 @@ static int sender_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
   shop_Order o = {.qty = 12};
   strcpy(o.item, "teapot-standard");
   while (r->sent < r->total && r->sent - r->acked < WINDOW) {
-    int rc = r->typed ? tr_send_msg(ctx, "recv", &order_t, &o)
+    int rc = r->typed ? tr_send_msg(ctx, "recv", order_t, &o)
                       : tr_send(ctx, "recv", r->raw, r->raw_len);
     if (rc == TR_EFULL) /* credit or the link: again in 1 ms */
       return tr_send_after(ctx, 1, tr_self(ctx), "go", 2);
@@ -72,7 +73,7 @@ static int sender_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
 
 static int receiver_receive(tr_ctx *ctx, void *st, const tr_envelope *env) {
   run *r = *(run **)st;
-  if (r->typed && env->msg_type != order_t.id) r->bad++;
+  if (r->typed && env->msg_type != order_t->id) r->bad++;
   if (++r->received % ACK_EVERY == 0) tr_send(ctx, "send", "a", 1);
   if (r->received == r->total) atomic_store(&r->t1, uv_hrtime());
   return 0;
@@ -147,7 +148,6 @@ int main(int argc, char **argv) {
     }
   }
   if (reps < 1 || reps > 31) reps = 5;
-  tr_msgtype_init(&order_t);
   shop_Order o = {.qty = 12};
   strcpy(o.item, "teapot-standard");
   uint8_t raw[64];

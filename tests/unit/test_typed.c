@@ -5,9 +5,9 @@
  * call, counted; untagged bytes still pass); a typed publish to many
  * subscribers encoded once (one shared payload); an ask answered with a
  * typed reply; the tag's definition; a message too large for the stack
- * buffer; bad arguments; the planned encoder (node/typed/plan.c) writing
- * the bytes pb_encode writes for every field kind, and no plan where it
- * cannot. */
+ * buffer; bad arguments; the planned encoder (node/typed/plan.c) and the
+ * generated writers (TR_MSGTYPE_WRITER) writing the bytes pb_encode writes
+ * for every field kind, and no plan where it cannot. */
 #include <pb_encode.h>
 
 #include "kinds.tr.h"
@@ -293,16 +293,21 @@ static void pick_string(char *s, size_t cap) {
   s[len] = '\0';
 }
 
-/* The plan's bytes and pb_encode's for msg of type t: equal. */
+/* The plan's bytes, its writer's and pb_encode's for msg of type t (one of
+ * troupe_add_messages' descriptors): equal. */
 static void assert_same_bytes(const tr_msgtype *t, const void *msg) {
-  uint8_t planned[1024], nano[1024];
+  uint8_t planned[1024], written[1024], nano[1024];
   assert_true(t->planned);
+  assert_non_null(t->write);
   assert_true(t->plan_bound <= sizeof(planned));
   size_t n = typed_plan_encode(t, msg, planned);
+  size_t w = t->write(msg, written, t->fields->default_value != NULL);
   pb_ostream_t s = pb_ostream_from_buffer(nano, sizeof(nano));
   assert_true(pb_encode(&s, t->fields, msg));
   assert_int_equal(s.bytes_written, n);
   assert_memory_equal(nano, planned, n);
+  assert_int_equal(s.bytes_written, w);
+  assert_memory_equal(nano, written, w);
 }
 
 static void test_plan_writes_what_pb_encode_writes(void **st) {
@@ -350,6 +355,29 @@ static void test_plan_writes_what_pb_encode_writes(void **st) {
   }
   kinds_Empty e = kinds_Empty_init_zero;
   assert_same_bytes(&kinds_Empty_type, &e);
+  /* The edges: -0.0 (non-zero bytes: written), the extremes, a string of
+   * its longest. */
+  kinds_Scalars x = kinds_Scalars_init_zero;
+  x.fl = -0.0f;
+  x.db = -0.0;
+  assert_same_bytes(&kinds_Scalars_type, &x);
+  x.i32 = INT32_MIN;
+  x.i64 = INT64_MIN;
+  x.u32 = UINT32_MAX;
+  x.u64 = UINT64_MAX;
+  x.s32 = INT32_MIN;
+  x.s64 = INT64_MIN;
+  x.sf32 = INT32_MIN;
+  x.sf64 = INT64_MIN;
+  x.color = kinds_Color_NEG;
+  memset(x.name, 'z', sizeof(x.name) - 1);
+  x.name[sizeof(x.name) - 1] = '\0';
+  assert_same_bytes(&kinds_Scalars_type, &x);
+  x.s32 = INT32_MAX;
+  x.s64 = INT64_MAX;
+  assert_same_bytes(&kinds_Scalars_type, &x);
+  kinds_Small sx = {UINT8_MAX, INT16_MIN, INT8_MIN};
+  assert_same_bytes(&kinds_Small_type, &sx);
 }
 
 /* Submessages, repeated fields, bytes and oneofs are pb_encode's; a string
@@ -369,6 +397,8 @@ static void test_plan_only_where_it_can(void **st) {
   memset(m.name, 'x', sizeof(m.name)); /* no NUL */
   uint8_t out[1024];
   assert_int_equal(SIZE_MAX, typed_plan_encode(&kinds_Scalars_type, &m, out));
+  assert_int_equal(SIZE_MAX, kinds_Scalars_type.write(&m, out, false));
+  assert_null(order_t.write); /* TR_MSGTYPE: the plan, read */
   tr_node *n = tt_node_new(NULL);
   tt_probe r = {0};
   assert_tr_ok(tt_spawn(n, "r", &r, 0));
