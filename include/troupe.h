@@ -274,6 +274,14 @@ typedef struct tr_node_config {
    * not a socket, fails tr_node_new with TR_EEXIST. Removed by
    * tr_node_free. NULL: none. */
   const char *admin_socket;
+
+  /* This node's own dials in their TLS handshake at once [8] (docs/
+   * cluster.md, "Limits"): past it a dial waits for one to end (counted
+   * in tr_transport_stats.dials_waited, logged dial_waiting). A node that
+   * learns of many members at once (a cluster started all together) dials
+   * them a few at a time instead of sharing the CPU among all their
+   * handshakes until each runs out of handshake_timeout_ms. */
+  uint32_t max_dials;
 } tr_node_config;
 
 /* Tag limits (tr_node_config.tags): they keep a member's record, gossiped
@@ -928,6 +936,9 @@ typedef struct tr_transport_stats {
                               pass memory_budget */
   uint64_t memory_used;    /* link queues and read buffers now, bytes */
   uint64_t memory_budget;  /* the budget in force, bytes */
+  uint64_t dials_waited;   /* dials that waited for a slot: max_dials */
+  uint32_t dialing;        /* this node's dials in their handshake, now */
+  uint32_t dials_waiting;  /* dials waiting for a slot, now */
 } tr_transport_stats;
 /* Writes at most out_size bytes; TR_EINVAL. */
 TR_API int tr_node_transport_stats_sized(tr_node *, tr_transport_stats *out,

@@ -684,6 +684,7 @@ static int host_links(cluster *c, const tr_node_config *cfg) {
       .log_level = c->log_level,
       .features_off = cfg->no_flow_credit ? WIRE_FEATURE_CREDIT : 0,
       .max_pending_conns = cfg->max_pending_conns,
+      .max_dials = cfg->max_dials,
       .handshake_timeout_ms = cfg->handshake_timeout_ms,
       .max_op_conns = cfg->max_op_conns,
       .op_idle_timeout_ms = cfg->op_idle_timeout_ms,

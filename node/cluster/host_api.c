@@ -157,6 +157,9 @@ void cluster_transport_stats(cluster *c, tr_transport_stats *out) {
   out->op_refused = ms.op_refused;
   out->memory_refused = ms.memory_refused;
   out->memory_closed = ms.memory_closed;
+  out->dials_waited = ms.dials_waited;
+  out->dialing = ms.dialing;
+  out->dials_waiting = ms.dials_waiting;
   out->memory_used = ms.memory_used;
   out->memory_budget = ms.memory_budget;
 }

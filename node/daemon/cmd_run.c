@@ -416,6 +416,7 @@ static int run_start(run_daemon *d, char *err, size_t errlen) {
       .max_pending_conns = c->max_pending_conns,
       .handshake_timeout_ms = c->handshake_timeout_ms,
       .max_op_conns = c->max_op_conns,
+      .max_dials = c->max_dials,
       .op_idle_timeout_ms = c->op_idle_timeout_ms,
       .max_op_subs = c->max_op_subs,
       .memory_budget = (size_t)c->memory_budget_mib << 20,

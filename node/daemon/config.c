@@ -39,6 +39,7 @@ enum {
   K_UI, K_ADMIN_SOCKET, K_LOG_LEVEL, K_LOG_FORMAT,
   K_MAX_MEMBERS, K_MAX_PENDING, K_HANDSHAKE_TIMEOUT, K_MAX_OP_CONNS,
   K_OP_IDLE_TIMEOUT, K_MAX_OP_SUBS, K_MEMORY_BUDGET, K_MEMBER_RETENTION,
+  K_MAX_DIALS,
   K_COUNT
 };
 
@@ -48,6 +49,7 @@ static const unsigned long KEY_MAX[K_COUNT] = {
     [K_HANDSHAKE_TIMEOUT] = 600000, [K_MAX_OP_CONNS] = 65536,
     [K_OP_IDLE_TIMEOUT] = 86400000, [K_MAX_OP_SUBS] = 1048576,
     [K_MEMORY_BUDGET] = 1048576,    [K_MEMBER_RETENTION] = 86400,
+    [K_MAX_DIALS] = 4096,
 };
 
 static const key_def KEYS[K_COUNT] = {
@@ -114,6 +116,9 @@ static const key_def KEYS[K_COUNT] = {
     [K_HANDSHAKE_TIMEOUT] = {"handshake-timeout-ms", KEY_UINT, false, false,
                              "MS", "TCP to hello done, or the connection "
                              "closes [5000]"},
+    [K_MAX_DIALS] = {"max-dials", KEY_UINT, false, false, "N",
+                     "this node's dials in their handshake at once; more "
+                     "wait their turn [8]"},
     [K_MAX_OP_CONNS] = {"max-operator-connections", KEY_UINT, false, false,
                         "N", "operator connections at once [64]"},
     [K_OP_IDLE_TIMEOUT] = {"operator-idle-timeout-ms", KEY_UINT, false,
@@ -483,6 +488,7 @@ static void merge(run_config *cfg, layer *layers, int nlayers) {
       [K_MAX_OP_SUBS] = &cfg->max_op_subs,
       [K_MEMORY_BUDGET] = &cfg->memory_budget_mib,
       [K_MEMBER_RETENTION] = &cfg->member_retention_s,
+      [K_MAX_DIALS] = &cfg->max_dials,
   };
   struct { char ***v; size_t *n; } lists[K_COUNT] = {
       [K_SEED] = {&cfg->seeds, &cfg->nseeds},

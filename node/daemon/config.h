@@ -40,7 +40,7 @@ typedef struct run_config {
    * when neither a flag nor the environment set it. */
   bool log_level_pinned;
   /* Limits; 0: the library's default (tr_node_config). */
-  uint32_t max_members, max_pending_conns, handshake_timeout_ms;
+  uint32_t max_members, max_pending_conns, handshake_timeout_ms, max_dials;
   uint32_t max_op_conns, op_idle_timeout_ms, max_op_subs;
   uint32_t memory_budget_mib;
   uint32_t member_retention_s;

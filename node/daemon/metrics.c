@@ -426,6 +426,11 @@ static void render_limits(render *r, tr_node *node,
          "Connections accepted whose hello is not done yet.", t.pending);
   single(r, "troupe_operator_connections", "gauge",
          "Operator and viewer connections up now.", t.op_conns);
+  single(r, "troupe_dials_waited_total", "counter",
+         "Dials that waited for one of max_dials handshake slots.",
+         t.dials_waited);
+  single(r, "troupe_dials_in_handshake", "gauge",
+         "This node's dials in their TLS handshake now.", t.dialing);
 }
 
 static void render_cluster(render *r, tr_node *node,

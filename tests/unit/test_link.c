@@ -997,6 +997,82 @@ static void simultaneous_dials_settle_on_one_connection(void **state) {
   node_stop(f, &b);
 }
 
+/* A node that learns of many peers at once dials max_dials of them at a
+ * time, the others as dials end, oldest first; every link comes up, and
+ * the waits are counted. */
+typedef struct dial_watch {
+  node *hub;
+  peer_link *links[5];
+  uint32_t most_dialing;
+} dial_watch;
+
+static bool all_five_up(void *arg) {
+  dial_watch *w = arg;
+  link_mgr_stats st;
+  link_mgr_get_stats(w->hub->m, &st);
+  if (st.dialing > w->most_dialing) w->most_dialing = st.dialing;
+  for (int i = 0; i < 5; i++)
+    if (w->links[i]->state != LINK_UP) return false;
+  return true;
+}
+
+static bool one_dialing_two_waiting(void *arg) {
+  link_mgr_stats st;
+  link_mgr_get_stats(((node *)arg)->m, &st);
+  return st.dialing == 1 && st.dials_waiting == 2;
+}
+
+static bool two_dialing_three_waiting(void *arg) {
+  link_mgr_stats st;
+  link_mgr_get_stats(((node *)arg)->m, &st);
+  return st.dialing == 2 && st.dials_waiting == 3;
+}
+
+static void dials_wait_for_a_slot_past_max_dials(void **state) {
+  fixture *f = *state;
+  node hub = {0}, peers[5] = {{0}};
+  static const char *names[5] = {"node-p1", "node-p2", "node-p3", "node-p4",
+                                 "node-p5"};
+  link_config cfg = {.max_dials = 2};
+  node_start_cfg(f, &hub, "node-hub", PKI_GOOD, NULL, &cfg);
+  for (int i = 0; i < 5; i++) node_start(f, &peers[i], names[i]);
+  dial_watch w = {.hub = &hub};
+  for (int i = 0; i < 5; i++)
+    assert_tr(0, link_open(hub.m, names[i], peers[i].addr, &w.links[i]));
+  /* The dials start on the next turn of the loop: two, three waiting. */
+  assert_true(run_until(f, two_dialing_three_waiting, &hub, 2000));
+  assert_true(run_until(f, all_five_up, &w, 10000));
+  link_mgr_stats st;
+  assert_int_equal(2, w.most_dialing);
+  link_mgr_get_stats(hub.m, &st);
+  assert_int_equal(3, st.dials_waited);
+  assert_int_equal(0, st.dialing);
+  assert_int_equal(0, st.dials_waiting);
+  for (int i = 0; i < 5; i++) deliver_one(f, &hub, &peers[i]);
+
+  /* A link closed while it waits leaves the queue; the others go on. */
+  node hub2 = {0};
+  cfg.max_dials = 1;
+  node_start_cfg(f, &hub2, "node-hub2", PKI_GOOD, NULL, &cfg);
+  dial_watch w2 = {.hub = &hub2};
+  for (int i = 0; i < 3; i++)
+    assert_tr(0, link_open(hub2.m, names[i], peers[i].addr, &w2.links[i]));
+  assert_true(run_until(f, one_dialing_two_waiting, &hub2, 2000));
+  link_close(w2.links[1]);
+  link_mgr_get_stats(hub2.m, &st);
+  assert_int_equal(1, st.dials_waiting);
+  w2.links[1] = w2.links[0]; /* so the watch below looks at the other two */
+  w2.links[3] = w2.links[4] = w2.links[2];
+  assert_true(run_until(f, all_five_up, &w2, 10000));
+  link_mgr_get_stats(hub2.m, &st);
+  assert_int_equal(0, st.dials_waiting);
+  assert_int_equal(0, st.dialing);
+  assert_int_equal(1, w2.most_dialing);
+  node_stop(f, &hub2);
+  for (int i = 0; i < 5; i++) node_stop(f, &peers[i]);
+  node_stop(f, &hub);
+}
+
 /* ---- seeds: frames to an address whose node is not known yet -------------- */
 
 static int send_seed(node *from, const char *addr, uint64_t nonce) {
@@ -1423,6 +1499,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(reconnect_after_the_peer_restarts, setup, teardown),
       cmocka_unit_test_setup_teardown(past_the_resume_window_queued_envelopes_are_undeliverable, setup, teardown),
       cmocka_unit_test_setup_teardown(simultaneous_dials_settle_on_one_connection, setup, teardown),
+      cmocka_unit_test_setup_teardown(dials_wait_for_a_slot_past_max_dials, setup, teardown),
       cmocka_unit_test_setup_teardown(frame_reaches_a_seed_address_and_it_becomes_the_peers_link, setup, teardown),
       cmocka_unit_test_setup_teardown(seed_that_is_this_node_is_dropped_and_counted_as_self, setup, teardown),
       cmocka_unit_test_setup_teardown(seed_nobody_listens_at_fails_once_and_is_not_redialed, setup, teardown),

@@ -75,13 +75,85 @@ void link_set_addr(peer_link *lk, char *addr) {
 }
 
 /* A new connection to lk's address; on failure it is closed already. */
+/* ---- dials, max_dials at once -------------------------------------------- */
+
+/* lk waits, last, for a dial slot. */
+static void dial_wait(peer_link *lk) {
+  link_mgr *m = lk->mgr;
+  if (lk->dial_waiting) return;
+  lk->dial_waiting = true;
+  lk->dial_next = NULL;
+  if (m->dial_wait_tail)
+    m->dial_wait_tail->dial_next = lk;
+  else
+    m->dial_wait_head = lk;
+  m->dial_wait_tail = lk;
+  m->st.dials_waited++;
+  uint64_t hits;
+  if (ratelog_hit(&m->rl_dial, uv_now(m->loop), &hits))
+    mgr_log(m, TR_LOG_INFO, "dial_waiting",
+            "peer=%s max_dials=%u waited=%llu", lk->peer, m->cfg.max_dials,
+            (unsigned long long)hits);
+}
+
+/* lk no longer waits (it is going). */
+static void dial_unwait(peer_link *lk) {
+  link_mgr *m = lk->mgr;
+  if (!lk->dial_waiting) return;
+  peer_link **pp = &m->dial_wait_head, *prev = NULL;
+  while (*pp && *pp != lk) {
+    prev = *pp;
+    pp = &(*pp)->dial_next;
+  }
+  if (*pp) *pp = lk->dial_next;
+  if (m->dial_wait_tail == lk) m->dial_wait_tail = prev;
+  lk->dial_waiting = false;
+  lk->dial_next = NULL;
+}
+
+static int link_dial(peer_link *lk);
+static void link_schedule_dial(peer_link *lk);
+
+/* Dials the links waiting, oldest first, while slots are free. */
+static void dial_next(link_mgr *m) {
+  if (m->dials_starting) return; /* a dial that failed at once: the loop
+                                    below goes on */
+  m->dials_starting = true;
+  while (m->ndialing < m->cfg.max_dials && m->dial_wait_head && !m->freeing) {
+    peer_link *lk = m->dial_wait_head;
+    m->dial_wait_head = lk->dial_next;
+    if (!m->dial_wait_head) m->dial_wait_tail = NULL;
+    lk->dial_waiting = false;
+    lk->dial_next = NULL;
+    if (lk->active || lk->dialing || lk->closing) continue;
+    if (link_dial(lk) != 0) link_schedule_dial(lk);
+  }
+  m->dials_starting = false;
+}
+
+/* lk's dial is over (up, closed, or its link going): its slot goes to the
+ * next link waiting. */
+static void dial_over(peer_link *lk) {
+  if (!lk->dialing) return;
+  lk->dialing = NULL;
+  link_mgr *m = lk->mgr;
+  m->ndialing--;
+  dial_next(m);
+}
+
 static int link_dial(peer_link *lk) {
   if (!lk->addr || conn_check_addr(lk->addr) != 0) return TR_EINVAL;
-  link_conn *c = conn_new(&lk->mgr->env, true, &link_conn_ops, lk);
+  link_mgr *m = lk->mgr;
+  if (m->ndialing >= m->cfg.max_dials) {
+    dial_wait(lk);
+    return 0;
+  }
+  link_conn *c = conn_new(&m->env, true, &link_conn_ops, lk);
   if (!c) return TR_ENOMEM;
   conn_set_names(c, lk->peer, lk->addr);
   c->io = &lk->st;
   lk->dialing = c;
+  m->ndialing++;
   return conn_dial(c, lk->addr);
 }
 
@@ -247,7 +319,7 @@ void link_conn_up(peer_link *lk, link_conn *c, const troupe_Hello *h) {
   c->budget_exempt = lk->role == TLS_PEER_NODE;
   lk->features = h->features;
   lk->features_known = true;
-  if (lk->dialing == c) lk->dialing = NULL;
+  if (lk->dialing == c) dial_over(lk);
   if (lk->active && lk->active != c) {
     if (!conn_wins(lk, c, lk->active)) {
       conn_close(c, LINK_CLOSE_DUPLICATE);
@@ -284,7 +356,7 @@ void link_conn_up(peer_link *lk, link_conn *c, const troupe_Hello *h) {
 
 void link_conn_gone(peer_link *lk, link_conn *c) {
   if (lk->dialing == c) {
-    lk->dialing = NULL;
+    dial_over(lk);
     link_mgr *m = lk->mgr;
     if (c->uv_error == UV_ECONNREFUSED && !lk->closing && !m->freeing &&
         m->cfg.ops.on_refused)
@@ -326,7 +398,9 @@ void link_free_now(peer_link *lk, bool report) {
     if (*pp) *pp = lk->dirty_next;
     lk->dirty = false;
   }
-  lk->active = lk->dialing = NULL;
+  dial_unwait(lk);
+  lk->active = NULL;
+  dial_over(lk); /* its slot to another; the dial itself is closed below */
   /* Its active connection, its dial, and one accepted between its hello
    * and the tie-break: closed without telling the link, which is going. */
   for (link_conn *c = m->env.conns; c; c = c->next)

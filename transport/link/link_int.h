@@ -66,7 +66,9 @@ struct peer_link {
   char *addr; /* NULL: the peer dials us */
   link_state state;
   link_conn *active;  /* the connection envelopes flow on */
-  link_conn *dialing; /* our attempt in progress */
+  link_conn *dialing; /* our attempt in progress (it holds a dial slot) */
+  peer_link *dial_next; /* in mgr->dial_wait, while dial_waiting */
+  bool dial_waiting;
   bool ever_up, unreachable, closing;
   tls_peer_role role; /* what the peer's certificate is for */
   uint32_t features;  /* WIRE_FEATURE_* of the peer's last hello */
@@ -130,7 +132,12 @@ struct link_mgr {
   uint8_t *future;
   size_t future_len;
   bool memory_refused; /* a send met the memory budget: on_room below half */
-  ratelog rl_pending, rl_op, rl_memory;
+  ratelog rl_pending, rl_op, rl_memory, rl_dial;
+  /* Dials in their handshake (max_dials at most), and the links waiting
+   * for a slot, oldest first. */
+  uint32_t ndialing;
+  peer_link *dial_wait_head, *dial_wait_tail;
+  bool dials_starting; /* mgr_dial_next is running */
 };
 
 /* link.c */

@@ -160,6 +160,7 @@ int link_mgr_new(link_mgr **out, const link_config *cfg) {
   if (!c->queue_max_frames) c->queue_max_frames = 1u << 20;
   if (!c->resume_window_ms) c->resume_window_ms = 10000;
   if (!c->handshake_timeout_ms) c->handshake_timeout_ms = 5000;
+  if (!c->max_dials) c->max_dials = 8;
   if (!c->reconnect_min_ms) c->reconnect_min_ms = 50;
   if (!c->reconnect_max_ms) c->reconnect_max_ms = 5000;
   if (!c->ping_interval_ms) c->ping_interval_ms = 1000;
@@ -331,4 +332,8 @@ void link_mgr_get_stats(link_mgr *m, link_mgr_stats *out) {
   out->memory_budget = m->cfg.memory_budget;
   out->pending = m->env.npending;
   out->op_conns = m->nop_up;
+  out->dialing = m->ndialing;
+  n = 0;
+  for (peer_link *lk = m->dial_wait_head; lk; lk = lk->dial_next) n++;
+  out->dials_waiting = n;
 }

@@ -167,6 +167,12 @@ typedef struct link_config {
   uint32_t max_pending_conns; /* accepted, hello not done [128]; at the cap
                                  a new one closes the oldest */
   uint32_t max_op_conns;      /* operator and viewer connections up [64] */
+  /* Our own dials in their handshake at once [8]; past it a dial waits
+   * for one to end. A node joining a cluster of N dials N - 1 peers at
+   * once, each a TLS handshake of a few ECDSA operations: all at once on
+   * a busy host, they share the CPU until every one runs out of
+   * handshake_timeout_ms, and are dialed again, and again. */
+  uint32_t max_dials;
   uint32_t op_idle_timeout_ms; /* see LINK_CLOSE_IDLE [30000] */
   /* Link queues (queued + unacked) and read buffers of every connection,
    * together [256 MiB]. A send past it is TR_EFULL (on_room when it has
@@ -324,6 +330,8 @@ typedef struct link_mgr_stats {
   size_t memory_used;       /* link queues + read buffers now */
   size_t memory_budget;     /* the budget in force */
   uint32_t pending, op_conns; /* now: before their hello; operators up */
+  uint64_t dials_waited; /* dials that waited for a slot: max_dials */
+  uint32_t dialing, dials_waiting; /* now: in their handshake; waiting */
 } link_mgr_stats;
 
 void link_mgr_get_stats(link_mgr *, link_mgr_stats *out);
