@@ -187,7 +187,11 @@ typedef struct tr_ctx eng_actor;
 
 /* ---- the mailbox (actor.c grows and trims the ring) ---------------------- */
 
-#define ENG_MB_KEEP 256u /* an empty mailbox keeps a ring up to this long */
+/* An empty mailbox keeps a ring up to this long (8 KiB: the default
+ * capacity's), so an actor that takes a burst every turn (a publisher's
+ * acks) does not allocate it again each time; a longer one, grown past it
+ * by a raised capacity or by notices, is given back. */
+#define ENG_MB_KEEP 1024u
 int mb_grow(eng_actor *); /* doubles the ring (8 at first); TR_ENOMEM */
 
 /* Queues m last (the caller counts the mailbox in m->refs); TR_ENOMEM. */

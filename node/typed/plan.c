@@ -14,15 +14,6 @@
 
 #include <string.h>
 
-static uint8_t *put_varint(uint8_t *o, uint64_t v) {
-  while (v >= 0x80) {
-    *o++ = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  *o++ = (uint8_t)v;
-  return o;
-}
-
 static uint64_t read_u(const uint8_t *p, unsigned size) {
   switch (size) {
   case 1: return *p;
@@ -87,13 +78,11 @@ size_t typed_plan_encode(const tr_msgtype *t, const void *msg, uint8_t *out) {
     o += f->key_len;
     switch (f->kind) {
     case TR_PK_BOOL: *o++ = *p != 0; break;
-    case TR_PK_VARINT: o = put_varint(o, (uint64_t)read_s(p, f->size)); break;
-    case TR_PK_UVARINT: o = put_varint(o, read_u(p, f->size)); break;
-    case TR_PK_SVARINT: {
-      int64_t v = read_s(p, f->size);
-      o = put_varint(o, ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0));
+    case TR_PK_VARINT: o = tr_pb_varint(o, (uint64_t)read_s(p, f->size)); break;
+    case TR_PK_UVARINT: o = tr_pb_varint(o, read_u(p, f->size)); break;
+    case TR_PK_SVARINT:
+      o = tr_pb_varint(o, tr_pb_zigzag(read_s(p, f->size)));
       break;
-    }
     case TR_PK_FIXED:
       memcpy(o, p, f->size);
       o += f->size;
@@ -101,7 +90,7 @@ size_t typed_plan_encode(const tr_msgtype *t, const void *msg, uint8_t *out) {
     default: { /* TR_PK_STRING: up to its NUL, which must be within size */
       size_t len = strnlen((const char *)p, f->size);
       if (len == f->size) return SIZE_MAX;
-      o = put_varint(o, len);
+      o = tr_pb_varint(o, len);
       memcpy(o, p, len);
       o += len;
       break;

@@ -83,11 +83,12 @@ static void hundred_thousand_messages_arrive_in_order_under_back_pressure(
  * kept size, is given back: bursts of every size, each sent as soon as the
  * receiver (64 a turn) has room for it, so into a ring part consumed (it
  * wraps, and grows while wrapped) or drained, arrive whole and in order. */
-static const uint32_t ring_bursts[] = {5,  10, 3, 7,   9, 300, 1, 40,
-                                      700, 2,  8, 17, 33, 1000, 6, 15};
+static const uint32_t ring_bursts[] = {5,   10, 3, 7,  9,  300,  1, 40, 700,
+                                      2,   8,  17, 33, 1000, 6, 15, 1500,
+                                      4,   9};
 #define RING_BURSTS (sizeof(ring_bursts) / sizeof(ring_bursts[0]))
 
-#define RING_CAPACITY 1024u
+#define RING_CAPACITY 2048u /* past the 1,024 a drained ring keeps */
 
 typedef struct {
   const order_fixture *received; /* the receiver's progress */
