@@ -2,11 +2,14 @@
  * files of node/engine. Nothing here is public; see include/troupe.h.
  *
  * Design notes. The hot path allocates nothing: messages are fixed-size slots
- * from a node-wide free list with small payloads inline; larger payloads and
- * every publish use a reference-counted blob from size-class free lists, so
- * one publish to N subscribers holds one copy. A mailbox is an intrusive FIFO
- * of slots plus a count checked against the actor's capacity (a bound, not a
- * preallocated ring, so an idle actor costs only its struct). Actors with mail
+ * from a node-wide stack of free slots with small payloads inline; larger
+ * payloads use a reference-counted blob from size-class free lists. A publish
+ * (or a group broadcast) fills one slot and queues it to every subscriber,
+ * counting them in its refs, so one publish to N subscribers holds one slot
+ * and one copy. A mailbox is a ring of slot pointers that grows by doubling
+ * (allocated at the first message, given back when drained past the default
+ * capacity, so an idle actor costs only its struct), plus a count checked
+ * against the actor's capacity. Actors with mail
  * sit on an intrusive ready queue; a uv_idle handle is active only while that
  * queue is non-empty, so an idle node blocks in epoll. Actor ids, senders and
  * topics are interned, reference-counted strings (eng_name), so a message
