@@ -74,7 +74,6 @@ void link_set_addr(peer_link *lk, char *addr) {
     if (c->owner == lk) conn_set_names(c, NULL, addr);
 }
 
-/* A new connection to lk's address; on failure it is closed already. */
 /* ---- dials, max_dials at once -------------------------------------------- */
 
 /* lk waits, last, for a dial slot. */
@@ -141,6 +140,8 @@ static void dial_over(peer_link *lk) {
   dial_next(m);
 }
 
+/* A new connection to lk's address, or a place in the queue when
+ * max_dials are in their handshake; on failure it is closed already. */
 static int link_dial(peer_link *lk) {
   if (!lk->addr || conn_check_addr(lk->addr) != 0) return TR_EINVAL;
   link_mgr *m = lk->mgr;
