@@ -2,7 +2,10 @@
  * reply and publish a nanopb message struct, tagged with its type, and
  * decode one with its type checked. Needs nanopb's headers (Debian
  * libnanopb-dev, 0.4.7: the version libtroupe is built with); the encoding
- * itself is libtroupe's. Loop thread only, like the calls they wrap. */
+ * itself is libtroupe's. Loop thread only, like the calls they wrap.
+ * tr_msgtype is laid out by this header and read by the library without a
+ * size (unlike troupe.h's growing structs): a program is built against the
+ * troupe_pb.h of the libtroupe it runs with, as against nanopb's own. */
 #ifndef TROUPE_PB_H
 #define TROUPE_PB_H
 
