@@ -384,6 +384,10 @@ static void member_set(swim *s, swim_entry *m, const swim_update *u,
   swim_state was = (swim_state)m->u.state;
   bool restarted = u->epoch != m->u.epoch;
   bool was_live = swim_is_live(m);
+  if (restarted) { /* its old epoch was gone: its silence explained */
+    if (m->lhm_charged) swim_lhm_add(s, -(int)m->lhm_charged);
+    m->lhm_charged = 0;
+  }
   if (was == SWIM_SUSPECT)
     DL_DELETE2(s->suspects, m, sus_prev, sus_next);
   else if (was == SWIM_DEAD || was == SWIM_LEFT)

@@ -46,6 +46,10 @@ struct swim_entry {
   /* A dial to it found nothing listening (swim_refused) at refused_at, in
    * its epoch refused_epoch: a failed probe then is its death. */
   uint64_t refused_at, refused_epoch;
+  /* Local health its unanswered probes added in its current epoch: given
+   * back if it comes back restarted (a new epoch proves the old one was
+   * gone, so the silence was its, not this node's slowness). */
+  uint32_t lhm_charged;
 
   /* Dead or left, in swim.gone (oldest first), forgotten at gone_since +
    * dead_reclaim_ms. */

@@ -129,15 +129,26 @@ static void probe_indirect(swim *s, uint64_t now) {
 
 static void probe_fail(swim *s, uint64_t now) {
   swim_entry *m = swim_find(s, s->pr.target);
-  /* A target nothing listens for explains the missing ack: not this
-   * node's slowness (Lifeguard's health stays). */
-  bool explained = m && swim_refused_lately(m, now);
-  if (!explained)
-    swim_lhm_add(s, s->pr.nacks_expected
-                        ? (int)(s->pr.nacks_expected - s->pr.nacks)
-                        : 1);
+  /* A target nothing listens for explains the missing ack, and so does
+   * one suspected here already: its silence is known, and probing it
+   * again says nothing new about this node's own slowness (Lifeguard's
+   * health stays). Counted, a peer hung in a cluster of two raised the
+   * survivor's health at every probe until the next verdicts took up to
+   * nine times as long. */
+  bool explained =
+      m && (swim_refused_lately(m, now) || m->u.state == SWIM_SUSPECT);
+  /* The suspicion is timed by the health this node had before this probe:
+   * its failure is the evidence against the target, not also a reason to
+   * wait longer on it. */
   if (m && m->u.epoch == s->pr.target_epoch && swim_is_live(m))
     swim_suspect(s, m, now);
+  if (!explained) {
+    int charge = s->pr.nacks_expected
+                     ? (int)(s->pr.nacks_expected - s->pr.nacks)
+                     : 1;
+    swim_lhm_add(s, charge);
+    if (m) m->lhm_charged += (uint32_t)charge;
+  }
 }
 
 void swim_probe_deadline(swim *s, uint64_t now) {
@@ -179,6 +190,9 @@ static void on_ack(swim *s, const char *from, const swim_msg *msg) {
     s->pr.stage = PROBE_ACKED;
     s->st.acks++;
     swim_lhm_add(s, -1);
+    /* It answers in the epoch it was charged in: the charges stand. */
+    swim_entry *m = swim_find(s, s->pr.target);
+    if (m) m->lhm_charged = 0;
     return;
   }
   for (uint32_t i = 0; i < s->nrelays; i++) {

@@ -517,6 +517,37 @@ static void a_lone_survivor_decides_on_a_refusal_and_its_probe(void **state) {
   net_free(n);
 }
 
+/* Two nodes, the peer hung (no refusal: only missed probes) three times,
+ * each time restarted once declared dead. The survivor's failed probes of
+ * a member it already suspects add nothing to its local health, and what
+ * the hung epoch's probes added is given back when the member comes back
+ * restarted: the third verdict takes as long as the first, and the
+ * survivor is healthy again. (Counted, each hang raised the survivor's
+ * health until its verdicts took 2, 4, then 6 s of suspicion alone.) */
+static void a_lone_survivor_times_each_hang_alike(void **state) {
+  (void)state;
+  net *n = cluster(2, 23, NULL, 10000);
+  who_state dead = {"n1", SWIM_DEAD};
+  uint64_t took[3];
+  for (int round = 0; round < 3; round++) {
+    node_kill(n, 1);
+    took[round] = vnet_run_until(n->v, all_see, &dead, 60000);
+    assert_true(took[round] != UINT64_MAX);
+    swim_free(n->nodes[1].sw);
+    node_start(n, 1, 20000 + 1000 * (uint64_t)round);
+    node_join(n, 1, 0);
+    assert_true(vnet_run_until(n->v, converged, NULL, 20000) != UINT64_MAX);
+    assert_int_equal(0, stats_of(n, 0).local_health);
+    vnet_run(n->v, 500);
+  }
+  print_message("lone survivor, hangs: dead after %llu, %llu, %llu ms\n",
+                (unsigned long long)took[0], (unsigned long long)took[1],
+                (unsigned long long)took[2]);
+  assert_true(took[1] <= took[0] + 1000);
+  assert_true(took[2] <= took[0] + 1000);
+  net_free(n);
+}
+
 /* A refusal about a member that still answers (its listener was only
  * restarting) is a suspicion it refutes: its probe succeeds, so no death,
  * and it is alive everywhere with a higher incarnation. */
@@ -1232,6 +1263,7 @@ int main(void) {
       cmocka_unit_test(
           refused_dial_and_failed_probe_bring_a_kill_under_a_second),
       cmocka_unit_test(a_lone_survivor_decides_on_a_refusal_and_its_probe),
+      cmocka_unit_test(a_lone_survivor_times_each_hang_alike),
       cmocka_unit_test(a_refused_member_that_answers_refutes_and_lives),
       cmocka_unit_test(slow_node_that_answers_indirect_probes_is_not_suspected),
       cmocka_unit_test(suspected_node_refutes_with_a_higher_incarnation),
