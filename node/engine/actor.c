@@ -286,11 +286,12 @@ fail:
 int mb_grow(eng_actor *a) {
   uint32_t size = a->mb_size ? a->mb_size * 2 : 8;
   if (size < a->mb_size) return TR_ENOMEM; /* 2^32 slots: never here */
-  eng_msg **ring = malloc(size * sizeof(*ring));
+  eng_pool *p = &a->node->pool;
+  eng_msg **ring = pool_ring_get(p, size);
   if (!ring) return TR_ENOMEM;
   for (uint32_t i = 0; i < a->mb_count; i++) /* the oldest first, from 0 */
     ring[i] = a->mb_ring[(a->mb_first + i) & (a->mb_size - 1)];
-  free(a->mb_ring);
+  if (a->mb_ring) pool_ring_put(p, a->mb_ring, a->mb_size);
   a->mb_ring = ring;
   a->mb_first = 0;
   a->mb_size = size;
@@ -300,7 +301,7 @@ int mb_grow(eng_actor *a) {
 /* Gives the ring back: an empty mailbox whose burst grew it past
  * ENG_MB_KEEP, or a stopped actor's. */
 static void mb_trim(eng_actor *a) {
-  free(a->mb_ring);
+  if (a->mb_ring) pool_ring_put(&a->node->pool, a->mb_ring, a->mb_size);
   a->mb_ring = NULL;
   a->mb_first = a->mb_size = 0;
 }
@@ -441,6 +442,11 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     if (a->mb_count) __builtin_prefetch(a->mb_ring[a->mb_first]);
     n->backlog--;
     done++;
+    if (m->ctrl == ENG_CTRL_STOP) {
+      pool_msg_put(&n->pool, m);
+      actor_teardown(a, 0, true);
+      return done;
+    }
     env.type = (tr_msg_type)m->type;
     env.sender = eng_str(m->sender);
     env.topic = eng_str(m->topic);
@@ -451,14 +457,7 @@ uint32_t actor_run(eng_actor *a, uint32_t budget) {
     env.node = n->name;
     env.group = NULL;
     env.msg_type = m->msg_type;
-    if (m->ctrl != ENG_CTRL_NONE) {
-      if (m->ctrl == ENG_CTRL_STOP) {
-        pool_msg_put(&n->pool, m);
-        actor_teardown(a, 0, true);
-        return done;
-      }
-      env_detail(a, m, &env, &from, &from_count);
-    }
+    if (m->ctrl != ENG_CTRL_NONE) env_detail(a, m, &env, &from, &from_count);
     bool timed = (a->delivered & (ENG_TIME_EVERY - 1)) == 0;
     uint64_t t0 = timed ? uv_hrtime() : 0;
     a->running = 1;

@@ -45,6 +45,7 @@ typedef struct eng_blob {
 } eng_blob;
 
 #define ENG_BLOB_CLASSES 6
+#define ENG_RING_CLASSES 8 /* mailbox rings of 8 to 1,024 pointers */
 #define ENG_BLOB_HUGE UINT32_MAX
 
 enum {
@@ -82,9 +83,18 @@ typedef struct eng_pool {
   size_t nchunks, chunks_cap;
   eng_blob *free_blobs[ENG_BLOB_CLASSES];
   uint32_t nfree_blobs[ENG_BLOB_CLASSES];
+  /* Mailbox rings of 8 << c pointers kept for reuse, linked through their
+   * first pointer: an actor's first message (a stop, a request) takes one
+   * without malloc, and gives it back when it drains or stops. */
+  void *free_rings[ENG_RING_CLASSES];
+  uint32_t nfree_rings[ENG_RING_CLASSES];
 } eng_pool;
 
 int pool_grow(eng_pool *); /* one more chunk of slots; TR_ENOMEM */
+/* A mailbox ring of size pointers (a power of two, 8 or more), kept ones
+ * first; NULL on ENOMEM. Given back with its size. */
+struct eng_msg **pool_ring_get(eng_pool *, uint32_t size);
+void pool_ring_put(eng_pool *, struct eng_msg **ring, uint32_t size);
 eng_blob *pool_blob_get(eng_pool *, size_t len); /* refs = 1 */
 void pool_blob_unref(eng_pool *, eng_blob *);
 void pool_free(eng_pool *);

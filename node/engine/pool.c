@@ -9,6 +9,8 @@
 #define SLOTS_PER_CHUNK 256
 /* A class keeps at most this many bytes of free blobs for reuse. */
 #define BLOB_CACHE_BYTES (4u << 20)
+/* And of free mailbox rings. */
+#define RING_CACHE_BYTES (1u << 20)
 
 static const size_t blob_class_size[ENG_BLOB_CLASSES] = {
     256, 1024, 4096, 16384, 65536, 262144};
@@ -73,7 +75,46 @@ void pool_blob_unref(eng_pool *p, eng_blob *b) {
   p->nfree_blobs[cls]++;
 }
 
+/* The class of a ring of size pointers; ENG_RING_CLASSES past the kept
+ * sizes. */
+static uint32_t ring_class(uint32_t size) {
+  uint32_t c = 0;
+  while (c < ENG_RING_CLASSES && (8u << c) < size) c++;
+  return c;
+}
+
+eng_msg **pool_ring_get(eng_pool *p, uint32_t size) {
+  uint32_t c = ring_class(size);
+  if (c < ENG_RING_CLASSES && p->free_rings[c]) {
+    void **r = p->free_rings[c];
+    p->free_rings[c] = *r;
+    p->nfree_rings[c]--;
+    return (eng_msg **)r;
+  }
+  return malloc((size_t)size * sizeof(eng_msg *));
+}
+
+void pool_ring_put(eng_pool *p, eng_msg **ring, uint32_t size) {
+  uint32_t c = ring_class(size);
+  if (c >= ENG_RING_CLASSES ||
+      (size_t)p->nfree_rings[c] * size * sizeof(*ring) >= RING_CACHE_BYTES) {
+    free(ring);
+    return;
+  }
+  *(void **)ring = p->free_rings[c];
+  p->free_rings[c] = ring;
+  p->nfree_rings[c]++;
+}
+
 void pool_free(eng_pool *p) {
+  for (uint32_t c = 0; c < ENG_RING_CLASSES; c++) {
+    while (p->free_rings[c]) {
+      void **r = p->free_rings[c];
+      p->free_rings[c] = *r;
+      free(r);
+    }
+    p->nfree_rings[c] = 0;
+  }
   for (uint32_t c = 0; c < ENG_BLOB_CLASSES; c++) {
     while (p->free_blobs[c]) {
       eng_blob *b = p->free_blobs[c];

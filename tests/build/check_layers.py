@@ -71,7 +71,7 @@ ALLOWED = {
     "assembly": {"api", "engine-if", "cluster-if", "policy-if",
                  "assembly-private"},
     "daemon": {"api", "daemon-private"},
-    "typed": {"api"},
+    "typed": {"api", "typed-private"},
     "example": {"api"},
 }
 
