@@ -284,6 +284,9 @@ eng_msg *eng_msg_new(tr_node *, uint8_t type, eng_name *sender,
                      eng_name *topic, const void *data, size_t len,
                      eng_blob *blob, uint64_t ask_id, int status,
                      unsigned flags, uint32_t msg_type);
+/* A slot from eng_msg_new that `reached` mailboxes took (mb_enqueue): its
+ * references and the node's counters; back to the pool if none took it. */
+void eng_msg_shared(tr_node *, eng_msg *m, uint32_t reached);
 /* Whether actor a takes messages tagged msg_type (0 always). */
 bool actor_accepts(const eng_actor *a, uint32_t msg_type);
 /* Resolves `to` (locally, then through the remote layer), queues, and counts a

@@ -300,10 +300,7 @@ static int fan_out(tr_node *n, eng_group *g, eng_name *sender,
                  rc == TR_EFULL ? TR_DL_GROUP_FULL : TR_DL_STOPPED, sender,
                  len);
   }
-  msg->refs = reached;
-  n->backlog += reached;
-  n->stats.sent += reached;
-  if (!reached) pool_msg_put(&n->pool, msg); /* nobody took it */
+  eng_msg_shared(n, msg, reached);
   n->stats.group_deliveries += reached;
   return (int)reached;
 }

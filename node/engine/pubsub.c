@@ -220,10 +220,7 @@ static int publish_to(tr_node *n, eng_topic *t, uint8_t type, eng_name *from,
                                      : TR_DL_STOPPED,
                  from, len);
   }
-  m->refs = reached;
-  n->backlog += reached;
-  n->stats.sent += reached;
-  if (!reached) pool_msg_put(&n->pool, m); /* nobody took it */
+  eng_msg_shared(n, m, reached);
   return (int)reached;
 }
 

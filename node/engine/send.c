@@ -100,6 +100,12 @@ eng_msg *eng_msg_new(tr_node *n, uint8_t type, eng_name *sender,
   return m;
 }
 
+void eng_msg_shared(tr_node *n, eng_msg *m, uint32_t reached) {
+  m->refs = reached;
+  n->backlog += reached;
+  n->stats.sent += reached;
+  if (!reached) pool_msg_put(&n->pool, m); /* nobody took it */
+}
 
 /* The dead-letter row for a send call from sender to `to` that failed
  * with rc (a: the local target that refused it, or NULL). Out of line and
